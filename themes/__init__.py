@@ -1,0 +1,1 @@
+"""Built-in colour themes (YAML), shipped as zeta_console.themes."""
