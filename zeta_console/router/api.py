@@ -1,0 +1,194 @@
+"""What the router shows and accepts: the narrow interface the UI, `serve` and `bench` use.
+
+Everything here is plain, immutable data. Readers get snapshots (`RouterSnapshot`) and a
+stream of events (`Decision`, `RequestRecord`, `OperatorAction`); they command the router
+through `RouterControls`. Nothing here imports the UI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from zeta_console.settings import PolicyName, Task, Thresholds
+
+ALL_TASKS = "*"  # the pin key that applies to every task type
+
+
+class EndpointStatus(StrEnum):
+    UP = "up"
+    DEGRADED = "degraded"  # over a threshold, still routable
+    DOWN = "down"  # unreachable (health probe or transport errors)
+    EJECTED = "ejected"  # circuit open; half-open probe after `ejected_for_s`
+    DRAINED = "drained"  # operator: no new work, in-flight work finishes
+
+
+class Outcome(StrEnum):
+    OK = "ok"
+    ERROR = "error"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"  # no capable endpoint could take it
+
+
+class ErrorKind(StrEnum):
+    """Backend errors, mapped from the ollama client's exceptions (ollama-api.md §2.6)."""
+
+    UNAVAILABLE = "unavailable"  # connection refused / reset, host down
+    BUSY = "busy"  # 503 server busy / queue full: load, not failure
+    NOT_FOUND = "not_found"
+    BAD_REQUEST = "bad_request"  # 4xx caused by the request: never retried elsewhere
+    FAILED_MID_STREAM = "failed_mid_stream"
+    TIMED_OUT = "timed_out"
+    SERVER_ERROR = "server_error"  # 5xx before the first token
+
+
+@dataclass(frozen=True)
+class Classification:
+    task: Task
+    confidence: float  # 0..1
+    reason: str  # e.g. "code keywords: def, traceback"
+    method: str  # "explicit" | "rules" | "semantic"
+
+
+@dataclass(frozen=True)
+class CandidateScore:
+    """One endpoint considered for a request. Lower `score` is better."""
+
+    endpoint: str  # endpoint id, "tier@host"
+    tier: str
+    model: str
+    host: str
+    score: float
+    terms: Mapping[str, float] = field(default_factory=dict)  # e.g. {"wait_s": .., "prefill_s": .., "load_s": ..}
+    excluded: str | None = None  # why it could not be chosen (drained, ejected, incapable, saturated, ...)
+
+
+@dataclass(frozen=True)
+class Decision:
+    request_id: str
+    at: float  # wall clock (time.time())
+    classification: Classification
+    policy: PolicyName
+    candidates: tuple[CandidateScore, ...]
+    chosen: str | None  # endpoint id; None when rejected
+    reason: str  # one human line: why this endpoint
+    pins: Mapping[str, str] = field(default_factory=dict)  # task (or "*") -> tier in force
+    fallbacks: tuple[str, ...] = ()  # endpoints tried before `chosen` that failed pre-first-token
+    client: str = "local"  # who asked: "prompt", "loadgen", "serve:127.0.0.1", "route", ...
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """A finished request: every routed request produces exactly one, whatever its outcome."""
+
+    request_id: str
+    decision: Decision
+    endpoint: str | None
+    model: str | None
+    started_at: float  # wall clock
+    ttft_s: float | None
+    total_s: float
+    prompt_tokens: int | None
+    output_tokens: int | None
+    outcome: Outcome
+    error_kind: ErrorKind | None = None
+    error: str | None = None
+    prompt: str | None = None  # only when the journal is configured to store prompts
+
+
+@dataclass(frozen=True)
+class OperatorAction:
+    at: float
+    action: str  # "set_policy", "set_threshold", "pin", "unpin", "drain", "undrain", "eject", "restore"
+    target: str  # e.g. "thresholds.ttft_s", "reasoner", "coder@local", "complex_reasoning"
+    old: str
+    new: str
+    source: str = "operator"  # "console", "serve", "api", "config"
+
+
+@dataclass(frozen=True)
+class HostResources:
+    cpu_percent: float | None
+    memory_percent: float | None
+    gpu_percent: float | None = None
+    gpu_memory_percent: float | None = None
+
+
+@dataclass(frozen=True)
+class EndpointSnapshot:
+    id: str  # "tier@host"
+    tier: str
+    model: str
+    host: str
+    url: str
+    status: EndpointStatus
+    status_reason: str
+    ejected_for_s: float | None  # time left until the half-open probe
+    drained: bool
+    slots: int
+    in_flight: int  # dispatched to the endpoint and not finished
+    queued: int  # waiting in the router for a slot on this endpoint
+    ttft_ewma_s: float | None  # peak-EWMA
+    ttft_p50_s: float | None
+    ttft_p95_s: float | None
+    ttft_p99_s: float | None
+    latency_p50_s: float | None
+    latency_p95_s: float | None
+    latency_p99_s: float | None
+    decode_tps: float | None
+    prefill_tps: float | None
+    load_s: float | None  # cold-start time, EWMA
+    successes: int
+    errors: int
+    error_rate: float  # rolling, 0..1
+    errors_by_kind: Mapping[str, int]
+    resident: bool | None  # from /api/ps; None = unknown
+    size_bytes: int | None
+    size_vram_bytes: int | None
+    expires_at: float | None  # wall clock, keep-alive expiry
+    ttft_history: tuple[float, ...]  # bounded, oldest first, for sparklines
+    latency_history: tuple[float, ...]
+    tps_history: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class RouterSnapshot:
+    taken_at: float  # wall clock
+    policy: PolicyName
+    pins: Mapping[str, str]
+    thresholds: Thresholds
+    endpoints: tuple[EndpointSnapshot, ...]
+    requests_per_s: float
+    error_rate: float
+    total_requests: int
+    hosts: Mapping[str, HostResources]
+    differs_from_config: frozenset[str]  # setting names the operator changed, e.g. {"policy", "thresholds.ttft_s"}
+
+
+RouterEvent = Decision | RequestRecord | OperatorAction
+EventListener = Callable[[RouterEvent], None]
+
+
+class RouterControls(Protocol):
+    """Operator controls. Each applies to the next decision, is recorded as an OperatorAction
+    (returned), and is undone by applying the old value. Invalid input raises ValueError with a
+    message fit to show the operator."""
+
+    def set_policy(self, policy: PolicyName | str, source: str = "operator") -> OperatorAction: ...
+    def set_threshold(self, name: str, value: Any, tier: str | None = None, source: str = "operator") -> OperatorAction: ...
+    def pin(self, tier: str, task: Task | str = ALL_TASKS, source: str = "operator") -> OperatorAction: ...
+    def unpin(self, task: Task | str = ALL_TASKS, source: str = "operator") -> OperatorAction: ...
+    def drain(self, endpoint: str, source: str = "operator") -> OperatorAction: ...
+    def undrain(self, endpoint: str, source: str = "operator") -> OperatorAction: ...
+    def eject(self, endpoint: str, source: str = "operator") -> OperatorAction: ...
+    def restore(self, endpoint: str, source: str = "operator") -> OperatorAction: ...
+    def revert_to_config(self, source: str = "operator") -> tuple[OperatorAction, ...]: ...
+
+
+class RouterView(Protocol):
+    """Read side: snapshots on demand plus pushed events."""
+
+    def snapshot(self) -> RouterSnapshot: ...
+    def subscribe(self, listener: EventListener) -> Callable[[], None]: ...  # returns unsubscribe

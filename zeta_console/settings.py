@@ -1,0 +1,209 @@
+"""The typed, immutable settings every layer reads.
+
+The defaults here are the shipped configuration: three tiers on one local Ollama host.
+`config.py` turns a YAML file into a `Settings` (validating as it goes); the shipped
+`config.yaml` spells these same defaults out with comments, and a test keeps the two equal.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+
+
+class Task(StrEnum):
+    SIMPLE = "simple"
+    CODE = "code"
+    COMPLEX_REASONING = "complex_reasoning"
+    EMBEDDING = "embedding"
+
+
+class PolicyName(StrEnum):
+    STATIC = "static"
+    THRESHOLD = "threshold"
+    LEAST_LOAD = "least_load"
+    ADAPTIVE = "adaptive"
+
+
+CAPABILITIES = frozenset({"completion", "embedding", "thinking", "tools", "insert", "vision"})
+
+
+def default_ollama_url() -> str:
+    """The default host follows OLLAMA_HOST, as the ollama CLI and client do."""
+    raw = os.environ.get("OLLAMA_HOST", "").strip()
+    if not raw:
+        return "http://127.0.0.1:11434"
+    if "://" not in raw:
+        raw = "http://" + raw
+    scheme, rest = raw.split("://", 1)
+    hostport = rest.split("/", 1)[0]
+    if hostport.startswith(":"):
+        hostport = "127.0.0.1" + hostport
+    if ":" not in hostport.rsplit("]", 1)[-1]:
+        hostport += ":11434"
+    return f"{scheme}://{hostport}"
+
+
+def _frozen(mapping: Mapping) -> Mapping:  # type: ignore[type-arg]
+    return MappingProxyType(dict(mapping))
+
+
+@dataclass(frozen=True)
+class HostConfig:
+    name: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Limits beyond which an endpoint counts as degraded (threshold policy, saturation gate)."""
+
+    ttft_s: float = 2.0
+    latency_s: float = 60.0
+    queue: int = 4
+    error_rate: float = 0.25
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """One tier: an Ollama model served from one or more hosts (each host x model = an endpoint)."""
+
+    tier: str
+    model: str
+    hosts: tuple[str, ...]
+    capabilities: frozenset[str]
+    slots: int = 1
+    thresholds: Thresholds | None = None  # per-model override; None = the global thresholds
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    connect_s: float = 2.0
+    first_token_s: float = 30.0  # base allowance before the first token
+    first_token_per_1k_prompt_tokens_s: float = 5.0  # prefill is silent: scale with prompt length
+    idle_s: float = 30.0  # between two chunks
+    total_s: float = 600.0
+
+
+@dataclass(frozen=True)
+class RetryBudget:
+    max_attempts: int = 3  # per request, first try included
+    ratio: float = 0.2  # retries may add at most this fraction of load ...
+    min_per_s: float = 1.0  # ... plus this floor per second
+
+
+@dataclass(frozen=True)
+class Breaker:
+    consecutive_failures: int = 5
+    base_ejection_s: float = 30.0
+    max_ejection_s: float = 300.0
+
+
+@dataclass(frozen=True)
+class Adaptive:
+    explore_rate: float = 0.01
+    half_life_s: float = 300.0  # decay of the feedback history
+    min_weight: float = 0.5
+    max_weight: float = 2.0
+
+
+DEFAULT_EXAMPLES: Mapping[Task, tuple[str, ...]] = _frozen(
+    {
+        Task.SIMPLE: ("what is the capital of France", "hello, how are you", "translate good morning to Spanish"),
+        Task.CODE: ("write a python function to reverse a list", "fix this bug in my javascript code", "explain this SQL query"),
+        Task.COMPLEX_REASONING: (
+            "prove that there are infinitely many primes",
+            "compare the trade-offs of these two system designs step by step",
+            "plan a migration strategy and justify each step",
+        ),
+    }
+)
+
+
+@dataclass(frozen=True)
+class Classifier:
+    semantic: bool = False  # embed the prompt with the embedder tier when the rules are unsure
+    confidence_threshold: float = 0.6  # below this the rules count as unsure
+    examples: Mapping[Task, tuple[str, ...]] = field(default_factory=lambda: DEFAULT_EXAMPLES)
+
+
+@dataclass(frozen=True)
+class Journal:
+    path: str | None = None  # None = $XDG_STATE_HOME/zeta-console/journal.sqlite3
+    retention_rows: int = 100_000
+    store_prompts: bool = False
+
+
+@dataclass(frozen=True)
+class UI:
+    theme: str = "zeta-dark"
+    refresh_hz: float = 5.0
+    keymap: Mapping[str, str] = field(default_factory=lambda: _frozen({}))  # binding id -> keys
+
+
+@dataclass(frozen=True)
+class LoadGenerator:
+    rate_per_s: float = 2.0  # demo traffic, Poisson arrivals
+
+
+@dataclass(frozen=True)
+class Serve:
+    listen: str = "127.0.0.1:11435"
+    max_body_bytes: int = 10 * 1024 * 1024
+
+
+def default_hosts() -> tuple[HostConfig, ...]:
+    return (HostConfig(name="local", url=default_ollama_url()),)
+
+
+DEFAULT_MODELS: tuple[ModelConfig, ...] = (
+    ModelConfig("coder", "qwen2.5-coder:7b", ("local",), frozenset({"completion", "tools", "insert"})),
+    ModelConfig("embedder", "qwen3-embedding:4b", ("local",), frozenset({"embedding"})),
+    ModelConfig("reasoner", "qwen3:14b", ("local",), frozenset({"completion", "tools", "thinking"})),
+)
+
+DEFAULT_ROUTES: Mapping[Task, tuple[str, ...]] = _frozen(
+    {
+        Task.SIMPLE: ("coder", "reasoner"),
+        Task.CODE: ("coder", "reasoner"),
+        Task.COMPLEX_REASONING: ("reasoner", "coder"),
+        Task.EMBEDDING: ("embedder",),
+    }
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    hosts: tuple[HostConfig, ...] = field(default_factory=default_hosts)
+    models: tuple[ModelConfig, ...] = DEFAULT_MODELS
+    routes: Mapping[Task, tuple[str, ...]] = field(default_factory=lambda: DEFAULT_ROUTES)
+    thresholds: Thresholds = Thresholds()
+    policy: PolicyName = PolicyName.ADAPTIVE
+    timeouts: Timeouts = Timeouts()
+    retry: RetryBudget = RetryBudget()
+    breaker: Breaker = Breaker()
+    adaptive: Adaptive = Adaptive()
+    classifier: Classifier = Classifier()
+    journal: Journal = Journal()
+    ui: UI = UI()
+    load_generator: LoadGenerator = LoadGenerator()
+    serve: Serve = Serve()
+    source: str = "<built-in defaults>"  # the file these came from, for messages
+
+    def model(self, tier: str) -> ModelConfig:
+        for model in self.models:
+            if model.tier == tier:
+                return model
+        raise KeyError(tier)
+
+    def host(self, name: str) -> HostConfig:
+        for host in self.hosts:
+            if host.name == name:
+                return host
+        raise KeyError(name)
+
+    def thresholds_for(self, tier: str) -> Thresholds:
+        return self.model(tier).thresholds or self.thresholds
