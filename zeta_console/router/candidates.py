@@ -1,0 +1,54 @@
+"""The input of a routing decision: what a policy knows about each endpoint right now.
+
+`router.py` builds these from live metrics and health; policies (pure functions in
+`policy.py`) turn them into a Decision. Keeping the boundary as plain data is what makes the
+policies table-testable over synthetic states and cheap to benchmark.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from zeta_console.router.api import Classification, EndpointStatus
+from zeta_console.settings import Task, Thresholds
+
+
+@dataclass(frozen=True)
+class EndpointState:
+    id: str  # "tier@host"
+    tier: str
+    model: str
+    host: str
+    capabilities: frozenset[str]
+    slots: int
+    in_flight: int  # dispatched by this router and not finished
+    queued: int  # waiting in the router for this endpoint
+    status: EndpointStatus
+    drained: bool
+    thresholds: Thresholds  # effective (per-model override or global)
+    ttft_ewma_s: float | None = None  # peak-EWMA of time to first token
+    ttft_p95_s: float | None = None
+    latency_p95_s: float | None = None
+    prefill_s_per_token: float | None = None  # EWMA
+    decode_tps: float | None = None  # EWMA, tokens/s
+    load_s: float | None = None  # EWMA of cold-start time
+    resident: bool | None = None  # from /api/ps; None = unknown
+    error_rate: float = 0.0  # rolling 0..1
+    recent_fast_failures: int = 0  # failures that answered quicker than a real answer would (e.g. 503s)
+    last_sample_age_s: float | None = None  # staleness of the telemetry
+
+
+@dataclass(frozen=True)
+class DecisionInput:
+    request_id: str
+    classification: Classification
+    route: tuple[str, ...]  # tiers in preference order for this task, pins already applied
+    pinned_tier: str | None  # the pin in force for this task, if any
+    endpoints: tuple[EndpointState, ...]  # every endpoint of the fleet
+    prompt_tokens: int  # estimated
+    needs: frozenset[str]  # capabilities the request needs, e.g. {"completion"} or {"embedding", }
+    feedback_weights: Mapping[tuple[Task, str], float] = field(default_factory=dict)  # (task, tier) -> multiplier, 1.0 = neutral
+    excluded: frozenset[str] = frozenset()  # endpoints already tried for this request (failover)
+    rng: random.Random = field(default_factory=random.Random)
