@@ -1,0 +1,479 @@
+"""YAML configuration -> validated, immutable `Settings`.
+
+The YAML is composed (not just loaded) so that every value keeps its line number: a mistake is
+reported as one line naming file, line and dotted key, e.g.
+``config.yaml:14: thresholds.queue: expected a positive integer, got "lots"``.
+
+Layering: a section given as a mapping is merged key by key over the layer below (the built-in
+defaults, then the config file, then the operator's overrides file); a list (hosts, models, a
+route's tiers) replaces what was below it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import difflib
+import json
+import math
+import os
+import re
+import tempfile
+import types
+import typing
+from collections.abc import Callable, Mapping
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, NoReturn
+
+import yaml
+from yaml.constructor import SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from zeta_console.errors import UserError
+from zeta_console.settings import CAPABILITIES, HostConfig, Settings, Task, Thresholds, default_ollama_url
+
+APP_DIR = "zeta-console"
+CONFIG_FILE = "config.yaml"
+OVERRIDES_FILE = "overrides.yaml"
+
+_NULL_TAG = "tag:yaml.org,2002:null"
+_STR_TAG = "tag:yaml.org,2002:str"
+_INT_TAG = "tag:yaml.org,2002:int"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)\s*$")
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION_HINT = 'seconds, or e.g. "500ms", "2s", "5m"'
+_FRACTIONS = frozenset({"error_rate", "ratio", "explore_rate", "confidence_threshold"})
+_ZERO_ALLOWED = frozenset({"first_token_per_1k_prompt_tokens_s", "min_per_s", "rate_per_s"})
+# Defaults computed at load time rather than declared on the dataclass.
+_COMPUTED_DEFAULTS: Mapping[tuple[type, str], Callable[[], Any]] = {(HostConfig, "url"): default_ollama_url}
+_ENUM_NOUNS: Mapping[type, str] = {Task: "task"}
+
+Locations = dict[str, tuple[str, int]]  # dotted key -> (file, line) that set it
+
+
+class ConfigError(UserError):
+    """A configuration mistake, as one line: ``file:line: key: problem``."""
+
+    exit_code = 2
+
+    def __init__(self, file: str, line: int | None, key: str, problem: str) -> None:
+        where = file if line is None else f"{file}:{line}"
+        super().__init__(f"{where}: {key}: {problem}" if key else f"{where}: {problem}")
+        self.file = file
+        self.line = line
+        self.key = key
+        self.problem = problem
+
+
+def xdg_dir(variable: str, fallback: str) -> Path:
+    """An XDG base directory; relative values are invalid per the spec and ignored."""
+    value = os.environ.get(variable, "")
+    return Path(value) if value and os.path.isabs(value) else Path.home() / fallback
+
+
+def config_dir() -> Path:
+    return xdg_dir("XDG_CONFIG_HOME", ".config") / APP_DIR
+
+
+def overrides_path() -> Path:
+    """Where the console's "save settings" writes the operator's changes."""
+    return config_dir() / OVERRIDES_FILE
+
+
+def find_config_path(path: str | Path | None = None) -> Path | None:
+    """The file the console would load: `path`, ./config.yaml, the XDG one, or None (built-ins)."""
+    if path is not None:
+        return Path(path)
+    for candidate in (Path(CONFIG_FILE), config_dir() / CONFIG_FILE):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_settings(path: str | Path | None = None, *, overrides: bool = True) -> Settings:
+    """Load and validate the configuration, then layer the operator's overrides file over it.
+
+    `Settings.source` names the config file (overrides do not change it). Raises ConfigError.
+    """
+    config_path = find_config_path(path)
+    settings = Settings()
+    locations: Locations = {}
+    if config_path is not None:
+        settings = _load_layer(config_path, settings, locations, source=str(config_path))
+    layer = overrides_path()
+    if overrides and layer.is_file():
+        settings = _load_layer(layer, settings, locations, source=settings.source)
+    return settings
+
+
+def save_overrides(changes: Mapping[str, Any], *, base: Settings | None = None) -> Path:
+    """Merge `changes` into the overrides file and return its path.
+
+    Keys are dotted setting names ("policy", "thresholds.ttft_s"); values may be plain data,
+    enums or settings dataclasses ("models" takes the whole tuple of ModelConfig). A value of
+    None removes that key from the overrides. The result is validated over `base` (default:
+    the configuration the console would load, without overrides) before anything is written.
+    """
+    path = overrides_path()
+    document = _read_plain(path)
+    for dotted, value in changes.items():
+        _set_dotted(document, dotted.split("."), _plain(value))
+    text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+    _build_layer(str(path), text, base or load_settings(overrides=False), {}, source=None)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, delete=False, suffix=".tmp") as handle:
+        handle.write(text)
+    os.replace(handle.name, path)
+    return path
+
+
+def clear_overrides() -> None:
+    """Forget every saved operator change."""
+    overrides_path().unlink(missing_ok=True)
+
+
+def run_check_config_command(args: argparse.Namespace) -> int:
+    """`zeta-console check-config [PATH]`: validate without running."""
+    path: str | None = args.path
+    settings = load_settings(path, overrides=path is None)
+    used_overrides = path is None and overrides_path().is_file()
+    layered = f" + {overrides_path()}" if used_overrides else ""
+    print(f"ok: {settings.source}{layered} ({len(settings.hosts)} hosts, {len(settings.models)} models, policy {settings.policy})")
+    return 0
+
+
+def parse_duration(text: str) -> float | None:
+    """Seconds in "500ms", "2s", "1.5m", "1h"; None when `text` is not such a duration."""
+    match = _DURATION.match(text)
+    return float(match.group(1)) * _DURATION_UNITS[match.group(2)] if match else None
+
+
+# --- layers -------------------------------------------------------------------------------
+
+
+def _load_layer(path: Path, base: Settings, locations: Locations, source: str) -> Settings:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(path), None, "", "no such file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(str(path), None, "", f"cannot read: {getattr(error, 'strerror', None) or error}") from None
+    return _build_layer(str(path), text, base, locations, source)
+
+
+def _yaml_error(file: str, error: yaml.YAMLError) -> ConfigError:
+    if isinstance(error, yaml.MarkedYAMLError):
+        mark = error.problem_mark or error.context_mark
+        context = f" ({error.context})" if error.context else ""
+        return ConfigError(file, mark.line + 1 if mark else None, "", f"{error.problem}{context}")
+    return ConfigError(file, None, "", str(error).replace("\n", " "))
+
+
+def _build_layer(file: str, text: str, base: Settings, locations: Locations, source: str | None) -> Settings:
+    settings = base
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        if root is not None:
+            reader = _Reader(file, locations, base.thresholds)
+            if not isinstance(root, MappingNode):
+                reader.fail(root, "", f"expected a mapping of settings at the top level, got {_describe(root)}")
+            settings = reader.read(root, Settings, "", base, "")
+    except yaml.YAMLError as error:
+        raise _yaml_error(file, error) from None
+    if source is not None:
+        settings = dataclasses.replace(settings, source=source)
+    _check_references(settings, locations, file)
+    return settings
+
+
+# --- reading nodes into typed values ---------------------------------------------------------
+
+
+class _Reader:
+    """Turns composed YAML nodes into the types the Settings dataclasses declare."""
+
+    def __init__(self, file: str, locations: Locations, thresholds: Thresholds) -> None:
+        self.file = file
+        self.locations = locations
+        self.thresholds = thresholds  # what a model's partial `thresholds` is merged over
+        self._constructor = SafeConstructor()
+
+    def fail(self, node: Node, key: str, problem: str) -> NoReturn:
+        raise ConfigError(self.file, node.start_mark.line + 1, key, problem)
+
+    def read(self, node: Node, hint: Any, key: str, base: Any, field: str) -> Any:
+        if key:
+            self.locations[key] = (self.file, node.start_mark.line + 1)
+        origin = typing.get_origin(hint)
+        if origin in (typing.Union, types.UnionType):
+            if _is_null(node):
+                return None
+            (inner,) = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+            if base is None and inner is Thresholds:
+                base = self.thresholds
+            return self.read(node, inner, key, base, field)
+        if dataclasses.is_dataclass(hint):
+            return self._dataclass(node, typing.cast(type, hint), key, base)
+        if origin is tuple or origin is frozenset:
+            items = [self.read(item, typing.get_args(hint)[0], f"{key}[{index}]", None, field) for index, item in enumerate(self._sequence(node, key))]
+            return frozenset(items) if origin is frozenset else tuple(items)
+        if origin is Mapping:
+            return self._mapping(node, typing.get_args(hint), key, base or {}, field)
+        return self._scalar(node, hint, key, field)
+
+    def _dataclass(self, node: Node, cls: type, key: str, base: Any) -> Any:
+        hints = typing.get_type_hints(cls)
+        fields = {field.name: field for field in dataclasses.fields(cls) if field.name != "source"}
+        given = self._pairs(node, key, list(fields), "key")
+        values: dict[str, Any] = {}
+        # `thresholds` first: a model's partial thresholds merge over the global ones.
+        for name in sorted(given, key=lambda name: name != "thresholds"):
+            field_base = getattr(base, name) if base is not None else _declared_default(fields[name])
+            values[name] = self.read(given[name], hints[name], _join(key, name), field_base, name)
+            if cls is Settings and name == "thresholds":
+                self.thresholds = values[name]
+        if base is not None:
+            return dataclasses.replace(base, **values)
+        for name, field in fields.items():
+            if name in values or _declared_default(field) is not dataclasses.MISSING:
+                continue
+            if (cls, name) not in _COMPUTED_DEFAULTS:
+                self.fail(node, key, f'missing key "{name}"')
+            values[name] = _COMPUTED_DEFAULTS[(cls, name)]()
+        return cls(**values)
+
+    def _mapping(self, node: Node, args: tuple[Any, ...], key: str, base: Mapping[Any, Any], field: str) -> Mapping[Any, Any]:
+        key_type, value_type = args
+        merged = dict(base)
+        noun = _ENUM_NOUNS.get(key_type, "key")
+        for name, value_node in self._pairs(node, key, _enum_values(key_type), noun).items():
+            item_key = key_type(name) if isinstance(key_type, type) and issubclass(key_type, StrEnum) else name
+            merged[item_key] = self.read(value_node, value_type, _join(key, name), base.get(item_key), field)
+        return types.MappingProxyType(merged)
+
+    def _pairs(self, node: Node, key: str, allowed: list[str] | None, noun: str) -> dict[str, Node]:
+        if not isinstance(node, MappingNode):
+            self.fail(node, key, f"expected a mapping, got {_describe(node)}")
+        pairs: dict[str, Node] = {}
+        for key_node, value_node in node.value:
+            name = key_node.value if isinstance(key_node, ScalarNode) else None
+            if not name:
+                self.fail(key_node, key, "expected a name as key")
+            if name in pairs:
+                self.fail(key_node, _join(key, name), "duplicate key")
+            if allowed is not None and name not in allowed:
+                self.fail(key_node, _join(key, name), _unknown(noun, name, allowed))
+            pairs[name] = value_node
+        return pairs
+
+    def _sequence(self, node: Node, key: str) -> list[Node]:
+        if not isinstance(node, SequenceNode):
+            self.fail(node, key, f"expected a list, got {_describe(node)}")
+        if not node.value:
+            self.fail(node, key, "expected at least one item")
+        return list(node.value)
+
+    def _scalar(self, node: Node, hint: Any, key: str, field: str) -> Any:
+        if not isinstance(node, ScalarNode):
+            self.fail(node, key, f"expected {_expectation(hint, field)}, got {_describe(node)}")
+        value = self._constructor.construct_object(node)
+        if hint is bool:
+            if node.tag != _BOOL_TAG:
+                self.fail(node, key, f"expected true or false, got {_describe(node)}")
+            return value
+        if hint is int or hint is float:
+            number = self._number(node, value, hint, field)
+            if number is None or not _in_range(number, field):
+                self.fail(node, key, f"expected {_expectation(hint, field)}, got {_describe(node)}")
+            return number
+        if node.tag != _STR_TAG or not value.strip():
+            self.fail(node, key, f"expected {_expectation(hint, field)}, got {_describe(node)}")
+        if isinstance(hint, type) and issubclass(hint, StrEnum):
+            if value not in _enum_values(hint):
+                self.fail(node, key, _unknown(_ENUM_NOUNS.get(hint, field), value, _enum_values(hint)))
+            return hint(value)
+        problem = _STRING_CHECKS[field](value) if field in _STRING_CHECKS else None
+        if problem:
+            self.fail(node, key, problem)
+        return value
+
+    @staticmethod
+    def _number(node: ScalarNode, value: Any, hint: type, field: str) -> float | int | None:
+        if hint is int:
+            return value if node.tag == _INT_TAG else None
+        if node.tag in (_INT_TAG, _FLOAT_TAG):
+            return float(value)
+        if node.tag == _STR_TAG and _is_duration(field):
+            return parse_duration(value)
+        return None
+
+
+def _declared_default(field: dataclasses.Field[Any]) -> Any:
+    if field.default is not dataclasses.MISSING:
+        return field.default
+    if field.default_factory is not dataclasses.MISSING:
+        return field.default_factory()
+    return dataclasses.MISSING
+
+
+def _join(key: str, name: str) -> str:
+    return f"{key}.{name}" if key else name
+
+
+def _is_null(node: Node) -> bool:
+    return isinstance(node, ScalarNode) and node.tag == _NULL_TAG
+
+
+def _enum_values(enum_type: Any) -> list[str] | None:
+    return [member.value for member in enum_type] if isinstance(enum_type, type) and issubclass(enum_type, StrEnum) else None
+
+
+def _is_duration(field: str) -> bool:
+    return field.endswith("_s") and not field.endswith("_per_s")
+
+
+def _in_range(number: float, field: str) -> bool:
+    if not math.isfinite(number):
+        return False
+    if field in _FRACTIONS:
+        return 0.0 <= number <= 1.0
+    return number >= 0 if field in _ZERO_ALLOWED else number > 0
+
+
+def _expectation(hint: Any, field: str) -> str:
+    if hint is int:
+        return "a positive integer"
+    if hint is float:
+        if field in _FRACTIONS:
+            return "a number between 0 and 1"
+        size = "a duration >= 0" if field in _ZERO_ALLOWED else "a positive duration"
+        if _is_duration(field):
+            return f"{size} ({_DURATION_HINT})"
+        return "a number >= 0" if field in _ZERO_ALLOWED else "a positive number"
+    return "a non-empty string"
+
+
+def _describe(node: Node) -> str:
+    if isinstance(node, MappingNode):
+        return "a mapping"
+    if isinstance(node, SequenceNode):
+        return "a list"
+    if node.tag == _STR_TAG:
+        return json.dumps(node.value)
+    return "null" if node.tag == _NULL_TAG else str(node.value)
+
+
+def _unknown(noun: str, name: str, known: list[str] | None) -> str:
+    choices = known or []
+    close = difflib.get_close_matches(name, choices, n=1)
+    hint = f'; did you mean "{close[0]}"?' if close else f" (expected one of: {', '.join(choices)})"
+    return f'unknown {noun} "{name}"{hint}'
+
+
+def _check_url(value: str) -> str | None:
+    scheme, _, rest = value.partition("://")
+    if scheme not in ("http", "https") or not rest.strip("/"):
+        return f'expected an http(s) URL such as "http://127.0.0.1:11434", got {json.dumps(value)}'
+    return None
+
+
+def _check_listen(value: str) -> str | None:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        return f'expected host:port such as "127.0.0.1:11435", got {json.dumps(value)}'
+    return None
+
+
+def _check_capability(value: str) -> str | None:
+    return None if value in CAPABILITIES else _unknown("capability", value, sorted(CAPABILITIES))
+
+
+_STRING_CHECKS: Mapping[str, Callable[[str], str | None]] = {
+    "url": _check_url,
+    "listen": _check_listen,
+    "capabilities": _check_capability,
+}
+
+
+# --- checks across sections --------------------------------------------------------------------
+
+
+def _check_references(settings: Settings, locations: Locations, file: str) -> None:
+    def fail(key: str, problem: str) -> NoReturn:
+        # A value the file did not set (a default) is reported where its nearest parent was set.
+        parts = key.replace("[", ".[").split(".")
+        for end in range(len(parts), 0, -1):
+            located = locations.get(".".join(parts[:end]).replace(".[", "["))
+            if located:
+                raise ConfigError(located[0], located[1], key, problem)
+        raise ConfigError(file, None, key, f"{problem}; this is the built-in default, set {key.split('[')[0]} in the file")
+
+    host_names = [host.name for host in settings.hosts]
+    tiers = [model.tier for model in settings.models]
+    for index, name in enumerate(host_names):
+        if name in host_names[:index]:
+            fail(f"hosts[{index}].name", f'duplicate host "{name}"')
+    for index, model in enumerate(settings.models):
+        if model.tier in tiers[:index]:
+            fail(f"models[{index}].tier", f'duplicate tier "{model.tier}"')
+        for host_index, host in enumerate(model.hosts):
+            if host not in host_names:
+                fail(f"models[{index}].hosts[{host_index}]", _unknown("host", host, host_names))
+    for task, route in settings.routes.items():
+        needed = "embedding" if task == Task.EMBEDDING else "completion"
+        for position, tier in enumerate(route):
+            key = f"routes.{task}[{position}]"
+            if tier not in tiers:
+                fail(key, _unknown("tier", tier, tiers))
+            if needed not in settings.model(tier).capabilities:
+                fail(key, f'tier "{tier}" cannot serve {task} (it lacks the "{needed}" capability)')
+    if settings.adaptive.min_weight > settings.adaptive.max_weight:
+        fail("adaptive.max_weight", f"must be at least adaptive.min_weight ({settings.adaptive.min_weight:g})")
+    if settings.breaker.base_ejection_s > settings.breaker.max_ejection_s:
+        fail("breaker.max_ejection_s", f"must be at least breaker.base_ejection_s ({settings.breaker.base_ejection_s:g})")
+
+
+# --- writing overrides ---------------------------------------------------------------------------
+
+
+def _read_plain(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise _yaml_error(str(path), error) from None
+    return document if isinstance(document, dict) else {}
+
+
+def _set_dotted(document: dict[str, Any], keys: list[str], value: Any) -> None:
+    *parents, leaf = keys
+    node = document
+    for key in parents:
+        child = node.get(key)
+        if not isinstance(child, dict):
+            child = node[key] = {}
+        node = child
+    if value is None:
+        node.pop(leaf, None)
+    else:
+        node[leaf] = value
+
+
+def _plain(value: Any) -> Any:
+    """Settings values as plain YAML data."""
+    if isinstance(value, StrEnum):
+        return value.value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {field.name: _plain(getattr(value, field.name)) for field in dataclasses.fields(value)}
+    if isinstance(value, frozenset):
+        return sorted(_plain(item) for item in value)
+    if isinstance(value, (tuple, list)):
+        return [_plain(item) for item in value]
+    if isinstance(value, Mapping):
+        return {str(_plain(key)): _plain(item) for key, item in value.items()}
+    return value
