@@ -1,0 +1,1 @@
+"""`zeta-console bench`: replay seeded traces against emulated fleets and compare routing policies."""

@@ -1,0 +1,109 @@
+"""Text tables, a plotext chart of p95 TTFT over time, and the JSON form of a benchmark."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import plotext
+
+from zeta_console.benchmark.results import ContenderRun
+from zeta_console.benchmark.summary import ALL_TASKS, Summary, summaries_by_task, ttft_p95_over_time
+
+CHART_MARKERS = ("x", "o", "+", "*", "#", "@", "%", "&", "=")
+_COLUMNS = (
+    ("task", "task"),
+    ("n", "requests"),
+    ("ok", "ok"),
+    ("fail", "failed"),
+    ("lost", "lost"),
+    ("ttft p50", "ttft_p50_s"),
+    ("p95", "ttft_p95_s"),
+    ("p99", "ttft_p99_s"),
+    ("total p50", "total_p50_s"),
+    ("p95", "total_p95_s"),
+    ("p99", "total_p99_s"),
+    ("req/min", "throughput_per_min"),
+    ("preferred", "preferred_share"),
+    ("fallbacks", "fallbacks"),
+)
+
+
+def format_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A Markdown table with aligned columns (readable both raw and rendered)."""
+    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(cell.rjust(width) for cell, width in zip(cells, widths, strict=True)) + " |"
+
+    rule = "|" + "|".join("-" * (width + 1) + ":" for width in widths) + "|"
+    return "\n".join([line(header), rule, *(line(row) for row in rows)])
+
+
+def _cell(value: Any, key: str) -> str:
+    if value is None:
+        return "-"
+    if key == "preferred_share":
+        return f"{value:.0%}"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def _summary_row(label: str, summary: Summary) -> list[str]:
+    values = dataclasses.asdict(summary)
+    return [label, *(_cell(values[key], key) for _, key in _COLUMNS[1:])]
+
+
+def contender_table(run: ContenderRun) -> str:
+    rows = [_summary_row(task, summary) for task, summary in summaries_by_task(run).items()]
+    return format_table([title for title, _ in _COLUMNS], rows)
+
+
+def comparison_table(runs: Sequence[ContenderRun]) -> str:
+    """One row per contender over all tasks: the headline comparison."""
+    rows = [_summary_row(run.contender, summaries_by_task(run)[ALL_TASKS]) for run in runs]
+    header = ["contender", *(title for title, _ in _COLUMNS[1:]), "loop lag p99 ms"]
+    for row, run in zip(rows, runs, strict=True):
+        row.append(_cell(run.loop_lag_p99_ms, "lag"))
+    return format_table(header, rows)
+
+
+def p95_chart(runs: Sequence[ContenderRun], width: int = 90, height: int = 22) -> str:
+    """p95 TTFT per arrival window, one ASCII marker per contender (readable without colour)."""
+    plotext.clear_figure()
+    plotext.plotsize(width, height)
+    plotext.theme("clear")
+    for marker, run in zip(CHART_MARKERS * 2, runs, strict=False):
+        points = [(at, p95) for at, p95 in ttft_p95_over_time(run) if p95 is not None]
+        if points:
+            plotext.plot([at for at, _ in points], [p95 for _, p95 in points], label=run.contender, marker=marker)
+    plotext.title("p95 TTFT (s) by arrival time (s)")
+    chart: str = plotext.uncolorize(plotext.build())
+    plotext.clear_figure()
+    return "\n".join(line.rstrip() for line in chart.splitlines())
+
+
+def render_text(runs: Sequence[ContenderRun], extra_sections: Sequence[str] = ()) -> str:
+    scenario = runs[0].scenario if runs else "?"
+    parts = [f"## {scenario}: all contenders (latencies in scenario seconds)", comparison_table(runs), p95_chart(runs)]
+    for run in runs:
+        parts.append(f"### {run.contender} (time scale {run.time_scale:g}x, {run.wall_s:.1f} s wall)")
+        parts.append(contender_table(run))
+    parts.extend(extra_sections)
+    return "\n\n".join(parts) + "\n"
+
+
+def run_to_json(run: ContenderRun) -> dict[str, Any]:
+    return {
+        "contender": run.contender,
+        "scenario": run.scenario,
+        "time_scale": run.time_scale,
+        "duration_s": run.duration_s,
+        "wall_s": run.wall_s,
+        "loop_lag_p99_ms": run.loop_lag_p99_ms,
+        "summary": {task: dataclasses.asdict(summary) for task, summary in summaries_by_task(run).items()},
+        "p95_ttft_over_time": [{"at_s": at, "p95_s": p95} for at, p95 in ttft_p95_over_time(run)],
+        "requests": [dataclasses.asdict(result) for result in run.results],
+    }

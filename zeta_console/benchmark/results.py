@@ -1,0 +1,48 @@
+"""What one benchmark run produced: a result per trace request, per contender.
+
+Latencies are in scenario seconds (measured wall time x the emulator's time scale), so runs at
+different time scales compare directly with each other and with a real fleet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from zeta_console.settings import Task
+
+
+class Fate(StrEnum):
+    OK = "ok"
+    FAILED = "failed"  # the caller got an error
+    LOST = "lost"  # the caller got neither an answer nor an error before the run's deadline
+
+
+@dataclass(frozen=True)
+class RequestResult:
+    index: int
+    task: Task
+    at_s: float  # scheduled arrival, scenario seconds
+    fate: Fate
+    preferred_tier: str  # first tier of the task's route
+    endpoint: str | None = None  # "tier@host" that served (or last failed) it
+    ttft_s: float | None = None
+    total_s: float | None = None
+    fallbacks: int = 0  # endpoints that failed before the first token and were replaced
+    failed_after_first_token: bool = False
+    error: str | None = None
+
+    @property
+    def tier(self) -> str | None:
+        return self.endpoint.split("@", 1)[0] if self.endpoint else None
+
+
+@dataclass(frozen=True)
+class ContenderRun:
+    contender: str  # policy name, or "litellm:<strategy>"
+    scenario: str
+    time_scale: float
+    duration_s: float  # scenario length (arrivals stop there)
+    wall_s: float  # how long the replay took
+    loop_lag_p99_ms: float | None  # event-loop lag of the harness itself: high values void the run
+    results: tuple[RequestResult, ...]

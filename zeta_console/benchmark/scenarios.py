@@ -1,0 +1,276 @@
+"""Benchmark scenarios: bench/scenarios/NAME.yaml -> a validated, immutable `Scenario`.
+
+A scenario names a fleet, the traffic (phases of Poisson rates per task type) and a fault
+timeline for the emulator. Errors name file, line and key, and exit with status 2.
+See bench/scenarios/README.md for the format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from zeta_console.benchmark.trace import DEFAULT_SIZES, TaskSizes, TokenRange, TrafficPhase
+from zeta_console.config import ConfigError
+from zeta_console.settings import Task
+
+SCENARIO_DIR = Path(__file__).resolve().parents[2] / "bench" / "scenarios"
+ACTIONS = frozenset({"fault", "clear_faults", "host_down", "host_up", "unload"})
+FAULT_KEYS = frozenset({"slow_factor", "error_rate", "fail_after_chunks", "stall_s", "drop_connection", "busy_burst"})
+
+
+@dataclass(frozen=True)
+class HostPlan:
+    name: str
+    tiers: tuple[str, ...]
+    speed: float = 1.0  # multiplies every model's prefill and decode rates on this host
+    slots: Mapping[str, int] | None = None  # tier -> parallel slots (default: the emulator's)
+
+
+@dataclass(frozen=True)
+class FaultEvent:
+    at_s: float
+    action: str  # one of ACTIONS
+    tier: str | None = None  # fault, unload
+    host: str | None = None  # host_down, host_up; fault/unload: None = every host serving the tier
+    fault: Mapping[str, Any] | None = None  # arguments of the emulator's Fault
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    source: str
+    duration_s: float
+    seed: int
+    time_scale: float
+    quick_time_scale: float
+    hosts: tuple[HostPlan, ...]
+    keep_alive_s: float | None  # None = the emulator's default
+    traffic: tuple[TrafficPhase, ...]
+    sizes: Mapping[Task, TaskSizes]
+    events: tuple[FaultEvent, ...]
+    watch_tier: str | None  # the tier whose fault the slowdown/failure measurements follow
+
+
+class _Doc:
+    """YAML data plus the node tree, to turn a key path into a line number for messages."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise ConfigError(str(path), None, "", f"cannot read: {getattr(error, 'strerror', None) or error}") from None
+        try:
+            self.node = yaml.compose(text, Loader=yaml.SafeLoader)
+            self.data = yaml.safe_load(text)
+        except yaml.MarkedYAMLError as error:
+            mark = error.problem_mark or error.context_mark
+            raise ConfigError(str(path), mark.line + 1 if mark else None, "", f"not valid YAML: {error.problem}") from None
+
+    def line(self, keys: tuple[str | int, ...]) -> int:
+        node = self.node
+        for key in keys:
+            if isinstance(node, yaml.MappingNode):
+                match = next((value for name, value in node.value if name.value == str(key)), None)
+            elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+                match = node.value[key]
+            else:
+                match = None
+            if match is None:
+                break
+            node = match
+        return (node.start_mark.line + 1) if node is not None else 1
+
+    def error(self, keys: tuple[str | int, ...], message: str) -> ConfigError:
+        dotted = "".join(f"[{key}]" if isinstance(key, int) else f".{key}" for key in keys).lstrip(".")
+        return ConfigError(str(self.path), self.line(keys), dotted, message)
+
+
+class _Reader:
+    """Typed field access on one mapping of the document, with located errors."""
+
+    def __init__(self, doc: _Doc, data: Any, keys: tuple[str | int, ...], allowed: frozenset[str]) -> None:
+        if not isinstance(data, dict):
+            raise doc.error(keys, "expected a mapping")
+        unknown = sorted(set(map(str, data)) - allowed)
+        if unknown:
+            raise doc.error(keys + (unknown[0],), f"unknown key (expected one of: {', '.join(sorted(allowed))})")
+        self.doc, self.data, self.keys = doc, data, keys
+
+    def error(self, key: str | int, message: str) -> ConfigError:
+        return self.doc.error(self.keys + (key,), message)
+
+    def has(self, key: str) -> bool:
+        return key in self.data
+
+    def raw(self, key: str, default: Any = None) -> Any:
+        return self.data.get(key, default)
+
+    def number(self, key: str, default: float | None = None, minimum: float = 0.0, positive: bool = False) -> float:
+        value = self.data.get(key, default)
+        if value is None:
+            raise self.error(key, "required")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.error(key, f"expected a number, got {value!r}")
+        if value < minimum or (positive and value <= 0):
+            raise self.error(key, f"must be {'> 0' if positive else f'>= {minimum}'}, got {value}")
+        return float(value)
+
+    def text(self, key: str, default: str | None = None, choices: frozenset[str] | None = None) -> str:
+        value = self.data.get(key, default)
+        if not isinstance(value, str) or not value:
+            raise self.error(key, "required" if value is None else f"expected text, got {value!r}")
+        if choices is not None and value not in choices:
+            raise self.error(key, f"{value!r} is not one of: {', '.join(sorted(choices))}")
+        return value
+
+    def child(self, key: str | int, data: Any, allowed: frozenset[str]) -> _Reader:
+        return _Reader(self.doc, data, self.keys + (key,), allowed)
+
+    def items(self, key: str) -> list[tuple[int, Any]]:
+        value = self.data.get(key, [])
+        if not isinstance(value, list):
+            raise self.error(key, "expected a list")
+        return list(enumerate(value))
+
+
+def resolve_scenario_path(name_or_path: str) -> Path:
+    candidate = Path(name_or_path)
+    if candidate.suffix in (".yaml", ".yml") or candidate.exists():
+        return candidate
+    return SCENARIO_DIR / f"{name_or_path}.yaml"
+
+
+def available_scenarios() -> tuple[str, ...]:
+    return tuple(sorted(path.stem for path in SCENARIO_DIR.glob("*.yaml")))
+
+
+def load_scenario(name_or_path: str) -> Scenario:
+    path = resolve_scenario_path(name_or_path)
+    if not path.exists():
+        known = ", ".join(available_scenarios())
+        raise ConfigError(str(path), None, "", f"no such scenario (known: {known})")
+    doc = _Doc(path)
+    top = _Reader(
+        doc,
+        doc.data,
+        (),
+        frozenset({"description", "duration_s", "seed", "time_scale", "quick_time_scale", "fleet", "keep_alive_s", "traffic", "sizes", "events", "watch_tier"}),
+    )
+    duration_s = top.number("duration_s", positive=True)
+    hosts = _hosts(top)
+    tiers = {tier for host in hosts for tier in host.tiers}
+    events = _events(top, tiers, {host.name for host in hosts}, duration_s)
+    watch_tier = top.raw("watch_tier")
+    if watch_tier is not None and watch_tier not in tiers:
+        raise top.error("watch_tier", f"{watch_tier!r} is not a tier of the fleet ({', '.join(sorted(tiers))})")
+    return Scenario(
+        name=path.stem,
+        description=top.text("description"),
+        source=str(path),
+        duration_s=duration_s,
+        seed=int(top.number("seed", default=1)),
+        time_scale=top.number("time_scale", default=10, positive=True),
+        quick_time_scale=top.number("quick_time_scale", default=40, positive=True),
+        hosts=hosts,
+        keep_alive_s=top.number("keep_alive_s") if top.has("keep_alive_s") else None,
+        traffic=_traffic(top, duration_s),
+        sizes=_sizes(top),
+        events=events,
+        watch_tier=watch_tier,
+    )
+
+
+def _task(reader: _Reader, key: str) -> Task:
+    try:
+        return Task(key)
+    except ValueError:
+        raise reader.error(key, f"unknown task type (expected one of: {', '.join(task.value for task in Task)})") from None
+
+
+def _hosts(top: _Reader) -> tuple[HostPlan, ...]:
+    fleet = top.child("fleet", top.raw("fleet"), frozenset({"hosts"}))
+    hosts: list[HostPlan] = []
+    for index, raw in fleet.items("hosts"):
+        entry = _Reader(fleet.doc, raw, fleet.keys + ("hosts", index), frozenset({"name", "tiers", "speed", "slots"}))
+        tiers = entry.raw("tiers")
+        if not isinstance(tiers, list) or not tiers or not all(isinstance(tier, str) for tier in tiers):
+            raise entry.error("tiers", "expected a non-empty list of tier names")
+        slots = entry.raw("slots")
+        if slots is not None:
+            slot_reader = entry.child("slots", slots, frozenset(tiers))
+            slots = {tier: int(slot_reader.number(tier, positive=True)) for tier in slots}
+        hosts.append(HostPlan(entry.text("name"), tuple(tiers), entry.number("speed", default=1.0, positive=True), slots))
+    if not hosts:
+        raise fleet.error("hosts", "a fleet needs at least one host")
+    return tuple(hosts)
+
+
+def _traffic(top: _Reader, duration_s: float) -> tuple[TrafficPhase, ...]:
+    phases: list[TrafficPhase] = []
+    for index, raw in top.items("traffic"):
+        entry = _Reader(top.doc, raw, ("traffic", index), frozenset({"start_s", "end_s", "rates_per_s"}))
+        start_s = entry.number("start_s", default=0.0)
+        end_s = entry.number("end_s", default=duration_s)
+        if not start_s < end_s <= duration_s:
+            raise entry.error("end_s", f"need start_s < end_s <= duration_s ({duration_s:g}), got {start_s:g}..{end_s:g}")
+        rates_raw = entry.raw("rates_per_s")
+        rates = entry.child("rates_per_s", rates_raw, frozenset(task.value for task in Task))
+        phases.append(TrafficPhase(start_s, end_s, {_task(rates, key): rates.number(key) for key in rates_raw}))
+    if not phases:
+        raise top.error("traffic", "a scenario needs at least one traffic phase")
+    return tuple(phases)
+
+
+def _sizes(top: _Reader) -> Mapping[Task, TaskSizes]:
+    sizes = dict(DEFAULT_SIZES)
+    raw = top.raw("sizes")
+    if raw is None:
+        return sizes
+    reader = top.child("sizes", raw, frozenset(task.value for task in Task))
+    for key, value in raw.items():
+        entry = reader.child(key, value, frozenset({"prompt_tokens", "output_tokens"}))
+        default = sizes[_task(reader, key)]
+        sizes[Task(key)] = TaskSizes(
+            _token_range(entry, "prompt_tokens", default.prompt_tokens),
+            _token_range(entry, "output_tokens", default.output_tokens),
+        )
+    return sizes
+
+
+def _token_range(entry: _Reader, key: str, default: TokenRange) -> TokenRange:
+    value = entry.raw(key)
+    if value is None:
+        return default
+    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+        raise entry.error(key, f"expected [low, high] token counts, got {value!r}")
+    low, high = value
+    if not 0 <= low <= high or (low == 0 and high > 0):
+        raise entry.error(key, f"need 0 < low <= high (or [0, 0]), got {value!r}")
+    return TokenRange(low, high)
+
+
+def _events(top: _Reader, tiers: set[str], hosts: set[str], duration_s: float) -> tuple[FaultEvent, ...]:
+    events: list[FaultEvent] = []
+    for index, raw in top.items("events"):
+        entry = _Reader(top.doc, raw, ("events", index), frozenset({"at_s", "action", "tier", "host"}) | FAULT_KEYS)
+        at_s = entry.number("at_s")
+        if at_s > duration_s:
+            raise entry.error("at_s", f"after the end of the scenario ({duration_s:g} s)")
+        action = entry.text("action", choices=ACTIONS)
+        tier = entry.text("tier", choices=frozenset(tiers)) if action in ("fault", "unload") else None
+        needs_host = action in ("host_down", "host_up")
+        host = entry.text("host", choices=frozenset(hosts)) if needs_host or entry.has("host") else None
+        fault = {key: entry.raw(key) for key in FAULT_KEYS if entry.has(key)}
+        if action == "fault" and not fault:
+            raise entry.error("action", f"a fault needs at least one of: {', '.join(sorted(FAULT_KEYS))}")
+        if action != "fault" and fault:
+            raise entry.error(next(iter(fault)), f"only a 'fault' action takes fault arguments, not {action!r}")
+        events.append(FaultEvent(at_s, action, tier, host, fault or None))
+    return tuple(sorted(events, key=lambda event: event.at_s))
