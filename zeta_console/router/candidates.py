@@ -37,7 +37,8 @@ class EndpointState:
     resident: bool | None = None  # from /api/ps; None = unknown
     error_rate: float = 0.0  # rolling 0..1
     recent_fast_failures: int = 0  # failures that answered quicker than a real answer would (e.g. 503s)
-    last_sample_age_s: float | None = None  # staleness of the telemetry
+    last_sample_age_s: float | None = None  # staleness of the telemetry (freshest probe or response); None = unknown, not stale
+    latency_ewma_s: float | None = None  # peak-EWMA of total latency: the expected service time of a queued request
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,179 @@
+"""What every policy shares: the result type, stage-1 screening, and candidate bookkeeping.
+
+Policies are pure and on the hot path of every request, so these helpers avoid per-call
+allocations where they can: excluded candidates are cached, reason strings are built only for
+the winner.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Protocol
+
+from zeta_console.router.api import CandidateScore, EndpointStatus
+from zeta_console.router.candidates import DecisionInput, EndpointState
+from zeta_console.settings import Task
+
+EXCLUDED_SCORE = math.inf  # the score of a candidate that was never scored
+NO_TERMS: Mapping[str, float] = MappingProxyType({})
+
+# Exclusion reasons (CandidateScore.excluded).
+INCAPABLE = "incapable"
+NOT_IN_ROUTE = "not in route"
+ALREADY_TRIED = "already tried"
+DRAINED = "drained"
+LATER_IN_ROUTE = "later in route"
+
+SEED_SERVICE_S = 10.0  # conservative service time of an endpoint with no latency history
+SEED_LOAD_S = 10.0  # conservative cold-start time of an endpoint never seen loading
+STALE_TELEMETRY_S = 30.0  # an endpoint silent for longer counts as saturated (adaptive)
+
+_BROKEN = (EndpointStatus.EJECTED, EndpointStatus.DOWN)
+
+
+@dataclass(frozen=True)
+class PolicyResult:
+    chosen: str | None  # endpoint id; None = nothing can take it now
+    candidates: tuple[CandidateScore, ...]  # every endpoint of the fleet: scored, or with `excluded`
+    reason: str  # one human line
+    # True = every eligible endpoint is at its slot limit: hold the request and decide again when a
+    # slot frees (late binding). `chosen` then names the endpoint the request would queue for.
+    wait: bool = False
+
+
+class Policy(Protocol):
+    name: str
+
+    def decide(self, inp: DecisionInput) -> PolicyResult: ...
+
+
+@dataclass(slots=True)
+class Screen:
+    """Stage 1 of a decision: which tiers, and which of their endpoints may take the request."""
+
+    tiers: tuple[str, ...]  # preference order, pin applied
+    pool: list[EndpointState]  # endpoints that may be chosen, fleet order
+    rejected: dict[str, str]  # endpoint id -> why it cannot be chosen
+    notes: list[str]  # facts the reason must mention (pin ignored, last resort)
+
+
+def screen(inp: DecisionInput, routes: Mapping[Task, tuple[str, ...]]) -> Screen:
+    """Apply the filters every policy shares: capability, route (or pin), tried, drained, health.
+
+    When only ejected or down endpoints could serve the request they stay in the pool (ejected
+    before down) rather than failing it silently; a note says so.
+    """
+    needs = inp.needs
+    endpoints = inp.endpoints
+    notes: list[str] = []
+    tiers = _stage_one_tiers(inp, routes, notes)
+    tried = inp.excluded
+    rejected: dict[str, str] = {}
+    reachable: list[EndpointState] = []
+    broken: list[EndpointState] = []
+    for e in endpoints:
+        if not needs <= e.capabilities:
+            rejected[e.id] = INCAPABLE
+        elif e.tier not in tiers:
+            rejected[e.id] = NOT_IN_ROUTE
+        elif e.id in tried:
+            rejected[e.id] = ALREADY_TRIED
+        elif e.drained or e.status is EndpointStatus.DRAINED:
+            rejected[e.id] = DRAINED
+        elif e.status in _BROKEN:
+            broken.append(e)
+        else:
+            reachable.append(e)
+    if reachable or not broken:
+        for e in broken:
+            rejected[e.id] = e.status.value
+        return Screen(tiers, reachable, rejected, notes)
+    ejected = [e for e in broken if e.status is EndpointStatus.EJECTED]
+    last_resort = ejected or broken
+    for e in broken:
+        if e not in last_resort:
+            rejected[e.id] = e.status.value
+    notes.append("only " + "/".join(sorted({e.status.value for e in last_resort})) + " endpoints can serve it; trying the least bad")
+    return Screen(tiers, last_resort, rejected, notes)
+
+
+def _stage_one_tiers(inp: DecisionInput, routes: Mapping[Task, tuple[str, ...]], notes: list[str]) -> tuple[str, ...]:
+    pin = inp.pinned_tier
+    if pin is None:
+        return inp.route
+    needs = inp.needs
+    if any(e.tier == pin and needs <= e.capabilities for e in inp.endpoints):
+        return (pin,)
+    notes.append(f"pin to {pin} ignored: it cannot serve {'+'.join(sorted(needs))}")
+    # The route may or may not already start with the pin; without it, fall back to the table.
+    return tuple(t for t in inp.route if t != pin) or routes.get(inp.classification.task, ())
+
+
+_excluded_cache: dict[tuple[str, str, str], CandidateScore] = {}
+
+
+def excluded_candidate(e: EndpointState, reason: str) -> CandidateScore:
+    """An unscored candidate. Cached: endpoints and exclusion reasons are few and immutable."""
+    key = (e.id, e.model, reason)
+    candidate = _excluded_cache.get(key)
+    if candidate is None:
+        candidate = CandidateScore(e.id, e.tier, e.model, e.host, EXCLUDED_SCORE, NO_TERMS, reason)
+        _excluded_cache[key] = candidate
+    return candidate
+
+
+def scored_candidate(e: EndpointState, score: float, terms: Mapping[str, float], excluded: str | None = None) -> CandidateScore:
+    return CandidateScore(e.id, e.tier, e.model, e.host, score, terms, excluded)
+
+
+def assemble(endpoints: Sequence[EndpointState], scored: Mapping[str, CandidateScore], rejected: Mapping[str, str]) -> tuple[CandidateScore, ...]:
+    """Every endpoint of the fleet in fleet order: its scored candidate or its exclusion."""
+    return tuple([scored[e.id] if e.id in scored else excluded_candidate(e, rejected[e.id]) for e in endpoints])
+
+
+def pick_lowest(scores: Sequence[float], rng: random.Random) -> int:
+    """Index of the lowest score; ties broken at random so that no endpoint is favoured by position."""
+    best = min(scores)
+    ties = [i for i, s in enumerate(scores) if s == best]
+    return ties[0] if len(ties) == 1 else rng.choice(ties)
+
+
+def queue_estimate(e: EndpointState) -> int:
+    """Requests waiting for this endpoint: in the router, and in Ollama beyond its slots."""
+    return e.queued + max(0, e.in_flight - e.slots)
+
+
+def outstanding(e: EndpointState) -> int:
+    """Work ahead of a new request. A recent fast failure (503 queue full) counts as load, so an
+    endpoint shedding requests does not look idle (olla #144)."""
+    return e.in_flight + e.queued + e.recent_fast_failures
+
+
+def all_full(pool: Sequence[EndpointState]) -> bool:
+    return all(e.in_flight >= e.slots for e in pool)
+
+
+def ttft_estimate(e: EndpointState) -> float:
+    """Peak-EWMA TTFT, or the endpoint's own TTFT threshold as a conservative seed."""
+    return e.ttft_ewma_s if e.ttft_ewma_s is not None else e.thresholds.ttft_s
+
+
+def seconds(value: float) -> str:
+    return f"{value:.2f} s"
+
+
+def with_notes(reason: str, screen_: Screen, *extra: str) -> str:
+    parts = [reason, *extra, *screen_.notes]
+    return "; ".join(p for p in parts if p)
+
+
+def nothing_available(inp: DecisionInput, screen_: Screen, policy: str) -> PolicyResult:
+    """No endpoint may take the request: name each capable one and why, so the operator can act."""
+    blocked = [f"{e.id} {screen_.rejected[e.id]}" for e in inp.endpoints if screen_.rejected.get(e.id) not in (INCAPABLE, NOT_IN_ROUTE)]
+    why = ", ".join(blocked) if blocked else f"no endpoint in route {' > '.join(screen_.tiers) or '(empty)'} can serve {'+'.join(sorted(inp.needs))}"
+    reason = with_notes(f"{policy}: nothing can take {inp.classification.task.value} now: {why}", screen_)
+    return PolicyResult(None, assemble(inp.endpoints, {}, screen_.rejected), reason)

@@ -1,0 +1,49 @@
+"""`static`: the route table only. The first tier with an available endpoint takes the request,
+whatever its load; replicas of that tier share it by outstanding work."""
+
+from __future__ import annotations
+
+from zeta_console.router.candidates import DecisionInput
+from zeta_console.router.policies.base import (
+    LATER_IN_ROUTE,
+    PolicyResult,
+    all_full,
+    assemble,
+    nothing_available,
+    outstanding,
+    pick_lowest,
+    scored_candidate,
+    screen,
+    with_notes,
+)
+from zeta_console.settings import PolicyName, Settings
+
+
+class StaticPolicy:
+    name = PolicyName.STATIC.value
+
+    def __init__(self, settings: Settings) -> None:
+        self._routes = settings.routes
+
+    def decide(self, inp: DecisionInput) -> PolicyResult:
+        s = screen(inp, self._routes)
+        if not s.pool:
+            return nothing_available(inp, s, self.name)
+        pool_tiers = {e.tier for e in s.pool}
+        tier = next(t for t in s.tiers if t in pool_tiers)
+        replicas = [e for e in s.pool if e.tier == tier]
+        loads = [float(outstanding(e)) for e in replicas]
+        chosen = replicas[pick_lowest(loads, inp.rng)]
+        scored = {e.id: scored_candidate(e, load, {"outstanding": load}) for e, load in zip(replicas, loads)}
+        for e in s.pool:
+            if e.tier != tier:
+                s.rejected[e.id] = LATER_IN_ROUTE
+        wait = all_full(replicas)
+        reason = f"{chosen.id}: first available tier in route {' > '.join(s.tiers)}"
+        skipped = s.tiers[: s.tiers.index(tier)]
+        extra = [
+            f"{', '.join(skipped)} unavailable" if skipped else "",
+            f"least loaded of {len(replicas)} replicas" if len(replicas) > 1 else "",
+            f"all {tier} slots busy, waiting" if wait else "",
+        ]
+        return PolicyResult(chosen.id, assemble(inp.endpoints, scored, s.rejected), with_notes(reason, s, *extra), wait)
