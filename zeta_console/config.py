@@ -121,7 +121,7 @@ def save_overrides(changes: Mapping[str, Any], *, base: Settings | None = None) 
     path = overrides_path()
     document = _read_plain(path)
     for dotted, value in changes.items():
-        _set_dotted(document, dotted.split("."), _plain(value))
+        _set_dotted(document, dotted.split("."), plain_data(value))
     text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
     _build_layer(str(path), text, base or load_settings(overrides=False), {}, source=None)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -464,16 +464,16 @@ def _set_dotted(document: dict[str, Any], keys: list[str], value: Any) -> None:
         node[leaf] = value
 
 
-def _plain(value: Any) -> Any:
-    """Settings values as plain YAML data."""
+def plain_data(value: Any) -> Any:
+    """Settings values and router records as plain data for YAML and JSON."""
     if isinstance(value, StrEnum):
         return value.value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {field.name: _plain(getattr(value, field.name)) for field in dataclasses.fields(value)}
+        return {field.name: plain_data(getattr(value, field.name)) for field in dataclasses.fields(value)}
     if isinstance(value, frozenset):
-        return sorted(_plain(item) for item in value)
+        return sorted(plain_data(item) for item in value)
     if isinstance(value, (tuple, list)):
-        return [_plain(item) for item in value]
+        return [plain_data(item) for item in value]
     if isinstance(value, Mapping):
-        return {str(_plain(key)): _plain(item) for key, item in value.items()}
+        return {str(plain_data(key)): plain_data(item) for key, item in value.items()}
     return value

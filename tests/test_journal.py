@@ -1,0 +1,205 @@
+"""The journal: records from any thread land, retention holds, history prints all three formats."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.xdg import isolated_xdg  # noqa: F401  (fixture)
+from zeta_console.cli import main
+from zeta_console.journal import SCHEMA_VERSION, Journal, JournalError, default_journal_path
+from zeta_console.router.api import CandidateScore, Classification, Decision, ErrorKind, OperatorAction, Outcome, RequestRecord
+from zeta_console.settings import PolicyName, Settings, Task
+
+pytestmark = pytest.mark.usefixtures("isolated_xdg")
+
+T0 = 1_700_000_000.0
+
+
+def a_request(number: int, *, outcome: Outcome = Outcome.OK, prompt: str | None = None) -> RequestRecord:
+    decision = Decision(
+        request_id=f"r{number}",
+        at=T0 + number,
+        classification=Classification(Task.CODE, 0.9, "code fence", "rules"),
+        policy=PolicyName.ADAPTIVE,
+        candidates=(
+            CandidateScore("coder@local", "coder", "qwen2.5-coder:7b", "local", 0.25, {"wait_s": 0.1, "prefill_s": 0.15}),
+            CandidateScore("reasoner@local", "reasoner", "qwen3:14b", "local", float("inf"), excluded="ejected"),
+        ),
+        chosen="coder@local",
+        reason="coder: lowest predicted TTFT 0.25 s",
+        fallbacks=("reasoner@gpu",) if number % 2 else (),
+        client="loadgen",
+    )
+    failed = outcome is not Outcome.OK
+    return RequestRecord(
+        request_id=f"r{number}",
+        decision=decision,
+        endpoint="coder@local",
+        model="qwen2.5-coder:7b",
+        started_at=T0 + number,
+        ttft_s=None if failed else 0.25,
+        total_s=1.5,
+        prompt_tokens=12,
+        output_tokens=None if failed else 40,
+        outcome=outcome,
+        error_kind=ErrorKind.FAILED_MID_STREAM if failed else None,
+        error="stream broke" if failed else None,
+        prompt=prompt,
+    )
+
+
+def an_action(number: int) -> OperatorAction:
+    return OperatorAction(at=T0 + number, action="set_policy", target="policy", old="adaptive", new="least_load", source="console")
+
+
+def test_records_from_many_threads_all_land(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.sqlite3") as journal:
+
+        def produce(thread: int) -> None:
+            for number in range(200):
+                journal.record(a_request(thread * 1000 + number))
+
+        threads = [threading.Thread(target=produce, args=(thread,)) for thread in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert journal.flush(timeout=10)
+        assert journal.count_requests() == 1600
+
+
+def test_a_request_round_trips_with_its_decision(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.sqlite3") as journal:
+        journal.record(a_request(1, outcome=Outcome.ERROR, prompt="secret"))
+        journal.record(an_action(2))
+        journal.flush()
+        (stored,) = journal.recent_requests(10)
+        assert journal.recent_actions(10) == [an_action(2)]
+    assert (stored.request_id, stored.task, stored.confidence, stored.classifier_method) == ("r1", "code", 0.9, "rules")
+    assert (stored.outcome, stored.error_kind, stored.error, stored.ttft_s) == ("error", "failed_mid_stream", "stream broke", None)
+    assert stored.fallbacks == ("reasoner@gpu",)
+    assert stored.prompt is None  # prompts are stored only when configured
+    assert stored.decision["candidates"][0]["terms"] == {"wait_s": 0.1, "prefill_s": 0.15}
+    assert stored.decision["candidates"][1]["excluded"] == "ejected"
+
+
+def test_prompts_are_stored_when_configured(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.sqlite3", store_prompts=True) as journal:
+        journal.record(a_request(1, prompt="print hello"))
+        journal.flush()
+        assert journal.recent_requests(1)[0].prompt == "print hello"
+
+
+def test_retention_keeps_the_newest_rows(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.sqlite3", retention_rows=50) as journal:
+        for number in range(300):
+            journal.record(a_request(number))
+            if number % 70 == 0:
+                journal.flush()
+        journal.flush()
+        assert journal.count_requests() == 50
+        assert [request.request_id for request in journal.recent_requests(2)] == ["r298", "r299"]
+
+
+def test_the_file_is_in_wal_mode_with_a_schema_version(tmp_path: Path) -> None:
+    Journal(tmp_path / "j.sqlite3").close()
+    with sqlite3.connect(tmp_path / "j.sqlite3") as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    with sqlite3.connect(tmp_path / "j.sqlite3") as connection:
+        connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(JournalError, match="newer than this zeta-console understands"):
+        Journal(tmp_path / "j.sqlite3")
+
+
+def test_journal_used_from_another_thread_than_its_creator(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite3")
+    counts: list[int] = []
+
+    def use() -> None:
+        journal.record(a_request(1))
+        journal.flush()
+        counts.append(journal.count_requests())
+        journal.close()
+
+    worker = threading.Thread(target=use)
+    worker.start()
+    worker.join()
+    assert counts == [1]
+
+
+def test_record_after_close_is_an_error(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite3")
+    journal.close()
+    journal.close()
+    with pytest.raises(RuntimeError):
+        journal.record(a_request(1))
+
+
+def test_default_path_is_in_the_xdg_state_dir(isolated_xdg: Path) -> None:
+    assert default_journal_path() == isolated_xdg / "state-home" / "zeta-console" / "journal.sqlite3"
+    assert Journal.from_settings(Settings()).path == default_journal_path()
+
+
+@pytest.fixture
+def filled_journal(isolated_xdg: Path) -> None:
+    with Journal.from_settings(Settings()) as journal:
+        journal.record(a_request(1))
+        journal.record(an_action(2))
+        journal.record(a_request(3, outcome=Outcome.ERROR))
+
+
+@pytest.mark.usefixtures("filled_journal")
+def test_history_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["history"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["time", "client", "task", "endpoint", "ttft", "total", "outcome", "reason"]
+    assert len(lines) == 4
+    assert lines[1].split()[2:8] == ["loadgen", "code", "coder@local", "0.25s", "1.50s", "ok"]
+    assert lines[1].endswith("coder: lowest predicted TTFT 0.25 s")
+    assert lines[2].split()[2:6] == ["console", "set_policy", "policy", "-"]
+    assert lines[2].endswith("adaptive -> least_load")
+    assert lines[3].split()[7] == "error" and lines[3].endswith("error: stream broke")
+
+
+@pytest.mark.usefixtures("filled_journal")
+def test_history_json_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["history", "--json", "--last", "2"]) == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [event["kind"] for event in events] == ["action", "request"]
+    assert events[0]["new"] == "least_load"
+    assert events[1]["request_id"] == "r3" and events[1]["decision"]["chosen"] == "coder@local"
+
+
+@pytest.mark.usefixtures("filled_journal")
+def test_history_csv(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["history", "--csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [row["kind"] for row in rows] == ["request", "action", "request"]
+    assert rows[0]["endpoint"] == "coder@local" and rows[0]["ttft_s"] == "0.25" and rows[0]["outcome"] == "ok"
+    assert rows[1]["reason"] == "adaptive -> least_load"
+
+
+def test_history_without_a_journal_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["history"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == f"no journal at {default_journal_path()}: nothing has been routed yet\n"
+
+
+def test_history_follows_the_configured_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    Path("c.yaml").write_text(f"journal:\n  path: {tmp_path / 'elsewhere.sqlite3'}\n")
+    with Journal(tmp_path / "elsewhere.sqlite3") as journal:
+        journal.record(a_request(7))
+    assert main(["history", "--json", "--config", "c.yaml"]) == 0
+    assert json.loads(capsys.readouterr().out)["request_id"] == "r7"
