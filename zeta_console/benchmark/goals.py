@@ -1,0 +1,106 @@
+"""Issue 6's goals, checked against a scenario's runs and printed as plain verdicts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from zeta_console.benchmark.results import ContenderRun
+from zeta_console.benchmark.scenarios import Scenario
+from zeta_console.benchmark.summary import ALL_TASKS, summaries_by_task, traffic_shift
+from zeta_console.settings import Task
+
+ADAPTIVE = "adaptive"
+MAX_REQUESTS_TO_MOVE_OFF = 5
+
+
+@dataclass(frozen=True)
+class Verdict:
+    goal: str
+    met: bool | None  # None: a contender the goal compares with did not run
+    measured: str
+
+
+def _ttft_p95(run: ContenderRun, task: str) -> float | None:
+    return summaries_by_task(run).get(task, summaries_by_task(run)[ALL_TASKS]).ttft_p95_s
+
+
+def _ratio_verdict(goal: str, ours: float | None, theirs: float | None, limit: float, versus: str) -> Verdict:
+    if ours is None or theirs is None or theirs <= 0:
+        return Verdict(goal, None, f"needs adaptive and {versus}")
+    ratio = ours / theirs
+    return Verdict(goal, ratio <= limit, f"adaptive {ours:.2f} s vs {versus} {theirs:.2f} s = {ratio:.2f}x (limit {limit:.2f}x)")
+
+
+def overload_verdicts(runs: Sequence[ContenderRun]) -> list[Verdict]:
+    task = Task.COMPLEX_REASONING.value
+    by_name = {run.contender: _ttft_p95(run, task) for run in runs}
+    ours = by_name.get(ADAPTIVE)
+    litellm = [p95 for name, p95 in by_name.items() if name.startswith("litellm") and p95 is not None]
+    return [
+        _ratio_verdict("p95 TTFT <= 1/3 of static", ours, by_name.get("static"), 1 / 3, "static"),
+        _ratio_verdict("p95 TTFT <= 1.25x oracle", ours, by_name.get("oracle"), 1.25, "oracle"),
+        _ratio_verdict("p95 TTFT <= 0.8x LiteLLM's best", ours, min(litellm) if litellm else None, 0.8, "best LiteLLM"),
+    ]
+
+
+def failure_verdicts(runs: Sequence[ContenderRun]) -> list[Verdict]:
+    verdicts = []
+    for run in runs:
+        summary = summaries_by_task(run)[ALL_TASKS]
+        verdicts.append(Verdict(f"{run.contender}: zero lost requests", summary.lost == 0, f"{summary.lost} lost, {summary.failed} failed"))
+        verdicts.append(
+            Verdict(
+                f"{run.contender}: every pre-first-token failure recovered",
+                summary.unrecovered_pre_token == 0,
+                f"{summary.fallbacks} failovers, {summary.recovered} requests recovered, {summary.unrecovered_pre_token} failed before a token",
+            )
+        )
+    return verdicts
+
+
+def slowdown_verdicts(runs: Sequence[ContenderRun], scenario: Scenario) -> list[Verdict]:
+    faults = [event for event in scenario.events if event.action == "fault" and event.tier == scenario.watch_tier]
+    clears = [event for event in scenario.events if event.action == "clear_faults"]
+    if not faults or not clears or scenario.watch_tier is None:
+        return []
+    onset, recovery = faults[0].at_s, clears[0].at_s
+    verdicts = []
+    for run in runs:
+        shift = traffic_shift(run.results, scenario.watch_tier, onset, recovery)
+        moved = shift.sent_before_moving_off
+        returned = shift.sent_elsewhere_before_return
+        verdicts.append(
+            Verdict(
+                f"{run.contender}: moves off within {MAX_REQUESTS_TO_MOVE_OFF} requests and returns",
+                moved is not None and moved <= MAX_REQUESTS_TO_MOVE_OFF and returned is not None,
+                f"{_count(moved)} sent to the slowed {scenario.watch_tier} before the first went elsewhere "
+                f"(it kept {_pct(shift.share_during)} of its traffic while slow); "
+                f"after recovery {_count(returned)} went elsewhere before the first returned "
+                f"(it took back {_pct(shift.share_after)})",
+            )
+        )
+    return verdicts
+
+
+def _count(value: int | None) -> str:
+    return "never" if value is None else str(value)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def verdicts_for(scenario: Scenario, runs: Sequence[ContenderRun]) -> list[Verdict]:
+    if scenario.name == "overload":
+        return overload_verdicts(runs)
+    if scenario.name == "failure":
+        return failure_verdicts(runs)
+    if scenario.name == "slowdown":
+        return slowdown_verdicts(runs, scenario)
+    return []
+
+
+def render_verdicts(verdicts: Sequence[Verdict]) -> str:
+    marks = {True: "MET", False: "MISSED", None: "n/a"}
+    return "\n".join(f"- {marks[verdict.met]}: {verdict.goal}: {verdict.measured}" for verdict in verdicts)

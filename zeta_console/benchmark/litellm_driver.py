@@ -1,0 +1,135 @@
+"""LiteLLM's Router as a contender: same emulator, same trace, same load generator.
+
+Configured the way a LiteLLM user would mirror Zeta's route table: one model group per tier
+(`ollama_chat/<model>` deployments, one per host, `api_base` the emulator's URL), the
+`latency-based-routing` or `least-busy` strategy choosing among a tier's replicas, and
+`fallbacks` from each task's preferred tier to the next ones in its route. A request that has
+not produced its headers within Zeta's own first-token allowance times out and falls back, so
+both routers get the same patience.
+
+LiteLLM is imported only here, and only when a LiteLLM contender runs (the `bench` extra).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from zeta_console.benchmark.results import Fate
+from zeta_console.benchmark.runner import Served, prompt_text
+from zeta_console.benchmark.trace import TraceRequest
+from zeta_console.errors import UserError
+from zeta_console.settings import Settings, Task
+
+STRATEGIES = {"litellm:latency": "latency-based-routing", "litellm:least_busy": "least-busy"}
+
+
+def _import_litellm() -> Any:
+    # Offline: use the bundled model cost map instead of fetching it at import.
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    os.environ.setdefault("LITELLM_TELEMETRY", "False")
+    try:
+        import litellm
+    except ImportError as error:
+        raise UserError("LiteLLM contenders need the bench extra: pip install '.[bench]'", exit_code=2) from error
+    litellm.suppress_debug_info = True
+    return litellm
+
+
+class LiteLLMContender:
+    def __init__(self, name: str, settings: Settings, urls: Mapping[str, str], time_scale: float) -> None:
+        """`urls`: host name -> emulator URL; `settings` as the Zeta contenders get them (scaled)."""
+        litellm = _import_litellm()
+        self.name = name
+        self._routes = settings.routes
+        model_list = [
+            {
+                "model_name": model.tier,
+                "litellm_params": {"model": f"ollama_chat/{model.model}", "api_base": urls[host]},
+                "model_info": {"id": f"{model.tier}@{host}"},
+            }
+            for model in settings.models
+            for host in model.hosts
+        ]
+        fallbacks = [{route[0]: list(route[1:])} for task, route in settings.routes.items() if len(route) > 1 and task is not Task.EMBEDDING]
+        self._timeout_s = settings.timeouts.first_token_s
+        self._router = litellm.Router(
+            model_list=model_list,
+            routing_strategy=STRATEGIES[name],
+            fallbacks=_merge_fallbacks(fallbacks),
+            num_retries=1,
+            timeout=settings.timeouts.total_s,
+            cooldown_time=settings.breaker.base_ejection_s,
+            allowed_fails=settings.breaker.consecutive_failures,
+        )
+        self._time_scale = time_scale
+
+    async def serve(self, request: TraceRequest) -> Served:
+        tier = self._routes[request.task][0]
+        started = time.perf_counter()
+        text = prompt_text(request.prompt_tokens)
+        first_token_s: float | None = None
+        try:
+            if request.task is Task.EMBEDDING:
+                response = await self._router.aembedding(model=tier, input=[text])
+                first_token_s = time.perf_counter() - started
+            else:
+                response = await self._router.acompletion(
+                    model=tier,
+                    messages=[{"role": "user", "content": text}],
+                    stream=True,
+                    max_tokens=request.output_tokens,
+                    stream_timeout=self._first_token_timeout_s(request.prompt_tokens),
+                )
+                async for chunk in response:
+                    if first_token_s is None and _has_content(chunk):
+                        first_token_s = time.perf_counter() - started
+        except Exception as error:  # LiteLLM raises its own many exception types; all are a failed request here
+            return Served(
+                Fate.FAILED,
+                ttft_s=first_token_s,
+                total_s=time.perf_counter() - started,
+                failed_after_first_token=first_token_s is not None,
+                error=f"{type(error).__name__}: {str(error)[:200]}",
+            )
+        endpoint = _deployment_id(response)
+        served_tier = endpoint.split("@", 1)[0] if endpoint else None
+        return Served(
+            Fate.OK,
+            endpoint=endpoint,
+            ttft_s=first_token_s,
+            total_s=time.perf_counter() - started,
+            # LiteLLM does not report its retries; a different tier means at least one fallback.
+            fallbacks=int(served_tier is not None and served_tier != tier),
+        )
+
+    def _first_token_timeout_s(self, prompt_tokens: int) -> float:
+        return self._timeout_s  # already scaled with the rest of the settings
+
+    async def close(self) -> None:
+        self._router.reset() if hasattr(self._router, "reset") else None
+
+
+def _merge_fallbacks(entries: list[dict[str, list[str]]]) -> list[dict[str, list[str]]]:
+    merged: dict[str, list[str]] = {}
+    for entry in entries:
+        for tier, targets in entry.items():
+            merged.setdefault(tier, [])
+            merged[tier].extend(target for target in targets if target not in merged[tier])
+    return [{tier: targets} for tier, targets in merged.items()]
+
+
+def _has_content(chunk: Any) -> bool:
+    choices = getattr(chunk, "choices", None) or []
+    if not choices:
+        return False
+    delta = choices[0].delta
+    return bool(getattr(delta, "content", None) or getattr(delta, "reasoning_content", None))
+
+
+def _deployment_id(response: Any) -> str | None:
+    hidden = getattr(response, "_hidden_params", None) or {}
+    model_id = hidden.get("model_id")
+    return str(model_id) if model_id else None
