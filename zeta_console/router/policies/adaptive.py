@@ -27,14 +27,13 @@ from zeta_console.router.policies.base import (
     SEED_SERVICE_S,
     STALE_TELEMETRY_S,
     PolicyResult,
-    Screen,
-    ScreenedPolicy,
     all_full,
     assemble,
+    nothing_available,
     pick_lowest,
-    runner_up,
     queue_estimate,
     scored_candidate,
+    screen,
     seconds,
     ttft_estimate,
     with_notes,
@@ -84,22 +83,25 @@ def saturation(e: EndpointState) -> str | None:
     return None
 
 
-def deciding_term(winner: Mapping[str, float], beaten: Mapping[str, float]) -> str:
-    """The term on which the winner gained most over the endpoint it beat."""
-    term = max(_ADDITIVE_TERMS, key=lambda k: beaten[k] - winner[k])
-    if beaten[term] > winner[term]:
+def deciding_term(winner: Mapping[str, float], runner_up: Mapping[str, float]) -> str:
+    """The term on which the winner gained most over the runner-up."""
+    term = max(_ADDITIVE_TERMS, key=lambda k: runner_up[k] - winner[k])
+    if runner_up[term] > winner[term]:
         return term
-    return max(_FACTOR_TERMS, key=lambda k: beaten[k] / winner[k])
+    return max(_FACTOR_TERMS, key=lambda k: runner_up[k] / winner[k])
 
 
-class AdaptivePolicy(ScreenedPolicy):
+class AdaptivePolicy:
     name = PolicyName.ADAPTIVE.value
 
     def __init__(self, settings: Settings) -> None:
-        super().__init__(settings)
+        self._routes = settings.routes
         self._explore_rate = settings.adaptive.explore_rate
 
-    def choose(self, inp: DecisionInput, s: Screen) -> PolicyResult:
+    def decide(self, inp: DecisionInput) -> PolicyResult:
+        s = screen(inp, self._routes)
+        if not s.pool:
+            return nothing_available(inp, s, self.name)
         rng = inp.rng
         pool = _power_of_two(s.pool, s.rejected, rng) if len(s.pool) > P2C_ABOVE else s.pool
         rank = {t: i for i, t in enumerate(s.tiers)}
@@ -123,9 +125,9 @@ class AdaptivePolicy(ScreenedPolicy):
         parts = [self._headline(winner, embedding)]
         if explore:
             parts.append(f"explore: random pick at rate {self._explore_rate:.0%}, best by score was {pool[best].id}")
-        beaten = runner_up(scored.values(), winner.endpoint)
-        if beaten is not None:
-            parts.append(f"beat {beaten.endpoint} (score {beaten.score:.2f}) on {deciding_term(winner.terms, beaten.terms)}")
+        runner_up = min((scored[pool[i].id] for i in open_ if i != chosen), key=_by_score, default=None)
+        if runner_up is not None:
+            parts.append(f"beat {runner_up.endpoint} (score {runner_up.score:.2f}) on {deciding_term(winner.terms, runner_up.terms)}")
         if len(open_) < len(pool):
             parts.extend(f"{e.id} {why}" for e, why in zip(pool, saturated) if why is not None)
         elif saturated[chosen] is not None:
@@ -140,6 +142,10 @@ class AdaptivePolicy(ScreenedPolicy):
         t = winner.terms
         predicted = t["wait_s"] + t["load_s"] + t["prefill_s"]
         return f"{winner.endpoint} predicted {'completion' if embedding else 'TTFT'} {seconds(predicted)} (score {winner.score:.2f})"
+
+
+def _by_score(candidate: CandidateScore) -> float:
+    return candidate.score
 
 
 def _power_of_two(pool: list[EndpointState], rejected: dict[str, str], rng: random.Random) -> list[EndpointState]:

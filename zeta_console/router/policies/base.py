@@ -8,16 +8,15 @@ the winner.
 from __future__ import annotations
 
 import math
-from abc import ABC, abstractmethod
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Protocol
 
 from zeta_console.router.api import CandidateScore, EndpointStatus
 from zeta_console.router.candidates import DecisionInput, EndpointState
-from zeta_console.settings import Settings, Task
+from zeta_console.settings import Task
 
 EXCLUDED_SCORE = math.inf  # the score of a candidate that was never scored
 NO_TERMS: Mapping[str, float] = MappingProxyType({})
@@ -50,25 +49,6 @@ class Policy(Protocol):
     name: str
 
     def decide(self, inp: DecisionInput) -> PolicyResult: ...
-
-
-class ScreenedPolicy(ABC):
-    """A policy that applies the shared screening, then chooses among the pool it leaves."""
-
-    name: str
-
-    def __init__(self, settings: Settings) -> None:
-        self._routes = settings.routes
-
-    def decide(self, inp: DecisionInput) -> PolicyResult:
-        s = screen(inp, self._routes)
-        if not s.pool:
-            return nothing_available(inp, s, self.name)
-        return self.choose(inp, s)
-
-    @abstractmethod
-    def choose(self, inp: DecisionInput, s: Screen) -> PolicyResult:
-        """Pick from `s.pool` (never empty); every endpoint must end up in the candidates."""
 
 
 @dataclass(slots=True)
@@ -155,23 +135,10 @@ def assemble(endpoints: Sequence[EndpointState], scored: Mapping[str, CandidateS
     return tuple([scored[e.id] if e.id in scored else excluded_candidate(e, rejected[e.id]) for e in endpoints])
 
 
-def runner_up(candidates: Iterable[CandidateScore], chosen: str) -> CandidateScore | None:
-    """The best-scored candidate other than the chosen one: what the winner beat."""
-    return min((c for c in candidates if c.endpoint != chosen and c.excluded is None), key=_score, default=None)
-
-
-def _score(candidate: CandidateScore) -> float:
-    return candidate.score
-
-
-def pick_lowest(scores: Sequence[float], rng: random.Random, ranks: Sequence[int] | None = None) -> int:
-    """Index of the lowest score. Ties go to the lowest route rank when `ranks` is given, then
-    are broken at random so that no endpoint is favoured by its position in the fleet."""
+def pick_lowest(scores: Sequence[float], rng: random.Random) -> int:
+    """Index of the lowest score; ties broken at random so that no endpoint is favoured by position."""
     best = min(scores)
     ties = [i for i, s in enumerate(scores) if s == best]
-    if ranks is not None and len(ties) > 1:
-        top = min(ranks[i] for i in ties)
-        ties = [i for i in ties if ranks[i] == top]
     return ties[0] if len(ties) == 1 else rng.choice(ties)
 
 

@@ -1,0 +1,165 @@
+"""The Starlette app: Ollama's API in front of the router, plus /metrics.
+
+Routes, error shapes and defaults follow ollama-api.md §1-2: unknown paths and verbs get
+gin's plain-text 404/405, every other error Ollama's `{"error": ...}` envelope.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Protocol
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp
+
+from zeta_console.router.api import EventListener, RouterSnapshot
+from zeta_console.router.requests import ChatRequest, EmbedRequest, EmbedResult, GenerateRequest
+from zeta_console.serve import listing
+from zeta_console.serve.api_errors import ApiError, OllamaJSONResponse, error_response
+from zeta_console.serve.catalogue import Catalogue
+from zeta_console.serve.metrics import ServeMetrics
+from zeta_console.serve.relay import RoutedChunks, embed_reply, embed_response, legacy_embedding_reply, stream_response
+from zeta_console.serve.replies import header_safe
+from zeta_console.serve.security import BodyTooLarge, RequestGuard
+from zeta_console.serve.translate import RequestTranslator
+from zeta_console.settings import Settings
+
+# The Ollama release whose API shapes this endpoint serves (ollama-api.md).
+OLLAMA_API_VERSION = "0.32.15"
+USER_AGENT_PRODUCT_LIMIT = 40
+
+
+class Routing(Protocol):
+    """What the endpoint needs from the router."""
+
+    def chat(self, request: ChatRequest) -> RoutedChunks: ...
+    def generate(self, request: GenerateRequest) -> RoutedChunks: ...
+    async def embed(self, request: EmbedRequest) -> EmbedResult: ...
+    def snapshot(self) -> RouterSnapshot: ...
+    def subscribe(self, listener: EventListener) -> Callable[[], None]: ...
+
+
+def client_mark(request: Request) -> str:
+    """How the console names this caller: `serve:<peer>`, with the User-Agent product if any."""
+    peer = request.client.host if request.client else "unknown"
+    product = header_safe(request.headers.get("user-agent", "").split("/", 1)[0].split(" ", 1)[0])[:USER_AGENT_PRODUCT_LIMIT]
+    return f"serve:{product}@{peer}" if product else f"serve:{peer}"
+
+
+class OllamaFrontend:
+    """Request handlers, bound to one router and one catalogue."""
+
+    def __init__(self, router: Routing, settings: Settings) -> None:
+        self.router = router
+        self.catalogue = Catalogue(settings)
+        self.translate = RequestTranslator(self.catalogue)
+        self.started_at = time.time()
+
+    async def liveness(self, request: Request) -> Response:
+        return PlainTextResponse("Ollama is running")
+
+    async def version(self, request: Request) -> Response:
+        return OllamaJSONResponse({"version": OLLAMA_API_VERSION})
+
+    async def tags(self, request: Request) -> Response:
+        return OllamaJSONResponse(listing.tags(self.catalogue, self.router.snapshot(), self.started_at))
+
+    async def ps(self, request: Request) -> Response:
+        return OllamaJSONResponse(listing.ps(self.catalogue, self.router.snapshot()))
+
+    async def show(self, request: Request) -> Response:
+        _, model = self.translate.show(await request.body())
+        return OllamaJSONResponse(listing.show(model, self.started_at))
+
+    async def chat(self, request: Request) -> ASGIApp:
+        routable = self.translate.chat(await request.body(), client_mark(request))
+        return stream_response(lambda: self.router.chat(routable.request), routable.asked_model, routable.stream)
+
+    async def generate(self, request: Request) -> ASGIApp:
+        routable = self.translate.generate(await request.body(), client_mark(request))
+        return stream_response(lambda: self.router.generate(routable.request), routable.asked_model, routable.stream)
+
+    async def embed(self, request: Request) -> ASGIApp:
+        routable = self.translate.embed(await request.body(), client_mark(request))
+        return embed_response(lambda: self.router.embed(routable.request), embed_reply(routable.asked_model))
+
+    async def embeddings(self, request: Request) -> ASGIApp:
+        routable = self.translate.embeddings(await request.body(), client_mark(request))
+        return embed_response(lambda: self.router.embed(routable.request), legacy_embedding_reply)
+
+
+async def _gin_status_text(request: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)
+    if error.status_code == 405:
+        return PlainTextResponse("405 method not allowed", 405, headers=error.headers)
+    if error.status_code == 404:
+        return PlainTextResponse("404 page not found", 404)
+    return error_response(error.status_code, str(error.detail))
+
+
+async def _api_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, ApiError)
+    return error.response()
+
+
+async def _body_too_large(request: Request, error: Exception) -> Response:
+    return error_response(413, str(error))
+
+
+async def _unexpected(request: Request, error: Exception) -> Response:
+    return error_response(500, f"internal error: {type(error).__name__}")
+
+
+def create_app(router: Routing, settings: Settings, *, token: str | None, check_host: bool) -> Starlette:
+    """The endpoint's ASGI app. `check_host`: the server is bound to loopback (ollama-api.md §1.0)."""
+    frontend = OllamaFrontend(router, settings)
+    metrics = ServeMetrics(router.snapshot)
+
+    async def scrape(request: Request) -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    handlers: dict[str, tuple[Callable[[Request], Awaitable[object]], list[str]]] = {
+        "/": (frontend.liveness, ["GET", "HEAD"]),
+        "/api/version": (frontend.version, ["GET", "HEAD"]),
+        "/api/tags": (frontend.tags, ["GET", "HEAD"]),
+        "/api/ps": (frontend.ps, ["GET"]),
+        "/api/show": (frontend.show, ["POST"]),
+        "/api/chat": (frontend.chat, ["POST"]),
+        "/api/generate": (frontend.generate, ["POST"]),
+        "/api/embed": (frontend.embed, ["POST"]),
+        "/api/embeddings": (frontend.embeddings, ["POST"]),
+        "/metrics": (scrape, ["GET"]),
+    }
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        unsubscribe = router.subscribe(metrics.on_event)
+        try:
+            yield
+        finally:
+            unsubscribe()
+
+    app = Starlette(
+        routes=[Route(path, handler, methods=methods) for path, (handler, methods) in handlers.items()],  # type: ignore[arg-type]
+        middleware=[
+            Middleware(metrics.counting_responses, known_paths=frozenset(handlers)),  # type: ignore[arg-type]
+            Middleware(RequestGuard, token=token, check_host=check_host, max_body_bytes=settings.serve.max_body_bytes),
+        ],
+        exception_handlers={
+            HTTPException: _gin_status_text,
+            ApiError: _api_error,
+            BodyTooLarge: _body_too_large,
+            Exception: _unexpected,
+        },
+        lifespan=lifespan,
+    )
+    app.state.metrics = metrics
+    return app

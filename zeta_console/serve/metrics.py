@@ -1,0 +1,127 @@
+"""Prometheus metrics for the endpoint, on a registry private to one app.
+
+Counters and histograms are fed by the router's events (every routed request, whoever sent
+it: the console's prompt, the load generator or `serve` clients); gauges are read from a
+router snapshot at scrape time, so they can never drift from what the console shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from zeta_console.router.api import Decision, EndpointStatus, OperatorAction, RequestRecord, RouterEvent, RouterSnapshot
+
+TTFT_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+LATENCY_BUCKETS_S = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
+NO_ENDPOINT = "none"  # label of requests rejected before any endpoint was chosen
+
+
+def client_kind(client: str) -> str:
+    """`serve:10.0.0.7` -> `serve`: a bounded label, whatever the peer."""
+    return client.partition(":")[0] or "unknown"
+
+
+def reason_kind(decision: Decision) -> str:
+    """A bounded summary of `Decision.reason` (free text) for a label."""
+    if decision.chosen is None:
+        return "rejected"
+    if decision.fallbacks:
+        return "fallback"
+    if decision.pins:
+        return "pinned"
+    return "routed"
+
+
+class _SnapshotCollector(Collector):
+    """Gauges computed from a fresh router snapshot at every scrape."""
+
+    def __init__(self, snapshot: Callable[[], RouterSnapshot]) -> None:
+        self._snapshot = snapshot
+
+    def collect(self) -> Iterable[Metric]:
+        snapshot = self._snapshot()
+        labels = ["endpoint", "tier", "model", "host"]
+        in_flight = GaugeMetricFamily("zeta_endpoint_in_flight", "Requests dispatched to the endpoint and not finished", labels=labels)
+        queued = GaugeMetricFamily("zeta_endpoint_queued", "Requests waiting in the router for a slot on the endpoint", labels=labels)
+        slots = GaugeMetricFamily("zeta_endpoint_slots", "Parallel slots of the endpoint", labels=labels)
+        breaker = GaugeMetricFamily("zeta_endpoint_breaker_open", "1 while the endpoint's circuit breaker is open (ejected)", labels=labels)
+        status = GaugeMetricFamily("zeta_endpoint_status", "1 for the endpoint's current status", labels=[*labels, "status"])
+        resident = GaugeMetricFamily("zeta_endpoint_resident", "1 when /api/ps reports the model loaded", labels=labels)
+        error_rate = GaugeMetricFamily("zeta_endpoint_error_rate", "Rolling error rate, 0..1", labels=labels)
+        for endpoint in snapshot.endpoints:
+            values = [endpoint.id, endpoint.tier, endpoint.model, endpoint.host]
+            in_flight.add_metric(values, endpoint.in_flight)
+            queued.add_metric(values, endpoint.queued)
+            slots.add_metric(values, endpoint.slots)
+            breaker.add_metric(values, 1.0 if endpoint.status is EndpointStatus.EJECTED else 0.0)
+            for state in EndpointStatus:
+                status.add_metric([*values, state.value], 1.0 if endpoint.status is state else 0.0)
+            if endpoint.resident is not None:
+                resident.add_metric(values, 1.0 if endpoint.resident else 0.0)
+            error_rate.add_metric(values, endpoint.error_rate)
+        policy = GaugeMetricFamily("zeta_router_policy", "1 for the routing policy in force", labels=["policy"])
+        policy.add_metric([snapshot.policy.value], 1.0)
+        yield from (in_flight, queued, slots, breaker, status, resident, error_rate, policy)
+
+
+class ServeMetrics:
+    def __init__(self, snapshot: Callable[[], RouterSnapshot]) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "zeta_requests", "Routed requests by endpoint and outcome", ["endpoint", "outcome", "client"], registry=self.registry
+        )
+        self.errors = Counter("zeta_request_errors", "Failed requests by endpoint and error kind", ["endpoint", "kind"], registry=self.registry)
+        self.ttft = Histogram("zeta_ttft_seconds", "Time to first token", ["endpoint"], buckets=TTFT_BUCKETS_S, registry=self.registry)
+        self.latency = Histogram(
+            "zeta_request_duration_seconds", "Request latency, arrival to last chunk", ["endpoint"], buckets=LATENCY_BUCKETS_S, registry=self.registry
+        )
+        self.output_tokens = Counter("zeta_output_tokens", "Tokens generated", ["endpoint"], registry=self.registry)
+        self.decisions = Counter(
+            "zeta_decisions", "Routing decisions by policy, task and kind of reason", ["policy", "task", "reason_kind"], registry=self.registry
+        )
+        self.operator_actions = Counter("zeta_operator_actions", "Operator actions", ["action", "source"], registry=self.registry)
+        self.responses = Counter("zeta_serve_responses", "HTTP responses of the endpoint", ["path", "status"], registry=self.registry)
+        self.registry.register(_SnapshotCollector(snapshot))
+
+    def on_event(self, event: RouterEvent) -> None:
+        if isinstance(event, RequestRecord):
+            self._on_record(event)
+        elif isinstance(event, Decision):
+            self.decisions.labels(event.policy.value, event.classification.task.value, reason_kind(event)).inc()
+        elif isinstance(event, OperatorAction):
+            self.operator_actions.labels(event.action, event.source).inc()
+
+    def _on_record(self, record: RequestRecord) -> None:
+        endpoint = record.endpoint or NO_ENDPOINT
+        self.requests.labels(endpoint, record.outcome.value, client_kind(record.decision.client)).inc()
+        if record.error_kind is not None:
+            self.errors.labels(endpoint, record.error_kind.value).inc()
+        if record.ttft_s is not None:
+            self.ttft.labels(endpoint).observe(record.ttft_s)
+        if record.endpoint is not None:
+            self.latency.labels(endpoint).observe(record.total_s)
+        if record.output_tokens:
+            self.output_tokens.labels(endpoint).inc(record.output_tokens)
+
+    def counting_responses(self, app: ASGIApp, known_paths: frozenset[str]) -> ASGIApp:
+        """Wrap `app` to count every response by path (known routes only: bounded labels) and status."""
+
+        async def counted(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] != "http":
+                await app(scope, receive, send)
+                return
+            path = scope["path"] if scope["path"] in known_paths else "other"
+
+            async def counting_send(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    self.responses.labels(path, str(message["status"])).inc()
+                await send(message)
+
+            await app(scope, receive, counting_send)
+
+        return counted

@@ -1,0 +1,159 @@
+"""ASGI responses that carry a routed request from the router to the client.
+
+Headers wait for the first chunk (the router fails over before it), so a failure before the
+first token is a proper error response with its status; after it, an error is one extra
+NDJSON line and no `done` chunk (ollama-api.md §2.4). A client that disconnects, at any point,
+cancels the routed request, which closes the upstream stream and frees its slot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Protocol
+
+from starlette.types import Receive, Scope, Send
+
+from zeta_console.backends.ollama import BackendError
+from zeta_console.router.api import Decision, ErrorKind
+from zeta_console.router.dispatch import RejectedError
+from zeta_console.router.requests import EmbedResult
+from zeta_console.serve.replies import Chunk, ReplyAccumulator, decision_headers, ndjson_line, reply_json
+from zeta_console.serve.security import send_json_error
+
+NDJSON = b"application/x-ndjson"
+JSON = b"application/json; charset=utf-8"
+
+
+class RoutedChunks(Protocol):
+    """What `router.chat()` / `router.generate()` return."""
+
+    @property
+    def decision(self) -> Decision | None: ...
+    def __aiter__(self) -> AsyncIterator[Chunk]: ...
+    async def __anext__(self) -> Chunk: ...
+    async def aclose(self) -> None: ...
+
+
+def failure_status(error: BackendError) -> int:
+    """The status a client sees when routing failed before any byte of the answer was sent."""
+    if isinstance(error, RejectedError) or error.kind is ErrorKind.BUSY:
+        return 503  # nothing can take it now (drained, ejected, saturated, queue full)
+    if error.kind is ErrorKind.BAD_REQUEST:
+        return error.status if error.status and 400 <= error.status < 500 else 400
+    if error.kind is ErrorKind.TIMED_OUT:
+        return 504
+    if error.kind is ErrorKind.SERVER_ERROR and error.status and error.status >= 500:
+        return error.status
+    if error.kind is ErrorKind.FAILED_MID_STREAM:
+        return 500  # Ollama's answer to a non-streaming request that fails mid-generation
+    return 502  # the model behind us is missing or unreachable
+
+
+def _encoded(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(name.lower().encode(), value.encode()) for name, value in headers.items()]
+
+
+def _start(status: int, content_type: bytes, headers: dict[str, str]) -> dict[str, Any]:
+    return {"type": "http.response.start", "status": status, "headers": [(b"content-type", content_type), *_encoded(headers)]}
+
+
+class CancelOnDisconnect:
+    """Runs `respond(send)` and cancels it as soon as the client goes away.
+
+    Only for use after the request body has been read: from then on `receive()` returns
+    nothing but the disconnect.
+    """
+
+    def __init__(self, respond: Callable[[Send], Awaitable[None]]) -> None:
+        self._respond = respond
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        work = asyncio.ensure_future(self._respond(send))
+        watcher = asyncio.ensure_future(self._until_disconnect(receive))
+        try:
+            await asyncio.wait((work, watcher), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            watcher.cancel()
+            if not work.done():
+                work.cancel()
+            try:
+                await work
+            except (asyncio.CancelledError, OSError):
+                pass  # the client is gone: nobody to answer
+
+    @staticmethod
+    async def _until_disconnect(receive: Receive) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+
+def stream_response(open_stream: Callable[[], RoutedChunks], asked_model: str, stream: bool) -> CancelOnDisconnect:
+    async def respond(send: Send) -> None:
+        routed = open_stream()
+        try:
+            try:
+                first = await anext(routed)
+            except BackendError as error:
+                await send_json_error(send, failure_status(error), error.message)
+                return
+            except StopAsyncIteration:
+                await send_json_error(send, 502, "the model sent no reply")
+                return
+            headers = decision_headers(routed.decision, first.model) if routed.decision else {}
+            if stream:
+                await _relay(send, routed, first, asked_model, headers)
+            else:
+                await _aggregate(send, routed, first, asked_model, headers)
+        finally:
+            await routed.aclose()
+
+    return CancelOnDisconnect(respond)
+
+
+async def _relay(send: Send, routed: RoutedChunks, first: Chunk, asked_model: str, headers: dict[str, str]) -> None:
+    await send(_start(200, NDJSON, headers))
+    await send({"type": "http.response.body", "body": ndjson_line(first, asked_model), "more_body": True})
+    try:
+        async for chunk in routed:
+            await send({"type": "http.response.body", "body": ndjson_line(chunk, asked_model), "more_body": True})
+    except BackendError as error:
+        line = json.dumps({"error": error.message}).encode() + b"\n"
+        await send({"type": "http.response.body", "body": line, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def _aggregate(send: Send, routed: RoutedChunks, first: Chunk, asked_model: str, headers: dict[str, str]) -> None:
+    reply = ReplyAccumulator()
+    reply.add(first)
+    try:
+        async for chunk in routed:
+            reply.add(chunk)
+    except BackendError as error:
+        await send_json_error(send, failure_status(error), error.message, _encoded(headers))
+        return
+    await send(_start(200, JSON, headers))
+    await send({"type": "http.response.body", "body": reply.reply(asked_model)})
+
+
+def embed_response(embed: Callable[[], Awaitable[EmbedResult]], shape: Callable[[EmbedResult], bytes]) -> CancelOnDisconnect:
+    async def respond(send: Send) -> None:
+        try:
+            result = await embed()
+        except BackendError as error:
+            await send_json_error(send, failure_status(error), error.message)
+            return
+        await send(_start(200, JSON, decision_headers(result.decision, result.response.model)))
+        await send({"type": "http.response.body", "body": shape(result)})
+
+    return CancelOnDisconnect(respond)
+
+
+def embed_reply(asked_model: str) -> Callable[[EmbedResult], bytes]:
+    return lambda result: reply_json(result.response, asked_model)
+
+
+def legacy_embedding_reply(result: EmbedResult) -> bytes:
+    embeddings = result.response.embeddings
+    return json.dumps({"embedding": list(embeddings[0]) if embeddings else []}).encode()

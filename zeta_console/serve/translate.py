@@ -1,0 +1,278 @@
+"""Ollama request JSON -> router requests, with Ollama's validation and error texts.
+
+Every check that can fail because of the client happens here, before routing, so a client
+mistake is always a 4xx (ollama-api.md §2.2) and never reaches a model.
+"""
+
+from __future__ import annotations
+
+import binascii
+import re
+from base64 import b64decode
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import ollama
+import pydantic
+
+from zeta_console.router.requests import ChatRequest, EmbedRequest, GenerateRequest
+from zeta_console.serve.api_errors import ApiError
+from zeta_console.serve.catalogue import Catalogue, CatalogueModel, canonical_name
+from zeta_console.serve.decode import BOOL, INT, OBJECT, STRING, STRINGS, GoType, decode_body, is_finite_number, list_of, type_error
+
+THINK_LEVELS = frozenset({"low", "medium", "high", "max"})
+INT_OPTIONS = frozenset(
+    {"num_keep", "seed", "num_predict", "top_k", "repeat_last_n", "num_ctx", "num_batch", "num_gpu", "main_gpu", "num_thread", "draft_num_predict", "mirostat"}
+)
+FLOAT_OPTIONS = frozenset(
+    {"top_p", "min_p", "typical_p", "temperature", "repeat_penalty", "presence_penalty", "frequency_penalty", "tfs_z", "mirostat_tau", "mirostat_eta"}
+)
+BOOL_OPTIONS = frozenset({"numa", "low_vram", "use_mmap", "use_mlock", "penalize_newline", "shift"})
+ANY = GoType("json.RawMessage", lambda value: True)
+
+_COMMON_INFERENCE = {"model": STRING, "stream": BOOL, "options": OBJECT, "format": ANY, "keep_alive": ANY, "think": ANY}
+CHAT_SCHEMA = {**_COMMON_INFERENCE, "messages": list_of(OBJECT, "[]api.Message"), "tools": list_of(OBJECT, "api.Tools"), "top_logprobs": INT}
+GENERATE_SCHEMA = {
+    **_COMMON_INFERENCE,
+    "prompt": STRING,
+    "suffix": STRING,
+    "system": STRING,
+    "template": STRING,
+    "context": list_of(INT),
+    "raw": BOOL,
+    "images": STRINGS,
+    "top_logprobs": INT,
+}
+EMBED_SCHEMA = {"model": STRING, "input": ANY, "truncate": BOOL, "dimensions": INT, "options": OBJECT, "keep_alive": ANY}
+EMBEDDINGS_SCHEMA = {"model": STRING, "prompt": STRING, "options": OBJECT, "keep_alive": ANY}
+SHOW_SCHEMA = {"model": STRING, "name": STRING, "verbose": BOOL}
+MESSAGE_SCHEMA = {"role": STRING, "content": STRING, "thinking": STRING, "images": STRINGS, "tool_name": STRING, "tool_calls": list_of(OBJECT)}
+
+_DURATION_UNITS_S = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION = re.compile(r"([+-]?)((?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+)")
+_DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+MAX_DURATION_S = (2**63 - 1) * 1e-9  # Go's time.Duration is int64 nanoseconds
+
+Request = TypeVar("Request", ChatRequest, GenerateRequest, EmbedRequest)
+
+
+@dataclass(frozen=True)
+class Routable(Generic[Request]):
+    """A validated request, ready for the router, with what the reply needs to echo."""
+
+    request: Request
+    asked_model: str  # the `model` string exactly as the client sent it
+    stream: bool
+
+
+def _go_quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _keep_alive_seconds(value: Any, struct: str) -> float | None:
+    """Ollama's api.Duration: a number of seconds or a Go duration string; forwarded as seconds."""
+    if value is None:
+        return None
+    if is_finite_number(value):
+        seconds = float(value)
+    elif isinstance(value, str):
+        seconds = _parse_go_duration(value)
+    else:
+        raise type_error(struct, "keep_alive", "api.Duration", value)
+    if abs(seconds) > MAX_DURATION_S:
+        raise ApiError(400, f"time: invalid duration {_go_quote(str(value))}")
+    return seconds
+
+
+def _parse_go_duration(text: str) -> float:
+    if text in ("0", "+0", "-0"):
+        return 0.0
+    match = _DURATION.fullmatch(text)
+    if match is None:
+        missing_unit = re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)", text) is not None
+        raise ApiError(400, f"time: {'missing unit in' if missing_unit else 'invalid'} duration {_go_quote(text)}")
+    sign = -1.0 if match.group(1) == "-" else 1.0
+    return sign * sum(float(number) * _DURATION_UNITS_S[unit] for number, unit in _DURATION_PART.findall(match.group(2)))
+
+
+def _think(value: Any) -> bool | str | None:
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value in THINK_LEVELS:
+        return value
+    raise ApiError(400, f"invalid think value: {_go_quote(value) if isinstance(value, str) else value!r}")
+
+
+def _format(value: Any) -> str | Mapping[str, Any] | None:
+    if value is None or value == "":
+        return None
+    if value == "json" or isinstance(value, dict):
+        return value  # type: ignore[no-any-return]
+    raise ApiError(400, 'invalid format: expected "json" or a JSON schema object')
+
+
+def _options(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Known options, type-checked (Ollama answers a wrong type with a 500; it is the client's
+    mistake, so a 400 here). Unknown keys are dropped, as Ollama ignores them."""
+    if not value:
+        return None
+    options: dict[str, Any] = {}
+    for key, option in value.items():
+        if option is None:
+            continue
+        if key in INT_OPTIONS:
+            if not is_finite_number(option) or abs(option) >= 2**31:
+                raise ApiError(400, f'option "{key}" must be of type integer')
+            options[key] = int(option)
+        elif key in FLOAT_OPTIONS:
+            if not is_finite_number(option):
+                raise ApiError(400, f'option "{key}" must be of type float')
+            options[key] = float(option)
+        elif key in BOOL_OPTIONS:
+            if not isinstance(option, bool):
+                raise ApiError(400, f'option "{key}" must be of type boolean')
+            options[key] = option
+        elif key == "stop":
+            if not STRINGS.accepts(option) and not isinstance(option, str):
+                raise ApiError(400, 'option "stop" must be of type array of strings')
+            options[key] = [option] if isinstance(option, str) else [item for item in option if item is not None]
+    return options or None
+
+
+def _image_bytes(value: str, field: str) -> bytes:
+    # Bytes, not strings, go downstream: the ollama client would read a string that names an
+    # existing file on this machine and send that file's content instead.
+    try:
+        return b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(400, f"illegal base64 data in {field}") from None
+
+
+def _message(raw: Mapping[str, Any], index: int) -> ollama.Message:
+    fields = {name: raw[name] for name in MESSAGE_SCHEMA if raw.get(name) is not None}
+    for name, value in fields.items():
+        if not MESSAGE_SCHEMA[name].accepts(value):
+            raise type_error("ChatRequest", f"messages.{name}", MESSAGE_SCHEMA[name].name, value)
+    if "images" in fields:
+        fields["images"] = [ollama.Image(value=_image_bytes(image, "messages.images")) for image in fields["images"] if image]
+    fields.setdefault("role", "")
+    try:
+        return ollama.Message.model_validate(fields)
+    except pydantic.ValidationError as error:
+        raise ApiError(400, f"invalid message {index}: {_first_problem(error)}") from None
+
+
+def _tool(raw: Mapping[str, Any]) -> ollama.Tool:
+    try:
+        return ollama.Tool.model_validate(raw)
+    except pydantic.ValidationError as error:
+        raise ApiError(400, f"invalid tool: {_first_problem(error)}") from None
+
+
+def _first_problem(error: pydantic.ValidationError) -> str:
+    problem = error.errors()[0]
+    location = ".".join(str(part) for part in problem["loc"])
+    return f"{location}: {problem['msg']}" if location else str(problem["msg"])
+
+
+def _require(model: CatalogueModel, capability: str, message: str) -> None:
+    if capability not in model.capabilities:
+        raise ApiError(400, message)
+
+
+def _check_top_logprobs(fields: Mapping[str, Any]) -> None:
+    if not 0 <= fields.get("top_logprobs", 0) <= 20:
+        raise ApiError(400, "top_logprobs must be between 0 and 20")
+
+
+class RequestTranslator:
+    """Turns request bodies into router requests for the models of one catalogue."""
+
+    def __init__(self, catalogue: Catalogue) -> None:
+        self.catalogue = catalogue
+
+    def _model(self, asked: str, not_found: str, empty: ApiError | None = None) -> CatalogueModel:
+        if not asked and empty is not None:
+            raise empty
+        model = self.catalogue.resolve(asked) if asked else None
+        if model is None:
+            raise ApiError(404, not_found)
+        return model
+
+    def _inference(self, fields: Mapping[str, Any], operation: str, struct: str, client: str, empty: ApiError | None) -> tuple[CatalogueModel, dict[str, Any]]:
+        """The model and the router fields that chat and generate share, validated."""
+        asked = fields.get("model", "")
+        model = self._model(asked, f"model '{asked}' not found", empty)
+        _require(model, "completion", f'"{asked}" does not support {operation}')
+        think = _think(fields.get("think"))
+        if think not in (None, False):
+            _require(model, "thinking", f'"{asked}" does not support thinking')
+        _check_top_logprobs(fields)
+        return model, {
+            "task": model.task,
+            "target": model.pinned_model,
+            "think": think,
+            "options": _options(fields.get("options")),
+            "format": _format(fields.get("format")),
+            "keep_alive": _keep_alive_seconds(fields.get("keep_alive"), struct),
+            "client": client,
+        }
+
+    def chat(self, body: bytes, client: str) -> Routable[ChatRequest]:
+        fields = decode_body(body, "api.ChatRequest", CHAT_SCHEMA)
+        asked = fields.get("model", "")
+        model, common = self._inference(fields, "chat", "api.ChatRequest", client, ApiError(400, "model is required"))
+        messages = tuple(_message(raw, index) for index, raw in enumerate(fields.get("messages", ())) if raw is not None)
+        tools = tuple(_tool(raw) for raw in fields.get("tools", ()) if raw is not None)
+        if tools:
+            _require(model, "tools", f"{asked} does not support tools")
+        if any(message.images for message in messages):
+            _require(model, "vision", f"{asked} does not support vision")
+        return Routable(ChatRequest(messages=messages, tools=tools or None, **common), asked, fields.get("stream", True))
+
+    def generate(self, body: bytes, client: str) -> Routable[GenerateRequest]:
+        fields = decode_body(body, "api.GenerateRequest", GENERATE_SCHEMA)
+        asked = fields.get("model", "")
+        model, common = self._inference(fields, "generate", "api.GenerateRequest", client, empty=None)
+        if fields.get("raw") and ("template" in fields or "system" in fields or "context" in fields):
+            raise ApiError(400, "raw mode does not support template, system, or context")
+        if fields.get("suffix"):
+            _require(model, "insert", f"{asked} does not support insert")
+        if fields.get("images"):
+            _require(model, "vision", f"{asked} does not support vision")
+        # `context` (deprecated) is dropped; these change the answer and cannot be forwarded:
+        unsupported = [name for name in ("suffix", "template", "raw", "images") if fields.get(name)]
+        if unsupported:
+            raise ApiError(400, f"{unsupported[0]} is not supported by the zeta endpoint; use /api/chat")
+        request = GenerateRequest(prompt=fields.get("prompt", ""), system=fields.get("system"), **common)
+        return Routable(request, asked, fields.get("stream", True))
+
+    def embed(self, body: bytes, client: str) -> Routable[EmbedRequest]:
+        fields = decode_body(body, "api.EmbedRequest", EMBED_SCHEMA)
+        raw_input = fields.get("input", [])
+        if not (isinstance(raw_input, str) or STRINGS.accepts(raw_input)):
+            raise ApiError(400, "invalid input type")
+        text = raw_input if isinstance(raw_input, str) else [item for item in raw_input if item is not None]
+        return self._embedding(fields, text, client)
+
+    def embeddings(self, body: bytes, client: str) -> Routable[EmbedRequest]:
+        """The legacy endpoint: one prompt, one vector."""
+        fields = decode_body(body, "api.EmbeddingsRequest", EMBEDDINGS_SCHEMA)
+        return self._embedding(fields, fields.get("prompt", ""), client)
+
+    def _embedding(self, fields: Mapping[str, Any], text: str | list[str], client: str) -> Routable[EmbedRequest]:
+        asked = fields.get("model", "")
+        model = self._model(asked, f'model "{asked}" not found, try pulling it first')
+        _require(model, "embedding", f'"{asked}" does not support embeddings')
+        _keep_alive_seconds(fields.get("keep_alive"), "api.EmbedRequest")  # validated; the router keeps its own
+        dimensions = fields.get("dimensions")
+        if dimensions is not None and dimensions <= 0:
+            raise ApiError(400, "dimensions must be a positive integer")
+        request = EmbedRequest(input=text, target=model.pinned_model, dimensions=dimensions, truncate=fields.get("truncate"), client=client)
+        return Routable(request, asked, stream=False)
+
+    def show(self, body: bytes) -> tuple[str, CatalogueModel]:
+        fields = decode_body(body, "api.ShowRequest", SHOW_SCHEMA)
+        asked = fields.get("model") or fields.get("name") or ""
+        return asked, self._model(asked, f"model '{canonical_name(asked)}' not found", ApiError(400, "model is required"))
