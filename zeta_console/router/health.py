@@ -1,0 +1,229 @@
+"""Endpoint health: circuit breakers fed by real traffic, and a poll loop that confirms hosts.
+
+Passive signals drive ejection (transport errors, 5xx, deadline misses; a 503 is load, not a
+failure). An ejected endpoint sits out `base x times ejected` seconds (capped), then one real
+request is let through as the half-open probe and decides its return. The last capable
+endpoint of a route is never ejected: the router answers that question (`may_eject`).
+The poll loop (`/api/version`, `/api/ps`, host CPU/RAM/GPU) only confirms reachability and
+residency; it re-arms itself after each round, so rounds never overlap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import psutil
+
+from zeta_console.backends.ollama import BackendError, Backends, ResidentModel
+from zeta_console.router.api import ErrorKind, HostResources
+from zeta_console.settings import Breaker
+
+log = logging.getLogger(__name__)
+
+FAILURE_KINDS = frozenset({ErrorKind.UNAVAILABLE, ErrorKind.TIMED_OUT, ErrorKind.SERVER_ERROR, ErrorKind.FAILED_MID_STREAM, ErrorKind.NOT_FOUND})
+LOCAL_HOSTNAMES = frozenset({"127.0.0.1", "localhost", "::1"})
+PROBE_TIMEOUT_S = 2.0
+
+
+@dataclass
+class BreakerState:
+    consecutive_failures: int = 0
+    times_ejected: int = 0
+    open_until: float | None = None  # monotonic; None = closed
+    probe_in_flight: bool = False
+    manual: bool = False  # ejected by the operator: stays out until restored
+    reason: str = ""
+
+
+class CircuitBreakers:
+    """One breaker per endpoint. Times are `time.monotonic()` seconds."""
+
+    def __init__(self, config: Breaker, endpoints: list[str], may_eject: Callable[[str], bool]) -> None:
+        self.config = config
+        self._may_eject = may_eject
+        self._states = {endpoint: BreakerState() for endpoint in endpoints}
+
+    def state(self, endpoint: str) -> BreakerState:
+        return self._states[endpoint]
+
+    def is_out(self, endpoint: str, now: float) -> bool:
+        """Ejected: no request may go there now (a free half-open probe counts as in)."""
+        state = self._states[endpoint]
+        if state.manual:
+            return True
+        if state.open_until is None:
+            return False
+        return now < state.open_until or state.probe_in_flight
+
+    def ejected_for_s(self, endpoint: str, now: float) -> float | None:
+        state = self._states[endpoint]
+        if state.manual or state.open_until is None:
+            return None
+        return max(0.0, state.open_until - now)
+
+    def on_dispatch(self, endpoint: str, now: float) -> bool:
+        """A request goes to `endpoint`; True when it is the half-open probe."""
+        state = self._states[endpoint]
+        if state.open_until is not None and now >= state.open_until and not state.probe_in_flight:
+            state.probe_in_flight = True
+            return True
+        return False
+
+    def on_success(self, endpoint: str, now: float) -> None:
+        state = self._states[endpoint]
+        state.consecutive_failures = 0
+        if state.open_until is not None and state.probe_in_flight:
+            state.open_until = None
+            state.probe_in_flight = False
+            state.reason = "half-open probe succeeded"
+
+    def on_abandoned(self, endpoint: str, was_probe: bool) -> None:
+        """A request ended without a verdict (cancelled, bad request): free the probe slot."""
+        if was_probe:
+            self._states[endpoint].probe_in_flight = False
+
+    def on_failure(self, endpoint: str, kind: ErrorKind, now: float) -> bool:
+        """Count a failure; True when the endpoint was ejected by it."""
+        if kind not in FAILURE_KINDS:
+            return False
+        state = self._states[endpoint]
+        state.consecutive_failures += 1
+        if state.probe_in_flight:
+            state.probe_in_flight = False
+            self._open(state, now, f"half-open probe failed ({kind.value})")
+            return True
+        if state.open_until is not None or state.consecutive_failures < self.config.consecutive_failures:
+            return False
+        if not self._may_eject(endpoint):
+            state.reason = f"{state.consecutive_failures} consecutive failures; kept: last capable endpoint of a route"
+            return False
+        self._open(state, now, f"{state.consecutive_failures} consecutive failures (last: {kind.value})")
+        return True
+
+    def _open(self, state: BreakerState, now: float, reason: str) -> None:
+        state.times_ejected += 1
+        duration = min(self.config.base_ejection_s * state.times_ejected, self.config.max_ejection_s)
+        state.open_until = now + duration
+        state.reason = reason
+
+    def eject(self, endpoint: str) -> None:
+        state = self._states[endpoint]
+        state.manual = True
+        state.reason = "ejected by the operator"
+
+    def restore(self, endpoint: str) -> None:
+        self._states[endpoint] = BreakerState(times_ejected=self._states[endpoint].times_ejected, reason="restored by the operator")
+
+
+@dataclass
+class HostState:
+    reachable: bool | None = None  # None = not probed yet
+    reason: str = "not probed yet"
+    version: str | None = None
+    resident: Mapping[str, ResidentModel] = field(default_factory=dict)  # model name -> /api/ps row
+    resources: HostResources = field(default_factory=lambda: HostResources(None, None))
+    probed_at: float | None = None  # monotonic
+
+
+def same_model(configured: str, reported: str) -> bool:
+    """Ollama reports `name:tag`; a configured name without a tag means `:latest`."""
+    full = configured if ":" in configured.rsplit("/", 1)[-1] else configured + ":latest"
+    return reported.lower() in (configured.lower(), full.lower())
+
+
+def is_local(url: str) -> bool:
+    return (urlsplit(url).hostname or "") in LOCAL_HOSTNAMES
+
+
+class HealthMonitor:
+    """Polls every host; round after round, never two at once."""
+
+    def __init__(self, backends: Backends, host_urls: Mapping[str, str], interval_s: float, on_round: Callable[[], None]) -> None:
+        self._backends = backends
+        self._local = {name for name, url in host_urls.items() if is_local(url)}
+        self.interval_s = interval_s
+        self._on_round = on_round
+        self.hosts: dict[str, HostState] = {name: HostState() for name in host_urls}
+        self._task: asyncio.Task[None] | None = None
+        self._gpu = shutil.which("nvidia-smi")
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="zeta-health")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.poll_once()
+            except Exception:  # a poll bug must not stop health checking
+                log.exception("health poll failed")
+            await asyncio.sleep(self.interval_s)
+
+    async def poll_once(self) -> None:
+        gpu = await self._sample_gpu()
+        await asyncio.gather(*(self._probe(name, gpu) for name in self.hosts))
+        self._on_round()
+
+    async def _probe(self, name: str, gpu: tuple[float, float] | None) -> None:
+        backend = self._backends[name]
+        host = self.hosts[name]
+        try:
+            async with asyncio.timeout(PROBE_TIMEOUT_S):
+                host.version = await backend.version()
+                rows = await backend.ps()
+        except (BackendError, TimeoutError) as error:
+            host.reachable = False
+            host.reason = error.message if isinstance(error, BackendError) else "health probe timed out"
+            host.resident = {}
+        else:
+            host.reachable = True
+            host.reason = f"ollama {host.version}"
+            host.resident = {row.model: row for row in rows}
+        host.probed_at = time.monotonic()
+        if name in self._local:
+            memory = psutil.virtual_memory().percent
+            host.resources = HostResources(
+                cpu_percent=psutil.cpu_percent(interval=None),
+                memory_percent=memory,
+                gpu_percent=gpu[0] if gpu else None,
+                gpu_memory_percent=gpu[1] if gpu else None,
+            )
+
+    def residency(self, host: str, model: str) -> ResidentModel | None | bool:
+        """The /api/ps row of `model` on `host`; False = not resident; None = unknown (not probed)."""
+        state = self.hosts[host]
+        if not state.reachable:
+            return None
+        for reported, row in state.resident.items():
+            if same_model(model, reported):
+                return row
+        return False
+
+    async def _sample_gpu(self) -> tuple[float, float] | None:
+        """(utilisation %, memory used %) averaged over GPUs, via nvidia-smi when installed."""
+        if self._gpu is None:
+            return None
+        try:
+            process = await asyncio.create_subprocess_exec(
+                self._gpu, "--query-gpu=utilization.gpu,memory.used,memory.total", "--format=csv,noheader,nounits",
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+            )
+            async with asyncio.timeout(PROBE_TIMEOUT_S):
+                output, _ = await process.communicate()
+            rows = [[float(value) for value in line.split(",")] for line in output.decode().splitlines() if line.strip()]
+        except (OSError, ValueError, TimeoutError):
+            return None
+        if not rows:
+            return None
+        return (sum(row[0] for row in rows) / len(rows), sum(100.0 * row[1] / row[2] for row in rows if row[2]) / len(rows))

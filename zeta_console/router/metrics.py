@@ -1,0 +1,238 @@
+"""Live statistics per endpoint: O(1) to update on the hot path, summarised on snapshot.
+
+Everything forgets: EWMAs decay with time, percentiles come from a bounded ring of recent
+samples no older than a window, error rates and request rates are decayed counts. Nothing here
+counts in-flight or queued requests: the slot table is the one place that does.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from zeta_console.backends.ollama import FinalTimings
+from zeta_console.router.api import ErrorKind
+
+PERCENTILE_SAMPLES = 256
+PERCENTILE_WINDOW_S = 300.0
+HISTORY_SAMPLES = 60  # sparkline length
+EWMA_TAU_S = 10.0
+ERROR_HALF_LIFE_S = 60.0
+RATE_WINDOW_S = 10
+COLD_LOAD_MIN_S = 0.25  # load_duration below this is a warm model (it also includes queueing)
+
+
+class Ewma:
+    """Time-decayed average; the decay weight depends on the time since the previous sample.
+
+    With `peak=True` (Linkerd/Finagle peak-EWMA) it jumps up at once on a slower sample and only
+    decays towards faster ones, so one slow answer is noticed immediately while an old estimate
+    is replaced quickly once the endpoint is measured again.
+    """
+
+    __slots__ = ("_at", "_peak", "_tau_s", "value")
+
+    def __init__(self, *, peak: bool = False, tau_s: float = EWMA_TAU_S) -> None:
+        self._peak = peak
+        self._tau_s = tau_s
+        self.value: float | None = None
+        self._at = 0.0
+
+    def observe(self, sample: float, now: float) -> None:
+        if self.value is None or (self._peak and sample > self.value):
+            self.value = sample
+        else:
+            keep = math.exp(-max(0.0, now - self._at) / self._tau_s)
+            self.value = self.value * keep + sample * (1.0 - keep)
+        self._at = now
+
+
+class DecayedCount:
+    """A count that halves every `half_life_s`: recent events weigh, old ones fade."""
+
+    __slots__ = ("_at", "_rate", "_value")
+
+    def __init__(self, half_life_s: float = ERROR_HALF_LIFE_S) -> None:
+        self._rate = math.log(2) / half_life_s
+        self._value = 0.0
+        self._at = 0.0
+
+    def add(self, now: float, amount: float = 1.0) -> None:
+        self._value = self.value(now) + amount
+        self._at = now
+
+    def value(self, now: float) -> float:
+        return self._value * math.exp(-self._rate * max(0.0, now - self._at))
+
+
+class RateMeter:
+    """Events per second over the last `RATE_WINDOW_S` whole seconds (per-second buckets)."""
+
+    __slots__ = ("_buckets",)
+
+    def __init__(self) -> None:
+        self._buckets: deque[list[int]] = deque()  # [second, count], oldest first
+
+    def add(self, now: float) -> None:
+        second = int(now)
+        if self._buckets and self._buckets[-1][0] == second:
+            self._buckets[-1][1] += 1
+        else:
+            self._buckets.append([second, 1])
+            while self._buckets[0][0] <= second - RATE_WINDOW_S:
+                self._buckets.popleft()
+
+    def per_second(self, now: float) -> float:
+        oldest = int(now) - RATE_WINDOW_S
+        return sum(count for second, count in self._buckets if second > oldest) / RATE_WINDOW_S
+
+
+class SampleWindow:
+    """The last N samples with their times; percentiles over those inside the time window."""
+
+    __slots__ = ("_samples", "_sorted", "_sorted_at")
+
+    def __init__(self, size: int = PERCENTILE_SAMPLES) -> None:
+        self._samples: deque[tuple[float, float]] = deque(maxlen=size)
+        self._sorted: list[float] = []
+        self._sorted_at = -1.0  # time of the newest sample in the cache; -1 = stale
+
+    def add(self, value: float, now: float) -> None:
+        self._samples.append((now, value))
+        self._sorted_at = -1.0
+
+    def percentile(self, fraction: float, now: float) -> float | None:
+        """Nearest-rank percentile; sorted once per change (or per second for ageing)."""
+        if self._sorted_at < 0 or now - self._sorted_at > 1.0:
+            oldest = now - PERCENTILE_WINDOW_S
+            self._sorted = sorted(value for at, value in self._samples if at >= oldest)
+            self._sorted_at = now
+        if not self._sorted:
+            return None
+        rank = max(0, math.ceil(fraction * len(self._sorted)) - 1)
+        return self._sorted[rank]
+
+
+@dataclass(frozen=True)
+class MetricsView:
+    """What the endpoint's metrics say right now (computed on demand)."""
+
+    ttft_ewma_s: float | None
+    ttft_p50_s: float | None
+    ttft_p95_s: float | None
+    ttft_p99_s: float | None
+    latency_p50_s: float | None
+    latency_p95_s: float | None
+    latency_p99_s: float | None
+    decode_tps: float | None
+    prefill_s_per_token: float | None
+    load_s: float | None
+    successes: int
+    errors: int
+    errors_by_kind: Mapping[str, int]
+    error_rate: float
+    recent_fast_failures: int
+    last_sample_age_s: float | None
+    ttft_history: tuple[float, ...]
+    latency_history: tuple[float, ...]
+    tps_history: tuple[float, ...]
+
+    @property
+    def prefill_tps(self) -> float | None:
+        return 1.0 / self.prefill_s_per_token if self.prefill_s_per_token else None
+
+
+class EndpointMetrics:
+    """Per endpoint (host x model). Times are `time.monotonic()` seconds."""
+
+    def __init__(self) -> None:
+        self.ttft = Ewma(peak=True)
+        self.latency = Ewma(peak=True)
+        self.decode_tps = Ewma()
+        self.prefill_s_per_token = Ewma()
+        self.load_s = Ewma()
+        self._ttft_window = SampleWindow()
+        self._latency_window = SampleWindow()
+        self._ttft_history: deque[float] = deque(maxlen=HISTORY_SAMPLES)
+        self._latency_history: deque[float] = deque(maxlen=HISTORY_SAMPLES)
+        self._tps_history: deque[float] = deque(maxlen=HISTORY_SAMPLES)
+        self.successes = 0
+        self._errors_by_kind: dict[str, int] = {}
+        self._recent_ok = DecayedCount()
+        self._recent_errors = DecayedCount()
+        self._recent_fast_failures = DecayedCount()
+        self._last_sample_at: float | None = None
+
+    def observe_first_token(self, ttft_s: float, now: float) -> None:
+        self.ttft.observe(ttft_s, now)
+        self._ttft_window.add(ttft_s, now)
+        self._ttft_history.append(ttft_s)
+        self._last_sample_at = now
+
+    def observe_success(self, total_s: float, timings: FinalTimings | None, now: float) -> None:
+        self.successes += 1
+        self._recent_ok.add(now)
+        self.latency.observe(total_s, now)
+        self._latency_window.add(total_s, now)
+        self._latency_history.append(total_s)
+        self._last_sample_at = now
+        if timings is None:
+            return
+        if (tps := timings.decode_tps) is not None:
+            self.decode_tps.observe(tps, now)
+            self._tps_history.append(tps)
+        if (per_token := timings.prefill_s_per_token) is not None:
+            self.prefill_s_per_token.observe(per_token, now)
+        if timings.load_s is not None and timings.load_s >= COLD_LOAD_MIN_S:
+            self.load_s.observe(timings.load_s, now)
+
+    def observe_error(self, kind: ErrorKind, elapsed_s: float, now: float) -> None:
+        self._errors_by_kind[kind.value] = self._errors_by_kind.get(kind.value, 0) + 1
+        self._last_sample_at = now
+        if kind is ErrorKind.BUSY:  # backpressure: load, not an error; but a fast answer must not look attractive
+            self._recent_fast_failures.add(now)
+            return
+        self._recent_errors.add(now)
+        if elapsed_s < (self.ttft.value or 1.0):
+            self._recent_fast_failures.add(now)
+
+    def error_rate(self, now: float) -> float:
+        ok, bad = self._recent_ok.value(now), self._recent_errors.value(now)
+        return bad / (ok + bad) if ok + bad > 1e-9 else 0.0
+
+    def recent_fast_failures(self, now: float) -> int:
+        return round(self._recent_fast_failures.value(now))
+
+    def last_sample_age_s(self, now: float) -> float | None:
+        return None if self._last_sample_at is None else now - self._last_sample_at
+
+    def ttft_percentile(self, fraction: float, now: float) -> float | None:
+        return self._ttft_window.percentile(fraction, now)
+
+    def latency_percentile(self, fraction: float, now: float) -> float | None:
+        return self._latency_window.percentile(fraction, now)
+
+    def view(self, now: float) -> MetricsView:
+        return MetricsView(
+            ttft_ewma_s=self.ttft.value,
+            ttft_p50_s=self.ttft_percentile(0.50, now),
+            ttft_p95_s=self.ttft_percentile(0.95, now),
+            ttft_p99_s=self.ttft_percentile(0.99, now),
+            latency_p50_s=self.latency_percentile(0.50, now),
+            latency_p95_s=self.latency_percentile(0.95, now),
+            latency_p99_s=self.latency_percentile(0.99, now),
+            decode_tps=self.decode_tps.value,
+            prefill_s_per_token=self.prefill_s_per_token.value,
+            load_s=self.load_s.value,
+            successes=self.successes,
+            errors=sum(self._errors_by_kind.values()),
+            errors_by_kind=dict(self._errors_by_kind),
+            error_rate=self.error_rate(now),
+            recent_fast_failures=self.recent_fast_failures(now),
+            last_sample_age_s=self.last_sample_age_s(now),
+            ttft_history=tuple(self._ttft_history),
+            latency_history=tuple(self._latency_history),
+            tps_history=tuple(self._tps_history),
+        )

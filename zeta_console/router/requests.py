@@ -1,0 +1,84 @@
+"""What callers hand the router: one request type per Ollama operation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import ollama
+
+from zeta_console.router.api import Decision
+from zeta_console.settings import Task
+
+CHARS_PER_TOKEN = 4  # rough estimate for deadlines and prefill prediction; the real count comes back in the final chunk
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    messages: Sequence[Mapping[str, Any]]
+    task: Task | None = None  # explicit task: skips the classifier
+    target: str | None = None  # a tier or an Ollama model name: pins this request
+    think: bool | str | None = None
+    options: Mapping[str, Any] | None = None
+    format: str | Mapping[str, Any] | None = None
+    keep_alive: float | str | None = None
+    tools: Sequence[Any] | None = None
+    client: str = "local"
+    interactive: bool = False  # the operator's own prompt: ahead of background load in the queue
+
+    def prompt_text(self) -> str:
+        """The text the classifier reads: the last user message."""
+        for message in reversed(self.messages):
+            if message.get("role") == "user":
+                return str(message.get("content") or "")
+        return ""
+
+    def estimated_prompt_tokens(self) -> int:
+        return max(1, sum(len(str(message.get("content") or "")) for message in self.messages) // CHARS_PER_TOKEN)
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    prompt: str
+    system: str | None = None
+    task: Task | None = None
+    target: str | None = None
+    think: bool | str | None = None
+    options: Mapping[str, Any] | None = None
+    format: str | Mapping[str, Any] | None = None
+    keep_alive: float | str | None = None
+    client: str = "local"
+    interactive: bool = False
+
+    def prompt_text(self) -> str:
+        return self.prompt
+
+    def estimated_prompt_tokens(self) -> int:
+        return max(1, (len(self.prompt) + len(self.system or "")) // CHARS_PER_TOKEN)
+
+
+@dataclass(frozen=True)
+class EmbedRequest:
+    input: str | Sequence[str]
+    target: str | None = None
+    dimensions: int | None = None
+    truncate: bool | None = None
+    client: str = "local"
+    interactive: bool = False
+
+    def prompt_text(self) -> str:
+        return self.input if isinstance(self.input, str) else "\n".join(self.input)
+
+    def estimated_prompt_tokens(self) -> int:
+        return max(1, len(self.prompt_text()) // CHARS_PER_TOKEN)
+
+
+@dataclass(frozen=True)
+class EmbedResult:
+    response: ollama.EmbedResponse
+    decision: Decision
+
+
+StreamRequest = ChatRequest | GenerateRequest
+AnyRequest = ChatRequest | GenerateRequest | EmbedRequest

@@ -1,0 +1,437 @@
+"""The ZetaDynamicRouter: admit -> classify -> decide -> queue/dispatch -> failover -> record.
+
+One router per event loop. It owns the live state (slots, metrics, breakers, operator controls)
+and hands policies a plain `DecisionInput`; `dispatch.py` runs each request, `view.py` builds
+the snapshots readers see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import Any
+
+import ollama
+
+from zeta_console.backends.ollama import BackendError, Backends
+from zeta_console.journal import Journal
+from zeta_console.router import view
+from zeta_console.router.api import (
+    Classification,
+    Decision,
+    EndpointStatus,
+    ErrorKind,
+    EventListener,
+    OperatorAction,
+    Outcome,
+    RequestRecord,
+    RouterEvent,
+    RouterSnapshot,
+)
+from zeta_console.router.candidates import DecisionInput, EndpointState
+from zeta_console.router.classify import Classifier
+from zeta_console.router.controls import ControlState, OperatorControls, task_needs
+from zeta_console.router.dispatch import Attempt, RejectedError, RequestState, RetryBudget, RoutedStream, run_embed, run_stream
+from zeta_console.router.feedback import FeedbackLoop
+from zeta_console.router.health import FAILURE_KINDS, CircuitBreakers, HealthMonitor
+from zeta_console.router.metrics import DecayedCount, EndpointMetrics, RateMeter
+from zeta_console.router.policies import Policy, PolicyResult, make_policy
+from zeta_console.router.requests import AnyRequest, ChatRequest, EmbedRequest, EmbedResult, GenerateRequest
+from zeta_console.router.slots import SlotTable, Waiter
+from zeta_console.settings import PolicyName, Settings, Task
+
+log = logging.getLogger(__name__)
+
+HEALTH_POLL_S = 2.0
+PolicyFactory = Callable[[PolicyName | str, Settings], Policy]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    id: str  # "tier@host"
+    tier: str
+    model: str
+    host: str
+    url: str
+    slots: int
+
+
+class ZetaDynamicRouter(OperatorControls):
+    def __init__(self, settings: Settings, *, journal: Journal | None = None, policy_factory: PolicyFactory = make_policy, health_poll_s: float = HEALTH_POLL_S) -> None:
+        self.settings = settings
+        self._journal = journal
+        self._policy_factory = policy_factory
+        self.endpoints = {
+            f"{model.tier}@{host}": Endpoint(f"{model.tier}@{host}", model.tier, model.model, host, settings.host(host).url, model.slots)
+            for model in settings.models
+            for host in model.hosts
+        }
+        self.endpoint_ids = tuple(self.endpoints)
+        self.capabilities = {endpoint.id: settings.model(endpoint.tier).capabilities for endpoint in self.endpoints.values()}
+        self.controls = ControlState(policy=settings.policy, thresholds=settings.thresholds)
+        self._policy = policy_factory(settings.policy, settings)
+        self.breakers = CircuitBreakers(settings.breaker, list(self.endpoints), self._may_eject)
+        self.slots = SlotTable({endpoint.id: endpoint.slots for endpoint in self.endpoints.values()})
+        self.metrics = {endpoint_id: EndpointMetrics() for endpoint_id in self.endpoints}
+        host_urls = {host.name: host.url for host in settings.hosts}
+        self.backends = Backends(host_urls, settings.timeouts)
+        self.health = HealthMonitor(self.backends, host_urls, health_poll_s, on_round=self._after_health_round)
+        self.feedback = FeedbackLoop(settings)
+        self.classifier = Classifier(settings, embed=self._embed_for_classifier)
+        self.retry_budget = RetryBudget(settings.retry)
+        self._listeners: list[EventListener] = []
+        self._request_rate = RateMeter()
+        self._recent_ok = DecayedCount()
+        self._recent_errors = DecayedCount()
+        self.total_requests = 0
+        self._ids = itertools.count(1)
+        self._availability: tuple[bool, ...] = ()
+        self._background: set[asyncio.Task[None]] = set()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.health.poll_once()
+        self.health.start()
+        task = asyncio.get_running_loop().create_task(self._discover_capabilities(), name="zeta-capabilities")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def stop(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        await self.health.stop()
+        await self.backends.aclose()
+
+    async def __aenter__(self) -> ZetaDynamicRouter:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    async def _discover_capabilities(self) -> None:
+        """Narrow each endpoint's configured capabilities to what /api/show reports, where it does."""
+        for endpoint in self.endpoints.values():
+            try:
+                reported = await self.backends[endpoint.host].capabilities(endpoint.model)
+            except BackendError:
+                continue
+            if reported is not None:
+                self.capabilities[endpoint.id] = self.settings.model(endpoint.tier).capabilities & reported
+
+    # -- entry points ----------------------------------------------------------------------
+
+    def chat(self, request: ChatRequest) -> RoutedStream[ollama.ChatResponse]:
+        return RoutedStream(self, self._new_state(request))
+
+    def generate(self, request: GenerateRequest) -> RoutedStream[ollama.GenerateResponse]:
+        return RoutedStream(self, self._new_state(request))
+
+    async def embed(self, request: EmbedRequest) -> EmbedResult:
+        state = self._new_state(request)
+        response = await run_embed(self, state)
+        assert state.decision is not None
+        return EmbedResult(response=response, decision=state.decision)
+
+    async def _embed_for_classifier(self, texts: Sequence[str]) -> Sequence[Sequence[float]]:
+        result = await self.embed(EmbedRequest(input=list(texts), client="classifier"))
+        return result.response.embeddings
+
+    def _new_state(self, request: AnyRequest) -> RequestState:
+        now = time.monotonic()
+        self.retry_budget.on_request(now)
+        self._request_rate.add(now)
+        needs = {"embedding"} if isinstance(request, EmbedRequest) else {"completion"}
+        if not isinstance(request, EmbedRequest) and request.think:
+            needs.add("thinking")
+        if isinstance(request, ChatRequest) and request.tools:
+            needs.add("tools")
+        return RequestState(
+            request_id=f"{next(self._ids):06d}-{uuid.uuid4().hex[:8]}",
+            request=request,
+            started_at=time.time(),
+            started=now,
+            deadline=now + self.settings.timeouts.total_s,
+            prompt_tokens=request.estimated_prompt_tokens(),
+            needs=frozenset(needs),
+        )
+
+    # -- the pipeline, called by dispatch.py -----------------------------------------------
+
+    async def classify(self, state: RequestState) -> None:
+        request = state.request
+        if isinstance(request, EmbedRequest):
+            state.classification = Classification(Task.EMBEDDING, 1.0, "embed request", "explicit")
+        else:
+            state.classification = await self.classifier.classify(request.prompt_text(), task=Task(request.task) if request.task else None)
+        if request.target is not None:
+            state.target_tier = self._resolve_target(request.target)
+
+    def _resolve_target(self, target: str) -> str:
+        for model in self.settings.models:
+            if target in (model.tier, model.model):
+                return model.tier
+        raise RejectedError(f"no tier or model named {target!r}")
+
+    def decision_input(self, state: RequestState) -> DecisionInput:
+        assert state.classification is not None
+        task = state.classification.task
+        pinned = state.target_tier or self.pin_for(task)
+        now = time.monotonic()
+        return DecisionInput(
+            request_id=state.request_id,
+            classification=state.classification,
+            route=(pinned,) if pinned else self.settings.routes.get(task, ()),
+            pinned_tier=pinned,
+            endpoints=tuple(self.endpoint_state(endpoint, now) for endpoint in self.endpoints.values()),
+            prompt_tokens=state.prompt_tokens,
+            needs=state.needs,
+            feedback_weights=self.feedback.weights(time.time()),
+            excluded=frozenset(state.tried),
+        )
+
+    def endpoint_state(self, endpoint: Endpoint, now: float) -> EndpointState:
+        metrics = self.metrics[endpoint.id]
+        residency = self.health.residency(endpoint.host, endpoint.model)
+        return EndpointState(
+            id=endpoint.id,
+            tier=endpoint.tier,
+            model=endpoint.model,
+            host=endpoint.host,
+            capabilities=self.capabilities[endpoint.id],
+            slots=endpoint.slots,
+            in_flight=self.slots.in_flight[endpoint.id],
+            queued=self.slots.queued[endpoint.id],
+            status=self.status(endpoint, now)[0],
+            drained=endpoint.id in self.controls.drained,
+            thresholds=self.thresholds_for(endpoint.tier),
+            ttft_ewma_s=metrics.ttft.value,
+            ttft_p95_s=metrics.ttft_percentile(0.95, now),
+            latency_p95_s=metrics.latency_percentile(0.95, now),
+            prefill_s_per_token=metrics.prefill_s_per_token.value,
+            decode_tps=metrics.decode_tps.value,
+            load_s=metrics.load_s.value,
+            resident=None if residency is None else residency is not False,
+            error_rate=metrics.error_rate(now),
+            recent_fast_failures=metrics.recent_fast_failures(now),
+            last_sample_age_s=metrics.last_sample_age_s(now),
+            latency_ewma_s=metrics.latency.value,
+        )
+
+    def status(self, endpoint: Endpoint, now: float) -> tuple[EndpointStatus, str]:
+        if endpoint.id in self.controls.drained:
+            return EndpointStatus.DRAINED, "drained by the operator"
+        if self.breakers.is_out(endpoint.id, now):
+            return EndpointStatus.EJECTED, self.breakers.state(endpoint.id).reason
+        host = self.health.hosts[endpoint.host]
+        if host.reachable is False:
+            return EndpointStatus.DOWN, host.reason
+        over = view.over_thresholds(self.metrics[endpoint.id], self.slots.queued[endpoint.id], self.thresholds_for(endpoint.tier), now)
+        if over:
+            return EndpointStatus.DEGRADED, over
+        return EndpointStatus.UP, self.breakers.state(endpoint.id).reason or host.reason
+
+    async def admit(self, state: RequestState) -> tuple[Endpoint, bool]:
+        """Decide, waiting in the queue while every eligible endpoint is full (late binding).
+
+        Returns the endpoint (with a free slot: occupy it before the next await) and whether this
+        is the request's last chance (no alternative or no attempt left)."""
+        waiter: Waiter | None = None
+        with ExitStack() as queue:
+            while True:
+                result = self._policy.decide(self.decision_input(state))
+                if result.chosen is None:
+                    self._set_decision(state, result)
+                    raise state.error if state.error is not None else RejectedError(result.reason)
+                if not result.wait and self.slots.has_room(result.chosen, waiter):
+                    self._set_decision(state, result)
+                    alternatives = sum(1 for candidate in result.candidates if candidate.excluded is None and candidate.endpoint != result.chosen)
+                    last_chance = not alternatives or len(state.tried) + 1 >= self.settings.retry.max_attempts
+                    return self.endpoints[result.chosen], last_chance
+                if waiter is None:
+                    waiter = queue.enter_context(self.slots.waiting(Waiter(interactive=state.request.interactive, attributed=result.chosen)))
+                eligible = [candidate.endpoint for candidate in sorted(result.candidates, key=lambda c: c.score) if candidate.excluded is None]
+                try:
+                    async with asyncio.timeout_at(asyncio.get_running_loop().time() + max(0.0, state.deadline - time.monotonic())):
+                        await self.slots.sleep(waiter, eligible)
+                except TimeoutError:
+                    raise BackendError(ErrorKind.TIMED_OUT, f"no free slot within {self.settings.timeouts.total_s:.0f} s") from None
+
+    def _set_decision(self, state: RequestState, result: PolicyResult) -> None:
+        assert state.classification is not None
+        task = state.classification.task
+        pins = dict(self.controls.pins)
+        if state.target_tier:
+            pins[task.value] = state.target_tier
+        state.decision = Decision(
+            request_id=state.request_id,
+            at=time.time(),
+            classification=state.classification,
+            policy=self.controls.policy,
+            candidates=result.candidates,
+            chosen=result.chosen,
+            reason=result.reason,
+            pins=pins,
+            fallbacks=tuple(state.tried),
+            client=state.request.client,
+        )
+        self._emit(state.decision)
+
+    def begin_attempt(self, state: RequestState, endpoint: Endpoint) -> Attempt:
+        state.attempt = Attempt(endpoint, time.monotonic(), self.breakers.on_dispatch(endpoint.id, time.monotonic()))
+        return state.attempt
+
+    def open_stream(self, endpoint: Endpoint, request: ChatRequest | GenerateRequest) -> Any:
+        backend = self.backends[endpoint.host]
+        common = {"think": request.think, "options": request.options, "format": request.format, "keep_alive": request.keep_alive}
+        if isinstance(request, ChatRequest):
+            return backend.chat(endpoint.model, request.messages, tools=request.tools, **common)
+        return backend.generate(endpoint.model, request.prompt, system=request.system, **common)
+
+    async def send_embed(self, endpoint: Endpoint, request: EmbedRequest) -> ollama.EmbedResponse:
+        return await self.backends[endpoint.host].embed(endpoint.model, request.input, dimensions=request.dimensions, truncate=request.truncate)
+
+    def first_token(self, state: RequestState, attempt: Attempt) -> None:
+        now = time.monotonic()
+        attempt.ttft_s = now - attempt.started
+        state.ttft_s = now - state.started
+        self.metrics[attempt.endpoint.id].observe_first_token(attempt.ttft_s, now)
+
+    def attempt_succeeded(self, state: RequestState, attempt: Attempt) -> None:
+        now = time.monotonic()
+        latency = now - attempt.started
+        endpoint = attempt.endpoint
+        self.metrics[endpoint.id].observe_success(latency, state.timings, now)
+        self.breakers.on_success(endpoint.id, now)
+        self.feedback.observe(self._task(state), endpoint.tier, ok=True, ttft_s=attempt.ttft_s, latency_s=latency, at=time.time())
+        state.outcome = Outcome.OK
+        state.attempt = None
+
+    def attempt_failed(self, state: RequestState, attempt: Attempt, error: BackendError) -> None:
+        now = time.monotonic()
+        endpoint = attempt.endpoint
+        self.metrics[endpoint.id].observe_error(error.kind, now - attempt.started, now)
+        if error.kind in FAILURE_KINDS:
+            self.breakers.on_failure(endpoint.id, error.kind, now)
+            self.feedback.observe(self._task(state), endpoint.tier, ok=False, ttft_s=attempt.ttft_s, latency_s=now - attempt.started, at=time.time())
+        else:
+            self.breakers.on_abandoned(endpoint.id, attempt.probe)
+        state.tried.append(endpoint.id)
+        state.error = error
+        state.attempt = None
+
+    def may_retry(self, state: RequestState) -> bool:
+        return len(state.tried) < self.settings.retry.max_attempts and self.retry_budget.try_spend(time.monotonic())
+
+    @staticmethod
+    def _task(state: RequestState) -> Task:
+        return state.classification.task if state.classification else Task.SIMPLE
+
+    def finish(self, state: RequestState) -> None:
+        """Emit the request's one RequestRecord (idempotent)."""
+        if state.record is not None:
+            return
+        if state.attempt is not None:  # cancelled mid-attempt: no verdict on the endpoint
+            self.breakers.on_abandoned(state.attempt.endpoint.id, state.attempt.probe)
+            state.attempt = None
+        now = time.monotonic()
+        endpoint = self.endpoints.get(state.decision.chosen) if state.decision and state.decision.chosen else None
+        error = state.error if state.outcome in (Outcome.ERROR, Outcome.REJECTED) else None
+        state.record = RequestRecord(
+            request_id=state.request_id,
+            decision=state.decision or view.undecided(state, self.controls.policy),
+            endpoint=endpoint.id if endpoint else None,
+            model=endpoint.model if endpoint else None,
+            started_at=state.started_at,
+            ttft_s=state.ttft_s,
+            total_s=now - state.started,
+            prompt_tokens=state.timings.prompt_tokens if state.timings else None,
+            output_tokens=state.timings.output_tokens if state.timings else None,
+            outcome=state.outcome,
+            error_kind=error.kind if error else None,
+            error=error.message if error else None,
+            prompt=state.request.prompt_text() if self.settings.journal.store_prompts else None,
+        )
+        self.total_requests += 1
+        if state.outcome is Outcome.OK:
+            self._recent_ok.add(now)
+        elif state.outcome is not Outcome.CANCELLED:
+            self._recent_errors.add(now)
+        self._emit(state.record)
+
+    # -- events ----------------------------------------------------------------------------
+
+    def subscribe(self, listener: EventListener) -> Callable[[], None]:
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def _emit(self, event: RouterEvent) -> None:
+        if self._journal is not None and not isinstance(event, Decision):
+            self._journal.record(event)
+        for listener in tuple(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                log.exception("router event listener failed on %s", type(event).__name__)
+
+    def _after_action(self, action: OperatorAction) -> None:
+        self._emit(action)
+        self.slots.wake_all()
+
+    def _install_policy(self, name: PolicyName) -> None:
+        self._policy = self._policy_factory(name, self.settings)
+
+    # -- health ----------------------------------------------------------------------------
+
+    def _may_eject(self, endpoint_id: str) -> bool:
+        """False when `endpoint_id` is the last usable endpoint some task's route can use."""
+        now = time.monotonic()
+        endpoint = self.endpoints[endpoint_id]
+        for task, tiers in self.settings.routes.items():
+            pinned = self.pin_for(task)
+            route = (pinned,) if pinned else tiers
+            need = task_needs(task)
+            if endpoint.tier not in route or need not in self.capabilities[endpoint_id]:
+                continue
+            others = [
+                other for other in self.endpoints.values()
+                if other.id != endpoint_id and other.tier in route and need in self.capabilities[other.id]
+                and self.status(other, now)[0] not in (EndpointStatus.EJECTED, EndpointStatus.DOWN, EndpointStatus.DRAINED)
+            ]
+            if not others:
+                return False
+        return True
+
+    def _after_health_round(self) -> None:
+        """Let queued requests re-decide when an endpoint became available (host back, ejection over)."""
+        now = time.monotonic()
+        availability = tuple(self.status(endpoint, now)[0] in (EndpointStatus.UP, EndpointStatus.DEGRADED) for endpoint in self.endpoints.values())
+        if availability != self._availability:
+            self._availability = availability
+            self.slots.wake_all()
+
+    # -- read side -------------------------------------------------------------------------
+
+    def snapshot(self) -> RouterSnapshot:
+        return view.router_snapshot(self)
+
+    def requests_per_s(self) -> float:
+        return self._request_rate.per_second(time.monotonic())
+
+    def error_rate(self) -> float:
+        now = time.monotonic()
+        ok, bad = self._recent_ok.value(now), self._recent_errors.value(now)
+        return bad / (ok + bad) if ok + bad > 1e-9 else 0.0

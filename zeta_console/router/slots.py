@@ -1,0 +1,130 @@
+"""Per-endpoint occupancy and the router-side queue with late binding.
+
+The router never sends an endpoint more concurrent requests than it has slots. A request that
+finds every eligible endpoint full waits here, *not* bound to an endpoint: when any slot it
+could use frees up, the waiter is woken with a reservation on that slot and re-decides (so it
+goes to whichever endpoint frees first, if the policy agrees). Interactive waiters come first,
+then arrival order; a reserved slot cannot be taken by a newcomer (no barging).
+
+`in_flight` changes only in `occupying`, `queued` only in `waiting`: both context managers,
+decremented in `finally`, clamped at zero.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+
+@dataclass(eq=False)
+class Waiter:
+    interactive: bool
+    attributed: str  # the endpoint whose `queued` count this waiter adds to (its first choice)
+    eligible: tuple[str, ...] = ()  # endpoints it may take when they free up, best first
+    reservation: str | None = None  # a slot held for it since it was woken
+    declined_at: int = -1  # release count when it last declined a reservation
+    wake: asyncio.Future[None] | None = field(default=None, repr=False)
+    seq: int = 0
+
+
+class SlotTable:
+    def __init__(self, slots: Mapping[str, int]) -> None:
+        self.slots = dict(slots)
+        self.in_flight = dict.fromkeys(slots, 0)
+        self.queued = dict.fromkeys(slots, 0)
+        self._reserved = dict.fromkeys(slots, 0)
+        self._lines: tuple[dict[int, Waiter], dict[int, Waiter]] = ({}, {})  # interactive, background
+        self._seq = itertools.count()
+        self._releases = 0
+        self._pump_scheduled = False
+
+    def has_room(self, endpoint: str, waiter: Waiter | None = None) -> bool:
+        if waiter is not None and waiter.reservation == endpoint:
+            return True
+        return self.in_flight[endpoint] + self._reserved[endpoint] < self.slots[endpoint]
+
+    def total_in_flight(self) -> int:
+        return sum(self.in_flight.values())
+
+    def total_queued(self) -> int:
+        return sum(self.queued.values())
+
+    @contextmanager
+    def occupying(self, endpoint: str, waiter: Waiter | None = None) -> Iterator[None]:
+        """Hold one slot of `endpoint` (check `has_room` first, with no await in between)."""
+        if waiter is not None:
+            self._drop_reservation(waiter)
+        self.in_flight[endpoint] += 1
+        try:
+            yield
+        finally:
+            self.in_flight[endpoint] = max(0, self.in_flight[endpoint] - 1)
+            self._releases += 1
+            self._schedule_pump()
+
+    @contextmanager
+    def waiting(self, waiter: Waiter) -> Iterator[Waiter]:
+        """Stand in the queue until the block ends (dispatched, rejected, cancelled or timed out)."""
+        waiter.seq = next(self._seq)
+        self._lines[0 if waiter.interactive else 1][waiter.seq] = waiter
+        self.queued[waiter.attributed] += 1
+        try:
+            yield waiter
+        finally:
+            self.queued[waiter.attributed] = max(0, self.queued[waiter.attributed] - 1)
+            del self._lines[0 if waiter.interactive else 1][waiter.seq]
+            self._drop_reservation(waiter)
+
+    async def sleep(self, waiter: Waiter, eligible: Sequence[str]) -> None:
+        """Wait (inside `waiting`) until a slot among `eligible` is reserved for this waiter."""
+        waiter.eligible = tuple(endpoint for endpoint in eligible if endpoint in self.slots)
+        if waiter.reservation is not None:  # woken, but the policy did not take the slot
+            waiter.declined_at = self._releases
+            self._drop_reservation(waiter)
+        waiter.wake = asyncio.get_running_loop().create_future()
+        self._schedule_pump()
+        try:
+            await waiter.wake
+        finally:
+            waiter.wake = None
+
+    def wake_all(self) -> None:
+        """Let every waiter re-decide (an endpoint came back, a pin or policy changed)."""
+        self._releases += 1
+        for line in self._lines:
+            for waiter in line.values():
+                if waiter.wake is not None and not waiter.wake.done():
+                    waiter.wake.set_result(None)
+
+    def _drop_reservation(self, waiter: Waiter) -> None:
+        if waiter.reservation is not None:
+            self._reserved[waiter.reservation] = max(0, self._reserved[waiter.reservation] - 1)
+            waiter.reservation = None
+            self._schedule_pump()
+
+    def _schedule_pump(self) -> None:
+        if not self._pump_scheduled and (self._lines[0] or self._lines[1]):
+            self._pump_scheduled = True
+            asyncio.get_running_loop().call_soon(self._pump)
+
+    def _pump(self) -> None:
+        """Hand free slots to sleeping waiters, interactive first, then in arrival order."""
+        self._pump_scheduled = False
+        room = {endpoint: free for endpoint, slots in self.slots.items() if (free := slots - self.in_flight[endpoint] - self._reserved[endpoint]) > 0}
+        if not room:
+            return
+        for waiter in itertools.chain(self._lines[0].values(), self._lines[1].values()):
+            if waiter.wake is None or waiter.wake.done() or waiter.declined_at == self._releases:
+                continue
+            endpoint = next((candidate for candidate in waiter.eligible if room.get(candidate, 0) > 0), None)
+            if endpoint is None:
+                continue
+            room[endpoint] -= 1
+            self._reserved[endpoint] += 1
+            waiter.reservation = endpoint
+            waiter.wake.set_result(None)
+            if not any(room.values()):
+                return

@@ -1,0 +1,95 @@
+"""The read side: what the router shows (snapshots), built on demand from its live state."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from zeta_console.router.api import Classification, Decision, EndpointSnapshot, RouterSnapshot
+from zeta_console.router.metrics import EndpointMetrics
+from zeta_console.settings import PolicyName, Task, Thresholds
+
+if TYPE_CHECKING:
+    from zeta_console.router.dispatch import RequestState
+    from zeta_console.router.router import Endpoint, ZetaDynamicRouter
+
+
+def over_thresholds(metrics: EndpointMetrics, queued: int, thresholds: Thresholds, now: float) -> str:
+    """Why the endpoint counts as degraded ("" when it does not)."""
+    ttft = metrics.ttft_percentile(0.95, now)
+    if ttft is not None and ttft > thresholds.ttft_s:
+        return f"TTFT p95 {ttft:.2f} s > {thresholds.ttft_s:g} s"
+    latency = metrics.latency_percentile(0.95, now)
+    if latency is not None and latency > thresholds.latency_s:
+        return f"latency p95 {latency:.1f} s > {thresholds.latency_s:g} s"
+    if queued > thresholds.queue:
+        return f"queue {queued} > {thresholds.queue}"
+    error_rate = metrics.error_rate(now)
+    if error_rate > thresholds.error_rate:
+        return f"error rate {error_rate:.0%} > {thresholds.error_rate:.0%}"
+    return ""
+
+
+def undecided(state: RequestState, policy: PolicyName) -> Decision:
+    """The decision of a request that ended before one was made (cancelled or failed early)."""
+    classification = state.classification or Classification(Task.SIMPLE, 0.0, "not classified", "none")
+    reason = f"{state.outcome.value} before routing" + (f": {state.error.message}" if state.error else "")
+    return Decision(state.request_id, state.started_at, classification, policy, (), None, reason, client=state.request.client)
+
+
+def endpoint_snapshot(router: ZetaDynamicRouter, endpoint: Endpoint, now: float) -> EndpointSnapshot:
+    view = router.metrics[endpoint.id].view(now)
+    status, reason = router.status(endpoint, now)
+    residency = router.health.residency(endpoint.host, endpoint.model)
+    row = residency or None
+    return EndpointSnapshot(
+        id=endpoint.id,
+        tier=endpoint.tier,
+        model=endpoint.model,
+        host=endpoint.host,
+        url=endpoint.url,
+        status=status,
+        status_reason=reason,
+        ejected_for_s=router.breakers.ejected_for_s(endpoint.id, now),
+        drained=endpoint.id in router.controls.drained,
+        slots=endpoint.slots,
+        in_flight=router.slots.in_flight[endpoint.id],
+        queued=router.slots.queued[endpoint.id],
+        ttft_ewma_s=view.ttft_ewma_s,
+        ttft_p50_s=view.ttft_p50_s,
+        ttft_p95_s=view.ttft_p95_s,
+        ttft_p99_s=view.ttft_p99_s,
+        latency_p50_s=view.latency_p50_s,
+        latency_p95_s=view.latency_p95_s,
+        latency_p99_s=view.latency_p99_s,
+        decode_tps=view.decode_tps,
+        prefill_tps=view.prefill_tps,
+        load_s=view.load_s,
+        successes=view.successes,
+        errors=view.errors,
+        error_rate=view.error_rate,
+        errors_by_kind=view.errors_by_kind,
+        resident=None if residency is None else residency is not False,
+        size_bytes=row.size_bytes if row else None,
+        size_vram_bytes=row.size_vram_bytes if row else None,
+        expires_at=row.expires_at if row else None,
+        ttft_history=view.ttft_history,
+        latency_history=view.latency_history,
+        tps_history=view.tps_history,
+    )
+
+
+def router_snapshot(router: ZetaDynamicRouter) -> RouterSnapshot:
+    now = time.monotonic()
+    return RouterSnapshot(
+        taken_at=time.time(),
+        policy=router.controls.policy,
+        pins=dict(router.controls.pins),
+        thresholds=router.controls.thresholds,
+        endpoints=tuple(endpoint_snapshot(router, endpoint, now) for endpoint in router.endpoints.values()),
+        requests_per_s=router.requests_per_s(),
+        error_rate=router.error_rate(),
+        total_requests=router.total_requests,
+        hosts={name: host.resources for name, host in router.health.hosts.items()},
+        differs_from_config=router.differs_from_config(),
+    )
