@@ -1,0 +1,227 @@
+"""A deterministic console for snapshot tests and development: fixed snapshot, decisions, clock.
+
+`python -m tests.ui.frozen` opens it in the terminal (the development harness).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from datetime import UTC
+from types import MappingProxyType
+from typing import Any
+
+from zeta_console.router.api import (
+    ALL_TASKS,
+    CandidateScore,
+    Classification,
+    Decision,
+    EndpointSnapshot,
+    EndpointStatus,
+    EventListener,
+    HostResources,
+    OperatorAction,
+    Outcome,
+    RequestRecord,
+    RouterEvent,
+    RouterSnapshot,
+)
+from zeta_console.settings import PolicyName, Settings, Task, Thresholds
+from zeta_console.ui.app import ZetaConsole
+from zeta_console.ui.session import ConsoleSession, FaultKind
+
+T0 = 1_750_000_000.0  # 2025-06-15 15:06:40 UTC
+GB = 1024**3
+
+
+def wave(n: int, base: float, amplitude: float, phase: float) -> tuple[float, ...]:
+    return tuple(round(base + amplitude * math.sin(i / 3 + phase), 3) for i in range(n))
+
+
+def endpoint(tier: str, model: str, status: EndpointStatus, **changes: Any) -> EndpointSnapshot:
+    values: dict[str, Any] = dict(
+        id=f"{tier}@local", tier=tier, model=model, host="local", url="http://127.0.0.1:11434",
+        status=status, status_reason="", ejected_for_s=None, drained=False, slots=2, in_flight=1, queued=0,
+        ttft_ewma_s=0.21, ttft_p50_s=0.18, ttft_p95_s=0.42, ttft_p99_s=0.6,
+        latency_p50_s=1.9, latency_p95_s=3.4, latency_p99_s=4.0, decode_tps=41.5, prefill_tps=900.0,
+        load_s=2.5, successes=120, errors=1, error_rate=0.008, errors_by_kind=MappingProxyType({"busy": 1}),
+        resident=True, size_bytes=int(5.2 * GB), size_vram_bytes=int(5.2 * GB), expires_at=T0 + 252,
+        ttft_history=wave(40, 0.3, 0.12, 0.0), latency_history=wave(40, 2.5, 1.0, 1.0), tps_history=wave(40, 40, 5, 0),
+    )  # fmt: skip
+    values.update(changes)
+    return EndpointSnapshot(**values)
+
+
+ENDPOINTS = (
+    endpoint("coder", "qwen2.5-coder:7b", EndpointStatus.UP),
+    endpoint(
+        "embedder", "qwen3-embedding:4b", EndpointStatus.UP, slots=4, in_flight=0, ttft_p50_s=0.03,
+        ttft_p95_s=0.05, latency_p50_s=0.04, latency_p95_s=0.08, decode_tps=None, successes=300, errors=0,
+        error_rate=0.0, size_bytes=int(2.5 * GB), size_vram_bytes=int(2.5 * GB),
+        ttft_history=wave(40, 0.04, 0.01, 2.0), latency_history=wave(40, 0.06, 0.02, 2.0),
+    ),  # fmt: skip
+    endpoint(
+        "reasoner", "qwen3:14b", EndpointStatus.EJECTED, status_reason="5 consecutive failures",
+        ejected_for_s=12.0, in_flight=0, queued=3, ttft_p50_s=1.4, ttft_p95_s=2.6, latency_p50_s=22.0,
+        latency_p95_s=48.0, decode_tps=18.2, successes=40, errors=9, error_rate=0.31, expires_at=T0 + 61,
+        ttft_history=wave(40, 1.8, 0.8, 0.5), latency_history=wave(40, 30, 12, 0.5),
+    ),  # fmt: skip
+)
+
+SNAPSHOT = RouterSnapshot(
+    taken_at=T0 - 0.2,
+    policy=PolicyName.ADAPTIVE,
+    pins=MappingProxyType({Task.CODE.value: "coder"}),
+    thresholds=Thresholds(ttft_s=1.0),
+    endpoints=ENDPOINTS,
+    requests_per_s=7.4,
+    error_rate=0.021,
+    total_requests=461,
+    hosts=MappingProxyType({"local": HostResources(cpu_percent=37.0, memory_percent=61.0)}),
+    differs_from_config=frozenset({"thresholds.ttft_s", "pins.code"}),
+)
+
+
+def candidates(chosen: str) -> tuple[CandidateScore, ...]:
+    return (
+        CandidateScore("coder@local", "coder", "qwen2.5-coder:7b", "local", 0.62, {"wait_s": 0.2, "prefill_s": 0.12, "decode_s": 0.3}),
+        CandidateScore(
+            "reasoner@local", "reasoner", "qwen3:14b", "local", 9.9, {"wait_s": 4.0, "prefill_s": 0.9, "decode_s": 5.0},
+            excluded="ejected (12s left)" if chosen != "reasoner@local" else None,
+        ),
+        CandidateScore("embedder@local", "embedder", "qwen3-embedding:4b", "local", math.inf, {}, excluded="incapable: no completion"),
+    )  # fmt: skip
+
+
+TASKS = (
+    (Task.CODE, 0.92, "code keywords: def, traceback", "prompt"),
+    (Task.SIMPLE, 0.71, "short question", "loadgen"),
+    (Task.COMPLEX_REASONING, 0.66, "step by step, prove", "loadgen"),
+    (Task.SIMPLE, 0.88, "greeting", "serve:127.0.0.1"),
+)
+
+
+def events() -> list[RouterEvent]:
+    result: list[RouterEvent] = []
+    for index in range(24):
+        task, confidence, why, client = TASKS[index % len(TASKS)]
+        at = T0 - 60 + index * 2.5
+        chosen = "coder@local"
+        reason = (
+            "reasoner ejected (5 consecutive failures); fell back to coder"
+            if task is Task.COMPLEX_REASONING
+            else "pin code→coder" if task is Task.CODE else "lowest predicted latency 0.62s"
+        )  # fmt: skip
+        decision = Decision(
+            request_id=f"r{index:04d}", at=at, classification=Classification(task, confidence, why, "rules"),
+            policy=PolicyName.ADAPTIVE, candidates=candidates(chosen), chosen=chosen, reason=reason,
+            pins=MappingProxyType({"code": "coder"}), fallbacks=("reasoner@local",) if index == 6 else (), client=client,
+        )  # fmt: skip
+        result.append(decision)
+        if index < 22:
+            outcome = Outcome.ERROR if index == 9 else Outcome.OK
+            result.append(
+                RequestRecord(
+                    request_id=decision.request_id, decision=decision, endpoint=chosen, model="qwen2.5-coder:7b",
+                    started_at=at, ttft_s=0.15 + (index % 5) * 0.07, total_s=1.2 + (index % 7) * 0.4,
+                    prompt_tokens=40 + index, output_tokens=120 + index * 3, outcome=outcome,
+                    error="backend closed the stream" if outcome is Outcome.ERROR else None,
+                )  # fmt: skip
+            )
+        if index == 12:
+            result.append(OperatorAction(at + 1, "set_threshold", "thresholds.ttft_s", "2.0", "1.0", "console"))
+    return result
+
+
+class FrozenRouter:
+    """Answers the console's reads with fixed data; controls change only the snapshot."""
+
+    def __init__(self) -> None:
+        self.state = SNAPSHOT
+        self.actions: list[OperatorAction] = []
+
+    def snapshot(self) -> RouterSnapshot:
+        return self.state
+
+    def subscribe(self, listener: EventListener) -> Callable[[], None]:
+        for event in events():
+            listener(event)
+        return lambda: None
+
+    def _act(self, action: str, target: str, old: str, new: str, **changes: Any) -> OperatorAction:
+        self.state = dataclasses.replace(self.state, **changes)
+        done = OperatorAction(T0, action, target, old, new, "console")
+        self.actions.append(done)
+        return done
+
+    def set_policy(self, policy: PolicyName | str, source: str = "operator") -> OperatorAction:
+        return self._act("set_policy", "policy", self.state.policy, str(policy), policy=PolicyName(policy))
+
+    def set_threshold(self, name: str, value: Any, tier: str | None = None, source: str = "operator") -> OperatorAction:
+        if float(value) <= 0:
+            raise ValueError(f"{name} must be > 0")
+        old = getattr(self.state.thresholds, name)
+        thresholds = dataclasses.replace(self.state.thresholds, **{name: value})
+        return self._act("set_threshold", f"thresholds.{name}", str(old), str(value), thresholds=thresholds)
+
+    def pin(self, tier: str, task: Task | str = ALL_TASKS, source: str = "operator") -> OperatorAction:
+        pins = {**self.state.pins, str(task): tier}
+        return self._act("pin", str(task), self.state.pins.get(str(task), ""), tier, pins=pins)
+
+    def unpin(self, task: Task | str = ALL_TASKS, source: str = "operator") -> OperatorAction:
+        pins = {key: value for key, value in self.state.pins.items() if key != str(task)}
+        return self._act("unpin", str(task), self.state.pins.get(str(task), ""), "", pins=pins)
+
+    def _endpoint(self, action: str, endpoint_id: str, **changes: Any) -> OperatorAction:
+        endpoints = tuple(
+            dataclasses.replace(item, **changes) if item.id == endpoint_id else item for item in self.state.endpoints
+        )
+        return self._act(action, endpoint_id, "", action, endpoints=endpoints)
+
+    def drain(self, endpoint: str, source: str = "operator") -> OperatorAction:
+        return self._endpoint("drain", endpoint, drained=True, status=EndpointStatus.DRAINED)
+
+    def undrain(self, endpoint: str, source: str = "operator") -> OperatorAction:
+        return self._endpoint("undrain", endpoint, drained=False, status=EndpointStatus.UP)
+
+    def eject(self, endpoint: str, source: str = "operator") -> OperatorAction:
+        return self._endpoint("eject", endpoint, status=EndpointStatus.EJECTED, ejected_for_s=30.0)
+
+    def restore(self, endpoint: str, source: str = "operator") -> OperatorAction:
+        return self._endpoint("restore", endpoint, status=EndpointStatus.UP, ejected_for_s=None)
+
+    def revert_to_config(self, source: str = "operator") -> tuple[OperatorAction, ...]:
+        self.state = SNAPSHOT
+        return ()
+
+    def chat(self, request: Any) -> Any:
+        raise RuntimeError("the frozen console does not route prompts")
+
+    async def embed(self, request: Any) -> Any:
+        raise RuntimeError("the frozen console does not route prompts")
+
+
+class FrozenFaults:
+    def targets(self) -> list[str]:
+        return [item.id for item in ENDPOINTS]
+
+    def inject(self, endpoint: str, fault: FaultKind) -> str:
+        return f"{fault.value} {endpoint}"
+
+
+def frozen_app(simulated: bool = True) -> ZetaConsole:
+    session = ConsoleSession(
+        router=FrozenRouter(),
+        settings=Settings(),
+        clock=lambda: T0,
+        tz=UTC,
+        frozen=True,
+        simulated=simulated,
+        faults=FrozenFaults() if simulated else None,
+    )
+    return ZetaConsole(session)
+
+
+if __name__ == "__main__":
+    frozen_app().run()

@@ -1,0 +1,26 @@
+"""Snapshots of every screen at 80×24 and 160×48, from the frozen console (fixed data and clock)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from tests.ui.frozen import frozen_app
+
+SIZES = [(80, 24), (160, 48)]
+
+SCREENS: dict[str, tuple[str, ...]] = {
+    "main": (),
+    "decision": ("ctrl+l", "up", "up", "enter"),
+    "controls": ("f2",),
+    "charts": ("f3",),
+    "help": ("f1",),
+}
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
+@pytest.mark.parametrize("screen", list(SCREENS))
+def test_screen(snap_compare: Callable[..., bool], screen: str, size: tuple[int, int]) -> None:
+    keys = SCREENS[screen]
+    assert snap_compare(frozen_app(), terminal_size=size, press=keys)

@@ -1,0 +1,235 @@
+"""The Zeta console application: themes, keymap, global actions and background work."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.reactive import reactive
+from textual.theme import Theme
+from textual.widgets import TextArea, Input
+from textual.worker import Worker, WorkerState
+
+from zeta_console.ui import export
+from zeta_console.ui.commands import ConsoleCommands
+from zeta_console.ui.eventlog import EventLog
+from zeta_console.ui.history import SeriesStore
+from zeta_console.ui.prompting import run_prompt
+from zeta_console.ui.screens.charts import ChartsScreen
+from zeta_console.ui.screens.controls import ControlsScreen
+from zeta_console.ui.screens.decision import DecisionScreen
+from zeta_console.ui.screens.export import ExportScreen
+from zeta_console.ui.screens.fault import FaultScreen
+from zeta_console.ui.screens.help import HelpScreen
+from zeta_console.ui.screens.main import MainScreen
+from zeta_console.ui.session import ConsoleSession, FaultKind
+from zeta_console.ui.themes import THEME_VARIABLE_DEFAULTS, load_builtin_themes
+from zeta_console.ui.widgets.header import ConsoleHeader
+from zeta_console.ui.widgets.prompt import AnswerView
+
+FALLBACK_THEME = "zeta-dark"
+
+
+@runtime_checkable
+class LiveView(Protocol):
+    """A screen that renders from router snapshots (main, controls)."""
+
+    def refresh_view(self) -> None: ...
+
+
+class ZetaConsole(App[None]):
+    CSS_PATH = "console.tcss"
+    TITLE = "Zeta console"
+    COMMANDS = App.COMMANDS | {ConsoleCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1,question_mark", "help", "Help", id="app.help"),
+        Binding("f2", "controls", "Controls", id="app.controls"),
+        Binding("f3", "charts", "Charts", id="app.charts"),
+        Binding("f5", "toggle_pause", "Pause", id="app.pause"),
+        Binding("f6", "inject_fault", "Fault", id="app.fault"),
+        Binding("f7", "export", "Export", id="app.export"),
+        Binding("f8", "next_theme", "Theme", id="app.theme", show=False),
+        Binding("ctrl+q", "quit", "Quit", id="app.quit"),
+    ]
+
+    paused: reactive[bool] = reactive(False, bindings=True, init=False)
+
+    def __init__(self, session: ConsoleSession) -> None:
+        super().__init__()
+        self.session = session
+        self.events = EventLog()
+        self.series = SeriesStore()
+        self.keymap = dict(session.settings.ui.keymap)
+        self._unsubscribe = session.router.subscribe(self.events.listener)
+        self._prompt_worker: Worker[None] | None = None
+        themes, self._theme_problems = load_builtin_themes()
+        for theme in themes:
+            self.register_theme(theme)
+        self._theme_problem = self._choose_theme(session.settings.ui.theme)
+
+    def _choose_theme(self, name: str) -> str | None:
+        if name in self.available_themes:
+            self.theme = name
+            return None
+        self.theme = FALLBACK_THEME
+        return f"Unknown theme {name!r} (ui.theme in {self.session.settings.source}); using {FALLBACK_THEME}."
+
+    def get_default_screen(self) -> MainScreen:
+        return MainScreen()
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return dict(THEME_VARIABLE_DEFAULTS)
+
+    def on_mount(self) -> None:
+        self.set_keymap(self.keymap)
+        for problem in [*self._theme_problems, *filter(None, [self._theme_problem])]:
+            self.notify(problem, severity="warning", title="Theme")
+        self.theme_changed_signal.subscribe(self, self._remember_theme)
+        if self.session.frozen:
+            for widget in self.query("TextArea, Input"):
+                if isinstance(widget, TextArea | Input):
+                    widget.cursor_blink = False
+        if self.session.start is not None:
+            self.run_background(self.session.start(), "start the router")
+
+    def on_unmount(self) -> None:
+        self._unsubscribe()
+
+    def run_background(self, work: Coroutine[Any, Any, Any], name: str, group: str = "default") -> Worker[Any]:
+        """Every router call goes through here: errors become notifications, never crashes."""
+        return self.run_worker(work, name=name, group=group, exit_on_error=False)
+
+    @on(Worker.StateChanged)
+    def _report_worker_error(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR:
+            self.notify(f"{event.worker.name}: {event.worker.error}", severity="error", title="Background task failed", timeout=8)
+
+    def _remember_theme(self, theme: Theme) -> None:
+        store = self.session.store
+        if store is not None and not self.session.frozen:
+            self.run_background(self._save({"ui.theme": theme.name}, quiet=True), "remember the theme")
+
+    async def _save(self, changes: dict[str, Any], quiet: bool = False) -> Path | None:
+        store = self.session.store
+        if store is None:
+            return None
+        path = store.save(changes)
+        if not quiet:
+            self.notify(f"Saved {', '.join(sorted(changes))} to {path}", title="Settings")
+        return path
+
+    # --- commands (bound keys, the palette and the controls screen all land here) ---------
+
+    def command(self, action: Callable[[], object], what: str) -> bool:
+        """Run one router control; invalid input is shown to the operator, not raised."""
+        try:
+            action()
+        except (ValueError, KeyError) as error:
+            self.notify(str(error), severity="error", title=what)
+            return False
+        self.call_later(self.refresh_now)
+        return True
+
+    def refresh_now(self) -> None:
+        if isinstance(self.screen, LiveView):
+            self.screen.refresh_view()
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    def action_controls(self) -> None:
+        if not isinstance(self.screen, ControlsScreen):
+            self.push_screen(ControlsScreen())
+
+    def action_charts(self) -> None:
+        if not isinstance(self.screen, ChartsScreen):
+            self.push_screen(ChartsScreen())
+
+    def action_toggle_pause(self) -> None:
+        self.paused = not self.paused
+
+    def watch_paused(self, paused: bool) -> None:
+        self.query_one(ConsoleHeader).paused = paused
+        if not paused:
+            self.refresh_now()
+
+    def action_inject_fault(self) -> None:
+        if self.session.faults is not None and not isinstance(self.screen, FaultScreen):
+            self.push_screen(FaultScreen(self.session.faults))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "inject_fault":
+            return self.session.faults is not None
+        return True
+
+    def inject_fault(self, endpoint: str, fault: FaultKind) -> None:
+        faults = self.session.faults
+        if faults is not None:
+            done = faults.inject(endpoint, fault)
+            self.notify(done, title="Fault injected" if fault is not FaultKind.CLEAR else "Faults cleared")
+
+    def action_export(self) -> None:
+        self.push_screen(ExportScreen(export.default_path("csv", self.session.clock())))
+
+    def export_log(self, path: Path) -> None:
+        try:
+            count = export.write_log(self.events, path)
+        except OSError as error:
+            self.notify(f"Could not write {path}: {error.strerror or error}", severity="error", title="Export")
+            return
+        self.notify(f"{count} rows written to {path}", title="Decision log exported")
+
+    def action_next_theme(self) -> None:
+        names = sorted(self.available_themes)
+        self.theme = names[(names.index(self.theme) + 1) % len(names)] if self.theme in names else FALLBACK_THEME
+
+    def open_decision(self, key: str) -> None:
+        entry = self.events.get(key)
+        if entry is not None:
+            self.push_screen(DecisionScreen(entry, self.session.tz))
+
+    # --- the prompt ------------------------------------------------------------------------
+
+    def send_prompt(self, text: str) -> None:
+        if self._prompt_worker is not None and self._prompt_worker.is_running:
+            self.notify("A request is still running: Esc cancels it.", severity="warning")
+            return
+        view = self.query_one(AnswerView)
+        self._prompt_worker = self.run_background(run_prompt(self.session.router, text, view), "prompt", group="prompt")
+
+    def cancel_prompt(self) -> None:
+        if self._prompt_worker is not None and self._prompt_worker.is_running:
+            self._prompt_worker.cancel()
+
+    # --- settings --------------------------------------------------------------------------
+
+    @work(exit_on_error=False, group="settings")
+    async def save_settings(self) -> None:
+        if self.session.simulated or self.session.store is None:
+            self.notify("Demo mode: settings are not saved.", severity="warning", title="Settings")
+            return
+        snapshot = self.session.router.snapshot()
+        changes: dict[str, Any] = {}
+        for name in sorted(snapshot.differs_from_config):
+            if name == "policy":
+                changes[name] = snapshot.policy.value
+            elif name.startswith("thresholds."):
+                changes[name] = getattr(snapshot.thresholds, name.split(".", 1)[1])
+        if not changes:
+            self.notify("Nothing to save: the settings match the config.", title="Settings")
+            return
+        await self._save(changes)
+
+    def revert_settings(self) -> None:
+        if self.command(self.session.router.revert_to_config, "Revert"):
+            if self.session.store is not None and not self.session.simulated:
+                cleared = self.session.store.clear()
+                where = f" and removed {cleared}" if cleared else ""
+                self.notify(f"Back to the config{where}.", title="Settings")
+            else:
+                self.notify("Back to the config.", title="Settings")

@@ -1,0 +1,81 @@
+"""The command palette: every console action by name, offering only what is valid right now."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from functools import partial
+from typing import TYPE_CHECKING
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from zeta_console.router.api import EndpointStatus
+from zeta_console.settings import PolicyName, Task
+from zeta_console.ui import export
+from zeta_console.ui.session import FAULT_LABELS, FaultKind
+
+if TYPE_CHECKING:
+    from zeta_console.ui.app import ZetaConsole
+
+Entry = tuple[str, Callable[[], object], str]  # title, callback, help
+
+
+class ConsoleCommands(Provider):
+    @property
+    def console(self) -> ZetaConsole:
+        return self.app  # type: ignore[return-value]
+
+    def entries(self) -> Iterator[Entry]:
+        app = self.console
+        router = app.session.router
+        snapshot = router.snapshot()
+        run = app.command
+
+        yield ("screen: controls", app.action_controls, "thresholds, policy, pins, endpoints, load")
+        yield ("screen: charts", app.action_charts, "latency over time, TTFT histogram")
+        yield ("screen: help", app.action_help, "every key, generated from the bindings")
+        yield ("view: resume updates" if app.paused else "view: pause updates", app.action_toggle_pause, "collection continues")
+        for fmt in export.FORMATS:
+            path = export.default_path(fmt, app.session.clock())
+            yield (f"export: decision log as {fmt.upper()}", partial(app.export_log, path), f"writes {path.name} here")
+        yield ("export: decision log to a chosen path…", app.action_export, "CSV or JSONL by extension")
+        for policy in PolicyName:
+            if policy is not snapshot.policy:
+                yield (f"policy: switch to {policy.value}", partial(run, partial(router.set_policy, policy, "console"), "Policy"), "")
+        for task, tier in sorted(snapshot.pins.items()):
+            yield (f"tier: unpin {tier} from {task}", partial(run, partial(router.unpin, task, "console"), "Unpin"), "route normally again")
+        for task in Task:
+            need = "embedding" if task is Task.EMBEDDING else "completion"
+            for model in app.session.settings.models:
+                if need in model.capabilities and snapshot.pins.get(task.value) != model.tier:
+                    yield (
+                        f"tier: pin {model.tier} for {task.value}",
+                        partial(run, partial(router.pin, model.tier, task.value, "console"), "Pin"),
+                        "",
+                    )
+        for endpoint in snapshot.endpoints:
+            if endpoint.drained:
+                yield (f"endpoint: undrain {endpoint.id}", partial(run, partial(router.undrain, endpoint.id, "console"), "Undrain"), "")
+            else:
+                yield (f"endpoint: drain {endpoint.id}", partial(run, partial(router.drain, endpoint.id, "console"), "Drain"), "finish in-flight work, take no new work")
+            if endpoint.status is EndpointStatus.EJECTED:
+                yield (f"endpoint: restore {endpoint.id}", partial(run, partial(router.restore, endpoint.id, "console"), "Restore"), "close the circuit now")
+            else:
+                yield (f"endpoint: eject {endpoint.id}", partial(run, partial(router.eject, endpoint.id, "console"), "Eject"), "open the circuit now")
+        if app.session.faults is not None:
+            for endpoint_id in app.session.faults.targets():
+                for kind in FaultKind:
+                    yield (f"fault: {FAULT_LABELS[kind]} — {endpoint_id}", partial(app.inject_fault, endpoint_id, kind), "simulated fleet")
+        if snapshot.differs_from_config:
+            yield ("settings: save to the overrides file", app.save_settings, ", ".join(sorted(snapshot.differs_from_config)))
+            yield ("settings: revert to the config", app.revert_settings, "undo every operator change")
+
+    async def discover(self) -> Hits:
+        for title, callback, help_text in self.entries():
+            yield DiscoveryHit(title, callback, help=help_text or None)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for title, callback, help_text in self.entries():
+            score = matcher.match(title)
+            if score > 0:
+                yield Hit(score, matcher.highlight(title), callback, help=help_text or None)

@@ -1,0 +1,94 @@
+"""Latency over time per endpoint with threshold lines, and a TTFT histogram (textual-plotext)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.color import Color
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+from textual_plotext import PlotextPlot
+
+if TYPE_CHECKING:
+    from zeta_console.ui.app import ZetaConsole
+
+WINDOWS_S = (30, 60, 120, 300, 600, 1800)
+DEFAULT_WINDOW_S = 120
+
+
+class ChartsScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape,q", "dismiss", "Back", id="charts.close"),
+        Binding("plus,equals_sign", "window(1)", "Wider window", id="charts.wider"),
+        Binding("minus", "window(-1)", "Narrower window", id="charts.narrower"),
+    ]
+    HELP = "p95 latency and TTFT per endpoint over the window; dashed lines are the thresholds."
+
+    app: ZetaConsole
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.window_s = DEFAULT_WINDOW_S
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="charts-title")
+        with Vertical(id="charts"):
+            yield PlotextPlot(id="latency-plot")
+            yield PlotextPlot(id="ttft-hist")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.refresh_view()
+        if not self.app.session.frozen:
+            self.set_interval(1.0, self.refresh_view, name="charts-refresh")
+
+    def action_window(self, step: int) -> None:
+        index = WINDOWS_S.index(self.window_s) + step
+        self.window_s = WINDOWS_S[max(0, min(len(WINDOWS_S) - 1, index))]
+        self.refresh_view()
+
+    def _rgb(self, variable: str) -> tuple[int, int, int]:
+        return Color.parse(self.app.theme_variables[variable]).rgb
+
+    def refresh_view(self) -> None:
+        app = self.app
+        now = app.session.clock()
+        since = now - self.window_s
+        thresholds = app.session.router.snapshot().thresholds
+        self.query_one("#charts-title", Static).update(
+            f"Window {self.window_s}s (+/- to change) · thresholds: TTFT {thresholds.ttft_s:g}s, latency {thresholds.latency_s:g}s"
+        )
+        latency = self.query_one("#latency-plot", PlotextPlot)
+        plt = latency.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.title("p95 latency (s) over time")
+        plt.xlabel("seconds ago")
+        for endpoint in app.series.endpoints():
+            samples = [sample for sample in app.series.window(endpoint, since) if sample.latency_p95_s is not None]
+            if samples:
+                plt.plot(
+                    [sample.at - now for sample in samples],
+                    [sample.latency_p95_s for sample in samples],
+                    label=app.series.label(endpoint),
+                )
+        plt.xlim(-self.window_s, 0)
+        plt.hline(thresholds.latency_s, self._rgb("latency-bad"))
+        latency.refresh()
+
+        hist = self.query_one("#ttft-hist", PlotextPlot)
+        plt = hist.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.title("TTFT histogram (s)")
+        by_model: dict[str, list[float]] = {}
+        for entry in app.events:
+            if entry.ttft_s is not None and entry.at >= since:
+                by_model.setdefault(entry.model or entry.endpoint, []).append(entry.ttft_s)
+        for model, values in sorted(by_model.items()):
+            plt.hist(values, bins=20, label=model)
+        plt.vline(thresholds.ttft_s, self._rgb("latency-bad"))
+        hist.refresh()

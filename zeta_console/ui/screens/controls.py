@@ -1,0 +1,205 @@
+"""Operator controls: policy, thresholds, pins, endpoint drain/eject/restore, load rate, save/revert."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static
+
+from zeta_console.router.api import EndpointSnapshot, EndpointStatus, RouterSnapshot
+from zeta_console.settings import PolicyName, Settings, Task, Thresholds
+
+if TYPE_CHECKING:
+    from zeta_console.ui.app import ZetaConsole
+
+THRESHOLD_HELP: dict[str, str] = {
+    "ttft_s": "time to first token, seconds",
+    "latency_s": "total latency, seconds",
+    "queue": "requests waiting per endpoint",
+    "error_rate": "rolling error rate, 0..1",
+}
+
+
+def parse_threshold(name: str, text: str) -> float | int:
+    kind = {field.name: field.type for field in dataclasses.fields(Thresholds)}[name]
+    try:
+        return int(text) if kind in (int, "int") else float(text)
+    except ValueError:
+        raise ValueError(f"{name}: {text!r} is not a {'whole number' if kind in (int, 'int') else 'number'}") from None
+
+
+def pin_choices(settings: Settings, task: Task) -> list[tuple[str, str]]:
+    need = "embedding" if task is Task.EMBEDDING else "completion"
+    return [(model.tier, model.tier) for model in settings.models if need in model.capabilities]
+
+
+def endpoint_label(endpoint: EndpointSnapshot) -> str:
+    drained = " (drained)" if endpoint.drained and endpoint.status is not EndpointStatus.DRAINED else ""
+    return f"{endpoint.id:<24} {endpoint.status.value}{drained}"
+
+
+class ControlsScreen(ModalScreen[None]):
+    BINDINGS = [
+        Binding("escape", "dismiss", "Close", id="controls.close"),
+        Binding("ctrl+s", "save", "Save to overrides", id="controls.save"),
+        Binding("ctrl+r", "revert", "Revert to config", id="controls.revert"),
+    ]
+    HELP = "Thresholds apply on Enter. Every change is logged as an operator action."
+
+    app: ZetaConsole
+
+    def compose(self) -> ComposeResult:
+        session = self.app.session
+        snapshot = session.router.snapshot()
+        with VerticalScroll(id="controls-box") as box:
+            box.border_title = "Controls"
+            yield Static(id="controls-changed")
+            with Horizontal(classes="control-row"):
+                yield Label("policy", classes="control-label")
+                yield Select(
+                    [(policy.value, policy.value) for policy in PolicyName],
+                    value=snapshot.policy.value,
+                    allow_blank=False,
+                    compact=True,
+                    id="policy",
+                )
+            yield Static("Thresholds (Enter applies)", classes="section")
+            for name, meaning in THRESHOLD_HELP.items():
+                with Horizontal(classes="control-row"):
+                    yield Label(name, classes="control-label")
+                    yield Input(str(getattr(snapshot.thresholds, name)), id=f"threshold-{name}", classes="threshold", compact=True)
+                    yield Static(meaning, id=f"threshold-{name}-note", classes="note")
+            yield Static("Pins (force a tier for a task)", classes="section")
+            for task in Task:
+                with Horizontal(classes="control-row"):
+                    yield Label(task.value, classes="control-label")
+                    yield Select(
+                        pin_choices(session.settings, task),
+                        value=snapshot.pins.get(task.value, Select.NULL),
+                        prompt="route normally",
+                        compact=True,
+                        id=f"pin-{task.value}",
+                        classes="pin",
+                    )
+            yield Static("Endpoints", classes="section")
+            for index, endpoint in enumerate(snapshot.endpoints):
+                with Horizontal(classes="control-row endpoint-row"):
+                    yield Label(endpoint_label(endpoint), id=f"endpoint-{index}", classes="endpoint-label")
+                    yield Button("drain", id=f"drain-{index}", compact=True)
+                    yield Button("eject", id=f"eject-{index}", compact=True, variant="error")
+                    yield Button("restore", id=f"restore-{index}", compact=True, variant="success")
+            if session.loadgen is not None:
+                yield Static("Load generator (demo traffic)", classes="section")
+                with Horizontal(classes="control-row"):
+                    yield Label("rate /s", classes="control-label")
+                    yield Input(f"{session.loadgen.rate_per_s:g}", id="loadgen-rate", compact=True)
+                    yield Static("Poisson arrivals of mixed tasks; 0 stops it", classes="note")
+            with Horizontal(id="controls-buttons"):
+                yield Button("Save to overrides (ctrl+s)", id="save", variant="primary", compact=True)
+                yield Button("Revert to config (ctrl+r)", id="revert", compact=True)
+
+    def on_mount(self) -> None:
+        self.refresh_view()
+        self.query_one("#policy", Select).focus()
+        if not self.app.session.frozen:
+            self.set_interval(1 / self.app.session.settings.ui.refresh_hz, self.refresh_view, name="controls-refresh")
+
+    def refresh_view(self) -> None:
+        snapshot = self.app.session.router.snapshot()
+        changed = ", ".join(sorted(snapshot.differs_from_config)) or "nothing"
+        self.query_one("#controls-changed", Static).update(f"Changed from the config: {changed}")
+        for index, endpoint in enumerate(snapshot.endpoints):
+            self.query_one(f"#endpoint-{index}", Label).update(endpoint_label(endpoint))
+            self.query_one(f"#drain-{index}", Button).label = "undrain" if endpoint.drained else "drain"
+        self._sync_selects(snapshot)
+
+    def _sync_selects(self, snapshot: RouterSnapshot) -> None:
+        """Show changes made elsewhere (palette, revert) without fighting the operator's edits."""
+        policy = self.query_one("#policy", Select)
+        if not policy.expanded and policy.value != snapshot.policy.value:
+            policy.value = snapshot.policy.value
+        for task in Task:
+            select = self.query_one(f"#pin-{task.value}", Select)
+            wanted: Any = snapshot.pins.get(task.value, Select.NULL)
+            if not select.expanded and select.value != wanted:
+                select.value = wanted
+
+    @on(Select.Changed, "#policy")
+    def _policy(self, event: Select.Changed) -> None:
+        router = self.app.session.router
+        if event.value != router.snapshot().policy.value and isinstance(event.value, str):
+            policy = event.value
+            self.app.command(lambda: router.set_policy(policy, source="console"), "Policy")
+
+    @on(Select.Changed, ".pin")
+    def _pin(self, event: Select.Changed) -> None:
+        router = self.app.session.router
+        task = (event.select.id or "").removeprefix("pin-")
+        current = router.snapshot().pins.get(task)
+        tier = event.value
+        if tier == Select.NULL and current is not None:
+            self.app.command(lambda: router.unpin(task, source="console"), "Unpin")
+        elif isinstance(tier, str) and tier != current:
+            self.app.command(lambda: router.pin(tier, task, source="console"), "Pin")
+
+    @on(Input.Submitted, ".threshold")
+    def _threshold(self, event: Input.Submitted) -> None:
+        name = (event.input.id or "").removeprefix("threshold-")
+        note = self.query_one(f"#threshold-{name}-note", Static)
+        router = self.app.session.router
+        try:
+            value = parse_threshold(name, event.value.strip())
+            router.set_threshold(name, value, source="console")
+        except ValueError as error:
+            note.update(str(error))
+            note.add_class("-error")
+            event.input.add_class("-invalid")
+            return
+        note.update(f"applied: {value}")
+        note.remove_class("-error")
+        event.input.remove_class("-invalid")
+        self.app.call_later(self.app.refresh_now)
+
+    @on(Input.Submitted, "#loadgen-rate")
+    def _rate(self, event: Input.Submitted) -> None:
+        loadgen = self.app.session.loadgen
+        if loadgen is None:
+            return
+        try:
+            rate = float(event.value)
+            if rate < 0:
+                raise ValueError
+        except ValueError:
+            self.app.notify(f"Load rate: {event.value!r} is not a rate ≥ 0", severity="error")
+            return
+        loadgen.set_rate(rate)
+        self.app.notify(f"Load generator: {rate:g} requests/s", title="Load")
+
+    @on(Button.Pressed, ".endpoint-row Button")
+    def _endpoint(self, event: Button.Pressed) -> None:
+        verb, _, index = (event.button.id or "").partition("-")
+        router = self.app.session.router
+        endpoint = router.snapshot().endpoints[int(index)]
+        actions = {
+            "drain": router.undrain if endpoint.drained else router.drain,
+            "eject": router.eject,
+            "restore": router.restore,
+        }
+        self.app.command(lambda: actions[verb](endpoint.id, source="console"), verb.capitalize())
+
+    @on(Button.Pressed, "#save")
+    def action_save(self) -> None:
+        self.app.save_settings()
+
+    @on(Button.Pressed, "#revert")
+    def action_revert(self) -> None:
+        self.app.revert_settings()
+        snapshot = self.app.session.router.snapshot()
+        for name in THRESHOLD_HELP:
+            self.query_one(f"#threshold-{name}", Input).value = str(getattr(snapshot.thresholds, name))

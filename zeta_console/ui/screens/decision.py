@@ -1,0 +1,103 @@
+"""The full story of one decision: classification, every candidate's score by term, outcome."""
+
+from __future__ import annotations
+
+from datetime import tzinfo
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Static
+
+from zeta_console.router.api import ALL_TASKS, Decision, OperatorAction
+from zeta_console.ui import format as fmt
+from zeta_console.ui.eventlog import LogEntry
+
+
+def _line(label: str, value: str) -> Content:
+    return Content.assemble((f"{label:>12} ", "$text-muted"), value)
+
+
+def decision_lines(entry: LogEntry, tz: tzinfo | None) -> list[Content]:
+    decision = entry.decision
+    if decision is None:
+        return []
+    classification = decision.classification
+    pins = ", ".join(f"{'all' if task == ALL_TASKS else task}→{tier}" for task, tier in sorted(decision.pins.items()))
+    lines = [
+        _line("request", f"{decision.request_id} at {fmt.clock(decision.at, tz)} from {decision.client}"),
+        _line(
+            "task",
+            f"{classification.task.value} (confidence {classification.confidence:.2f}, "
+            f"{classification.method}: {classification.reason})",
+        ),
+        _line("policy", decision.policy.value),
+        _line("chosen", decision.chosen or "nobody: rejected"),
+        _line("why", decision.reason),
+        _line("pins", pins or "none"),
+        _line("fallbacks", " → ".join(decision.fallbacks) if decision.fallbacks else "none"),
+    ]
+    record = entry.record
+    if record is None:
+        lines.append(_line("outcome", "still running"))
+    else:
+        tokens = f"{record.prompt_tokens or 0} in / {record.output_tokens or 0} out"
+        outcome = f"{record.outcome.value} · TTFT {fmt.seconds(record.ttft_s)} · total {fmt.seconds(record.total_s)} · {tokens}"
+        lines.append(_line("outcome", outcome))
+        if record.error:
+            lines.append(_line("error", f"{record.error_kind.value if record.error_kind else ''} {record.error}".strip()))
+    return lines
+
+
+def action_lines(action: OperatorAction, tz: tzinfo | None) -> list[Content]:
+    return [
+        _line("action", action.action),
+        _line("target", action.target),
+        _line("change", f"{action.old} → {action.new}"),
+        _line("by", f"{action.source} at {fmt.clock(action.at, tz)}"),
+    ]
+
+
+def term_names(decision: Decision) -> list[str]:
+    names: dict[str, None] = {}
+    for candidate in decision.candidates:
+        names.update(dict.fromkeys(candidate.terms))
+    return list(names)
+
+
+class DecisionScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q", "dismiss", "Close", id="decision.close")]
+    HELP = "Lower score wins. Excluded candidates could not be chosen; the column says why."
+
+    def __init__(self, entry: LogEntry, tz: tzinfo | None) -> None:
+        super().__init__()
+        self.entry = entry
+        self.tz = tz
+
+    def compose(self) -> ComposeResult:
+        entry = self.entry
+        with Vertical(id="decision-box") as box:
+            box.border_title = "Operator action" if entry.action else "Decision"
+            with VerticalScroll(id="decision-summary"):
+                lines = action_lines(entry.action, self.tz) if entry.action else decision_lines(entry, self.tz)
+                yield Static(Content("\n").join(lines))
+            if entry.decision is not None:
+                yield DataTable(id="candidates", cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        decision = self.entry.decision
+        if decision is None:
+            return
+        table = self.query_one("#candidates", DataTable)
+        terms = term_names(decision)
+        table.add_columns("", "endpoint", "model", "score", *terms, "excluded")
+        for candidate in sorted(decision.candidates, key=lambda item: (item.excluded is not None, item.score)):
+            marker = "→" if candidate.endpoint == decision.chosen else ""
+            row = [marker, candidate.endpoint, candidate.model, f"{candidate.score:.3f}"]
+            row += [f"{candidate.terms[term]:.3f}" if term in candidate.terms else "" for term in terms]
+            row.append(candidate.excluded or "")
+            table.add_row(*(Text(cell) for cell in row))
+        table.focus()

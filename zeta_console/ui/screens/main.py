@@ -1,0 +1,128 @@
+"""The main screen: header, endpoint cards, decision log and prompt pane, refreshed on a timer."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from zeta_console.router.api import EndpointStatus, RouterSnapshot
+from zeta_console.ui.widgets.decision_log import DecisionLog, DecisionTable
+from zeta_console.ui.widgets.endpoint_card import EndpointCard
+from zeta_console.ui.widgets.header import ConsoleHeader
+from zeta_console.ui.widgets.prompt import PromptInput, PromptPane
+
+if TYPE_CHECKING:
+    from zeta_console.ui.app import ZetaConsole
+
+
+def unreachable_banner(snapshot: RouterSnapshot, looked_at: tuple[str, ...], source: str) -> str | None:
+    """The advice shown while no endpoint is reachable; None once any endpoint answers."""
+    if not snapshot.endpoints or any(endpoint.status is not EndpointStatus.DOWN for endpoint in snapshot.endpoints):
+        return None
+    where = ", ".join(looked_at) or ", ".join(sorted({endpoint.url for endpoint in snapshot.endpoints}))
+    env = os.environ.get("OLLAMA_HOST")
+    env_note = f"OLLAMA_HOST={env}" if env else "OLLAMA_HOST is not set"
+    return (
+        f"No Ollama answering at {where} ({env_note}; hosts from {source}). "
+        "Start Ollama (`ollama serve`), fix OLLAMA_HOST or the hosts in the config, "
+        "or try `zeta-console --demo`. Retrying by itself."
+    )
+
+
+class MainScreen(Screen[None]):
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (110, "-wide")]
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-short"), (34, "-tall")]
+    BINDINGS = [
+        Binding("escape", "cancel_prompt", "Cancel", id="prompt.cancel"),
+        Binding("ctrl+l", "focus_log", "Log", id="main.focus_log"),
+        Binding("ctrl+o", "focus_prompt", "Prompt", id="main.focus_prompt"),
+    ]
+    HELP = "Cards show each endpoint's pulse; the log shows every decision. Enter on a row explains it."
+
+    app: ZetaConsole
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._missed_render = False  # paused or covered: rebuild the log when shown again
+
+    def compose(self) -> ComposeResult:
+        yield ConsoleHeader(id="header")
+        yield Static(id="banner")
+        yield Grid(id="cards")
+        with Horizontal(id="body"):
+            yield DecisionLog(self.app.session.tz, id="log")
+            yield PromptPane(id="prompt")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(ConsoleHeader).simulated = self.app.session.simulated
+        self.query_one(PromptInput).focus()
+        self.refresh_view()
+        if not self.app.session.frozen:
+            self.set_interval(1 / self.app.session.settings.ui.refresh_hz, self.refresh_view, name="refresh")
+
+    def refresh_view(self) -> None:
+        """Collect always; render only when visible and not paused."""
+        app = self.app
+        snapshot = app.session.router.snapshot()
+        app.series.record(snapshot)
+        batch = app.events.drain()
+        if app.paused or not self.is_current:
+            self._missed_render = True
+            return
+        log = self.query_one(DecisionLog)
+        if self._missed_render:
+            self._missed_render = False
+            log.rebuild(app.events)
+        else:
+            log.apply(batch)
+        self.show_snapshot(snapshot)
+
+    def show_snapshot(self, snapshot: RouterSnapshot) -> None:
+        session = self.app.session
+        now = session.clock()
+        self.query_one(ConsoleHeader).show(snapshot, now)
+        banner = None if session.simulated else unreachable_banner(snapshot, session.looked_at, session.settings.source)
+        banner_widget = self.query_one("#banner", Static)
+        banner_widget.display = banner is not None
+        if banner is not None:
+            banner_widget.update(banner)
+        cards = self.query_one("#cards", Grid)
+        existing = {card.endpoint_id: card for card in cards.query_children(EndpointCard)}
+        wanted = [endpoint.id for endpoint in snapshot.endpoints]
+        if list(existing) != wanted:
+            cards.remove_children()
+            new_cards = [EndpointCard(endpoint) for endpoint in snapshot.endpoints]
+            cards.mount_all(new_cards)
+            self.call_after_refresh(self.show_snapshot, snapshot)
+            return
+        for endpoint in snapshot.endpoints:
+            existing[endpoint.id].show(endpoint, snapshot.thresholds, now)
+
+    def action_focus_log(self) -> None:
+        self.query_one(DecisionTable).focus()
+
+    def action_focus_prompt(self) -> None:
+        self.query_one(PromptInput).focus()
+
+    def action_cancel_prompt(self) -> None:
+        self.app.cancel_prompt()
+
+    @on(DecisionLog.FilterChanged)
+    def _refilter(self) -> None:
+        self.query_one(DecisionLog).rebuild(self.app.events)
+
+    @on(DecisionTable.Opened)
+    def _open_decision(self, event: DecisionTable.Opened) -> None:
+        self.app.open_decision(event.key)
+
+    @on(PromptInput.Submitted)
+    def _send_prompt(self, event: PromptInput.Submitted) -> None:
+        self.app.send_prompt(event.text)

@@ -1,0 +1,76 @@
+"""Everything the console runs against, gathered in one object built by `launch` (or a test).
+
+The console observes the router through `RouterView`, commands it through `RouterControls`,
+and sends prompts through `chat`/`embed`. Demo mode adds fault injection and the load
+generator; frozen mode (snapshot tests, development) fixes the clock and turns timers off.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import tzinfo
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol
+
+from zeta_console.router.api import RouterControls, RouterView
+from zeta_console.settings import Settings
+
+
+class ConsoleRouter(RouterView, RouterControls, Protocol):
+    """The router as the console uses it (ZetaDynamicRouter satisfies this)."""
+
+    def chat(self, request: Any) -> Any: ...
+    async def embed(self, request: Any) -> Any: ...
+
+
+class FaultKind(StrEnum):
+    SLOW = "slow"  # latency x5
+    FAIL = "fail"  # every request errors
+    HOST_DOWN = "host_down"  # the whole simulated host refuses connections
+    CLEAR = "clear"  # back to normal
+
+
+FAULT_LABELS: Mapping[FaultKind, str] = {
+    FaultKind.SLOW: "slow down 5×",
+    FaultKind.FAIL: "make it fail",
+    FaultKind.HOST_DOWN: "take its host down",
+    FaultKind.CLEAR: "clear faults",
+}
+
+
+class FaultInjector(Protocol):
+    """Demo only: break a simulated endpoint on purpose."""
+
+    def targets(self) -> Sequence[str]: ...  # endpoint ids, "tier@host"
+    def inject(self, endpoint: str, fault: FaultKind) -> str: ...  # returns what was done, for the log
+
+
+class LoadControl(Protocol):
+    @property
+    def rate_per_s(self) -> float: ...
+    def set_rate(self, rate_per_s: float) -> None: ...
+
+
+class SettingsStore(Protocol):
+    """Where operator changes persist: the overrides file layered over the config."""
+
+    def save(self, changes: Mapping[str, Any]) -> Path: ...
+    def clear(self) -> Path | None: ...
+
+
+@dataclass
+class ConsoleSession:
+    router: ConsoleRouter
+    settings: Settings
+    clock: Callable[[], float] = time.time
+    tz: tzinfo | None = None  # None = local time
+    frozen: bool = False
+    simulated: bool = False
+    faults: FaultInjector | None = None
+    loadgen: LoadControl | None = None
+    store: SettingsStore | None = None
+    start: Callable[[], Awaitable[None]] | None = None  # run by the app in a worker, so the first frame never waits
+    looked_at: tuple[str, ...] = field(default_factory=tuple)  # Ollama URLs, for the "not reachable" banner

@@ -1,0 +1,151 @@
+"""The decision log: every routed request and operator action, newest at the bottom."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import tzinfo
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Input
+
+from zeta_console.ui import format as fmt
+from zeta_console.ui.eventlog import Batch, LogEntry, matches
+
+MAX_ROWS = 1000  # rows kept in the table; the EventLog keeps more for export
+COLUMNS: tuple[tuple[str, str, int], ...] = (
+    ("time", "time", 8),
+    ("client", "client", 8),
+    ("task", "task", 14),
+    ("endpoint", "endpoint", 16),
+    ("ttft", "TTFT", 6),
+    ("total", "total", 6),
+    ("outcome", "outcome", 9),
+    ("reason", "reason", 70),
+)
+SHORT_TASKS = {"complex_reasoning": "reasoning"}
+
+
+def row_cells(entry: LogEntry, tz: tzinfo | None) -> list[Text]:
+    task = SHORT_TASKS.get(entry.task, entry.task)
+    if entry.confidence is not None:
+        task += f" {entry.confidence:.2f}"
+    return [
+        Text(fmt.clock(entry.at, tz)),
+        Text(entry.client),
+        Text(task),
+        Text(entry.endpoint),
+        Text(fmt.seconds(entry.ttft_s) if entry.ttft_s is not None else ""),
+        Text(fmt.seconds(entry.total_s) if entry.total_s is not None else ""),
+        Text(entry.outcome),
+        Text(entry.reason, overflow="ellipsis", no_wrap=True),
+    ]
+
+
+class DecisionTable(DataTable[Text]):
+    BINDINGS = [
+        Binding("enter", "open_entry", "Details", id="log.details"),
+        Binding("end", "follow", "Follow tail", id="log.follow"),
+    ]
+
+    @dataclass
+    class Opened(Message):
+        key: str
+
+    def on_mount(self) -> None:
+        for key, label, width in COLUMNS:
+            self.add_column(label, key=key, width=width)
+
+    @property
+    def at_bottom(self) -> bool:
+        return self.scroll_y >= self.max_scroll_y
+
+    def action_open_entry(self) -> None:
+        if self.row_count:
+            row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
+            if row_key.value is not None:
+                self.post_message(self.Opened(row_key.value))
+
+    def action_follow(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=self.row_count - 1, animate=False)
+        self.scroll_end(animate=False, immediate=True)
+
+    @on(DataTable.RowSelected)
+    def _open_clicked(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        if event.row_key.value is not None:
+            self.post_message(self.Opened(event.row_key.value))
+
+
+class DecisionLog(Vertical):
+    """A filter box over the table. Follows the tail only while the reader is at the bottom."""
+
+    BINDINGS = [Binding("f", "focus_filter", "Filter log", id="log.filter")]
+
+    @dataclass
+    class FilterChanged(Message):
+        query: str
+
+    def __init__(self, tz: tzinfo | None, **kwargs: str) -> None:
+        super().__init__(**kwargs)
+        self.tz = tz
+        self.query_text = ""
+
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder="filter: coder  task:code  outcome:error  (Enter)", id="log-filter")
+        yield DecisionTable(id="log-table", cursor_type="row", zebra_stripes=True)
+
+    @property
+    def table(self) -> DecisionTable:
+        return self.query_one(DecisionTable)
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#log-filter", Input).focus()
+
+    @on(Input.Submitted, "#log-filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.table.focus()
+
+    @on(Input.Changed, "#log-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.query_text = event.value
+        self.post_message(self.FilterChanged(event.value))
+
+    def rebuild(self, entries: Iterable[LogEntry]) -> None:
+        table = self.table
+        table.clear()
+        self._append([entry for entry in entries if matches(entry, self.query_text)])
+        table.action_follow()
+
+    def apply(self, batch: Batch) -> None:
+        table = self.table
+        follow = table.at_bottom
+        on_last_row = table.row_count == 0 or table.cursor_row >= table.row_count - 1
+        for key in batch.evicted:
+            if key in table.rows:
+                table.remove_row(key)
+        for entry in batch.updated:
+            if entry.key in table.rows:
+                for (column, _, _), cell in zip(COLUMNS, row_cells(entry, self.tz), strict=True):
+                    table.update_cell(entry.key, column, cell)
+        self._append([entry for entry in batch.added if matches(entry, self.query_text)])
+        if follow:
+            if on_last_row and table.row_count:
+                table.move_cursor(row=table.row_count - 1, animate=False, scroll=False)
+            table.scroll_end(animate=False, immediate=True)
+
+    def _append(self, entries: list[LogEntry]) -> None:
+        table = self.table
+        for entry in entries:
+            table.add_row(*row_cells(entry, self.tz), key=entry.key)
+        excess = table.row_count - MAX_ROWS
+        if excess > 0:
+            for row_key in list(table.rows)[:excess]:
+                table.remove_row(row_key)

@@ -1,0 +1,123 @@
+"""One card per endpoint: status, TTFT/latency sparklines, load gauge, errors, residency."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.widgets import Label, ProgressBar, Sparkline, Static
+
+from zeta_console.router.api import EndpointSnapshot, EndpointStatus
+from zeta_console.settings import Thresholds
+from zeta_console.ui import format as fmt
+
+STATUS_CLASSES = tuple(f"-{status.value}" for status in EndpointStatus)
+
+
+def latency_style(value: float | None, limit: float) -> str:
+    if value is None:
+        return "$foreground-muted"
+    if value > limit:
+        return "$latency-bad"
+    if value > 0.7 * limit:
+        return "$latency-warn"
+    return "$latency-good"
+
+
+def quantiles(p50: float | None, p95: float | None, limit: float) -> Content:
+    return Content.assemble(
+        "p50 ",
+        (fmt.seconds(p50), latency_style(p50, limit)),
+        " p95 ",
+        (fmt.seconds(p95), latency_style(p95, limit)),
+    )
+
+
+def status_text(endpoint: EndpointSnapshot) -> Content:
+    label = endpoint.status.value.upper()
+    if endpoint.status is EndpointStatus.EJECTED and endpoint.ejected_for_s is not None:
+        label += f" {fmt.duration(endpoint.ejected_for_s)}"
+    text = Content.styled(label, f"bold $status-{endpoint.status.value}")
+    if endpoint.status_reason:
+        text += Content(f" {endpoint.status_reason}")
+    return text
+
+
+def residency_text(endpoint: EndpointSnapshot, now: float) -> str:
+    if endpoint.resident is None:
+        return "residency unknown"
+    if not endpoint.resident:
+        return "not loaded" + (f" · load ~{fmt.seconds(endpoint.load_s)}" if endpoint.load_s else "")
+    parts = [f"loaded {fmt.size(endpoint.size_bytes)}"]
+    if endpoint.size_vram_bytes is not None:
+        parts.append(f"VRAM {fmt.size(endpoint.size_vram_bytes)}")
+    if endpoint.expires_at is not None:
+        parts.append(f"expires {fmt.duration(endpoint.expires_at - now)}")
+    return " · ".join(parts)
+
+
+def load_text(endpoint: EndpointSnapshot) -> str:
+    return f"{endpoint.in_flight}/{endpoint.slots} q{endpoint.queued}"
+
+
+class EndpointCard(Vertical):
+    """Renders one `EndpointSnapshot`; `-compact` (set by the screen) folds it to one line."""
+
+    def __init__(self, endpoint: EndpointSnapshot, **kwargs: str) -> None:
+        super().__init__(**kwargs)
+        self.endpoint_id = endpoint.id
+        self.border_title = f"{endpoint.tier} · {endpoint.model}"
+        self.border_subtitle = endpoint.host
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="compact-line")
+        yield Static(id="status")
+        with Horizontal(classes="row"):
+            yield Label("TTFT ", classes="row-label")
+            yield Sparkline(id="ttft-spark")
+            yield Static(id="ttft-stats", classes="row-stats")
+        with Horizontal(classes="row"):
+            yield Label("total", classes="row-label")
+            yield Sparkline(id="latency-spark")
+            yield Static(id="latency-stats", classes="row-stats")
+        with Horizontal(classes="row"):
+            yield Label("load ", classes="row-label")
+            yield ProgressBar(id="gauge", total=1, show_eta=False, show_percentage=False)
+            yield Static(id="load", classes="row-stats")
+        yield Static(id="throughput")
+        yield Static(id="residency")
+
+    def show(self, endpoint: EndpointSnapshot, thresholds: Thresholds, now: float) -> None:
+        self.remove_class(*STATUS_CLASSES)
+        self.add_class(f"-{endpoint.status.value}")
+        self.query_one("#status", Static).update(status_text(endpoint))
+        self.query_one("#ttft-spark", Sparkline).data = endpoint.ttft_history
+        self.query_one("#latency-spark", Sparkline).data = endpoint.latency_history
+        self.query_one("#ttft-stats", Static).update(quantiles(endpoint.ttft_p50_s, endpoint.ttft_p95_s, thresholds.ttft_s))
+        self.query_one("#latency-stats", Static).update(
+            quantiles(endpoint.latency_p50_s, endpoint.latency_p95_s, thresholds.latency_s)
+        )
+        capacity = endpoint.slots + thresholds.queue
+        self.query_one("#gauge", ProgressBar).update(total=capacity, progress=min(capacity, endpoint.in_flight + endpoint.queued))
+        self.query_one("#load", Static).update(load_text(endpoint))
+        errors = Content.styled(
+            f"err {fmt.percent(endpoint.error_rate)}",
+            "$latency-bad" if endpoint.error_rate > thresholds.error_rate else "",
+        )
+        self.query_one("#throughput", Static).update(
+            Content.assemble(f"{fmt.rate(endpoint.decode_tps, ' tok/s')} · ", errors, f" · {endpoint.successes} ok / {endpoint.errors} failed")
+        )
+        self.query_one("#residency", Static).update(residency_text(endpoint, now))
+        self.query_one("#compact-line", Static).update(
+            Content.assemble(
+                Content.styled("● ", f"$status-{endpoint.status.value}"),
+                (f"{endpoint.tier:<9}", "bold"),
+                Content.styled(f"{endpoint.status.value:<8}", f"$status-{endpoint.status.value}"),
+                "TTFT ",
+                (fmt.seconds(endpoint.ttft_p95_s), latency_style(endpoint.ttft_p95_s, thresholds.ttft_s)),
+                " tot ",
+                (fmt.seconds(endpoint.latency_p95_s), latency_style(endpoint.latency_p95_s, thresholds.latency_s)),
+                f" {load_text(endpoint)} ",
+                errors,
+            )
+        )
