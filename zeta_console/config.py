@@ -293,8 +293,9 @@ class _Reader:
         if node.tag != _STR_TAG or not value.strip():
             self.fail(node, key, f"expected {_expectation(hint, field)}, got {_describe(node)}")
         if isinstance(hint, type) and issubclass(hint, StrEnum):
-            if value not in _enum_values(hint):
-                self.fail(node, key, _unknown(_ENUM_NOUNS.get(hint, field), value, _enum_values(hint)))
+            choices = [member.value for member in hint]
+            if value not in choices:
+                self.fail(node, key, _unknown(_ENUM_NOUNS.get(hint, field), value, choices))
             return hint(value)
         problem = _STRING_CHECKS[field](value) if field in _STRING_CHECKS else None
         if problem:
