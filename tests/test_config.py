@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -186,13 +185,8 @@ def test_check_config_reports_a_missing_file(capsys: pytest.CaptureFixture[str])
 
 def test_check_config_subprocess_prints_one_line_and_exits_2(isolated_xdg: Path) -> None:
     Path("bad.yaml").write_text("policy: adaptive\nthresholds:\n  queue: lots\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "zeta_console.cli", "check-config", "bad.yaml"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+    script = Path(sys.executable).parent / "zeta-console"  # the installed entry point
+    result = subprocess.run([str(script), "check-config", "bad.yaml"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr == 'zeta-console: bad.yaml:3: thresholds.queue: expected a positive integer, got "lots"\n'
