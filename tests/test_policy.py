@@ -11,7 +11,7 @@ from zeta_console.settings import Adaptive, PolicyName, Settings, Task, Threshol
 
 SETTINGS = Settings()
 NO_EXPLORE = Settings(adaptive=Adaptive(explore_rate=0.0))
-ALL_POLICIES = ["static", "adaptive"]  # TODO threshold, least_load
+ALL_POLICIES = [p.value for p in PolicyName]
 
 
 def decide(policy: str, *args, settings: Settings = NO_EXPLORE, **kwargs) -> PolicyResult:  # type: ignore[no-untyped-def]
@@ -255,3 +255,72 @@ def test_adaptive_samples_two_replicas_when_a_tier_has_many() -> None:
     reasons = [c.excluded for c in result.candidates]
     assert reasons.count("not sampled (power of two choices)") == 4
     assert reasons.count(None) == 2
+
+
+# --- threshold ---------------------------------------------------------------------------------
+
+STRICT = Thresholds(ttft_s=1.0, latency_s=30.0, queue=4, error_rate=0.25)
+
+THRESHOLD_CASES = [
+    # (case, reasoner overrides, expected chosen, expected reason)
+    ("within thresholds: preferred tier though busier", {"in_flight": 1, "queued": 2}, "reasoner@local", "reasoner@local within thresholds"),
+    ("queue over", {"in_flight": 1, "queued": 6}, "coder@local", "reasoner@local queue 6 > 4; fell back to coder@local"),
+    ("TTFT p95 over", {"ttft_p95_s": 2.4}, "coder@local", "reasoner@local TTFT p95 2.40 s > 1.00 s; fell back to coder@local"),
+    ("latency p95 over", {"latency_p95_s": 45.0}, "coder@local", "reasoner@local latency p95 45.00 s > 30.00 s; fell back to coder@local"),
+    ("error rate over", {"error_rate": 0.5}, "coder@local", "reasoner@local error rate 50% > 25%; fell back to coder@local"),
+    ("ejected preferred tier", {"status": EndpointStatus.EJECTED}, "coder@local", "reasoner unavailable; fell back to coder@local"),
+    ("per-model override", {"ttft_p95_s": 2.4, "thresholds": Thresholds(ttft_s=3.0)}, "reasoner@local", "reasoner@local within thresholds"),
+]
+
+
+@pytest.mark.parametrize(("case", "reasoner", "expected", "reason"), THRESHOLD_CASES, ids=[c[0] for c in THRESHOLD_CASES])
+def test_threshold(case: str, reasoner: dict, expected: str, reason: str) -> None:  # type: ignore[type-arg]
+    result = decide("threshold", fleet(reasoner={"thresholds": STRICT, **reasoner}, coder={"thresholds": STRICT}), Task.COMPLEX_REASONING)
+    assert result.chosen == expected
+    assert result.reason == reason
+
+
+def test_threshold_all_over_takes_the_least_over() -> None:
+    endpoints = fleet(reasoner={"in_flight": 1, "queued": 9}, coder={"in_flight": 1, "queued": 5})
+    result = decide("threshold", endpoints, Task.COMPLEX_REASONING)
+    assert result.chosen == "coder@local"
+    assert result.reason == "every endpoint over a threshold; coder@local is the least over (queue 5 > 4); every slot busy, waiting"
+
+
+def test_threshold_candidates_say_why_they_lost() -> None:
+    fell_back = excluded(decide("threshold", fleet(reasoner={"in_flight": 1, "queued": 6}), Task.COMPLEX_REASONING))
+    assert (fell_back["reasoner@local"], fell_back["coder@local"]) == ("over threshold: queue 6 > 4", None)
+    preferred = excluded(decide("threshold", fleet(), Task.COMPLEX_REASONING))
+    assert (preferred["reasoner@local"], preferred["coder@local"]) == (None, "later in route")
+
+
+# --- least_load --------------------------------------------------------------------------------
+
+LEAST_LOAD_CASES = [
+    # (case, endpoints, expected chosen)
+    ("least loaded across tiers", fleet(reasoner={"in_flight": 1}), "coder@local"),
+    ("load is per slot", fleet(reasoner={"in_flight": 2, "slots": 4}, coder={"in_flight": 1}), "reasoner@local"),
+    ("response time counts", fleet(coder={"ttft_ewma_s": 2.0}, reasoner={"ttft_ewma_s": 0.5}), "reasoner@local"),
+    ("fast failures count as load", fleet(reasoner={"recent_fast_failures": 2}, coder={"ttft_ewma_s": 1.0}), "coder@local"),
+    ("unknown TTFT seeded with the threshold", fleet(reasoner={"ttft_ewma_s": None}, coder={"ttft_ewma_s": 1.9}), "coder@local"),
+]
+
+
+@pytest.mark.parametrize(("case", "endpoints", "expected"), LEAST_LOAD_CASES, ids=[c[0] for c in LEAST_LOAD_CASES])
+def test_least_load(case: str, endpoints, expected: str) -> None:  # type: ignore[no-untyped-def]
+    result = decide("least_load", endpoints, Task.COMPLEX_REASONING)
+    assert result.chosen == expected, result.reason
+    assert result.reason.startswith(f"{expected} least load")
+
+
+def test_fast_candidate_construction_matches_the_dataclass() -> None:
+    from dataclasses import FrozenInstanceError
+
+    from zeta_console.router.api import CandidateScore
+    from zeta_console.router.policies.base import scored_candidate
+
+    e = endpoint("coder")
+    fast = scored_candidate(e, 1.5, {"wait_s": 1.5}, "saturated")
+    assert fast == CandidateScore("coder@local", "coder", "coder", "local", 1.5, {"wait_s": 1.5}, "saturated")
+    with pytest.raises(FrozenInstanceError):
+        fast.score = 0.0  # type: ignore[misc]

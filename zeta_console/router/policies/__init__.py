@@ -12,13 +12,17 @@ from collections.abc import Callable
 
 from zeta_console.router.policies.adaptive import AdaptivePolicy
 from zeta_console.router.policies.base import Policy, PolicyResult
+from zeta_console.router.policies.least_load import LeastLoadPolicy
 from zeta_console.router.policies.static import StaticPolicy
+from zeta_console.router.policies.threshold import ThresholdPolicy
 from zeta_console.settings import PolicyName, Settings
 
 PolicyFactory = Callable[[Settings], Policy]
 
 POLICIES: dict[str, PolicyFactory] = {
     PolicyName.STATIC.value: StaticPolicy,
+    PolicyName.THRESHOLD.value: ThresholdPolicy,
+    PolicyName.LEAST_LOAD.value: LeastLoadPolicy,
     PolicyName.ADAPTIVE.value: AdaptivePolicy,
 }
 

@@ -20,20 +20,19 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 
-from zeta_console.router.api import CandidateScore
 from zeta_console.router.candidates import DecisionInput, EndpointState
 from zeta_console.router.policies.base import (
     SEED_LOAD_S,
     SEED_SERVICE_S,
     STALE_TELEMETRY_S,
     PolicyResult,
+    Screen,
+    ScreenedPolicy,
     all_full,
     assemble,
-    nothing_available,
     pick_lowest,
     queue_estimate,
     scored_candidate,
-    screen,
     seconds,
     ttft_estimate,
     with_notes,
@@ -48,117 +47,132 @@ _ADDITIVE_TERMS = ("wait_s", "load_s", "prefill_s", "tier_penalty_s")
 _FACTOR_TERMS = ("feedback", "retry")
 
 
-def predict(e: EndpointState, prompt_tokens: int, embedding: bool, rank: int, weight: float) -> dict[str, float]:
-    """The terms of an endpoint's score, and the score itself under "score"."""
+def predict(e: EndpointState, prompt_tokens: int, embedding: bool, rank: int, weight: float) -> tuple[float, dict[str, float]]:
+    """An endpoint's score and its terms."""
     slots = e.slots if e.slots > 0 else 1
-    service = e.latency_ewma_s if e.latency_ewma_s is not None else e.latency_p95_s if e.latency_p95_s is not None else SEED_SERVICE_S
-    ahead = e.in_flight + e.queued + e.recent_fast_failures + 1 - slots
+    service = e.latency_ewma_s
+    if service is None:
+        service = e.latency_p95_s if e.latency_p95_s is not None else SEED_SERVICE_S
+    in_flight = e.in_flight
+    ahead = in_flight + e.queued + e.recent_fast_failures + 1 - slots
     wait = ahead * service / slots if ahead > 0 else 0.0
     load = (e.load_s if e.load_s is not None else SEED_LOAD_S) if e.resident is False else 0.0
     if e.prefill_s_per_token is not None:
         base = prompt_tokens * e.prefill_s_per_token
     else:
         base = service if embedding else ttft_estimate(e)
-    prefill = base * (1.0 + min(e.in_flight, slots - 1) / slots)
-    retry = 1.0 / (1.0 - min(e.error_rate, MAX_ERROR_RATE))
+    sharing = in_flight if in_flight < slots else slots - 1  # requests running beside this one
+    prefill = base + base * sharing / slots
+    retry = 1.0 / (1.0 - (e.error_rate if e.error_rate < MAX_ERROR_RATE else MAX_ERROR_RATE))
     penalty = rank * TIER_PENALTY_PER_RANK * e.thresholds.ttft_s
-    return {
-        "wait_s": wait,
-        "load_s": load,
-        "prefill_s": prefill,
-        "tier_penalty_s": penalty,
-        "feedback": weight,
-        "retry": retry,
-        "score": (wait + load + prefill) * weight * retry + penalty,
-    }
+    score = (wait + load + prefill) * weight * retry + penalty
+    return score, {"wait_s": wait, "load_s": load, "prefill_s": prefill, "tier_penalty_s": penalty, "feedback": weight, "retry": retry}
 
 
-def saturation(e: EndpointState) -> str | None:
-    """Why the endpoint should not take more work now, or None."""
+def is_saturated(e: EndpointState) -> bool:
+    """Queue over threshold or stale telemetry: the endpoint should not take more work now."""
+    over = e.in_flight - e.slots
+    age = e.last_sample_age_s
+    return e.queued + (over if over > 0 else 0) > e.thresholds.queue or (age is not None and age > STALE_TELEMETRY_S)
+
+
+def saturation(e: EndpointState) -> str:
+    """Why a saturated endpoint should not take more work now."""
     queue = queue_estimate(e)
     if queue > e.thresholds.queue:
         return f"saturated: queue {queue} > {e.thresholds.queue}"
-    if e.last_sample_age_s is not None and e.last_sample_age_s > STALE_TELEMETRY_S:
-        return f"saturated: telemetry {e.last_sample_age_s:.0f} s old"
-    return None
+    return f"saturated: telemetry {e.last_sample_age_s:.0f} s old"
 
 
-def deciding_term(winner: Mapping[str, float], runner_up: Mapping[str, float]) -> str:
-    """The term on which the winner gained most over the runner-up."""
-    term = max(_ADDITIVE_TERMS, key=lambda k: runner_up[k] - winner[k])
-    if runner_up[term] > winner[term]:
+def deciding_term(winner: Mapping[str, float], beaten: Mapping[str, float]) -> str:
+    """The term on which the winner gained most over the endpoint it beat."""
+    gain, term = max([(beaten[k] - winner[k], k) for k in _ADDITIVE_TERMS])
+    if gain > 0:
         return term
-    return max(_FACTOR_TERMS, key=lambda k: runner_up[k] / winner[k])
+    return max([(beaten[k] / winner[k], k) for k in _FACTOR_TERMS])[1]
 
 
-class AdaptivePolicy:
+class AdaptivePolicy(ScreenedPolicy):
     name = PolicyName.ADAPTIVE.value
 
     def __init__(self, settings: Settings) -> None:
-        self._routes = settings.routes
+        super().__init__(settings)
         self._explore_rate = settings.adaptive.explore_rate
 
-    def decide(self, inp: DecisionInput) -> PolicyResult:
-        s = screen(inp, self._routes)
-        if not s.pool:
-            return nothing_available(inp, s, self.name)
+    def choose(self, inp: DecisionInput, s: Screen) -> PolicyResult:
         rng = inp.rng
-        pool = _power_of_two(s.pool, s.rejected, rng) if len(s.pool) > P2C_ABOVE else s.pool
-        rank = {t: i for i, t in enumerate(s.tiers)}
+        pool = _power_of_two(s.pool, s.tiers, s.rejected, rng) if len(s.pool) > P2C_ABOVE else s.pool
         task = inp.classification.task
         weights = inp.feedback_weights
+        rank = {t: i for i, t in enumerate(s.tiers)}
+        weight = {t: weights.get((task, t), 1.0) for t in s.tiers}
         embedding = "embedding" in inp.needs
         prompt_tokens = inp.prompt_tokens
-        terms = [predict(e, prompt_tokens, embedding, rank[e.tier], weights.get((task, e.tier), 1.0)) for e in pool]
-
-        saturated = [saturation(e) for e in pool]
-        open_ = [i for i, why in enumerate(saturated) if why is None] or list(range(len(pool)))
-        best = open_[pick_lowest([terms[i]["score"] for i in open_], rng)]
+        scores: list[float] = []
+        terms: list[dict[str, float]] = []
+        open_: list[int] = []
+        scored = {}
+        for i, e in enumerate(pool):
+            tier = e.tier
+            score, t = predict(e, prompt_tokens, embedding, rank[tier], weight[tier])
+            scores.append(score)
+            terms.append(t)
+            scored[e.id] = scored_candidate(e, score, t)
+            if not is_saturated(e):
+                open_.append(i)
+        gated = 0 < len(open_) < len(pool)
+        if gated:
+            best = open_[pick_lowest([scores[i] for i in open_], rng)]
+            for i, e in enumerate(pool):
+                if i not in open_:
+                    scored[e.id] = scored_candidate(e, scores[i], terms[i], saturation(e))
+        else:
+            open_ = list(range(len(pool)))
+            best = pick_lowest(scores, rng)
         explore = len(open_) > 1 and rng.random() < self._explore_rate
         chosen = rng.choice(open_) if explore else best
 
-        scored = {}
-        for i, e in enumerate(pool):
-            t = terms[i]
-            scored[e.id] = scored_candidate(e, t.pop("score"), t, saturated[i] if saturated[i] and len(open_) < len(pool) else None)
-        winner = scored[pool[chosen].id]
-        parts = [self._headline(winner, embedding)]
+        winner = pool[chosen]
+        parts = [
+            f"{winner.id} predicted {'completion' if embedding else 'TTFT'} {seconds(terms[chosen]['wait_s'] + terms[chosen]['load_s'] + terms[chosen]['prefill_s'])} (score {scores[chosen]:.2f})"
+        ]
         if explore:
             parts.append(f"explore: random pick at rate {self._explore_rate:.0%}, best by score was {pool[best].id}")
-        runner_up = min((scored[pool[i].id] for i in open_ if i != chosen), key=_by_score, default=None)
-        if runner_up is not None:
-            parts.append(f"beat {runner_up.endpoint} (score {runner_up.score:.2f}) on {deciding_term(winner.terms, runner_up.terms)}")
-        if len(open_) < len(pool):
-            parts.extend(f"{e.id} {why}" for e, why in zip(pool, saturated) if why is not None)
-        elif saturated[chosen] is not None:
-            parts.append("every endpoint saturated; least bad chosen")
+        beaten = _runner_up(scores, open_, chosen)
+        if beaten is not None:
+            parts.append(f"beat {pool[beaten].id} (score {scores[beaten]:.2f}) on {deciding_term(terms[chosen], terms[beaten])}")
+        if gated:
+            parts.extend(f"{e.id} {scored[e.id].excluded}" for e in pool if scored[e.id].excluded)
+        elif is_saturated(winner):
+            parts.append(f"every endpoint saturated ({saturation(winner)[len('saturated: '):]}); least bad chosen")
         wait = all_full(s.pool)
         if wait:
             parts.append("every slot busy, waiting")
-        return PolicyResult(winner.endpoint, assemble(inp.endpoints, scored, s.rejected), with_notes("; ".join(parts), s), wait)
-
-    @staticmethod
-    def _headline(winner: CandidateScore, embedding: bool) -> str:
-        t = winner.terms
-        predicted = t["wait_s"] + t["load_s"] + t["prefill_s"]
-        return f"{winner.endpoint} predicted {'completion' if embedding else 'TTFT'} {seconds(predicted)} (score {winner.score:.2f})"
+        return PolicyResult(winner.id, assemble(inp.endpoints, scored, s.rejected), with_notes("; ".join(parts), s), wait)
 
 
-def _by_score(candidate: CandidateScore) -> float:
-    return candidate.score
+def _runner_up(scores: list[float], open_: list[int], chosen: int) -> int | None:
+    """The open endpoint with the best score after the chosen one: what the winner beat."""
+    beaten = None
+    beaten_score = 0.0
+    for i in open_:
+        if i != chosen and (beaten is None or scores[i] < beaten_score):
+            beaten, beaten_score = i, scores[i]
+    return beaten
 
 
-def _power_of_two(pool: list[EndpointState], rejected: dict[str, str], rng: random.Random) -> list[EndpointState]:
-    by_tier: dict[str, list[EndpointState]] = {}
-    for e in pool:
-        by_tier.setdefault(e.tier, []).append(e)
-    kept: list[EndpointState] = []
-    for members in by_tier.values():
-        if len(members) > P2C_ABOVE:
-            picked = rng.sample(members, 2)
-            for e in members:
-                if e not in picked:
-                    rejected[e.id] = NOT_SAMPLED
-            members = picked
-        kept.extend(members)
+def _power_of_two(pool: list[EndpointState], tiers: tuple[str, ...], rejected: dict[str, str], rng: random.Random) -> list[EndpointState]:
+    """Keep two random replicas of each tier that has more than P2C_ABOVE of them."""
+    pool_tiers = [e.tier for e in pool]
+    crowded = [t for t in tiers if pool_tiers.count(t) > P2C_ABOVE]
+    if not crowded:
+        return pool
+    kept = [e for e in pool if e.tier not in crowded]
+    for tier in crowded:
+        members = [e for e in pool if e.tier == tier]
+        picked = rng.sample(members, 2)
+        for e in members:
+            if e not in picked:
+                rejected[e.id] = NOT_SAMPLED
+        kept.extend(picked)
     return kept

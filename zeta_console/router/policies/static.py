@@ -7,28 +7,22 @@ from zeta_console.router.candidates import DecisionInput
 from zeta_console.router.policies.base import (
     LATER_IN_ROUTE,
     PolicyResult,
+    Screen,
+    ScreenedPolicy,
     all_full,
     assemble,
-    nothing_available,
     outstanding,
     pick_lowest,
     scored_candidate,
-    screen,
     with_notes,
 )
-from zeta_console.settings import PolicyName, Settings
+from zeta_console.settings import PolicyName
 
 
-class StaticPolicy:
+class StaticPolicy(ScreenedPolicy):
     name = PolicyName.STATIC.value
 
-    def __init__(self, settings: Settings) -> None:
-        self._routes = settings.routes
-
-    def decide(self, inp: DecisionInput) -> PolicyResult:
-        s = screen(inp, self._routes)
-        if not s.pool:
-            return nothing_available(inp, s, self.name)
+    def choose(self, inp: DecisionInput, s: Screen) -> PolicyResult:
         pool_tiers = {e.tier for e in s.pool}
         tier = next(t for t in s.tiers if t in pool_tiers)
         replicas = [e for e in s.pool if e.tier == tier]

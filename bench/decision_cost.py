@@ -1,0 +1,126 @@
+"""Decision cost per routing policy: 3 tiers x 4 replicas (12 endpoints).
+
+    python bench/decision_cost.py [--decisions 100000] [--json]
+
+Times `policy.decide()` alone (the router builds the DecisionInput once per request anyway)
+with time.perf_counter_ns around each call, after a warm-up. Inputs rotate over a mix of tasks,
+prompt sizes and load states so that no single branch is measured. Goal: p99 <= 20 us.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import random
+import statistics
+import sys
+import time
+
+from zeta_console.router.api import Classification, EndpointStatus
+from zeta_console.router.candidates import DecisionInput, EndpointState
+from zeta_console.router.policies import POLICIES, make_policy
+from zeta_console.settings import DEFAULT_MODELS, DEFAULT_ROUTES, PolicyName, Settings, Task, Thresholds
+
+REPLICAS = 4
+VARIANTS = 256  # distinct inputs cycled through during the run
+GOAL_P99_US = 20.0
+TASKS = (Task.SIMPLE, Task.CODE, Task.COMPLEX_REASONING, Task.EMBEDDING)
+
+
+def random_endpoint(tier: str, capabilities: frozenset[str], host: str, rng: random.Random) -> EndpointState:
+    slots = rng.choice((1, 2, 4))
+    in_flight = rng.randint(0, slots)
+    return EndpointState(
+        id=f"{tier}@{host}",
+        tier=tier,
+        model=tier,
+        host=host,
+        capabilities=capabilities,
+        slots=slots,
+        in_flight=in_flight,
+        queued=rng.randint(0, 6) if in_flight == slots else 0,
+        status=rng.choices((EndpointStatus.UP, EndpointStatus.DEGRADED, EndpointStatus.EJECTED), (0.85, 0.1, 0.05))[0],
+        drained=rng.random() < 0.05,
+        thresholds=Thresholds(),
+        ttft_ewma_s=rng.uniform(0.1, 3.0) if rng.random() < 0.9 else None,
+        ttft_p95_s=rng.uniform(0.2, 4.0),
+        latency_p95_s=rng.uniform(1.0, 40.0),
+        latency_ewma_s=rng.uniform(1.0, 20.0),
+        prefill_s_per_token=rng.uniform(0.0002, 0.004) if rng.random() < 0.8 else None,
+        load_s=rng.uniform(2.0, 15.0),
+        resident=rng.random() < 0.8,
+        error_rate=rng.choice((0.0, 0.0, 0.0, 0.05, 0.3)),
+        recent_fast_failures=rng.choice((0, 0, 0, 0, 2)),
+        last_sample_age_s=rng.uniform(0.0, 40.0),
+    )
+
+
+def random_input(rng: random.Random) -> DecisionInput:
+    endpoints = tuple(
+        random_endpoint(model.tier, model.capabilities | ({"completion"} if model.tier != "embedder" else set()), f"h{i}", rng)
+        for model in DEFAULT_MODELS
+        for i in range(REPLICAS)
+    )
+    task = rng.choice(TASKS)
+    return DecisionInput(
+        request_id="bench",
+        classification=Classification(task, 0.9, "bench", "rules"),
+        route=DEFAULT_ROUTES[task],
+        pinned_tier=rng.choice((None,) * 9 + ("coder",)),
+        endpoints=endpoints,
+        prompt_tokens=rng.randint(10, 4000),
+        needs=frozenset({"embedding"}) if task is Task.EMBEDDING else frozenset({"completion"}),
+        feedback_weights={(task, "coder"): rng.uniform(0.5, 2.0), (task, "reasoner"): rng.uniform(0.5, 2.0)},
+        rng=random.Random(rng.random()),
+    )
+
+
+def measure(policy_name: str, inputs: list[DecisionInput], decisions: int, warmup: int) -> dict[str, float]:
+    decide = make_policy(policy_name, Settings()).decide
+    clock = time.perf_counter_ns
+    count = len(inputs)
+    for i in range(warmup):
+        decide(inputs[i % count])
+    samples = [0] * decisions
+    for i in range(decisions):
+        inp = inputs[i % count]
+        start = clock()
+        decide(inp)
+        samples[i] = clock() - start
+    samples.sort()
+    return {
+        "p50_us": samples[decisions // 2] / 1000,
+        "p99_us": samples[min(decisions - 1, decisions * 99 // 100)] / 1000,
+        "mean_us": statistics.fmean(samples) / 1000,
+        "max_us": samples[-1] / 1000,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--decisions", type=int, default=100_000, help="timed decisions per policy")
+    parser.add_argument("--warmup", type=int, default=10_000)
+    parser.add_argument("--policies", nargs="*", default=[p.value for p in PolicyName], choices=sorted(POLICIES))
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", action="store_true", help="one JSON object on stdout instead of the table")
+    args = parser.parse_args(argv)
+
+    rng = random.Random(args.seed)
+    inputs = [random_input(rng) for _ in range(VARIANTS)]
+    results = {name: measure(name, inputs, args.decisions, args.warmup) for name in args.policies}
+    environment = {"python": platform.python_version(), "machine": platform.machine(), "endpoints": REPLICAS * len(DEFAULT_MODELS)}
+    if args.json:
+        json.dump({"environment": environment, "decisions": args.decisions, "goal_p99_us": GOAL_P99_US, "policies": results}, sys.stdout, indent=2)
+        print()
+        return 0
+    print(f"decision cost, {environment['endpoints']} endpoints, {args.decisions} decisions per policy, Python {environment['python']}")
+    print(f"{'policy':<12}{'p50 us':>9}{'p99 us':>9}{'mean us':>9}{'max us':>9}  goal p99 <= {GOAL_P99_US:g} us")
+    for name, r in results.items():
+        verdict = "ok" if r["p99_us"] <= GOAL_P99_US else "behind"
+        print(f"{name:<12}{r['p50_us']:>9.1f}{r['p99_us']:>9.1f}{r['mean_us']:>9.1f}{r['max_us']:>9.0f}  {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
