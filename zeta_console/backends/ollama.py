@@ -70,10 +70,15 @@ def map_error(error: BaseException, *, mid_stream: bool = False) -> BackendError
 
 
 def _describe_transport_error(error: BaseException) -> str:
-    text = str(error)
-    if isinstance(error, (httpx.ConnectError, ConnectionError)) and ("refused" in text.lower() or "Errno 111" in text or text.startswith("Failed to connect")):
-        return "connection refused"
-    return text or type(error).__name__
+    """The root cause in a few words ("connection refused"), not httpx's generic wrapper text."""
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, OSError) and cause.strerror:
+            return cause.strerror.lower()
+        cause = cause.__cause__ or cause.__context__
+    return str(error) or type(error).__name__
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import aclosing, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Generic, TypeVar
 
@@ -25,9 +25,10 @@ from zeta_console.settings import Task, Timeouts
 
 if TYPE_CHECKING:
     from zeta_console.router.router import Endpoint, ZetaDynamicRouter
-    from zeta_console.router.requests import AnyRequest, StreamRequest
+    from zeta_console.router.requests import AnyRequest, EmbedRequest, StreamRequest
 
 Chunk = TypeVar("Chunk", ollama.ChatResponse, ollama.GenerateResponse)
+Answer = TypeVar("Answer")
 
 RETRY_BUDGET_HALF_LIFE_S = 10.0
 LAST_ATTEMPT_GRACE = 2.0  # the last attempt gets this many times the first-token allowance
@@ -146,8 +147,9 @@ async def run_stream(router: ZetaDynamicRouter, state: RequestState) -> AsyncIte
     """Try endpoints until one produces a first token; then relay its chunks to the end."""
     with _recorded(router, state):
         await router.classify(state)
-        async for chunk in _stream_attempts(router, state):  # type: ignore[var-annotated]
-            yield chunk
+        async with aclosing(_stream_attempts(router, state)) as chunks:  # closed now, not when collected
+            async for chunk in chunks:
+                yield chunk
 
 
 @contextmanager
@@ -163,84 +165,84 @@ def _recorded(router: ZetaDynamicRouter, state: RequestState) -> Iterator[None]:
         router.finish(state)
 
 
-async def _stream_attempts(router: ZetaDynamicRouter, state: RequestState) -> AsyncIterator[Chunk]:
-    request: StreamRequest = state.request  # type: ignore[assignment]
-    timeouts = router.settings.timeouts
+@asynccontextmanager
+async def _first_answer(router: ZetaDynamicRouter, state: RequestState, start: Callable[[Endpoint], Awaitable[Answer]]) -> AsyncIterator[tuple[Attempt, Answer]]:
+    """Admit, occupy a slot and `start` the request there, failing over until it answers.
+
+    Inside the block the slot is still held and the first answer (the first chunk of a stream,
+    or a whole embedding) has arrived; failover is over: whatever fails now is the caller's.
+    """
     loop = asyncio.get_running_loop()
     while True:
         endpoint, last_chance = await router.admit(state)
         with router.slots.occupying(endpoint.id):
             attempt = router.begin_attempt(state, endpoint)
-            upstream: AsyncIterator[Chunk] = router.open_stream(endpoint, request)  # type: ignore[assignment]
-            allowance = first_token_allowance_s(timeouts, state.prompt_tokens) * (LAST_ATTEMPT_GRACE if last_chance else 1.0)
+            allowance = first_token_allowance_s(router.settings.timeouts, state.prompt_tokens) * (LAST_ATTEMPT_GRACE if last_chance else 1.0)
             try:
                 try:
                     async with asyncio.timeout_at(min(loop.time() + allowance, _loop_deadline(loop, state))):
-                        chunk = await upstream.__anext__()
-                except StopAsyncIteration:
-                    raise BackendError(ErrorKind.FAILED_MID_STREAM, "the stream ended before the first token") from None
+                        answer = await start(endpoint)
                 except TimeoutError:
                     raise BackendError(ErrorKind.TIMED_OUT, f"no first token within {allowance:.1f} s") from None
             except BackendError as error:
-                await upstream.aclose()  # type: ignore[attr-defined]
                 router.attempt_failed(state, attempt, error)
                 if retryable(error) and router.may_retry(state):
                     continue
                 raise
             router.first_token(state, attempt)
-            try:
-                while True:
-                    if chunk.done:
-                        state.timings = final_timings(chunk)
-                    yield chunk
-                    if chunk.done:
-                        break
-                    try:
-                        async with asyncio.timeout_at(min(loop.time() + timeouts.idle_s, _loop_deadline(loop, state))):
-                            chunk = await upstream.__anext__()
-                    except StopAsyncIteration:
-                        break
-                    except TimeoutError:
-                        raise BackendError(ErrorKind.TIMED_OUT, f"stalled: no chunk for {timeouts.idle_s:.1f} s or past the total deadline") from None
-            except BackendError as error:
-                # After the first token an error is the caller's error: never splice another model's text.
-                router.attempt_failed(state, attempt, error)
-                raise
-            finally:
-                await upstream.aclose()  # type: ignore[attr-defined]
-            router.attempt_succeeded(state, attempt)
+            yield attempt, answer
             return
 
 
+async def _stream_attempts(router: ZetaDynamicRouter, state: RequestState) -> AsyncIterator[Chunk]:
+    request: StreamRequest = state.request  # type: ignore[assignment]
+    idle_s = router.settings.timeouts.idle_s
+    loop = asyncio.get_running_loop()
+
+    async def start(endpoint: Endpoint) -> tuple[AsyncIterator[Chunk], Chunk]:
+        upstream: AsyncIterator[Chunk] = router.open_stream(endpoint, request)
+        try:
+            first = await upstream.__anext__()
+        except StopAsyncIteration:
+            await upstream.aclose()  # type: ignore[attr-defined]
+            raise BackendError(ErrorKind.FAILED_MID_STREAM, "the stream ended before the first token") from None
+        except BaseException:  # failed, timed out or cancelled: close the connection now
+            await upstream.aclose()  # type: ignore[attr-defined]
+            raise
+        return upstream, first
+
+    async with _first_answer(router, state, start) as (attempt, (upstream, chunk)):
+        try:
+            while True:
+                if chunk.done:
+                    state.timings = final_timings(chunk)
+                yield chunk
+                if chunk.done:
+                    break
+                try:
+                    async with asyncio.timeout_at(min(loop.time() + idle_s, _loop_deadline(loop, state))):
+                        chunk = await upstream.__anext__()
+                except StopAsyncIteration:
+                    raise BackendError(ErrorKind.FAILED_MID_STREAM, "the stream ended without a final chunk") from None
+                except TimeoutError:
+                    raise BackendError(ErrorKind.TIMED_OUT, f"stalled: no chunk for {idle_s:.1f} s, or past the total deadline") from None
+        except BackendError as error:
+            # After the first token an error is the caller's error: never splice another model's text.
+            router.attempt_failed(state, attempt, error)
+            raise
+        finally:
+            await upstream.aclose()  # type: ignore[attr-defined]
+        router.attempt_succeeded(state, attempt)
+
+
 async def run_embed(router: ZetaDynamicRouter, state: RequestState) -> ollama.EmbedResponse:
+    request: EmbedRequest = state.request  # type: ignore[assignment]
     with _recorded(router, state):
         await router.classify(state)
-        return await _embed_attempts(router, state)
-
-
-async def _embed_attempts(router: ZetaDynamicRouter, state: RequestState) -> ollama.EmbedResponse:
-    timeouts = router.settings.timeouts
-    loop = asyncio.get_running_loop()
-    while True:
-        endpoint, last_chance = await router.admit(state)
-        with router.slots.occupying(endpoint.id):
-            attempt = router.begin_attempt(state, endpoint)
-            allowance = first_token_allowance_s(timeouts, state.prompt_tokens) * (LAST_ATTEMPT_GRACE if last_chance else 1.0)
-            try:
-                try:
-                    async with asyncio.timeout_at(min(loop.time() + allowance, _loop_deadline(loop, state))):
-                        response = await router.send_embed(endpoint, state.request)  # type: ignore[arg-type]
-                except TimeoutError:
-                    raise BackendError(ErrorKind.TIMED_OUT, f"no embedding within {allowance:.1f} s") from None
-            except BackendError as error:
-                router.attempt_failed(state, attempt, error)
-                if retryable(error) and router.may_retry(state):
-                    continue
-                raise
-            router.first_token(state, attempt)
+        async with _first_answer(router, state, lambda endpoint: router.send_embed(endpoint, request)) as (attempt, response):
             state.timings = final_timings(response)
             router.attempt_succeeded(state, attempt)
-            return response
+    return response
 
 
 def _loop_deadline(loop: asyncio.AbstractEventLoop, state: RequestState) -> float:

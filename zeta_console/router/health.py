@@ -219,11 +219,17 @@ class HealthMonitor:
                 self._gpu, "--query-gpu=utilization.gpu,memory.used,memory.total", "--format=csv,noheader,nounits",
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
             )
+        except OSError:
+            return None
+        try:
             async with asyncio.timeout(PROBE_TIMEOUT_S):
                 output, _ = await process.communicate()
             rows = [[float(value) for value in line.split(",")] for line in output.decode().splitlines() if line.strip()]
-        except (OSError, ValueError, TimeoutError):
+        except (ValueError, TimeoutError):
             return None
+        finally:
+            if process.returncode is None:
+                process.kill()
         if not rows:
             return None
         return (sum(row[0] for row in rows) / len(rows), sum(100.0 * row[1] / row[2] for row in rows if row[2]) / len(rows))

@@ -118,14 +118,14 @@ class ZetaDynamicRouter(OperatorControls):
         await self.stop()
 
     async def _discover_capabilities(self) -> None:
-        """Narrow each endpoint's configured capabilities to what /api/show reports, where it does."""
+        """Add what /api/show reports (where the server reports capabilities) to the configured ones."""
         for endpoint in self.endpoints.values():
             try:
                 reported = await self.backends[endpoint.host].capabilities(endpoint.model)
             except BackendError:
                 continue
             if reported is not None:
-                self.capabilities[endpoint.id] = self.settings.model(endpoint.tier).capabilities & reported
+                self.capabilities[endpoint.id] = self.settings.model(endpoint.tier).capabilities | reported
 
     # -- entry points ----------------------------------------------------------------------
 
@@ -222,9 +222,15 @@ class ZetaDynamicRouter(OperatorControls):
             resident=None if residency is None else residency is not False,
             error_rate=metrics.error_rate(now),
             recent_fast_failures=metrics.recent_fast_failures(now),
-            last_sample_age_s=metrics.last_sample_age_s(now),
+            last_sample_age_s=self._telemetry_age_s(endpoint, now),
             latency_ewma_s=metrics.latency.value,
         )
+
+    def _telemetry_age_s(self, endpoint: Endpoint, now: float) -> float | None:
+        """Age of the freshest news about the endpoint: its last answer or its host's last good probe."""
+        host = self.health.hosts[endpoint.host]
+        ages = [age for age in (self.metrics[endpoint.id].last_sample_age_s(now), now - host.probed_at if host.reachable and host.probed_at else None) if age is not None]
+        return min(ages) if ages else None
 
     def status(self, endpoint: Endpoint, now: float) -> tuple[EndpointStatus, str]:
         if endpoint.id in self.controls.drained:
@@ -258,7 +264,9 @@ class ZetaDynamicRouter(OperatorControls):
                     return self.endpoints[result.chosen], last_chance
                 if waiter is None:
                     waiter = queue.enter_context(self.slots.waiting(Waiter(interactive=state.request.interactive, attributed=result.chosen)))
-                eligible = [candidate.endpoint for candidate in sorted(result.candidates, key=lambda c: c.score) if candidate.excluded is None]
+                # All full: take whichever eligible endpoint frees first. Otherwise the policy preferred
+                # a busy endpoint over a free one: wait for that one.
+                eligible = [c.endpoint for c in sorted(result.candidates, key=lambda c: c.score) if c.excluded is None] if result.wait else [result.chosen]
                 try:
                     async with asyncio.timeout_at(asyncio.get_running_loop().time() + max(0.0, state.deadline - time.monotonic())):
                         await self.slots.sleep(waiter, eligible)
