@@ -49,9 +49,10 @@ class ZetaConsole(App[None]):
         Binding("f1,question_mark", "help", "Help", id="app.help"),
         Binding("f2", "controls", "Controls", id="app.controls"),
         Binding("f3", "charts", "Charts", id="app.charts"),
-        Binding("f5", "toggle_pause", "Pause", id="app.pause"),
-        Binding("f6", "inject_fault", "Fault", id="app.fault"),
-        Binding("f7", "export", "Export", id="app.export"),
+        # priority: the prompt (a TextArea) has its own f5-f7, and it has the focus most of the time
+        Binding("f5", "toggle_pause", "Pause", id="app.pause", priority=True),
+        Binding("f6", "inject_fault", "Fault", id="app.fault", priority=True),
+        Binding("f7", "export", "Export", id="app.export", priority=True),
         Binding("f8", "next_theme", "Theme", id="app.theme", show=False),
         Binding("ctrl+q", "quit", "Quit", id="app.quit"),
     ]

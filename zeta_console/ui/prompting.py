@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from zeta_console.router.api import Decision
 from zeta_console.router.requests import ChatRequest, EmbedRequest
 from zeta_console.settings import Task
 from zeta_console.ui.session import ConsoleRouter
@@ -12,13 +13,12 @@ from zeta_console.ui.widgets.prompt import AnswerView, split_prefix
 CANCELLED_MARK = "[cancelled]"
 
 
-def chosen_model(decision: object) -> tuple[str, str]:
-    """(endpoint, model) of a Decision, for the "answered by" line."""
-    chosen = getattr(decision, "chosen", None) or "—"
-    for candidate in getattr(decision, "candidates", ()):
-        if candidate.endpoint == chosen:
-            return chosen, candidate.model
-    return chosen, "?"
+def answered_by(decision: Decision) -> str:
+    """`qwen3:14b @ reasoner@local`, or why nobody answered."""
+    for candidate in decision.candidates:
+        if candidate.endpoint == decision.chosen:
+            return f"{candidate.model} @ {candidate.endpoint}"
+    return decision.chosen or "not routed"
 
 
 async def run_prompt(router: ConsoleRouter, text: str, view: AnswerView) -> None:
@@ -26,20 +26,21 @@ async def run_prompt(router: ConsoleRouter, text: str, view: AnswerView) -> None
     view.begin(body, task)
     if task is Task.EMBEDDING:
         result = await router.embed(EmbedRequest(input=body, client="prompt", interactive=True))
-        endpoint, model = chosen_model(result.decision)
-        view.routed(endpoint, model, result.decision.reason)
+        view.routed(answered_by(result.decision), result.decision.reason)
         vector = result.response.embeddings[0] if result.response.embeddings else []
         head = ", ".join(f"{value:.4f}" for value in vector[:6])
         view.show_answer(f"{len(vector)}-dimensional embedding: [{head}{', …' if len(vector) > 6 else ''}]")
         return
     request = ChatRequest(messages=[{"role": "user", "content": body}], task=task, client="prompt", interactive=True)
-    stream = await router.chat(request)
-    endpoint, model = chosen_model(stream.decision)
-    view.routed(endpoint, model, stream.decision.reason)
+    stream = router.chat(request)
     answer: list[str] = []
     thinking: list[str] = []
+    shown: Decision | None = None
     try:
         async for chunk in stream:
+            if stream.decision is not None and stream.decision is not shown:  # first chunk, or a failover before it
+                shown = stream.decision
+                view.routed(answered_by(shown), shown.reason)
             message = chunk.message
             if message.thinking:
                 thinking.append(message.thinking)
@@ -50,6 +51,11 @@ async def run_prompt(router: ConsoleRouter, text: str, view: AnswerView) -> None
     except asyncio.CancelledError:
         view.show_answer("".join(answer), CANCELLED_MARK)
         await asyncio.shield(stream.aclose())
+        raise
+    except Exception:
+        view.show_answer("".join(answer), "[failed]")
+        if stream.decision is not None:
+            view.routed(answered_by(stream.decision), stream.decision.reason)
         raise
     if not answer:
         view.show_answer("(empty answer)")

@@ -15,15 +15,19 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
+import ollama
+
 from zeta_console.router.api import RouterControls, RouterView
+from zeta_console.router.dispatch import RoutedStream
+from zeta_console.router.requests import ChatRequest, EmbedRequest, EmbedResult
 from zeta_console.settings import Settings
 
 
 class ConsoleRouter(RouterView, RouterControls, Protocol):
     """The router as the console uses it (ZetaDynamicRouter satisfies this)."""
 
-    def chat(self, request: Any) -> Any: ...
-    async def embed(self, request: Any) -> Any: ...
+    def chat(self, request: ChatRequest) -> RoutedStream[ollama.ChatResponse]: ...
+    async def embed(self, request: EmbedRequest) -> EmbedResult: ...
 
 
 class FaultKind(StrEnum):

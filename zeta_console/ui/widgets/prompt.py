@@ -103,8 +103,8 @@ class AnswerView(VerticalScroll):
         self.query_one("#thinking-text", Static).update("")
         self.query_one("#answer-text", Static).update("")
 
-    def routed(self, endpoint: str, model: str, reason: str) -> None:
-        route = Content.assemble(("→ ", "$accent"), (f"{model} @ {endpoint}", "bold"), f"  {reason}")
+    def routed(self, answered_by: str, reason: str) -> None:
+        route = Content.assemble(("→ ", "$accent"), (answered_by, "bold"), f"  {reason}")
         self.query_one("#answer-meta", Static).update(self._prompt_line + "\n" + route)
 
     def show_thinking(self, text: str) -> None:

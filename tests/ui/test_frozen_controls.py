@@ -1,0 +1,227 @@
+"""Key paths and controls that need no live router: the frozen console, driven by a pilot."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.widgets import DataTable, Input, Select
+
+from tests.ui.conftest import settle
+from tests.ui.frozen import FrozenRouter, frozen_app
+from zeta_console.ui.app import ZetaConsole
+from zeta_console.ui.screens.charts import ChartsScreen
+from zeta_console.ui.screens.controls import ControlsScreen
+from zeta_console.ui.screens.decision import DecisionScreen
+from zeta_console.ui.screens.export import ExportScreen
+from zeta_console.ui.screens.fault import FaultScreen
+from zeta_console.ui.screens.help import HelpScreen
+from zeta_console.ui.widgets.decision_log import DecisionTable
+from zeta_console.ui.widgets.header import ConsoleHeader
+
+pytestmark = pytest.mark.usefixtures("isolated_xdg")
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self.saved: dict[str, Any] = {}
+
+    def save(self, changes: Mapping[str, Any]) -> Path:
+        self.saved.update(changes)
+        return Path("overrides.yaml")
+
+    def clear(self) -> Path | None:
+        self.saved.clear()
+        return None
+
+
+def router_of(app: ZetaConsole) -> FrozenRouter:
+    assert isinstance(app.session.router, FrozenRouter)
+    return app.session.router
+
+
+@pytest.mark.parametrize("key", ["f1", "question_mark"])
+async def test_help_opens_from_the_bindings_and_closes(key: str) -> None:
+    app = frozen_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("ctrl+l", key)  # "?" would be typed into the prompt
+        assert isinstance(app.screen, HelpScreen)
+        ids = {str(row[3]) for row in (app.screen.query_one(DataTable).get_row_at(i) for i in range(app.screen.query_one(DataTable).row_count))}
+        assert {"app.help", "app.pause", "prompt.send", "log.details", "log.filter"} <= ids
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_keymap_from_settings_rebinds_an_action() -> None:
+    app = frozen_app()
+    app.keymap["app.pause"] = "f9"
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f9")
+        assert app.paused
+
+
+async def test_pause_stops_rendering_but_keeps_collecting() -> None:
+    app = frozen_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.screen.query_one(DecisionTable)
+        rows = table.row_count
+        await pilot.press("f5")
+        assert app.paused and app.screen.query_one(ConsoleHeader).has_class("-paused")
+        router_of(app).set_policy("static")
+        app.events.listener(router_of(app).actions[-1])
+        app.screen.refresh_view()  # type: ignore[attr-defined]
+        assert table.row_count == rows  # not rendered ...
+        assert any(entry.action is not None and entry.action.action == "set_policy" for entry in app.events)  # ... but kept
+        await pilot.press("f5")
+        await settle(pilot, lambda: table.row_count == rows + 1, message="the log catches up on resume")
+
+
+async def test_enter_on_a_row_explains_the_decision() -> None:
+    app = frozen_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("ctrl+l", "enter")
+        assert isinstance(app.screen, DecisionScreen)
+        candidates = app.screen.query_one("#candidates", DataTable)
+        assert candidates.row_count == 3
+        assert "excluded" in [str(column.label) for column in candidates.columns.values()]
+        await pilot.press("escape")
+        assert not isinstance(app.screen, DecisionScreen)
+
+
+async def test_filter_narrows_the_log() -> None:
+    app = frozen_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        table = app.screen.query_one(DecisionTable)
+        await pilot.press("ctrl+l", "f", *"outcome:error")
+        await settle(pilot, lambda: table.row_count == 1, message="one error row")
+        await pilot.press("enter")
+        assert table.has_focus
+
+
+async def test_controls_apply_policy_threshold_pin_and_drain() -> None:
+    app = frozen_app()
+    router = router_of(app)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("f2")
+        screen = app.screen
+        assert isinstance(screen, ControlsScreen)
+        screen.query_one("#policy", Select).value = "least_load"
+        await settle(pilot, lambda: router.state.policy == "least_load", message="policy applied")
+
+        ttft = screen.query_one("#threshold-ttft_s", Input)
+        ttft.value = "-1"
+        await pilot.click(ttft)
+        await pilot.press("enter")
+        assert ttft.has_class("-invalid") and router.state.thresholds.ttft_s == 1.0
+        ttft.value = "0.5"
+        await pilot.press("enter")
+        assert router.state.thresholds.ttft_s == 0.5 and not ttft.has_class("-invalid")
+
+        screen.query_one("#pin-complex_reasoning", Select).value = "coder"
+        await settle(pilot, lambda: router.state.pins.get("complex_reasoning") == "coder", message="pinned")
+        screen.query_one("#pin-code", Select).clear()
+        await settle(pilot, lambda: "code" not in router.state.pins, message="unpinned")
+
+        await pilot.click("#drain-0")
+        await settle(pilot, lambda: router.state.endpoints[0].drained, message="drained")
+        assert str(screen.query_one("#drain-0").label) == "undrain"  # type: ignore[attr-defined]
+        await pilot.click("#restore-2")
+        await settle(pilot, lambda: router.state.endpoints[2].status == "up", message="restored")
+        assert [action.action for action in router.actions] == ["set_policy", "set_threshold", "pin", "unpin", "drain", "restore"]
+
+
+async def test_save_writes_changed_settings_and_revert_restores(isolated_xdg: Path) -> None:
+    app = frozen_app(simulated=False)
+    store = MemoryStore()
+    app.session.store = store
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("f2", "ctrl+s")
+        await app.workers.wait_for_complete()
+        assert store.saved == {"thresholds.ttft_s": 1.0}
+        router_of(app).set_policy("static")
+        await pilot.press("ctrl+r")
+        assert router_of(app).state.policy == "adaptive"
+
+
+async def test_theme_switch_is_live_and_remembered() -> None:
+    app = frozen_app()
+    store = MemoryStore()
+    app.session.store = store
+    app.session.frozen = False  # remembering is off in frozen mode
+    async with app.run_test(size=(120, 40)) as pilot:
+        before = app.theme
+        await pilot.press("ctrl+l", "f8")
+        assert app.theme != before
+        await app.workers.wait_for_complete()
+        assert store.saved == {"ui.theme": app.theme}
+        app.theme = "zeta-light"
+        assert app.current_theme.variables["latency-bad"] == "#C0262D"
+
+
+async def test_unknown_theme_falls_back_with_a_notification() -> None:
+    app = frozen_app()
+    assert app._choose_theme("no-such-theme") is not None
+    assert app.theme == "zeta-dark"
+
+
+@pytest.mark.parametrize("suffix", ["csv", "jsonl"])
+async def test_export_writes_the_decision_log(isolated_xdg: Path, suffix: str) -> None:
+    app = frozen_app()
+    target = isolated_xdg / "out" / f"log.{suffix}"
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f7")
+        assert isinstance(app.screen, ExportScreen)
+        path_input = app.screen.query_one(Input)
+        assert path_input.value.startswith(str(isolated_xdg))  # the default is in the cwd
+        path_input.value = str(target)
+        await pilot.press("enter")
+        await settle(pilot, target.exists, message="export written")
+        assert any(str(target) in notification.message for notification in app._notifications)
+    text = target.read_text()
+    rows = list(csv.DictReader(text.splitlines())) if suffix == "csv" else [json.loads(line) for line in text.splitlines()]
+    assert len(rows) == len(app.events) == 25
+    assert rows[0]["request_id"] == "r0000" and rows[0]["endpoint"] == "coder@local"
+    assert any(row["outcome"] == "error" for row in rows) and any(row["outcome"] == "action" for row in rows)
+
+
+async def test_palette_is_context_aware() -> None:
+    app = frozen_app()
+    async with app.run_test(size=(120, 40)):
+        from zeta_console.ui.commands import ConsoleCommands
+
+        titles = [title for title, _, _ in ConsoleCommands(app.screen).entries()]
+        assert "tier: unpin coder from code" in titles
+        assert "tier: pin coder for code" not in titles  # already pinned
+        assert "endpoint: restore reasoner@local" in titles and "endpoint: eject reasoner@local" not in titles
+        assert "fault: slow down 5× — coder@local" in titles
+        assert "view: pause updates" in titles and "view: resume updates" not in titles
+
+
+async def test_charts_window_changes_with_plus_and_minus() -> None:
+    app = frozen_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("f3")
+        assert isinstance(app.screen, ChartsScreen)
+        await pilot.press("plus")
+        assert app.screen.window_s == 300
+        await pilot.press("minus", "minus")
+        assert app.screen.window_s == 60
+        await pilot.press("escape")
+        assert not isinstance(app.screen, ChartsScreen)
+
+
+async def test_fault_key_only_in_demo_mode() -> None:
+    app = frozen_app(simulated=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f6")
+        assert not isinstance(app.screen, FaultScreen)
+    app = frozen_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("f6")
+        assert isinstance(app.screen, FaultScreen)
+        await pilot.press("enter")
+        assert any("slow coder@local" in notification.message for notification in app._notifications)

@@ -1,0 +1,89 @@
+"""`zeta-console` (no subcommand): load the config, build the router, run the console.
+
+The config is loaded (and a bad one reported, exit 2) before the terminal is taken over. The
+router is started by the app in a worker so the first frame never waits for a health probe.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Mapping
+from contextlib import AsyncExitStack
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from zeta_console.config import clear_overrides, load_settings, overrides_path, save_overrides
+from zeta_console.settings import Settings
+
+
+class OverridesFile:
+    """The console's SettingsStore: the overrides file in the XDG config dir."""
+
+    def save(self, changes: Mapping[str, Any]) -> Path:
+        return save_overrides(changes)
+
+    def clear(self) -> Path | None:
+        path = overrides_path()
+        existed = path.is_file()
+        clear_overrides()
+        return path if existed else None
+
+
+def run_console_command(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)  # ConfigError: one line, exit 2, terminal untouched
+    if args.listen:
+        from zeta_console.serve.security import parse_listen, require_safe_bind
+
+        require_safe_bind(parse_listen(args.listen), args.token)
+    asyncio.run(_console(args, settings))
+    return 0
+
+
+async def _console(args: argparse.Namespace, settings: Settings) -> None:
+    from zeta_console.journal import Journal
+    from zeta_console.router.router import ZetaDynamicRouter
+    from zeta_console.ui.app import ZetaConsole
+    from zeta_console.ui.session import ConsoleSession
+
+    async with AsyncExitStack() as stack:
+        session_extras: dict[str, Any] = {}
+        if args.demo:
+            from zeta_console.demo import demo_fleet
+            from zeta_console.loadgen import LoadGenerator
+            from zeta_console.ui.faults import SimulatedFaults
+
+            # The demo keeps the operator's console preferences but not their hosts or models.
+            base = replace(Settings(), ui=settings.ui, load_generator=settings.load_generator)
+            fleet, settings = await stack.enter_async_context(demo_fleet(base=base))
+            router = ZetaDynamicRouter(settings)
+            loadgen = LoadGenerator(router, settings.load_generator.rate_per_s)
+            stack.push_async_callback(loadgen.stop)
+            session_extras.update(simulated=True, faults=SimulatedFaults(fleet, router), loadgen=loadgen)
+        else:
+            journal = Journal.from_settings(settings)
+            stack.callback(journal.close)
+            router = ZetaDynamicRouter(settings, journal=journal)
+            loadgen = None
+        stack.push_async_callback(router.stop)
+
+        async def start() -> None:
+            await router.start()
+            if args.listen:
+                from zeta_console.serve.endpoint import start_endpoint
+
+                endpoint = await start_endpoint(router, settings, args.listen, args.token)
+                stack.push_async_callback(endpoint.stop)
+            if loadgen is not None:
+                loadgen.start()
+
+        session = ConsoleSession(
+            router=router,
+            settings=settings,
+            store=OverridesFile(),
+            start=start,
+            looked_at=tuple(host.url for host in settings.hosts),
+            **session_extras,
+        )
+        await ZetaConsole(session).run_async()
