@@ -23,6 +23,9 @@ from zeta_console.router.policies.base import (
 from zeta_console.settings import PolicyName
 
 
+OVER_THRESHOLD = "over threshold: "
+
+
 def _ratio(value: float | None, limit: float) -> float:
     if value is None:
         return 0.0
@@ -103,6 +106,8 @@ class ThresholdPolicy(ScreenedPolicy):
         for e in s.pool:
             c = scored[e.id]
             if c.score > 1.0:
-                scored[e.id] = scored_candidate(e, c.score, c.terms, f"over threshold: {crossed(e)}")
+                # Name the worst metric only: the terms hold the ratios, and formatting every
+                # loser's numbers would double the cost of a decision under load.
+                scored[e.id] = scored_candidate(e, c.score, c.terms, OVER_THRESHOLD + max(c.terms, key=c.terms.__getitem__))
             elif s.tiers.index(e.tier) > rank:
                 scored[e.id] = scored_candidate(e, c.score, c.terms, LATER_IN_ROUTE)
