@@ -21,7 +21,7 @@ from zeta_console.backends.ollama import BackendError, FinalTimings, final_timin
 from zeta_console.router.api import Classification, Decision, ErrorKind, Outcome, RequestRecord
 from zeta_console.router.metrics import DecayedCount
 from zeta_console.settings import RetryBudget as RetryBudgetConfig
-from zeta_console.settings import Task, Timeouts
+from zeta_console.settings import Timeouts
 
 if TYPE_CHECKING:
     from zeta_console.router.router import Endpoint, ZetaDynamicRouter

@@ -37,7 +37,7 @@ from zeta_console.router.api import (
 from zeta_console.router.candidates import DecisionInput, EndpointState
 from zeta_console.router.classify import Classifier
 from zeta_console.router.controls import ControlState, OperatorControls, task_needs
-from zeta_console.router.dispatch import Attempt, RejectedError, RequestState, RetryBudget, RoutedStream, run_embed, run_stream
+from zeta_console.router.dispatch import Attempt, RejectedError, RequestState, RetryBudget, RoutedStream, run_embed
 from zeta_console.router.feedback import FeedbackLoop
 from zeta_console.router.health import FAILURE_KINDS, CircuitBreakers, HealthMonitor
 from zeta_console.router.metrics import DecayedCount, EndpointMetrics, RateMeter
@@ -199,51 +199,10 @@ class ZetaDynamicRouter(OperatorControls):
         )
 
     def endpoint_state(self, endpoint: Endpoint, now: float) -> EndpointState:
-        metrics = self.metrics[endpoint.id]
-        residency = self.health.residency(endpoint.host, endpoint.model)
-        return EndpointState(
-            id=endpoint.id,
-            tier=endpoint.tier,
-            model=endpoint.model,
-            host=endpoint.host,
-            capabilities=self.capabilities[endpoint.id],
-            slots=endpoint.slots,
-            in_flight=self.slots.in_flight[endpoint.id],
-            queued=self.slots.queued[endpoint.id],
-            status=self.status(endpoint, now)[0],
-            drained=endpoint.id in self.controls.drained,
-            thresholds=self.thresholds_for(endpoint.tier),
-            ttft_ewma_s=metrics.ttft.value,
-            ttft_p95_s=metrics.ttft_percentile(0.95, now),
-            latency_p95_s=metrics.latency_percentile(0.95, now),
-            prefill_s_per_token=metrics.prefill_s_per_token.value,
-            decode_tps=metrics.decode_tps.value,
-            load_s=metrics.load_s.value,
-            resident=None if residency is None else residency is not False,
-            error_rate=metrics.error_rate(now),
-            recent_fast_failures=metrics.recent_fast_failures(now),
-            last_sample_age_s=self._telemetry_age_s(endpoint, now),
-            latency_ewma_s=metrics.latency.value,
-        )
-
-    def _telemetry_age_s(self, endpoint: Endpoint, now: float) -> float | None:
-        """Age of the freshest news about the endpoint: its last answer or its host's last good probe."""
-        host = self.health.hosts[endpoint.host]
-        ages = [age for age in (self.metrics[endpoint.id].last_sample_age_s(now), now - host.probed_at if host.reachable and host.probed_at else None) if age is not None]
-        return min(ages) if ages else None
+        return view.endpoint_state(self, endpoint, now)
 
     def status(self, endpoint: Endpoint, now: float) -> tuple[EndpointStatus, str]:
-        if endpoint.id in self.controls.drained:
-            return EndpointStatus.DRAINED, "drained by the operator"
-        if self.breakers.is_out(endpoint.id, now):
-            return EndpointStatus.EJECTED, self.breakers.state(endpoint.id).reason
-        host = self.health.hosts[endpoint.host]
-        if host.reachable is False:
-            return EndpointStatus.DOWN, host.reason
-        over = view.over_thresholds(self.metrics[endpoint.id], self.slots.queued[endpoint.id], self.thresholds_for(endpoint.tier), now)
-        if over:
-            return EndpointStatus.DEGRADED, over
-        return EndpointStatus.UP, self.breakers.state(endpoint.id).reason or host.reason
+        return view.endpoint_status(self, endpoint, now)
 
     async def admit(self, state: RequestState) -> tuple[Endpoint, bool]:
         """Decide, waiting in the queue while every eligible endpoint is full (late binding).

@@ -1,11 +1,13 @@
-"""The read side: what the router shows (snapshots), built on demand from its live state."""
+"""The read side, built on demand from the router's live state: the `EndpointState` policies
+decide on, endpoint status, and the snapshots readers see."""
 
 from __future__ import annotations
 
 import time
 from typing import TYPE_CHECKING
 
-from zeta_console.router.api import Classification, Decision, EndpointSnapshot, RouterSnapshot
+from zeta_console.router.api import Classification, Decision, EndpointSnapshot, EndpointStatus, RouterSnapshot
+from zeta_console.router.candidates import EndpointState
 from zeta_console.router.metrics import EndpointMetrics
 from zeta_console.settings import PolicyName, Task, Thresholds
 
@@ -30,6 +32,58 @@ def over_thresholds(metrics: EndpointMetrics, queued: int, thresholds: Threshold
     return ""
 
 
+def endpoint_state(router: ZetaDynamicRouter, endpoint: Endpoint, now: float) -> EndpointState:
+    """What a policy knows about one endpoint right now."""
+    metrics = router.metrics[endpoint.id]
+    residency = router.health.residency(endpoint.host, endpoint.model)
+    return EndpointState(
+        id=endpoint.id,
+        tier=endpoint.tier,
+        model=endpoint.model,
+        host=endpoint.host,
+        capabilities=router.capabilities[endpoint.id],
+        slots=endpoint.slots,
+        in_flight=router.slots.in_flight[endpoint.id],
+        queued=router.slots.queued[endpoint.id],
+        status=endpoint_status(router, endpoint, now)[0],
+        drained=endpoint.id in router.controls.drained,
+        thresholds=router.thresholds_for(endpoint.tier),
+        ttft_ewma_s=metrics.ttft.value,
+        ttft_p95_s=metrics.ttft_percentile(0.95, now),
+        latency_p95_s=metrics.latency_percentile(0.95, now),
+        prefill_s_per_token=metrics.prefill_s_per_token.value,
+        decode_tps=metrics.decode_tps.value,
+        load_s=metrics.load_s.value,
+        resident=None if residency is None else residency is not False,
+        error_rate=metrics.error_rate(now),
+        recent_fast_failures=metrics.recent_fast_failures(now),
+        last_sample_age_s=_telemetry_age_s(router, endpoint, now),
+        latency_ewma_s=metrics.latency.value,
+    )
+
+
+def _telemetry_age_s(router: ZetaDynamicRouter, endpoint: Endpoint, now: float) -> float | None:
+    """Age of the freshest news about the endpoint: its last answer or its host's last good probe."""
+    host = router.health.hosts[endpoint.host]
+    probe_age = now - host.probed_at if host.reachable and host.probed_at is not None else None
+    ages = [age for age in (router.metrics[endpoint.id].last_sample_age_s(now), probe_age) if age is not None]
+    return min(ages) if ages else None
+
+
+def endpoint_status(router: ZetaDynamicRouter, endpoint: Endpoint, now: float) -> tuple[EndpointStatus, str]:
+    if endpoint.id in router.controls.drained:
+        return EndpointStatus.DRAINED, "drained by the operator"
+    if router.breakers.is_out(endpoint.id, now):
+        return EndpointStatus.EJECTED, router.breakers.state(endpoint.id).reason
+    host = router.health.hosts[endpoint.host]
+    if host.reachable is False:
+        return EndpointStatus.DOWN, host.reason
+    over = over_thresholds(router.metrics[endpoint.id], router.slots.queued[endpoint.id], router.thresholds_for(endpoint.tier), now)
+    if over:
+        return EndpointStatus.DEGRADED, over
+    return EndpointStatus.UP, router.breakers.state(endpoint.id).reason or host.reason
+
+
 def undecided(state: RequestState, policy: PolicyName) -> Decision:
     """The decision of a request that ended before one was made (cancelled or failed early)."""
     classification = state.classification or Classification(Task.SIMPLE, 0.0, "not classified", "none")
@@ -39,7 +93,7 @@ def undecided(state: RequestState, policy: PolicyName) -> Decision:
 
 def endpoint_snapshot(router: ZetaDynamicRouter, endpoint: Endpoint, now: float) -> EndpointSnapshot:
     view = router.metrics[endpoint.id].view(now)
-    status, reason = router.status(endpoint, now)
+    status, reason = endpoint_status(router, endpoint, now)
     residency = router.health.residency(endpoint.host, endpoint.model)
     row = residency or None
     return EndpointSnapshot(
