@@ -137,6 +137,11 @@ def test_make_policy_accepts_the_enum() -> None:
 # --- static ------------------------------------------------------------------------------------
 
 
+def test_static_says_why_it_skipped_a_tier() -> None:
+    result = decide("static", fleet(reasoner={"status": EndpointStatus.EJECTED}), Task.COMPLEX_REASONING)
+    assert result.reason == "coder@local: first available tier in route reasoner > coder; reasoner unavailable (reasoner@local ejected)"
+
+
 def test_static_ignores_load_and_waits_for_its_tier() -> None:
     result = decide("static", fleet(reasoner={"in_flight": 1, "queued": 6}), Task.COMPLEX_REASONING)
     assert (result.chosen, result.wait) == ("reasoner@local", True)
@@ -268,7 +273,7 @@ THRESHOLD_CASES = [
     ("TTFT p95 over", {"ttft_p95_s": 2.4}, "coder@local", "reasoner@local TTFT p95 2.40 s > 1.00 s; fell back to coder@local"),
     ("latency p95 over", {"latency_p95_s": 45.0}, "coder@local", "reasoner@local latency p95 45.00 s > 30.00 s; fell back to coder@local"),
     ("error rate over", {"error_rate": 0.5}, "coder@local", "reasoner@local error rate 50% > 25%; fell back to coder@local"),
-    ("ejected preferred tier", {"status": EndpointStatus.EJECTED}, "coder@local", "reasoner unavailable; fell back to coder@local"),
+    ("ejected preferred tier", {"status": EndpointStatus.EJECTED}, "coder@local", "reasoner unavailable (reasoner@local ejected); fell back to coder@local"),
     ("per-model override", {"ttft_p95_s": 2.4, "thresholds": Thresholds(ttft_s=3.0)}, "reasoner@local", "reasoner@local within thresholds"),
 ]
 

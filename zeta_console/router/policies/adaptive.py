@@ -43,6 +43,7 @@ TIER_PENALTY_PER_RANK = 0.5  # x the endpoint's TTFT threshold, per step down th
 P2C_ABOVE = 4  # replicas in a tier beyond which only two random ones are scored
 MAX_ERROR_RATE = 0.9  # caps the retry factor at 10
 NOT_SAMPLED = "not sampled (power of two choices)"
+SATURATED = "saturated: "
 _ADDITIVE_TERMS = ("wait_s", "load_s", "prefill_s", "tier_penalty_s")
 _FACTOR_TERMS = ("feedback", "retry")
 
@@ -80,8 +81,8 @@ def saturation(e: EndpointState) -> str:
     """Why a saturated endpoint should not take more work now."""
     queue = queue_estimate(e)
     if queue > e.thresholds.queue:
-        return f"saturated: queue {queue} > {e.thresholds.queue}"
-    return f"saturated: telemetry {e.last_sample_age_s:.0f} s old"
+        return f"queue {queue} > {e.thresholds.queue}"
+    return f"telemetry {e.last_sample_age_s:.0f} s old"
 
 
 def deciding_term(winner: Mapping[str, float], beaten: Mapping[str, float]) -> str:
@@ -125,7 +126,7 @@ class AdaptivePolicy(ScreenedPolicy):
             best = open_[pick_lowest([scores[i] for i in open_], rng)]
             for i, e in enumerate(pool):
                 if i not in open_:
-                    scored[e.id] = scored_candidate(e, scores[i], terms[i], saturation(e))
+                    scored[e.id] = scored_candidate(e, scores[i], terms[i], SATURATED + saturation(e))
         else:
             open_ = list(range(len(pool)))
             best = pick_lowest(scores, rng)
@@ -133,9 +134,9 @@ class AdaptivePolicy(ScreenedPolicy):
         chosen = rng.choice(open_) if explore else best
 
         winner = pool[chosen]
-        parts = [
-            f"{winner.id} predicted {'completion' if embedding else 'TTFT'} {seconds(terms[chosen]['wait_s'] + terms[chosen]['load_s'] + terms[chosen]['prefill_s'])} (score {scores[chosen]:.2f})"
-        ]
+        t = terms[chosen]
+        predicted = t["wait_s"] + t["load_s"] + t["prefill_s"]
+        parts = [f"{winner.id} predicted {'completion' if embedding else 'TTFT'} {seconds(predicted)} (score {scores[chosen]:.2f})"]
         if explore:
             parts.append(f"explore: random pick at rate {self._explore_rate:.0%}, best by score was {pool[best].id}")
         beaten = _runner_up(scores, open_, chosen)
@@ -144,7 +145,7 @@ class AdaptivePolicy(ScreenedPolicy):
         if gated:
             parts.extend(f"{e.id} {scored[e.id].excluded}" for e in pool if scored[e.id].excluded)
         elif is_saturated(winner):
-            parts.append(f"every endpoint saturated ({saturation(winner)[len('saturated: '):]}); least bad chosen")
+            parts.append(f"every endpoint saturated ({saturation(winner)}); least bad chosen")
         wait = all_full(s.pool)
         if wait:
             parts.append("every slot busy, waiting")

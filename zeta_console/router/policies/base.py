@@ -102,7 +102,7 @@ def screen(inp: DecisionInput, routes: Mapping[Task, tuple[str, ...]]) -> Screen
             rejected[e.id] = NOT_IN_ROUTE
         elif e.id in tried:
             rejected[e.id] = ALREADY_TRIED
-        elif e.drained or e.status is EndpointStatus.DRAINED:
+        elif e.drained or e.status == EndpointStatus.DRAINED:
             rejected[e.id] = DRAINED
         elif e.status in _BROKEN:
             broken.append(e)
@@ -110,14 +110,14 @@ def screen(inp: DecisionInput, routes: Mapping[Task, tuple[str, ...]]) -> Screen
             reachable.append(e)
     if reachable or not broken:
         for e in broken:
-            rejected[e.id] = e.status.value
+            rejected[e.id] = str(e.status)
         return Screen(tiers, reachable, rejected, notes)
-    ejected = [e for e in broken if e.status is EndpointStatus.EJECTED]
+    ejected = [e for e in broken if e.status == EndpointStatus.EJECTED]
     last_resort = ejected or broken
     for e in broken:
         if e not in last_resort:
-            rejected[e.id] = e.status.value
-    notes.append("only " + "/".join(sorted({e.status.value for e in last_resort})) + " endpoints can serve it; trying the least bad")
+            rejected[e.id] = str(e.status)
+    notes.append("only " + "/".join(sorted({str(e.status) for e in last_resort})) + " endpoints can serve it; trying the least bad")
     return Screen(tiers, last_resort, rejected, notes)
 
 
@@ -213,6 +213,12 @@ def with_notes(reason: str, screen_: Screen, *extra: str) -> str:
         return reason
     parts = [reason, *extra, *screen_.notes]
     return "; ".join(p for p in parts if p)
+
+
+def unavailable(tier: str, endpoints: Sequence[EndpointState], screen_: Screen) -> str:
+    """Why a tier of the route had nothing to offer: "reasoner unavailable (reasoner@local ejected)"."""
+    why = ", ".join(f"{e.id} {screen_.rejected[e.id]}" for e in endpoints if e.tier == tier and e.id in screen_.rejected)
+    return f"{tier} unavailable ({why})" if why else f"{tier} unavailable (no endpoint)"
 
 
 def nothing_available(inp: DecisionInput, screen_: Screen, policy: str) -> PolicyResult:

@@ -14,6 +14,7 @@ from zeta_console.router.policies.base import (
     outstanding,
     pick_lowest,
     scored_candidate,
+    unavailable,
     with_notes,
 )
 from zeta_console.settings import PolicyName
@@ -36,7 +37,7 @@ class StaticPolicy(ScreenedPolicy):
         reason = f"{chosen.id}: first available tier in route {' > '.join(s.tiers)}"
         skipped = s.tiers[: s.tiers.index(tier)]
         extra = [
-            f"{', '.join(skipped)} unavailable" if skipped else "",
+            *(unavailable(t, inp.endpoints, s) for t in skipped),
             f"least loaded of {len(replicas)} replicas" if len(replicas) > 1 else "",
             f"all {tier} slots busy, waiting" if wait else "",
         ]

@@ -18,6 +18,7 @@ from zeta_console.router.policies.base import (
     queue_estimate,
     scored_candidate,
     seconds,
+    unavailable,
     with_notes,
 )
 from zeta_console.settings import PolicyName
@@ -79,14 +80,14 @@ class ThresholdPolicy(ScreenedPolicy):
         else:
             replicas = [e for e in within if e.tier == tier]
             chosen = replicas[pick_lowest([float(outstanding(e)) for e in replicas], inp.rng)]
-            reason = self._fallback_reason(s, tier, chosen, scored)
+            reason = self._fallback_reason(inp, s, tier, chosen, scored)
             self._mark_passed_over(s, tier, scored)
         wait = all_full(s.pool)
         extra = "every slot busy, waiting" if wait else ""
         return PolicyResult(chosen.id, assemble(inp.endpoints, scored, s.rejected), with_notes(reason, s, extra), wait)
 
     @staticmethod
-    def _fallback_reason(s: Screen, tier: str, chosen: EndpointState, scored: dict[str, CandidateScore]) -> str:
+    def _fallback_reason(inp: DecisionInput, s: Screen, tier: str, chosen: EndpointState, scored: dict[str, CandidateScore]) -> str:
         skipped = []
         for t in s.tiers[: s.tiers.index(tier)]:
             members = [e for e in s.pool if e.tier == t]
@@ -94,7 +95,7 @@ class ThresholdPolicy(ScreenedPolicy):
                 least_over = min(members, key=lambda e: scored[e.id].score)
                 skipped.append(f"{least_over.id} {crossed(least_over)}")
             else:
-                skipped.append(f"{t} unavailable")
+                skipped.append(unavailable(t, inp.endpoints, s))
         if not skipped:
             return f"{chosen.id} within thresholds"
         return f"{'; '.join(skipped)}; fell back to {chosen.id}"
