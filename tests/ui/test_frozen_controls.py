@@ -225,3 +225,14 @@ async def test_fault_key_only_in_demo_mode() -> None:
         assert isinstance(app.screen, FaultScreen)
         await pilot.press("enter")
         assert any("slow coder@local" in notification.message for notification in app._notifications)
+
+
+async def test_header_click_sorts_the_log_by_duration() -> None:
+    app = frozen_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        table = app.screen.query_one(DecisionTable)
+        column = list(table.columns).index("ttft")  # type: ignore[arg-type]
+        x = sum(c.get_render_width(table) for c in list(table.columns.values())[:column]) + 1
+        await pilot.click(DecisionTable, offset=(x, 0))
+        ttfts = [str(table.get_row_at(row)[column]) for row in range(table.row_count)]
+        assert ttfts[0] == "150ms" and ttfts[-1] == "" and ttfts.index("430ms") > ttfts.index("220ms")

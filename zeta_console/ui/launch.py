@@ -10,12 +10,13 @@ import argparse
 import asyncio
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from zeta_console.config import clear_overrides, load_settings, overrides_path, save_overrides
 from zeta_console.settings import Settings
+from zeta_console.ui.session import ConsoleSession
 
 
 class OverridesFile:
@@ -31,59 +32,72 @@ class OverridesFile:
         return path if existed else None
 
 
+@dataclass(frozen=True)
+class ConsoleOptions:
+    demo: bool = False
+    listen: str | None = None
+    token: str | None = None
+    time_scale: float = 1.0  # demo only: emulated models run this many times faster
+
+
 def run_console_command(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)  # ConfigError: one line, exit 2, terminal untouched
     if args.listen:
         from zeta_console.serve.security import parse_listen, require_safe_bind
 
         require_safe_bind(parse_listen(args.listen), args.token)
-    asyncio.run(_console(args, settings))
+    asyncio.run(_console(settings, ConsoleOptions(demo=args.demo, listen=args.listen, token=args.token)))
     return 0
 
 
-async def _console(args: argparse.Namespace, settings: Settings) -> None:
-    from zeta_console.journal import Journal
-    from zeta_console.router.router import ZetaDynamicRouter
+async def _console(settings: Settings, options: ConsoleOptions) -> None:
     from zeta_console.ui.app import ZetaConsole
-    from zeta_console.ui.session import ConsoleSession
 
     async with AsyncExitStack() as stack:
-        session_extras: dict[str, Any] = {}
-        if args.demo:
-            from zeta_console.demo import demo_fleet
-            from zeta_console.loadgen import LoadGenerator
-            from zeta_console.ui.faults import SimulatedFaults
-
-            # The demo keeps the operator's console preferences but not their hosts or models.
-            base = replace(Settings(), ui=settings.ui, load_generator=settings.load_generator)
-            fleet, settings = await stack.enter_async_context(demo_fleet(base=base))
-            router = ZetaDynamicRouter(settings)
-            loadgen = LoadGenerator(router, settings.load_generator.rate_per_s)
-            stack.push_async_callback(loadgen.stop)
-            session_extras.update(simulated=True, faults=SimulatedFaults(fleet, router), loadgen=loadgen)
-        else:
-            journal = Journal.from_settings(settings)
-            stack.callback(journal.close)
-            router = ZetaDynamicRouter(settings, journal=journal)
-            loadgen = None
-        stack.push_async_callback(router.stop)
-
-        async def start() -> None:
-            await router.start()
-            if args.listen:
-                from zeta_console.serve.endpoint import start_endpoint
-
-                endpoint = await start_endpoint(router, settings, args.listen, args.token)
-                stack.push_async_callback(endpoint.stop)
-            if loadgen is not None:
-                loadgen.start()
-
-        session = ConsoleSession(
-            router=router,
-            settings=settings,
-            store=OverridesFile(),
-            start=start,
-            looked_at=tuple(host.url for host in settings.hosts),
-            **session_extras,
-        )
+        session = await open_session(stack, settings, options)
         await ZetaConsole(session).run_async()
+
+
+async def open_session(stack: AsyncExitStack, settings: Settings, options: ConsoleOptions) -> ConsoleSession:
+    """Everything the console runs against; `stack` stops it all (router, fleet, load, endpoint)."""
+    from zeta_console.journal import Journal
+    from zeta_console.loadgen import LoadGenerator
+    from zeta_console.router.router import ZetaDynamicRouter
+
+    extras: dict[str, Any] = {}
+    loadgen: LoadGenerator | None = None
+    if options.demo:
+        from zeta_console.demo import demo_fleet
+        from zeta_console.ui.faults import SimulatedFaults
+
+        # The demo keeps the operator's console preferences but not their hosts or models.
+        base = replace(Settings(), ui=settings.ui, load_generator=settings.load_generator)
+        fleet, settings = await stack.enter_async_context(demo_fleet(time_scale=options.time_scale, base=base))
+        router = ZetaDynamicRouter(settings)
+        loadgen = LoadGenerator(router, settings.load_generator.rate_per_s)
+        stack.push_async_callback(loadgen.stop)
+        extras.update(simulated=True, faults=SimulatedFaults(fleet, router), loadgen=loadgen)
+    else:
+        journal = Journal.from_settings(settings)
+        stack.callback(journal.close)
+        router = ZetaDynamicRouter(settings, journal=journal)
+    stack.push_async_callback(router.stop)
+
+    async def start() -> None:
+        await router.start()
+        if options.listen:
+            from zeta_console.serve.endpoint import start_endpoint
+
+            endpoint = await start_endpoint(router, settings, options.listen, options.token)
+            stack.push_async_callback(endpoint.stop)
+        if loadgen is not None:
+            loadgen.start()
+
+    return ConsoleSession(
+        router=router,
+        settings=settings,
+        store=OverridesFile(),
+        start=start,
+        looked_at=tuple(host.url for host in settings.hosts),
+        **extras,
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 from datetime import tzinfo
 
 from rich.text import Text
@@ -13,6 +14,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Input
+from textual.widgets.data_table import ColumnKey
 
 from zeta_console.ui import format as fmt
 from zeta_console.ui.eventlog import Batch, LogEntry, matches
@@ -47,6 +49,15 @@ def row_cells(entry: LogEntry, tz: tzinfo | None) -> list[Text]:
     ]
 
 
+def sort_value(text: str, duration: bool) -> tuple[float, str]:
+    """Durations ("420ms", "1.20s") sort by value, blanks last; everything else as text."""
+    if not duration:
+        return (0.0, text)
+    if not text:
+        return (float("inf"), text)
+    return (float(text[:-2]) / 1000 if text.endswith("ms") else float(text[:-1]), text)
+
+
 class DecisionTable(DataTable[Text]):
     BINDINGS = [
         Binding("enter", "open_entry", "Details", id="log.details"),
@@ -56,6 +67,11 @@ class DecisionTable(DataTable[Text]):
     @dataclass
     class Opened(Message):
         key: str
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._sort_key: ColumnKey | None = None
+        self._sort_reverse = False
 
     def on_mount(self) -> None:
         for key, label, width in COLUMNS:
@@ -75,6 +91,16 @@ class DecisionTable(DataTable[Text]):
         if self.row_count:
             self.move_cursor(row=self.row_count - 1, animate=False)
         self.scroll_end(animate=False, immediate=True)
+
+    @on(DataTable.HeaderSelected)
+    def _sort(self, event: DataTable.HeaderSelected) -> None:
+        """Click a header to sort by it; click again to reverse. End follows the tail again."""
+        event.stop()
+        key = event.column_key
+        self._sort_reverse = not self._sort_reverse if key == self._sort_key else False
+        self._sort_key = key
+        duration = key.value in ("ttft", "total")
+        self.sort(key, key=lambda cell: sort_value(cell.plain, duration), reverse=self._sort_reverse)
 
     @on(DataTable.RowSelected)
     def _open_clicked(self, event: DataTable.RowSelected) -> None:

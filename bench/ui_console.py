@@ -1,0 +1,132 @@
+"""Console benchmarks against the real `zeta-console --demo` binary in tmux (not part of pytest).
+
+    python bench/ui_console.py [--rate 200] [--soak-s 300] [--presses 40]
+
+Measures: start to first frame; key press -> screen update (p95) with the load generator at
+`--rate` decisions/s; idle CPU with the load generator at 0; RSS over a soak at `--rate`.
+Needs tmux. Each run gets its own working directory with a config.yaml setting the load rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psutil
+
+BINARY = str(Path(sys.executable).with_name("zeta-console"))
+
+
+def tmux(*args: str) -> str:
+    return subprocess.run(["tmux", *args], check=True, capture_output=True, text=True).stdout
+
+
+@contextmanager
+def console(rate: float, size: tuple[int, int] = (160, 48)) -> Iterator[tuple[str, float, psutil.Process]]:
+    """Start the demo console in a fresh tmux session; yield (session, start time, process)."""
+    workdir = Path(tempfile.mkdtemp(prefix="zeta-bench-"))
+    (workdir / "config.yaml").write_text(f"load_generator:\n  rate_per_s: {rate}\n")
+    session = f"zeta-bench-{os.getpid()}-{int(rate)}"
+    env = f"XDG_CONFIG_HOME={workdir}/cfg XDG_STATE_HOME={workdir}/state"
+    started = time.perf_counter()
+    tmux("new-session", "-d", "-s", session, "-x", str(size[0]), "-y", str(size[1]), f"cd {workdir} && {env} exec {BINARY} --demo")
+    try:
+        pid = int(tmux("list-panes", "-t", session, "-F", "#{pane_pid}").strip())
+        yield session, started, psutil.Process(pid)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], check=False)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def screen(session: str) -> str:
+    return tmux("capture-pane", "-p", "-t", session)
+
+
+def wait_for(session: str, predicate: Callable[[str], bool], timeout: float = 10.0) -> float:
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        if predicate(screen(session)):
+            return time.perf_counter()
+        time.sleep(0.002)
+    raise TimeoutError("screen never matched")
+
+
+def first_frame() -> float:
+    with console(rate=0) as (session, started, _):
+        return wait_for(session, lambda text: "SIMULATED" in text) - started
+
+
+def key_latency(rate: float, presses: int) -> list[float]:
+    """F5 toggles the PAUSED badge: time from send-keys to the badge's change on screen."""
+    samples: list[float] = []
+    with console(rate) as (session, _, _):
+        wait_for(session, lambda text: "SIMULATED" in text)
+        time.sleep(5)  # let the load build up
+        for index in range(presses):
+            paused = index % 2 == 0
+            sent = time.perf_counter()
+            tmux("send-keys", "-t", session, "F5")
+            seen = wait_for(session, lambda text: ("PAUSED" in text) == paused)
+            samples.append(seen - sent)
+            time.sleep(0.15)
+    return samples
+
+
+def idle_cpu(seconds: float) -> float:
+    with console(rate=0) as (session, _, process):
+        wait_for(session, lambda text: "SIMULATED" in text)
+        time.sleep(3)
+        process.cpu_percent(None)
+        time.sleep(seconds)
+        return process.cpu_percent(None)
+
+
+def soak(rate: float, seconds: float, every: float = 10.0) -> list[tuple[float, float, float]]:
+    """(elapsed s, RSS MB, CPU %) samples while the load generator runs at `rate`."""
+    samples = []
+    with console(rate) as (session, started, process):
+        wait_for(session, lambda text: "SIMULATED" in text)
+        process.cpu_percent(None)
+        while (elapsed := time.perf_counter() - started) < seconds:
+            time.sleep(every)
+            samples.append((round(elapsed), process.memory_info().rss / 2**20, process.cpu_percent(None)))
+    return samples
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--presses", type=int, default=40)
+    parser.add_argument("--idle-s", type=float, default=20.0)
+    parser.add_argument("--soak-s", type=float, default=300.0)
+    args = parser.parse_args()
+    if shutil.which("tmux") is None:
+        print("tmux is required", file=sys.stderr)
+        return 2
+    frames = [first_frame() for _ in range(3)]
+    print(f"start to first frame: median {statistics.median(frames) * 1000:.0f} ms (runs: {', '.join(f'{f * 1000:.0f}' for f in frames)})")
+    latencies = sorted(key_latency(args.rate, args.presses))
+    p95 = latencies[max(0, int(round(0.95 * len(latencies))) - 1)]
+    print(f"key -> screen at {args.rate:g}/s: p50 {statistics.median(latencies) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms")
+    print(f"idle CPU (load 0, {args.idle_s:g} s): {idle_cpu(args.idle_s):.1f} %")
+    samples = soak(args.rate, args.soak_s)
+    for elapsed, rss, cpu in samples:
+        print(f"  t={elapsed:>5}s  RSS {rss:6.1f} MB  CPU {cpu:5.1f} %")
+    half = len(samples) // 2
+    if half:
+        first, second = statistics.mean(s[1] for s in samples[:half]), statistics.mean(s[1] for s in samples[half:])
+        print(f"soak {args.soak_s:g} s at {args.rate:g}/s: RSS end {samples[-1][1]:.1f} MB, mean first half {first:.1f} MB, second half {second:.1f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
