@@ -24,9 +24,8 @@ def run_serve_command(args: argparse.Namespace) -> int:
 async def _serve(args: argparse.Namespace) -> int:
     async with contextlib.AsyncExitStack() as stack:
         settings = await _settings(args, stack)
-        journal = None if args.demo else Journal.from_settings(settings)  # simulated traffic stays out of the journal
-        if journal is not None:
-            stack.callback(journal.close)
+        journal = Journal.from_settings(settings)
+        stack.callback(journal.close)
         router = await stack.enter_async_context(ZetaDynamicRouter(settings, journal=journal))
         endpoint = await start_endpoint(router, settings, args.listen, args.token)
         stack.push_async_callback(endpoint.stop)

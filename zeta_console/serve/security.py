@@ -125,7 +125,7 @@ async def send_plain_status(send: Send, status: int, body: bytes = b"", headers:
 
 async def send_json_error(send: Send, status: int, message: str, extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
     headers = [(b"content-type", b"application/json; charset=utf-8"), *(extra_headers or [])]
-    await send_plain_status(send, status, json.dumps({"error": message}).encode(), headers)
+    await send_plain_status(send, status, json.dumps({"error": message}, separators=(",", ":")).encode(), headers)
 
 
 class RequestGuard:

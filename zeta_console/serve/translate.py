@@ -7,6 +7,7 @@ mistake is always a 4xx (ollama-api.md §2.2) and never reaches a model.
 from __future__ import annotations
 
 import binascii
+import json
 import re
 from base64 import b64decode
 from collections.abc import Mapping
@@ -101,7 +102,7 @@ def _think(value: Any) -> bool | str | None:
         return value
     if isinstance(value, str) and value in THINK_LEVELS:
         return value
-    raise ApiError(400, f"invalid think value: {_go_quote(value) if isinstance(value, str) else value!r}")
+    raise ApiError(400, f"invalid think value: {_go_quote(value) if isinstance(value, str) else json.dumps(value)}")
 
 
 def _format(value: Any) -> str | Mapping[str, Any] | None:
