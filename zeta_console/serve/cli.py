@@ -24,8 +24,9 @@ def run_serve_command(args: argparse.Namespace) -> int:
 async def _serve(args: argparse.Namespace) -> int:
     async with contextlib.AsyncExitStack() as stack:
         settings = await _settings(args, stack)
-        journal = Journal.from_settings(settings)
-        stack.callback(journal.close)
+        journal = None if args.demo else Journal.from_settings(settings)  # as the console: simulated traffic is not journalled
+        if journal is not None:
+            stack.callback(journal.close)
         router = await stack.enter_async_context(ZetaDynamicRouter(settings, journal=journal))
         endpoint = await start_endpoint(router, settings, args.listen, args.token)
         stack.push_async_callback(endpoint.stop)

@@ -75,6 +75,7 @@ async def start_endpoint(router: Routing, settings: Settings, listen: str | None
         log_config=None,  # leave logging to the host program (the console draws on the terminal)
         access_log=False,
         server_header=False,
+        proxy_headers=False,  # no proxy in front: X-Forwarded-For must not rename the client
         lifespan="on",
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )

@@ -74,22 +74,21 @@ def show(model: CatalogueModel, started_at: float) -> dict[str, Any]:
 
 
 def ps(catalogue: Catalogue, snapshot: RouterSnapshot) -> dict[str, Any]:
-    rows = []
+    rows: list[tuple[float, dict[str, Any]]] = []
     for model in catalogue.models:
         resident = [endpoint for endpoint in snapshot.endpoints if endpoint.model == model.pinned_model and endpoint.resident]
         if not resident:
             continue
-        expires = [endpoint.expires_at for endpoint in resident if endpoint.expires_at is not None]
-        rows.append(
-            {
-                "name": model.name,
-                "model": model.name,
-                "size": sum(endpoint.size_bytes or 0 for endpoint in resident),
-                "digest": _digest(model.name),
-                "details": _details(model),
-                "expires_at": local_time(max(expires) if expires else snapshot.taken_at),
-                "size_vram": sum(endpoint.size_vram_bytes or 0 for endpoint in resident),
-            }
-        )
-    rows.sort(key=lambda row: row["expires_at"], reverse=True)
-    return {"models": rows}
+        expires_at = max((endpoint.expires_at for endpoint in resident if endpoint.expires_at is not None), default=snapshot.taken_at)
+        row = {
+            "name": model.name,
+            "model": model.name,
+            "size": sum(endpoint.size_bytes or 0 for endpoint in resident),
+            "digest": _digest(model.name),
+            "details": _details(model),
+            "expires_at": local_time(expires_at),
+            "size_vram": sum(endpoint.size_vram_bytes or 0 for endpoint in resident),
+        }
+        rows.append((expires_at, row))
+    rows.sort(key=lambda pair: pair[0], reverse=True)  # latest expiry first, as Ollama sorts
+    return {"models": [row for _, row in rows]}

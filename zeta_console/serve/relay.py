@@ -119,7 +119,7 @@ async def _relay(send: Send, routed: RoutedChunks, first: Chunk, asked_model: st
         async for chunk in routed:
             await send({"type": "http.response.body", "body": ndjson_line(chunk, asked_model), "more_body": True})
     except BackendError as error:
-        line = json.dumps({"error": error.message}).encode() + b"\n"
+        line = json.dumps({"error": error.message}, separators=(",", ":")).encode() + b"\n"
         await send({"type": "http.response.body", "body": line, "more_body": True})
     await send({"type": "http.response.body", "body": b""})
 
