@@ -1,0 +1,88 @@
+"""`zeta-console bench SCENARIO [--policies ...] [--quick] [--json OUT]`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from zeta_console.benchmark.goals import render_verdicts, verdicts_for
+from zeta_console.benchmark.report import render_text, run_to_json
+from zeta_console.benchmark.results import ContenderRun
+from zeta_console.benchmark.scenarios import Scenario, load_scenario
+from zeta_console.benchmark.trace import generate_trace
+from zeta_console.errors import UserError
+
+LITELLM_ALIASES = {"litellm": ("litellm:latency", "litellm:least_busy")}
+
+
+def parse_contenders(text: str, known: Sequence[str]) -> tuple[str, ...]:
+    names: list[str] = []
+    for raw in text.split(","):
+        name = raw.strip()
+        if not name:
+            continue
+        for expanded in LITELLM_ALIASES.get(name, (name,)):
+            if expanded not in known:
+                raise UserError(f"--policies: unknown contender {expanded!r}; choose from: {', '.join(known)}, litellm", exit_code=2)
+            if expanded not in names:
+                names.append(expanded)
+    if not names:
+        raise UserError("--policies: name at least one contender", exit_code=2)
+    return tuple(names)
+
+
+def machine_line() -> str:
+    import os
+
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.system()} {platform.release()}"
+
+
+def run_bench_command(args: argparse.Namespace) -> int:
+    from zeta_console.benchmark.contenders import KNOWN_CONTENDERS, run_contender
+
+    scenario = load_scenario(args.scenario)
+    contenders = parse_contenders(args.policies, KNOWN_CONTENDERS)
+    time_scale = scenario.quick_time_scale if args.quick else scenario.time_scale
+    trace = generate_trace(scenario.traffic, scenario.seed, scenario.sizes)
+    print(
+        f"bench {scenario.name}: {len(trace)} requests over {scenario.duration_s:g} s at {time_scale:g}x "
+        f"(seed {scenario.seed}), contenders: {', '.join(contenders)}",
+        file=sys.stderr,
+    )
+    runs: list[ContenderRun] = []
+    for name in contenders:
+        run = asyncio.run(run_contender(name, scenario, trace, time_scale))
+        print(f"  {name}: {run.wall_s:.1f} s wall, event-loop lag p99 {run.loop_lag_p99_ms or 0:.1f} ms", file=sys.stderr)
+        runs.append(run)
+    print(render_report(scenario, runs, time_scale))
+    if args.json:
+        write_json(Path(args.json), scenario, runs, time_scale)
+    return 0
+
+
+def render_report(scenario: Scenario, runs: Sequence[ContenderRun], time_scale: float) -> str:
+    verdicts = verdicts_for(scenario, runs)
+    goals = [f"### Goals\n{render_verdicts(verdicts)}"] if verdicts else []
+    header = f"# {scenario.name}: {scenario.description}\nmachine: {machine_line()}; time scale {time_scale:g}x; seed {scenario.seed}\n"
+    return header + "\n" + render_text(runs, goals)
+
+
+def write_json(path: Path, scenario: Scenario, runs: Sequence[ContenderRun], time_scale: float) -> None:
+    document = {
+        "scenario": scenario.name,
+        "source": scenario.source,
+        "seed": scenario.seed,
+        "time_scale": time_scale,
+        "machine": machine_line(),
+        "goals": [verdict.__dict__ for verdict in verdicts_for(scenario, runs)],
+        "runs": [run_to_json(run) for run in runs],
+    }
+    try:
+        path.write_text(json.dumps(document, indent=1, default=str) + "\n")
+    except OSError as error:
+        raise UserError(f"--json {path}: cannot write: {error.strerror}") from error

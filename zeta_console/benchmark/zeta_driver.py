@@ -1,0 +1,72 @@
+"""A Zeta policy as a contender: the real ZetaDynamicRouter over HTTP to the emulator.
+
+Each trace request carries its index in the request's `client` tag, so its RequestRecord (the
+router's own account: endpoint, fallbacks, error kind) can be matched to what the client saw.
+"""
+
+from __future__ import annotations
+
+import time
+
+from zeta_console.benchmark.results import Fate
+from zeta_console.benchmark.runner import Served, prompt_text
+from zeta_console.benchmark.trace import TraceRequest
+from zeta_console.router.api import ErrorKind, Outcome, RequestRecord, RouterEvent
+from zeta_console.router.requests import ChatRequest, EmbedRequest
+from zeta_console.router.router import ZetaDynamicRouter
+from zeta_console.settings import Task
+
+CLIENT_PREFIX = "bench:"
+
+
+class ZetaContender:
+    def __init__(self, name: str, router: ZetaDynamicRouter) -> None:
+        self.name = name
+        self._router = router
+        self._records: dict[str, RequestRecord] = {}
+        router.subscribe(self._on_event)
+
+    def _on_event(self, event: RouterEvent) -> None:
+        if isinstance(event, RequestRecord) and event.decision.client.startswith(CLIENT_PREFIX):
+            self._records[event.decision.client] = event
+
+    async def serve(self, request: TraceRequest) -> Served:
+        client = f"{CLIENT_PREFIX}{request.index}"
+        text = prompt_text(request.prompt_tokens)
+        started = time.perf_counter()
+        first_token_s: float | None = None
+        try:
+            if request.task is Task.EMBEDDING:
+                await self._router.embed(EmbedRequest(input=text, client=client))
+                first_token_s = time.perf_counter() - started
+            else:
+                chat = ChatRequest(
+                    messages=[{"role": "user", "content": text}],
+                    task=request.task,
+                    options={"num_predict": request.output_tokens},
+                    client=client,
+                )
+                async for chunk in self._router.chat(chat):
+                    if first_token_s is None and (chunk.message.content or chunk.message.thinking):
+                        first_token_s = time.perf_counter() - started
+        except Exception:  # the router's record says what went wrong
+            pass
+        total_s = time.perf_counter() - started
+        return self._served(self._records.pop(client, None), first_token_s, total_s)
+
+    @staticmethod
+    def _served(record: RequestRecord | None, first_token_s: float | None, total_s: float) -> Served:
+        if record is None:
+            return Served(Fate.LOST, error="the router emitted no record")
+        fallbacks = len(record.decision.fallbacks)
+        if record.outcome is Outcome.OK:
+            return Served(Fate.OK, record.endpoint, first_token_s, total_s, fallbacks)
+        return Served(
+            Fate.FAILED,
+            record.endpoint,
+            first_token_s,
+            total_s,
+            fallbacks,
+            failed_after_first_token=record.error_kind is ErrorKind.FAILED_MID_STREAM or first_token_s is not None,
+            error=f"{record.outcome.value}: {record.error_kind.value if record.error_kind else ''} {record.error or ''}".strip(),
+        )
