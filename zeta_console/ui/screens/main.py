@@ -16,6 +16,7 @@ from zeta_console.router.api import EndpointStatus, RouterSnapshot
 from zeta_console.ui.widgets.decision_log import DecisionLog, DecisionTable
 from zeta_console.ui.widgets.endpoint_card import EndpointCard
 from zeta_console.ui.widgets.header import ConsoleHeader
+from zeta_console.ui.widgets.text import set_text
 from zeta_console.ui.widgets.prompt import PromptInput, PromptPane
 
 if TYPE_CHECKING:
@@ -93,7 +94,7 @@ class MainScreen(Screen[None]):
         banner_widget = self.query_one("#banner", Static)
         banner_widget.display = banner is not None
         if banner is not None:
-            banner_widget.update(banner)
+            set_text(banner_widget, banner)
         cards = self.query_one("#cards", Grid)
         existing = {card.endpoint_id: card for card in cards.query_children(EndpointCard)}
         wanted = [endpoint.id for endpoint in snapshot.endpoints]

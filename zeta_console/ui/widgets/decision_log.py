@@ -151,6 +151,8 @@ class DecisionLog(Vertical):
         table.action_follow()
 
     def apply(self, batch: Batch) -> None:
+        if not (batch.added or batch.updated or batch.evicted):
+            return
         table = self.table
         follow = table.at_bottom
         on_last_row = table.row_count == 0 or table.cursor_row >= table.row_count - 1

@@ -10,8 +10,7 @@ from textual.widgets import Label, ProgressBar, Sparkline, Static
 from zeta_console.router.api import EndpointSnapshot, EndpointStatus
 from zeta_console.settings import Thresholds
 from zeta_console.ui import format as fmt
-
-STATUS_CLASSES = tuple(f"-{status.value}" for status in EndpointStatus)
+from zeta_console.ui.widgets.text import set_text
 
 
 def latency_style(value: float | None, limit: float) -> str:
@@ -88,28 +87,26 @@ class EndpointCard(Vertical):
         yield Static(id="residency")
 
     def show(self, endpoint: EndpointSnapshot, thresholds: Thresholds, now: float) -> None:
-        self.remove_class(*STATUS_CLASSES)
-        self.add_class(f"-{endpoint.status.value}")
-        self.query_one("#status", Static).update(status_text(endpoint))
+        for status in EndpointStatus:
+            self.set_class(status is endpoint.status, f"-{status.value}")
         self.query_one("#ttft-spark", Sparkline).data = endpoint.ttft_history
         self.query_one("#latency-spark", Sparkline).data = endpoint.latency_history
-        self.query_one("#ttft-stats", Static).update(quantiles(endpoint.ttft_p50_s, endpoint.ttft_p95_s, thresholds.ttft_s))
-        self.query_one("#latency-stats", Static).update(
-            quantiles(endpoint.latency_p50_s, endpoint.latency_p95_s, thresholds.latency_s)
-        )
         capacity = endpoint.slots + thresholds.queue
         self.query_one("#gauge", ProgressBar).update(total=capacity, progress=min(capacity, endpoint.in_flight + endpoint.queued))
-        self.query_one("#load", Static).update(load_text(endpoint))
         errors = Content.styled(
             f"err {fmt.percent(endpoint.error_rate)}",
             "$latency-bad" if endpoint.error_rate > thresholds.error_rate else "",
         )
-        self.query_one("#throughput", Static).update(
-            Content.assemble(f"{fmt.rate(endpoint.decode_tps, ' tok/s')} · ", errors, f" · {endpoint.successes} ok / {endpoint.errors} failed")
-        )
-        self.query_one("#residency", Static).update(residency_text(endpoint, now))
-        self.query_one("#compact-line", Static).update(
-            Content.assemble(
+        texts: dict[str, Content | str] = {
+            "status": status_text(endpoint),
+            "ttft-stats": quantiles(endpoint.ttft_p50_s, endpoint.ttft_p95_s, thresholds.ttft_s),
+            "latency-stats": quantiles(endpoint.latency_p50_s, endpoint.latency_p95_s, thresholds.latency_s),
+            "load": load_text(endpoint),
+            "throughput": Content.assemble(
+                f"{fmt.rate(endpoint.decode_tps, ' tok/s')} · ", errors, f" · {endpoint.successes} ok / {endpoint.errors} failed"
+            ),
+            "residency": residency_text(endpoint, now),
+            "compact-line": Content.assemble(
                 Content.styled("● ", f"$status-{endpoint.status.value}"),
                 (f"{endpoint.tier:<9}", "bold"),
                 Content.styled(f"{endpoint.status.value:<8}", f"$status-{endpoint.status.value}"),
@@ -119,5 +116,7 @@ class EndpointCard(Vertical):
                 (fmt.seconds(endpoint.latency_p95_s), latency_style(endpoint.latency_p95_s, thresholds.latency_s)),
                 f" {load_text(endpoint)} ",
                 errors,
-            )
-        )
+            ),
+        }
+        for widget_id, content in texts.items():
+            set_text(self.query_one(f"#{widget_id}", Static), content)

@@ -10,6 +10,7 @@ from textual.widgets import Static
 
 from zeta_console.router.api import ALL_TASKS, RouterSnapshot
 from zeta_console.ui import format as fmt
+from zeta_console.ui.widgets.text import set_text
 
 STALE_AFTER_S = 3.0
 
@@ -47,8 +48,8 @@ class ConsoleHeader(Horizontal):
         summary = policy + pins + traffic
         if changed:
             summary += Content.styled(f" · {len(changed)} changed*", "$warning")
-        self.query_one("#summary", Static).update(summary)
+        set_text(self.query_one("#summary", Static), summary)
         age = max(0.0, now - snapshot.taken_at)
         self.set_class(age > STALE_AFTER_S, "-stale")
         label = f"data {age:.1f}s" + (" STALE" if age > STALE_AFTER_S else "")
-        self.query_one("#age", Static).update(label)
+        set_text(self.query_one("#age", Static), label)
