@@ -213,19 +213,18 @@ async def _stream_attempts(router: ZetaDynamicRouter, state: RequestState) -> As
 
     async with _first_answer(router, state, start) as (attempt, (upstream, chunk)):
         try:
-            while True:
-                if chunk.done:
-                    state.timings = final_timings(chunk)
+            while not chunk.done:
                 yield chunk
-                if chunk.done:
-                    break
-                try:
-                    async with asyncio.timeout_at(min(loop.time() + idle_s, _loop_deadline(loop, state))):
-                        chunk = await upstream.__anext__()
-                except StopAsyncIteration:
-                    raise BackendError(ErrorKind.FAILED_MID_STREAM, "the stream ended without a final chunk") from None
-                except TimeoutError:
-                    raise BackendError(ErrorKind.TIMED_OUT, f"stalled: no chunk for {idle_s:.1f} s, or past the total deadline") from None
+                following = await _next_chunk(upstream, min(loop.time() + idle_s, _loop_deadline(loop, state)), idle_s)
+                if following is None:
+                    raise BackendError(ErrorKind.FAILED_MID_STREAM, "the stream ended without a final chunk")
+                chunk = following
+            state.timings = final_timings(chunk)
+            # Read the stream to its end before handing over the last chunk: a fully read response
+            # returns its connection to the pool even if the consumer stops here.
+            if await _next_chunk(upstream, min(loop.time() + idle_s, _loop_deadline(loop, state)), idle_s) is not None:
+                raise BackendError(ErrorKind.FAILED_MID_STREAM, "data after the final chunk")
+            yield chunk
         except BackendError as error:
             # After the first token an error is the caller's error: never splice another model's text.
             router.attempt_failed(state, attempt, error)
@@ -233,6 +232,17 @@ async def _stream_attempts(router: ZetaDynamicRouter, state: RequestState) -> As
         finally:
             await upstream.aclose()  # type: ignore[attr-defined]
         router.attempt_succeeded(state, attempt)
+
+
+async def _next_chunk(upstream: AsyncIterator[Chunk], deadline: float, idle_s: float) -> Chunk | None:
+    """The next chunk within the idle timer; None at the end of the stream."""
+    try:
+        async with asyncio.timeout_at(deadline):
+            return await upstream.__anext__()
+    except StopAsyncIteration:
+        return None
+    except TimeoutError:
+        raise BackendError(ErrorKind.TIMED_OUT, f"stalled: no chunk for {idle_s:.1f} s, or past the total deadline") from None
 
 
 async def run_embed(router: ZetaDynamicRouter, state: RequestState) -> ollama.EmbedResponse:

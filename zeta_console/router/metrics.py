@@ -17,6 +17,7 @@ from zeta_console.router.api import ErrorKind
 
 PERCENTILE_SAMPLES = 256
 PERCENTILE_WINDOW_S = 300.0
+PERCENTILE_REFRESH_S = 0.25
 HISTORY_SAMPLES = 60  # sparkline length
 EWMA_TAU_S = 10.0
 ERROR_HALF_LIFE_S = 60.0
@@ -90,25 +91,32 @@ class RateMeter:
 
 
 class SampleWindow:
-    """The last N samples with their times; percentiles over those inside the time window."""
+    """The last N samples with their times; percentiles over those inside the time window.
 
-    __slots__ = ("_samples", "_sorted", "_sorted_at")
+    Sorting is the costly part, so the sorted copy is refreshed at most every
+    `PERCENTILE_REFRESH_S` (the EWMAs are the fast signal), or at once for the first samples.
+    """
 
-    def __init__(self, size: int = PERCENTILE_SAMPLES) -> None:
+    __slots__ = ("_changed", "_samples", "_sorted", "_sorted_at", "_window_s")
+
+    def __init__(self, size: int = PERCENTILE_SAMPLES, window_s: float = PERCENTILE_WINDOW_S) -> None:
+        self._window_s = window_s
         self._samples: deque[tuple[float, float]] = deque(maxlen=size)
         self._sorted: list[float] = []
-        self._sorted_at = -1.0  # time of the newest sample in the cache; -1 = stale
+        self._sorted_at = -math.inf
+        self._changed = False
 
     def add(self, value: float, now: float) -> None:
         self._samples.append((now, value))
-        self._sorted_at = -1.0
+        self._changed = True
 
     def percentile(self, fraction: float, now: float) -> float | None:
-        """Nearest-rank percentile; sorted once per change (or per second for ageing)."""
-        if self._sorted_at < 0 or now - self._sorted_at > 1.0:
-            oldest = now - PERCENTILE_WINDOW_S
+        """Nearest-rank percentile."""
+        if now - self._sorted_at > PERCENTILE_REFRESH_S or (self._changed and not self._sorted):
+            oldest = now - self._window_s
             self._sorted = sorted(value for at, value in self._samples if at >= oldest)
             self._sorted_at = now
+            self._changed = False
         if not self._sorted:
             return None
         rank = max(0, math.ceil(fraction * len(self._sorted)) - 1)
@@ -145,24 +153,30 @@ class MetricsView:
 
 
 class EndpointMetrics:
-    """Per endpoint (host x model). Times are `time.monotonic()` seconds."""
+    """Per endpoint (host x model). Times are `time.monotonic()` seconds.
 
-    def __init__(self) -> None:
-        self.ttft = Ewma(peak=True)
-        self.latency = Ewma(peak=True)
-        self.decode_tps = Ewma()
-        self.prefill_s_per_token = Ewma()
-        self.load_s = Ewma()
-        self._ttft_window = SampleWindow()
-        self._latency_window = SampleWindow()
+    `time_scale` divides every time constant (EWMA decay, error half-life, percentile window), so
+    that against an emulator running N times faster the router forgets N times faster too.
+    """
+
+    def __init__(self, time_scale: float = 1.0) -> None:
+        tau_s = EWMA_TAU_S / time_scale
+        half_life_s = ERROR_HALF_LIFE_S / time_scale
+        self.ttft = Ewma(peak=True, tau_s=tau_s)
+        self.latency = Ewma(peak=True, tau_s=tau_s)
+        self.decode_tps = Ewma(tau_s=tau_s)
+        self.prefill_s_per_token = Ewma(tau_s=tau_s)
+        self.load_s = Ewma(tau_s=tau_s)
+        self._ttft_window = SampleWindow(window_s=PERCENTILE_WINDOW_S / time_scale)
+        self._latency_window = SampleWindow(window_s=PERCENTILE_WINDOW_S / time_scale)
         self._ttft_history: deque[float] = deque(maxlen=HISTORY_SAMPLES)
         self._latency_history: deque[float] = deque(maxlen=HISTORY_SAMPLES)
         self._tps_history: deque[float] = deque(maxlen=HISTORY_SAMPLES)
         self.successes = 0
         self._errors_by_kind: dict[str, int] = {}
-        self._recent_ok = DecayedCount()
-        self._recent_errors = DecayedCount()
-        self._recent_fast_failures = DecayedCount()
+        self._recent_ok = DecayedCount(half_life_s)
+        self._recent_errors = DecayedCount(half_life_s)
+        self._recent_fast_failures = DecayedCount(half_life_s)
         self._last_sample_at: float | None = None
 
     def observe_first_token(self, ttft_s: float, now: float) -> None:

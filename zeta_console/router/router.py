@@ -63,7 +63,11 @@ class Endpoint:
 
 
 class ZetaDynamicRouter(OperatorControls):
-    def __init__(self, settings: Settings, *, journal: Journal | None = None, policy_factory: PolicyFactory = make_policy, health_poll_s: float = HEALTH_POLL_S) -> None:
+    def __init__(
+        self, settings: Settings, *, journal: Journal | None = None, policy_factory: PolicyFactory = make_policy,
+        health_poll_s: float = HEALTH_POLL_S, time_scale: float = 1.0,
+    ) -> None:
+        """`time_scale` > 1 speeds up the metrics' time constants to match an emulator running that much faster."""
         self.settings = settings
         self._journal = journal
         self._policy_factory = policy_factory
@@ -78,7 +82,7 @@ class ZetaDynamicRouter(OperatorControls):
         self._policy = policy_factory(settings.policy, settings)
         self.breakers = CircuitBreakers(settings.breaker, list(self.endpoints), self._may_eject)
         self.slots = SlotTable({endpoint.id: endpoint.slots for endpoint in self.endpoints.values()})
-        self.metrics = {endpoint_id: EndpointMetrics() for endpoint_id in self.endpoints}
+        self.metrics = {endpoint_id: EndpointMetrics(time_scale) for endpoint_id in self.endpoints}
         host_urls = {host.name: host.url for host in settings.hosts}
         self.backends = Backends(host_urls, settings.timeouts)
         self.health = HealthMonitor(self.backends, host_urls, health_poll_s, on_round=self._after_health_round)
