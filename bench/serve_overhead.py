@@ -27,7 +27,6 @@ from pathlib import Path
 
 import httpx
 
-ZERO_LATENCY_SCALE = 1e9  # the emulator's delays divided by this: effectively none
 WARM_UP_REQUESTS = 300
 GOAL_P50_MS, GOAL_P99_MS = 1.0, 5.0
 MODEL = "qwen2.5-coder:7b"
@@ -130,9 +129,10 @@ def report(runs: list[Run], args: argparse.Namespace) -> dict[str, object]:
 
 
 async def run_emulator() -> None:
-    from zeta_console.sim import default_fleet_spec, run_fleet
+    from zeta_console.demo import zero_latency_fleet_spec
+    from zeta_console.sim import run_fleet
 
-    async with run_fleet(replace(default_fleet_spec(), time_scale=ZERO_LATENCY_SCALE)) as fleet:
+    async with run_fleet(zero_latency_fleet_spec()) as fleet:
         print(fleet.host("local").url, flush=True)
         await asyncio.Event().wait()
 

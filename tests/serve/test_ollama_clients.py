@@ -1,0 +1,146 @@
+"""The official ollama client, sync and async, against `serve` over the emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import ollama
+import pytest
+
+from tests.serve.conftest import Served
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+HELLO = [{"role": "user", "content": "hello, how are you"}]
+CODE = [{"role": "user", "content": "write a python function to reverse a list"}]
+
+
+async def test_async_chat_streams_chunks_and_echoes_the_asked_model(served: Served) -> None:
+    async with ollama.AsyncClient(host=served.url) as client:
+        parts = [part async for part in await client.chat(model="zeta:auto", messages=HELLO, stream=True)]
+    assert len(parts) > 1
+    assert all(part.model == "zeta:auto" for part in parts)
+    assert parts[-1].done and parts[-1].eval_count
+    assert not any(part.done for part in parts[:-1])
+    assert "".join(part.message.content or "" for part in parts)
+
+
+async def test_sync_chat_without_streaming_aggregates_one_reply(served: Served) -> None:
+    def ask() -> ollama.ChatResponse:
+        return ollama.Client(host=served.url).chat(model="zeta:code", messages=CODE, think=False)
+
+    reply = await asyncio.to_thread(ask)
+    assert reply.model == "zeta:code"
+    assert reply.done and reply.done_reason
+    assert reply.message.role == "assistant" and reply.message.content
+
+
+async def test_sync_chat_streams(served: Served) -> None:
+    def ask() -> list[ollama.ChatResponse]:
+        return list(ollama.Client(host=served.url).chat(model="zeta:simple", messages=HELLO, stream=True))
+
+    parts = await asyncio.to_thread(ask)
+    assert parts[-1].done and {part.model for part in parts} == {"zeta:simple"}
+
+
+async def test_real_model_name_pins_the_request_to_that_model(served: Served) -> None:
+    async with ollama.AsyncClient(host=served.url) as client:
+        reply = await client.chat(model="qwen3:14b", messages=HELLO, think=False)
+        response = await client._client.post("/api/chat", json={"model": "QWEN3:14b", "messages": HELLO, "stream": False, "think": False})
+    assert reply.model == "qwen3:14b"
+    assert response.headers["x-zeta-model"] == "qwen3:14b"
+    assert response.json()["model"] == "QWEN3:14b"  # echoed exactly as sent
+
+
+async def test_generate_streaming_and_not(served: Served) -> None:
+    async with ollama.AsyncClient(host=served.url) as client:
+        parts = [part async for part in await client.generate(model="zeta:code", prompt="def reverse(xs):", stream=True)]
+        whole = await client.generate(model="qwen2.5-coder:7b", prompt="write a python function to add two numbers")
+    assert parts[-1].done and all(part.model == "zeta:code" for part in parts)
+    assert whole.model == "qwen2.5-coder:7b" and whole.done and whole.response
+
+
+async def test_thinking_model_streams_its_thinking(served: Served) -> None:
+    async with ollama.AsyncClient(host=served.url) as client:
+        reply = await client.chat(model="zeta:reason", messages=[{"role": "user", "content": "prove that there are infinitely many primes"}], think=True)
+    assert reply.model == "zeta:reason"
+    assert reply.message.thinking and reply.message.content
+
+
+async def test_embed_and_legacy_embeddings(served: Served) -> None:
+    async with ollama.AsyncClient(host=served.url) as client:
+        many = await client.embed(model="zeta:embed", input=["one", "two"])
+        auto = await client.embed(model="zeta:auto", input="one", dimensions=64)
+        legacy = await client.embeddings(model="qwen3-embedding:4b", prompt="one")
+    assert many.model == "zeta:embed" and len(many.embeddings) == 2
+    assert auto.model == "zeta:auto" and len(auto.embeddings[0]) == 64
+    assert len(legacy.embedding) > 0
+
+
+async def test_list_shows_virtual_and_real_models(served: Served) -> None:
+    listing = await asyncio.to_thread(lambda: ollama.Client(host=served.url).list())
+    names = [model.model for model in listing.models]
+    assert names[:5] == ["zeta:auto", "zeta:simple", "zeta:code", "zeta:reason", "zeta:embed"]
+    assert {"qwen2.5-coder:7b", "qwen3-embedding:4b", "qwen3:14b"} <= set(names)
+
+
+async def test_show_reports_the_union_of_reachable_capabilities(served: Served) -> None:
+    async with ollama.AsyncClient(host=served.url) as client:
+        auto = await client.show("zeta:auto")
+        code = await client.show("zeta:code")
+        embed = await client.show("zeta:embed")
+        coder = await client.show("qwen2.5-coder:7b")
+    assert {"completion", "embedding", "thinking", "tools"} <= set(auto.capabilities or ())
+    assert "embedding" not in (code.capabilities or ()) and "completion" in (code.capabilities or ())
+    assert embed.capabilities == ["embedding"]
+    assert "thinking" not in (coder.capabilities or ())
+    assert auto.modelinfo is not None
+
+
+async def test_ps_lists_what_the_fleet_has_loaded(served: Served) -> None:
+    async with ollama.AsyncClient(host=served.url) as client:
+        await client.chat(model="qwen2.5-coder:7b", messages=HELLO)
+
+        async def coder_listed() -> bool:
+            return "qwen2.5-coder:7b" in {model.model for model in (await client.ps()).models}
+
+        from tests.helpers import wait_until
+
+        await wait_until(coder_listed, timeout=10, message="the coder in /api/ps")
+        running = (await client.ps()).models
+    assert all(model.size and model.expires_at for model in running)
+
+
+async def test_client_errors_arrive_as_response_errors(served: Served) -> None:
+    async with ollama.AsyncClient(host=served.url) as client:
+        with pytest.raises(ollama.ResponseError) as unknown:
+            await client.chat(model="llama9:70b", messages=HELLO)
+        with pytest.raises(ollama.ResponseError) as embed_chat:
+            await client.chat(model="zeta:embed", messages=HELLO)
+        with pytest.raises(ollama.ResponseError) as streamed:
+            async for _ in await client.generate(model="nope", prompt="x", stream=True):
+                pass
+        with pytest.raises(ollama.ResponseError) as think:
+            await client.chat(model="qwen2.5-coder:7b", messages=HELLO, think=True)
+    assert (unknown.value.status_code, unknown.value.error) == (404, "model 'llama9:70b' not found")
+    assert (embed_chat.value.status_code, embed_chat.value.error) == (400, '"zeta:embed" does not support chat')
+    assert (streamed.value.status_code, streamed.value.error) == (404, "model 'nope' not found")
+    assert (think.value.status_code, think.value.error) == (400, '"qwen2.5-coder:7b" does not support thinking')
+
+
+async def test_load_only_chat_answers_once(served: Served) -> None:
+    async with ollama.AsyncClient(host=served.url) as client:
+        reply = await client.chat(model="qwen2.5-coder:7b", messages=[])
+    assert reply.done and reply.model == "qwen2.5-coder:7b"
+
+
+async def test_many_concurrent_streams_all_complete(served: Served) -> None:
+    async with ollama.AsyncClient(host=served.url) as client:
+
+        async def one(index: int) -> str:
+            async with contextlib.aclosing(await client.chat(model="zeta:auto", messages=[{"role": "user", "content": f"say {index}"}], stream=True)) as parts:
+                return "".join([part.message.content or "" async for part in parts])
+
+        answers = await asyncio.gather(*(one(index) for index in range(12)))
+    assert all(answers)
