@@ -8,6 +8,7 @@ import pytest
 
 from zeta_console.benchmark.scenarios import available_scenarios, load_scenario
 from zeta_console.config import ConfigError
+from zeta_console.sim.faults import Fault
 
 VALID = """\
 description: two tiers, one phase
@@ -49,7 +50,7 @@ def test_a_valid_file_loads(tmp_path: Path) -> None:
     assert scenario.duration_s == 60
     assert scenario.traffic[0].end_s == 60
     assert [event.action for event in scenario.events] == ["fault", "clear_faults"]
-    assert scenario.events[0].fault == {"slow_factor": 5}
+    assert scenario.events[0].fault == Fault(slow_factor=5)
 
 
 def test_unknown_task_names_line_and_key(tmp_path: Path) -> None:
@@ -80,3 +81,8 @@ def test_broken_yaml_names_the_line(tmp_path: Path) -> None:
 def test_missing_scenario_lists_the_known_ones() -> None:
     with pytest.raises(ConfigError, match="no such scenario .*overload"):
         load_scenario("no-such-scenario")
+
+
+def test_fault_arguments_are_checked_by_the_emulator(tmp_path: Path) -> None:
+    message = error_of(tmp_path, VALID.replace("slow_factor: 5", "slow_factor: 0"))
+    assert ":10: events[0].slow_factor: slow_factor must be > 0" in message

@@ -5,7 +5,9 @@ Configured the way a LiteLLM user would mirror Zeta's route table: one model gro
 `latency-based-routing` or `least-busy` strategy choosing among a tier's replicas, and
 `fallbacks` from each task's preferred tier to the next ones in its route. A request that has
 not produced its headers within Zeta's own first-token allowance times out and falls back, so
-both routers get the same patience.
+both routers get the same patience. `num_retries` is 0: LiteLLM's retry backoff sleeps real
+seconds (0.5-1.2 s measured), which a time-scaled emulator would inflate into minutes of
+scenario time; its fallbacks, which do not sleep, still replace a failed attempt.
 
 LiteLLM is imported only here, and only when a LiteLLM contender runs (the `bench` extra).
 """
@@ -21,6 +23,7 @@ from zeta_console.benchmark.results import Fate
 from zeta_console.benchmark.runner import Served, prompt_text
 from zeta_console.benchmark.trace import TraceRequest
 from zeta_console.errors import UserError
+from zeta_console.router.dispatch import first_token_allowance_s
 from zeta_console.settings import Settings, Task
 
 STRATEGIES = {"litellm:latency": "latency-based-routing", "litellm:least_busy": "least-busy"}
@@ -39,7 +42,7 @@ def _import_litellm() -> Any:
 
 
 class LiteLLMContender:
-    def __init__(self, name: str, settings: Settings, urls: Mapping[str, str], time_scale: float) -> None:
+    def __init__(self, name: str, settings: Settings, urls: Mapping[str, str]) -> None:
         """`urls`: host name -> emulator URL; `settings` as the Zeta contenders get them (scaled)."""
         litellm = _import_litellm()
         self.name = name
@@ -47,24 +50,24 @@ class LiteLLMContender:
         model_list = [
             {
                 "model_name": model.tier,
-                "litellm_params": {"model": f"ollama_chat/{model.model}", "api_base": urls[host]},
+                # LiteLLM's ollama_chat provider has no embeddings; its ollama one does.
+                "litellm_params": {"model": f"{_provider(model.capabilities)}/{model.model}", "api_base": urls[host]},
                 "model_info": {"id": f"{model.tier}@{host}"},
             }
             for model in settings.models
             for host in model.hosts
         ]
         fallbacks = [{route[0]: list(route[1:])} for task, route in settings.routes.items() if len(route) > 1 and task is not Task.EMBEDDING]
-        self._timeout_s = settings.timeouts.first_token_s
+        self._timeouts = settings.timeouts
         self._router = litellm.Router(
             model_list=model_list,
             routing_strategy=STRATEGIES[name],
             fallbacks=_merge_fallbacks(fallbacks),
-            num_retries=1,
+            num_retries=0,
             timeout=settings.timeouts.total_s,
             cooldown_time=settings.breaker.base_ejection_s,
             allowed_fails=settings.breaker.consecutive_failures,
         )
-        self._time_scale = time_scale
 
     async def serve(self, request: TraceRequest) -> Served:
         tier = self._routes[request.task][0]
@@ -81,7 +84,7 @@ class LiteLLMContender:
                     messages=[{"role": "user", "content": text}],
                     stream=True,
                     max_tokens=request.output_tokens,
-                    stream_timeout=self._first_token_timeout_s(request.prompt_tokens),
+                    stream_timeout=first_token_allowance_s(self._timeouts, request.prompt_tokens),
                 )
                 async for chunk in response:
                     if first_token_s is None and _has_content(chunk):
@@ -105,11 +108,9 @@ class LiteLLMContender:
             fallbacks=int(served_tier is not None and served_tier != tier),
         )
 
-    def _first_token_timeout_s(self, prompt_tokens: int) -> float:
-        return self._timeout_s  # already scaled with the rest of the settings
 
-    async def close(self) -> None:
-        self._router.reset() if hasattr(self._router, "reset") else None
+def _provider(capabilities: frozenset[str]) -> str:
+    return "ollama" if "embedding" in capabilities else "ollama_chat"
 
 
 def _merge_fallbacks(entries: list[dict[str, list[str]]]) -> list[dict[str, list[str]]]:

@@ -87,7 +87,8 @@ def p95_chart(runs: Sequence[ContenderRun], width: int = 90, height: int = 22) -
 
 def render_text(runs: Sequence[ContenderRun], extra_sections: Sequence[str] = ()) -> str:
     scenario = runs[0].scenario if runs else "?"
-    parts = [f"## {scenario}: all contenders (latencies in scenario seconds)", comparison_table(runs), p95_chart(runs)]
+    chart = f"```text\n{p95_chart(runs)}\n```"  # fenced: the output pastes into Markdown as it is
+    parts = [f"## {scenario}: all contenders (latencies in scenario seconds)", comparison_table(runs), chart]
     for run in runs:
         parts.append(f"### {run.contender} (time scale {run.time_scale:g}x, {run.wall_s:.1f} s wall)")
         parts.append(contender_table(run))

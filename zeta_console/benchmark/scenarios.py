@@ -8,7 +8,7 @@ See bench/scenarios/README.md for the format.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +17,11 @@ import yaml
 from zeta_console.benchmark.trace import DEFAULT_SIZES, TaskSizes, TokenRange, TrafficPhase
 from zeta_console.config import ConfigError
 from zeta_console.settings import Task
+from zeta_console.sim.faults import Fault
 
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "bench" / "scenarios"
 ACTIONS = frozenset({"fault", "clear_faults", "host_down", "host_up", "unload"})
-FAULT_KEYS = frozenset({"slow_factor", "error_rate", "fail_after_chunks", "stall_s", "drop_connection", "busy_burst"})
+FAULT_KEYS = frozenset(field.name for field in fields(Fault))
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class FaultEvent:
     action: str  # one of ACTIONS
     tier: str | None = None  # fault, unload
     host: str | None = None  # host_down, host_up; fault/unload: None = every host serving the tier
-    fault: Mapping[str, Any] | None = None  # arguments of the emulator's Fault
+    fault: Fault | None = None  # action "fault" only
 
 
 @dataclass(frozen=True)
@@ -267,10 +268,14 @@ def _events(top: _Reader, tiers: set[str], hosts: set[str], duration_s: float) -
         tier = entry.text("tier", choices=frozenset(tiers)) if action in ("fault", "unload") else None
         needs_host = action in ("host_down", "host_up")
         host = entry.text("host", choices=frozenset(hosts)) if needs_host or entry.has("host") else None
-        fault = {key: entry.raw(key) for key in FAULT_KEYS if entry.has(key)}
-        if action == "fault" and not fault:
+        arguments = {key: entry.raw(key) for key in FAULT_KEYS if entry.has(key)}
+        if action == "fault" and not arguments:
             raise entry.error("action", f"a fault needs at least one of: {', '.join(sorted(FAULT_KEYS))}")
-        if action != "fault" and fault:
-            raise entry.error(next(iter(fault)), f"only a 'fault' action takes fault arguments, not {action!r}")
-        events.append(FaultEvent(at_s, action, tier, host, fault or None))
+        if action != "fault" and arguments:
+            raise entry.error(next(iter(arguments)), f"only a 'fault' action takes fault arguments, not {action!r}")
+        try:
+            fault = Fault.from_mapping(arguments) if arguments else None
+        except ValueError as error:
+            raise entry.error(next(iter(arguments)), str(error)) from None
+        events.append(FaultEvent(at_s, action, tier, host, fault))
     return tuple(sorted(events, key=lambda event: event.at_s))

@@ -1,0 +1,127 @@
+"""One contender's run: a fresh emulated fleet, its fault timeline, and the shared replay."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+
+from zeta_console.benchmark.baselines import ORACLE, register_baselines
+from zeta_console.benchmark.litellm_driver import STRATEGIES as LITELLM_CONTENDERS
+from zeta_console.benchmark.litellm_driver import LiteLLMContender
+from zeta_console.benchmark.results import ContenderRun
+from zeta_console.benchmark.runner import Contender, replay
+from zeta_console.benchmark.scenarios import FaultEvent, Scenario
+from zeta_console.benchmark.settings_scale import scaled_settings
+from zeta_console.benchmark.trace import TraceRequest
+from zeta_console.benchmark.zeta_driver import ZetaContender
+from zeta_console.router.policies import make_policy
+from zeta_console.router.router import HEALTH_POLL_S, ZetaDynamicRouter
+from zeta_console.settings import HostConfig, PolicyName, Settings, Task
+from zeta_console.sim import Fault, FleetSpec, HostSpec, SimFleet, default_fleet_spec, run_fleet
+
+ZETA_POLICIES = (*(policy.value for policy in PolicyName), "round_robin", ORACLE)
+KNOWN_CONTENDERS = (*ZETA_POLICIES, *LITELLM_CONTENDERS)
+DRAIN_FACTOR = 1.0  # after the last arrival, wait up to this many scenario durations for answers
+MIN_HEALTH_POLL_S = 0.05
+
+
+def fleet_spec(scenario: Scenario, time_scale: float) -> FleetSpec:
+    """The scenario's hosts, each serving its tiers with the emulator's default model profiles
+    (the default settings name which model a tier runs), at the host's relative speed."""
+    settings = Settings()
+    profiles = {profile.name: profile for host in default_fleet_spec().hosts for profile in host.models}
+    keep_alive = {} if scenario.keep_alive_s is None else {"keep_alive_s": scenario.keep_alive_s}
+    hosts = tuple(
+        HostSpec(
+            name=plan.name,
+            models=tuple(
+                replace(profile, prefill_tps=profile.prefill_tps * plan.speed, decode_tps=profile.decode_tps * plan.speed)
+                for profile in (profiles[settings.model(tier).model] for tier in plan.tiers)
+            ),
+            **keep_alive,
+        )
+        for plan in scenario.hosts
+    )
+    return FleetSpec(hosts=hosts, time_scale=time_scale, seed=scenario.seed)
+
+
+def bench_settings(scenario: Scenario, fleet: SimFleet) -> Settings:
+    """The default settings over the scenario's hosts, each tier on the hosts that serve it."""
+    base = Settings()
+    hosts = tuple(HostConfig(plan.name, fleet.host(plan.name).url) for plan in scenario.hosts)
+    models = tuple(
+        replace(model, hosts=tuple(plan.name for plan in scenario.hosts if model.tier in plan.tiers))
+        for model in base.models
+        if any(model.tier in plan.tiers for plan in scenario.hosts)
+    )
+    return replace(base, hosts=hosts, models=models, source=scenario.source)
+
+
+async def play_events(fleet: SimFleet, settings: Settings, events: Sequence[FaultEvent], started: float, time_scale: float) -> None:
+    """Apply the scenario's fault timeline at its instants (scenario seconds / time scale)."""
+    for event in events:
+        await asyncio.sleep(max(0.0, started + event.at_s / time_scale - time.perf_counter()))
+        if event.action in ("fault", "unload"):
+            model = settings.model(event.tier or "")
+            for host in [event.host] if event.host else model.hosts:
+                if event.action == "fault":
+                    fleet.host(host).set_fault(model.model, replace(event.fault or Fault()))
+                else:
+                    await fleet.host(host).unload(model.model)
+        elif event.action == "clear_faults":
+            for host in [event.host] if event.host else [host.name for host in settings.hosts]:
+                fleet.host(host).clear_faults()
+        elif event.action == "host_down":
+            fleet.host(event.host).host_down()
+        elif event.action == "host_up":
+            await fleet.host(event.host).host_up()
+
+
+async def run_contender(name: str, scenario: Scenario, trace: Sequence[TraceRequest], time_scale: float) -> ContenderRun:
+    spec = fleet_spec(scenario, time_scale)
+    async with run_fleet(spec) as fleet:
+        settings = scaled_settings(bench_settings(scenario, fleet), time_scale)
+        preferred = {task: route[0] for task, route in settings.routes.items()}
+        if name in LITELLM_CONTENDERS:
+            urls = {host.name: host.url for host in settings.hosts}
+            return await _replay(LiteLLMContender(name, settings, urls), fleet, settings, scenario, trace, time_scale, preferred)
+        register_baselines(FleetTruth(fleet))
+        router = ZetaDynamicRouter(
+            settings,
+            policy_factory=lambda _configured, current: make_policy(name, current),
+            health_poll_s=max(MIN_HEALTH_POLL_S, HEALTH_POLL_S / time_scale),
+            time_scale=time_scale,
+        )
+        async with router:
+            return await _replay(ZetaContender(name, router), fleet, settings, scenario, trace, time_scale, preferred)
+
+
+async def _replay(
+    contender: Contender, fleet: SimFleet, settings: Settings, scenario: Scenario, trace: Sequence[TraceRequest], time_scale: float, preferred: dict[Task, str]
+) -> ContenderRun:
+    faults = asyncio.create_task(play_events(fleet, settings, scenario.events, time.perf_counter(), time_scale))
+    try:
+        return await replay(
+            contender,
+            trace,
+            scenario=scenario.name,
+            duration_s=scenario.duration_s,
+            time_scale=time_scale,
+            drain_s=scenario.duration_s * DRAIN_FACTOR,
+            preferred_tiers=preferred,
+        )
+    finally:
+        faults.cancel()
+
+
+class FleetTruth:
+    """The oracle's view: the emulator's own prediction, from its true internal state."""
+
+    def __init__(self, fleet: SimFleet) -> None:
+        self._fleet = fleet
+
+    def predicted_ttft_s(self, host: str, model: str, prompt_tokens: int) -> float | None:
+        sim_host = self._fleet.host(host)
+        return sim_host.predict_ttft_s(model, prompt_tokens) if sim_host.up else None
