@@ -206,8 +206,8 @@ class FrozenFaults:
     def targets(self) -> list[str]:
         return [item.id for item in ENDPOINTS]
 
-    def inject(self, endpoint: str, fault: FaultKind) -> str:
-        return f"{fault.value} {endpoint}"
+    async def inject(self, endpoint_id: str, fault: FaultKind) -> str:
+        return f"{fault.value} {endpoint_id}"
 
 
 def frozen_app(simulated: bool = True) -> ZetaConsole:

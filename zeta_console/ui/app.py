@@ -14,6 +14,7 @@ from textual.theme import Theme
 from textual.widgets import TextArea, Input
 from textual.worker import Worker, WorkerState
 
+from zeta_console.router.api import OperatorAction
 from zeta_console.ui import export
 from zeta_console.ui.commands import ConsoleCommands
 from zeta_console.ui.eventlog import EventLog
@@ -26,7 +27,7 @@ from zeta_console.ui.screens.export import ExportScreen
 from zeta_console.ui.screens.fault import FaultScreen
 from zeta_console.ui.screens.help import HelpScreen
 from zeta_console.ui.screens.main import MainScreen
-from zeta_console.ui.session import ConsoleSession, FaultKind
+from zeta_console.ui.session import ConsoleSession, FaultInjector, FaultKind
 from zeta_console.ui.themes import THEME_VARIABLE_DEFAULTS, load_builtin_themes
 from zeta_console.ui.widgets.header import ConsoleHeader
 from zeta_console.ui.widgets.prompt import AnswerView
@@ -171,8 +172,13 @@ class ZetaConsole(App[None]):
     def inject_fault(self, endpoint: str, fault: FaultKind) -> None:
         faults = self.session.faults
         if faults is not None:
-            done = faults.inject(endpoint, fault)
-            self.notify(done, title="Fault injected" if fault is not FaultKind.CLEAR else "Faults cleared")
+            self.run_background(self._inject(faults, endpoint, fault), "inject a fault")
+
+    async def _inject(self, faults: FaultInjector, endpoint: str, fault: FaultKind) -> None:
+        done = await faults.inject(endpoint, fault)
+        # shown in the decision log too, so the operator sees the reroute follow it
+        self.events.listener(OperatorAction(self.session.clock(), f"fault:{fault.value}", endpoint, "", done, "demo"))
+        self.notify(done, title="Fault injected" if fault is not FaultKind.CLEAR else "Faults cleared")
 
     def action_export(self) -> None:
         self.push_screen(ExportScreen(export.default_path("csv", self.session.clock())))

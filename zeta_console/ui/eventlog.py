@@ -73,6 +73,11 @@ class LogEntry:
             action=action,
         )
 
+    def redecide(self, decision: Decision) -> None:
+        self.decision = decision
+        self.endpoint = decision.chosen or "—"
+        self.reason = decision.reason
+
     def finish(self, record: RequestRecord) -> None:
         self.record = record
         if self.decision is None:
@@ -111,30 +116,34 @@ class EventLog:
             self._pending.clear()
         batch = Batch()
         added: dict[str, LogEntry] = {}
+        updated: dict[str, LogEntry] = {}
         for event in events:
-            self._apply(event, batch, added)
+            self._apply(event, added, updated)
         while len(self._entries) > self.capacity:
             key, _ = self._entries.popitem(last=False)
+            updated.pop(key, None)
             if added.pop(key, None) is None:
                 batch.evicted.append(key)
         batch.added = list(added.values())
+        batch.updated = [entry for key, entry in updated.items() if key not in added]
         return batch
 
-    def _apply(self, event: RouterEvent, batch: Batch, added: dict[str, LogEntry]) -> None:
-        if isinstance(event, Decision):
-            entry = LogEntry.from_decision(event)
-        elif isinstance(event, OperatorAction):
+    def _apply(self, event: RouterEvent, added: dict[str, LogEntry], updated: dict[str, LogEntry]) -> None:
+        if isinstance(event, OperatorAction):
             self._action_count += 1
             entry = LogEntry.from_action(event, key=f"action-{self._action_count}")
         else:
             existing = self._entries.get(event.request_id)
             if existing is not None:
-                existing.finish(event)
-                if existing.key not in added:
-                    batch.updated.append(existing)
+                if isinstance(event, Decision):
+                    existing.redecide(event)  # a new decision after a failover before the first token
+                else:
+                    existing.finish(event)
+                updated[existing.key] = existing
                 return
-            entry = LogEntry.from_decision(event.decision)
-            entry.finish(event)
+            entry = LogEntry.from_decision(event if isinstance(event, Decision) else event.decision)
+            if isinstance(event, RequestRecord):
+                entry.finish(event)
         self._entries[entry.key] = entry
         added[entry.key] = entry
 

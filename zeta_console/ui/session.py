@@ -40,7 +40,7 @@ class FaultKind(StrEnum):
 FAULT_LABELS: Mapping[FaultKind, str] = {
     FaultKind.SLOW: "slow down 5×",
     FaultKind.FAIL: "make it fail",
-    FaultKind.HOST_DOWN: "take its host down",
+    FaultKind.HOST_DOWN: "take its host down for 30 s",
     FaultKind.CLEAR: "clear faults",
 }
 
@@ -49,7 +49,7 @@ class FaultInjector(Protocol):
     """Demo only: break a simulated endpoint on purpose."""
 
     def targets(self) -> Sequence[str]: ...  # endpoint ids, "tier@host"
-    def inject(self, endpoint: str, fault: FaultKind) -> str: ...  # returns what was done, for the log
+    async def inject(self, endpoint_id: str, fault: FaultKind) -> str: ...  # returns what was done, for the log
 
 
 class LoadControl(Protocol):

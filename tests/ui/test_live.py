@@ -1,0 +1,158 @@
+"""The console against the real router and the emulated fleet (demo mode, time compressed)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import replace
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input, OptionList, Select, Static
+
+from tests.ui.conftest import settle
+from zeta_console.router.api import EndpointStatus
+from zeta_console.settings import LoadGenerator, Settings
+from zeta_console.ui.app import ZetaConsole
+from zeta_console.ui.eventlog import LogEntry
+from zeta_console.ui.launch import ConsoleOptions, open_session
+from zeta_console.ui.prompting import CANCELLED_MARK
+from zeta_console.ui.screens.controls import ControlsScreen
+from zeta_console.ui.screens.fault import FaultScreen
+from zeta_console.ui.widgets.header import ConsoleHeader
+from zeta_console.ui.widgets.prompt import PromptInput
+
+pytestmark = pytest.mark.usefixtures("isolated_xdg")
+
+FAST = 100.0
+
+
+@asynccontextmanager
+async def live_console(time_scale: float = FAST, rate: float = 0.0) -> AsyncIterator[tuple[ZetaConsole, Pilot[None]]]:
+    async with AsyncExitStack() as stack:
+        settings = replace(Settings(), load_generator=LoadGenerator(rate_per_s=rate))
+        session = await open_session(stack, settings, ConsoleOptions(demo=True, time_scale=time_scale))
+        app = ZetaConsole(session)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await settle(
+                pilot,
+                lambda: all(e.status is EndpointStatus.UP for e in session.router.snapshot().endpoints),
+                message="fleet up",
+            )
+            yield app, pilot
+
+
+def prompt_entries(app: ZetaConsole) -> list[LogEntry]:
+    return [entry for entry in app.events if entry.client == "prompt"]
+
+
+def answer_text(app: ZetaConsole) -> str:
+    return str(app.screen.query_one("#answer-text", Static).content)
+
+
+async def ask(app: ZetaConsole, pilot: Pilot[None], text: str) -> LogEntry:
+    """Send `text` from the prompt pane; return its finished log entry."""
+    before = len(prompt_entries(app))
+    app.screen.query_one(PromptInput).text = text
+    await pilot.press("enter")
+    await settle(
+        pilot,
+        lambda: len(prompt_entries(app)) > before and prompt_entries(app)[-1].record is not None,
+        message="the prompt's decision in the log",
+    )
+    await app.workers.wait_for_complete()
+    return prompt_entries(app)[-1]
+
+
+async def test_prompt_is_answered_and_logged() -> None:
+    async with live_console() as (app, pilot):
+        entry = await ask(app, pilot, "write a python function to reverse a list")
+        assert entry.outcome == "ok" and entry.task == "code" and entry.endpoint == "coder@local"
+        assert answer_text(app).strip()
+        meta = str(app.screen.query_one("#answer-meta", Static).content)
+        assert "coder@local" in meta and entry.reason in meta
+        embedded = await ask(app, pilot, "/embed a sentence to embed")
+        assert embedded.endpoint == "embedder@local" and "dimensional embedding" in answer_text(app)
+        prompt = app.screen.query_one(PromptInput)
+        await pilot.press("up")
+        assert prompt.text == "/embed a sentence to embed"  # history
+
+
+async def test_escape_cancels_and_keeps_the_partial_answer() -> None:
+    async with live_console(time_scale=6.0) as (app, pilot):
+        app.screen.query_one(PromptInput).text = "/reason prove that there are infinitely many primes, step by step"
+        await pilot.press("enter")
+        await settle(pilot, lambda: bool(answer_text(app).strip()), timeout=20, message="first tokens")
+        await pilot.press("escape")
+        await app.workers.wait_for_complete()
+        assert answer_text(app).endswith(CANCELLED_MARK)
+        await settle(pilot, lambda: prompt_entries(app)[-1].outcome == "cancelled", message="cancelled in the log")
+
+
+async def test_pin_from_the_controls_is_obeyed() -> None:
+    async with live_console() as (app, pilot):
+        await pilot.press("f2")
+        assert isinstance(app.screen, ControlsScreen)
+        app.screen.query_one("#pin-simple", Select).value = "reasoner"
+        await settle(pilot, lambda: app.session.router.snapshot().pins.get("simple") == "reasoner", message="pin")
+        await pilot.press("escape")
+        entry = await ask(app, pilot, "/simple hello, how are you")
+        assert entry.endpoint == "reasoner@local" and entry.decision is not None
+        assert entry.decision.pins.get("simple") == "reasoner"
+        assert any(e.action is not None and e.action.action == "pin" for e in app.events)
+        assert "pins" in str(app.screen.query_one("#summary", Static).content)
+
+
+async def test_threshold_change_reroutes() -> None:
+    async with live_console() as (app, pilot):
+        router = app.session.router
+        router.set_policy("threshold")
+        first = await ask(app, pilot, "/reason compare these two designs step by step")
+        assert first.endpoint == "reasoner@local"
+        await pilot.press("f2")
+        ttft = app.screen.query_one("#threshold-ttft_s", Input)
+        ttft.value = "0.0001"
+        ttft.focus()
+        await pilot.press("enter")
+        assert router.snapshot().thresholds.ttft_s == 0.0001
+        await pilot.press("escape")
+        second = await ask(app, pilot, "/reason compare these two designs step by step")
+        assert second.endpoint == "coder@local" and "TTFT" in second.reason
+        assert "thresholds.ttft_s" in router.snapshot().differs_from_config
+        assert "changed*" in str(app.screen.query_one("#summary", Static).content)
+
+
+async def test_drained_endpoint_gets_no_new_work() -> None:
+    async with live_console() as (app, pilot):
+        await pilot.press("f2")
+        await pilot.click("#drain-0")  # coder@local
+        await settle(pilot, lambda: app.session.router.snapshot().endpoints[0].drained, message="drained")
+        await pilot.press("escape")
+        entry = await ask(app, pilot, "/code fix this bug in my javascript code")
+        assert entry.endpoint == "reasoner@local"
+
+
+async def test_injected_fault_is_routed_around() -> None:
+    async with live_console() as (app, pilot):
+        await pilot.press("f6")
+        screen = app.screen
+        assert isinstance(screen, FaultScreen)
+        options = screen.query_one(OptionList)
+        options.highlighted = options.get_option_index("coder@local|fail")
+        await pilot.press("enter")
+        entry = await ask(app, pilot, "/simple what is the capital of France")
+        assert entry.endpoint == "reasoner@local" and entry.outcome == "ok"
+        assert entry.decision is not None and "coder@local" in entry.decision.fallbacks
+
+
+async def test_load_generator_rate_from_the_controls() -> None:
+    async with live_console() as (app, pilot):
+        await pilot.press("f2")
+        rate = app.screen.query_one("#loadgen-rate", Input)
+        rate.value = "40"
+        rate.focus()
+        await pilot.press("enter")
+        assert app.session.loadgen is not None and app.session.loadgen.rate_per_s == 40
+        await pilot.press("escape")
+        await settle(pilot, lambda: sum(e.client == "loadgen" for e in app.events) >= 5, message="load arrives")
+        assert app.screen.query_one(ConsoleHeader).simulated
