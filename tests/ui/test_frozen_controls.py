@@ -236,3 +236,30 @@ async def test_header_click_sorts_the_log_by_duration() -> None:
         await pilot.click(DecisionTable, offset=(x, 0))
         ttfts = [str(table.get_row_at(row)[column]) for row in range(table.row_count)]
         assert ttfts[0] == "150ms" and ttfts[-1] == "" and ttfts.index("430ms") > ttfts.index("220ms")
+
+
+async def test_log_follows_the_tail_only_at_the_bottom() -> None:
+    app = frozen_app()
+    router = router_of(app)
+    async with app.run_test(size=(120, 30)) as pilot:
+        table = app.screen.query_one(DecisionTable)
+
+        async def one_more_row() -> int:
+            app.events.listener(router.set_policy("static" if router.state.policy != "static" else "adaptive"))
+            app.screen.refresh_view()  # type: ignore[attr-defined]
+            await pilot.pause()
+            return table.row_count
+
+        assert table.following
+        rows = await one_more_row()
+        assert table.cursor_row == rows - 1 and table.scroll_y == table.max_scroll_y
+        await pilot.resize_terminal(100, 26)
+        await one_more_row()
+        assert table.following and table.scroll_y == table.max_scroll_y
+        table.scroll_home(animate=False, immediate=True)
+        await pilot.pause()
+        assert not table.following
+        await one_more_row()
+        assert table.scroll_y == 0
+        await pilot.press("ctrl+l", "end")
+        assert table.following

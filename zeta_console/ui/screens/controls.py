@@ -41,7 +41,7 @@ def pin_choices(settings: Settings, task: Task) -> list[tuple[str, str]]:
 
 def endpoint_label(endpoint: EndpointSnapshot) -> str:
     drained = " (drained)" if endpoint.drained and endpoint.status is not EndpointStatus.DRAINED else ""
-    return f"{endpoint.id:<24} {endpoint.status.value}{drained}"
+    return f"{endpoint.id}  {endpoint.status.value}{drained}"
 
 
 class ControlsScreen(ModalScreen[None]):

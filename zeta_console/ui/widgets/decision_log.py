@@ -72,14 +72,16 @@ class DecisionTable(DataTable[Text]):
         super().__init__(**kwargs)
         self._sort_key: ColumnKey | None = None
         self._sort_reverse = False
+        # Follow the tail while the reader is at the bottom; a resize must not end following.
+        self.following = True
 
     def on_mount(self) -> None:
         for key, label, width in COLUMNS:
             self.add_column(label, key=key, width=width)
 
-    @property
-    def at_bottom(self) -> bool:
-        return self.scroll_y >= self.max_scroll_y
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self.following = new_value >= self.max_scroll_y
 
     def action_open_entry(self) -> None:
         if self.row_count:
@@ -154,7 +156,7 @@ class DecisionLog(Vertical):
         if not (batch.added or batch.updated or batch.evicted):
             return
         table = self.table
-        follow = table.at_bottom
+        follow = table.following
         on_last_row = table.row_count == 0 or table.cursor_row >= table.row_count - 1
         for key in batch.evicted:
             if key in table.rows:

@@ -109,7 +109,7 @@ class EndpointCard(Vertical):
             "compact-line": Content.assemble(
                 Content.styled("● ", f"$status-{endpoint.status.value}"),
                 (f"{endpoint.tier:<9}", "bold"),
-                Content.styled(f"{endpoint.status.value:<8}", f"$status-{endpoint.status.value}"),
+                Content.styled(f"{endpoint.status.value:<9}", f"$status-{endpoint.status.value}"),
                 "TTFT ",
                 (fmt.seconds(endpoint.ttft_p95_s), latency_style(endpoint.ttft_p95_s, thresholds.ttft_s)),
                 " tot ",
