@@ -128,11 +128,29 @@ def report(runs: list[Run], args: argparse.Namespace) -> dict[str, object]:
 # -- the two server processes --------------------------------------------------------------------
 
 
-async def run_emulator() -> None:
-    from zeta_console.demo import zero_latency_fleet_spec
-    from zeta_console.sim import run_fleet
+PARALLEL = 64  # slots on both sides: the bench measures the proxy, not queueing for one slot
 
-    async with run_fleet(zero_latency_fleet_spec()) as fleet:
+
+async def run_emulator() -> None:
+    import socket
+
+    from zeta_console.demo import zero_latency_fleet_spec
+    from zeta_console.sim import run_fleet, server
+
+    # Workaround until the emulator sets it: its listening socket is created with proto 0, so
+    # asyncio does not set TCP_NODELAY on accepted connections, and Nagle + delayed ACK add
+    # ~40 ms to every multi-write (streamed) reply. TCP_NODELAY on the listener is inherited.
+    plain_listener = server._listening_socket
+
+    def listener_without_nagle(address: str, port: int) -> socket.socket:
+        sock = plain_listener(address, port)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+
+    server._listening_socket = listener_without_nagle
+    spec = zero_latency_fleet_spec()
+    spec = replace(spec, hosts=tuple(replace(host, num_parallel=PARALLEL) for host in spec.hosts))
+    async with run_fleet(spec) as fleet:
         print(fleet.host("local").url, flush=True)
         await asyncio.Event().wait()
 
@@ -142,7 +160,9 @@ async def run_proxy(upstream: str) -> None:
     from zeta_console.serve.endpoint import start_endpoint
     from zeta_console.settings import HostConfig, Settings
 
-    settings = replace(Settings(), hosts=(HostConfig("local", upstream),))
+    base = Settings()
+    models = tuple(replace(model, slots=PARALLEL) for model in base.models)
+    settings = replace(base, hosts=(HostConfig("local", upstream),), models=models)
     async with ZetaDynamicRouter(settings) as router:
         endpoint = await start_endpoint(router, settings, "127.0.0.1:0")
         print(endpoint.url, flush=True)

@@ -9,8 +9,8 @@ import httpx
 from tests.helpers import wait_until
 from tests.serve.conftest import busy_slots, serving
 
-SLOW = 2.0  # slow enough that a long answer is still streaming when the client leaves
-LONG_ANSWER = {"model": "qwen2.5-coder:7b", "messages": [{"role": "user", "content": "write a long python module"}], "options": {"num_predict": 400}}
+SLOW = 20.0  # fast loads, yet a long answer is still streaming when the client leaves
+LONG_ANSWER = {"model": "qwen2.5-coder:7b", "messages": [{"role": "user", "content": "write a long python module"}], "options": {"num_predict": 2000}}
 
 
 async def test_disconnect_mid_stream_frees_the_upstream_slot() -> None:

@@ -1,0 +1,47 @@
+"""Failures behind the endpoint, injected in the emulator: what an Ollama client sees."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import ollama
+import pytest
+
+from tests.serve.conftest import serving
+from zeta_console.sim import Fault
+
+CODER = "qwen2.5-coder:7b"
+ASK = {"model": CODER, "messages": [{"role": "user", "content": "write a python function"}], "options": {"num_predict": 50}}
+
+
+async def test_an_error_after_the_first_chunk_is_one_ndjson_line_and_no_done() -> None:
+    async with serving() as served, httpx.AsyncClient(base_url=served.url) as http:
+        served.fleet.host("local").set_fault(CODER, Fault(fail_after_chunks=3))
+        streamed = await http.post("/api/chat", json=ASK)
+        whole = await http.post("/api/chat", json={**ASK, "stream": False})
+        with pytest.raises(ollama.ResponseError) as caught:
+            async for _ in await ollama.AsyncClient(host=served.url).chat(model=CODER, messages=ASK["messages"], stream=True):
+                pass
+    lines = [json.loads(line) for line in streamed.text.splitlines()]
+    assert streamed.status_code == 200
+    assert len(lines) == 4 and "error" in lines[-1]
+    assert not any(line.get("done") for line in lines)
+    assert whole.status_code == 500 and "error" in whole.json()
+    assert caught.value.status_code == -1
+
+
+async def test_a_busy_upstream_is_503_with_ollamas_text() -> None:
+    async with serving() as served, httpx.AsyncClient(base_url=served.url) as http:
+        served.fleet.host("local").set_fault(CODER, Fault(busy_burst=100))
+        response = await http.post("/api/chat", json={**ASK, "stream": False})
+    assert response.status_code == 503
+    assert response.json()["error"].startswith("server busy")
+
+
+async def test_a_drained_pinned_model_is_503_with_the_routers_reason() -> None:
+    async with serving() as served, httpx.AsyncClient(base_url=served.url) as http:
+        served.router.drain("coder@local")
+        response = await http.post("/api/chat", json=ASK)
+    assert response.status_code == 503
+    assert "drained" in response.json()["error"]
