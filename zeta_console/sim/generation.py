@@ -20,6 +20,12 @@ from zeta_console.sim.parsing import CompletionRequest, EmbedRequest
 from zeta_console.sim.wire import Metrics
 
 
+YIELD_EVERY_TOKENS = 16
+# Shorter waits are not worth a timer (epoll rounds them up to 1 ms); while decoding, the
+# running deadline makes up for them at the next real sleep.
+MIN_SLEEP_S = 0.0005
+
+
 class MidStreamFailure(Exception):
     """The runner broke after output was sent: an `{"error": ...}` line ends the stream."""
 
@@ -48,7 +54,7 @@ async def _prefill(pace: RequestPace, faults: RequestFaults, prompt_tokens: int)
     if faults.fail_now:
         raise ApiError(500, RUNNER_STOPPED)
     delay = pace.prefill_s(prompt_tokens) + pace.simulated_s(faults.stall_s)
-    if delay > 0:
+    if delay > MIN_SLEEP_S:
         await asyncio.sleep(delay)
 
 
@@ -79,8 +85,10 @@ async def run_completion(
                 raise _failure(faults, index)
             due += pace.token_s(runtime.busy)
             delay = due - loop.time()
-            if delay > 0:
+            if delay > MIN_SLEEP_S:
                 await asyncio.sleep(delay)
+            elif index % YIELD_EVERY_TOKENS == 0:
+                await asyncio.sleep(0)  # even unpaced, give the loop a turn to notice a disconnect
             work.tokens_left -= 1
             yield Piece(thinking, content)
         if faults.fail_after_chunks is not None and faults.fail_after_chunks >= len(tokens) > 0:

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import uvicorn
 from starlette.types import Scope
 
+from zeta_console.serve.endpoint import _EmbeddedServer  # uvicorn in the caller's loop, no signal handlers
 from zeta_console.sim.app import create_app
 from zeta_console.sim.control import control_routes
 from zeta_console.sim.faults import Fault
@@ -23,26 +24,21 @@ GRACEFUL_SHUTDOWN_S = 1.0
 T = TypeVar("T")
 
 
-class _EmbeddedServer(uvicorn.Server):
-    """uvicorn without its signal handlers: the loop's owner decides when to stop."""
+class _SimServer(_EmbeddedServer):
+    """Stops as soon as asked (uvicorn itself polls should_exit every 0.1 s)."""
 
     def __init__(self, config: uvicorn.Config) -> None:
         super().__init__(config)
-        self.startup_finished = asyncio.Event()
+        self.exit_requested = asyncio.Event()
 
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        try:
-            await super().startup(sockets)
-        finally:
-            self.startup_finished.set()
+    async def main_loop(self) -> None:
+        await self.exit_requested.wait()
 
 
 def _listening_socket(address: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are TCP, and
+    # without it every keep-alive reply waits ~40 ms for a delayed ACK.
+    sock = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((address, port))
@@ -50,6 +46,19 @@ def _listening_socket(address: str, port: int) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+def _cut(connection: Any) -> None:
+    """Close a connection now: the FIN goes out at once (abort alone waits a loop turn), so a
+    client's pooled keep-alive connection is seen dead before its next request."""
+    transport = getattr(connection, "transport", None)
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+    transport.abort()
 
 
 class SimHost:
@@ -63,7 +72,7 @@ class SimHost:
         self.port = spec.port
         self.service = HostService(spec, time_scale, seed)
         self.app = create_app(self.service, self._cut_connection, control_routes(self))
-        self._server: _EmbeddedServer | None = None
+        self._server: _SimServer | None = None
         self._serving: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._comeback: asyncio.Task[None] | None = None
@@ -92,7 +101,7 @@ class SimHost:
             date_header=False,
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         )
-        server = _EmbeddedServer(config)
+        server = _SimServer(config)
         self._server = server
         self._serving = self._loop.create_task(server.serve(sockets=[sock]), name=f"sim-{self.name}")
         await server.startup_finished.wait()
@@ -116,10 +125,9 @@ class SimHost:
         for listener in server.servers:
             listener.close()  # refuse new connections from now on
         for connection in list(server.server_state.connections):
-            transport = getattr(connection, "transport", None)
-            if transport is not None:
-                transport.abort()  # in-flight streams are cut
+            _cut(connection)  # in-flight streams too
         server.should_exit = True
+        server.exit_requested.set()
 
     def _cut_connection(self, scope: Scope) -> None:
         if self._server is None:
@@ -127,7 +135,7 @@ class SimHost:
         client = tuple(scope.get("client") or ())
         for connection in list(self._server.server_state.connections):
             if getattr(connection, "client", None) == client:
-                connection.transport.abort()
+                _cut(connection)
 
     # -- control --------------------------------------------------------------------------
 
