@@ -7,6 +7,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 
+import ollama
+
 from zeta_console.benchmark.baselines import ORACLE, register_baselines
 from zeta_console.benchmark.litellm_driver import STRATEGIES as LITELLM_CONTENDERS
 from zeta_console.benchmark.litellm_driver import LiteLLMContender
@@ -79,9 +81,22 @@ async def play_events(fleet: SimFleet, settings: Settings, events: Sequence[Faul
             await fleet.host(event.host).host_up()
 
 
+async def warm_up(fleet: SimFleet, spec: FleetSpec) -> None:
+    """Load every model before the run, as on a server that has been up a while: the run then
+    measures routing, not the first cold loads (the coldstart scenario unloads on purpose)."""
+    for host in spec.hosts:
+        client = ollama.AsyncClient(host=fleet.host(host.name).url)
+        for model in host.models:
+            if model.is_embedding:
+                await client.embed(model=model.name, input=[])
+            else:
+                await client.generate(model=model.name)
+
+
 async def run_contender(name: str, scenario: Scenario, trace: Sequence[TraceRequest], time_scale: float) -> ContenderRun:
     spec = fleet_spec(scenario, time_scale)
     async with run_fleet(spec) as fleet:
+        await warm_up(fleet, spec)
         settings = scaled_settings(bench_settings(scenario, fleet), time_scale)
         preferred = {task: route[0] for task, route in settings.routes.items()}
         if name in LITELLM_CONTENDERS:
