@@ -101,7 +101,7 @@ async def test_load_only_unload_and_keep_alive_expiry() -> None:
             await client.chat(model=CODER.name, messages=HELLO, keep_alive="2s")  # 0.2 s at time x10
 
             async def nothing_loaded() -> bool:
-                return (await client.ps()).models == []
+                return not (await client.ps()).models
 
             await wait_until(nothing_loaded, timeout=5.0, message="keep_alive expiry")
 

@@ -31,14 +31,14 @@ async def test_tags_lists_the_three_tiers(client: ollama.AsyncClient) -> None:
     coder = next(model for model in listed.models if model.model == CODER)
     assert coder.details is not None and coder.details.family == "qwen2" and coder.details.parameter_size == "7.6B"
     assert coder.size == 4_683_087_332 and len(coder.digest or "") == 64
-    times = [model.modified_at for model in listed.models]
-    assert times == sorted(times, reverse=True)
+    times = [model.modified_at.timestamp() for model in listed.models if model.modified_at]
+    assert len(times) == 3 and times == sorted(times, reverse=True)
 
 
 async def test_chat_non_stream_shape_and_metrics(client: ollama.AsyncClient, fleet: SimFleet) -> None:
     reply = await client.chat(model=CODER, messages=HELLO)
     assert reply.done and reply.done_reason == "stop"
-    assert reply.message.role == "assistant" and reply.message.content.startswith(f"[simulated {CODER}]")
+    assert reply.message.role == "assistant" and (reply.message.content or "").startswith(f"[simulated {CODER}]")
     assert reply.eval_count and reply.prompt_eval_count and reply.total_duration and reply.load_duration
     assert reply.total_duration >= reply.load_duration + (reply.eval_duration or 0)
     again = await client.chat(model=CODER, messages=HELLO)
@@ -62,6 +62,6 @@ async def test_chat_stream_field_order_and_final_chunk(fleet: SimFleet) -> None:
 async def test_async_stream_with_the_official_client(client: ollama.AsyncClient) -> None:
     parts = [part async for part in await client.chat(model=CODER, messages=HELLO, stream=True)]
     assert len(parts) > 5 and parts[-1].done and not any(part.done for part in parts[:-1])
-    text = "".join(part.message.content for part in parts)
+    text = "".join(part.message.content or "" for part in parts)
     whole = await client.chat(model=CODER, messages=HELLO)
     assert text == whole.message.content

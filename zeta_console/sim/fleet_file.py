@@ -117,7 +117,7 @@ def load_fleet_spec(path: str | Path) -> FleetSpec:
     hosts_list = file.sequence(root["hosts"], "hosts", root.key_lines["hosts"])
     if not hosts_list:
         raise file.fail(hosts_list.line, "hosts", "at least one host is required")
-    hosts = []
+    hosts: list[HostSpec] = []
     for index, item in enumerate(hosts_list):
         key = f"hosts[{index}]"
         host = _host(file, file.mapping(item, key, hosts_list.item_lines[index]), key)

@@ -11,6 +11,7 @@ multiplied by the model's `slow_factor` fault and by one jitter factor per reque
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 
@@ -21,7 +22,7 @@ JITTER = 0.1  # each request's delays are scaled by a factor drawn uniformly fro
 
 
 def per_stream_decode_tps(decode_tps: float, active_streams: int) -> float:
-    return decode_tps / max(1, active_streams) ** CONTENTION_ALPHA
+    return decode_tps / math.pow(max(1, active_streams), CONTENTION_ALPHA)
 
 
 @dataclass(frozen=True)

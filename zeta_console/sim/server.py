@@ -20,7 +20,7 @@ from zeta_console.sim.profiles import FleetSpec, HostSpec
 from zeta_console.sim.service import HostService
 
 LOOPBACK = "127.0.0.1"
-GRACEFUL_SHUTDOWN_S = 1.0
+GRACEFUL_SHUTDOWN_S = 1
 T = TypeVar("T")
 
 

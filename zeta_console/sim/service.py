@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -202,7 +202,7 @@ class HostService:
             return None
         return _context_tokens(request.prompt_tokens + finished.metrics.eval_count)
 
-    async def _lines(self, kind: str, request: CompletionRequest, items: AsyncIterator[Piece | Finished]) -> AsyncIterator[bytes]:
+    async def _lines(self, kind: str, request: CompletionRequest, items: AsyncIterator[Piece | Finished]) -> AsyncGenerator[bytes, None]:
         async with contextlib.aclosing(items):  # type: ignore[type-var]
             async for item in items:
                 if isinstance(item, Piece):
