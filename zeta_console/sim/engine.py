@@ -160,7 +160,8 @@ class HostEngine:
                 await turn
             except asyncio.CancelledError:
                 if turn.cancelled():
-                    runtime.waiters.remove(entry)
+                    if entry in runtime.waiters:  # a release may have dropped it already
+                        runtime.waiters.remove(entry)
                 else:
                     self._release_slot(runtime)  # handed to us as we were cancelled
                 raise
