@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Protocol
 
 from zeta_console.settings import HostConfig, Settings
-from zeta_console.sim import default_fleet_spec, run_fleet
+from zeta_console.sim import FleetSpec, default_fleet_spec, run_fleet, zero_latency_profile
 
 
 class _FleetHost(Protocol):
@@ -33,3 +33,10 @@ async def demo_fleet(time_scale: float = 1.0, base: Settings | None = None) -> A
     spec = replace(default_fleet_spec(), time_scale=time_scale)
     async with run_fleet(spec) as fleet:
         yield fleet, demo_settings(fleet, base)
+
+
+def zero_latency_fleet_spec() -> FleetSpec:
+    """The default fleet with every delay at zero: for overhead measurements and load tests."""
+    spec = default_fleet_spec()
+    hosts = tuple(replace(host, models=tuple(zero_latency_profile(model.name, model.capabilities) for model in host.models)) for host in spec.hosts)
+    return replace(spec, hosts=hosts)

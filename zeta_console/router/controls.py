@@ -35,10 +35,11 @@ class ControlState:
 def _parse_threshold(name: str, value: Any) -> float:
     if name not in THRESHOLD_NAMES:
         raise ValueError(f"unknown threshold {name!r}: expected one of {', '.join(sorted(THRESHOLD_NAMES))}")
+    expected = "a positive integer" if name == "queue" else "a number"
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"thresholds.{name}: expected a number, got {value!r}") from None
+        raise ValueError(f"thresholds.{name}: expected {expected}, got {value!r}") from None
     if name == "queue":
         if number != int(number) or number < 1:
             raise ValueError(f"thresholds.queue: expected a positive integer, got {value!r}")

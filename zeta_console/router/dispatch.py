@@ -178,6 +178,7 @@ async def _first_answer(router: ZetaDynamicRouter, state: RequestState, start: C
         with router.slots.occupying(endpoint.id):
             attempt = router.begin_attempt(state, endpoint)
             allowance = first_token_allowance_s(router.settings.timeouts, state.prompt_tokens) * (LAST_ATTEMPT_GRACE if last_chance else 1.0)
+            allowance += router.load_allowance_s(endpoint)
             try:
                 try:
                     async with asyncio.timeout_at(min(loop.time() + allowance, _loop_deadline(loop, state))):

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 FAILURE_KINDS = frozenset({ErrorKind.UNAVAILABLE, ErrorKind.TIMED_OUT, ErrorKind.SERVER_ERROR, ErrorKind.FAILED_MID_STREAM, ErrorKind.NOT_FOUND})
 LOCAL_HOSTNAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 PROBE_TIMEOUT_S = 2.0
+REFRESH_GAP_S = 0.5
 
 
 @dataclass
@@ -152,15 +153,17 @@ class HealthMonitor:
         self.hosts: dict[str, HostState] = {name: HostState() for name in host_urls}
         self._task: asyncio.Task[None] | None = None
         self._gpu = shutil.which("nvidia-smi")
+        self._refreshing: dict[str, asyncio.Task[None]] = {}
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="zeta-health")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        tasks = [task for task in (self._task, *self._refreshing.values()) if task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._task = None
 
     async def _run(self) -> None:
         while True:
@@ -172,10 +175,30 @@ class HealthMonitor:
 
     async def poll_once(self) -> None:
         gpu = await self._sample_gpu()
-        await asyncio.gather(*(self._probe(name, gpu) for name in self.hosts))
+        await asyncio.gather(*(self._probe(name) for name in self.hosts))
+        for name in self._local:
+            self.hosts[name].resources = HostResources(
+                cpu_percent=psutil.cpu_percent(interval=None),
+                memory_percent=psutil.virtual_memory().percent,
+                gpu_percent=gpu[0] if gpu else None,
+                gpu_memory_percent=gpu[1] if gpu else None,
+            )
         self._on_round()
 
-    async def _probe(self, name: str, gpu: tuple[float, float] | None) -> None:
+    def refresh_soon(self, name: str) -> None:
+        """Probe `name` again shortly, between rounds: a model was just used, so /api/ps changed
+        (loaded, new expiry). At most one refresh per host at a time, `REFRESH_GAP_S` apart."""
+        if name not in self._refreshing:
+            self._refreshing[name] = asyncio.get_running_loop().create_task(self._refresh(name), name=f"zeta-health-{name}")
+
+    async def _refresh(self, name: str) -> None:
+        try:
+            await self._probe(name)
+            await asyncio.sleep(REFRESH_GAP_S)
+        finally:
+            del self._refreshing[name]
+
+    async def _probe(self, name: str) -> None:
         backend = self._backends[name]
         host = self.hosts[name]
         try:
@@ -191,14 +214,6 @@ class HealthMonitor:
             host.reason = f"ollama {host.version}"
             host.resident = {row.model: row for row in rows}
         host.probed_at = time.monotonic()
-        if name in self._local:
-            memory = psutil.virtual_memory().percent
-            host.resources = HostResources(
-                cpu_percent=psutil.cpu_percent(interval=None),
-                memory_percent=memory,
-                gpu_percent=gpu[0] if gpu else None,
-                gpu_memory_percent=gpu[1] if gpu else None,
-            )
 
     def residency(self, host: str, model: str) -> ResidentModel | None | bool:
         """The /api/ps row of `model` on `host`; False = not resident; None = unknown (not probed)."""

@@ -178,8 +178,10 @@ class EndpointMetrics:
         self._recent_errors = DecayedCount(half_life_s)
         self._recent_fast_failures = DecayedCount(half_life_s)
         self._last_sample_at: float | None = None
+        self.last_answer_at: float | None = None  # the model was resident then
 
     def observe_first_token(self, ttft_s: float, now: float) -> None:
+        self.last_answer_at = now
         self.ttft.observe(ttft_s, now)
         self._ttft_window.add(ttft_s, now)
         self._ttft_history.append(ttft_s)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import random
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +35,7 @@ from zeta_console.router.api import (
     RouterEvent,
     RouterSnapshot,
 )
-from zeta_console.router.candidates import DecisionInput, EndpointState
+from zeta_console.router.candidates import DecisionInput
 from zeta_console.router.classify import Classifier
 from zeta_console.router.controls import ControlState, OperatorControls, task_needs
 from zeta_console.router.dispatch import Attempt, RejectedError, RequestState, RetryBudget, RoutedStream, run_embed
@@ -49,6 +50,7 @@ from zeta_console.settings import PolicyName, Settings, Task
 log = logging.getLogger(__name__)
 
 HEALTH_POLL_S = 2.0
+LOAD_ALLOWANCE_FACTOR = 3.0
 PolicyFactory = Callable[[PolicyName | str, Settings], Policy]
 
 
@@ -65,9 +67,10 @@ class Endpoint:
 class ZetaDynamicRouter(OperatorControls):
     def __init__(
         self, settings: Settings, *, journal: Journal | None = None, policy_factory: PolicyFactory = make_policy,
-        health_poll_s: float = HEALTH_POLL_S, time_scale: float = 1.0,
+        health_poll_s: float = HEALTH_POLL_S, time_scale: float = 1.0, seed: int | None = None,
     ) -> None:
-        """`time_scale` > 1 speeds up the metrics' time constants to match an emulator running that much faster."""
+        """`time_scale` > 1 speeds up the metrics' time constants to match an emulator running that
+        much faster; `seed` makes the policies' random choices (ties, exploration) repeatable."""
         self.settings = settings
         self._journal = journal
         self._policy_factory = policy_factory
@@ -95,6 +98,7 @@ class ZetaDynamicRouter(OperatorControls):
         self._recent_errors = DecayedCount()
         self.total_requests = 0
         self._ids = itertools.count(1)
+        self._rng = random.Random(seed)
         self._availability: tuple[bool, ...] = ()
         self._background: set[asyncio.Task[None]] = set()
 
@@ -185,7 +189,7 @@ class ZetaDynamicRouter(OperatorControls):
                 return model.tier
         raise RejectedError(f"no tier or model named {target!r}")
 
-    def decision_input(self, state: RequestState) -> DecisionInput:
+    def decision_input(self, state: RequestState, queued: Mapping[str, int]) -> DecisionInput:
         assert state.classification is not None
         task = state.classification.task
         pinned = state.target_tier or self.pin_for(task)
@@ -195,15 +199,13 @@ class ZetaDynamicRouter(OperatorControls):
             classification=state.classification,
             route=(pinned,) if pinned else self.settings.routes.get(task, ()),
             pinned_tier=pinned,
-            endpoints=tuple(self.endpoint_state(endpoint, now) for endpoint in self.endpoints.values()),
+            endpoints=tuple(view.endpoint_state(self, endpoint, queued[endpoint.id], now) for endpoint in self.endpoints.values()),
             prompt_tokens=state.prompt_tokens,
             needs=state.needs,
             feedback_weights=self.feedback.weights(time.time()),
             excluded=frozenset(state.tried),
+            rng=self._rng,
         )
-
-    def endpoint_state(self, endpoint: Endpoint, now: float) -> EndpointState:
-        return view.endpoint_state(self, endpoint, now)
 
     def status(self, endpoint: Endpoint, now: float) -> tuple[EndpointStatus, str]:
         return view.endpoint_status(self, endpoint, now)
@@ -216,7 +218,8 @@ class ZetaDynamicRouter(OperatorControls):
         waiter: Waiter | None = None
         with ExitStack() as queue:
             while True:
-                result = self._policy.decide(self.decision_input(state))
+                queued = self.slots.queued_ahead(waiter) if waiter is not None else self.slots.queued
+                result = self._policy.decide(self.decision_input(state, queued))
                 if result.chosen is None:
                     self._set_decision(state, result)
                     raise state.error if state.error is not None else RejectedError(result.reason)
@@ -260,6 +263,17 @@ class ZetaDynamicRouter(OperatorControls):
         state.attempt = Attempt(endpoint, time.monotonic(), self.breakers.on_dispatch(endpoint.id, time.monotonic()))
         return state.attempt
 
+    def load_allowance_s(self, endpoint: Endpoint) -> float:
+        """Extra time for the first token when the model may have to be loaded first.
+
+        A cut-off load is wasted (Ollama aborts it when the client goes away), so a model that is
+        not known to be resident gets a few times its usual load time, or the whole request
+        deadline when it has never been seen loading."""
+        if view.is_resident(self, endpoint):
+            return 0.0
+        load_s = self.metrics[endpoint.id].load_s.value
+        return LOAD_ALLOWANCE_FACTOR * load_s if load_s is not None else self.settings.timeouts.total_s
+
     def open_stream(self, endpoint: Endpoint, request: ChatRequest | GenerateRequest) -> Any:
         backend = self.backends[endpoint.host]
         common = {"think": request.think, "options": request.options, "format": request.format, "keep_alive": request.keep_alive}
@@ -282,6 +296,7 @@ class ZetaDynamicRouter(OperatorControls):
         endpoint = attempt.endpoint
         self.metrics[endpoint.id].observe_success(latency, state.timings, now)
         self.breakers.on_success(endpoint.id, now)
+        self.health.refresh_soon(endpoint.host)
         self.feedback.observe(self._task(state), endpoint.tier, ok=True, ttft_s=attempt.ttft_s, latency_s=latency, at=time.time())
         state.outcome = Outcome.OK
         state.attempt = None

@@ -52,6 +52,15 @@ class SlotTable:
     def total_queued(self) -> int:
         return sum(self.queued.values())
 
+    def queued_ahead(self, waiter: Waiter) -> dict[str, int]:
+        """Per endpoint, the waiters that will be served before `waiter`: its real queue."""
+        ahead = dict.fromkeys(self.slots, 0)
+        for other in itertools.chain(self._lines[0].values(), self._lines[1].values()):
+            if other is waiter:
+                break
+            ahead[other.attributed] += 1
+        return ahead
+
     @contextmanager
     def occupying(self, endpoint: str, waiter: Waiter | None = None) -> Iterator[None]:
         """Hold one slot of `endpoint` (check `has_room` first, with no await in between)."""

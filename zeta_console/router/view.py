@@ -32,10 +32,9 @@ def over_thresholds(metrics: EndpointMetrics, queued: int, thresholds: Threshold
     return ""
 
 
-def endpoint_state(router: ZetaDynamicRouter, endpoint: Endpoint, now: float) -> EndpointState:
-    """What a policy knows about one endpoint right now."""
+def endpoint_state(router: ZetaDynamicRouter, endpoint: Endpoint, queued: int, now: float) -> EndpointState:
+    """What a policy knows about one endpoint right now; `queued`: the requests ahead in the router's queue."""
     metrics = router.metrics[endpoint.id]
-    residency = router.health.residency(endpoint.host, endpoint.model)
     return EndpointState(
         id=endpoint.id,
         tier=endpoint.tier,
@@ -44,7 +43,7 @@ def endpoint_state(router: ZetaDynamicRouter, endpoint: Endpoint, now: float) ->
         capabilities=router.capabilities[endpoint.id],
         slots=endpoint.slots,
         in_flight=router.slots.in_flight[endpoint.id],
-        queued=router.slots.queued[endpoint.id],
+        queued=queued,
         status=endpoint_status(router, endpoint, now)[0],
         drained=endpoint.id in router.controls.drained,
         thresholds=router.thresholds_for(endpoint.tier),
@@ -54,12 +53,22 @@ def endpoint_state(router: ZetaDynamicRouter, endpoint: Endpoint, now: float) ->
         prefill_s_per_token=metrics.prefill_s_per_token.value,
         decode_tps=metrics.decode_tps.value,
         load_s=metrics.load_s.value,
-        resident=None if residency is None else residency is not False,
+        resident=is_resident(router, endpoint),
         error_rate=metrics.error_rate(now),
         recent_fast_failures=metrics.recent_fast_failures(now),
         last_sample_age_s=_telemetry_age_s(router, endpoint, now),
         latency_ewma_s=metrics.latency.value,
     )
+
+
+def is_resident(router: ZetaDynamicRouter, endpoint: Endpoint) -> bool | None:
+    """Loaded, per /api/ps, or because it answered since the last probe (the poll lags behind)."""
+    answered_at = router.metrics[endpoint.id].last_answer_at
+    probed_at = router.health.hosts[endpoint.host].probed_at
+    if answered_at is not None and (probed_at is None or answered_at > probed_at):
+        return True
+    residency = router.health.residency(endpoint.host, endpoint.model)
+    return None if residency is None else residency is not False
 
 
 def _telemetry_age_s(router: ZetaDynamicRouter, endpoint: Endpoint, now: float) -> float | None:
@@ -94,7 +103,7 @@ def undecided(state: RequestState, policy: PolicyName) -> Decision:
 def endpoint_snapshot(router: ZetaDynamicRouter, endpoint: Endpoint, now: float) -> EndpointSnapshot:
     view = router.metrics[endpoint.id].view(now)
     status, reason = endpoint_status(router, endpoint, now)
-    residency = router.health.residency(endpoint.host, endpoint.model)
+    residency = router.health.residency(endpoint.host, endpoint.model)  # /api/ps only, as documented
     row = residency or None
     return EndpointSnapshot(
         id=endpoint.id,
@@ -123,7 +132,7 @@ def endpoint_snapshot(router: ZetaDynamicRouter, endpoint: Endpoint, now: float)
         errors=view.errors,
         error_rate=view.error_rate,
         errors_by_kind=view.errors_by_kind,
-        resident=None if residency is None else residency is not False,
+        resident=None if residency is None else row is not None,
         size_bytes=row.size_bytes if row else None,
         size_vram_bytes=row.size_vram_bytes if row else None,
         expires_at=row.expires_at if row else None,

@@ -1,0 +1,91 @@
+"""A router over an emulated fleet: real HTTP on loopback, the official client, no fakes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from zeta_console.demo import demo_settings
+from zeta_console.journal import Journal
+from zeta_console.router.api import RequestRecord, RouterEvent
+from zeta_console.router.requests import ChatRequest
+from zeta_console.router.router import ZetaDynamicRouter
+from zeta_console.backends.ollama import BackendError
+from zeta_console.benchmark.settings_scale import scaled_settings
+from zeta_console.settings import Breaker, Settings, Task
+from zeta_console.sim import FleetSpec, default_fleet_spec, run_fleet
+
+FAST = 50.0  # the emulated models run this many times faster than real ones
+QUICK_BREAKER = Breaker(consecutive_failures=3)
+
+
+@dataclass
+class Routed:
+    fleet: Any  # the running emulator fleet
+    settings: Settings
+    router: ZetaDynamicRouter
+    events: list[RouterEvent]
+    journal: Journal | None
+
+    def records(self) -> list[RequestRecord]:
+        return [event for event in self.events if isinstance(event, RequestRecord)]
+
+
+@asynccontextmanager
+async def routed(
+    spec: FleetSpec | None = None,
+    *,
+    time_scale: float = FAST,
+    journal_path: Path | None = None,
+    health_poll_s: float = 0.2,
+    **changes: Any,
+) -> AsyncIterator[Routed]:
+    """Start a fleet and a router over it, every duration in the settings scaled like the fleet;
+    `changes` replace fields of the default Settings (before scaling)."""
+    spec = replace(spec or default_fleet_spec(), time_scale=time_scale)
+    async with run_fleet(spec) as fleet:
+        base = replace(Settings(), breaker=QUICK_BREAKER, **changes)
+        settings = scaled_settings(demo_settings(fleet, base), time_scale)
+        journal = Journal(journal_path) if journal_path else None
+        events: list[RouterEvent] = []
+        try:
+            async with ZetaDynamicRouter(settings, journal=journal, health_poll_s=health_poll_s, time_scale=time_scale, seed=1) as router:
+                router.subscribe(events.append)
+                yield Routed(fleet, settings, router, events, journal)
+        finally:
+            if journal is not None:
+                journal.close()
+
+
+def ask(text: str, task: Task | None = None, **fields: Any) -> ChatRequest:
+    return ChatRequest(messages=[{"role": "user", "content": text}], task=task, **fields)
+
+
+async def answer(router: ZetaDynamicRouter, request: ChatRequest) -> tuple[str, RequestRecord]:
+    """Run a chat to its end; return the concatenated text and its record (also when it failed)."""
+    parts: list[str] = []
+    async with router.chat(request) as stream:
+        try:
+            async for chunk in stream:
+                parts.append(chunk.message.content or "")
+        except BackendError:
+            pass
+    assert stream.record is not None
+    return "".join(parts), stream.record
+
+
+def counters_are_zero(router: ZetaDynamicRouter) -> bool:
+    return not any(router.slots.in_flight.values()) and not any(router.slots.queued.values())
+
+
+def chosen_tiers(records: Sequence[RequestRecord]) -> list[str]:
+    return [record.endpoint.split("@")[0] for record in records if record.endpoint]
+
+
+
+def best_scored(record: RequestRecord) -> str:
+    """The endpoint the policy ranked first (the choice unless it explored)."""
+    return min((c for c in record.decision.candidates if c.excluded is None), key=lambda c: c.score).endpoint

@@ -1,0 +1,95 @@
+"""Operator controls: each takes effect on the next decision, is recorded, and can be undone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.router.routing import answer, ask, routed
+from zeta_console.router.api import OperatorAction
+from zeta_console.settings import PolicyName, Task
+
+
+async def test_pin_drain_and_eject_apply_to_the_next_decision(tmp_path: Path) -> None:
+    async with routed(journal_path=tmp_path / "journal.sqlite3") as run:
+        router = run.router
+
+        async def simple_goes_to() -> str | None:
+            return (await answer(router, ask("hello", Task.SIMPLE)))[1].endpoint
+
+        assert await simple_goes_to() == "coder@local"
+        pin = router.pin("reasoner", Task.SIMPLE)
+        assert (pin.action, pin.target, pin.old, pin.new) == ("pin", "simple", "", "reasoner")
+        assert await simple_goes_to() == "reasoner@local"
+        router.unpin(Task.SIMPLE)
+        assert await simple_goes_to() == "coder@local"
+
+        router.drain("coder@local")
+        assert await simple_goes_to() == "reasoner@local"
+        router.undrain("coder@local")
+        assert await simple_goes_to() == "coder@local"
+
+        router.eject("coder@local")
+        assert await simple_goes_to() == "reasoner@local"
+        router.restore("coder@local")
+        assert await simple_goes_to() == "coder@local"
+
+        actions = [event for event in run.events if isinstance(event, OperatorAction)]
+        assert [action.action for action in actions] == ["pin", "unpin", "drain", "undrain", "eject", "restore"]
+        assert run.journal is not None and run.journal.flush(5.0)
+        assert [action.action for action in run.journal.recent_actions(10)] == ["pin", "unpin", "drain", "undrain", "eject", "restore"]
+
+
+async def test_thresholds_and_policy_are_validated_and_reverted() -> None:
+    async with routed() as run:
+        router = run.router
+        with pytest.raises(ValueError, match="thresholds.queue: expected a positive integer"):
+            router.set_threshold("queue", "lots")
+        with pytest.raises(ValueError, match="unknown threshold"):
+            router.set_threshold("speed", 1)
+        with pytest.raises(ValueError, match="unknown policy"):
+            router.set_policy("fastest")
+        with pytest.raises(ValueError, match="unknown tier"):
+            router.pin("giant")
+        with pytest.raises(ValueError, match="cannot serve"):
+            router.pin("embedder", Task.CODE)
+        assert router.snapshot().differs_from_config == frozenset()
+
+        action = router.set_threshold("ttft_s", 1.5)
+        assert (action.target, action.old, action.new) == ("thresholds.ttft_s", str(run.settings.thresholds.ttft_s), "1.5")
+        router.set_threshold("queue", 2, tier="reasoner")
+        assert router.thresholds_for("reasoner").queue == 2 and router.thresholds_for("coder").queue == 4
+        router.set_policy(PolicyName.STATIC)
+        router.pin("coder")
+        _, record = await answer(router, ask("hello", Task.SIMPLE))
+        assert record.decision.policy is PolicyName.STATIC
+        assert record.decision.pins == {"*": "coder"}
+        assert router.snapshot().differs_from_config == {"thresholds.ttft_s", "reasoner.thresholds.queue", "policy", "pins.*"}
+
+        undone = router.revert_to_config()
+        assert {action.target for action in undone} == {"thresholds.ttft_s", "reasoner.thresholds.queue", "policy", "*"}
+        snapshot = router.snapshot()
+        assert snapshot.differs_from_config == frozenset()
+        assert snapshot.policy is PolicyName.ADAPTIVE and snapshot.pins == {}
+        assert router.thresholds_for("reasoner").queue == 4
+
+
+async def test_a_request_target_pins_only_that_request() -> None:
+    async with routed() as run:
+        await answer(run.router, ask("hello", Task.SIMPLE))  # the coder loaded: it is the better choice again
+        _, pinned = await answer(run.router, ask("hello", Task.SIMPLE, target="qwen3:14b"))
+        _, free = await answer(run.router, ask("hello", Task.SIMPLE))
+        assert pinned.endpoint == "reasoner@local" and pinned.decision.pins == {"simple": "reasoner"}
+        assert free.endpoint == "coder@local"
+
+
+async def test_a_failing_listener_never_breaks_routing() -> None:
+    async with routed() as run:
+        def broken(_: object) -> None:
+            raise RuntimeError("listener bug")
+
+        unsubscribe = run.router.subscribe(broken)
+        text, record = await answer(run.router, ask("hello", Task.SIMPLE))
+        assert text and record.outcome.value == "ok"
+        unsubscribe()

@@ -1,0 +1,85 @@
+"""Dispatch under load: slots, the late-binding queue, cancellation, and the books balancing."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from pathlib import Path
+
+from tests.helpers import wait_until
+from tests.router.routing import answer, ask, counters_are_zero, routed
+from zeta_console.demo import zero_latency_fleet_spec
+from zeta_console.backends.ollama import BackendError
+from zeta_console.router.api import Outcome
+from zeta_console.router.requests import EmbedRequest, GenerateRequest
+from zeta_console.settings import Task
+
+SHORT = {"num_predict": 8}  # a few chunks per answer: the test is about bookkeeping, not throughput
+
+
+async def test_a_queued_request_takes_whichever_endpoint_frees_first() -> None:
+    async with routed() as run:
+        router = run.router
+        on_coder = router.chat(ask("hold the coder", Task.SIMPLE, target="coder"))
+        on_reasoner = router.chat(ask("hold the reasoner", Task.SIMPLE, target="reasoner", think=False))
+        await on_coder.__anext__()
+        await on_reasoner.__anext__()
+        background = asyncio.create_task(answer(router, ask("queued first, background", Task.SIMPLE)))
+        await wait_until(lambda: router.slots.total_queued() == 1, message="background request queued")
+        interactive = asyncio.create_task(answer(router, ask("queued second, interactive", Task.SIMPLE, interactive=True)))
+        await wait_until(lambda: router.slots.total_queued() == 2, message="interactive request queued")
+        queued = {endpoint.id: endpoint.queued for endpoint in router.snapshot().endpoints}
+        assert queued["coder@local"] + queued["reasoner@local"] == 2
+
+        await on_reasoner.aclose()  # the reasoner frees first: the interactive request takes it
+        _, first = await interactive
+        assert first.endpoint == "reasoner@local"
+        _, second = await background
+        assert second.decision.at > first.decision.at
+        await on_coder.aclose()
+        assert on_reasoner.record is not None and on_reasoner.record.outcome is Outcome.CANCELLED
+        assert counters_are_zero(router)
+
+
+async def test_a_thousand_mixed_requests_balance_the_books(tmp_path: Path) -> None:
+    journal_path = tmp_path / "journal.sqlite3"
+    async with routed(zero_latency_fleet_spec(), time_scale=1.0, journal_path=journal_path) as run:
+        router = run.router
+        rng = random.Random(7)
+        outcomes: list[str] = []
+
+        async def one(index: int) -> None:
+            kind = rng.random()
+            try:
+                if kind < 0.1:
+                    await router.embed(EmbedRequest(input=f"text {index}"))
+                elif kind < 0.2:
+                    async with router.generate(GenerateRequest(prompt=f"say {index}", task=Task.SIMPLE, options=SHORT)) as stream:
+                        async for _ in stream:
+                            pass
+                else:
+                    cancel_after = rng.choice([None, None, None, 0, 1, 2])
+                    task = rng.choice([Task.SIMPLE, Task.CODE, Task.COMPLEX_REASONING, None])
+                    async with router.chat(ask(f"question {index} about python code", task, think=False, options=SHORT, interactive=index % 7 == 0)) as stream:
+                        received = 0
+                        async for _ in stream:
+                            if received == cancel_after:
+                                break  # leaving the block closes (cancels) the stream
+                            received += 1
+                outcomes.append("done")
+            except BackendError:
+                outcomes.append("error")
+
+        tasks = [asyncio.create_task(one(index)) for index in range(1000)]
+        await asyncio.sleep(0)
+        for task in rng.sample(tasks, 50):  # some are cancelled from outside, wherever they are
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+        assert counters_are_zero(router)
+        records = run.records()
+        assert len(records) == len({record.request_id for record in records}) == 1000
+        assert {record.outcome for record in records} >= {Outcome.OK, Outcome.CANCELLED}
+        assert run.journal is not None and run.journal.flush(10.0)
+        assert run.journal.count_requests() == len(records)
+        assert all(endpoint.in_flight == 0 and endpoint.queued == 0 for endpoint in router.snapshot().endpoints)

@@ -1,0 +1,151 @@
+"""The router against each emulator fault: what the caller sees, where traffic goes, what is counted."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from tests.helpers import wait_until
+from tests.router.routing import answer, ask, best_scored, counters_are_zero, routed
+from zeta_console.backends.ollama import BackendError
+from zeta_console.router.api import EndpointStatus, ErrorKind, Outcome, RequestRecord
+from zeta_console.router.requests import EmbedRequest
+from zeta_console.settings import Adaptive, PolicyName, Task
+from zeta_console.sim import Fault
+
+CODER = "qwen2.5-coder:7b"
+REASONER = "qwen3:14b"
+
+
+async def test_chat_goes_through_the_adaptive_policy_to_the_emulator() -> None:
+    async with routed() as run:
+        text, record = await answer(run.router, ask("write a python function that reverses a list"))
+        assert text
+        assert record.outcome is Outcome.OK
+        assert record.endpoint == "coder@local" and record.model == CODER
+        assert record.decision.policy is PolicyName.ADAPTIVE
+        assert record.decision.classification.task is Task.CODE
+        assert record.ttft_s is not None and 0 < record.ttft_s <= record.total_s
+        assert record.output_tokens and record.output_tokens > 0
+        snapshot = run.router.snapshot()
+        coder = next(endpoint for endpoint in snapshot.endpoints if endpoint.id == "coder@local")
+        assert coder.successes == 1 and coder.ttft_p50_s is not None and coder.decode_tps
+        assert counters_are_zero(run.router)
+
+
+async def test_embeddings_only_go_to_the_embedder_and_chats_never_do() -> None:
+    async with routed() as run:
+        result = await run.router.embed(EmbedRequest(input=["one", "two"]))
+        assert result.decision.chosen == "embedder@local"
+        assert len(result.response.embeddings) == 2
+        _, record = await answer(run.router, ask("hello", Task.SIMPLE, target="embedder"))
+        assert record.endpoint != "embedder@local"  # the pin is ignored: the embedder cannot chat
+        assert "pin to embedder ignored" in record.decision.reason
+        embedder = next(c for c in record.decision.candidates if c.endpoint == "embedder@local")
+        assert embedder.excluded == "incapable"
+
+
+async def test_a_503_burst_is_routed_around_and_counted_as_load() -> None:
+    async with routed() as run:
+        run.fleet.host("local").set_fault(CODER, Fault(busy_burst=1))
+        _, first = await answer(run.router, ask("hi there", Task.SIMPLE))
+        _, second = await answer(run.router, ask("hi there", Task.SIMPLE))
+        assert first.outcome is Outcome.OK and first.endpoint == "reasoner@local"
+        assert first.decision.fallbacks == ("coder@local",)
+        # The 503 counts as load on the coder: the next request avoids it without trying it.
+        assert second.endpoint == "reasoner@local" and second.decision.fallbacks == ()
+        coder_score = next(c for c in second.decision.candidates if c.endpoint == "coder@local")
+        assert coder_score.terms["wait_s"] > 0
+        coder = next(endpoint for endpoint in run.router.snapshot().endpoints if endpoint.id == "coder@local")
+        assert coder.errors_by_kind == {"busy": 1}
+        assert coder.error_rate == 0.0  # load, not failure
+        assert coder.status is not EndpointStatus.EJECTED
+        assert run.router.breakers.state("coder@local").consecutive_failures == 0
+
+
+async def test_an_error_after_the_first_token_reaches_the_caller_unspliced() -> None:
+    async with routed() as run:
+        run.fleet.host("local").set_fault(CODER, Fault(fail_after_chunks=3))
+        models: list[str] = []
+        stream = run.router.chat(ask("write some python code", Task.CODE))
+        with pytest.raises(BackendError) as raised:
+            async for chunk in stream:
+                models.append(chunk.model or "")
+        assert raised.value.kind is ErrorKind.FAILED_MID_STREAM
+        assert models and set(models) == {CODER}  # never a second model's text
+        assert stream.record is not None and stream.record.outcome is Outcome.ERROR
+        assert stream.record.error_kind is ErrorKind.FAILED_MID_STREAM
+        assert stream.record.decision.fallbacks == ()
+        assert counters_are_zero(run.router)
+
+
+async def test_a_stall_before_the_first_token_times_out_and_fails_over() -> None:
+    async with routed() as run:
+        await answer(run.router, ask("hello", Task.SIMPLE))  # the coder loaded: no cold-start allowance
+        run.fleet.host("local").set_fault(CODER, Fault(stall_s=120.0))  # 2.4 s here, 4x the first-token timeout
+        _, record = await answer(run.router, ask("hello", Task.SIMPLE))
+        assert record.outcome is Outcome.OK
+        assert record.endpoint == "reasoner@local"
+        assert record.decision.fallbacks == ("coder@local",)
+        coder = next(endpoint for endpoint in run.router.snapshot().endpoints if endpoint.id == "coder@local")
+        assert coder.errors_by_kind == {"timed_out": 1}
+        assert counters_are_zero(run.router)
+
+
+async def test_failures_eject_an_endpoint_and_a_half_open_probe_brings_it_back() -> None:
+    async with routed() as run:
+        host = run.fleet.host("local")
+        host.set_fault(CODER, Fault(error_rate=1.0))
+        for _ in range(run.settings.breaker.consecutive_failures):
+            _, record = await answer(run.router, ask("hello", Task.SIMPLE, target="coder"))
+            assert record.outcome is Outcome.ERROR
+        coder = next(endpoint for endpoint in run.router.snapshot().endpoints if endpoint.id == "coder@local")
+        assert coder.status is EndpointStatus.EJECTED and coder.ejected_for_s is not None
+        _, record = await answer(run.router, ask("hello", Task.SIMPLE))
+        assert record.endpoint == "reasoner@local"  # routed around while ejected
+        host.clear_faults()
+        await wait_until(lambda: not run.router.breakers.is_out("coder@local", __import__("time").monotonic()), timeout=5.0, message="ejection to expire")
+        _, probe = await answer(run.router, ask("hello", Task.SIMPLE, target="coder"))
+        assert probe.outcome is Outcome.OK
+        assert run.router.breakers.state("coder@local").open_until is None
+
+
+async def test_host_down_is_seen_by_the_poll_and_recovers_by_itself() -> None:
+    async with routed() as run:
+        host = run.fleet.host("local")
+        host.host_down()
+        await wait_until(lambda: all(e.status is EndpointStatus.DOWN for e in run.router.snapshot().endpoints), message="hosts marked down")
+        _, record = await answer(run.router, ask("hello", Task.SIMPLE))
+        assert record.outcome is Outcome.ERROR and record.error_kind is ErrorKind.UNAVAILABLE
+        await host.host_up()
+        await wait_until(lambda: all(e.status is not EndpointStatus.DOWN for e in run.router.snapshot().endpoints), message="hosts back up")
+        _, record = await answer(run.router, ask("hello", Task.SIMPLE))
+        assert record.outcome is Outcome.OK
+        assert counters_are_zero(run.router)
+
+
+async def test_a_slow_reasoner_loses_complex_traffic_to_the_coder_and_wins_it_back() -> None:
+    # A long prompt, so that time to first token is mostly prefill, which the slowdown stretches.
+    request = ask("prove, step by step, that there are infinitely many primes. " * 60, Task.COMPLEX_REASONING, think=False)
+    async with routed(adaptive=Adaptive(explore_rate=0.2)) as run:
+
+        async def route_some(count: int) -> list[RequestRecord]:
+            records = [(await answer(run.router, request))[1] for _ in range(count)]
+            assert all(r.endpoint == best_scored(r) or "explore" in r.decision.reason for r in records)
+            return records
+
+        for _ in range(2):  # warm up: both tiers loaded and measured
+            await answer(run.router, replace(request, target="coder"))
+            await answer(run.router, replace(request, target="reasoner"))
+        assert [best_scored(r) for r in await route_some(4)] == ["reasoner@local"] * 4
+
+        run.fleet.host("local").set_fault(REASONER, Fault(slow_factor=5.0))
+        slowed = await route_some(10)
+        first_moved = next(i for i, r in enumerate(slowed) if best_scored(r) == "coder@local")
+        assert first_moved <= 3, [r.endpoint for r in slowed]
+        assert all(best_scored(r) == "coder@local" for r in slowed[first_moved:])
+
+        run.fleet.host("local").clear_faults()
+        recovered = await route_some(40)
+        assert [best_scored(r) for r in recovered[-5:]] == ["reasoner@local"] * 5, [r.endpoint for r in recovered]
