@@ -159,27 +159,25 @@ class OllamaBackend:
         if client is not None:
             await client.close()
 
-    def chat(self, model: str, messages: Sequence[Mapping[str, Any]], **fields: Any) -> AsyncIterator[ollama.ChatResponse]:
-        """Stream a chat. Fields: think, options, format, keep_alive, tools (None = not sent)."""
-        return self._stream(self._client().chat, model=model, messages=messages, **fields)
+    async def chat(self, model: str, messages: Sequence[Mapping[str, Any]], **fields: Any) -> AsyncIterator[ollama.ChatResponse]:
+        """Open a streamed chat. Fields: think, options, format, keep_alive, tools (None = not sent)."""
+        return await self._open_stream(self._client().chat, model=model, messages=messages, **fields)
 
-    def generate(self, model: str, prompt: str, **fields: Any) -> AsyncIterator[ollama.GenerateResponse]:
-        """Stream a generation. Fields: system, think, options, format, keep_alive."""
-        return self._stream(self._client().generate, model=model, prompt=prompt, **fields)
+    async def generate(self, model: str, prompt: str, **fields: Any) -> AsyncIterator[ollama.GenerateResponse]:
+        """Open a streamed generation. Fields: system, think, options, format, keep_alive."""
+        return await self._open_stream(self._client().generate, model=model, prompt=prompt, **fields)
 
-    async def _stream(self, call: Any, **request: Any) -> AsyncIterator[Any]:
-        received = False
-        upstream: AsyncIterator[Any] | None = None
+    @staticmethod
+    async def _open_stream(call: Any, **request: Any) -> AsyncIterator[Any]:
+        """The client's own stream, unwrapped: a wrapping generator would cost a call on every chunk.
+
+        No I/O happens until the first chunk is awaited. Its exceptions are the client's: the
+        consumer passes them through `map_error` (with `mid_stream=True` once a chunk arrived)
+        and must `aclose()` the stream when it stops early (ollama-api.md §4.7)."""
         try:
-            upstream = await call(stream=True, **{key: value for key, value in request.items() if value is not None})
-            async for chunk in upstream:
-                received = True
-                yield chunk
-        except Exception as error:  # cancellation (BaseException) passes through untouched
-            raise map_error(error, mid_stream=received) from error
-        finally:
-            if upstream is not None:
-                await upstream.aclose()  # type: ignore[attr-defined]
+            return await call(stream=True, **{key: value for key, value in request.items() if value is not None})  # type: ignore[no-any-return]
+        except Exception as error:
+            raise map_error(error) from error
 
     async def embed(self, model: str, input: str | Sequence[str], *, dimensions: int | None = None, truncate: bool | None = None, keep_alive: float | str | None = None) -> ollama.EmbedResponse:
         try:

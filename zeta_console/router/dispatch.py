@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import aclosing, asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 import ollama
 
-from zeta_console.backends.ollama import BackendError, FinalTimings, final_timings
+from zeta_console.backends.ollama import BackendError, FinalTimings, final_timings, map_error
 from zeta_console.router.api import Classification, Decision, ErrorKind, Outcome, RequestRecord
 from zeta_console.router.metrics import DecayedCount
 from zeta_console.settings import RetryBudget as RetryBudgetConfig
@@ -123,8 +123,10 @@ class RoutedStream(Generic[Chunk]):
         """The RequestRecord, once the request has finished."""
         return self._state.record
 
-    def __aiter__(self) -> RoutedStream[Chunk]:
-        return self
+    def __aiter__(self) -> AsyncIterator[Chunk]:
+        # `async for` iterates the generator itself: no extra call per chunk.
+        self._started = True
+        return self._chunks
 
     async def __anext__(self) -> Chunk:
         self._started = True
@@ -141,15 +143,6 @@ class RoutedStream(Generic[Chunk]):
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
-
-
-async def run_stream(router: ZetaDynamicRouter, state: RequestState) -> AsyncIterator[Chunk]:
-    """Try endpoints until one produces a first token; then relay its chunks to the end."""
-    with _recorded(router, state):
-        await router.classify(state)
-        async with aclosing(_stream_attempts(router, state)) as chunks:  # closed now, not when collected
-            async for chunk in chunks:
-                yield chunk
 
 
 @contextmanager
@@ -195,55 +188,107 @@ async def _first_answer(router: ZetaDynamicRouter, state: RequestState, start: C
             return
 
 
-async def _stream_attempts(router: ZetaDynamicRouter, state: RequestState) -> AsyncIterator[Chunk]:
+async def run_stream(router: ZetaDynamicRouter, state: RequestState) -> AsyncIterator[Chunk]:
+    """Try endpoints until one produces a first token; then relay its chunks to the end.
+
+    One generator for the whole request (no nesting): every extra layer costs on every chunk."""
     request: StreamRequest = state.request  # type: ignore[assignment]
     idle_s = router.settings.timeouts.idle_s
     loop = asyncio.get_running_loop()
 
     async def start(endpoint: Endpoint) -> tuple[AsyncIterator[Chunk], Chunk]:
-        upstream: AsyncIterator[Chunk] = router.open_stream(endpoint, request)
+        upstream: AsyncIterator[Chunk] = await router.open_stream(endpoint, request)
         try:
             first = await upstream.__anext__()
         except StopAsyncIteration:
             await upstream.aclose()  # type: ignore[attr-defined]
             raise BackendError(ErrorKind.FAILED_MID_STREAM, "the stream ended before the first token") from None
-        except BaseException:  # failed, timed out or cancelled: close the connection now
+        except Exception as error:
+            await upstream.aclose()  # type: ignore[attr-defined]
+            raise map_error(error) from error
+        except BaseException:  # timed out or cancelled: close the connection now
             await upstream.aclose()  # type: ignore[attr-defined]
             raise
         return upstream, first
 
-    async with _first_answer(router, state, start) as (attempt, (upstream, chunk)):
-        try:
-            while not chunk.done:
+    with _recorded(router, state):
+        await router.classify(state)
+        async with _first_answer(router, state, start) as (attempt, (upstream, chunk)):
+            idle = IdleTimer(loop, idle_s, _loop_deadline(loop, state))
+            try:
+                while not chunk.done:
+                    yield chunk
+                    following = await idle.next_chunk(upstream)
+                    if following is None:
+                        raise BackendError(ErrorKind.FAILED_MID_STREAM, "the stream ended without a final chunk")
+                    chunk = following
+                state.timings = final_timings(chunk)
+                # Read the stream to its end before handing over the last chunk: a fully read
+                # response returns its connection to the pool even if the consumer stops here.
+                if await idle.next_chunk(upstream) is not None:
+                    raise BackendError(ErrorKind.FAILED_MID_STREAM, "data after the final chunk")
                 yield chunk
-                following = await _next_chunk(upstream, min(loop.time() + idle_s, _loop_deadline(loop, state)), idle_s)
-                if following is None:
-                    raise BackendError(ErrorKind.FAILED_MID_STREAM, "the stream ended without a final chunk")
-                chunk = following
-            state.timings = final_timings(chunk)
-            # Read the stream to its end before handing over the last chunk: a fully read response
-            # returns its connection to the pool even if the consumer stops here.
-            if await _next_chunk(upstream, min(loop.time() + idle_s, _loop_deadline(loop, state)), idle_s) is not None:
-                raise BackendError(ErrorKind.FAILED_MID_STREAM, "data after the final chunk")
-            yield chunk
-        except BackendError as error:
-            # After the first token an error is the caller's error: never splice another model's text.
-            router.attempt_failed(state, attempt, error)
+            except BackendError as error:
+                # After the first token an error is the caller's error: never splice another model's text.
+                router.attempt_failed(state, attempt, error)
+                raise
+            finally:
+                idle.stop()
+                await upstream.aclose()  # type: ignore[attr-defined]
+            router.attempt_succeeded(state, attempt)
+
+
+class IdleTimer:
+    """The idle-between-chunks and total deadlines of one stream.
+
+    `asyncio.timeout` per chunk costs a timer allocation per chunk; this keeps one timer per
+    stream and re-arms it lazily: when it fires early (chunks kept coming) it moves itself to the
+    current limit, and only a wait that really passed the limit is cancelled (like
+    asyncio.timeout, it tells its own cancellation from anyone else's with `uncancel`).
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, idle_s: float, deadline: float) -> None:
+        self._loop = loop
+        self._idle_s = idle_s
+        self._deadline = deadline
+        self._limit = deadline
+        self._waiting: asyncio.Task[object] | None = None
+        self._handle: asyncio.TimerHandle | None = None
+        self._expired = False
+
+    async def next_chunk(self, upstream: AsyncIterator[Chunk]) -> Chunk | None:
+        """The next chunk, or None at the end of the stream; BackendError(timed_out) when stalled."""
+        limit = self._loop.time() + self._idle_s
+        self._limit = limit if limit < self._deadline else self._deadline
+        self._waiting = asyncio.current_task()
+        if self._handle is None:
+            self._handle = self._loop.call_at(self._limit, self._check)
+        try:
+            return await upstream.__anext__()
+        except StopAsyncIteration:
+            return None
+        except Exception as error:
+            raise map_error(error, mid_stream=True) from error
+        except asyncio.CancelledError:
+            if self._expired and self._waiting is not None and self._waiting.uncancel() == 0:
+                raise BackendError(ErrorKind.TIMED_OUT, f"stalled: no chunk for {self._idle_s:.1f} s, or past the total deadline") from None
             raise
         finally:
-            await upstream.aclose()  # type: ignore[attr-defined]
-        router.attempt_succeeded(state, attempt)
+            self._waiting = None
 
+    def _check(self) -> None:
+        self._handle = None
+        if self._waiting is None:
+            return  # not waiting now: the next wait arms a new timer
+        if self._loop.time() >= self._limit:
+            self._expired = True
+            self._waiting.cancel()
+        else:
+            self._handle = self._loop.call_at(self._limit, self._check)
 
-async def _next_chunk(upstream: AsyncIterator[Chunk], deadline: float, idle_s: float) -> Chunk | None:
-    """The next chunk within the idle timer; None at the end of the stream."""
-    try:
-        async with asyncio.timeout_at(deadline):
-            return await upstream.__anext__()
-    except StopAsyncIteration:
-        return None
-    except TimeoutError:
-        raise BackendError(ErrorKind.TIMED_OUT, f"stalled: no chunk for {idle_s:.1f} s, or past the total deadline") from None
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
 
 
 async def run_embed(router: ZetaDynamicRouter, state: RequestState) -> ollama.EmbedResponse:

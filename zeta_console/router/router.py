@@ -274,12 +274,12 @@ class ZetaDynamicRouter(OperatorControls):
         load_s = self.metrics[endpoint.id].load_s.value
         return LOAD_ALLOWANCE_FACTOR * load_s if load_s is not None else self.settings.timeouts.total_s
 
-    def open_stream(self, endpoint: Endpoint, request: ChatRequest | GenerateRequest) -> Any:
+    async def open_stream(self, endpoint: Endpoint, request: ChatRequest | GenerateRequest) -> Any:
         backend = self.backends[endpoint.host]
         common = {"think": request.think, "options": request.options, "format": request.format, "keep_alive": request.keep_alive}
         if isinstance(request, ChatRequest):
-            return backend.chat(endpoint.model, request.messages, tools=request.tools, **common)
-        return backend.generate(endpoint.model, request.prompt, system=request.system, **common)
+            return await backend.chat(endpoint.model, request.messages, tools=request.tools, **common)
+        return await backend.generate(endpoint.model, request.prompt, system=request.system, **common)
 
     async def send_embed(self, endpoint: Endpoint, request: EmbedRequest) -> ollama.EmbedResponse:
         return await self.backends[endpoint.host].embed(endpoint.model, request.input, dimensions=request.dimensions, truncate=request.truncate)
