@@ -132,6 +132,9 @@ async def test_controls_apply_policy_threshold_pin_and_drain() -> None:
         await pilot.click("#restore-2")
         await settle(pilot, lambda: router.state.endpoints[2].status == "up", message="restored")
         assert [action.action for action in router.actions] == ["set_policy", "set_threshold", "pin", "unpin", "drain", "restore"]
+        router.set_policy("static")  # elsewhere (the palette): the open screen follows
+        screen.refresh_view()
+        assert screen.query_one("#policy", Select).value == "static"
 
 
 async def test_save_writes_changed_settings_and_revert_restores(isolated_xdg: Path) -> None:

@@ -42,6 +42,8 @@ def test_demo_binary_opens_and_answers_a_prompt(demo_console: str) -> None:
     wait_until_sync(lambda: "SIMULATED" in screen(demo_console), timeout=30, interval=0.05, message="the first frame")
     wait_until_sync(lambda: screen(demo_console).count("UP") >= 3, timeout=30, interval=0.05, message="the fleet up")
     tmux("send-keys", "-t", demo_console, "-l", "/simple what is the capital of France")
+    # Enter in the same burst as the text can arrive as one chunk: wait for the text to echo first
+    wait_until_sync(lambda: "capital of France" in screen(demo_console), timeout=30, interval=0.05, message="the typed prompt")
     tmux("send-keys", "-t", demo_console, "Enter")
     wait_until_sync(lambda: "→ qwen" in screen(demo_console), timeout=60, interval=0.05, message="the answer's route")
     wait_until_sync(lambda: " ok " in screen(demo_console), timeout=60, interval=0.05, message="the logged outcome")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import ComposeResult
@@ -53,6 +53,10 @@ class ControlsScreen(ModalScreen[None]):
     HELP = "Thresholds apply on Enter. Every change is logged as an operator action."
 
     app: ZetaConsole
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._seen: dict[str, str | None] = {}
 
     def compose(self) -> ComposeResult:
         session = self.app.session
@@ -120,15 +124,13 @@ class ControlsScreen(ModalScreen[None]):
         self._sync_selects(snapshot)
 
     def _sync_selects(self, snapshot: RouterSnapshot) -> None:
-        """Show changes made elsewhere (palette, revert) without fighting the operator's edits."""
-        policy = self.query_one("#policy", Select)
-        if not policy.expanded and policy.value != snapshot.policy.value:
-            policy.value = snapshot.policy.value
-        for task in Task:
-            select = self.query_one(f"#pin-{task.value}", Select)
-            wanted: Any = snapshot.pins.get(task.value, Select.NULL)
-            if not select.expanded and select.value != wanted:
-                select.value = wanted
+        """Show changes made elsewhere (palette, revert): only values the router changed since the
+        last look are pushed, so an edit still in flight is never overwritten."""
+        seen = {"policy": snapshot.policy.value, **{f"pin-{task.value}": snapshot.pins.get(task.value) for task in Task}}
+        for widget_id, value in seen.items():
+            if self._seen.get(widget_id, value) != value:
+                self.query_one(f"#{widget_id}", Select).value = Select.NULL if value is None else value
+        self._seen = seen
 
     @on(Select.Changed, "#policy")
     def _policy(self, event: Select.Changed) -> None:
