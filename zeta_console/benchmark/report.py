@@ -71,7 +71,7 @@ def comparison_table(runs: Sequence[ContenderRun]) -> str:
 
 
 def p95_chart(runs: Sequence[ContenderRun], width: int = 90, height: int = 22) -> str:
-    """p95 TTFT per arrival window, one ASCII marker per contender (readable without colour)."""
+    """p95 TTFT per arrival window, one ASCII marker per contender (readable without colour), log y."""
     plotext.clear_figure()
     plotext.plotsize(width, height)
     plotext.theme("clear")
@@ -79,7 +79,8 @@ def p95_chart(runs: Sequence[ContenderRun], width: int = 90, height: int = 22) -
         points = [(at, p95) for at, p95 in ttft_p95_over_time(run) if p95 is not None]
         if points:
             plotext.plot([at for at, _ in points], [p95 for _, p95 in points], label=run.contender, marker=marker)
-    plotext.title("p95 TTFT (s) by arrival time (s)")
+    plotext.yscale("log")  # a queue growing to minutes would otherwise flatten every other line
+    plotext.title("p95 TTFT (s, log scale) by arrival time (s)")
     chart: str = plotext.uncolorize(plotext.build())
     plotext.clear_figure()
     return "\n".join(line.rstrip() for line in chart.splitlines())
