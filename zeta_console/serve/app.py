@@ -20,10 +20,10 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from zeta_console.ollama_api.errors import ApiError, OllamaJSONResponse, error_response
 from zeta_console.router.api import EventListener, RouterSnapshot
 from zeta_console.router.requests import ChatRequest, EmbedRequest, EmbedResult, GenerateRequest
 from zeta_console.serve import listing
-from zeta_console.serve.api_errors import ApiError, OllamaJSONResponse, error_response
 from zeta_console.serve.catalogue import Catalogue
 from zeta_console.serve.metrics import ServeMetrics
 from zeta_console.serve.relay import RoutedChunks, embed_reply, embed_response, legacy_embedding_reply, stream_response

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from zeta_console.ollama_api.names import canonical_name
 from zeta_console.settings import Settings, Task
 
 VIRTUAL_MODELS: dict[str, Task | None] = {
@@ -19,7 +20,6 @@ VIRTUAL_MODELS: dict[str, Task | None] = {
     "zeta:reason": Task.COMPLEX_REASONING,
     "zeta:embed": Task.EMBEDDING,
 }
-_DEFAULT_PREFIXES = ("registry.ollama.ai/", "library/")
 
 
 @dataclass(frozen=True)
@@ -35,14 +35,6 @@ class CatalogueModel:
         return self.pinned_model is None
 
 
-def canonical_name(name: str) -> str:
-    """Ollama's matching: case-insensitive, default registry/namespace, tag `latest`."""
-    canonical = name.strip().lower()
-    for prefix in _DEFAULT_PREFIXES:
-        canonical = canonical.removeprefix(prefix)
-    if ":" not in canonical.rsplit("/", 1)[-1]:
-        canonical += ":latest"
-    return canonical
 
 
 class Catalogue:

@@ -7,13 +7,12 @@ the loop (the console, or `zeta-console serve`) decides when to stop.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import uvicorn
 
+from zeta_console.embedded_server import EmbeddedServer
 from zeta_console.errors import UserError
 from zeta_console.serve.app import Routing, create_app
 from zeta_console.serve.security import ListenAddress, parse_listen, require_safe_bind
@@ -22,26 +21,12 @@ from zeta_console.settings import Settings
 GRACEFUL_SHUTDOWN_S = 2.0
 
 
-class _EmbeddedServer(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.startup_finished = asyncio.Event()
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield  # the loop's owner handles signals
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        try:
-            await super().startup(sockets)
-        finally:
-            self.startup_finished.set()
 
 
 @dataclass
 class RunningEndpoint:
     url: str
-    _server: _EmbeddedServer
+    _server: EmbeddedServer
     _task: asyncio.Task[None]
 
     async def stop(self) -> None:
@@ -79,7 +64,7 @@ async def start_endpoint(router: Routing, settings: Settings, listen: str | None
         lifespan="on",
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
-    server = _EmbeddedServer(config)
+    server = EmbeddedServer(config)
     task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]), name="zeta-serve")
     await server.startup_finished.wait()
     if not server.started:

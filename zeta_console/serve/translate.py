@@ -7,8 +7,6 @@ mistake is always a 4xx (ollama-api.md §2.2) and never reaches a model.
 from __future__ import annotations
 
 import binascii
-import json
-import re
 from base64 import b64decode
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -17,43 +15,23 @@ from typing import Any, Generic, TypeVar
 import ollama
 import pydantic
 
+from zeta_console.ollama_api.decode import STRINGS, decode_body, type_error
+from zeta_console.ollama_api.errors import ApiError
+from zeta_console.ollama_api.fields import (
+    CHAT_SCHEMA,
+    EMBED_SCHEMA,
+    EMBEDDINGS_SCHEMA,
+    GENERATE_SCHEMA,
+    MESSAGE_SCHEMA,
+    SHOW_SCHEMA,
+    check_top_logprobs,
+    keep_alive_seconds,
+    parse_options,
+    parse_think,
+)
+from zeta_console.ollama_api.names import canonical_name
 from zeta_console.router.requests import ChatRequest, EmbedRequest, GenerateRequest
-from zeta_console.serve.api_errors import ApiError
-from zeta_console.serve.catalogue import Catalogue, CatalogueModel, canonical_name
-from zeta_console.serve.decode import BOOL, INT, OBJECT, STRING, STRINGS, GoType, decode_body, is_finite_number, list_of, type_error
-
-THINK_LEVELS = frozenset({"low", "medium", "high", "max"})
-INT_OPTIONS = frozenset(
-    {"num_keep", "seed", "num_predict", "top_k", "repeat_last_n", "num_ctx", "num_batch", "num_gpu", "main_gpu", "num_thread", "draft_num_predict", "mirostat"}
-)
-FLOAT_OPTIONS = frozenset(
-    {"top_p", "min_p", "typical_p", "temperature", "repeat_penalty", "presence_penalty", "frequency_penalty", "tfs_z", "mirostat_tau", "mirostat_eta"}
-)
-BOOL_OPTIONS = frozenset({"numa", "low_vram", "use_mmap", "use_mlock", "penalize_newline", "shift"})
-ANY = GoType("json.RawMessage", lambda value: True)
-
-_COMMON_INFERENCE = {"model": STRING, "stream": BOOL, "options": OBJECT, "format": ANY, "keep_alive": ANY, "think": ANY}
-CHAT_SCHEMA = {**_COMMON_INFERENCE, "messages": list_of(OBJECT, "[]api.Message"), "tools": list_of(OBJECT, "api.Tools"), "top_logprobs": INT}
-GENERATE_SCHEMA = {
-    **_COMMON_INFERENCE,
-    "prompt": STRING,
-    "suffix": STRING,
-    "system": STRING,
-    "template": STRING,
-    "context": list_of(INT),
-    "raw": BOOL,
-    "images": STRINGS,
-    "top_logprobs": INT,
-}
-EMBED_SCHEMA = {"model": STRING, "input": ANY, "truncate": BOOL, "dimensions": INT, "options": OBJECT, "keep_alive": ANY}
-EMBEDDINGS_SCHEMA = {"model": STRING, "prompt": STRING, "options": OBJECT, "keep_alive": ANY}
-SHOW_SCHEMA = {"model": STRING, "name": STRING, "verbose": BOOL}
-MESSAGE_SCHEMA = {"role": STRING, "content": STRING, "thinking": STRING, "images": STRINGS, "tool_name": STRING, "tool_calls": list_of(OBJECT)}
-
-_DURATION_UNITS_S = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-_DURATION = re.compile(r"([+-]?)((?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+)")
-_DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
-MAX_DURATION_S = (2**63 - 1) * 1e-9  # Go's time.Duration is int64 nanoseconds
+from zeta_console.serve.catalogue import Catalogue, CatalogueModel
 
 Request = TypeVar("Request", ChatRequest, GenerateRequest, EmbedRequest)
 
@@ -67,42 +45,12 @@ class Routable(Generic[Request]):
     stream: bool
 
 
-def _go_quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _keep_alive_seconds(value: Any, struct: str) -> float | None:
-    """Ollama's api.Duration: a number of seconds or a Go duration string; forwarded as seconds."""
-    if value is None:
-        return None
-    if is_finite_number(value):
-        seconds = float(value)
-    elif isinstance(value, str):
-        seconds = _parse_go_duration(value)
-    else:
-        raise type_error(struct, "keep_alive", "api.Duration", value)
-    if abs(seconds) > MAX_DURATION_S:
-        raise ApiError(400, f"time: invalid duration {_go_quote(str(value))}")
-    return seconds
 
 
-def _parse_go_duration(text: str) -> float:
-    if text in ("0", "+0", "-0"):
-        return 0.0
-    match = _DURATION.fullmatch(text)
-    if match is None:
-        missing_unit = re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)", text) is not None
-        raise ApiError(400, f"time: {'missing unit in' if missing_unit else 'invalid'} duration {_go_quote(text)}")
-    sign = -1.0 if match.group(1) == "-" else 1.0
-    return sign * sum(float(number) * _DURATION_UNITS_S[unit] for number, unit in _DURATION_PART.findall(match.group(2)))
 
 
-def _think(value: Any) -> bool | str | None:
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value in THINK_LEVELS:
-        return value
-    raise ApiError(400, f"invalid think value: {_go_quote(value) if isinstance(value, str) else json.dumps(value)}")
 
 
 def _format(value: Any) -> str | Mapping[str, Any] | None:
@@ -113,32 +61,6 @@ def _format(value: Any) -> str | Mapping[str, Any] | None:
     raise ApiError(400, 'invalid format: expected "json" or a JSON schema object')
 
 
-def _options(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """Known options, type-checked (Ollama answers a wrong type with a 500; it is the client's
-    mistake, so a 400 here). Unknown keys are dropped, as Ollama ignores them."""
-    if not value:
-        return None
-    options: dict[str, Any] = {}
-    for key, option in value.items():
-        if option is None:
-            continue
-        if key in INT_OPTIONS:
-            if not is_finite_number(option) or abs(option) >= 2**31:
-                raise ApiError(400, f'option "{key}" must be of type integer')
-            options[key] = int(option)
-        elif key in FLOAT_OPTIONS:
-            if not is_finite_number(option):
-                raise ApiError(400, f'option "{key}" must be of type float')
-            options[key] = float(option)
-        elif key in BOOL_OPTIONS:
-            if not isinstance(option, bool):
-                raise ApiError(400, f'option "{key}" must be of type boolean')
-            options[key] = option
-        elif key == "stop":
-            if not STRINGS.accepts(option) and not isinstance(option, str):
-                raise ApiError(400, 'option "stop" must be of type array of strings')
-            options[key] = [option] if isinstance(option, str) else [item for item in option if item is not None]
-    return options or None
 
 
 def _image_bytes(value: str, field: str) -> bytes:
@@ -182,9 +104,6 @@ def _require(model: CatalogueModel, capability: str, message: str) -> None:
         raise ApiError(400, message)
 
 
-def _check_top_logprobs(fields: Mapping[str, Any]) -> None:
-    if not 0 <= fields.get("top_logprobs", 0) <= 20:
-        raise ApiError(400, "top_logprobs must be between 0 and 20")
 
 
 class RequestTranslator:
@@ -206,17 +125,17 @@ class RequestTranslator:
         asked = fields.get("model", "")
         model = self._model(asked, f"model '{asked}' not found", empty)
         _require(model, "completion", f'"{asked}" does not support {operation}')
-        think = _think(fields.get("think"))
+        think = parse_think(fields.get("think"))
         if think not in (None, False):
             _require(model, "thinking", f'"{asked}" does not support thinking')
-        _check_top_logprobs(fields)
+        check_top_logprobs(fields)
         return model, {
             "task": model.task,
             "target": model.pinned_model,
             "think": think,
-            "options": _options(fields.get("options")),
+            "options": parse_options(fields.get("options")),
             "format": _format(fields.get("format")),
-            "keep_alive": _keep_alive_seconds(fields.get("keep_alive"), struct),
+            "keep_alive": keep_alive_seconds(fields.get("keep_alive"), struct),
             "client": client,
         }
 
@@ -266,7 +185,7 @@ class RequestTranslator:
         asked = fields.get("model", "")
         model = self._model(asked, f'model "{asked}" not found, try pulling it first')
         _require(model, "embedding", f'"{asked}" does not support embeddings')
-        _keep_alive_seconds(fields.get("keep_alive"), "api.EmbedRequest")  # validated; the router keeps its own
+        keep_alive_seconds(fields.get("keep_alive"), "api.EmbedRequest")  # validated; the router keeps its own
         dimensions = fields.get("dimensions")
         if dimensions is not None and dimensions <= 0:
             raise ApiError(400, "dimensions must be a positive integer")

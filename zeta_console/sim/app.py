@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from zeta_console.serve.api_errors import ApiError
+from zeta_console.ollama_api.errors import ApiError
 from zeta_console.sim.parsing import parse_chat, parse_embed, parse_embeddings, parse_generate, parse_show
 from zeta_console.sim.responses import JSON_TYPE, ConnectionCutter, InferenceEndpoint
 from zeta_console.sim.service import OLLAMA_VERSION, HostService, JsonReply, Reply

@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from zeta_console.serve.api_errors import ApiError
+from zeta_console.ollama_api.errors import ApiError
 from zeta_console.sim.faults import SERVER_BUSY
 from zeta_console.sim.latency import RequestPace
 from zeta_console.sim.profiles import HostSpec, ModelProfile

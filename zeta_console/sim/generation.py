@@ -11,14 +11,13 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from zeta_console.serve.api_errors import ApiError
+from zeta_console.ollama_api.errors import ApiError
 from zeta_console.sim.content import Completion, count_tokens, embedding
 from zeta_console.sim.engine import HostEngine, Work
 from zeta_console.sim.faults import RUNNER_STOPPED, RequestFaults
 from zeta_console.sim.latency import RequestPace
 from zeta_console.sim.parsing import CompletionRequest, EmbedRequest
 from zeta_console.sim.wire import Metrics
-
 
 YIELD_EVERY_TOKENS = 16
 # Shorter waits are not worth a timer (epoll rounds them up to 1 ms); while decoding, the

@@ -1,6 +1,6 @@
 """Request bodies -> validated emulator requests, with Ollama's status codes and error texts.
 
-Decoding is shared with the `serve` endpoint (zeta_console.serve.decode/translate), which
+Decoding is shared with the `serve` endpoint through zeta_console.ollama_api, which
 implements the same Go-style rules; the emulator adds the checks that need the host's models.
 """
 
@@ -10,20 +10,20 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any
 
-from zeta_console.serve.api_errors import ApiError
-from zeta_console.serve.catalogue import canonical_name
-from zeta_console.serve.decode import STRINGS, decode_body
-from zeta_console.serve.translate import (
+from zeta_console.ollama_api.decode import STRINGS, decode_body
+from zeta_console.ollama_api.errors import ApiError
+from zeta_console.ollama_api.fields import (
     CHAT_SCHEMA,
     EMBED_SCHEMA,
     EMBEDDINGS_SCHEMA,
     GENERATE_SCHEMA,
     SHOW_SCHEMA,
-    _check_top_logprobs,
-    _keep_alive_seconds,
-    _options,
-    _think,
+    check_top_logprobs,
+    keep_alive_seconds,
+    parse_options,
+    parse_think,
 )
+from zeta_console.ollama_api.names import canonical_name
 from zeta_console.sim.content import chat_prompt_tokens, count_tokens
 from zeta_console.sim.profiles import HostSpec, ModelProfile
 
@@ -77,7 +77,7 @@ def _require(profile: ModelProfile, capability: str, message: str) -> None:
 
 def _runtime_options(raw: Any) -> dict[str, Any]:
     try:
-        return _options(raw) or {}
+        return parse_options(raw) or {}
     except ApiError as error:
         raise ApiError(500, error.message) from None  # Ollama reports option type errors as 500
 
@@ -86,13 +86,13 @@ def _completion(host: HostSpec, fields: dict[str, Any], operation: str, struct: 
     asked = fields.get("model", "")
     profile = _model_named(host, asked, f"model '{asked}' not found")
     _require(profile, "completion", f'"{asked}" does not support {operation}')
-    think = _think(fields.get("think"))
+    think = parse_think(fields.get("think"))
     if think not in (None, False):
         _require(profile, "thinking", f'"{asked}" does not support thinking')
-    _check_top_logprobs(fields)
+    check_top_logprobs(fields)
     if fields.get("tools"):
         _require(profile, "tools", f"{REGISTRY_PREFIX}{profile.name} does not support tools")
-    keep_alive_s = _keep_alive_seconds(fields.get("keep_alive"), struct)
+    keep_alive_s = keep_alive_seconds(fields.get("keep_alive"), struct)
     options = _runtime_options(fields.get("options"))
     return CompletionRequest(
         asked_model=asked,
@@ -146,7 +146,7 @@ def _embedding_request(host: HostSpec, fields: dict[str, Any], inputs: tuple[str
         profile=profile,
         inputs=inputs,
         dimensions=fields.get("dimensions"),
-        keep_alive_s=_keep_alive_seconds(fields.get("keep_alive"), struct),
+        keep_alive_s=keep_alive_seconds(fields.get("keep_alive"), struct),
         truncate=fields.get("truncate", True),
     )
 

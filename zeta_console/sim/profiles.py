@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from zeta_console.serve.catalogue import canonical_name
+from zeta_console.ollama_api.names import canonical_name
 
 GIB = 1024**3
 ZERO_LATENCY_TPS = 1e12  # "infinitely" fast: every delay rounds to nothing

@@ -10,7 +10,7 @@ from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
-from zeta_console.serve.api_errors import ApiError
+from zeta_console.ollama_api.errors import ApiError
 from zeta_console.sim.generation import DropConnection, MidStreamFailure
 from zeta_console.sim.service import JsonReply, Reply, StreamReply
 from zeta_console.sim.wire import encode, ndjson_line

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import uvicorn
 from starlette.types import Scope
 
-from zeta_console.serve.endpoint import _EmbeddedServer  # uvicorn in the caller's loop, no signal handlers
+from zeta_console.embedded_server import EmbeddedServer
 from zeta_console.sim.app import create_app
 from zeta_console.sim.control import control_routes
 from zeta_console.sim.faults import Fault
@@ -24,7 +24,7 @@ GRACEFUL_SHUTDOWN_S = 1
 T = TypeVar("T")
 
 
-class _SimServer(_EmbeddedServer):
+class _SimServer(EmbeddedServer):
     """Stops as soon as asked (uvicorn itself polls should_exit every 0.1 s)."""
 
     def __init__(self, config: uvicorn.Config) -> None:

@@ -9,7 +9,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from zeta_console.serve.api_errors import ApiError
+from zeta_console.ollama_api.errors import ApiError
 from zeta_console.sim.content import plan_completion
 from zeta_console.sim.engine import HostEngine
 from zeta_console.sim.faults import SERVER_BUSY, Fault, FaultBook

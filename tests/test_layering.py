@@ -1,0 +1,40 @@
+"""Dependencies point downwards: the router and everything below it never import the UI, and
+the emulator and the `serve` endpoint share Ollama's wire rules without importing each other."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "zeta_console"
+
+FORBIDDEN = {
+    "router": ("zeta_console.ui", "zeta_console.serve", "zeta_console.sim", "zeta_console.benchmark"),
+    "backends": ("zeta_console.ui", "zeta_console.serve", "zeta_console.sim", "zeta_console.router.router"),
+    "ollama_api": ("zeta_console.ui", "zeta_console.serve", "zeta_console.sim", "zeta_console.router"),
+    "sim": ("zeta_console.ui", "zeta_console.serve", "zeta_console.router"),
+    "serve": ("zeta_console.ui", "zeta_console.sim"),
+}
+
+
+def imported_modules(path: Path) -> set[str]:
+    modules: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            modules.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            modules.add(node.module)
+    return modules
+
+
+@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
+def test_layer_imports_nothing_above_it(layer: str) -> None:
+    offences = [
+        f"{path.relative_to(PACKAGE.parent)} imports {module}"
+        for path in sorted((PACKAGE / layer).rglob("*.py"))
+        for module in imported_modules(path)
+        if module.startswith(FORBIDDEN[layer])
+    ]
+    assert not offences, "\n".join(offences)
