@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 import pytest
@@ -11,8 +12,10 @@ from tests.router.routing import answer, ask, best_scored, counters_are_zero, ro
 from zeta_console.backends.ollama import BackendError
 from zeta_console.router.api import EndpointStatus, ErrorKind, Outcome, RequestRecord
 from zeta_console.router.requests import EmbedRequest
-from zeta_console.settings import Adaptive, PolicyName, Task
-from zeta_console.sim import Fault
+from zeta_console.settings import Adaptive, HostConfig, PolicyName, Settings, Task
+from zeta_console.sim import Fault, FleetSpec, HostSpec, default_fleet_spec
+
+CODER_PROFILE, EMBEDDER_PROFILE, REASONER_PROFILE = default_fleet_spec().hosts[0].models
 
 CODER = "qwen2.5-coder:7b"
 REASONER = "qwen3:14b"
@@ -105,7 +108,7 @@ async def test_failures_eject_an_endpoint_and_a_half_open_probe_brings_it_back()
         _, record = await answer(run.router, ask("hello", Task.SIMPLE))
         assert record.endpoint == "reasoner@local"  # routed around while ejected
         host.clear_faults()
-        await wait_until(lambda: not run.router.breakers.is_out("coder@local", __import__("time").monotonic()), timeout=5.0, message="ejection to expire")
+        await wait_until(lambda: not run.router.breakers.is_out("coder@local", time.monotonic()), timeout=5.0, message="ejection to expire")
         _, probe = await answer(run.router, ask("hello", Task.SIMPLE, target="coder"))
         assert probe.outcome is Outcome.OK
         assert run.router.breakers.state("coder@local").open_until is None
@@ -149,3 +152,37 @@ async def test_a_slow_reasoner_loses_complex_traffic_to_the_coder_and_wins_it_ba
         run.fleet.host("local").clear_faults()
         recovered = await route_some(40)
         assert [best_scored(r) for r in recovered[-5:]] == ["reasoner@local"] * 5, [r.endpoint for r in recovered]
+
+
+async def test_a_host_going_down_fails_over_is_ejected_and_comes_back_through_a_probe() -> None:
+    coder, embedder, reasoner = Settings().models
+    two_coders = dict(
+        hosts=(HostConfig("a", ""), HostConfig("b", "")),
+        models=(replace(coder, hosts=("a", "b")), replace(embedder, hosts=("a",)), replace(reasoner, hosts=("a",))),
+    )
+    spec = FleetSpec(hosts=(HostSpec(name="a", models=(CODER_PROFILE, EMBEDDER_PROFILE, REASONER_PROFILE)), HostSpec(name="b", models=(CODER_PROFILE,))))
+    # A slow poll, so that the breaker (passive signals) is what takes host a out.
+    async with routed(spec, health_poll_s=30.0, **two_coders) as run:
+        router = run.router
+        for _ in range(2):  # both coders loaded and measured
+            await answer(router, ask("hello", Task.SIMPLE, target="coder"))
+        run.fleet.host("a").host_down()
+        _, moved = await answer(router, ask("hello", Task.CODE, target="coder"))
+        assert moved.outcome is Outcome.OK and moved.endpoint == "coder@b" and moved.decision.fallbacks == ("coder@a",)
+
+        router.drain("coder@b")  # host a is now the only coder: its failures add up
+        failures = 1
+        while not router.breakers.is_out("coder@a", time.monotonic()):
+            _, failed = await answer(router, ask("hello", Task.CODE, target="coder"))
+            assert failed.outcome is Outcome.ERROR and failed.error_kind is ErrorKind.UNAVAILABLE
+            failures += 1
+            assert failures <= run.settings.breaker.consecutive_failures
+        assert failures == run.settings.breaker.consecutive_failures
+        assert next(e for e in router.snapshot().endpoints if e.id == "coder@a").status is EndpointStatus.EJECTED
+
+        await run.fleet.host("a").host_up()
+        await wait_until(lambda: not router.breakers.is_out("coder@a", time.monotonic()), timeout=5.0, message="the ejection to expire")
+        _, probe = await answer(router, ask("hello", Task.CODE, target="coder"))
+        assert probe.outcome is Outcome.OK and probe.endpoint == "coder@a"
+        assert router.breakers.state("coder@a").open_until is None
+        assert counters_are_zero(router)

@@ -1,9 +1,11 @@
 """The only code that talks to Ollama: the official async client with explicit timeouts.
 
 Every client exception is mapped to one `BackendError` with an `ErrorKind` (ollama-api.md
-§2.6), so the router reasons about kinds, never about httpx or pydantic. Chat and generate
-always stream upstream (time to first token is measured); streams are closed with `aclose()`
-whenever the consumer stops early (§4.7), which makes Ollama stop generating and free the slot.
+§2.6) by `map_error`, so the router reasons about kinds, never about httpx or pydantic. Chat
+and generate always stream upstream (time to first token is measured). Streams are handed out
+as the client's own async generators (cheapest per chunk): their consumer maps their errors
+with `map_error` and closes them with `aclose()` when it stops early (§4.7), which makes Ollama
+stop generating and free the slot.
 """
 
 from __future__ import annotations
@@ -232,9 +234,6 @@ class Backends:
 
     def __getitem__(self, host: str) -> OllamaBackend:
         return self._by_host[host]
-
-    def items(self) -> list[tuple[str, OllamaBackend]]:
-        return list(self._by_host.items())
 
     async def aclose(self) -> None:
         for backend in self._by_host.values():

@@ -46,9 +46,6 @@ class SlotTable:
             return True
         return self.in_flight[endpoint] + self._reserved[endpoint] < self.slots[endpoint]
 
-    def total_in_flight(self) -> int:
-        return sum(self.in_flight.values())
-
     def total_queued(self) -> int:
         return sum(self.queued.values())
 
