@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import datetime, timedelta
 
+import httpx
 import ollama
 import pytest
 
+from tests.helpers import wait_until
 from tests.serve.conftest import Served
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -100,12 +103,11 @@ async def test_show_reports_the_union_of_reachable_capabilities(served: Served) 
 
 async def test_ps_lists_what_the_fleet_has_loaded(served: Served) -> None:
     async with ollama.AsyncClient(host=served.url) as client:
-        await client.chat(model="qwen2.5-coder:7b", messages=HELLO)
+        # keep_alive is forwarded; at the emulator's 200x a default 5 min would lapse before the router's next /api/ps poll
+        await client.chat(model="qwen2.5-coder:7b", messages=HELLO, keep_alive="1h")
 
         async def coder_listed() -> bool:
             return "qwen2.5-coder:7b" in {model.model for model in (await client.ps()).models}
-
-        from tests.helpers import wait_until
 
         await wait_until(coder_listed, timeout=10, message="the coder in /api/ps")
         running = (await client.ps()).models
@@ -144,3 +146,32 @@ async def test_many_concurrent_streams_all_complete(served: Served) -> None:
 
         answers = await asyncio.gather(*(one(index) for index in range(12)))
     assert all(answers)
+
+
+async def test_fill_in_the_middle_goes_to_a_model_that_can_insert(served: Served) -> None:
+    """A reasoning prompt would go to the reasoner, but only the coder declares `insert`."""
+    body = {"model": "zeta:auto", "prompt": "prove step by step that the algorithm terminates", "suffix": "    return result", "stream": False}
+    async with httpx.AsyncClient(base_url=served.url) as http:
+        reply = await http.post("/api/generate", json=body)
+    assert reply.status_code == 200, reply.text
+    assert reply.headers["X-Zeta-Task"] == "complex_reasoning"
+    assert reply.headers["X-Zeta-Model"] == "qwen2.5-coder:7b"
+    assert reply.json()["response"]
+
+
+async def test_generate_with_raw_and_template_is_forwarded(served: Served) -> None:
+    async with ollama.AsyncClient(host=served.url) as client:
+        raw = await client.generate(model="zeta:code", prompt="<|fim_prefix|>def f():", raw=True)
+        templated = await client.generate(model="zeta:code", prompt="hello", template="{{ .Prompt }}")
+    assert raw.done and raw.response and templated.done and templated.response
+
+
+async def test_embed_keep_alive_reaches_the_model(served: Served) -> None:
+    async with ollama.AsyncClient(host=served.url) as client:
+        await client.embed(model="zeta:embed", input="one", keep_alive="2h")
+    async with ollama.AsyncClient(host=served.fleet.host("local").url) as upstream:
+        loaded = {model.model: model for model in (await upstream.ps()).models}
+    expires_at = loaded["qwen3-embedding:4b"].expires_at
+    assert expires_at is not None
+    # 2 h at the emulator's 200x is 36 s of wall time; the default 5 min would be 1.5 s
+    assert expires_at - datetime.now(expires_at.tzinfo) > timedelta(seconds=20)

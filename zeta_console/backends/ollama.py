@@ -166,7 +166,7 @@ class OllamaBackend:
         return await self._open_stream(self._client().chat, model=model, messages=messages, **fields)
 
     async def generate(self, model: str, prompt: str, **fields: Any) -> AsyncIterator[ollama.GenerateResponse]:
-        """Open a streamed generation. Fields: system, think, options, format, keep_alive."""
+        """Open a streamed generation. Fields: system, suffix, images, raw, template, think, options, format, keep_alive."""
         return await self._open_stream(self._client().generate, model=model, prompt=prompt, **fields)
 
     @staticmethod
@@ -181,9 +181,18 @@ class OllamaBackend:
         except Exception as error:
             raise map_error(error) from error
 
-    async def embed(self, model: str, input: str | Sequence[str], *, dimensions: int | None = None, truncate: bool | None = None, keep_alive: float | str | None = None) -> ollama.EmbedResponse:
+    async def embed(
+        self,
+        model: str,
+        input: str | Sequence[str],
+        *,
+        dimensions: int | None = None,
+        truncate: bool | None = None,
+        options: Mapping[str, Any] | None = None,
+        keep_alive: float | str | None = None,
+    ) -> ollama.EmbedResponse:
         try:
-            return await self._client().embed(model=model, input=input, dimensions=dimensions, truncate=truncate, keep_alive=keep_alive)
+            return await self._client().embed(model=model, input=input, dimensions=dimensions, truncate=truncate, options=options, keep_alive=keep_alive)
         except Exception as error:
             raise map_error(error) from error
 

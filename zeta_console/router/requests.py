@@ -27,6 +27,16 @@ class ChatRequest:
     client: str = "local"
     interactive: bool = False  # the operator's own prompt: ahead of background load in the queue
 
+    def capabilities_needed(self) -> frozenset[str]:
+        needs = {"completion"}
+        if self.think:
+            needs.add("thinking")
+        if self.tools:
+            needs.add("tools")
+        if any(message.get("images") for message in self.messages):
+            needs.add("vision")
+        return frozenset(needs)
+
     def prompt_text(self) -> str:
         """The text the classifier reads: the last user message."""
         for message in reversed(self.messages):
@@ -48,8 +58,22 @@ class GenerateRequest:
     options: Mapping[str, Any] | None = None
     format: str | Mapping[str, Any] | None = None
     keep_alive: float | str | None = None
+    suffix: str | None = None  # fill-in-the-middle: needs the `insert` capability
+    images: Sequence[ollama.Image] | None = None  # needs `vision`
+    raw: bool | None = None
+    template: str | None = None
     client: str = "local"
     interactive: bool = False
+
+    def capabilities_needed(self) -> frozenset[str]:
+        needs = {"completion"}
+        if self.think:
+            needs.add("thinking")
+        if self.suffix:
+            needs.add("insert")
+        if self.images:
+            needs.add("vision")
+        return frozenset(needs)
 
     def prompt_text(self) -> str:
         return self.prompt
@@ -64,8 +88,13 @@ class EmbedRequest:
     target: str | None = None
     dimensions: int | None = None
     truncate: bool | None = None
+    options: Mapping[str, Any] | None = None
+    keep_alive: float | str | None = None
     client: str = "local"
     interactive: bool = False
+
+    def capabilities_needed(self) -> frozenset[str]:
+        return frozenset({"embedding"})
 
     def prompt_text(self) -> str:
         return self.input if isinstance(self.input, str) else "\n".join(self.input)

@@ -157,11 +157,6 @@ class ZetaDynamicRouter(OperatorControls):
         now = time.monotonic()
         self.retry_budget.on_request(now)
         self._request_rate.add(now)
-        needs = {"embedding"} if isinstance(request, EmbedRequest) else {"completion"}
-        if not isinstance(request, EmbedRequest) and request.think:
-            needs.add("thinking")
-        if isinstance(request, ChatRequest) and request.tools:
-            needs.add("tools")
         return RequestState(
             request_id=f"{next(self._ids):06d}-{uuid.uuid4().hex[:8]}",
             request=request,
@@ -169,7 +164,7 @@ class ZetaDynamicRouter(OperatorControls):
             started=now,
             deadline=now + self.settings.timeouts.total_s,
             prompt_tokens=request.estimated_prompt_tokens(),
-            needs=frozenset(needs),
+            needs=request.capabilities_needed(),
         )
 
     # -- the pipeline, called by dispatch.py -----------------------------------------------
@@ -279,10 +274,26 @@ class ZetaDynamicRouter(OperatorControls):
         common = {"think": request.think, "options": request.options, "format": request.format, "keep_alive": request.keep_alive}
         if isinstance(request, ChatRequest):
             return await backend.chat(endpoint.model, request.messages, tools=request.tools, **common)
-        return await backend.generate(endpoint.model, request.prompt, system=request.system, **common)
+        return await backend.generate(
+            endpoint.model,
+            request.prompt,
+            system=request.system,
+            suffix=request.suffix,
+            images=request.images,
+            raw=request.raw,
+            template=request.template,
+            **common,
+        )
 
     async def send_embed(self, endpoint: Endpoint, request: EmbedRequest) -> ollama.EmbedResponse:
-        return await self.backends[endpoint.host].embed(endpoint.model, request.input, dimensions=request.dimensions, truncate=request.truncate)
+        return await self.backends[endpoint.host].embed(
+            endpoint.model,
+            request.input,
+            dimensions=request.dimensions,
+            truncate=request.truncate,
+            options=request.options,
+            keep_alive=request.keep_alive,
+        )
 
     def first_token(self, state: RequestState, attempt: Attempt) -> None:
         now = time.monotonic()

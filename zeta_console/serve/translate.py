@@ -161,11 +161,16 @@ class RequestTranslator:
             _require(model, "insert", f"{asked} does not support insert")
         if fields.get("images"):
             _require(model, "vision", f"{asked} does not support vision")
-        # `context` (deprecated) is dropped; these change the answer and cannot be forwarded:
-        unsupported = [name for name in ("suffix", "template", "raw", "images") if fields.get(name)]
-        if unsupported:
-            raise ApiError(400, f"{unsupported[0]} is not supported by the zeta endpoint; use /api/chat")
-        request = GenerateRequest(prompt=fields.get("prompt", ""), system=fields.get("system"), **common)
+        images = tuple(ollama.Image(value=_image_bytes(image, "images")) for image in fields.get("images", ()) if image)
+        request = GenerateRequest(  # `context` (deprecated) is dropped
+            prompt=fields.get("prompt", ""),
+            system=fields.get("system"),
+            suffix=fields.get("suffix"),
+            images=images or None,
+            raw=fields.get("raw"),
+            template=fields.get("template"),
+            **common,
+        )
         return Routable(request, asked, fields.get("stream", True))
 
     def embed(self, body: bytes, client: str) -> Routable[EmbedRequest]:
@@ -185,11 +190,18 @@ class RequestTranslator:
         asked = fields.get("model", "")
         model = self._model(asked, f'model "{asked}" not found, try pulling it first')
         _require(model, "embedding", f'"{asked}" does not support embeddings')
-        keep_alive_seconds(fields.get("keep_alive"), "api.EmbedRequest")  # validated; the router keeps its own
         dimensions = fields.get("dimensions")
         if dimensions is not None and dimensions <= 0:
             raise ApiError(400, "dimensions must be a positive integer")
-        request = EmbedRequest(input=text, target=model.pinned_model, dimensions=dimensions, truncate=fields.get("truncate"), client=client)
+        request = EmbedRequest(
+            input=text,
+            target=model.pinned_model,
+            dimensions=dimensions,
+            truncate=fields.get("truncate"),
+            options=parse_options(fields.get("options")),
+            keep_alive=keep_alive_seconds(fields.get("keep_alive"), "api.EmbedRequest"),
+            client=client,
+        )
         return Routable(request, asked, stream=False)
 
     def show(self, body: bytes) -> tuple[str, CatalogueModel]:
