@@ -266,3 +266,22 @@ async def test_log_follows_the_tail_only_at_the_bottom() -> None:
         assert table.scroll_y == 0
         await pilot.press("ctrl+l", "end")
         assert table.following
+
+
+async def test_the_table_is_trimmed_in_one_rebuild() -> None:
+    from zeta_console.ui.widgets.decision_log import MAX_ROWS, TRIM_SLACK
+
+    app = frozen_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        router = router_of(app)
+        for index in range(MAX_ROWS + TRIM_SLACK):
+            app.events.listener(router.set_threshold("ttft_s", 1 + index))
+        table = app.screen.query_one(DecisionTable)
+
+        def rendered() -> bool:  # a batch this large waits for the busy interval
+            app.screen.refresh_view()  # type: ignore[attr-defined]
+            return table.row_count == MAX_ROWS
+
+        await settle(pilot, rendered, message="the big batch rendered and trimmed")
+        assert str(table.get_row_at(MAX_ROWS - 1)[7]).endswith(f"→ {MAX_ROWS + TRIM_SLACK}")
+        assert table.cursor_row == MAX_ROWS - 1

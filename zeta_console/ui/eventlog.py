@@ -95,7 +95,6 @@ class Batch:
 
     added: list[LogEntry] = field(default_factory=list)
     updated: list[LogEntry] = field(default_factory=list)
-    evicted: list[str] = field(default_factory=list)
 
 
 class EventLog:
@@ -122,8 +121,7 @@ class EventLog:
         while len(self._entries) > self.capacity:
             key, _ = self._entries.popitem(last=False)
             updated.pop(key, None)
-            if added.pop(key, None) is None:
-                batch.evicted.append(key)
+            added.pop(key, None)
         batch.added = list(added.values())
         batch.updated = [entry for key, entry in updated.items() if key not in added]
         return batch

@@ -46,11 +46,11 @@ def run_console_command(args: argparse.Namespace) -> int:
         from zeta_console.serve.security import parse_listen, require_safe_bind
 
         require_safe_bind(parse_listen(args.listen), args.token)
-    asyncio.run(_console(settings, ConsoleOptions(demo=args.demo, listen=args.listen, token=args.token)))
+    asyncio.run(run_console(settings, ConsoleOptions(demo=args.demo, listen=args.listen, token=args.token)))
     return 0
 
 
-async def _console(settings: Settings, options: ConsoleOptions) -> None:
+async def run_console(settings: Settings, options: ConsoleOptions) -> None:
     from zeta_console.ui.app import ZetaConsole
 
     async with AsyncExitStack() as stack:

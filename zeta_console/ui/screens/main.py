@@ -94,15 +94,12 @@ class MainScreen(Screen[None]):
         banner_widget = self.query_one("#banner", Static)
         banner_widget.display = banner is not None
         if banner is not None:
-            set_text(banner_widget, banner)
+            set_text(banner_widget, banner, layout=True)
         cards = self.query_one("#cards", Grid)
         existing = {card.endpoint_id: card for card in cards.query_children(EndpointCard)}
-        wanted = [endpoint.id for endpoint in snapshot.endpoints]
-        if list(existing) != wanted:
+        if list(existing) != [endpoint.id for endpoint in snapshot.endpoints]:
             cards.remove_children()
-            new_cards = [EndpointCard(endpoint) for endpoint in snapshot.endpoints]
-            cards.mount_all(new_cards)
-            self.call_after_refresh(self.show_snapshot, snapshot)
+            cards.mount_all(EndpointCard(endpoint, snapshot.thresholds, now) for endpoint in snapshot.endpoints)
             return
         for endpoint in snapshot.endpoints:
             existing[endpoint.id].show(endpoint, snapshot.thresholds, now)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,10 @@ from zeta_console.ui import format as fmt
 from zeta_console.ui.eventlog import Batch, LogEntry, matches
 
 MAX_ROWS = 1000  # rows kept in the table; the EventLog keeps more for export
+TRIM_SLACK = 250
+# Under heavy load a table render costs a full-screen layout: batch rows to at most 2 renders/s.
+BUSY_ROWS = 20
+BUSY_INTERVAL_S = 0.5  # DataTable.remove_row is O(rows) and re-lays out: trim in one rebuild, not row by row
 COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("time", "time", 8),
     ("client", "client", 8),
@@ -124,6 +129,8 @@ class DecisionLog(Vertical):
         super().__init__(**kwargs)
         self.tz = tz
         self.query_text = ""
+        self._pending = Batch()
+        self._rendered_at = 0.0
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="filter: coder  task:code  outcome:error  (Enter)", id="log-filter")
@@ -147,35 +154,48 @@ class DecisionLog(Vertical):
         self.post_message(self.FilterChanged(event.value))
 
     def rebuild(self, entries: Iterable[LogEntry]) -> None:
+        self._pending = Batch()
         table = self.table
         table.clear()
         self._append([entry for entry in entries if matches(entry, self.query_text)])
         table.action_follow()
 
     def apply(self, batch: Batch) -> None:
-        if not (batch.added or batch.updated or batch.evicted):
+        pending = self._pending
+        pending.added += batch.added
+        pending.updated += batch.updated
+        busy = len(pending.added) + len(pending.updated) > BUSY_ROWS
+        if not (pending.added or pending.updated) or busy and time.monotonic() - self._rendered_at < BUSY_INTERVAL_S:
             return
+        self._pending = Batch()
+        self._rendered_at = time.monotonic()
+        self._show(pending)
+
+    def _show(self, batch: Batch) -> None:
         table = self.table
         follow = table.following
         on_last_row = table.row_count == 0 or table.cursor_row >= table.row_count - 1
-        for key in batch.evicted:
-            if key in table.rows:
-                table.remove_row(key)
+        added = {entry.key for entry in batch.added}
         for entry in batch.updated:
-            if entry.key in table.rows:
+            if entry.key in table.rows and entry.key not in added:
                 for (column, _, _), cell in zip(COLUMNS, row_cells(entry, self.tz), strict=True):
                     table.update_cell(entry.key, column, cell)
         self._append([entry for entry in batch.added if matches(entry, self.query_text)])
+        if table.row_count > MAX_ROWS + TRIM_SLACK:
+            self._trim()
         if follow:
             if on_last_row and table.row_count:
                 table.move_cursor(row=table.row_count - 1, animate=False, scroll=False)
             table.scroll_end(animate=False, immediate=True)
 
-    def _append(self, entries: list[LogEntry]) -> None:
+    def _trim(self) -> None:
         table = self.table
-        for entry in entries:
-            table.add_row(*row_cells(entry, self.tz), key=entry.key)
-        excess = table.row_count - MAX_ROWS
-        if excess > 0:
-            for row_key in list(table.rows)[:excess]:
-                table.remove_row(row_key)
+        keys = list(table.rows)[-MAX_ROWS:]
+        rows = [table.get_row(key) for key in keys]
+        table.clear()
+        for key, cells in zip(keys, rows, strict=True):
+            table.add_row(*cells, key=key.value)
+
+    def _append(self, entries: list[LogEntry]) -> None:
+        for entry in entries[-(MAX_ROWS + TRIM_SLACK) :]:
+            self.table.add_row(*row_cells(entry, self.tz), key=entry.key)

@@ -62,11 +62,15 @@ def load_text(endpoint: EndpointSnapshot) -> str:
 class EndpointCard(Vertical):
     """Renders one `EndpointSnapshot`; `-compact` (set by the screen) folds it to one line."""
 
-    def __init__(self, endpoint: EndpointSnapshot, **kwargs: str) -> None:
+    def __init__(self, endpoint: EndpointSnapshot, thresholds: Thresholds, now: float, **kwargs: str) -> None:
         super().__init__(**kwargs)
         self.endpoint_id = endpoint.id
         self.border_title = f"{endpoint.tier} · {endpoint.model}"
         self.border_subtitle = endpoint.host
+        self._first = (endpoint, thresholds, now)
+
+    def on_mount(self) -> None:
+        self.show(*self._first)  # filled before the first frame
 
     def compose(self) -> ComposeResult:
         yield Static(id="compact-line")

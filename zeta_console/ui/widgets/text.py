@@ -6,7 +6,9 @@ from textual.content import Content
 from textual.widgets import Static
 
 
-def set_text(widget: Static, content: Content | str) -> None:
-    """Static.update re-lays out the screen; at the refresh rate most values have not changed."""
+def set_text(widget: Static, content: Content | str, layout: bool = False) -> None:
+    """Skip unchanged text, and by default skip the re-layout: a layout repaints the whole screen,
+    which under load costs more than everything else. Without `layout`, the widget's size must
+    not depend on its text (fixed height and width in the CSS)."""
     if widget.content != content:
-        widget.update(content)
+        widget.update(content, layout=layout)
