@@ -85,12 +85,12 @@ async def warm_up(fleet: SimFleet, spec: FleetSpec) -> None:
     """Load every model before the run, as on a server that has been up a while: the run then
     measures routing, not the first cold loads (the coldstart scenario unloads on purpose)."""
     for host in spec.hosts:
-        client = ollama.AsyncClient(host=fleet.host(host.name).url)
-        for model in host.models:
-            if model.is_embedding:
-                await client.embed(model=model.name, input=[])
-            else:
-                await client.generate(model=model.name)
+        async with ollama.AsyncClient(host=fleet.host(host.name).url) as client:
+            for model in host.models:
+                if model.is_embedding:
+                    await client.embed(model=model.name, input=[])
+                else:
+                    await client.generate(model=model.name)
 
 
 async def run_contender(name: str, scenario: Scenario, trace: Sequence[TraceRequest], time_scale: float) -> ContenderRun:

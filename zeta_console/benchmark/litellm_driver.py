@@ -89,7 +89,7 @@ class LiteLLMContender:
                 async for chunk in response:
                     if first_token_s is None and _has_content(chunk):
                         first_token_s = time.perf_counter() - started
-        except Exception as error:  # LiteLLM raises its own many exception types; all are a failed request here
+        except Exception as error:  # noqa: BLE001 - LiteLLM raises many exception types of its own; all are a failed request here
             return Served(
                 Fate.FAILED,
                 ttft_s=first_token_s,
