@@ -20,7 +20,7 @@ from zeta_console.ui.screens.decision import DecisionScreen
 from zeta_console.ui.screens.export import ExportScreen
 from zeta_console.ui.screens.fault import FaultScreen
 from zeta_console.ui.screens.help import HelpScreen
-from zeta_console.ui.widgets.decision_log import DecisionTable
+from zeta_console.ui.widgets.decision_log import DecisionLog, DecisionTable
 from zeta_console.ui.widgets.header import ConsoleHeader
 
 pytestmark = pytest.mark.usefixtures("isolated_xdg")
@@ -78,6 +78,32 @@ async def test_pause_stops_rendering_but_keeps_collecting() -> None:
         assert any(entry.action is not None and entry.action.action == "set_policy" for entry in app.events)  # ... but kept
         await pilot.press("f5")
         await settle(pilot, lambda: table.row_count == rows + 1, message="the log catches up on resume")
+
+
+async def test_a_long_pause_rebuilds_the_log_and_a_short_one_only_appends() -> None:
+    from zeta_console.ui.widgets.decision_log import MAX_ROWS
+
+    app = frozen_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.screen.query_one(DecisionTable)
+        log = app.screen.query_one(DecisionLog)
+        first = table.coordinate_to_cell_key((0, 0)).row_key
+        rows = table.row_count
+        await pilot.press("f5")
+        router = router_of(app)
+        app.events.listener(router.set_threshold("ttft_s", 2))
+        app.screen.refresh_view()  # type: ignore[attr-defined]
+        await pilot.press("f5")
+        await settle(pilot, lambda: table.row_count == rows + 1, message="the held row shown on resume")
+        assert table.coordinate_to_cell_key((0, 0)).row_key == first and not log.stale
+        await pilot.press("f5")
+        for index in range(MAX_ROWS + 1):
+            app.events.listener(router.set_threshold("ttft_s", 3 + index))
+        app.screen.refresh_view()  # type: ignore[attr-defined]
+        assert log.stale
+        await pilot.press("f5")
+        await settle(pilot, lambda: table.row_count == MAX_ROWS, message="a long pause rebuilds the log")
+        assert not log.stale and str(table.get_row_at(MAX_ROWS - 1)[7]).endswith(f"→ {3 + MAX_ROWS}")
 
 
 async def test_enter_on_a_row_explains_the_decision() -> None:

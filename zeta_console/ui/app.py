@@ -158,7 +158,7 @@ class ZetaConsole(App[None]):
     def watch_paused(self, paused: bool) -> None:
         self.query_one(ConsoleHeader).paused = paused
         if not paused:
-            self.refresh_now()
+            self.call_after_refresh(self.refresh_now)  # the badge first, then the log catches up
 
     def action_inject_fault(self) -> None:
         if self.session.faults is not None and not isinstance(self.screen, FaultScreen):

@@ -38,6 +38,7 @@ class ConsoleOptions:
     listen: str | None = None
     token: str | None = None
     time_scale: float = 1.0  # demo only: emulated models run this many times faster
+    load_generator: bool = False  # also outside --demo (benchmarks): traffic at load_generator.rate_per_s
 
 
 def run_console_command(args: argparse.Namespace) -> int:
@@ -74,14 +75,16 @@ async def open_session(stack: AsyncExitStack, settings: Settings, options: Conso
         base = replace(Settings(), ui=settings.ui, load_generator=settings.load_generator)
         fleet, settings = await stack.enter_async_context(demo_fleet(time_scale=options.time_scale, base=base))
         router = ZetaDynamicRouter(settings)
-        loadgen = LoadGenerator(router, settings.load_generator.rate_per_s)
-        stack.push_async_callback(loadgen.stop)
-        extras.update(simulated=True, faults=SimulatedFaults(fleet, router), loadgen=loadgen)
+        extras.update(simulated=True, faults=SimulatedFaults(fleet, router))
     else:
         journal = Journal.from_settings(settings)
         stack.callback(journal.close)
         router = ZetaDynamicRouter(settings, journal=journal)
     stack.push_async_callback(router.stop)
+    if options.demo or options.load_generator:
+        loadgen = LoadGenerator(router, settings.load_generator.rate_per_s)
+        stack.push_async_callback(loadgen.stop)
+        extras.update(loadgen=loadgen)
 
     async def start() -> None:
         await router.start()

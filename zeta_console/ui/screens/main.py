@@ -49,10 +49,6 @@ class MainScreen(Screen[None]):
 
     app: ZetaConsole
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._missed_render = False  # paused or covered: rebuild the log when shown again
-
     def compose(self) -> ComposeResult:
         yield ConsoleHeader(id="header")
         yield Static(id="banner")
@@ -75,12 +71,11 @@ class MainScreen(Screen[None]):
         snapshot = app.session.router.snapshot()
         app.series.record(snapshot)
         batch = app.events.drain()
-        if app.paused or not self.is_current:
-            self._missed_render = True
-            return
         log = self.query_one(DecisionLog)
-        if self._missed_render:
-            self._missed_render = False
+        if app.paused or not self.is_current:
+            log.hold(batch)
+            return
+        if log.stale:
             log.rebuild(app.events)
         else:
             log.apply(batch)

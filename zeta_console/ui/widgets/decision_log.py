@@ -131,6 +131,7 @@ class DecisionLog(Vertical):
         self.query_text = ""
         self._pending = Batch()
         self._rendered_at = 0.0
+        self.stale = False  # held more than a table's worth while hidden: rebuild from the EventLog
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="filter: coder  task:code  outcome:error  (Enter)", id="log-filter")
@@ -155,21 +156,36 @@ class DecisionLog(Vertical):
 
     def rebuild(self, entries: Iterable[LogEntry]) -> None:
         self._pending = Batch()
+        self.stale = False
         table = self.table
         table.clear()
-        self._append([entry for entry in entries if matches(entry, self.query_text)])
+        self._append([entry for entry in entries if matches(entry, self.query_text)][-MAX_ROWS:])
         table.action_follow()
 
+    def hold(self, batch: Batch) -> None:
+        """Paused or covered: keep the batch for when the log is shown again, so that showing it
+        costs only the rows that changed; past a table's worth, a rebuild is cheaper."""
+        if self.stale:
+            return
+        pending = self._merge(batch)
+        if len(pending.added) + len(pending.updated) > MAX_ROWS:
+            self._pending = Batch()
+            self.stale = True
+
     def apply(self, batch: Batch) -> None:
-        pending = self._pending
-        pending.added += batch.added
-        pending.updated += batch.updated
+        pending = self._merge(batch)
         busy = len(pending.added) + len(pending.updated) > BUSY_ROWS
         if not (pending.added or pending.updated) or busy and time.monotonic() - self._rendered_at < BUSY_INTERVAL_S:
             return
         self._pending = Batch()
         self._rendered_at = time.monotonic()
         self._show(pending)
+
+    def _merge(self, batch: Batch) -> Batch:
+        pending = self._pending
+        pending.added += batch.added
+        pending.updated += batch.updated
+        return pending
 
     def _show(self, batch: Batch) -> None:
         table = self.table
