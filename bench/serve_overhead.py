@@ -8,7 +8,9 @@ paced on a fixed schedule whatever the replies do, and a request's latency runs 
 scheduled start to the end of its reply (so a stalled proxy cannot hide its queue). The
 request is a non-streaming chat pinned to the coder model, identical for both targets; the
 added latency is p50/p99 through the proxy minus p50/p99 direct. Maximum req/s is a closed
-loop with `--concurrency` requests always outstanding. Goal at 200 req/s: p50 <= 1 ms and
+loop with `--concurrency` requests always outstanding. CPU per request is the server process's
+CPU time (user + system) over the closed loop divided by the requests it answered: on a small
+shared machine it is much steadier than the latencies. Goal at 200 req/s: p50 <= 1 ms and
 p99 <= 5 ms added.
 """
 
@@ -26,6 +28,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import httpx
+import psutil
 
 WARM_UP_REQUESTS = 300
 GOAL_P50_MS, GOAL_P99_MS = 1.0, 5.0
@@ -42,6 +45,7 @@ class Run:
     p50_ms: float
     p99_ms: float
     achieved_per_s: float
+    server_cpu_ms_per_request: float = float("nan")
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -88,7 +92,12 @@ async def closed_loop(http: httpx.AsyncClient, url: str, concurrency: int, secon
     return done, done / (loop.time() - started)
 
 
-async def measure(direct: str, proxy: str, args: argparse.Namespace) -> list[Run]:
+def cpu_s(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
+
+
+async def measure(direct: str, proxy: str, servers: dict[str, psutil.Process], args: argparse.Namespace) -> list[Run]:
     limits = httpx.Limits(max_connections=512, max_keepalive_connections=512)
     runs: list[Run] = []
     async with httpx.AsyncClient(limits=limits, timeout=30) as http:
@@ -101,8 +110,10 @@ async def measure(direct: str, proxy: str, args: argparse.Namespace) -> list[Run
                 latencies, errors = await open_loop(http, f"{base}/api/chat", rate, args.seconds)
                 runs.append(Run(name, rate, len(latencies) + errors, errors, percentile(latencies, 0.5) * 1e3, percentile(latencies, 0.99) * 1e3, len(latencies) / args.seconds))
         for name, base in (("direct", direct), ("proxy", proxy)):
+            cpu_before = cpu_s(servers[name])
             done, per_s = await closed_loop(http, f"{base}/api/chat", args.concurrency, args.seconds)
-            runs.append(Run(name, None, done, 0, float("nan"), float("nan"), per_s))
+            cpu_ms = (cpu_s(servers[name]) - cpu_before) / done * 1e3
+            runs.append(Run(name, None, done, 0, float("nan"), float("nan"), per_s, cpu_ms))
     return runs
 
 
@@ -117,12 +128,14 @@ def report(runs: list[Run], args: argparse.Namespace) -> dict[str, object]:
         added[f"{rate:g}"] = {"p50_ms": pair["proxy"].p50_ms - pair["direct"].p50_ms, "p99_ms": pair["proxy"].p99_ms - pair["direct"].p99_ms}
         print(f"{rate:>8g} {'added':>7} {'':>9} {'':>7} {added[f'{rate:g}']['p50_ms']:>8.2f} {added[f'{rate:g}']['p99_ms']:>8.2f}")
     maximum = {run.target: run.achieved_per_s for run in runs if run.rate is None}
+    cpu = {run.target: run.server_cpu_ms_per_request for run in runs if run.rate is None}
     print(f"maximum req/s ({args.concurrency} outstanding): direct {maximum['direct']:.0f}, proxy {maximum['proxy']:.0f}")
+    print(f"server CPU per request at maximum: emulator {cpu['direct']:.3f} ms, proxy {cpu['proxy']:.3f} ms")
     at_200 = added.get("200")
     if at_200 is not None:
         met = at_200["p50_ms"] <= GOAL_P50_MS and at_200["p99_ms"] <= GOAL_P99_MS
         print(f"goal at 200 req/s (added p50 <= {GOAL_P50_MS:g} ms, p99 <= {GOAL_P99_MS:g} ms): {'met' if met else 'NOT met'}")
-    return {"runs": [asdict(run) for run in runs], "added": added, "max_per_s": maximum}
+    return {"runs": [asdict(run) for run in runs], "added": added, "max_per_s": maximum, "server_cpu_ms_per_request": cpu}
 
 
 # -- the two server processes --------------------------------------------------------------------
@@ -132,22 +145,9 @@ PARALLEL = 64  # slots on both sides: the bench measures the proxy, not queueing
 
 
 async def run_emulator() -> None:
-    import socket
-
     from zeta_console.demo import zero_latency_fleet_spec
-    from zeta_console.sim import run_fleet, server
+    from zeta_console.sim import run_fleet
 
-    # Workaround until the emulator sets it: its listening socket is created with proto 0, so
-    # asyncio does not set TCP_NODELAY on accepted connections, and Nagle + delayed ACK add
-    # ~40 ms to every multi-write (streamed) reply. TCP_NODELAY on the listener is inherited.
-    plain_listener = server._listening_socket
-
-    def listener_without_nagle(address: str, port: int) -> socket.socket:
-        sock = plain_listener(address, port)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return sock
-
-    server._listening_socket = listener_without_nagle
     spec = zero_latency_fleet_spec()
     spec = replace(spec, hosts=tuple(replace(host, num_parallel=PARALLEL) for host in spec.hosts))
     async with run_fleet(spec) as fleet:
@@ -190,7 +190,8 @@ def main() -> int:
     proxy_process, proxy = spawn("proxy", direct)
     try:
         started = time.perf_counter()
-        runs = asyncio.run(measure(direct, proxy, args))
+        servers = {"direct": psutil.Process(emulator.pid), "proxy": psutil.Process(proxy_process.pid)}
+        runs = asyncio.run(measure(direct, proxy, servers, args))
         result = report(runs, args)
         print(f"(took {time.perf_counter() - started:.0f} s)")
     finally:

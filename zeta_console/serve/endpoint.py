@@ -21,8 +21,6 @@ from zeta_console.settings import Settings
 GRACEFUL_SHUTDOWN_S = 2.0
 
 
-
-
 @dataclass
 class RunningEndpoint:
     url: str
@@ -35,10 +33,14 @@ class RunningEndpoint:
 
 
 def _bind(address: ListenAddress) -> socket.socket:
+    """The listening socket, TCP_NODELAY on: accepted connections inherit it (Linux), and asyncio
+    sets it again on connections of a socket that says it is TCP. Without it, Nagle's algorithm
+    and a delayed ACK add ~40 ms to a reply sent in several writes (headers, then body)."""
     try:
-        family, kind, protocol, _, socket_address = socket.getaddrinfo(address.host, address.port, type=socket.SOCK_STREAM)[0]
-        sock = socket.socket(family, kind, protocol)
+        family, kind, _, _, socket_address = socket.getaddrinfo(address.host, address.port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind(socket_address)
     except OSError as error:
         raise UserError(f"cannot listen on {address.host}:{address.port}: {error.strerror or error}") from None
