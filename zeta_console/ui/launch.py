@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
@@ -51,11 +52,25 @@ def run_console_command(args: argparse.Namespace) -> int:
     return 0
 
 
+# Under load, requests in flight survive the young generations and full collections came every
+# ~2 s, each a 170-320 ms pause of the whole loop (the p95 of key -> screen). Fewer, larger young
+# collections let them die young (full collections: 1 in ~20 s).
+GC_YOUNG_THRESHOLD = 10_000
+
+
+def tune_gc() -> None:
+    """Move the start-up objects (modules, settings, router) out of every full collection, and
+    collect the young generation less often."""
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+
+
 async def run_console(settings: Settings, options: ConsoleOptions) -> None:
     from zeta_console.ui.app import ZetaConsole
 
     async with AsyncExitStack() as stack:
         session = await open_session(stack, settings, options)
+        tune_gc()
         await ZetaConsole(session).run_async()
 
 
