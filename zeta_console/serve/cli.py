@@ -10,7 +10,7 @@ import sys
 
 from zeta_console.journal import Journal
 from zeta_console.router.router import ZetaDynamicRouter
-from zeta_console.serve.endpoint import start_endpoint
+from zeta_console.serve.endpoint import settle_heap, start_endpoint
 from zeta_console.serve.security import parse_listen, require_safe_bind
 from zeta_console.settings import Settings
 
@@ -30,6 +30,7 @@ async def _serve(args: argparse.Namespace) -> int:
         router = await stack.enter_async_context(ZetaDynamicRouter(settings, journal=journal))
         endpoint = await start_endpoint(router, settings, args.listen, args.token)
         stack.push_async_callback(endpoint.stop)
+        settle_heap()
         print(endpoint.url, flush=True)
         simulated = " (simulated fleet)" if args.demo else ""
         print(f"zeta-console serve: Ollama API at {endpoint.url}{simulated}; Ctrl-C to stop", file=sys.stderr, flush=True)
