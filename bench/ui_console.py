@@ -14,7 +14,6 @@ tmux. Each run gets its own working directory with a config.yaml that sets the l
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import socket
 import statistics
@@ -72,7 +71,7 @@ def console(
     workdir = Path(tempfile.mkdtemp(prefix="zeta-bench-"))
     hosts = f"hosts:\n  - name: local\n    url: {fleet_url}\n" if fleet_url else ""
     (workdir / "config.yaml").write_text(f"{hosts}load_generator:\n  rate_per_s: {rate}\n")
-    session = f"zeta-bench-{os.getpid()}-{int(rate)}"
+    session = f"zeta-bench-{workdir.name}"  # unique: a killed session's name may linger briefly
     env = f"XDG_CONFIG_HOME={workdir}/cfg XDG_STATE_HOME={workdir}/state"
     started = time.perf_counter()
     if fleet_url:

@@ -54,8 +54,9 @@ def run_console_command(args: argparse.Namespace) -> int:
 
 # Under load, requests in flight survive the young generations and full collections came every
 # ~2 s, each a 170-320 ms pause of the whole loop (the p95 of key -> screen). Fewer, larger young
-# collections let them die young (full collections: 1 in ~20 s).
-GC_YOUNG_THRESHOLD = 10_000
+# collections let them die young. Measured (docs/BENCHMARKS.md): 700 (default) p95 ~190-200 ms;
+# 3,000 p95 69-80 ms, RSS 138 MB at 60 s; 10,000 p95 85-127 ms but RSS ~200 MB (goal < 150).
+GC_YOUNG_THRESHOLD = 3_000
 
 
 def tune_gc() -> None:
