@@ -156,8 +156,9 @@ async def run_emulator() -> None:
 
 
 async def run_proxy(upstream: str) -> None:
+    from zeta_console.heap import settle_heap
     from zeta_console.router.router import ZetaDynamicRouter
-    from zeta_console.serve.endpoint import settle_heap, start_endpoint
+    from zeta_console.serve.endpoint import start_endpoint
     from zeta_console.settings import HostConfig, Settings
 
     base = Settings()

@@ -8,9 +8,10 @@ import contextlib
 import signal
 import sys
 
+from zeta_console.heap import settle_heap
 from zeta_console.journal import Journal
 from zeta_console.router.router import ZetaDynamicRouter
-from zeta_console.serve.endpoint import settle_heap, start_endpoint
+from zeta_console.serve.endpoint import start_endpoint
 from zeta_console.serve.security import parse_listen, require_safe_bind
 from zeta_console.settings import Settings
 

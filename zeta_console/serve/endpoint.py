@@ -7,7 +7,6 @@ the loop (the console, or `zeta-console serve`) decides when to stop.
 from __future__ import annotations
 
 import asyncio
-import gc
 import socket
 from dataclasses import dataclass
 
@@ -33,12 +32,6 @@ class RunningEndpoint:
         await self._task
 
 
-def settle_heap() -> None:
-    """For a process that has finished starting: collect once, then leave everything alive now
-    (modules, settings, the app) out of later collections (`gc.freeze`). Without it each
-    full collection walks the whole start-up heap and stalls the loop for ~20 ms."""
-    gc.collect()
-    gc.freeze()
 
 
 def _bind(address: ListenAddress) -> socket.socket:

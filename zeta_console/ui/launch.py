@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from zeta_console.config import clear_overrides, load_settings, overrides_path, save_overrides
+from zeta_console.heap import settle_heap
 from zeta_console.settings import Settings
 from zeta_console.ui.session import ConsoleSession
 
@@ -59,19 +59,12 @@ def run_console_command(args: argparse.Namespace) -> int:
 GC_YOUNG_THRESHOLD = 3_000
 
 
-def tune_gc() -> None:
-    """Move the start-up objects (modules, settings, router) out of every full collection, and
-    collect the young generation less often."""
-    gc.freeze()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
-
-
 async def run_console(settings: Settings, options: ConsoleOptions) -> None:
     from zeta_console.ui.app import ZetaConsole
 
     async with AsyncExitStack() as stack:
         session = await open_session(stack, settings, options)
-        tune_gc()
+        settle_heap(young_threshold=GC_YOUNG_THRESHOLD)
         await ZetaConsole(session).run_async()
 
 
