@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -15,8 +14,6 @@ import pytest
 from tests.helpers import wait_until_sync
 
 BINARY = Path(sys.executable).with_name("zeta-console")
-
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="the smoke test drives the binary through tmux")
 
 
 def tmux(*args: str) -> str:

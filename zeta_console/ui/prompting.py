@@ -21,12 +21,16 @@ def answered_by(decision: Decision) -> str:
     return decision.chosen or "not routed"
 
 
+def show_route(view: AnswerView, decision: Decision) -> None:
+    view.routed(answered_by(decision), decision.reason, decision.classification)
+
+
 async def run_prompt(router: ConsoleRouter, text: str, view: AnswerView) -> None:
     task, body = split_prefix(text)
     view.begin(body, task)
     if task is Task.EMBEDDING:
         result = await router.embed(EmbedRequest(input=body, client="prompt", interactive=True))
-        view.routed(answered_by(result.decision), result.decision.reason)
+        show_route(view, result.decision)
         vector = result.response.embeddings[0] if result.response.embeddings else []
         head = ", ".join(f"{value:.4f}" for value in vector[:6])
         view.show_answer(f"{len(vector)}-dimensional embedding: [{head}{', …' if len(vector) > 6 else ''}]")
@@ -40,7 +44,7 @@ async def run_prompt(router: ConsoleRouter, text: str, view: AnswerView) -> None
         async for chunk in stream:
             if stream.decision is not None and stream.decision is not shown:  # first chunk, or a failover before it
                 shown = stream.decision
-                view.routed(answered_by(shown), shown.reason)
+                show_route(view, shown)
             message = chunk.message
             if message.thinking:
                 thinking.append(message.thinking)
@@ -55,7 +59,7 @@ async def run_prompt(router: ConsoleRouter, text: str, view: AnswerView) -> None
     except Exception:
         view.show_answer("".join(answer), "[failed]")
         if stream.decision is not None:
-            view.routed(answered_by(stream.decision), stream.decision.reason)
+            show_route(view, stream.decision)
         raise
     if not answer:
         view.show_answer("(empty answer)")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 from datetime import tzinfo
+from typing import Any
 
 from rich.text import Text
 from textual import on
@@ -30,9 +30,9 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("client", "client", 8),
     ("task", "task", 14),
     ("endpoint", "endpoint", 16),
+    ("outcome", "outcome", 9),  # before the timings: still on screen when the log is narrow
     ("ttft", "TTFT", 6),
     ("total", "total", 6),
-    ("outcome", "outcome", 9),
     ("reason", "reason", 70),
 )
 SHORT_TASKS = {"complex_reasoning": "reasoning"}
@@ -47,9 +47,9 @@ def row_cells(entry: LogEntry, tz: tzinfo | None) -> list[Text]:
         Text(entry.client),
         Text(task),
         Text(entry.endpoint),
+        Text(entry.outcome),
         Text(fmt.seconds(entry.ttft_s) if entry.ttft_s is not None else ""),
         Text(fmt.seconds(entry.total_s) if entry.total_s is not None else ""),
-        Text(entry.outcome),
         Text(entry.reason, overflow="ellipsis", no_wrap=True),
     ]
 

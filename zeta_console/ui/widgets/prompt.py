@@ -11,6 +11,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Collapsible, Static, TextArea
 
+from zeta_console.router.api import Classification
 from zeta_console.settings import Task
 
 PREFIXES: dict[str, Task] = {
@@ -93,19 +94,23 @@ class AnswerView(VerticalScroll):
 
     def __init__(self, **kwargs: str) -> None:
         super().__init__(**kwargs)
-        self._prompt_line = Content()
+        self._prompt = ""
 
     def begin(self, prompt: str, forced: Task | None) -> None:
-        label = f"forced {forced.value}" if forced else "classifying…"
-        self._prompt_line = Content.assemble(("› ", "$accent"), prompt, (f"  ({label})", "$text-muted"))
-        self.query_one("#answer-meta", Static).update(self._prompt_line)
+        self._prompt = prompt
+        self.query_one("#answer-meta", Static).update(self._labelled(f"forced {forced.value}" if forced else "classifying…"))
         self.query_one("#thinking", Collapsible).display = False
         self.query_one("#thinking-text", Static).update("")
         self.query_one("#answer-text", Static).update("")
 
-    def routed(self, answered_by: str, reason: str) -> None:
+    def routed(self, answered_by: str, reason: str, classification: Classification) -> None:
+        """Who answers and why; the prompt's label now says how it was classified."""
+        label = f"{classification.task.value} {classification.confidence:.2f}, {classification.method}"
         route = Content.assemble(("→ ", "$accent"), (answered_by, "bold"), f"  {reason}")
-        self.query_one("#answer-meta", Static).update(self._prompt_line + "\n" + route)
+        self.query_one("#answer-meta", Static).update(self._labelled(label) + "\n" + route)
+
+    def _labelled(self, label: str) -> Content:
+        return Content.assemble(("› ", "$accent"), self._prompt, (f"  ({label})", "$text-muted"))
 
     def show_thinking(self, text: str) -> None:
         self.query_one("#thinking", Collapsible).display = True
