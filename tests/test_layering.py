@@ -1,5 +1,6 @@
 """Dependencies point downwards: the router and everything below it never import the UI, and
-the emulator and the `serve` endpoint share Ollama's wire rules without importing each other."""
+the emulator and the `serve` endpoint share Ollama's wire rules without importing each other.
+The YAML reader the configuration, the emulator and the benchmark share sits below all of them."""
 
 from __future__ import annotations
 
@@ -38,3 +39,8 @@ def test_layer_imports_nothing_above_it(layer: str) -> None:
         if module.startswith(FORBIDDEN[layer])
     ]
     assert not offences, "\n".join(offences)
+
+
+def test_the_shared_yaml_reader_imports_only_the_error_type() -> None:
+    own = {module for module in imported_modules(PACKAGE / "yaml_source.py") if module.startswith("zeta_console")}
+    assert own == {"zeta_console.errors"}
