@@ -21,16 +21,60 @@ the coder's figures. Mistakes raise UserError("<file>:<line>: <key>: <problem>",
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
-from zeta_console.sim.located_yaml import LocatedDict, LocatedFile, number, seconds, text, whole
+from zeta_console.config import parse_duration
 from zeta_console.sim.profiles import CODER, EMBEDDER, GIB, REASONER, FleetSpec, HostSpec, ModelProfile
+from zeta_console.yaml_source import Keys, YamlSource, read_yaml
 
 BUILT_IN = {profile.name: profile for profile in (CODER, EMBEDDER, REASONER)}
 KNOWN_CAPABILITIES = {"completion", "tools", "insert", "vision", "embedding", "thinking"}
-_HOST_KEYS = {"name", "port", "num_parallel", "max_loaded", "max_queue", "memory_gb", "keep_alive", "models"}
+_HOST_KEYS = ["name", "port", "num_parallel", "max_loaded", "max_queue", "memory_gb", "keep_alive", "models"]
+SYNTAX_LABEL = "yaml"  # what a YAML syntax error in the emulator's files is labelled with
+
+
+# Value rules for the emulator's files: each raises ValueError naming the problem.
+def number(minimum: float | None = None, *, above: float | None = None) -> Callable[[Any], float]:
+    def convert(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"expected a number, got {value!r}")
+        if minimum is not None and value < minimum:
+            raise ValueError(f"must be >= {minimum:g}")
+        if above is not None and value <= above:
+            raise ValueError(f"must be > {above:g}")
+        return float(value)
+
+    return convert
+
+
+def whole(minimum: int) -> Callable[[Any], int]:
+    def convert(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"expected a whole number, got {value!r}")
+        if value < minimum:
+            raise ValueError(f"must be >= {minimum}")
+        return value
+
+    return convert
+
+
+def text(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"expected a non-empty string, got {value!r}")
+    return value
+
+
+def seconds(value: Any) -> float:
+    """A number of seconds, or a duration such as "30s", "500ms", "2m"."""
+    if isinstance(value, str):
+        parsed = parse_duration(value.strip())
+        if parsed is None:
+            raise ValueError(f"expected seconds or a duration like 30s, got {value!r}")
+        return parsed
+    return number()(value)
 
 
 def _capabilities(value: Any) -> tuple[str, ...]:
@@ -42,7 +86,7 @@ def _capabilities(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
-_MODEL_FIELDS: dict[str, Any] = {
+_MODEL_FIELDS: dict[str, Callable[[Any], Any]] = {
     "family": text,
     "parameter_size": text,
     "quantization": text,
@@ -61,43 +105,50 @@ _MODEL_FIELDS: dict[str, Any] = {
 assert set(_MODEL_FIELDS) | {"name"} == {field.name for field in fields(ModelProfile)}
 
 
-def _model(file: LocatedFile, entry: Any, key: str, line: int) -> ModelProfile:
+def _model(source: YamlSource, entry: Any, keys: Keys) -> ModelProfile:
     if isinstance(entry, str):
         if entry not in BUILT_IN:
-            raise file.fail(line, key, f"unknown built-in model {entry!r} (built in: {', '.join(BUILT_IN)}; or give a mapping)")
+            raise source.error(keys, f"unknown built-in model {entry!r} (built in: {', '.join(BUILT_IN)}; or give a mapping)")
         return BUILT_IN[entry]
-    mapping = file.mapping(entry, key, line)
-    file.check_keys(mapping, key, set(_MODEL_FIELDS) | {"name"})
-    name = file.field(mapping, key, "name", text, "")
-    if not name:
-        raise file.fail(mapping.line, f"{key}.name", "required")
+    mapping = source.mapping(entry, keys)
+    source.check_keys(mapping, keys, ["name", *_MODEL_FIELDS])
+    name = _required_name(source, mapping, keys)
     base = BUILT_IN.get(name) or replace(CODER, name=name, capabilities=("completion",))
-    changes = {field: file.field(mapping, key, field, convert, getattr(base, field)) for field, convert in _MODEL_FIELDS.items()}
+    changes = {field: source.field(mapping, keys, field, convert, getattr(base, field)) for field, convert in _MODEL_FIELDS.items()}
     return replace(base, name=name, **changes)
 
 
-def _host(file: LocatedFile, entry: LocatedDict, key: str) -> HostSpec:
-    file.check_keys(entry, key, _HOST_KEYS)
-    name = file.field(entry, key, "name", text, "")
+def _required_name(source: YamlSource, mapping: dict[str, Any], keys: Keys) -> str:
+    name = source.field(mapping, keys, "name", text, "")
     if not name:
-        raise file.fail(entry.line, f"{key}.name", "required")
+        raise source.error((*keys, "name"), "required")
+    return name
+
+
+def _models(source: YamlSource, entry: dict[str, Any], keys: Keys) -> tuple[ModelProfile, ...]:
     if "models" not in entry:
-        raise file.fail(entry.line, f"{key}.models", "required")
-    models_list = file.sequence(entry["models"], f"{key}.models", entry.key_lines["models"])
-    models = tuple(_model(file, item, f"{key}.models[{index}]", models_list.item_lines[index]) for index, item in enumerate(models_list))
+        raise source.error(keys, "required")
+    models = tuple(_model(source, item, (*keys, index)) for index, item in enumerate(source.sequence(entry["models"], keys)))
     names = [model.name for model in models]
     for index, model_name in enumerate(names):
         if model_name in names[:index]:
-            raise file.fail(models_list.item_lines[index], f"{key}.models[{index}]", f"model {model_name!r} listed twice")
+            raise source.error((*keys, index), f"model {model_name!r} listed twice")
+    return models
+
+
+def _host(source: YamlSource, entry: dict[str, Any], keys: Keys) -> HostSpec:
+    source.check_keys(entry, keys, _HOST_KEYS)
+    name = _required_name(source, entry, keys)
+    models = _models(source, entry, (*keys, "models"))
     defaults = HostSpec(name=name)
     return HostSpec(
         name=name,
-        port=file.field(entry, key, "port", whole(0), 0),
-        num_parallel=file.field(entry, key, "num_parallel", whole(1), defaults.num_parallel),
-        max_loaded=file.field(entry, key, "max_loaded", whole(1), defaults.max_loaded),
-        max_queue=file.field(entry, key, "max_queue", whole(0), defaults.max_queue),
-        memory_bytes=int(file.field(entry, key, "memory_gb", number(above=0), defaults.memory_bytes / GIB) * GIB),
-        keep_alive_s=file.field(entry, key, "keep_alive", seconds_or_negative, defaults.keep_alive_s),
+        port=source.field(entry, keys, "port", whole(0), 0),
+        num_parallel=source.field(entry, keys, "num_parallel", whole(1), defaults.num_parallel),
+        max_loaded=source.field(entry, keys, "max_loaded", whole(1), defaults.max_loaded),
+        max_queue=source.field(entry, keys, "max_queue", whole(0), defaults.max_queue),
+        memory_bytes=int(source.field(entry, keys, "memory_gb", number(above=0), defaults.memory_bytes / GIB) * GIB),
+        keep_alive_s=source.field(entry, keys, "keep_alive", seconds_or_negative, defaults.keep_alive_s),
         models=models,
     )
 
@@ -109,23 +160,23 @@ def seconds_or_negative(value: Any) -> float:
 
 
 def load_fleet_spec(path: str | Path) -> FleetSpec:
-    file = LocatedFile(path)
-    root = file.mapping(file.root, "(top level)", 1)
-    file.check_keys(root, "", {"hosts", "time_scale", "seed"})
+    source = read_yaml(path, syntax_label=SYNTAX_LABEL)
+    root = source.mapping(source.root, ())
+    source.check_keys(root, (), ["hosts", "time_scale", "seed"])
     if "hosts" not in root:
-        raise file.fail(root.line, "hosts", "required")
-    hosts_list = file.sequence(root["hosts"], "hosts", root.key_lines["hosts"])
+        raise source.error(("hosts",), "required")
+    hosts_list = source.sequence(root["hosts"], ("hosts",))
     if not hosts_list:
-        raise file.fail(hosts_list.line, "hosts", "at least one host is required")
+        raise source.error(("hosts",), "at least one host is required")
     hosts: list[HostSpec] = []
     for index, item in enumerate(hosts_list):
-        key = f"hosts[{index}]"
-        host = _host(file, file.mapping(item, key, hosts_list.item_lines[index]), key)
+        keys: Keys = ("hosts", index)
+        host = _host(source, source.mapping(item, keys), keys)
         if any(other.name == host.name for other in hosts):
-            raise file.fail(hosts_list.item_lines[index], f"{key}.name", f"host {host.name!r} declared twice")
+            raise source.error((*keys, "name"), f"host {host.name!r} declared twice")
         hosts.append(host)
     return FleetSpec(
         hosts=tuple(hosts),
-        time_scale=file.field(root, "", "time_scale", number(above=0), 1.0),
-        seed=file.field(root, "", "seed", whole(0), 0),
+        time_scale=source.field(root, (), "time_scale", number(above=0), 1.0),
+        seed=source.field(root, (), "seed", whole(0), 0),
     )

@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from zeta_console.sim.faults import Fault
-from zeta_console.sim.located_yaml import LocatedDict, LocatedFile, seconds, text
+from zeta_console.sim.fleet_file import SYNTAX_LABEL, seconds, text
 from zeta_console.sim.server import SimFleet, SimHost
+from zeta_console.yaml_source import Keys, YamlSource, read_yaml
 
 ACTIONS = ("fault", "clear", "down", "unload")
 ALL_MODELS = "all"
@@ -60,36 +61,37 @@ def _positive_seconds(value: Any) -> float:
     return result
 
 
-def _event(file: LocatedFile, entry: LocatedDict, key: str) -> ScenarioEvent:
-    file.check_keys(entry, key, {"at", "host", "model", "for", *ACTIONS})
+def _event(source: YamlSource, entry: dict[str, Any], keys: Keys) -> ScenarioEvent:
+    source.check_keys(entry, keys, ["at", "host", "model", "for", *ACTIONS])
     actions = [action for action in ACTIONS if action in entry]
     if len(actions) != 1:
-        raise file.fail(entry.line, key, f"needs exactly one of: {', '.join(ACTIONS)}")
+        raise source.error(keys, f"needs exactly one of: {', '.join(ACTIONS)}")
     action = actions[0]
     if "at" not in entry:
-        raise file.fail(entry.line, f"{key}.at", "required")
-    at_s = file.field(entry, key, "at", seconds, 0.0)
+        raise source.error((*keys, "at"), "required")
+    at_s = source.field(entry, keys, "at", seconds, 0.0)
     if at_s < 0:
-        raise file.fail(entry.key_lines["at"], f"{key}.at", "must be >= 0")
-    host = file.field(entry, key, "host", text, None)
+        raise source.error((*keys, "at"), "must be >= 0")
+    host = source.field(entry, keys, "host", text, None)
     if action == "fault":
-        model = file.field(entry, key, "model", text, None)
+        model = source.field(entry, keys, "model", text, None)
         if model is None:
-            raise file.fail(entry.line, f"{key}.model", "required with fault")
-        return ScenarioEvent(at_s, action, host, model, file.field(entry, key, "fault", _fault, Fault()), file.field(entry, key, "for", _positive_seconds, None))
+            raise source.error((*keys, "model"), "required with fault")
+        fault = source.field(entry, keys, "fault", _fault, Fault())
+        return ScenarioEvent(at_s, action, host, model, fault, source.field(entry, keys, "for", _positive_seconds, None))
     if "model" in entry or "for" in entry:
         extra = "model" if "model" in entry else "for"
-        raise file.fail(entry.key_lines[extra], f"{key}.{extra}", f"only used with fault (write {action}: <value>)")
+        raise source.error((*keys, extra), f"only used with fault (write {action}: <value>)")
     if action == "down":
-        return ScenarioEvent(at_s, action, host, for_s=file.field(entry, key, "down", _positive_seconds, 0.0))
-    model = file.field(entry, key, action, text, ALL_MODELS)
+        return ScenarioEvent(at_s, action, host, for_s=source.field(entry, keys, "down", _positive_seconds, 0.0))
+    model = source.field(entry, keys, action, text, ALL_MODELS)
     return ScenarioEvent(at_s, action, host, None if model == ALL_MODELS and action == "clear" else model)
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    file = LocatedFile(path)
-    entries = file.sequence(file.root, "(top level)", 1)
-    events = [_event(file, file.mapping(item, f"[{index}]", entries.item_lines[index]), f"[{index}]") for index, item in enumerate(entries)]
+    source = read_yaml(path, syntax_label=SYNTAX_LABEL)
+    entries = source.sequence(source.root, ())
+    events = [_event(source, source.mapping(item, (index,)), (index,)) for index, item in enumerate(entries)]
     return Scenario(tuple(sorted(events, key=lambda event: event.at_s)), str(path))
 
 
