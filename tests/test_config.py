@@ -68,6 +68,8 @@ BAD_CONFIGS = [
         'bad.yaml: routes.simple[0]: unknown tier "coder" (expected one of: chat, embed);'
         " this is the built-in default, set routes.simple in the file",
     ),
+    ("models:\n  codr:\n    slots: 2\n", 'bad.yaml:2: models.codr: unknown tier "codr"; did you mean "coder"?'),
+    ("models:\n  coder:\n    hosts: [gpu]\n", 'bad.yaml:3: models[0].hosts[0]: unknown host "gpu" (expected one of: local)'),
     ("hosts:\n  - name: local\n  - name: local\n", 'bad.yaml:3: hosts[1].name: duplicate host "local"'),
     ("hosts:\n  - name: a\n    url: ftp://x\n", 'bad.yaml:3: hosts[0].url: expected an http(s) URL such as "http://127.0.0.1:11434", got "ftp://x"'),
     ("serve:\n  listen: nowhere\n", 'bad.yaml:2: serve.listen: expected host:port such as "127.0.0.1:11435", got "nowhere"'),
@@ -162,6 +164,17 @@ def test_save_overrides_accepts_settings_values_and_rejects_bad_ones() -> None:
     with pytest.raises(ConfigError, match=r"overrides\.yaml:\d+: thresholds\.queue: expected a positive integer"):
         save_overrides({"thresholds.queue": -1})
     assert load_settings().thresholds.queue == 4  # nothing written
+
+
+def test_models_by_tier_change_those_models_and_keep_the_rest() -> None:
+    Path("config.yaml").write_text("thresholds:\n  queue: 7\nmodels:\n  reasoner:\n    slots: 3\n")
+    save_overrides({"models.coder.thresholds.ttft_s": 2.5, "models.reasoner.thresholds.queue": 2})
+    settings = load_settings()
+    assert [model.tier for model in settings.models] == [model.tier for model in Settings().models]
+    assert settings.thresholds_for("coder") == Thresholds(ttft_s=2.5, queue=7)  # over the global thresholds
+    assert settings.thresholds_for("reasoner") == Thresholds(queue=2) and settings.model("reasoner").slots == 3
+    assert settings.thresholds_for("embedder") == settings.thresholds == Thresholds(queue=7)
+    assert dataclasses.replace(settings.model("coder"), thresholds=None) == Settings().model("coder")
 
 
 def test_a_broken_overrides_file_names_that_file() -> None:

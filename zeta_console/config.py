@@ -6,7 +6,8 @@ reported as one line naming file, line and dotted key, e.g.
 
 Layering: a section given as a mapping is merged key by key over the layer below (the built-in
 defaults, then the config file, then the operator's overrides file); a list (hosts, models, a
-route's tiers) replaces what was below it.
+route's tiers) replaces what was below it. `models` may also be given as a mapping by tier, which
+changes those models and keeps the rest (`models: {coder: {thresholds: {ttft_s: 2}}}`).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from zeta_console.errors import UserError
-from zeta_console.settings import CAPABILITIES, HostConfig, Settings, Task, Thresholds, default_ollama_url
+from zeta_console.settings import CAPABILITIES, HostConfig, ModelConfig, Settings, Task, Thresholds, default_ollama_url
 
 APP_DIR = "zeta-console"
 CONFIG_FILE = "config.yaml"
@@ -51,6 +52,8 @@ _ZERO_ALLOWED = frozenset({"first_token_per_1k_prompt_tokens_s", "min_per_s", "r
 # Defaults computed at load time rather than declared on the dataclass.
 _COMPUTED_DEFAULTS: Mapping[tuple[type, str], Callable[[], Any]] = {(HostConfig, "url"): default_ollama_url}
 _ENUM_NOUNS: Mapping[type, str] = {Task: "task"}
+# List items a later layer may address by name (a mapping) instead of replacing the whole list.
+_ITEM_NAMES: Mapping[type, str] = {ModelConfig: "tier"}
 
 Locations = dict[str, tuple[str, int]]  # dotted key -> (file, line) that set it
 
@@ -218,6 +221,8 @@ class _Reader:
             return self.read(node, inner, key, base, field)
         if dataclasses.is_dataclass(hint):
             return self._dataclass(node, typing.cast(type, hint), key, base)
+        if origin is tuple and isinstance(node, MappingNode) and typing.get_args(hint)[0] in _ITEM_NAMES:
+            return self._named_items(node, typing.get_args(hint)[0], key, base or (), field)
         if origin is tuple or origin is frozenset:
             items = [self.read(item, typing.get_args(hint)[0], f"{key}[{index}]", None, field) for index, item in enumerate(self._sequence(node, key))]
             return frozenset(items) if origin is frozenset else tuple(items)
@@ -245,6 +250,15 @@ class _Reader:
                 self.fail(node, key, f'missing key "{name}"')
             values[name] = _COMPUTED_DEFAULTS[(cls, name)]()
         return cls(**values)
+
+    def _named_items(self, node: MappingNode, item_type: type, key: str, base: tuple[Any, ...], field: str) -> tuple[Any, ...]:
+        name = _ITEM_NAMES[item_type]
+        items = {getattr(item, name): item for item in base}
+        for item_name, item_node in self._pairs(node, key, list(items), name).items():
+            # the checks across sections name items by index ("models[0].hosts[0]")
+            self.locations[f"{key}[{list(items).index(item_name)}]"] = (self.file, item_node.start_mark.line + 1)
+            items[item_name] = self.read(item_node, item_type, _join(key, item_name), items[item_name], field)
+        return tuple(items.values())
 
     def _mapping(self, node: Node, args: tuple[Any, ...], key: str, base: Mapping[Any, Any], field: str) -> Mapping[Any, Any]:
         key_type, value_type = args
