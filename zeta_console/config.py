@@ -1,6 +1,6 @@
 """YAML configuration -> validated, immutable `Settings`.
 
-The YAML is composed (not just loaded) so that every value keeps its line number: a mistake is
+The file is read through `yaml_source`, so every value keeps its line number: a mistake is
 reported as one line naming file, line and dotted key, e.g.
 ``config.yaml:14: thresholds.queue: expected a positive integer, got "lots"``.
 
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import difflib
 import json
 import math
 import os
@@ -28,21 +27,13 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import yaml
-from yaml.constructor import SafeConstructor
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from zeta_console.errors import UserError
 from zeta_console.settings import CAPABILITIES, HostConfig, ModelConfig, Settings, Task, Thresholds, default_ollama_url
+from zeta_console.yaml_source import ConfigError, Keys, YamlSource, describe, dotted, parse_yaml, read_yaml, unknown
 
 APP_DIR = "zeta-console"
 CONFIG_FILE = "config.yaml"
 OVERRIDES_FILE = "overrides.yaml"
-
-_NULL_TAG = "tag:yaml.org,2002:null"
-_STR_TAG = "tag:yaml.org,2002:str"
-_INT_TAG = "tag:yaml.org,2002:int"
-_FLOAT_TAG = "tag:yaml.org,2002:float"
-_BOOL_TAG = "tag:yaml.org,2002:bool"
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)\s*$")
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -56,20 +47,6 @@ _ENUM_NOUNS: Mapping[type, str] = {Task: "task"}
 _ITEM_NAMES: Mapping[type, str] = {ModelConfig: "tier"}
 
 Locations = dict[str, tuple[str, int]]  # dotted key -> (file, line) that set it
-
-
-class ConfigError(UserError):
-    """A configuration mistake, as one line: ``file:line: key: problem``."""
-
-    exit_code = 2
-
-    def __init__(self, file: str, line: int | None, key: str, problem: str) -> None:
-        where = file if line is None else f"{file}:{line}"
-        super().__init__(f"{where}: {key}: {problem}" if key else f"{where}: {problem}")
-        self.file = file
-        self.line = line
-        self.key = key
-        self.problem = problem
 
 
 def xdg_dir(variable: str, fallback: str) -> Path:
@@ -106,10 +83,10 @@ def load_settings(path: str | Path | None = None, *, overrides: bool = True) -> 
     settings = Settings()
     locations: Locations = {}
     if config_path is not None:
-        settings = _load_layer(config_path, settings, locations, source=str(config_path))
+        settings = _layer(read_yaml(config_path), settings, locations, source=str(config_path))
     layer = overrides_path()
     if overrides and layer.is_file():
-        settings = _load_layer(layer, settings, locations, source=settings.source)
+        settings = _layer(read_yaml(layer), settings, locations, source=settings.source)
     return settings
 
 
@@ -123,10 +100,10 @@ def save_overrides(changes: Mapping[str, Any], *, base: Settings | None = None) 
     """
     path = overrides_path()
     document = _read_plain(path)
-    for dotted, value in changes.items():
-        _set_dotted(document, dotted.split("."), plain_data(value))
+    for name, value in changes.items():
+        _set_dotted(document, name.split("."), plain_data(value))
     text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
-    _build_layer(str(path), text, base or load_settings(overrides=False), {}, source=None)
+    _layer(parse_yaml(str(path), text), base or load_settings(overrides=False), {}, source=None)
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, delete=False, suffix=".tmp") as handle:
         handle.write(text)
@@ -158,87 +135,67 @@ def parse_duration(text: str) -> float | None:
 # --- layers -------------------------------------------------------------------------------
 
 
-def _load_layer(path: Path, base: Settings, locations: Locations, source: str) -> Settings:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(str(path), None, "", "no such file") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(str(path), None, "", f"cannot read: {getattr(error, 'strerror', None) or error}") from None
-    return _build_layer(str(path), text, base, locations, source)
-
-
-def _yaml_error(file: str, error: yaml.YAMLError) -> ConfigError:
-    if isinstance(error, yaml.MarkedYAMLError):
-        mark = error.problem_mark or error.context_mark
-        context = f" ({error.context})" if error.context else ""
-        return ConfigError(file, mark.line + 1 if mark else None, "", f"{error.problem}{context}")
-    return ConfigError(file, None, "", str(error).replace("\n", " "))
-
-
-def _build_layer(file: str, text: str, base: Settings, locations: Locations, source: str | None) -> Settings:
+def _layer(document: YamlSource, base: Settings, locations: Locations, source: str | None) -> Settings:
     settings = base
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        if root is not None:
-            reader = _Reader(file, locations, base.thresholds)
-            if not isinstance(root, MappingNode):
-                reader.fail(root, "", f"expected a mapping of settings at the top level, got {_describe(root)}")
-            settings = reader.read(root, Settings, "", base, "")
-    except yaml.YAMLError as error:
-        raise _yaml_error(file, error) from None
+    if document.root is not None:
+        if not isinstance(document.root, dict):
+            raise document.error((), f"expected a mapping of settings at the top level, got {describe(document.root)}")
+        settings = _Reader(document, locations, base.thresholds).read(document.root, Settings, (), base, "")
     if source is not None:
         settings = dataclasses.replace(settings, source=source)
-    _check_references(settings, locations, file)
+    _check_references(settings, locations, document.path)
     return settings
 
 
-# --- reading nodes into typed values ---------------------------------------------------------
+# --- reading plain values into typed ones ------------------------------------------------------
 
 
 class _Reader:
-    """Turns composed YAML nodes into the types the Settings dataclasses declare."""
+    """Turns the file's plain values into the types the Settings dataclasses declare."""
 
-    def __init__(self, file: str, locations: Locations, thresholds: Thresholds) -> None:
-        self.file = file
+    def __init__(self, document: YamlSource, locations: Locations, thresholds: Thresholds) -> None:
+        self.document = document
         self.locations = locations
         self.thresholds = thresholds  # what a model's partial `thresholds` is merged over
-        self._constructor = SafeConstructor()
 
-    def fail(self, node: Node, key: str, problem: str) -> NoReturn:
-        raise ConfigError(self.file, node.start_mark.line + 1, key, problem)
+    def fail(self, keys: Keys, problem: str) -> NoReturn:
+        raise self.document.error(keys, problem)
 
-    def read(self, node: Node, hint: Any, key: str, base: Any, field: str) -> Any:
-        if key:
-            self.locations[key] = (self.file, node.start_mark.line + 1)
+    def locate(self, key: str, keys: Keys) -> None:
+        self.locations[key] = (self.document.path, self.document.line(keys))
+
+    def read(self, value: Any, hint: Any, keys: Keys, base: Any, field: str) -> Any:
+        if keys:
+            self.locate(dotted(keys), keys)
         origin = typing.get_origin(hint)
         if origin in (typing.Union, types.UnionType):
-            if _is_null(node):
+            if value is None:
                 return None
             (inner,) = [arg for arg in typing.get_args(hint) if arg is not type(None)]
             if base is None and inner is Thresholds:
                 base = self.thresholds
-            return self.read(node, inner, key, base, field)
+            return self.read(value, inner, keys, base, field)
         if dataclasses.is_dataclass(hint):
-            return self._dataclass(node, typing.cast(type, hint), key, base)
-        if origin is tuple and isinstance(node, MappingNode) and typing.get_args(hint)[0] in _ITEM_NAMES:
-            return self._named_items(node, typing.get_args(hint)[0], key, base or (), field)
+            return self._dataclass(value, typing.cast(type, hint), keys, base)
+        if origin is tuple and isinstance(value, dict) and typing.get_args(hint)[0] in _ITEM_NAMES:
+            return self._named_items(value, typing.get_args(hint)[0], keys, base or (), field)
         if origin is tuple or origin is frozenset:
-            items = [self.read(item, typing.get_args(hint)[0], f"{key}[{index}]", None, field) for index, item in enumerate(self._sequence(node, key))]
+            sequence = self._sequence(value, keys)
+            items = [self.read(item, typing.get_args(hint)[0], (*keys, index), None, field) for index, item in enumerate(sequence)]
             return frozenset(items) if origin is frozenset else tuple(items)
         if origin is Mapping:
-            return self._mapping(node, typing.get_args(hint), key, base or {}, field)
-        return self._scalar(node, hint, key, field)
+            return self._mapping(value, typing.get_args(hint), keys, base or {}, field)
+        return self._scalar(value, hint, keys, field)
 
-    def _dataclass(self, node: Node, cls: type, key: str, base: Any) -> Any:
+    def _dataclass(self, value: Any, cls: type, keys: Keys, base: Any) -> Any:
         hints = typing.get_type_hints(cls)
         fields = {field.name: field for field in dataclasses.fields(cls) if field.name != "source"}
-        given = self._pairs(node, key, list(fields), "key")
+        given = self._pairs(value, keys, list(fields), "key")
         values: dict[str, Any] = {}
         # `thresholds` first: a model's partial thresholds merge over the global ones.
         for name in sorted(given, key=lambda name: name != "thresholds"):
             field_base = getattr(base, name) if base is not None else _declared_default(fields[name])
-            values[name] = self.read(given[name], hints[name], _join(key, name), field_base, name)
+            values[name] = self.read(given[name], hints[name], (*keys, name), field_base, name)
             if cls is Settings and name == "thresholds":
                 self.thresholds = values[name]
         if base is not None:
@@ -247,84 +204,73 @@ class _Reader:
             if name in values or _declared_default(field) is not dataclasses.MISSING:
                 continue
             if (cls, name) not in _COMPUTED_DEFAULTS:
-                self.fail(node, key, f'missing key "{name}"')
+                self.fail(keys, f'missing key "{name}"')
             values[name] = _COMPUTED_DEFAULTS[(cls, name)]()
         return cls(**values)
 
-    def _named_items(self, node: MappingNode, item_type: type, key: str, base: tuple[Any, ...], field: str) -> tuple[Any, ...]:
+    def _named_items(self, value: Any, item_type: type, keys: Keys, base: tuple[Any, ...], field: str) -> tuple[Any, ...]:
         name = _ITEM_NAMES[item_type]
         items = {getattr(item, name): item for item in base}
-        for item_name, item_node in self._pairs(node, key, list(items), name).items():
+        for item_name, item in self._pairs(value, keys, list(items), name).items():
             # the checks across sections name items by index ("models[0].hosts[0]")
-            self.locations[f"{key}[{list(items).index(item_name)}]"] = (self.file, item_node.start_mark.line + 1)
-            items[item_name] = self.read(item_node, item_type, _join(key, item_name), items[item_name], field)
+            self.locate(f"{dotted(keys)}[{list(items).index(item_name)}]", (*keys, item_name))
+            items[item_name] = self.read(item, item_type, (*keys, item_name), items[item_name], field)
         return tuple(items.values())
 
-    def _mapping(self, node: Node, args: tuple[Any, ...], key: str, base: Mapping[Any, Any], field: str) -> Mapping[Any, Any]:
+    def _mapping(self, value: Any, args: tuple[Any, ...], keys: Keys, base: Mapping[Any, Any], field: str) -> Mapping[Any, Any]:
         key_type, value_type = args
         merged = dict(base)
         noun = _ENUM_NOUNS.get(key_type, "key")
-        for name, value_node in self._pairs(node, key, _enum_values(key_type), noun).items():
+        for name, item in self._pairs(value, keys, _enum_values(key_type), noun).items():
             item_key = key_type(name) if isinstance(key_type, type) and issubclass(key_type, StrEnum) else name
-            merged[item_key] = self.read(value_node, value_type, _join(key, name), base.get(item_key), field)
+            merged[item_key] = self.read(item, value_type, (*keys, name), base.get(item_key), field)
         return types.MappingProxyType(merged)
 
-    def _pairs(self, node: Node, key: str, allowed: list[str] | None, noun: str) -> dict[str, Node]:
-        if not isinstance(node, MappingNode):
-            self.fail(node, key, f"expected a mapping, got {_describe(node)}")
-        pairs: dict[str, Node] = {}
-        for key_node, value_node in node.value:
-            name = key_node.value if isinstance(key_node, ScalarNode) else None
-            if not name:
-                self.fail(key_node, key, "expected a name as key")
-            if name in pairs:
-                self.fail(key_node, _join(key, name), "duplicate key")
-            if allowed is not None and name not in allowed:
-                self.fail(key_node, _join(key, name), _unknown(noun, name, allowed))
-            pairs[name] = value_node
+    def _pairs(self, value: Any, keys: Keys, allowed: list[str] | None, noun: str) -> dict[str, Any]:
+        pairs = self.document.mapping(value, keys)
+        if allowed is not None:
+            self.document.check_keys(pairs, keys, allowed, noun)
         return pairs
 
-    def _sequence(self, node: Node, key: str) -> list[Node]:
-        if not isinstance(node, SequenceNode):
-            self.fail(node, key, f"expected a list, got {_describe(node)}")
-        if not node.value:
-            self.fail(node, key, "expected at least one item")
-        return list(node.value)
+    def _sequence(self, value: Any, keys: Keys) -> list[Any]:
+        items = self.document.sequence(value, keys)
+        if not items:
+            self.fail(keys, "expected at least one item")
+        return items
 
-    def _scalar(self, node: Node, hint: Any, key: str, field: str) -> Any:
-        if not isinstance(node, ScalarNode):
-            self.fail(node, key, f"expected {_expectation(hint, field)}, got {_describe(node)}")
-        value = self._constructor.construct_object(node)
+    def _scalar(self, value: Any, hint: Any, keys: Keys, field: str) -> Any:
         if hint is bool:
-            if node.tag != _BOOL_TAG:
-                self.fail(node, key, f"expected true or false, got {_describe(node)}")
+            if not isinstance(value, bool):
+                self.fail(keys, f"expected true or false, got {describe(value)}")
             return value
         if hint is int or hint is float:
-            number = self._number(node, value, hint, field)
+            number = _number(value, hint, field)
             if number is None or not _in_range(number, field):
-                self.fail(node, key, f"expected {_expectation(hint, field)}, got {_describe(node)}")
+                self.fail(keys, f"expected {_expectation(hint, field)}, got {describe(value)}")
             return number
-        if node.tag != _STR_TAG or not value.strip():
-            self.fail(node, key, f"expected {_expectation(hint, field)}, got {_describe(node)}")
+        if not isinstance(value, str) or not value.strip():
+            self.fail(keys, f"expected {_expectation(hint, field)}, got {describe(value)}")
         if isinstance(hint, type) and issubclass(hint, StrEnum):
             choices = [member.value for member in hint]
             if value not in choices:
-                self.fail(node, key, _unknown(_ENUM_NOUNS.get(hint, field), value, choices))
+                self.fail(keys, unknown(_ENUM_NOUNS.get(hint, field), value, choices))
             return hint(value)
         problem = _STRING_CHECKS[field](value) if field in _STRING_CHECKS else None
         if problem:
-            self.fail(node, key, problem)
+            self.fail(keys, problem)
         return value
 
-    @staticmethod
-    def _number(node: ScalarNode, value: Any, hint: type, field: str) -> float | int | None:
-        if hint is int:
-            return value if node.tag == _INT_TAG else None
-        if node.tag in (_INT_TAG, _FLOAT_TAG):
-            return float(value)
-        if node.tag == _STR_TAG and _is_duration(field):
-            return parse_duration(value)
+
+def _number(value: Any, hint: type, field: str) -> float | int | None:
+    if isinstance(value, bool):
         return None
+    if hint is int:
+        return value if isinstance(value, int) else None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str) and _is_duration(field):
+        return parse_duration(value)
+    return None
 
 
 def _declared_default(field: dataclasses.Field[Any]) -> Any:
@@ -333,14 +279,6 @@ def _declared_default(field: dataclasses.Field[Any]) -> Any:
     if field.default_factory is not dataclasses.MISSING:
         return field.default_factory()
     return dataclasses.MISSING
-
-
-def _join(key: str, name: str) -> str:
-    return f"{key}.{name}" if key else name
-
-
-def _is_null(node: Node) -> bool:
-    return isinstance(node, ScalarNode) and node.tag == _NULL_TAG
 
 
 def _enum_values(enum_type: Any) -> list[str] | None:
@@ -372,23 +310,6 @@ def _expectation(hint: Any, field: str) -> str:
     return "a non-empty string"
 
 
-def _describe(node: Node) -> str:
-    if isinstance(node, MappingNode):
-        return "a mapping"
-    if isinstance(node, SequenceNode):
-        return "a list"
-    if node.tag == _STR_TAG:
-        return json.dumps(node.value)
-    return "null" if node.tag == _NULL_TAG else str(node.value)
-
-
-def _unknown(noun: str, name: str, known: list[str] | None) -> str:
-    choices = known or []
-    close = difflib.get_close_matches(name, choices, n=1)
-    hint = f'; did you mean "{close[0]}"?' if close else f" (expected one of: {', '.join(choices)})"
-    return f'unknown {noun} "{name}"{hint}'
-
-
 def _check_url(value: str) -> str | None:
     scheme, _, rest = value.partition("://")
     if scheme not in ("http", "https") or not rest.strip("/"):
@@ -404,7 +325,7 @@ def _check_listen(value: str) -> str | None:
 
 
 def _check_capability(value: str) -> str | None:
-    return None if value in CAPABILITIES else _unknown("capability", value, sorted(CAPABILITIES))
+    return None if value in CAPABILITIES else unknown("capability", value, sorted(CAPABILITIES))
 
 
 _STRING_CHECKS: Mapping[str, Callable[[str], str | None]] = {
@@ -437,13 +358,13 @@ def _check_references(settings: Settings, locations: Locations, file: str) -> No
             fail(f"models[{index}].tier", f'duplicate tier "{model.tier}"')
         for host_index, host in enumerate(model.hosts):
             if host not in host_names:
-                fail(f"models[{index}].hosts[{host_index}]", _unknown("host", host, host_names))
+                fail(f"models[{index}].hosts[{host_index}]", unknown("host", host, host_names))
     for task, route in settings.routes.items():
         needed = "embedding" if task == Task.EMBEDDING else "completion"
         for position, tier in enumerate(route):
             key = f"routes.{task}[{position}]"
             if tier not in tiers:
-                fail(key, _unknown("tier", tier, tiers))
+                fail(key, unknown("tier", tier, tiers))
             if needed not in settings.model(tier).capabilities:
                 fail(key, f'tier "{tier}" cannot serve {task} (it lacks the "{needed}" capability)')
     if settings.adaptive.min_weight > settings.adaptive.max_weight:
@@ -458,10 +379,7 @@ def _check_references(settings: Settings, locations: Locations, file: str) -> No
 def _read_plain(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise _yaml_error(str(path), error) from None
+    document = read_yaml(path).root
     return document if isinstance(document, dict) else {}
 
 

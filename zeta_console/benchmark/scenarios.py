@@ -12,12 +12,10 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from zeta_console.benchmark.trace import DEFAULT_SIZES, TaskSizes, TokenRange, TrafficPhase
-from zeta_console.config import ConfigError
 from zeta_console.settings import Task
 from zeta_console.sim.faults import Fault
+from zeta_console.yaml_source import ConfigError, Keys, YamlSource, read_yaml
 
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "bench" / "scenarios"
 ACTIONS = frozenset({"fault", "clear_faults", "host_down", "host_up", "unload"})
@@ -58,54 +56,16 @@ class Scenario:
     watch_tier: str | None  # the tier whose fault the slowdown/failure measurements follow
 
 
-class _Doc:
-    """YAML data plus the node tree, to turn a key path into a line number for messages."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            raise ConfigError(str(path), None, "", f"cannot read: {getattr(error, 'strerror', None) or error}") from None
-        try:
-            self.node = yaml.compose(text, Loader=yaml.SafeLoader)
-            self.data = yaml.safe_load(text)
-        except yaml.MarkedYAMLError as error:
-            mark = error.problem_mark or error.context_mark
-            raise ConfigError(str(path), mark.line + 1 if mark else None, "", f"not valid YAML: {error.problem}") from None
-
-    def line(self, keys: tuple[str | int, ...]) -> int:
-        node = self.node
-        for key in keys:
-            if isinstance(node, yaml.MappingNode):
-                match = next((value for name, value in node.value if name.value == str(key)), None)
-            elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-                match = node.value[key]
-            else:
-                match = None
-            if match is None:
-                break
-            node = match
-        return (node.start_mark.line + 1) if node is not None else 1
-
-    def error(self, keys: tuple[str | int, ...], message: str) -> ConfigError:
-        dotted = "".join(f"[{key}]" if isinstance(key, int) else f".{key}" for key in keys).lstrip(".")
-        return ConfigError(str(self.path), self.line(keys), dotted, message)
-
-
 class _Reader:
     """Typed field access on one mapping of the document, with located errors."""
 
-    def __init__(self, doc: _Doc, data: Any, keys: tuple[str | int, ...], allowed: frozenset[str]) -> None:
-        if not isinstance(data, dict):
-            raise doc.error(keys, "expected a mapping")
-        unknown = sorted(set(map(str, data)) - allowed)
-        if unknown:
-            raise doc.error(keys + (unknown[0],), f"unknown key (expected one of: {', '.join(sorted(allowed))})")
-        self.doc, self.data, self.keys = doc, data, keys
+    def __init__(self, source: YamlSource, data: Any, keys: Keys, allowed: frozenset[str]) -> None:
+        self.data = source.mapping(data, keys)
+        source.check_keys(self.data, keys, sorted(allowed))
+        self.source, self.keys = source, keys
 
     def error(self, key: str | int, message: str) -> ConfigError:
-        return self.doc.error(self.keys + (key,), message)
+        return self.source.error((*self.keys, key), message)
 
     def has(self, key: str) -> bool:
         return key in self.data
@@ -132,13 +92,10 @@ class _Reader:
         return value
 
     def child(self, key: str | int, data: Any, allowed: frozenset[str]) -> _Reader:
-        return _Reader(self.doc, data, self.keys + (key,), allowed)
+        return _Reader(self.source, data, (*self.keys, key), allowed)
 
     def items(self, key: str) -> list[tuple[int, Any]]:
-        value = self.data.get(key, [])
-        if not isinstance(value, list):
-            raise self.error(key, "expected a list")
-        return list(enumerate(value))
+        return list(enumerate(self.source.sequence(self.data.get(key, []), (*self.keys, key))))
 
 
 def resolve_scenario_path(name_or_path: str) -> Path:
@@ -157,10 +114,10 @@ def load_scenario(name_or_path: str) -> Scenario:
     if not path.exists():
         known = ", ".join(available_scenarios())
         raise ConfigError(str(path), None, "", f"no such scenario (known: {known})")
-    doc = _Doc(path)
+    source = read_yaml(path, syntax_label="not valid YAML")
     top = _Reader(
-        doc,
-        doc.data,
+        source,
+        source.root,
         (),
         frozenset({"description", "duration_s", "seed", "time_scale", "quick_time_scale", "fleet", "keep_alive_s", "traffic", "sizes", "events", "watch_tier"}),
     )
@@ -199,7 +156,7 @@ def _hosts(top: _Reader) -> tuple[HostPlan, ...]:
     fleet = top.child("fleet", top.raw("fleet"), frozenset({"hosts"}))
     hosts: list[HostPlan] = []
     for index, raw in fleet.items("hosts"):
-        entry = _Reader(fleet.doc, raw, fleet.keys + ("hosts", index), frozenset({"name", "tiers", "speed", "slots"}))
+        entry = _Reader(fleet.source, raw, (*fleet.keys, "hosts", index), frozenset({"name", "tiers", "speed", "slots"}))
         tiers = entry.raw("tiers")
         if not isinstance(tiers, list) or not tiers or not all(isinstance(tier, str) for tier in tiers):
             raise entry.error("tiers", "expected a non-empty list of tier names")
@@ -216,7 +173,7 @@ def _hosts(top: _Reader) -> tuple[HostPlan, ...]:
 def _traffic(top: _Reader, duration_s: float) -> tuple[TrafficPhase, ...]:
     phases: list[TrafficPhase] = []
     for index, raw in top.items("traffic"):
-        entry = _Reader(top.doc, raw, ("traffic", index), frozenset({"start_s", "end_s", "rates_per_s"}))
+        entry = _Reader(top.source, raw, ("traffic", index), frozenset({"start_s", "end_s", "rates_per_s"}))
         start_s = entry.number("start_s", default=0.0)
         end_s = entry.number("end_s", default=duration_s)
         if not start_s < end_s <= duration_s:
@@ -260,7 +217,7 @@ def _token_range(entry: _Reader, key: str, default: TokenRange) -> TokenRange:
 def _events(top: _Reader, tiers: set[str], hosts: set[str], duration_s: float) -> tuple[FaultEvent, ...]:
     events: list[FaultEvent] = []
     for index, raw in top.items("events"):
-        entry = _Reader(top.doc, raw, ("events", index), frozenset({"at_s", "action", "tier", "host"}) | FAULT_KEYS)
+        entry = _Reader(top.source, raw, ("events", index), frozenset({"at_s", "action", "tier", "host"}) | FAULT_KEYS)
         at_s = entry.number("at_s")
         if at_s > duration_s:
             raise entry.error("at_s", f"after the end of the scenario ({duration_s:g} s)")
