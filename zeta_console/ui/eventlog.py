@@ -15,9 +15,12 @@ from dataclasses import dataclass, field
 from zeta_console.router.api import Decision, OperatorAction, RequestRecord, RouterEvent
 
 ACTION_OUTCOME = "action"  # the outcome column of an operator action row
+# Three times the table's rows, for filtering and export; each entry keeps its whole decision
+# (~2 KB). The journal (`zeta-console history`) keeps everything.
+CAPACITY = 3000
 
 
-@dataclass
+@dataclass(slots=True)
 class LogEntry:
     """One row of the decision log: a routed request (decision, then its record) or an action."""
 
@@ -89,7 +92,7 @@ class LogEntry:
         self.outcome = record.outcome.value
 
 
-@dataclass
+@dataclass(slots=True)
 class Batch:
     """What changed since the last drain: new rows (in order) and finished rows already shown."""
 
@@ -98,7 +101,7 @@ class Batch:
 
 
 class EventLog:
-    def __init__(self, capacity: int = 5000) -> None:
+    def __init__(self, capacity: int = CAPACITY) -> None:
         self.capacity = capacity
         self._entries: OrderedDict[str, LogEntry] = OrderedDict()
         self._pending: deque[RouterEvent] = deque()

@@ -12,10 +12,12 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual_plotext import PlotextPlot
 
+from zeta_console.ui.history import HISTORY_S
+
 if TYPE_CHECKING:
     from zeta_console.ui.app import ZetaConsole
 
-WINDOWS_S = (30, 60, 120, 300, 600, 1800)
+WINDOWS_S = (30, 60, 120, 300, 600, HISTORY_S)
 DEFAULT_WINDOW_S = 120
 
 

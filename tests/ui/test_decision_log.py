@@ -1,0 +1,59 @@
+"""The decision table drops its oldest rows in one pass without moving what the reader sees."""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+
+from zeta_console.ui.eventlog import Batch, LogEntry
+from zeta_console.ui.widgets.decision_log import MAX_ROWS, TRIM_SLACK, DecisionLog, DecisionTable, sort_value
+
+
+def entry(index: int, total_s: float = 0.5) -> LogEntry:
+    return LogEntry(
+        key=f"r{index}", at=1_750_000_000.0 + index, client="loadgen", task="code", confidence=0.9,
+        endpoint="coder@local", reason=f"request {index}", ttft_s=0.1, total_s=total_s, outcome="ok",
+    )  # fmt: skip
+
+
+class LogApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield DecisionLog(None)
+
+
+def keys(table: DecisionTable) -> list[str]:
+    return [str(table.coordinate_to_cell_key((row, 0)).row_key.value) for row in range(table.row_count)]
+
+
+async def test_a_reader_scrolled_up_keeps_the_same_rows_in_view_and_under_the_cursor() -> None:
+    app = LogApp()
+    async with app.run_test(size=(120, 30)) as pilot:
+        log = app.query_one(DecisionLog)
+        table = log.table
+        log._append([entry(index) for index in range(MAX_ROWS)])
+        await pilot.pause()
+        table.move_cursor(row=MAX_ROWS - 200, animate=False)  # away from the tail: no longer following
+        await pilot.pause()
+        assert not table.following
+        top_before = round(table.scroll_y)
+        first_in_view = keys(table)[top_before]
+        log._show(Batch(added=[entry(MAX_ROWS + index) for index in range(TRIM_SLACK + 1)]))
+        await pilot.pause()
+        assert table.row_count == MAX_ROWS
+        assert keys(table) == [f"r{index}" for index in range(TRIM_SLACK + 1, MAX_ROWS + TRIM_SLACK + 1)]
+        assert table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value == f"r{MAX_ROWS - 200}"
+        assert keys(table)[round(table.scroll_y)] == first_in_view
+        assert f"request {MAX_ROWS - 200}" in "\n".join(str(table.render_line(y).text) for y in range(table.size.height))
+
+
+async def test_a_sorted_table_stays_sorted_when_the_oldest_rows_go() -> None:
+    app = LogApp()
+    async with app.run_test(size=(120, 30)) as pilot:
+        log = app.query_one(DecisionLog)
+        table = log.table
+        log._append([entry(index, total_s=(index * 7919) % 1000 / 100) for index in range(20)])
+        await pilot.pause()
+        table.sort("total", key=lambda cell: sort_value(cell.plain, duration=True))
+        before = keys(table)
+        table.drop_oldest(5)
+        await pilot.pause()
+        assert keys(table) == [key for key in before if int(key[1:]) >= 5]
