@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import DataTable, Input, Select
+from textual.widgets import DataTable, Input, Select, Static
 
 from tests.ui.conftest import settle
-from tests.ui.frozen import FrozenRouter, frozen_app
+from tests.ui.frozen import SNAPSHOT, FrozenRouter, frozen_app
+from zeta_console.settings import Settings, Thresholds
 from zeta_console.ui.app import ZetaConsole
 from zeta_console.ui.screens.charts import ChartsScreen
-from zeta_console.ui.screens.controls import ControlsScreen
+from zeta_console.ui.screens.controls import ALL_TIERS, ControlsScreen, scope_note, settings_changes
 from zeta_console.ui.screens.decision import DecisionScreen
 from zeta_console.ui.screens.export import ExportScreen
 from zeta_console.ui.screens.fault import FaultScreen
@@ -161,6 +163,33 @@ async def test_controls_apply_policy_threshold_pin_and_drain() -> None:
         router.set_policy("static")  # elsewhere (the palette): the open screen follows
         screen.refresh_view()
         assert screen.query_one("#policy", Select).value == "static"
+
+
+async def test_thresholds_start_in_the_global_scope() -> None:
+    app = frozen_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("f2")
+        assert app.screen.query_one("#threshold-scope", Select).value == ALL_TIERS
+        assert str(app.screen.query_one("#threshold-scope-note", Static).content) == "global: every tier"
+        assert app.screen.query_one("#threshold-ttft_s", Input).value == "1.0"  # the snapshot's global value
+
+
+def test_scope_note_names_tiers_that_keep_their_own_thresholds() -> None:
+    settings = Settings()
+    own = dataclasses.replace(settings, models=(dataclasses.replace(settings.models[0], thresholds=Thresholds()), *settings.models[1:]))
+    assert scope_note(own, ALL_TIERS) == "global, except coder (own values)"
+    assert scope_note(settings, "reasoner") == "reasoner only, over the global"
+
+
+def test_settings_changes_are_overrides_keys_and_leave_runtime_state_out() -> None:
+    snapshot = dataclasses.replace(
+        SNAPSHOT, differs_from_config=frozenset({"policy", "thresholds.ttft_s", "coder.thresholds.queue", "pins.code", "drained.coder@local"})
+    )
+    assert settings_changes(snapshot, lambda tier: Thresholds(queue=9)) == {
+        "policy": "adaptive",
+        "thresholds.ttft_s": 1.0,
+        "models.coder.thresholds.queue": 9,
+    }
 
 
 async def test_save_writes_changed_settings_and_revert_restores(isolated_xdg: Path) -> None:

@@ -11,7 +11,9 @@ from textual.pilot import Pilot
 from textual.widgets import Input, OptionList, Select, Static
 
 from tests.ui.conftest import settle
-from zeta_console.router.api import EndpointStatus
+from zeta_console.config import load_settings, overrides_path
+from zeta_console.router.api import EndpointStatus, OperatorAction, RouterEvent
+from zeta_console.router.router import ZetaDynamicRouter
 from zeta_console.settings import LoadGenerator, Settings
 from zeta_console.ui.app import ZetaConsole
 from zeta_console.ui.eventlog import LogEntry
@@ -121,6 +123,90 @@ async def test_threshold_change_reroutes() -> None:
         assert second.endpoint == "coder@local" and "TTFT" in second.reason
         assert "thresholds.ttft_s" in router.snapshot().differs_from_config
         assert "changed*" in str(app.screen.query_one("#summary", Static).content)
+
+
+def router_of(app: ZetaConsole) -> ZetaDynamicRouter:
+    assert isinstance(app.session.router, ZetaDynamicRouter)
+    return app.session.router
+
+
+async def choose_scope(app: ZetaConsole, pilot: Pilot[None], scope: str) -> ControlsScreen:
+    """Open the controls and choose the threshold scope; return once its values are shown."""
+    if not isinstance(app.screen, ControlsScreen):
+        await pilot.press("f2")
+    screen = app.screen
+    assert isinstance(screen, ControlsScreen)
+    screen.query_one("#threshold-scope", Select).value = scope
+    note = screen.query_one("#threshold-scope-note", Static)
+    await settle(pilot, lambda: str(note.content).startswith(f"{scope} only"), message=f"scope {scope}")
+    return screen
+
+
+async def enter_threshold(pilot: Pilot[None], screen: ControlsScreen, name: str, text: str) -> Input:
+    field = screen.query_one(f"#threshold-{name}", Input)
+    field.value = text
+    field.focus()
+    await pilot.press("enter")
+    return field
+
+
+async def test_tier_threshold_from_the_controls_changes_only_that_tier() -> None:
+    async with live_console() as (app, pilot):
+        router = router_of(app)
+        before = {model.tier: router.thresholds_for(model.tier) for model in app.session.settings.models}
+        screen = await choose_scope(app, pilot, "reasoner")
+        await enter_threshold(pilot, screen, "ttft_s", "0.5")
+        assert router.thresholds_for("reasoner") == replace(before["reasoner"], ttft_s=0.5)
+        assert {tier: router.thresholds_for(tier) for tier in before if tier != "reasoner"} == {tier: before[tier] for tier in before if tier != "reasoner"}
+        assert router.snapshot().thresholds == app.session.settings.thresholds  # the global ones too
+        changed = screen.query_one("#controls-changed", Static)
+        await settle(pilot, lambda: "reasoner.thresholds.ttft_s" in str(changed.content), timeout=1.0, message="marked as changed")
+        await settle(
+            pilot,
+            lambda: any(e.action is not None and e.action.target == "reasoner.thresholds.ttft_s" and e.action.new == "0.5" for e in app.events),
+            timeout=1.0,
+            message="logged as an operator action",
+        )
+        await choose_scope(app, pilot, "coder")
+        assert screen.query_one("#threshold-ttft_s", Input).value == str(before["coder"].ttft_s)
+        await choose_scope(app, pilot, "reasoner")
+        assert screen.query_one("#threshold-ttft_s", Input).value == "0.5"
+
+
+async def test_a_bad_tier_threshold_is_refused_and_changes_nothing() -> None:
+    async with live_console() as (app, pilot):
+        router = router_of(app)
+        before = router.thresholds_for("coder")
+        actions: list[OperatorAction] = []
+
+        def collect(event: RouterEvent) -> None:
+            if isinstance(event, OperatorAction):
+                actions.append(event)
+
+        unsubscribe = router.subscribe(collect)
+        screen = await choose_scope(app, pilot, "coder")
+        for name, text, problem in [("queue", "2.5", "not a whole number"), ("error_rate", "1.5", "expected a fraction in (0, 1]")]:
+            field = await enter_threshold(pilot, screen, name, text)
+            assert field.has_class("-invalid") and problem in str(screen.query_one(f"#threshold-{name}-note", Static).content)
+        unsubscribe()
+        assert router.thresholds_for("coder") == before and actions == []
+        assert not any(".thresholds." in name for name in router.snapshot().differs_from_config)
+
+
+async def test_tier_thresholds_saved_from_the_controls_load_after_a_restart() -> None:
+    async with AsyncExitStack() as stack:
+        session = await open_session(stack, Settings(), ConsoleOptions())  # not the demo: it saves nothing
+        app = ZetaConsole(session)
+        async with app.run_test(size=(160, 48)) as pilot:
+            screen = await choose_scope(app, pilot, "coder")
+            await enter_threshold(pilot, screen, "queue", "9")
+            await pilot.press("ctrl+s")
+            await app.workers.wait_for_complete()
+    assert "coder" in overrides_path().read_text()
+    restarted = ZetaDynamicRouter(load_settings())
+    assert restarted.thresholds_for("coder") == replace(Settings().thresholds, queue=9)
+    assert restarted.thresholds_for("reasoner") == Settings().thresholds
+    assert restarted.differs_from_config() == frozenset()
 
 
 async def test_drained_endpoint_gets_no_new_work() -> None:

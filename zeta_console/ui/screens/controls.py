@@ -1,14 +1,15 @@
-"""Operator controls: policy, thresholds, pins, endpoint drain/eject/restore, load rate, save/revert."""
+"""Operator controls: policy, thresholds (global or per tier), pins, endpoint drain/eject/restore, load rate, save/revert."""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
@@ -17,6 +18,10 @@ from zeta_console.settings import PolicyName, Settings, Task, Thresholds
 
 if TYPE_CHECKING:
     from zeta_console.ui.app import ZetaConsole
+    from zeta_console.ui.session import SettingsStore
+
+ALL_TIERS = "*"
+TIER_THRESHOLD = ".thresholds."  # "coder.thresholds.ttft_s" in RouterSnapshot.differs_from_config
 
 THRESHOLD_HELP: dict[str, str] = {
     "ttft_s": "time to first token, seconds",
@@ -32,6 +37,35 @@ def parse_threshold(name: str, text: str) -> float | int:
         return int(text) if kind in (int, "int") else float(text)
     except ValueError:
         raise ValueError(f"{name}: {text!r} is not a {'whole number' if kind in (int, 'int') else 'number'}") from None
+
+
+class TierThresholds(Protocol):
+    def thresholds_for(self, tier: str) -> Thresholds: ...
+
+
+def scope_choices(settings: Settings) -> list[tuple[str, str]]:
+    return [("all tiers", ALL_TIERS), *((model.tier, model.tier) for model in settings.models)]
+
+
+def scope_note(settings: Settings, scope: str) -> str:
+    if scope != ALL_TIERS:
+        return f"{scope} only, over the global"
+    own = [model.tier for model in settings.models if model.thresholds is not None]
+    return f"global, except {', '.join(own)} (own values)" if own else "global: every tier"
+
+
+def settings_changes(snapshot: RouterSnapshot, thresholds_for: Callable[[str], Thresholds]) -> dict[str, Any]:
+    """The operator's changes that are settings, as overrides-file keys; pins, drains and ejections are runtime-only."""
+    changes: dict[str, Any] = {}
+    for name in sorted(snapshot.differs_from_config):
+        tier, tiered, threshold = name.partition(TIER_THRESHOLD)
+        if name == "policy":
+            changes[name] = snapshot.policy.value
+        elif name.startswith("thresholds."):
+            changes[name] = getattr(snapshot.thresholds, name.removeprefix("thresholds."))
+        elif tiered:
+            changes[f"models.{tier}.thresholds.{threshold}"] = getattr(thresholds_for(tier), threshold)
+    return changes
 
 
 def pin_choices(settings: Settings, task: Task) -> list[tuple[str, str]]:
@@ -50,7 +84,7 @@ class ControlsScreen(ModalScreen[None]):
         Binding("ctrl+s", "save", "Save to overrides", id="controls.save"),
         Binding("ctrl+r", "revert", "Revert to config", id="controls.revert"),
     ]
-    HELP = "Thresholds apply on Enter. Every change is logged as an operator action."
+    HELP = "Thresholds apply on Enter to the chosen scope (all tiers or one). Every change is logged as an operator action."
 
     app: ZetaConsole
 
@@ -74,6 +108,10 @@ class ControlsScreen(ModalScreen[None]):
                     id="policy",
                 )
             yield Static("Thresholds (Enter applies)", classes="section")
+            with Horizontal(classes="control-row"):
+                yield Label("scope", classes="control-label")
+                yield Select(scope_choices(session.settings), value=ALL_TIERS, allow_blank=False, compact=True, id="threshold-scope")
+                yield Static(scope_note(session.settings, ALL_TIERS), id="threshold-scope-note", classes="note")
             for name, meaning in THRESHOLD_HELP.items():
                 with Horizontal(classes="control-row"):
                     yield Label(name, classes="control-label")
@@ -150,14 +188,37 @@ class ControlsScreen(ModalScreen[None]):
         elif isinstance(tier, str) and tier != current:
             self.app.command(lambda: router.pin(tier, task, source="console"), "Pin")
 
+    @property
+    def threshold_scope(self) -> str:
+        value = self.query_one("#threshold-scope", Select).value
+        return value if isinstance(value, str) else ALL_TIERS
+
+    def _tier_thresholds(self, tier: str) -> Thresholds:
+        # ZetaDynamicRouter has thresholds_for; the ConsoleRouter protocol does not declare it.
+        return cast(TierThresholds, self.app.session.router).thresholds_for(tier)
+
+    def _show_thresholds(self) -> None:
+        """Put the chosen scope's effective values in the inputs and clear any error shown."""
+        scope = self.threshold_scope
+        thresholds = self.app.session.router.snapshot().thresholds if scope == ALL_TIERS else self._tier_thresholds(scope)
+        self.query_one("#threshold-scope-note", Static).update(scope_note(self.app.session.settings, scope))
+        for name, meaning in THRESHOLD_HELP.items():
+            self.query_one(f"#threshold-{name}", Input).remove_class("-invalid").value = str(getattr(thresholds, name))
+            self.query_one(f"#threshold-{name}-note", Static).remove_class("-error").update(meaning)
+
+    @on(Select.Changed, "#threshold-scope")
+    def _scope(self) -> None:
+        self._show_thresholds()
+
     @on(Input.Submitted, ".threshold")
     def _threshold(self, event: Input.Submitted) -> None:
         name = (event.input.id or "").removeprefix("threshold-")
         note = self.query_one(f"#threshold-{name}-note", Static)
         router = self.app.session.router
+        scope = self.threshold_scope
         try:
             value = parse_threshold(name, event.value.strip())
-            router.set_threshold(name, value, source="console")
+            router.set_threshold(name, value, tier=None if scope == ALL_TIERS else scope, source="console")
         except ValueError as error:
             note.update(str(error))
             note.add_class("-error")
@@ -197,11 +258,21 @@ class ControlsScreen(ModalScreen[None]):
 
     @on(Button.Pressed, "#save")
     def action_save(self) -> None:
-        self.app.save_settings()
+        session = self.app.session
+        if session.simulated or session.store is None:
+            self.app.notify("Demo mode: settings are not saved.", severity="warning", title="Settings")
+            return
+        changes = settings_changes(session.router.snapshot(), self._tier_thresholds)
+        if not changes:
+            self.app.notify("Nothing to save: the settings match the config.", title="Settings")
+            return
+        self.app.run_background(self._save(session.store, changes), "save the settings")
+
+    async def _save(self, store: SettingsStore, changes: dict[str, Any]) -> None:
+        path = store.save(changes)
+        self.app.notify(f"Saved {', '.join(sorted(changes))} to {path}", title="Settings")
 
     @on(Button.Pressed, "#revert")
     def action_revert(self) -> None:
         self.app.revert_settings()
-        snapshot = self.app.session.router.snapshot()
-        for name in THRESHOLD_HELP:
-            self.query_one(f"#threshold-{name}", Input).value = str(getattr(snapshot.thresholds, name))
+        self._show_thresholds()
