@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import islice
 from datetime import tzinfo
 from typing import Any
 
@@ -16,11 +15,11 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Input
-from textual._two_way_dict import TwoWayDict
-from textual.widgets.data_table import ColumnKey, RowKey
+from textual.widgets.data_table import ColumnKey
 
 from zeta_console.ui import format as fmt
 from zeta_console.ui.eventlog import Batch, LogEntry, matches
+from zeta_console.ui.widgets.log_table import LogTable
 
 MAX_ROWS = 1000  # rows kept in the table; the EventLog keeps more for export
 TRIM_SLACK = 250
@@ -65,7 +64,7 @@ def sort_value(text: str, duration: bool) -> tuple[float, str]:
     return (float(text[:-2]) / 1000 if text.endswith("ms") else float(text[:-1]), text)
 
 
-class DecisionTable(DataTable[Text]):
+class DecisionTable(LogTable[Text]):
     BINDINGS = [
         Binding("enter", "open_entry", "Details", id="log.details"),
         Binding("end", "follow", "Follow tail", id="log.follow"),
@@ -79,16 +78,10 @@ class DecisionTable(DataTable[Text]):
         super().__init__(**kwargs)
         self._sort_key: ColumnKey | None = None
         self._sort_reverse = False
-        # Follow the tail while the reader is at the bottom; a resize must not end following.
-        self.following = True
 
     def on_mount(self) -> None:
         for key, label, width in COLUMNS:
             self.add_column(label, key=key, width=width)
-
-    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
-        super().watch_scroll_y(old_value, new_value)
-        self.following = new_value >= self.max_scroll_y
 
     def action_open_entry(self) -> None:
         if self.row_count:
@@ -100,38 +93,6 @@ class DecisionTable(DataTable[Text]):
         if self.row_count:
             self.move_cursor(row=self.row_count - 1, animate=False)
         self.scroll_end(animate=False, immediate=True)
-
-    def drop_oldest(self, count: int) -> None:
-        """Remove the `count` rows added first, keeping the display order and what the reader sees.
-
-        DataTable has no bulk removal: remove_row re-indexes every row on each call, and clear()
-        then re-adding re-measures every cell (a 120-250 ms frame at 1,000 rows). This does one
-        pass over DataTable's row bookkeeping instead (textual 8.x; tests/ui pin the behaviour).
-        """
-        doomed = list(islice(self.rows, count))
-        if not doomed:
-            return
-        cursor_key = self._row_locations.get_key(self.cursor_row) if self.row_count else None
-        doomed_lines = [self._row_locations.get(key) for key in doomed]  # every row is one line high
-        above_view = sum(1 for line in doomed_lines if line is not None and line < self.scroll_y)
-        for key in doomed:
-            del self.rows[key]
-            del self._data[key]
-            self._new_rows.discard(key)
-        self._updated_cells = {cell for cell in self._updated_cells if cell.row_key in self.rows}
-        remaining: list[RowKey] = sorted(self.rows, key=self._row_locations.get)
-        self._row_locations = TwoWayDict({key: index for index, key in enumerate(remaining)})
-        self._update_count += 1
-        self._clear_caches()
-        self._require_update_dimensions = True
-        self.check_idle()
-        if cursor_key in self.rows:
-            self.move_cursor(row=self._row_locations.get(cursor_key), animate=False, scroll=False)
-        else:
-            self.move_cursor(row=0, animate=False, scroll=False)
-        if not self.following:
-            self.scroll_to(y=max(0, self.scroll_y - above_view), animate=False, immediate=True)
-        self.refresh(layout=True)
 
     @on(DataTable.HeaderSelected)
     def _sort(self, event: DataTable.HeaderSelected) -> None:
@@ -226,10 +187,7 @@ class DecisionLog(Vertical):
         follow = table.following
         on_last_row = table.row_count == 0 or table.cursor_row >= table.row_count - 1
         added = {entry.key for entry in batch.added}
-        for entry in batch.updated:
-            if entry.key in table.rows and entry.key not in added:
-                for (column, _, _), cell in zip(COLUMNS, row_cells(entry, self.tz), strict=True):
-                    table.update_cell(entry.key, column, cell)
+        table.update_rows((entry.key, row_cells(entry, self.tz)) for entry in batch.updated if entry.key not in added)
         self._append([entry for entry in batch.added if matches(entry, self.query_text)])
         if table.row_count > MAX_ROWS + TRIM_SLACK:
             table.drop_oldest(table.row_count - MAX_ROWS)
@@ -239,5 +197,4 @@ class DecisionLog(Vertical):
             table.scroll_end(animate=False, immediate=True)
 
     def _append(self, entries: list[LogEntry]) -> None:
-        for entry in entries[-(MAX_ROWS + TRIM_SLACK) :]:
-            self.table.add_row(*row_cells(entry, self.tz), key=entry.key)
+        self.table.append_rows((entry.key, row_cells(entry, self.tz)) for entry in entries[-(MAX_ROWS + TRIM_SLACK) :])
