@@ -140,6 +140,7 @@ class FrozenRouter:
     def __init__(self) -> None:
         self.state = SNAPSHOT
         self.actions: list[OperatorAction] = []
+        self.tier_thresholds: dict[str, Thresholds] = {}
 
     def snapshot(self) -> RouterSnapshot:
         return self.state
@@ -161,9 +162,16 @@ class FrozenRouter:
     def set_threshold(self, name: str, value: Any, tier: str | None = None, source: str = "operator") -> OperatorAction:
         if float(value) <= 0:
             raise ValueError(f"{name} must be > 0")
+        if tier is not None:
+            old = getattr(self.thresholds_for(tier), name)
+            self.tier_thresholds[tier] = dataclasses.replace(self.thresholds_for(tier), **{name: value})
+            return self._act("set_threshold", f"{tier}.thresholds.{name}", str(old), str(value))
         old = getattr(self.state.thresholds, name)
         thresholds = dataclasses.replace(self.state.thresholds, **{name: value})
         return self._act("set_threshold", f"thresholds.{name}", str(old), str(value), thresholds=thresholds)
+
+    def thresholds_for(self, tier: str) -> Thresholds:
+        return self.tier_thresholds.get(tier, self.state.thresholds)
 
     def pin(self, tier: str, task: Task | str = ALL_TASKS, source: str = "operator") -> OperatorAction:
         pins = {**self.state.pins, str(task): tier}
@@ -193,6 +201,7 @@ class FrozenRouter:
 
     def revert_to_config(self, source: str = "operator") -> tuple[OperatorAction, ...]:
         self.state = SNAPSHOT
+        self.tier_thresholds.clear()
         return ()
 
     def chat(self, request: Any) -> Any:

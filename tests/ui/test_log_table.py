@@ -4,8 +4,8 @@ draws must be exactly what a table built from scratch with the same rows draws."
 from __future__ import annotations
 
 from textual.app import App, ComposeResult
-from textual.pilot import Pilot
 from textual.containers import Horizontal
+from textual.pilot import Pilot
 from textual.strip import Strip
 
 from zeta_console.ui.widgets.log_table import LogTable

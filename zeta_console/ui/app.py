@@ -11,7 +11,7 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 from textual.theme import Theme
-from textual.widgets import TextArea, Input
+from textual.widgets import Input, TextArea
 from textual.worker import Worker, WorkerState
 
 from zeta_console.router.api import OperatorAction
@@ -21,7 +21,7 @@ from zeta_console.ui.eventlog import EventLog
 from zeta_console.ui.history import SeriesStore
 from zeta_console.ui.prompting import run_prompt
 from zeta_console.ui.screens.charts import ChartsScreen
-from zeta_console.ui.screens.controls import ControlsScreen
+from zeta_console.ui.screens.controls import ControlsScreen, settings_changes
 from zeta_console.ui.screens.decision import DecisionScreen
 from zeta_console.ui.screens.export import ExportScreen
 from zeta_console.ui.screens.fault import FaultScreen
@@ -220,13 +220,8 @@ class ZetaConsole(App[None]):
         if self.session.simulated or self.session.store is None:
             self.notify("Demo mode: settings are not saved.", severity="warning", title="Settings")
             return
-        snapshot = self.session.router.snapshot()
-        changes: dict[str, Any] = {}
-        for name in sorted(snapshot.differs_from_config):
-            if name == "policy":
-                changes[name] = snapshot.policy.value
-            elif name.startswith("thresholds."):
-                changes[name] = getattr(snapshot.thresholds, name.split(".", 1)[1])
+        router = self.session.router
+        changes = settings_changes(router.snapshot(), router.thresholds_for)
         if not changes:
             self.notify("Nothing to save: the settings match the config.", title="Settings")
             return

@@ -20,7 +20,7 @@ import ollama
 from zeta_console.router.api import RouterControls, RouterView
 from zeta_console.router.dispatch import RoutedStream
 from zeta_console.router.requests import ChatRequest, EmbedRequest, EmbedResult
-from zeta_console.settings import Settings
+from zeta_console.settings import Settings, Thresholds
 
 
 class ConsoleRouter(RouterView, RouterControls, Protocol):
@@ -28,6 +28,7 @@ class ConsoleRouter(RouterView, RouterControls, Protocol):
 
     def chat(self, request: ChatRequest) -> RoutedStream[ollama.ChatResponse]: ...
     async def embed(self, request: EmbedRequest) -> EmbedResult: ...
+    def thresholds_for(self, tier: str) -> Thresholds: ...  # effective: config, then the operator's changes
 
 
 class FaultKind(StrEnum):

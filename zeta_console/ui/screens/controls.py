@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any
 
 from textual import on
 from textual.app import ComposeResult
@@ -18,7 +18,6 @@ from zeta_console.settings import PolicyName, Settings, Task, Thresholds
 
 if TYPE_CHECKING:
     from zeta_console.ui.app import ZetaConsole
-    from zeta_console.ui.session import SettingsStore
 
 ALL_TIERS = "*"
 TIER_THRESHOLD = ".thresholds."  # "coder.thresholds.ttft_s" in RouterSnapshot.differs_from_config
@@ -37,10 +36,6 @@ def parse_threshold(name: str, text: str) -> float | int:
         return int(text) if kind in (int, "int") else float(text)
     except ValueError:
         raise ValueError(f"{name}: {text!r} is not a {'whole number' if kind in (int, 'int') else 'number'}") from None
-
-
-class TierThresholds(Protocol):
-    def thresholds_for(self, tier: str) -> Thresholds: ...
 
 
 def scope_choices(settings: Settings) -> list[tuple[str, str]]:
@@ -193,14 +188,10 @@ class ControlsScreen(ModalScreen[None]):
         value = self.query_one("#threshold-scope", Select).value
         return value if isinstance(value, str) else ALL_TIERS
 
-    def _tier_thresholds(self, tier: str) -> Thresholds:
-        # ZetaDynamicRouter has thresholds_for; the ConsoleRouter protocol does not declare it.
-        return cast(TierThresholds, self.app.session.router).thresholds_for(tier)
-
     def _show_thresholds(self) -> None:
         """Put the chosen scope's effective values in the inputs and clear any error shown."""
         scope = self.threshold_scope
-        thresholds = self.app.session.router.snapshot().thresholds if scope == ALL_TIERS else self._tier_thresholds(scope)
+        thresholds = self.app.session.router.snapshot().thresholds if scope == ALL_TIERS else self.app.session.router.thresholds_for(scope)
         self.query_one("#threshold-scope-note", Static).update(scope_note(self.app.session.settings, scope))
         for name, meaning in THRESHOLD_HELP.items():
             self.query_one(f"#threshold-{name}", Input).remove_class("-invalid").value = str(getattr(thresholds, name))
@@ -258,19 +249,7 @@ class ControlsScreen(ModalScreen[None]):
 
     @on(Button.Pressed, "#save")
     def action_save(self) -> None:
-        session = self.app.session
-        if session.simulated or session.store is None:
-            self.app.notify("Demo mode: settings are not saved.", severity="warning", title="Settings")
-            return
-        changes = settings_changes(session.router.snapshot(), self._tier_thresholds)
-        if not changes:
-            self.app.notify("Nothing to save: the settings match the config.", title="Settings")
-            return
-        self.app.run_background(self._save(session.store, changes), "save the settings")
-
-    async def _save(self, store: SettingsStore, changes: dict[str, Any]) -> None:
-        path = store.save(changes)
-        self.app.notify(f"Saved {', '.join(sorted(changes))} to {path}", title="Settings")
+        self.app.save_settings()
 
     @on(Button.Pressed, "#revert")
     def action_revert(self) -> None:
