@@ -5,7 +5,16 @@ from __future__ import annotations
 from textual.app import App, ComposeResult
 
 from zeta_console.ui.eventlog import Batch, LogEntry
-from zeta_console.ui.widgets.decision_log import MAX_ROWS, TRIM_SLACK, DecisionLog, DecisionTable, sort_value
+from zeta_console.ui.widgets.decision_log import (
+    MAX_ROWS,
+    REASON_FLOOR,
+    REASON_MIN,
+    TRIM_SLACK,
+    DecisionLog,
+    DecisionTable,
+    fit_columns,
+    sort_value,
+)
 
 
 def entry(index: int, total_s: float = 0.5) -> LogEntry:
@@ -57,3 +66,49 @@ async def test_a_sorted_table_stays_sorted_when_the_oldest_rows_go() -> None:
         table.drop_oldest(5)
         await pilot.pause()
         assert keys(table) == [key for key in before if int(key[1:]) >= 5]
+
+
+def test_the_reason_gets_the_room_the_optional_columns_give_up() -> None:
+    wide, narrow = fit_columns(120), fit_columns(80)
+    assert not wide.narrow and [key for key, _, _ in wide.columns][1] == "client"
+    assert narrow.narrow and {"client", "ttft"}.isdisjoint(key for key, _, _ in narrow.columns)
+    assert wide.columns[-1][0] == narrow.columns[-1][0] == "reason"
+    assert wide.columns[-1][2] >= REASON_MIN and narrow.columns[-1][2] >= REASON_FLOOR
+    used = sum(width + 2 for _, _, width in narrow.columns) + 2  # cell padding, the scrollbar
+    assert used == 80
+    assert fit_columns(60).columns[-1][2] == REASON_FLOOR  # then the table scrolls sideways
+    assert fit_columns(300).columns[-1][2] > fit_columns(200).columns[-1][2]
+
+
+class Routed(App[None]):
+    """The log with an EventLog behind it, rebuilt as the main screen does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entries = [entry(index) for index in range(30)]
+
+    def compose(self) -> ComposeResult:
+        yield DecisionLog(None)
+
+    def on_decision_log_columns_changed(self) -> None:
+        self.query_one(DecisionLog).rebuild(self.entries)
+
+
+async def test_widening_the_terminal_brings_the_optional_columns_back_with_the_rows() -> None:
+    app = Routed()
+    async with app.run_test(size=(76, 20)) as pilot:
+        log = app.query_one(DecisionLog)
+        log.rebuild(app.entries)
+        await pilot.pause()
+        assert log.columns.narrow and "client" not in [column.key.value for column in log.table.ordered_columns]
+        await pilot.resize_terminal(140, 20)
+        await pilot.pause()
+        keys = [column.key.value for column in log.table.ordered_columns]
+        assert not log.columns.narrow and keys[1] == "client" and keys[-1] == "reason"
+        assert log.table.row_count == 30
+        assert str(log.table.get_cell("r29", "client")) == "loadgen"
+        reason_width = log.table.columns[keys[-1]].width  # type: ignore[index]
+        await pilot.resize_terminal(160, 20)  # same columns, a wider reason: rows kept
+        await pilot.pause()
+        assert log.table.columns["reason"].width == reason_width + 20  # type: ignore[index]
+        assert log.table.row_count == 30

@@ -37,7 +37,8 @@ def screen(session: str) -> str:
 
 
 def prompt_row_ok(text: str) -> bool:
-    return any("prompt" in line and re.search(r"\sok(\s|$)", line) for line in text.splitlines())
+    """The /simple prompt's row (the load generator is off, so it is the only simple one)."""
+    return any(re.search(r"\ssimple\s.*\sok(\s|$)", line) for line in text.splitlines())
 
 
 def wait_for_screen(session: str, needle: str | Callable[[str], bool], timeout: float = 60) -> None:

@@ -109,6 +109,7 @@ class MainScreen(Screen[None]):
         self.app.cancel_prompt()
 
     @on(DecisionLog.FilterChanged)
+    @on(DecisionLog.ColumnsChanged)
     def _refilter(self) -> None:
         self.query_one(DecisionLog).rebuild(self.app.events)
 

@@ -26,33 +26,68 @@ TRIM_SLACK = 250
 # Under heavy load a table render costs a full-screen layout: batch rows to at most 2 renders/s.
 BUSY_ROWS = 20
 BUSY_INTERVAL_S = 0.5
-COLUMNS: tuple[tuple[str, str, int], ...] = (
-    ("time", "time", 8),
-    ("client", "client", 8),
-    ("task", "task", 14),
-    ("endpoint", "endpoint", 16),
-    ("outcome", "outcome", 9),  # before the timings: still on screen when the log is narrow
-    ("ttft", "TTFT", 6),
-    ("total", "total", 6),
-    ("reason", "reason", 70),
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    width: int
+    narrow_width: int | None  # None: left out when the log is narrow (the decision detail has it)
+
+
+# The reason takes what is left; below REASON_MIN the narrow set makes room for it.
+COLUMNS = (
+    Column("time", "time", 8, 8),
+    Column("client", "client", 8, None),
+    Column("task", "task", 14, 9),  # the narrow cell has no confidence
+    Column("endpoint", "endpoint", 16, 14),
+    Column("outcome", "outcome", 8, 8),
+    Column("ttft", "TTFT", 6, None),
+    Column("total", "total", 6, 6),
 )
+REASON_MIN = 30
+REASON_FLOOR = 20  # narrower than this the table scrolls sideways
+CELL_PADDING = 2  # DataTable's cell_padding, both sides
+SCROLLBAR = 2
 SHORT_TASKS = {"complex_reasoning": "reasoning"}
 
 
-def row_cells(entry: LogEntry, tz: tzinfo | None) -> list[Text]:
+@dataclass(frozen=True)
+class ColumnLayout:
+    columns: tuple[tuple[str, str, int], ...]  # key, label, width; the reason last
+
+    @property
+    def narrow(self) -> bool:
+        return len(self.columns) < len(COLUMNS) + 1
+
+
+def fit_columns(width: int) -> ColumnLayout:
+    """Every column while the reason keeps REASON_MIN cells, else the narrow set; the reason fills the rest."""
+    wide = [(column.key, column.label, column.width) for column in COLUMNS]
+    narrow = [(column.key, column.label, column.narrow_width) for column in COLUMNS if column.narrow_width is not None]
+    for chosen in (wide, narrow):
+        reason = width - SCROLLBAR - sum(cells + CELL_PADDING for _, _, cells in chosen) - CELL_PADDING
+        if reason >= REASON_MIN or chosen is narrow:
+            break
+    return ColumnLayout((*chosen, ("reason", "reason", max(reason, REASON_FLOOR))))
+
+
+def row_cells(entry: LogEntry, tz: tzinfo | None, layout: ColumnLayout) -> list[Text]:
     task = SHORT_TASKS.get(entry.task, entry.task)
-    if entry.confidence is not None:
+    if entry.confidence is not None and not layout.narrow:
         task += f" {entry.confidence:.2f}"
-    return [
-        Text(fmt.clock(entry.at, tz)),
-        Text(entry.client),
-        Text(task),
-        Text(entry.endpoint),
-        Text(entry.outcome),
-        Text(fmt.seconds(entry.ttft_s) if entry.ttft_s is not None else ""),
-        Text(fmt.seconds(entry.total_s) if entry.total_s is not None else ""),
-        Text(entry.reason, overflow="ellipsis", no_wrap=True),
-    ]
+    cells = {
+        "time": Text(fmt.clock(entry.at, tz)),
+        "client": Text(entry.client),
+        "task": Text(task),
+        "endpoint": Text(entry.endpoint),
+        "outcome": Text(entry.outcome),
+        "ttft": Text(fmt.seconds(entry.ttft_s) if entry.ttft_s is not None else ""),
+        "total": Text(fmt.seconds(entry.total_s) if entry.total_s is not None else ""),
+        "reason": Text(entry.reason, overflow="ellipsis", no_wrap=True),
+    }
+    return [cells[key] for key, _, _ in layout.columns]
 
 
 def sort_value(text: str, duration: bool) -> tuple[float, str]:
@@ -79,8 +114,13 @@ class DecisionTable(LogTable[Text]):
         self._sort_key: ColumnKey | None = None
         self._sort_reverse = False
 
-    def on_mount(self) -> None:
-        for key, label, width in COLUMNS:
+    def set_columns(self, layout: ColumnLayout) -> None:
+        """Replace the columns (and drop the rows); same keys: only the widths change, rows kept."""
+        if [key for key, _, _ in layout.columns] == [column.key.value for column in self.ordered_columns]:
+            self.set_column_widths({key: width for key, _, width in layout.columns})
+            return
+        self.clear(columns=True)
+        for key, label, width in layout.columns:
             self.add_column(label, key=key, width=width)
 
     def action_open_entry(self) -> None:
@@ -120,10 +160,14 @@ class DecisionLog(Vertical):
     class FilterChanged(Message):
         query: str
 
+    class ColumnsChanged(Message):
+        """The width called for another set of columns: the rows must be rebuilt from the EventLog."""
+
     def __init__(self, tz: tzinfo | None, **kwargs: str) -> None:
         super().__init__(**kwargs)
         self.tz = tz
         self.query_text = ""
+        self.columns = fit_columns(0)
         self._pending = Batch()
         self._rendered_at = 0.0
         self.stale = False  # held more than a table's worth while hidden: rebuild from the EventLog
@@ -135,6 +179,19 @@ class DecisionLog(Vertical):
     @property
     def table(self) -> DecisionTable:
         return self.query_one(DecisionTable)
+
+    def on_mount(self) -> None:
+        self.table.set_columns(self.columns)
+
+    def on_resize(self) -> None:
+        fitted = fit_columns(self.size.width)
+        if fitted == self.columns:
+            return
+        narrow_changed = fitted.narrow != self.columns.narrow
+        self.columns = fitted
+        self.table.set_columns(fitted)
+        if narrow_changed:
+            self.post_message(self.ColumnsChanged())
 
     def action_focus_filter(self) -> None:
         self.query_one("#log-filter", Input).focus()
@@ -154,6 +211,7 @@ class DecisionLog(Vertical):
         self.stale = False
         table = self.table
         table.clear()
+        table.set_columns(self.columns)
         self._append([entry for entry in entries if matches(entry, self.query_text)][-MAX_ROWS:])
         table.action_follow()
 
@@ -187,7 +245,7 @@ class DecisionLog(Vertical):
         follow = table.following
         on_last_row = table.row_count == 0 or table.cursor_row >= table.row_count - 1
         added = {entry.key for entry in batch.added}
-        table.update_rows((entry.key, row_cells(entry, self.tz)) for entry in batch.updated if entry.key not in added)
+        table.update_rows((entry.key, row_cells(entry, self.tz, self.columns)) for entry in batch.updated if entry.key not in added)
         self._append([entry for entry in batch.added if matches(entry, self.query_text)])
         if table.row_count > MAX_ROWS + TRIM_SLACK:
             table.drop_oldest(table.row_count - MAX_ROWS)
@@ -197,4 +255,4 @@ class DecisionLog(Vertical):
             table.scroll_end(animate=False, immediate=True)
 
     def _append(self, entries: list[LogEntry]) -> None:
-        self.table.append_rows((entry.key, row_cells(entry, self.tz)) for entry in entries[-(MAX_ROWS + TRIM_SLACK) :])
+        self.table.append_rows((entry.key, row_cells(entry, self.tz, self.columns)) for entry in entries[-(MAX_ROWS + TRIM_SLACK) :])

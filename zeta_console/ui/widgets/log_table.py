@@ -10,13 +10,13 @@ tests/ui/test_log_table.py checks that the screen matches a table built from scr
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import islice
 from typing import Generic, TypeVar
 
 from textual._two_way_dict import TwoWayDict
 from textual.widgets import DataTable
-from textual.widgets.data_table import RowKey
+from textual.widgets.data_table import ColumnKey, RowKey
 
 CellType = TypeVar("CellType")
 
@@ -48,6 +48,15 @@ class LogTable(DataTable[CellType], Generic[CellType]):
         if changed:
             self._forget_rendered(changed)
             self.refresh()
+
+    def set_column_widths(self, widths: Mapping[str, int]) -> None:
+        for key, width in widths.items():
+            self.columns[ColumnKey(key)].width = width
+        self._update_count += 1  # every cached cell was rendered at the old width
+        self._clear_caches()
+        self._require_update_dimensions = True
+        self.check_idle()
+        self.refresh(layout=True)
 
     def drop_oldest(self, count: int) -> None:
         """Remove the `count` rows added first, keeping the display order and what the reader sees."""
