@@ -13,6 +13,7 @@ from zeta_console.ui.widgets.decision_log import (
     DecisionLog,
     DecisionTable,
     fit_columns,
+    row_cells,
     sort_value,
 )
 
@@ -112,3 +113,11 @@ async def test_widening_the_terminal_brings_the_optional_columns_back_with_the_r
         await pilot.pause()
         assert log.table.columns["reason"].width == reason_width + 20  # type: ignore[index]
         assert log.table.row_count == 30
+
+
+def test_the_reason_cell_does_not_repeat_the_endpoint_column() -> None:
+    routed = entry(1)
+    routed.reason = "coder@local predicted TTFT 0.12 s; beat reasoner@local"
+    cells = dict(zip([key for key, _, _ in fit_columns(120).columns], row_cells(routed, None, fit_columns(120)), strict=True))
+    assert cells["endpoint"].plain == "coder@local"
+    assert cells["reason"].plain == "predicted TTFT 0.12 s; beat reasoner@local"

@@ -85,7 +85,8 @@ def row_cells(entry: LogEntry, tz: tzinfo | None, layout: ColumnLayout) -> list[
         "outcome": Text(entry.outcome),
         "ttft": Text(fmt.seconds(entry.ttft_s) if entry.ttft_s is not None else ""),
         "total": Text(fmt.seconds(entry.total_s) if entry.total_s is not None else ""),
-        "reason": Text(entry.reason, overflow="ellipsis", no_wrap=True),
+        # the endpoint column already names the winner the reason starts with
+        "reason": Text(entry.reason.removeprefix(f"{entry.endpoint} "), overflow="ellipsis", no_wrap=True),
     }
     return [cells[key] for key, _, _ in layout.columns]
 
