@@ -329,3 +329,24 @@ def test_fast_candidate_construction_matches_the_dataclass() -> None:
     assert fast == CandidateScore("coder@local", "coder", "coder", "local", 1.5, {"wait_s": 1.5}, "saturated")
     with pytest.raises(FrozenInstanceError):
         fast.score = 0.0  # type: ignore[misc]
+
+
+def test_candidates_given_as_a_function_are_built_once_on_first_read() -> None:
+    builds: list[int] = []
+
+    def build() -> tuple[()]:
+        builds.append(1)
+        return ()
+
+    result = PolicyResult("coder@local", build, "lazy")
+    assert builds == []
+    assert result.candidates == () and result.candidates == ()
+    assert builds == [1]
+
+
+@pytest.mark.parametrize("policy", ["adaptive", "threshold"])
+def test_lazily_built_candidates_keep_their_terms_in_order(policy: str) -> None:
+    result = decide(policy, fleet(reasoner={"in_flight": 1, "queued": 6}), Task.COMPLEX_REASONING)
+    names = {"adaptive": ["wait_s", "load_s", "prefill_s", "tier_penalty_s", "feedback", "retry"], "threshold": ["ttft_p95", "latency_p95", "queue", "error_rate"]}
+    for c in result.candidates:
+        assert list(c.terms) == ([] if c.score == float("inf") else names[policy]), c

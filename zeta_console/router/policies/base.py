@@ -2,7 +2,8 @@
 
 Policies are pure and on the hot path of every request, so these helpers avoid per-call
 allocations where they can: excluded candidates are cached, reason strings are built only for
-the winner.
+the winner, and `adaptive` and `threshold` rank on bare numbers and build the candidates (with
+their terms) only when the result's `candidates` is first read.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Protocol
@@ -34,16 +35,33 @@ SEED_LOAD_S = 10.0  # conservative cold-start time of an endpoint never seen loa
 STALE_TELEMETRY_S = 30.0  # an endpoint silent for longer counts as saturated (adaptive)
 
 _BROKEN = (EndpointStatus.EJECTED, EndpointStatus.DOWN)
+_DRAINED = EndpointStatus.DRAINED
 
 
-@dataclass(frozen=True)
+Candidates = tuple[CandidateScore, ...]
+
+
 class PolicyResult:
-    chosen: str | None  # endpoint id; None = nothing can take it now
-    candidates: tuple[CandidateScore, ...]  # every endpoint of the fleet: scored, or with `excluded`
-    reason: str  # one human line
-    # True = every eligible endpoint is at its slot limit: hold the request and decide again when a
-    # slot frees (late binding). `chosen` then names the endpoint the request would queue for.
-    wait: bool = False
+    """What a policy decided. `candidates` may be given as a function that builds them: the
+    per-candidate breakdown is then built on first read (when the router records the Decision),
+    not while ranking, so a decision costs only what choosing needs."""
+
+    __slots__ = ("_candidates", "chosen", "reason", "wait")
+
+    def __init__(self, chosen: str | None, candidates: Candidates | Callable[[], Candidates], reason: str, wait: bool = False) -> None:
+        self.chosen = chosen  # endpoint id; None = nothing can take it now
+        self._candidates = candidates
+        self.reason = reason  # one human line
+        # True = every eligible endpoint is at its slot limit: hold the request and decide again when a
+        # slot frees (late binding). `chosen` then names the endpoint the request would queue for.
+        self.wait = wait
+
+    @property
+    def candidates(self) -> Candidates:
+        """Every endpoint of the fleet: scored, or with `excluded`."""
+        if not isinstance(self._candidates, tuple):
+            self._candidates = self._candidates()
+        return self._candidates
 
 
 class Policy(Protocol):
@@ -96,15 +114,16 @@ def screen(inp: DecisionInput, routes: Mapping[Task, tuple[str, ...]]) -> Screen
     reachable: list[EndpointState] = []
     broken: list[EndpointState] = []
     for e in endpoints:
+        status = e.status
         if not needs <= e.capabilities:
             rejected[e.id] = INCAPABLE
         elif e.tier not in tiers:
             rejected[e.id] = NOT_IN_ROUTE
         elif e.id in tried:
             rejected[e.id] = ALREADY_TRIED
-        elif e.drained or e.status == EndpointStatus.DRAINED:
+        elif e.drained or status == _DRAINED:
             rejected[e.id] = DRAINED
-        elif e.status in _BROKEN:
+        elif status in _BROKEN:
             broken.append(e)
         else:
             reachable.append(e)
@@ -154,7 +173,14 @@ def scored_candidate(e: EndpointState, score: float, terms: Mapping[str, float],
     # object.__setattr__ calls: a third of the cost, on the hottest line of every decision.
     # tests/test_policy.py checks the result equals the normally constructed candidate.
     candidate = _new_object(CandidateScore)
-    candidate.__dict__.update(endpoint=e.id, tier=e.tier, model=e.model, host=e.host, score=score, terms=terms, excluded=excluded)
+    fields = candidate.__dict__
+    fields["endpoint"] = e.id
+    fields["tier"] = e.tier
+    fields["model"] = e.model
+    fields["host"] = e.host
+    fields["score"] = score
+    fields["terms"] = terms
+    fields["excluded"] = excluded
     return candidate
 
 
@@ -177,6 +203,8 @@ def pick_lowest(scores: Sequence[float], rng: random.Random, ranks: Sequence[int
     """Index of the lowest score. Ties go to the lowest route rank when `ranks` is given, then
     are broken at random so that no endpoint is favoured by its position in the fleet."""
     best = min(scores)
+    if scores.count(best) == 1:  # the common case, without building the list of ties
+        return scores.index(best)
     ties = [i for i, s in enumerate(scores) if s == best]
     if ranks is not None and len(ties) > 1:
         top = min(ranks[i] for i in ties)
@@ -186,7 +214,8 @@ def pick_lowest(scores: Sequence[float], rng: random.Random, ranks: Sequence[int
 
 def queue_estimate(e: EndpointState) -> int:
     """Requests waiting for this endpoint: in the router, and in Ollama beyond its slots."""
-    return e.queued + max(0, e.in_flight - e.slots)
+    over = e.in_flight - e.slots
+    return e.queued + over if over > 0 else e.queued
 
 
 def outstanding(e: EndpointState) -> int:
@@ -196,7 +225,10 @@ def outstanding(e: EndpointState) -> int:
 
 
 def all_full(pool: Sequence[EndpointState]) -> bool:
-    return all(e.in_flight >= e.slots for e in pool)
+    for e in pool:
+        if e.in_flight < e.slots:
+            return False
+    return True
 
 
 def ttft_estimate(e: EndpointState) -> float:
