@@ -18,13 +18,14 @@ with many replicas are sampled two at a time (power of two choices); with probab
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from functools import partial
 
 from zeta_console.router.candidates import DecisionInput, EndpointState
 from zeta_console.router.policies.base import (
     SEED_LOAD_S,
     SEED_SERVICE_S,
     STALE_TELEMETRY_S,
+    Candidates,
     PolicyResult,
     Screen,
     ScreenedPolicy,
@@ -44,11 +45,13 @@ P2C_ABOVE = 4  # replicas in a tier beyond which only two random ones are scored
 MAX_ERROR_RATE = 0.9  # caps the retry factor at 10
 NOT_SAMPLED = "not sampled (power of two choices)"
 SATURATED = "saturated: "
-_ADDITIVE_TERMS = ("wait_s", "load_s", "prefill_s", "tier_penalty_s")
-_FACTOR_TERMS = ("feedback", "retry")
+TERMS = ("wait_s", "load_s", "prefill_s", "tier_penalty_s", "feedback", "retry")
+Terms = tuple[float, float, float, float, float, float]  # values in TERMS order
+_ADDITIVE = (0, 1, 2, 3)
+_FACTORS = (4, 5)
 
 
-def predict(e: EndpointState, prompt_tokens: int, embedding: bool, rank: int, weight: float) -> tuple[float, dict[str, float]]:
+def predict(e: EndpointState, prompt_tokens: int, embedding: bool, rank: int, weight: float) -> tuple[float, Terms]:
     """An endpoint's score and its terms."""
     slots = e.slots if e.slots > 0 else 1
     service = e.latency_ewma_s
@@ -67,7 +70,7 @@ def predict(e: EndpointState, prompt_tokens: int, embedding: bool, rank: int, we
     retry = 1.0 / (1.0 - (e.error_rate if e.error_rate < MAX_ERROR_RATE else MAX_ERROR_RATE))
     penalty = rank * TIER_PENALTY_PER_RANK * e.thresholds.ttft_s
     score = (wait + load + prefill) * weight * retry + penalty
-    return score, {"wait_s": wait, "load_s": load, "prefill_s": prefill, "tier_penalty_s": penalty, "feedback": weight, "retry": retry}
+    return score, (wait, load, prefill, penalty, weight, retry)
 
 
 def is_saturated(e: EndpointState) -> bool:
@@ -85,12 +88,12 @@ def saturation(e: EndpointState) -> str:
     return f"telemetry {e.last_sample_age_s:.0f} s old"
 
 
-def deciding_term(winner: Mapping[str, float], beaten: Mapping[str, float]) -> str:
+def deciding_term(winner: Terms, beaten: Terms) -> str:
     """The term on which the winner gained most over the endpoint it beat."""
-    gain, term = max([(beaten[k] - winner[k], k) for k in _ADDITIVE_TERMS])
+    gain, term = max([(beaten[i] - winner[i], TERMS[i]) for i in _ADDITIVE])
     if gain > 0:
         return term
-    return max([(beaten[k] / winner[k], k) for k in _FACTOR_TERMS])[1]
+    return max([(beaten[i] / winner[i], TERMS[i]) for i in _FACTORS])[1]
 
 
 class AdaptivePolicy(ScreenedPolicy):
@@ -105,51 +108,58 @@ class AdaptivePolicy(ScreenedPolicy):
         pool = _power_of_two(s.pool, s.tiers, s.rejected, rng) if len(s.pool) > P2C_ABOVE else s.pool
         task = inp.classification.task
         weights = inp.feedback_weights
-        rank = {t: i for i, t in enumerate(s.tiers)}
-        weight = {t: weights.get((task, t), 1.0) for t in s.tiers}
+        factors = {t: (i, weights.get((task, t), 1.0)) for i, t in enumerate(s.tiers)}
         embedding = "embedding" in inp.needs
         prompt_tokens = inp.prompt_tokens
         scores: list[float] = []
-        terms: list[dict[str, float]] = []
+        terms: list[Terms] = []
         open_: list[int] = []
-        scored = {}
+        shut: list[int] = []
         for i, e in enumerate(pool):
-            tier = e.tier
-            score, t = predict(e, prompt_tokens, embedding, rank[tier], weight[tier])
+            rank, weight = factors[e.tier]
+            score, t = predict(e, prompt_tokens, embedding, rank, weight)
             scores.append(score)
             terms.append(t)
-            scored[e.id] = scored_candidate(e, score, t)
-            if not is_saturated(e):
-                open_.append(i)
-        gated = 0 < len(open_) < len(pool)
+            (shut if is_saturated(e) else open_).append(i)
+        gated = bool(open_ and shut)
         if gated:
             best = open_[pick_lowest([scores[i] for i in open_], rng)]
-            for i, e in enumerate(pool):
-                if i not in open_:
-                    scored[e.id] = scored_candidate(e, scores[i], terms[i], SATURATED + saturation(e))
         else:
             open_ = list(range(len(pool)))
             best = pick_lowest(scores, rng)
         explore = len(open_) > 1 and rng.random() < self._explore_rate
         chosen = rng.choice(open_) if explore else best
+        excluded = {i: SATURATED + saturation(pool[i]) for i in shut} if gated else {}
 
         winner = pool[chosen]
         t = terms[chosen]
-        predicted = t["wait_s"] + t["load_s"] + t["prefill_s"]
-        parts = [f"{winner.id} predicted {'completion' if embedding else 'TTFT'} {seconds(predicted)} (score {scores[chosen]:.2f})"]
+        parts = [f"{winner.id} predicted {'completion' if embedding else 'TTFT'} {seconds(t[0] + t[1] + t[2])} (score {scores[chosen]:.2f})"]
         if explore:
             parts.append(f"explore: random pick at rate {self._explore_rate:.0%}, best by score was {pool[best].id}")
         beaten = _runner_up(scores, open_, chosen)
         if beaten is not None:
-            parts.append(f"beat {pool[beaten].id} (score {scores[beaten]:.2f}) on {deciding_term(terms[chosen], terms[beaten])}")
+            parts.append(f"beat {pool[beaten].id} (score {scores[beaten]:.2f}) on {deciding_term(t, terms[beaten])}")
         if gated:
-            parts.extend(f"{e.id} {scored[e.id].excluded}" for e in pool if scored[e.id].excluded)
+            parts.extend(f"{pool[i].id} {why}" for i, why in excluded.items())
         elif is_saturated(winner):
             parts.append(f"every endpoint saturated ({saturation(winner)}); least bad chosen")
         wait = all_full(s.pool)
         if wait:
             parts.append("every slot busy, waiting")
-        return PolicyResult(winner.id, assemble(inp.endpoints, scored, s.rejected), with_notes("; ".join(parts), s), wait)
+        candidates = partial(_candidates, inp.endpoints, s.rejected, pool, scores, terms, excluded)
+        return PolicyResult(winner.id, candidates, with_notes("; ".join(parts), s), wait)
+
+
+def _candidates(
+    endpoints: tuple[EndpointState, ...], rejected: dict[str, str], pool: list[EndpointState], scores: list[float], terms: list[Terms], excluded: dict[int, str]
+) -> Candidates:
+    """The fleet's candidates: the pool scored with its terms (`excluded`: the saturated ones, by pool index)."""
+    scored = {e.id: scored_candidate(e, scores[i], _named(terms[i]), excluded.get(i)) for i, e in enumerate(pool)}
+    return assemble(endpoints, scored, rejected)
+
+
+def _named(t: Terms) -> dict[str, float]:
+    return {"wait_s": t[0], "load_s": t[1], "prefill_s": t[2], "tier_penalty_s": t[3], "feedback": t[4], "retry": t[5]}
 
 
 def _runner_up(scores: list[float], open_: list[int], chosen: int) -> int | None:

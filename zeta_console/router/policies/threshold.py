@@ -4,10 +4,12 @@ over. The score is the worst ratio of a metric to its threshold (> 1 = over)."""
 
 from __future__ import annotations
 
-from zeta_console.router.api import CandidateScore
+from functools import partial
+
 from zeta_console.router.candidates import DecisionInput, EndpointState
 from zeta_console.router.policies.base import (
     LATER_IN_ROUTE,
+    Candidates,
     PolicyResult,
     ScreenedPolicy,
     Screen,
@@ -35,14 +37,18 @@ def _ratio(value: float | None, limit: float) -> float:
     return float("inf") if value > 0 else 0.0
 
 
-def threshold_ratios(e: EndpointState) -> tuple[float, dict[str, float]]:
+RATIOS = ("ttft_p95", "latency_p95", "queue", "error_rate")
+Ratios = tuple[float, float, float, float]  # values in RATIOS order
+
+
+def threshold_ratios(e: EndpointState) -> tuple[float, Ratios]:
     """The worst ratio of a metric to its threshold, and each ratio."""
     t = e.thresholds
     ttft = _ratio(e.ttft_p95_s, t.ttft_s)
     latency = _ratio(e.latency_p95_s, t.latency_s)
     queue = _ratio(queue_estimate(e), t.queue)
     errors = _ratio(e.error_rate, t.error_rate)
-    return max(ttft, latency, queue, errors), {"ttft_p95": ttft, "latency_p95": latency, "queue": queue, "error_rate": errors}
+    return max(ttft, latency, queue, errors), (ttft, latency, queue, errors)
 
 
 def crossed(e: EndpointState) -> str:
@@ -65,50 +71,63 @@ class ThresholdPolicy(ScreenedPolicy):
     name = PolicyName.THRESHOLD.value
 
     def choose(self, inp: DecisionInput, s: Screen) -> PolicyResult:
-        scored: dict[str, CandidateScore] = {}
-        within: list[EndpointState] = []
-        for e in s.pool:
-            worst, ratios = threshold_ratios(e)
-            scored[e.id] = scored_candidate(e, worst, ratios)
+        pool = s.pool
+        scores: list[float] = []
+        ratios: list[Ratios] = []
+        within: set[str] = set()  # tiers with an endpoint within every threshold
+        for e in pool:
+            worst, r = threshold_ratios(e)
+            scores.append(worst)
+            ratios.append(r)
             if worst <= 1.0:
-                within.append(e)
-        tier = next((t for t in s.tiers if any(e.tier == t for e in within)), None)
+                within.add(e.tier)
+        tier = next((t for t in s.tiers if t in within), None)
         if tier is None:
-            pool = s.pool
-            chosen = pool[pick_lowest([scored[e.id].score for e in pool], inp.rng)]
+            chosen = pool[pick_lowest(scores, inp.rng)]
             reason = f"every endpoint over a threshold; {chosen.id} is the least over ({crossed(chosen)})"
         else:
-            replicas = [e for e in within if e.tier == tier]
+            replicas = [e for e, score in zip(pool, scores) if score <= 1.0 and e.tier == tier]
             chosen = replicas[pick_lowest([float(outstanding(e)) for e in replicas], inp.rng)]
-            reason = self._fallback_reason(inp, s, tier, chosen, scored)
-            self._mark_passed_over(s, tier, scored)
-        wait = all_full(s.pool)
+            reason = _fallback_reason(inp, s, tier, chosen, scores)
+        wait = all_full(pool)
         extra = "every slot busy, waiting" if wait else ""
-        return PolicyResult(chosen.id, assemble(inp.endpoints, scored, s.rejected), with_notes(reason, s, extra), wait)
+        candidates = partial(_candidates, inp.endpoints, s, tier, scores, ratios)
+        return PolicyResult(chosen.id, candidates, with_notes(reason, s, extra), wait)
 
-    @staticmethod
-    def _fallback_reason(inp: DecisionInput, s: Screen, tier: str, chosen: EndpointState, scored: dict[str, CandidateScore]) -> str:
-        skipped = []
-        for t in s.tiers[: s.tiers.index(tier)]:
-            members = [e for e in s.pool if e.tier == t]
-            if members:
-                least_over = min(members, key=lambda e: scored[e.id].score)
-                skipped.append(f"{least_over.id} {crossed(least_over)}")
-            else:
-                skipped.append(unavailable(t, inp.endpoints, s))
-        if not skipped:
-            return f"{chosen.id} within thresholds"
-        return f"{'; '.join(skipped)}; fell back to {chosen.id}"
 
-    @staticmethod
-    def _mark_passed_over(s: Screen, tier: str, scored: dict[str, CandidateScore]) -> None:
-        """Say why each other endpoint lost: over a threshold, or later in the route."""
-        rank = s.tiers.index(tier)
-        for e in s.pool:
-            c = scored[e.id]
-            if c.score > 1.0:
-                # Name the worst metric only: the terms hold the ratios, and formatting every
-                # loser's numbers would double the cost of a decision under load.
-                scored[e.id] = scored_candidate(e, c.score, c.terms, OVER_THRESHOLD + max(c.terms, key=c.terms.__getitem__))
-            elif s.tiers.index(e.tier) > rank:
-                scored[e.id] = scored_candidate(e, c.score, c.terms, LATER_IN_ROUTE)
+def _fallback_reason(inp: DecisionInput, s: Screen, tier: str, chosen: EndpointState, scores: list[float]) -> str:
+    skipped = []
+    for t in s.tiers[: s.tiers.index(tier)]:
+        members = [i for i, e in enumerate(s.pool) if e.tier == t]
+        if members:
+            least_over = s.pool[min(members, key=scores.__getitem__)]
+            skipped.append(f"{least_over.id} {crossed(least_over)}")
+        else:
+            skipped.append(unavailable(t, inp.endpoints, s))
+    if not skipped:
+        return f"{chosen.id} within thresholds"
+    return f"{'; '.join(skipped)}; fell back to {chosen.id}"
+
+
+def _candidates(endpoints: tuple[EndpointState, ...], s: Screen, tier: str | None, scores: list[float], ratios: list[Ratios]) -> Candidates:
+    """The fleet's candidates: the pool scored with its ratios, each saying why it lost when `tier` took the request."""
+    rank = s.tiers.index(tier) if tier is not None else None
+    scored = {}
+    for e, score, r in zip(s.pool, scores, ratios):
+        scored[e.id] = scored_candidate(e, score, _named(r), None if rank is None else _passed_over(s, rank, e, score, r))
+    return assemble(endpoints, scored, s.rejected)
+
+
+def _passed_over(s: Screen, rank: int, e: EndpointState, score: float, r: Ratios) -> str | None:
+    """Why an endpoint lost to the tier at `rank`: over a threshold, or later in the route."""
+    if score > 1.0:
+        # Name the worst metric only: the terms hold the ratios, and formatting every loser's
+        # numbers would double the cost of a decision under load.
+        return OVER_THRESHOLD + RATIOS[r.index(score)]
+    if s.tiers.index(e.tier) > rank:
+        return LATER_IN_ROUTE
+    return None
+
+
+def _named(r: Ratios) -> dict[str, float]:
+    return {"ttft_p95": r[0], "latency_p95": r[1], "queue": r[2], "error_rate": r[3]}
