@@ -101,15 +101,14 @@ class ZetaDynamicRouter(OperatorControls):
         self._rng = random.Random(seed)
         self._availability: tuple[bool, ...] = ()
         self._background: set[asyncio.Task[None]] = set()
+        self._capabilities_read: set[str] = set()  # endpoints whose /api/show answered since their host came up
+        self._reading_capabilities: asyncio.Task[None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        await self.health.poll_once()
+        await self.health.poll_once()  # its round end starts reading capabilities
         self.health.start()
-        task = asyncio.get_running_loop().create_task(self._discover_capabilities(), name="zeta-capabilities")
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
 
     async def stop(self) -> None:
         for task in list(self._background):
@@ -125,15 +124,31 @@ class ZetaDynamicRouter(OperatorControls):
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
 
-    async def _discover_capabilities(self) -> None:
-        """Add what /api/show reports (where the server reports capabilities) to the configured ones."""
+    def _read_capabilities_soon(self) -> None:
+        """Read /api/show for endpoints whose host is up and not yet read: at start, and again after
+        a host comes back (Ollama restarted, perhaps with the model pulled anew)."""
         for endpoint in self.endpoints.values():
+            if not self.health.hosts[endpoint.host].reachable:
+                self._capabilities_read.discard(endpoint.id)
+        if self._reading_capabilities is not None and not self._reading_capabilities.done():
+            return
+        unread = [e for e in self.endpoints.values() if e.id not in self._capabilities_read and self.health.hosts[e.host].reachable]
+        if unread:
+            task = asyncio.get_running_loop().create_task(self._read_capabilities(unread), name="zeta-capabilities")
+            self._reading_capabilities = task
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _read_capabilities(self, endpoints: list[Endpoint]) -> None:
+        """Add what /api/show reports (where the server reports capabilities) to the configured ones."""
+        for endpoint in endpoints:
             try:
                 reported = await self.backends[endpoint.host].capabilities(endpoint.model)
             except BackendError:
-                continue
-            if reported is not None:
-                self.capabilities[endpoint.id] = self.settings.model(endpoint.tier).capabilities | reported
+                continue  # read again after the next health round
+            self._capabilities_read.add(endpoint.id)
+            configured = self.settings.model(endpoint.tier).capabilities
+            self.capabilities[endpoint.id] = configured | reported if reported is not None else configured
 
     # -- entry points ----------------------------------------------------------------------
 
@@ -419,6 +434,7 @@ class ZetaDynamicRouter(OperatorControls):
         if availability != self._availability:
             self._availability = availability
             self.slots.wake_all()
+        self._read_capabilities_soon()
 
     # -- read side -------------------------------------------------------------------------
 
