@@ -96,6 +96,14 @@ class RetryBudget:
 
 
 @dataclass(frozen=True)
+class Admission:
+    # Background requests (load, serve clients) waiting in the router for a slot; past this they
+    # are shed at once with a 503, as Ollama's own queue does (OLLAMA_MAX_QUEUE, 512 by default).
+    # The operator's prompts are never shed.
+    max_queued: int = 512
+
+
+@dataclass(frozen=True)
 class Breaker:
     consecutive_failures: int = 5
     base_ejection_s: float = 30.0
@@ -184,6 +192,7 @@ class Settings:
     policy: PolicyName = PolicyName.ADAPTIVE
     timeouts: Timeouts = Timeouts()
     retry: RetryBudget = RetryBudget()
+    admission: Admission = Admission()
     breaker: Breaker = Breaker()
     adaptive: Adaptive = Adaptive()
     classifier: Classifier = Classifier()

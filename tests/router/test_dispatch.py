@@ -10,9 +10,9 @@ from tests.helpers import wait_until
 from tests.router.routing import answer, ask, counters_are_zero, routed
 from zeta_console.demo import zero_latency_fleet_spec
 from zeta_console.backends.ollama import BackendError
-from zeta_console.router.api import Outcome
+from zeta_console.router.api import ErrorKind, Outcome
 from zeta_console.router.requests import EmbedRequest, GenerateRequest
-from zeta_console.settings import Task
+from zeta_console.settings import Admission, Task
 
 SHORT = {"num_predict": 8}  # a few chunks per answer: the test is about bookkeeping, not throughput
 
@@ -83,3 +83,24 @@ async def test_a_thousand_mixed_requests_balance_the_books(tmp_path: Path) -> No
         assert run.journal is not None and run.journal.flush(10.0)
         assert run.journal.count_requests() == len(records)
         assert all(endpoint.in_flight == 0 and endpoint.queued == 0 for endpoint in router.snapshot().endpoints)
+
+
+async def test_past_the_queue_limit_background_requests_are_shed_and_the_operators_are_not() -> None:
+    async with routed(admission=Admission(max_queued=2)) as run:
+        router = run.router
+        held = router.chat(ask("hold the coder", Task.SIMPLE, target="coder"))
+        await held.__anext__()
+        waiting = [asyncio.create_task(answer(router, ask(f"wait {n}", Task.SIMPLE, target="coder"))) for n in range(2)]
+        await wait_until(lambda: router.slots.total_queued() == 2, message="two requests queued")
+
+        _, shed = await answer(router, ask("one too many", Task.SIMPLE, target="coder"))
+        assert shed.outcome is Outcome.REJECTED and shed.error_kind is ErrorKind.BUSY
+        assert shed.endpoint is None and "admission.max_queued" in shed.decision.reason
+        operators = asyncio.create_task(answer(router, ask("the operator's prompt", Task.SIMPLE, target="coder", interactive=True)))
+        await wait_until(lambda: router.slots.total_queued() == 3, message="the operator's prompt queued past the limit")
+
+        await held.aclose()
+        _, first = await operators
+        assert first.outcome is Outcome.OK
+        assert all(record.outcome is Outcome.OK for _, record in await asyncio.gather(*waiting))
+        assert counters_are_zero(router)

@@ -66,10 +66,11 @@ class Attempt:
 
 
 class RejectedError(BackendError):
-    """No endpoint can take the request (nothing capable, all drained, unknown target)."""
+    """No endpoint can take the request (nothing capable, all drained, unknown target), or the
+    router's queue is full (kind BUSY: shed)."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(ErrorKind.UNAVAILABLE, message)
+    def __init__(self, message: str, kind: ErrorKind = ErrorKind.UNAVAILABLE) -> None:
+        super().__init__(kind, message)
 
 
 class RetryBudget:

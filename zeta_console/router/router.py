@@ -239,6 +239,7 @@ class ZetaDynamicRouter(OperatorControls):
                     last_chance = not alternatives or len(state.tried) + 1 >= self.settings.retry.max_attempts
                     return self.endpoints[result.chosen], last_chance
                 if waiter is None:
+                    self._shed_when_full(state, result)
                     waiter = queue.enter_context(self.slots.waiting(Waiter(interactive=state.request.interactive, attributed=result.chosen)))
                 # All full: take whichever eligible endpoint frees first. Otherwise the policy preferred
                 # a busy endpoint over a free one: wait for that one.
@@ -248,6 +249,15 @@ class ZetaDynamicRouter(OperatorControls):
                         await self.slots.sleep(waiter, eligible)
                 except TimeoutError:
                     raise BackendError(ErrorKind.TIMED_OUT, f"no free slot within {self.settings.timeouts.total_s:.0f} s") from None
+
+    def _shed_when_full(self, state: RequestState, result: PolicyResult) -> None:
+        """A background request that would wait behind `admission.max_queued` others is shed now."""
+        limit = self.settings.admission.max_queued
+        if state.request.interactive or self.slots.total_queued() < limit:
+            return
+        reason = f"shed: {limit} requests already waiting for a slot (admission.max_queued)"
+        self._set_decision(state, PolicyResult(None, result.candidates, reason))
+        raise RejectedError(f"server busy, please try again: {reason}", ErrorKind.BUSY)
 
     def _set_decision(self, state: RequestState, result: PolicyResult) -> None:
         assert state.classification is not None
