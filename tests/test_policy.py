@@ -347,6 +347,9 @@ def test_candidates_given_as_a_function_are_built_once_on_first_read() -> None:
 @pytest.mark.parametrize("policy", ["adaptive", "threshold"])
 def test_lazily_built_candidates_keep_their_terms_in_order(policy: str) -> None:
     result = decide(policy, fleet(reasoner={"in_flight": 1, "queued": 6}), Task.COMPLEX_REASONING)
-    names = {"adaptive": ["wait_s", "load_s", "prefill_s", "tier_penalty_s", "feedback", "retry"], "threshold": ["ttft_p95", "latency_p95", "queue", "error_rate"]}
+    names = {
+        "adaptive": ["wait_s", "load_s", "prefill_s", "tier_penalty_s", "feedback", "retry"],
+        "threshold": ["ttft_p95", "latency_p95", "queue", "error_rate"],
+    }
     for c in result.candidates:
         assert list(c.terms) == ([] if c.score == float("inf") else names[policy]), c

@@ -133,7 +133,8 @@ class AdaptivePolicy(ScreenedPolicy):
 
         winner = pool[chosen]
         t = terms[chosen]
-        parts = [f"{winner.id} predicted {'completion' if embedding else 'TTFT'} {seconds(t[0] + t[1] + t[2])} (score {scores[chosen]:.2f})"]
+        predicted = t[0] + t[1] + t[2]  # wait + load + prefill
+        parts = [f"{winner.id} predicted {'completion' if embedding else 'TTFT'} {seconds(predicted)} (score {scores[chosen]:.2f})"]
         if explore:
             parts.append(f"explore: random pick at rate {self._explore_rate:.0%}, best by score was {pool[best].id}")
         beaten = _runner_up(scores, open_, chosen)
@@ -151,7 +152,12 @@ class AdaptivePolicy(ScreenedPolicy):
 
 
 def _candidates(
-    endpoints: tuple[EndpointState, ...], rejected: dict[str, str], pool: list[EndpointState], scores: list[float], terms: list[Terms], excluded: dict[int, str]
+    endpoints: tuple[EndpointState, ...],
+    rejected: dict[str, str],
+    pool: list[EndpointState],
+    scores: list[float],
+    terms: list[Terms],
+    excluded: dict[int, str],
 ) -> Candidates:
     """The fleet's candidates: the pool scored with its terms (`excluded`: the saturated ones, by pool index)."""
     scored = {e.id: scored_candidate(e, scores[i], _named(terms[i]), excluded.get(i)) for i, e in enumerate(pool)}
