@@ -68,8 +68,34 @@ def term_names(decision: Decision) -> list[str]:
     return list(names)
 
 
+def candidate_table(decision: Decision) -> tuple[list[str], list[list[str]]]:
+    """Header and rows: the winner marked, then by score, the excluded last."""
+    terms = term_names(decision)
+    rows = []
+    for candidate in sorted(decision.candidates, key=lambda item: (item.excluded is not None, item.score)):
+        marker = "→" if candidate.endpoint == decision.chosen else ""
+        row = [marker, candidate.endpoint, candidate.model, f"{candidate.score:.3f}"]
+        row += [f"{candidate.terms[term]:.3f}" if term in candidate.terms else "" for term in terms]
+        row.append(candidate.excluded or "")
+        rows.append(row)
+    return ["", "endpoint", "model", "score", *terms, "excluded"], rows
+
+
+def entry_text(entry: LogEntry, tz: tzinfo | None) -> str:
+    """The detail as plain text for the clipboard: the summary, then the candidates as TSV."""
+    lines = action_lines(entry.action, tz) if entry.action else decision_lines(entry, tz)
+    text = "\n".join(line.plain for line in lines)
+    if entry.decision is not None:
+        header, rows = candidate_table(entry.decision)
+        text += "\n\n" + "\n".join("\t".join(row) for row in [header, *rows])
+    return text + "\n"
+
+
 class DecisionScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,q", "dismiss", "Close", id="decision.close")]
+    BINDINGS = [
+        Binding("escape,q", "dismiss", "Close", id="decision.close"),
+        Binding("c", "copy", "Copy", id="decision.copy"),
+    ]
     HELP = "Lower score wins. Excluded candidates could not be chosen; the column says why."
 
     def __init__(self, entry: LogEntry, tz: tzinfo | None) -> None:
@@ -92,12 +118,12 @@ class DecisionScreen(ModalScreen[None]):
         if decision is None:
             return
         table = self.query_one("#candidates", DataTable)
-        terms = term_names(decision)
-        table.add_columns("", "endpoint", "model", "score", *terms, "excluded")
-        for candidate in sorted(decision.candidates, key=lambda item: (item.excluded is not None, item.score)):
-            marker = "→" if candidate.endpoint == decision.chosen else ""
-            row = [marker, candidate.endpoint, candidate.model, f"{candidate.score:.3f}"]
-            row += [f"{candidate.terms[term]:.3f}" if term in candidate.terms else "" for term in terms]
-            row.append(candidate.excluded or "")
+        header, rows = candidate_table(decision)
+        table.add_columns(*header)
+        for row in rows:
             table.add_row(*(Text(cell) for cell in row))
         table.focus()
+
+    def action_copy(self) -> None:
+        self.app.copy_to_clipboard(entry_text(self.entry, self.tz))
+        self.notify("The whole decision, candidates as tab-separated rows.", title="Copied")

@@ -104,6 +104,7 @@ class DecisionTable(LogTable[Text]):
     BINDINGS = [
         Binding("enter", "open_entry", "Details", id="log.details"),
         Binding("end", "follow", "Follow tail", id="log.follow"),
+        Binding("c", "copy_row", "Copy row", id="log.copy"),
     ]
 
     @dataclass
@@ -129,6 +130,12 @@ class DecisionTable(LogTable[Text]):
             row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
             if row_key.value is not None:
                 self.post_message(self.Opened(row_key.value))
+
+    def action_copy_row(self) -> None:
+        """The row under the cursor as one tab-separated line (Enter, then c, copies the whole decision)."""
+        if self.row_count:
+            self.app.copy_to_clipboard("\t".join(cell.plain for cell in self.get_row_at(self.cursor_row)) + "\n")
+            self.notify("The row, tab-separated. Enter then c copies the whole decision.", title="Copied")
 
     def action_follow(self) -> None:
         if self.row_count:
