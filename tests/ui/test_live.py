@@ -243,3 +243,16 @@ async def test_load_generator_rate_from_the_controls() -> None:
         await pilot.press("escape")
         await settle(pilot, lambda: sum(e.client == "loadgen" for e in app.events) >= 5, message="load arrives")
         assert app.screen.query_one(ConsoleHeader).simulated
+
+
+async def test_load_generator_presets_in_the_palette() -> None:
+    from zeta_console.ui.commands import ConsoleCommands
+
+    async with live_console() as (app, pilot):
+        assert app.session.loadgen is not None
+        entries = {title: callback for title, callback, _ in ConsoleCommands(app.screen).entries()}
+        assert f"load: {app.session.loadgen.rate_per_s:g} requests/s" not in entries  # the current rate
+        entries["load: 5 requests/s"]()
+        assert app.session.loadgen.rate_per_s == 5
+        assert any(notification.message == "Load generator: 5 requests/s" for notification in app._notifications)
+        await settle(pilot, lambda: any(e.client == "loadgen" for e in app.events), message="load arrives")

@@ -180,6 +180,11 @@ class ZetaConsole(App[None]):
         self.events.listener(OperatorAction(self.session.clock(), f"fault:{fault.value}", endpoint, "", done, "demo"))
         self.notify(done, title="Fault injected" if fault is not FaultKind.CLEAR else "Faults cleared")
 
+    def set_load_rate(self, rate_per_s: float) -> None:
+        if self.session.loadgen is not None:
+            self.session.loadgen.set_rate(rate_per_s)
+            self.notify(f"Load generator: {rate_per_s:g} requests/s", title="Load")
+
     def action_export(self) -> None:
         self.push_screen(ExportScreen(export.default_path("csv", self.session.clock())))
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from zeta_console.ui.app import ZetaConsole
 
 Entry = tuple[str, Callable[[], object], str]  # title, callback, help
+LOAD_PRESETS = (0.0, 1.0, 2.0, 5.0, 10.0, 50.0, 200.0)
 
 
 class ConsoleCommands(Provider):
@@ -61,6 +62,11 @@ class ConsoleCommands(Provider):
                 yield (f"endpoint: restore {endpoint.id}", partial(run, partial(router.restore, endpoint.id, "console"), "Restore"), "close the circuit now")
             else:
                 yield (f"endpoint: eject {endpoint.id}", partial(run, partial(router.eject, endpoint.id, "console"), "Eject"), "open the circuit now")
+        if app.session.loadgen is not None:
+            current = app.session.loadgen.rate_per_s
+            for rate in LOAD_PRESETS:
+                if rate != current:
+                    yield (f"load: {rate:g} requests/s", partial(app.set_load_rate, rate), f"now {current:g}/s; any rate in Controls (F2)")
         if app.session.faults is not None:
             for endpoint_id in app.session.faults.targets():
                 for kind in FaultKind:

@@ -222,9 +222,6 @@ class ControlsScreen(ModalScreen[None]):
 
     @on(Input.Submitted, "#loadgen-rate")
     def _rate(self, event: Input.Submitted) -> None:
-        loadgen = self.app.session.loadgen
-        if loadgen is None:
-            return
         try:
             rate = float(event.value)
             if rate < 0:
@@ -232,8 +229,7 @@ class ControlsScreen(ModalScreen[None]):
         except ValueError:
             self.app.notify(f"Load rate: {event.value!r} is not a rate ≥ 0", severity="error")
             return
-        loadgen.set_rate(rate)
-        self.app.notify(f"Load generator: {rate:g} requests/s", title="Load")
+        self.app.set_load_rate(rate)
 
     @on(Button.Pressed, ".endpoint-row Button")
     def _endpoint(self, event: Button.Pressed) -> None:
