@@ -254,5 +254,5 @@ async def test_load_generator_presets_in_the_palette() -> None:
         assert f"load: {app.session.loadgen.rate_per_s:g} requests/s" not in entries  # the current rate
         entries["load: 5 requests/s"]()
         assert app.session.loadgen.rate_per_s == 5
-        assert any(notification.message == "Load generator: 5 requests/s" for notification in app._notifications)
+        await settle(pilot, lambda: any(n.message == "Load generator: 5 requests/s" for n in app._notifications), message="told")
         await settle(pilot, lambda: any(e.client == "loadgen" for e in app.events), message="load arrives")
