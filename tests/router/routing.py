@@ -78,7 +78,8 @@ async def answer(router: ZetaDynamicRouter, request: ChatRequest) -> tuple[str, 
 
 
 def counters_are_zero(router: ZetaDynamicRouter) -> bool:
-    return not any(router.slots.in_flight.values()) and not any(router.slots.queued.values())
+    slots = router.slots
+    return not any(slots.in_flight.values()) and not any(slots.queued.values()) and not any(slots.wanted.values())
 
 
 def chosen_tiers(records: Sequence[RequestRecord]) -> list[str]:

@@ -40,6 +40,7 @@ class SlotTable:
         self._seq = itertools.count()
         self._releases = 0
         self._pump_scheduled = False
+        self.wanted = dict.fromkeys(slots, 0)  # sleeping waiters that may take each endpoint
 
     def has_room(self, endpoint: str, waiter: Waiter | None = None) -> bool:
         if waiter is not None and waiter.reservation == endpoint:
@@ -91,11 +92,15 @@ class SlotTable:
             waiter.declined_at = self._releases
             self._drop_reservation(waiter)
         waiter.wake = asyncio.get_running_loop().create_future()
+        for endpoint in waiter.eligible:
+            self.wanted[endpoint] += 1
         self._schedule_pump()
         try:
             await waiter.wake
         finally:
             waiter.wake = None
+            for endpoint in waiter.eligible:
+                self.wanted[endpoint] -= 1
 
     def wake_all(self) -> None:
         """Let every waiter re-decide (an endpoint came back, a pin or policy changed)."""
@@ -119,7 +124,13 @@ class SlotTable:
     def _pump(self) -> None:
         """Hand free slots to sleeping waiters, interactive first, then in arrival order."""
         self._pump_scheduled = False
-        room = {endpoint: free for endpoint, slots in self.slots.items() if (free := slots - self.in_flight[endpoint] - self._reserved[endpoint]) > 0}
+        # Only endpoints some sleeper may take: a free slot nobody wants (an idle embedder under chat
+        # load) would otherwise walk the whole line on every release.
+        room = {
+            endpoint: free
+            for endpoint, slots in self.slots.items()
+            if self.wanted[endpoint] and (free := slots - self.in_flight[endpoint] - self._reserved[endpoint]) > 0
+        }
         if not room:
             return
         for waiter in itertools.chain(self._lines[0].values(), self._lines[1].values()):
