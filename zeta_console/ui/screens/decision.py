@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Footer, Static
 
 from zeta_console.router.api import ALL_TASKS, Decision, OperatorAction
 from zeta_console.ui import format as fmt
@@ -112,6 +112,7 @@ class DecisionScreen(ModalScreen[None]):
                 yield Static(Content("\n").join(lines))
             if entry.decision is not None:
                 yield DataTable(id="candidates", cursor_type="row", zebra_stripes=True)
+        yield Footer()  # this screen's keys (copy, close), not the log's underneath
 
     def on_mount(self) -> None:
         decision = self.entry.decision
