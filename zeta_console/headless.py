@@ -27,21 +27,22 @@ async def _route(args: argparse.Namespace) -> int:
         from zeta_console.demo import demo_fleet
 
         async with demo_fleet() as (_, settings):
-            return await _route_with(settings, args)
+            return await _route_with(settings, args, journal=None)  # as the console and serve: simulated traffic is not journalled
     from zeta_console.config import load_settings
 
-    return await _route_with(load_settings(args.config), args)
-
-
-async def _route_with(settings: Settings, args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)
     journal = Journal.from_settings(settings)
     try:
-        async with ZetaDynamicRouter(settings, journal=journal) as router:
-            if args.task == Task.EMBEDDING.value:
-                return await _embed(router, args)
-            return await _chat(router, args)
+        return await _route_with(settings, args, journal)
     finally:
         journal.close()
+
+
+async def _route_with(settings: Settings, args: argparse.Namespace, journal: Journal | None) -> int:
+    async with ZetaDynamicRouter(settings, journal=journal) as router:
+        if args.task == Task.EMBEDDING.value:
+            return await _embed(router, args)
+        return await _chat(router, args)
 
 
 async def _chat(router: ZetaDynamicRouter, args: argparse.Namespace) -> int:

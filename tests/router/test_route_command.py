@@ -12,6 +12,7 @@ import pytest
 from tests.xdg import isolated_xdg  # noqa: F401  (fixture)
 from zeta_console import demo
 from zeta_console.cli import main
+from zeta_console.journal import default_journal_path
 
 
 @pytest.fixture
@@ -46,6 +47,7 @@ def test_route_demo_streams_the_answer_and_names_the_decision(isolated_xdg: Path
     assert captured.out.strip()
     decision_line = captured.err.strip().splitlines()[0]
     assert decision_line.startswith("→ coder@local (qwen2.5-coder:7b) [code]: ")
+    assert not default_journal_path().exists()  # simulated traffic stays out of the operator's journal
 
 
 def test_route_json_prints_one_object(isolated_xdg: Path, fast_demo: None, capsys: pytest.CaptureFixture[str]) -> None:
