@@ -18,6 +18,12 @@ if TYPE_CHECKING:
     from zeta_console.ui.app import ZetaConsole
 
 WINDOWS_S = (30, 60, 120, 300, 600, HISTORY_S)
+THRESHOLD_ROOM = 2.0  # a threshold above this multiple of the data would squash the data into a line
+
+
+def threshold_in_view(threshold: float, values: list[float]) -> bool:
+    """Draw the threshold line only where it leaves the data readable; the title always names it."""
+    return not values or threshold <= THRESHOLD_ROOM * max(values)
 DEFAULT_WINDOW_S = 120
 
 
@@ -69,16 +75,18 @@ class ChartsScreen(Screen[None]):
         plt.clear_figure()
         plt.title("p95 latency (s) over time")
         plt.xlabel("seconds ago")
+        plotted: list[float] = []
         for endpoint in app.series.endpoints():
             samples = [sample for sample in app.series.window(endpoint, since) if sample.latency_p95_s is not None]
             if samples:
-                plt.plot(
-                    [sample.at - now for sample in samples],
-                    [sample.latency_p95_s for sample in samples],
-                    label=app.series.label(endpoint),
-                )
+                values = [sample.latency_p95_s for sample in samples if sample.latency_p95_s is not None]
+                plt.plot([sample.at - now for sample in samples], values, label=app.series.label(endpoint))
+                plotted += values
         plt.xlim(-self.window_s, 0)
-        plt.hline(thresholds.latency_s, self._rgb("latency-bad"))
+        if threshold_in_view(thresholds.latency_s, plotted):
+            plt.hline(thresholds.latency_s, self._rgb("latency-bad"))
+        else:
+            plt.title(f"p95 latency (s) over time · threshold {thresholds.latency_s:g}s is above the chart")
         latency.refresh()
 
         hist = self.query_one("#ttft-hist", PlotextPlot)
@@ -92,5 +100,8 @@ class ChartsScreen(Screen[None]):
                 by_model.setdefault(entry.model or entry.endpoint, []).append(entry.ttft_s)
         for model, values in sorted(by_model.items()):
             plt.hist(values, bins=20, label=model)
-        plt.vline(thresholds.ttft_s, self._rgb("latency-bad"))
+        if threshold_in_view(thresholds.ttft_s, [value for values in by_model.values() for value in values]):
+            plt.vline(thresholds.ttft_s, self._rgb("latency-bad"))
+        else:
+            plt.title(f"TTFT histogram (s) · threshold {thresholds.ttft_s:g}s is right of the chart")
         hist.refresh()
