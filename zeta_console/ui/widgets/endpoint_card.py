@@ -42,14 +42,23 @@ def status_text(endpoint: EndpointSnapshot) -> Content:
     return text
 
 
+def where_loaded(size: int | None, vram: int | None) -> str:
+    """/api/ps's size and size_vram: all on the GPU, all on the CPU, or split between them."""
+    if size is None or vram is None:
+        return f"loaded {fmt.size(size)}"
+    if vram >= size:
+        return f"{fmt.size(size)} in VRAM"
+    if vram == 0:
+        return f"{fmt.size(size)} on CPU"
+    return f"{fmt.size(size)}, {fmt.size(vram)} in VRAM"
+
+
 def residency_text(endpoint: EndpointSnapshot, now: float) -> str:
     if endpoint.resident is None:
         return "residency unknown"
     if not endpoint.resident:
         return "not loaded" + (f" · load ~{fmt.seconds(endpoint.load_s)}" if endpoint.load_s else "")
-    parts = [f"loaded {fmt.size(endpoint.size_bytes)}"]
-    if endpoint.size_vram_bytes is not None:
-        parts.append(f"VRAM {fmt.size(endpoint.size_vram_bytes)}")
+    parts = [where_loaded(endpoint.size_bytes, endpoint.size_vram_bytes)]
     if endpoint.expires_at is not None:
         parts.append(f"expires {fmt.duration(endpoint.expires_at - now)}")
     return " · ".join(parts)
