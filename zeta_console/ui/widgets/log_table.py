@@ -78,15 +78,17 @@ class LogTable(DataTable[CellType], Generic[CellType]):
         doomed = list(islice(self.rows, count))
         if not doomed:
             return
-        cursor_key = self._row_locations.get_key(self.cursor_row) if self.row_count else None
-        doomed_lines = [self._row_locations.get(key) for key in doomed]  # every row is one line high
-        above_view = sum(1 for line in doomed_lines if line is not None and line < self.scroll_y)
+        locations = self._row_locations
+        shown = [key for index in range(self.row_count) if (key := locations.get_key(index)) is not None]  # display order
+        cursor_key = shown[self.cursor_row] if shown else None
+        gone = set(doomed)
+        above_view = sum(1 for line, key in enumerate(shown) if key in gone and line < self.scroll_y)  # one line a row
         for key in doomed:
             del self.rows[key]
             del self._data[key]
             self._new_rows.discard(key)
         self._updated_cells = {cell for cell in self._updated_cells if cell.row_key in self.rows}
-        remaining: list[RowKey] = sorted(self.rows, key=self._row_locations.get)
+        remaining = [key for key in shown if key not in gone]
         self._row_locations = TwoWayDict({key: index for index, key in enumerate(remaining)})
         self._update_count += 1
         self._clear_caches()
@@ -99,8 +101,13 @@ class LogTable(DataTable[CellType], Generic[CellType]):
         self.refresh(layout=True)
 
     def _forget_rendered(self, row_keys: set[RowKey]) -> None:
-        for cache in (self._cell_render_cache, self._row_render_cache):  # both keyed by row key first
-            for cache_key in [cache_key for cache_key in cache.keys() if cache_key[0] in row_keys]:  # noqa: SIM118 (no __iter__)
-                cache.discard(cache_key)
+        _discard_rows(self._cell_render_cache, row_keys)
+        _discard_rows(self._row_render_cache, row_keys)
         self._row_renderable_cache.clear()  # keyed by row index; cheap to rebuild
         self._line_cache.clear()  # keyed by screen line; rebuilt from the row caches
+
+
+def _discard_rows(cache: LRUCache[Any, Any], row_keys: set[RowKey]) -> None:
+    """Drop the entries of a render cache keyed by (row key, ...)."""
+    for cache_key in [cache_key for cache_key in cache.keys() if cache_key[0] in row_keys]:  # noqa: SIM118 (no __iter__)
+        cache.discard(cache_key)
