@@ -16,6 +16,7 @@ import shutil
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 from urllib.parse import urlsplit
 
 import psutil
@@ -215,7 +216,7 @@ class HealthMonitor:
             host.resident = {row.model: row for row in rows}
         host.probed_at = time.monotonic()
 
-    def residency(self, host: str, model: str) -> ResidentModel | None | bool:
+    def residency(self, host: str, model: str) -> ResidentModel | Literal[False] | None:
         """The /api/ps row of `model` on `host`; False = not resident; None = unknown (not probed)."""
         state = self.hosts[host]
         if not state.reachable:

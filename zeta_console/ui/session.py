@@ -8,7 +8,7 @@ generator; frozen mode (snapshot tests, development) fixes the clock and turns t
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from enum import StrEnum
@@ -77,5 +77,5 @@ class ConsoleSession:
     faults: FaultInjector | None = None
     loadgen: LoadControl | None = None
     store: SettingsStore | None = None
-    start: Callable[[], Awaitable[None]] | None = None  # run by the app in a worker, so the first frame never waits
+    start: Callable[[], Coroutine[Any, Any, None]] | None = None  # run by the app in a worker, so the first frame never waits
     looked_at: tuple[str, ...] = field(default_factory=tuple)  # Ollama URLs, for the "not reachable" banner

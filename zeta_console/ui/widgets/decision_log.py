@@ -172,7 +172,7 @@ class DecisionLog(Vertical):
     class ColumnsChanged(Message):
         """The width called for another set of columns: the rows must be rebuilt from the EventLog."""
 
-    def __init__(self, tz: tzinfo | None, **kwargs: str) -> None:
+    def __init__(self, tz: tzinfo | None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.tz = tz
         self.query_text = ""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
@@ -71,7 +73,7 @@ def load_text(endpoint: EndpointSnapshot) -> str:
 class EndpointCard(Vertical):
     """Renders one `EndpointSnapshot`; `-compact` (set by the screen) folds it to one line."""
 
-    def __init__(self, endpoint: EndpointSnapshot, thresholds: Thresholds, now: float, **kwargs: str) -> None:
+    def __init__(self, endpoint: EndpointSnapshot, thresholds: Thresholds, now: float, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.endpoint_id = endpoint.id
         self.border_title = f"{endpoint.tier} · {endpoint.model}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -48,7 +49,7 @@ class PromptInput(TextArea):
         def control(self) -> PromptInput:
             return self.prompt_input
 
-    def __init__(self, **kwargs: str) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(show_line_numbers=False, soft_wrap=True, tab_behavior="focus", **kwargs)
         self.prompt_history: list[str] = []
         self._history_index = 0
@@ -92,7 +93,7 @@ class AnswerView(VerticalScroll):
     def on_mount(self) -> None:
         self.query_one("#thinking", Collapsible).display = False
 
-    def __init__(self, **kwargs: str) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._prompt = ""
 
