@@ -62,7 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="replay a scenario against a fresh emulator fleet per policy")
     bench.add_argument("scenario", help="scenario name (bench/scenarios/NAME.yaml) or path")
-    bench.add_argument("--policies", default="static,round_robin,threshold,least_load,adaptive,oracle")
+    bench.add_argument(
+        "--policies",
+        default="static,round_robin,threshold,least_load,adaptive,oracle",
+        metavar="A,B,...",
+        help="comma-separated contenders: the policies, round_robin, oracle, litellm (needs the bench extra); default all but litellm",
+    )
     bench.add_argument("--quick", action="store_true", help="compress time further for a fast run")
     bench.add_argument("--json", metavar="OUT", help="write the results as JSON to OUT")
     return parser
