@@ -111,10 +111,10 @@ class ZetaDynamicRouter(OperatorControls):
         self.health.start()
 
     async def stop(self) -> None:
+        await self.health.stop()  # first: a round's end may start background work
         for task in list(self._background):
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
-        await self.health.stop()
         await self.backends.aclose()
 
     async def __aenter__(self) -> ZetaDynamicRouter:
