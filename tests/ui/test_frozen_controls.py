@@ -327,7 +327,7 @@ async def test_log_follows_the_tail_only_at_the_bottom() -> None:
         assert table.following
 
 
-async def test_the_table_is_trimmed_in_one_rebuild() -> None:
+async def test_the_table_is_trimmed_in_one_pass() -> None:
     from zeta_console.ui.widgets.decision_log import MAX_ROWS, TRIM_SLACK
 
     app = frozen_app()
