@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Protocol
 
 from zeta_console.settings import HostConfig, Settings
-from zeta_console.sim import FleetSpec, default_fleet_spec, run_fleet, zero_latency_profile
+from zeta_console.sim import FleetSpec, SimFleet, default_fleet_spec, run_fleet, zero_latency_profile
 
 
 class _FleetHost(Protocol):
@@ -28,7 +28,7 @@ def demo_settings(fleet: RunningFleet, base: Settings | None = None) -> Settings
 
 
 @asynccontextmanager
-async def demo_fleet(time_scale: float = 1.0, base: Settings | None = None) -> AsyncIterator[tuple[RunningFleet, Settings]]:
+async def demo_fleet(time_scale: float = 1.0, base: Settings | None = None) -> AsyncIterator[tuple[SimFleet, Settings]]:
     """Start the default emulated fleet in the running loop; yield it with settings that use it."""
     spec = replace(default_fleet_spec(), time_scale=time_scale)
     async with run_fleet(spec) as fleet:
