@@ -13,12 +13,31 @@ from zeta_console.ui import format as fmt
 from zeta_console.ui.widgets.text import set_text
 
 STALE_AFTER_S = 3.0
+COMPACT_BELOW = 100  # columns: below this the summary drops its labels and puts traffic first
 
 
 def pins_text(pins: dict[str, str] | None) -> str:
     if not pins:
         return "none"
     return ", ".join(f"{'all' if task == ALL_TASKS else task}→{tier}" for task, tier in sorted(pins.items()))
+
+
+def summary_text(snapshot: RouterSnapshot, compact: bool) -> Content:
+    """`policy adaptive · pins code→coder* · 7.4 req/s · err 2.1% · 2 changed*`; compact, what
+    changes most comes first, so a cut at the right edge loses the pins, not the traffic:
+    `adaptive · 7.4/s · err 2.1% · 2 changed* · pins code→coder*`."""
+    changed = snapshot.differs_from_config
+    policy = Content.from_markup("[b]$policy[/b]" if compact else "policy [b]$policy[/b]", policy=snapshot.policy.value)
+    if "policy" in changed:
+        policy += Content.styled("*", "$warning")
+    pins = Content(f"pins {pins_text(dict(snapshot.pins))}")
+    if any(name.startswith("pins") for name in changed):
+        pins += Content.styled("*", "$warning")
+    rate = f"{snapshot.requests_per_s:.1f}" + ("/s" if compact else " req/s")
+    traffic = Content(f"{rate} · err {fmt.percent(snapshot.error_rate)}")
+    marks = [Content.styled(f"{len(changed)} changed*", "$warning")] if changed else []
+    parts = [policy, traffic, *marks, pins] if compact else [policy, pins, traffic, *marks]
+    return Content(" · ").join(parts)
 
 
 class ConsoleHeader(Horizontal):
@@ -34,21 +53,16 @@ class ConsoleHeader(Horizontal):
         yield Static("PAUSED", id="badge-paused", classes="badge")
         yield Static(id="age")
 
+    _shown: tuple[RouterSnapshot, float] | None = None
+
+    def on_resize(self) -> None:
+        if self._shown is not None:
+            self.show(*self._shown)
+
     def show(self, snapshot: RouterSnapshot, now: float) -> None:
-        changed = snapshot.differs_from_config
-        policy = Content.from_markup("policy [b]$policy[/b]", policy=snapshot.policy.value)
-        if "policy" in changed:
-            policy += Content.styled("*", "$warning")
-        pins = Content.from_markup(" · pins $pins", pins=pins_text(dict(snapshot.pins)))
-        if any(name.startswith("pins") for name in changed):
-            pins += Content.styled("*", "$warning")
-        traffic = Content.from_markup(
-            " · $rps req/s · err $err", rps=f"{snapshot.requests_per_s:.1f}", err=fmt.percent(snapshot.error_rate)
-        )
-        summary = policy + pins + traffic
-        if changed:
-            summary += Content.styled(f" · {len(changed)} changed*", "$warning")
-        set_text(self.query_one("#summary", Static), summary)
+        self._shown = (snapshot, now)
+        compact = self.size.width < COMPACT_BELOW
+        set_text(self.query_one("#summary", Static), summary_text(snapshot, compact))
         age = max(0.0, now - snapshot.taken_at)
         self.set_class(age > STALE_AFTER_S, "-stale")
         label = f"data {age:.1f}s" + (" STALE" if age > STALE_AFTER_S else "")

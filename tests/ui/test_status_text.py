@@ -1,0 +1,22 @@
+"""Short texts the header and the endpoint cards show."""
+
+from __future__ import annotations
+
+from tests.ui.frozen import SNAPSHOT
+from zeta_console.ui.widgets.endpoint_card import where_loaded
+from zeta_console.ui.widgets.header import summary_text
+
+GB = 1024**3
+
+
+def test_where_the_model_sits_is_said_in_a_few_words() -> None:
+    assert where_loaded(5 * GB, 5 * GB) == "5.0 GB in VRAM"
+    assert where_loaded(5 * GB, 0) == "5.0 GB on CPU"
+    assert where_loaded(11 * GB, 8 * GB) == "11.0 GB, 8.0 GB in VRAM"
+    assert where_loaded(5 * GB, None) == "loaded 5.0 GB"
+
+
+def test_the_compact_header_puts_traffic_before_the_pins() -> None:
+    wide, compact = summary_text(SNAPSHOT, compact=False).plain, summary_text(SNAPSHOT, compact=True).plain
+    assert wide == "policy adaptive · pins code→coder* · 7.4 req/s · err 2.1% · 2 changed*"
+    assert compact == "adaptive · 7.4/s · err 2.1% · 2 changed* · pins code→coder*"
