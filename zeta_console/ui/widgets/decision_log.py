@@ -57,10 +57,7 @@ SHORT_TASKS = {"complex_reasoning": "reasoning"}
 @dataclass(frozen=True)
 class ColumnLayout:
     columns: tuple[tuple[str, str, int], ...]  # key, label, width; the reason last
-
-    @property
-    def narrow(self) -> bool:
-        return len(self.columns) < len(COLUMNS) + 1
+    narrow: bool  # the optional columns gave way to the reason
 
 
 def fit_columns(width: int) -> ColumnLayout:
@@ -71,7 +68,7 @@ def fit_columns(width: int) -> ColumnLayout:
         reason = width - SCROLLBAR - sum(cells + CELL_PADDING for _, _, cells in chosen) - CELL_PADDING
         if reason >= REASON_MIN or chosen is narrow:
             break
-    return ColumnLayout((*chosen, ("reason", "reason", max(reason, REASON_FLOOR))))
+    return ColumnLayout((*chosen, ("reason", "reason", max(reason, REASON_FLOOR))), narrow=chosen is narrow)
 
 
 def row_cells(entry: LogEntry, tz: tzinfo | None, layout: ColumnLayout) -> list[Text]:

@@ -24,7 +24,7 @@ CellType = TypeVar("CellType")
 
 # DataTable sizes its caches for any table (10,000 cells, 1,000 rows and lines). A log shows a screen
 # of rows: caches that hold a few screens keep every hit and cut the objects a full garbage
-# collection must walk (at 10,000 cells the caches were ~40 % of the console's heap).
+# collection must walk (under load: 245k tracked objects -> 169k, docs/BENCHMARKS.md "Console").
 CELL_CACHE = 3000
 ROW_CACHE = 400
 LINE_CACHE = 400
