@@ -7,6 +7,7 @@ gin's plain-text 404/405, every other error Ollama's `{"error": ...}` envelope.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Protocol
@@ -28,7 +29,7 @@ from zeta_console.serve.catalogue import Catalogue
 from zeta_console.serve.metrics import ServeMetrics
 from zeta_console.serve.relay import RoutedChunks, embed_reply, embed_response, legacy_embedding_reply, stream_response
 from zeta_console.serve.replies import header_safe
-from zeta_console.serve.security import BodyTooLarge, RequestGuard
+from zeta_console.serve.security import ORIGINS_ENV, BodyTooLarge, OriginPolicy, RequestGuard, origins_from_env
 from zeta_console.serve.translate import RequestTranslator
 from zeta_console.settings import Settings
 
@@ -122,6 +123,7 @@ def create_app(router: Routing, settings: Settings, *, token: str | None, check_
     """The endpoint's ASGI app. `check_host`: the server is bound to loopback (ollama-api.md §1.0)."""
     frontend = OllamaFrontend(router, settings)
     metrics = ServeMetrics(router.snapshot)
+    origins = OriginPolicy((*settings.serve.allowed_origins, *origins_from_env(os.environ.get(ORIGINS_ENV, ""))))
 
     async def scrape(request: Request) -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
@@ -151,7 +153,7 @@ def create_app(router: Routing, settings: Settings, *, token: str | None, check_
         routes=[Route(path, handler, methods=methods) for path, (handler, methods) in handlers.items()],  # type: ignore[arg-type]
         middleware=[
             Middleware(metrics.counting_responses, known_paths=frozenset(handlers)),  # type: ignore[arg-type]
-            Middleware(RequestGuard, token=token, check_host=check_host, max_body_bytes=settings.serve.max_body_bytes),
+            Middleware(RequestGuard, token=token, check_host=check_host, origins=origins, max_body_bytes=settings.serve.max_body_bytes),
         ],
         exception_handlers={
             HTTPException: _gin_status_text,
