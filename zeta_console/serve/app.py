@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
@@ -36,6 +36,7 @@ from zeta_console.settings import Settings
 # The Ollama release whose API shapes this endpoint serves (ollama-api.md).
 OLLAMA_API_VERSION = "0.32.15"
 USER_AGENT_PRODUCT_LIMIT = 40
+CLIENT_CLOSED_REQUEST = 499  # nginx's status for a client that left before its answer: only logs and metrics see it
 
 
 class Routing(Protocol):
@@ -62,6 +63,7 @@ class OllamaFrontend:
         self.router = router
         self.catalogue = Catalogue(settings)
         self.translate = RequestTranslator(self.catalogue)
+        self.upstream_urls = {endpoint.id: endpoint.url for endpoint in router.snapshot().endpoints}
         self.started_at = time.time()
 
     async def liveness(self, request: Request) -> Response:
@@ -82,11 +84,11 @@ class OllamaFrontend:
 
     async def chat(self, request: Request) -> ASGIApp:
         routable = self.translate.chat(await request.body(), client_mark(request))
-        return stream_response(lambda: self.router.chat(routable.request), routable.asked_model, routable.stream)
+        return stream_response(lambda: self.router.chat(routable.request), routable.asked_model, routable.stream, self.upstream_urls)
 
     async def generate(self, request: Request) -> ASGIApp:
         routable = self.translate.generate(await request.body(), client_mark(request))
-        return stream_response(lambda: self.router.generate(routable.request), routable.asked_model, routable.stream)
+        return stream_response(lambda: self.router.generate(routable.request), routable.asked_model, routable.stream, self.upstream_urls)
 
     async def embed(self, request: Request) -> ASGIApp:
         routable = self.translate.embed(await request.body(), client_mark(request))
@@ -113,6 +115,10 @@ async def _api_error(request: Request, error: Exception) -> Response:
 
 async def _body_too_large(request: Request, error: Exception) -> Response:
     return error_response(413, str(error))
+
+
+async def _client_gone(request: Request, error: Exception) -> Response:
+    return Response(status_code=CLIENT_CLOSED_REQUEST)  # the client left mid-upload: nobody to answer, nothing to report
 
 
 async def _unexpected(request: Request, error: Exception) -> Response:
@@ -159,6 +165,7 @@ def create_app(router: Routing, settings: Settings, *, token: str | None, check_
             HTTPException: _gin_status_text,
             ApiError: _api_error,
             BodyTooLarge: _body_too_large,
+            ClientDisconnect: _client_gone,
             Exception: _unexpected,
         },
         lifespan=lifespan,

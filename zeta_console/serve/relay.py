@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 from starlette.types import Receive, Scope, Send
@@ -51,6 +51,15 @@ def failure_status(error: BackendError) -> int:
     return 502  # the model behind us is missing or unreachable
 
 
+def failure_message(error: BackendError, decision: Decision | None, upstream_urls: Mapping[str, str]) -> str:
+    """The error text; when the upstream failed or timed out, it names the host (and endpoint) that did."""
+    # Once every candidate failed, the router's last decision chose none; the failures are its fallbacks.
+    endpoint = (decision.chosen or next(reversed(decision.fallbacks), None)) if decision else None
+    if endpoint is None or failure_status(error) not in (502, 504):
+        return error.message
+    return f"upstream {upstream_urls.get(endpoint, '?')} ({endpoint}): {error.message}"
+
+
 def _encoded(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
     return [(name.lower().encode(), value.encode()) for name, value in headers.items()]
 
@@ -89,14 +98,18 @@ class CancelOnDisconnect:
             pass
 
 
-def stream_response(open_stream: Callable[[], RoutedChunks], asked_model: str, stream: bool) -> CancelOnDisconnect:
+def stream_response(
+    open_stream: Callable[[], RoutedChunks], asked_model: str, stream: bool, upstream_urls: Mapping[str, str]
+) -> CancelOnDisconnect:
+    """`upstream_urls`: endpoint id -> its host's URL, to name the host in a failure."""
+
     async def respond(send: Send) -> None:
         routed = open_stream()
         try:
             try:
                 first = await anext(routed)
             except BackendError as error:
-                await send_json_error(send, failure_status(error), error.message)
+                await send_json_error(send, failure_status(error), failure_message(error, routed.decision, upstream_urls))
                 return
             except StopAsyncIteration:
                 await send_json_error(send, 502, "the model sent no reply")
