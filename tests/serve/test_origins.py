@@ -40,7 +40,14 @@ def test_ollamas_local_and_app_origins_are_allowed(origin: str) -> None:
 
 @pytest.mark.parametrize(
     "origin",
-    ["http://evil.example", "https://localhost.evil.example", "http://127.0.0.1.evil.example:80", "null", "chrome-extension://abc", "ftp://localhost"],
+    [
+        "http://evil.example",
+        "https://localhost.evil.example",
+        "http://127.0.0.1.evil.example:80",
+        "null",  # what a file:// page sends in Chromium: Ollama refuses it too
+        "chrome-extension://abc",
+        "ftp://localhost",
+    ],
 )
 def test_other_origins_are_refused(origin: str) -> None:
     assert not OriginPolicy().allows(origin, host="127.0.0.1:11435")
@@ -115,6 +122,5 @@ def test_allowed_origins_in_the_config_file(tmp_path: Path) -> None:
     config.write_text("serve:\n  allowed_origins:\n    - chat.example.com\n")
     with pytest.raises(ConfigError) as caught:
         load_settings(config, overrides=False)
-    assert str(caught.value) == (
-        f'{config}:3: serve.allowed_origins[0]: expected an origin such as "https://chat.example.com" or "chrome-extension://*", got "chat.example.com"'
-    )
+    expected = 'expected an origin such as "https://chat.example.com" or "chrome-extension://*", got "chat.example.com"'
+    assert str(caught.value) == f"{config}:3: serve.allowed_origins[0]: {expected}"

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from starlette.types import Receive, Scope, Send
 
 from zeta_console.backends.ollama import BackendError
-from zeta_console.router.api import Decision, ErrorKind
+from zeta_console.router.api import Decision, ErrorKind, RequestRecord
 from zeta_console.router.dispatch import RejectedError
 from zeta_console.router.requests import EmbedResult
 from zeta_console.serve.replies import Chunk, ReplyAccumulator, decision_headers, ndjson_line, reply_json
@@ -31,6 +31,8 @@ class RoutedChunks(Protocol):
 
     @property
     def decision(self) -> Decision | None: ...
+    @property
+    def record(self) -> RequestRecord | None: ...  # once the request has finished
     def __aiter__(self) -> AsyncIterator[Chunk]: ...
     async def __anext__(self) -> Chunk: ...
     async def aclose(self) -> None: ...
@@ -51,10 +53,15 @@ def failure_status(error: BackendError) -> int:
     return 502  # the model behind us is missing or unreachable
 
 
+def last_endpoint(decision: Decision | None) -> str | None:
+    """Where the request went last: once every candidate failed, the router's last decision chose
+    none and the endpoints that failed are its fallbacks."""
+    return (decision.chosen or next(reversed(decision.fallbacks), None)) if decision else None
+
+
 def failure_message(error: BackendError, decision: Decision | None, upstream_urls: Mapping[str, str]) -> str:
     """The error text; when the upstream failed or timed out, it names the host (and endpoint) that did."""
-    # Once every candidate failed, the router's last decision chose none; the failures are its fallbacks.
-    endpoint = (decision.chosen or next(reversed(decision.fallbacks), None)) if decision else None
+    endpoint = last_endpoint(decision)
     if endpoint is None or failure_status(error) not in (502, 504):
         return error.message
     return f"upstream {upstream_urls.get(endpoint, '?')} ({endpoint}): {error.message}"
