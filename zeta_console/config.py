@@ -40,6 +40,7 @@ _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _DURATION_HINT = 'seconds, or e.g. "500ms", "2s", "5m"'
 _FRACTIONS = frozenset({"error_rate", "ratio", "explore_rate", "confidence_threshold"})
 _ZERO_ALLOWED = frozenset({"first_token_per_1k_prompt_tokens_s", "min_per_s", "rate_per_s"})
+_MAY_BE_EMPTY = frozenset({"allowed_origins"})  # lists whose empty value means "none beyond the defaults"
 # Defaults computed at load time rather than declared on the dataclass.
 _COMPUTED_DEFAULTS: Mapping[tuple[type, str], Callable[[], Any]] = {(HostConfig, "url"): default_ollama_url}
 _ENUM_NOUNS: Mapping[type, str] = {Task: "task"}
@@ -180,7 +181,7 @@ class _Reader:
         if origin is tuple and isinstance(value, dict) and typing.get_args(hint)[0] in _ITEM_NAMES:
             return self._named_items(value, typing.get_args(hint)[0], keys, base or (), field)
         if origin is tuple or origin is frozenset:
-            sequence = self._sequence(value, keys)
+            sequence = self._sequence(value, keys, field)
             items = [self.read(item, typing.get_args(hint)[0], (*keys, index), None, field) for index, item in enumerate(sequence)]
             return frozenset(items) if origin is frozenset else tuple(items)
         if origin is Mapping:
@@ -232,9 +233,9 @@ class _Reader:
             self.document.check_keys(pairs, keys, allowed, noun)
         return pairs
 
-    def _sequence(self, value: Any, keys: Keys) -> list[Any]:
+    def _sequence(self, value: Any, keys: Keys, field: str) -> list[Any]:
         items = self.document.sequence(value, keys)
-        if not items:
+        if not items and field not in _MAY_BE_EMPTY:
             self.fail(keys, "expected at least one item")
         return items
 
@@ -324,6 +325,13 @@ def _check_listen(value: str) -> str | None:
     return None
 
 
+def _check_origin(value: str) -> str | None:
+    scheme, separator, rest = value.partition("://")
+    if value != "*" and (not separator or not scheme or not rest):
+        return f'expected an origin such as "https://chat.example.com" or "chrome-extension://*", got {json.dumps(value)}'
+    return None
+
+
 def _check_capability(value: str) -> str | None:
     return None if value in CAPABILITIES else unknown("capability", value, sorted(CAPABILITIES))
 
@@ -332,6 +340,7 @@ _STRING_CHECKS: Mapping[str, Callable[[str], str | None]] = {
     "url": _check_url,
     "listen": _check_listen,
     "capabilities": _check_capability,
+    "allowed_origins": _check_origin,
 }
 
 

@@ -161,6 +161,7 @@ class LoadGenerator:
 class Serve:
     listen: str = "127.0.0.1:11435"
     max_body_bytes: int = 10 * 1024 * 1024
+    allowed_origins: tuple[str, ...] = ()  # web origins allowed beyond Ollama's local ones (OLLAMA_ORIGINS adds more)
 
 
 def default_hosts() -> tuple[HostConfig, ...]:

@@ -1,4 +1,4 @@
-"""`zeta-console serve --demo` as a user runs it: prints its URL, answers, exits cleanly on Ctrl-C."""
+"""`zeta-console serve --demo` as a user runs it: prints its URL, answers, logs each request, exits cleanly on Ctrl-C."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ from pathlib import Path
 import ollama
 
 
-def test_serve_demo_prints_its_url_answers_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+def run_serve(tmp_path: Path, *flags: str) -> str:
+    """Start `serve --demo`, list the models through it, stop it with Ctrl-C; its stderr."""
     env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state"), "XDG_CONFIG_HOME": str(tmp_path / "config")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "zeta_console.cli", "serve", "--demo", "--listen", "127.0.0.1:0"],
+        [sys.executable, "-m", "zeta_console.cli", "serve", "--demo", "--listen", "127.0.0.1:0", *flags],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -33,4 +34,16 @@ def test_serve_demo_prints_its_url_answers_and_stops_on_ctrl_c(tmp_path: Path) -
         if process.poll() is None:
             process.kill()
             process.wait()
-    assert "Traceback" not in (process.stderr.read() if process.stderr else "")
+    stderr = process.stderr.read() if process.stderr else ""
+    assert "Traceback" not in stderr
+    return stderr
+
+
+def test_serve_demo_prints_its_url_answers_logs_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    logged = [line for line in run_serve(tmp_path).splitlines() if '"GET /api/tags"' in line]
+    assert len(logged) == 1
+    assert " 127.0.0.1 " in logged[0] and " status=200 " in logged[0] and " total=" in logged[0]
+
+
+def test_serve_access_log_can_be_turned_off(tmp_path: Path) -> None:
+    assert '"GET /api/tags"' not in run_serve(tmp_path, "--no-access-log")
