@@ -159,14 +159,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write(text) if args.json == "-" else Path(args.json).write_text(text)
         return 0
     languages = sorted({prompt.language for prompt in prompts})
-    print(f"classifier: default configuration (rules; semantic off); {len(prompts)} prompts from {args.data.name}; languages {', '.join(languages)}")
+    print(f"classifier: default configuration (rules; semantic off); {len(prompts)} prompts from {args.data.name}", end="")
+    print(f"; languages {', '.join(languages)}")
     for name in (*splits, "all") if args.split == "all" else splits:
         print("\n" + render(name, report[name]))
     if "heldout_meets_goal" in report:
-        print(f"\nheld-out goal (>= {GOAL_OVERALL:.0%} overall, >= {GOAL_PER_CLASS:.0%} per class): {'met' if report['heldout_meets_goal'] else 'NOT met'}")
+        verdict = "met" if report["heldout_meets_goal"] else "NOT met"
+        print(f"\nheld-out goal (>= {GOAL_OVERALL:.0%} overall, >= {GOAL_PER_CLASS:.0%} per class): {verdict}")
     if "timing_us" in report:
         timing = report["timing_us"]
-        print(f"timing (classify_rules, best of 5): two-sentence prompt {timing['two_sentences']:.1f} µs; data-set mean {timing['data_set_mean']:.1f} µs")
+        print(f"timing (classify_rules, best of 5): two-sentence prompt {timing['two_sentences']:.1f} µs;", end="")
+        print(f" data-set mean {timing['data_set_mean']:.1f} µs")
     if args.misses:
         print("\nmisses:")
         for outcome in outcomes:

@@ -109,7 +109,8 @@ _REASONING_CUES = (
         "为什么 为何 分析 比较 评估 策略 原因 影响 理由 应该 如果 "
         "なぜ どうして 分析 比較 評価 戦略 原因 影響 理由 べき もし"
     ))),
-    _Cues(1.0, words=_words("integral derivative equation probability matrix eigenvalue eigenvalues sqrt"), pattern=re.compile(r"[∑∫√π≤≥≠]")),
+    _Cues(1.0, words=_words("integral derivative equation probability matrix eigenvalue eigenvalues sqrt"),
+          pattern=re.compile(r"[∑∫√π≤≥≠]")),
 )
 # Quick arithmetic, one-step equations, translation and summaries are the small model's work,
 # as is a question that says it wants no code.
@@ -170,10 +171,12 @@ def classify_rules(prompt: str, *, has_images: bool = False) -> Classification:
     if code_score == reasoning_score == simple_score == 0.0:
         return _simple(lowered, words, images)
     # On a tie code wins over reasoning, and both over simple.
-    ranked = sorted(
-        ((Task.CODE, code_score, code_cues), (Task.COMPLEX_REASONING, reasoning_score, reasoning_cues), (Task.SIMPLE, simple_score, simple_cues)),
-        key=lambda entry: -entry[1],
+    scored = (
+        (Task.CODE, code_score, code_cues),
+        (Task.COMPLEX_REASONING, reasoning_score, reasoning_cues),
+        (Task.SIMPLE, simple_score, simple_cues),
     )
+    ranked = sorted(scored, key=lambda entry: -entry[1])
     (task, score, cues), (rival_task, rival_score, rival_cues) = ranked[0], ranked[1]
     # Stronger cues raise confidence with diminishing returns; the rival's cues lower it.
     confidence = 0.3 + 0.68 * (1.0 - math.exp(-score)) * score / (score + rival_score)
