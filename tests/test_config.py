@@ -47,7 +47,7 @@ BAD_CONFIGS = [
     ("\n\npolicy: fastest\n", 'bad.yaml:3: policy: unknown policy "fastest" (expected one of: static, threshold, least_load, adaptive)'),
     ("routes:\n  code: [coder, gpu]\n", 'bad.yaml:2: routes.code[1]: unknown tier "gpu" (expected one of: coder, embedder, reasoner)'),
     ("routes:\n  chat: [coder]\n", 'bad.yaml:2: routes.chat: unknown task "chat" (expected one of: simple, code, complex_reasoning, embedding)'),
-    ("routes:\n  code: []\n", "bad.yaml:2: routes.code: expected at least one item"),
+    ("hosts: []\n", "bad.yaml:1: hosts: expected at least one item"),
     (
         "routes:\n  embedding: [coder]\n",
         'bad.yaml:2: routes.embedding[0]: tier "coder" cannot serve embedding (it lacks the "embedding" capability)',
@@ -61,17 +61,27 @@ BAD_CONFIGS = [
         'bad.yaml:5: models[0].capabilities[1]: unknown capability "chat"'
         " (expected one of: completion, embedding, insert, thinking, tools, vision)",
     ),
-    (TWO_TIERS.replace("tier: embed", "tier: chat") + TWO_ROUTES, 'bad.yaml:6: models[1].tier: duplicate tier "chat"'),
+    (
+        TWO_TIERS.replace("tier: embed", "tier: chat") + TWO_ROUTES,
+        'bad.yaml:6: models[1].tier: duplicate tier "chat"\n'
+        'bad.yaml:10: routes.embedding[0]: unknown tier "embed" (expected one of: chat)',
+    ),
     (TWO_TIERS.replace("    model: m\n", ""), 'bad.yaml:2: models[0]: missing key "model"'),
     (
         TWO_TIERS,
         'bad.yaml: routes.simple[0]: unknown tier "coder" (expected one of: chat, embed);'
-        " this is the built-in default, set routes.simple in the file",
+        " this is the built-in default, set routes.simple in the file\n"
+        'bad.yaml: routes.code[0]: unknown tier "coder" (expected one of: chat, embed);'
+        " this is the built-in default, set routes.code in the file\n"
+        'bad.yaml: routes.complex_reasoning[0]: unknown tier "reasoner" (expected one of: chat, embed);'
+        " this is the built-in default, set routes.complex_reasoning in the file\n"
+        'bad.yaml: routes.embedding[0]: unknown tier "embedder"; did you mean "embed"?;'
+        " this is the built-in default, set routes.embedding in the file",
     ),
     ("models:\n  codr:\n    slots: 2\n", 'bad.yaml:2: models.codr: unknown tier "codr"; did you mean "coder"?'),
     ("models:\n  coder:\n    hosts: [gpu]\n", 'bad.yaml:3: models[0].hosts[0]: unknown host "gpu" (expected one of: local)'),
     ("hosts:\n  - name: local\n  - name: local\n", 'bad.yaml:3: hosts[1].name: duplicate host "local"'),
-    ("hosts:\n  - name: a\n    url: ftp://x\n", 'bad.yaml:3: hosts[0].url: expected an http(s) URL such as "http://127.0.0.1:11434", got "ftp://x"'),
+    ("hosts:\n  - name: local\n    url: ftp://x\n", 'bad.yaml:3: hosts[0].url: expected an http(s) URL such as "http://127.0.0.1:11434", got "ftp://x"'),
     ("serve:\n  listen: nowhere\n", 'bad.yaml:2: serve.listen: expected host:port such as "127.0.0.1:11435", got "nowhere"'),
     ("adaptive:\n  min_weight: 3\n", "bad.yaml:2: adaptive.max_weight: must be at least adaptive.min_weight (3)"),
     (
