@@ -406,7 +406,7 @@ def _number_problem(value: Any, hint: type, field: str) -> str | None:
     if number is None or not math.isfinite(number) or not above_low or (number > bounds.high and _is_fraction(field, bounds)):
         return f"expected {expectation}, got {describe(value)}"
     if number > bounds.high:
-        high = f"{bounds.high:.0f}" if bounds.high.is_integer() else f"{bounds.high:g}"
+        high = f"{bounds.high:.0f}" if bounds.high == int(bounds.high) else f"{bounds.high:g}"
         limit = f"a duration of at most {high} seconds" if _is_duration(field) else f"at most {high}"
         return f"expected {limit}, got {describe(value)}"
     return None
@@ -428,22 +428,22 @@ def _expectation(hint: type, field: str, bounds: _Range) -> str:
 
 
 def _port_problem(port: str) -> str | None:
-    if port.isdigit() and 1 <= int(port) <= 65535:
-        return None
-    return f"port {json.dumps(port) if not port.isdigit() else port} is out of range (expected 1 to 65535)"
+    return None if 1 <= int(port) <= 65535 else f"port {port} is out of range (expected 1 to 65535)"
 
 
 def _check_url(value: str) -> str | None:
     expected = f'expected an http(s) URL such as "http://127.0.0.1:11434", got {json.dumps(value)}'
-    parts = urllib.parse.urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    try:
+        parts = urllib.parse.urlsplit(value)
+    except ValueError:  # e.g. an unclosed "[" of an IPv6 address
         return expected
-    host, colon, port = parts.netloc.rpartition("@")[2].rpartition(":")
-    if not colon or port.endswith("]"):  # no port, or the colon was inside an IPv6 address
-        host, port = parts.netloc.rpartition("@")[2], ""
-    if not host.strip("[]"):
+    address = parts.netloc.rpartition("@")[2]
+    host, colon, port = address.rpartition(":")
+    if not colon or "]" in port:  # no port; a colon, if any, is inside an IPv6 address
+        host, colon, port = address, "", ""
+    if parts.scheme not in ("http", "https") or not host.strip("[]") or (colon and not port.isdigit()):
         return expected
-    return _port_problem(port) if port or colon else None
+    return _port_problem(port) if colon else None
 
 
 def _check_listen(value: str) -> str | None:
@@ -451,7 +451,7 @@ def _check_listen(value: str) -> str | None:
         host, colon, port = value[1:].partition("]:")
     else:
         host, colon, port = value.rpartition(":")
-    if not host or not colon or (":" in host and not value.startswith("[")):
+    if not host or not colon or not port.isdigit() or (":" in host and not value.startswith("[")):
         return f'expected host:port such as "127.0.0.1:11435", got {json.dumps(value)}'
     return _port_problem(port)
 

@@ -219,6 +219,9 @@ def _syntax_error(path: str, error: yaml.YAMLError, label: str) -> ConfigError:
     return ConfigError(path, None, label, str(error).replace("\n", " "))
 
 
+_COLLECTION_TAGS = frozenset({"tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"})
+
+
 class _Builder:
     """Composed nodes -> plain values, noting the line of every value and key on the way."""
 
@@ -234,6 +237,8 @@ class _Builder:
         self.value_lines[keys] = node.start_mark.line + 1
         if isinstance(node, ScalarNode):
             return self._constructor.construct_object(node, deep=True)
+        if node.tag not in _COLLECTION_TAGS:  # worded as the constructor words it for a scalar
+            raise ConfigError(self.path, self.value_lines[keys], "", f"could not determine a constructor for the tag '{node.tag}'")
         if id(node) in self._open:
             raise ConfigError(self.path, self.value_lines[keys], dotted(keys), "an alias refers to a collection that contains it")
         self._open.add(id(node))
