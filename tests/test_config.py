@@ -214,3 +214,29 @@ def test_check_config_subprocess_prints_one_line_and_exits_2(isolated_xdg: Path)
     assert result.stdout == ""
     assert result.stderr == 'zeta-console: bad.yaml:3: thresholds.queue: expected a positive integer, got "lots"\n'
     assert "Traceback" not in result.stderr
+
+
+def test_the_theme_names_config_accepts_are_the_themes_the_console_loads() -> None:
+    from zeta_console.config import shipped_theme_names
+    from zeta_console.ui.themes import load_builtin_themes
+
+    themes, problems = load_builtin_themes()
+    assert not problems
+    assert shipped_theme_names() == tuple(sorted(theme.name for theme in themes))
+
+
+def test_check_config_prints_every_mistake_on_its_own_line(capsys: pytest.CaptureFixture[str]) -> None:
+    Path("bad.yaml").write_text("thresholds:\n  queue: 0\n  ttft_s: soon\nserve:\n  listen: 127.0.0.1:99999\n")
+    assert main(["check-config", "bad.yaml"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "zeta-console: bad.yaml:2: thresholds.queue: expected a positive integer, got 0",
+        'zeta-console: bad.yaml:3: thresholds.ttft_s: expected a positive duration (seconds, or e.g. "500ms", "2s", "5m"), got "soon"',
+        "zeta-console: bad.yaml:5: serve.listen: port 99999 is out of range (expected 1 to 65535)",
+    ]
+
+
+def test_a_chat_only_fleet_is_a_valid_configuration() -> None:
+    Path("chat.yaml").write_text(TWO_TIERS.replace("  - tier: embed\n    model: e\n    hosts: [local]\n    capabilities: [embedding]\n", "")
+                                 + "routes: {simple: [chat], code: [chat], complex_reasoning: [chat], embedding: []}\n")
+    settings = load_settings("chat.yaml", overrides=False)
+    assert settings.routes[Task.EMBEDDING] == () and [model.tier for model in settings.models] == ["chat"]
