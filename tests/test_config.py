@@ -81,7 +81,10 @@ BAD_CONFIGS = [
     ("models:\n  codr:\n    slots: 2\n", 'bad.yaml:2: models.codr: unknown tier "codr"; did you mean "coder"?'),
     ("models:\n  coder:\n    hosts: [gpu]\n", 'bad.yaml:3: models[0].hosts[0]: unknown host "gpu" (expected one of: local)'),
     ("hosts:\n  - name: local\n  - name: local\n", 'bad.yaml:3: hosts[1].name: duplicate host "local"'),
-    ("hosts:\n  - name: local\n    url: ftp://x\n", 'bad.yaml:3: hosts[0].url: expected an http(s) URL such as "http://127.0.0.1:11434", got "ftp://x"'),
+    (
+        "hosts:\n  - name: local\n    url: ftp://x\n",
+        'bad.yaml:3: hosts[0].url: expected an http(s) URL such as "http://127.0.0.1:11434", got "ftp://x"',
+    ),
     ("serve:\n  listen: nowhere\n", 'bad.yaml:2: serve.listen: expected host:port such as "127.0.0.1:11435", got "nowhere"'),
     ("adaptive:\n  min_weight: 3\n", "bad.yaml:2: adaptive.max_weight: must be at least adaptive.min_weight (3)"),
     (
