@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--config", metavar="PATH", help="configuration file naming the journal")
 
     serve = sub.add_parser("serve", help="serve an Ollama-compatible endpoint through the router")
-    serve.add_argument("--listen", default="127.0.0.1:11435", metavar="ADDR", help="address:port (default 127.0.0.1:11435)")
+    serve.add_argument("--listen", metavar="ADDR", help="address:port (default: serve.listen in the configuration, 127.0.0.1:11435)")
     serve.add_argument("--token", metavar="T", help="bearer token; required for a non-loopback address")
     serve.add_argument("--no-access-log", action="store_true", help="do not print a line per request on stderr")
     _add_config_source(serve)

@@ -17,6 +17,10 @@ from zeta_console.settings import Settings
 
 
 def run_serve_command(args: argparse.Namespace) -> int:
+    if args.listen is None:  # no --listen: the configuration's serve.listen
+        from zeta_console.config import load_settings
+
+        args.listen = (Settings() if args.demo else load_settings(args.config)).serve.listen
     # Refuse a bad or unsafe address before starting anything.
     require_safe_bind(parse_listen(args.listen), args.token)
     return asyncio.run(_serve(args))

@@ -255,7 +255,10 @@ def unavailable(tier: str, endpoints: Sequence[EndpointState], screen_: Screen) 
 
 def nothing_available(inp: DecisionInput, screen_: Screen, policy: str) -> PolicyResult:
     """No endpoint may take the request: name each capable one and why, so the operator can act."""
+    task = inp.classification.task.value
+    if not screen_.tiers:  # a chat-only or embed-only fleet: not a passing state, so no "now"
+        return PolicyResult(None, assemble(inp.endpoints, {}, screen_.rejected), f"{policy}: no route for {task} (routes.{task} names no tier)")
     blocked = [f"{e.id} {screen_.rejected[e.id]}" for e in inp.endpoints if screen_.rejected.get(e.id) not in (INCAPABLE, NOT_IN_ROUTE)]
     why = ", ".join(blocked) if blocked else f"no endpoint in route {' > '.join(screen_.tiers) or '(empty)'} can serve {'+'.join(sorted(inp.needs))}"
-    reason = with_notes(f"{policy}: nothing can take {inp.classification.task.value} now: {why}", screen_)
+    reason = with_notes(f"{policy}: nothing can take {task} now: {why}", screen_)
     return PolicyResult(None, assemble(inp.endpoints, {}, screen_.rejected), reason)
