@@ -33,7 +33,12 @@ CAPABILITIES = frozenset({"completion", "embedding", "thinking", "tools", "inser
 
 def default_ollama_url() -> str:
     """The default host follows OLLAMA_HOST, as the ollama CLI and client do."""
-    raw = os.environ.get("OLLAMA_HOST", "").strip()
+    return ollama_url(os.environ.get("OLLAMA_HOST", ""))
+
+
+def ollama_url(raw: str) -> str:
+    """An Ollama address as OLLAMA_HOST accepts it ("host", ":port", "host:port", a URL) as a URL."""
+    raw = raw.strip()
     if not raw:
         return "http://127.0.0.1:11434"
     if "://" not in raw:

@@ -241,8 +241,8 @@ class HealthMonitor:
     def missing_reason(self, host: str, model: str) -> str:
         """The advice for a configured model the host does not have."""
         installed = self.hosts[host].installed or {}
-        has = f"the host has {', '.join(installed.values())}" if installed else "the host has no models"
-        return f"not installed on {host}; {has}; `ollama pull {model}` or edit the config"
+        has = f"it has {', '.join(installed.values())}" if installed else "it has no models"
+        return f"not installed on {host} ({has}): `ollama pull {model}`, edit the config or run `zeta-console init`"
 
     def residency(self, host: str, model: str) -> ResidentModel | Literal[False] | None:
         """The /api/ps row of `model` on `host`; False = not resident; None = unknown (not probed)."""
