@@ -223,17 +223,18 @@ def default_path() -> Path:
     return config_dir() / CONFIG_FILE
 
 
-async def propose(urls: Sequence[str]) -> str:
-    """The configuration text for the hosts at `urls`."""
+async def propose(urls: Sequence[str]) -> tuple[str, list[Tier]]:
+    """The configuration text for the hosts at `urls`, and the tiers it sets."""
     found = await survey(urls)
-    return render(found, guess_tiers(found))
+    tiers = guess_tiers(found)
+    return render(found, tiers), tiers
 
 
 def run_init_command(args: argparse.Namespace) -> int:
     path = Path(args.path) if args.path else default_path()
     refuse_overwrite(path, args.force)  # before asking any host
     urls = [ollama_url(url) for url in args.host] if args.host else [default_ollama_url()]
-    text = asyncio.run(propose(urls))
+    text, _ = asyncio.run(propose(urls))
     sys.stdout.write(text)
     sys.stdout.flush()
     write_config(path, text, args.force)

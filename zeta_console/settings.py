@@ -188,6 +188,9 @@ DEFAULT_ROUTES: Mapping[Task, tuple[str, ...]] = _frozen(
 )
 
 
+BUILT_IN_SOURCE = "<built-in defaults>"  # Settings.source when no config file was read
+
+
 @dataclass(frozen=True)
 class Settings:
     hosts: tuple[HostConfig, ...] = field(default_factory=default_hosts)
@@ -205,7 +208,7 @@ class Settings:
     ui: UI = UI()
     load_generator: LoadGenerator = LoadGenerator()
     serve: Serve = Serve()
-    source: str = "<built-in defaults>"  # the file these came from, for messages
+    source: str = BUILT_IN_SOURCE  # the file these came from, for messages
 
     def model(self, tier: str) -> ModelConfig:
         for model in self.models:
