@@ -61,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-access-log", action="store_true", help="do not print a line per request on stderr")
     _add_config_source(serve)
 
+    init = sub.add_parser("init", help="write a config from the models the Ollama hosts serve")
+    init.add_argument("path", nargs="?", metavar="PATH", help="file to write (default: the XDG config dir's config.yaml)")
+    init.add_argument("--host", action="append", metavar="URL", help="an Ollama host to read (repeatable; default OLLAMA_HOST or local)")
+    init.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
+
     bench = sub.add_parser("bench", help="replay a scenario against a fresh emulator fleet per policy")
     bench.add_argument("scenario", help="scenario name (bench/scenarios/NAME.yaml) or path")
     bench.add_argument(
@@ -87,6 +92,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         from zeta_console.journal import run_history_command as handler
     elif command == "serve":
         from zeta_console.serve.cli import run_serve_command as handler
+    elif command == "init":
+        from zeta_console.init_config import run_init_command as handler
     elif command == "bench":
         from zeta_console.benchmark.cli import run_bench_command as handler
     else:

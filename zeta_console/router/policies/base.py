@@ -36,6 +36,7 @@ STALE_TELEMETRY_S = 30.0  # an endpoint silent for longer counts as saturated (a
 
 _BROKEN = (EndpointStatus.EJECTED, EndpointStatus.DOWN)
 _DRAINED = EndpointStatus.DRAINED
+_MISSING = EndpointStatus.MISSING
 
 
 Candidates = tuple[CandidateScore, ...]
@@ -103,7 +104,8 @@ def screen(inp: DecisionInput, routes: Mapping[Task, tuple[str, ...]]) -> Screen
     """Apply the filters every policy shares: capability, route (or pin), tried, drained, health.
 
     When only ejected or down endpoints could serve the request they stay in the pool (ejected
-    before down) rather than failing it silently; a note says so.
+    before down) rather than failing it silently; a note says so. A model its host has not
+    installed is never tried: its exclusion says what the host has instead.
     """
     needs = inp.needs
     endpoints = inp.endpoints
@@ -123,6 +125,8 @@ def screen(inp: DecisionInput, routes: Mapping[Task, tuple[str, ...]]) -> Screen
             rejected[e.id] = ALREADY_TRIED
         elif e.drained or status == _DRAINED:
             rejected[e.id] = DRAINED
+        elif status == _MISSING:
+            rejected[e.id] = f"{_MISSING}: {e.status_reason}"
         elif status in _BROKEN:
             broken.append(e)
         else:
