@@ -122,7 +122,7 @@ def clear_overrides() -> None:
 
 def run_check_config_command(args: argparse.Namespace) -> int:
     """`zeta-console check-config [PATH]`: validate without running; every mistake found is one line."""
-    path: str | None = args.path
+    path: str | None = args.config
     try:
         settings = load_settings(path, overrides=path is None)
     except ConfigError as error:
