@@ -4,7 +4,10 @@ a subcommand refuses the ones it does not use, every error is one line with its 
 from __future__ import annotations
 
 import functools
+import os
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -114,6 +117,36 @@ def test_a_global_option_a_command_does_not_use_is_refused(
     assert error.splitlines()[-1] == f"zeta-console {command}: error: {flag} does not apply to {command}"
 
 
+# --- the console: --listen is bound before the terminal is taken over ------------------------------
+
+
+def run_cli(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`zeta-console ARGV` in a process of its own, without a terminal; a console that starts its UI times out."""
+    return subprocess.run(
+        [sys.executable, "-m", "zeta_console.cli", *argv],
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        timeout=30,
+        cwd=cwd,
+        env=dict(os.environ),
+    )
+
+
+def test_console_on_a_busy_listen_port_exits_2_before_touching_the_terminal(isolated_xdg: Path, busy_port: int) -> None:
+    result = run_cli("--demo", "--listen", f"127.0.0.1:{busy_port}", cwd=isolated_xdg)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [f"zeta-console: cannot listen on 127.0.0.1:{busy_port}: Address already in use"]
+
+
+def test_console_with_a_bad_config_exits_2_before_touching_the_terminal(isolated_xdg: Path) -> None:
+    Path("bad.yaml").write_text("policy: adaptive\nthresholds:\n  queue: lots\n")
+    result = run_cli("--config", "bad.yaml", cwd=isolated_xdg)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith("zeta-console: bad.yaml:3: thresholds.queue: ") and len(result.stderr.splitlines()) == 1
+
+
 # --- each subcommand's own usage and description --------------------------------------------------
 
 
@@ -131,3 +164,11 @@ def test_each_subcommand_help_opens_with_a_description(command: str, capsys: pyt
     paragraphs = capsys.readouterr().out.split("\n\n")
     assert paragraphs[0].startswith(f"usage: zeta-console {command}")
     assert not paragraphs[1].splitlines()[0].endswith(":"), f"a section heading, not a description: {paragraphs[1]}"
+
+
+@pytest.mark.parametrize("prompt", ["", "  \n\t"])
+def test_an_empty_prompt_is_refused(prompt: str, ollama_away: int, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["route", prompt]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == "zeta-console: the prompt is empty: give the text to route, e.g. zeta-console route 'hello'\n"
