@@ -199,9 +199,9 @@ def test_a_broken_overrides_file_names_that_file() -> None:
 
 def test_check_config_prints_a_summary(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check-config", str(ROOT / "config.yaml")]) == 0
-    assert capsys.readouterr().out == f"ok: {ROOT / 'config.yaml'} (1 hosts, 3 models, policy adaptive)\n"
+    assert capsys.readouterr().out == f"ok: {ROOT / 'config.yaml'} (1 host, 3 models, policy adaptive)\n"
     assert main(["check-config"]) == 0
-    assert capsys.readouterr().out == "ok: <built-in defaults> (1 hosts, 3 models, policy adaptive)\n"
+    assert capsys.readouterr().out == "ok: <built-in defaults> (1 host, 3 models, policy adaptive)\n"
 
 
 def test_check_config_reports_a_missing_file(capsys: pytest.CaptureFixture[str]) -> None:

@@ -37,7 +37,7 @@ def test_init_shows_the_config_then_writes_it_and_check_config_accepts_it(
     assert captured.err.strip() == f"zeta-console: wrote {path}; start the console with it: zeta-console --config {path}"
     assert "# thinking model, 14.8B" in captured.out
     assert main(["check-config", str(path)]) == 0
-    assert capsys.readouterr().out.startswith(f"ok: {path} (1 hosts, 3 models")
+    assert capsys.readouterr().out.startswith(f"ok: {path} (1 host, 3 models")
     settings = load_settings(path, overrides=False)
     assert [(host.name, host.url) for host in settings.hosts] == [("local", url)]
     assert [(m.tier, m.model, m.hosts, m.capabilities) for m in settings.models] == [

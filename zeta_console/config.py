@@ -35,6 +35,7 @@ from typing import Any, NoReturn
 import yaml
 
 from zeta_console.settings import CAPABILITIES, HostConfig, ModelConfig, Settings, Task, Thresholds, default_ollama_url
+from zeta_console.wording import counted
 from zeta_console.yaml_source import ConfigError, Keys, YamlSource, describe, dotted, parse_yaml, raise_all, read_yaml, unknown
 
 APP_DIR = "zeta-console"
@@ -122,7 +123,7 @@ def clear_overrides() -> None:
 
 def run_check_config_command(args: argparse.Namespace) -> int:
     """`zeta-console check-config [PATH]`: validate without running; every mistake found is one line."""
-    path: str | None = args.path
+    path: str | None = args.config
     try:
         settings = load_settings(path, overrides=path is None)
     except ConfigError as error:
@@ -131,7 +132,8 @@ def run_check_config_command(args: argparse.Namespace) -> int:
         return error.exit_code
     used_overrides = path is None and overrides_path().is_file()
     layered = f" + {overrides_path()}" if used_overrides else ""
-    print(f"ok: {settings.source}{layered} ({len(settings.hosts)} hosts, {len(settings.models)} models, policy {settings.policy})")
+    counts = f"{counted(len(settings.hosts), 'host')}, {counted(len(settings.models), 'model')}"
+    print(f"ok: {settings.source}{layered} ({counts}, policy {settings.policy})")
     return 0
 
 

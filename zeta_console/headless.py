@@ -19,6 +19,8 @@ from zeta_console.settings import Settings, Task
 
 
 def run_route_command(args: argparse.Namespace) -> int:
+    if not args.prompt.strip():
+        raise UserError("the prompt is empty: give the text to route, e.g. zeta-console route 'hello'", exit_code=2)
     return asyncio.run(_route(args))
 
 

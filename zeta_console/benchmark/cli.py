@@ -16,6 +16,7 @@ from zeta_console.benchmark.results import ContenderRun
 from zeta_console.benchmark.scenarios import Scenario, load_scenario
 from zeta_console.benchmark.trace import generate_trace
 from zeta_console.errors import UserError
+from zeta_console.wording import counted
 
 LITELLM_ALIASES = {"litellm": ("litellm:latency", "litellm:least_busy")}
 
@@ -50,7 +51,7 @@ def run_bench_command(args: argparse.Namespace) -> int:
     time_scale = scenario.quick_time_scale if args.quick else scenario.time_scale
     trace = generate_trace(scenario.traffic, scenario.seed, scenario.sizes)
     print(
-        f"bench {scenario.name}: {len(trace)} requests over {scenario.duration_s:g} s at {time_scale:g}x "
+        f"bench {scenario.name}: {counted(len(trace), 'request')} over {scenario.duration_s:g} s at {time_scale:g}x "
         f"(seed {scenario.seed}), contenders: {', '.join(contenders)}",
         file=sys.stderr,
     )

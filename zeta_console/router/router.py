@@ -46,6 +46,7 @@ from zeta_console.router.policies import Policy, PolicyResult, make_policy
 from zeta_console.router.requests import AnyRequest, ChatRequest, EmbedRequest, EmbedResult, GenerateRequest
 from zeta_console.router.slots import SlotTable, Waiter
 from zeta_console.settings import PolicyName, Settings, Task
+from zeta_console.wording import counted
 
 log = logging.getLogger(__name__)
 
@@ -256,7 +257,7 @@ class ZetaDynamicRouter(OperatorControls):
         limit = self.settings.admission.max_queued
         if state.request.interactive or self.slots.total_queued() < limit:
             return
-        reason = f"shed: {limit} requests already waiting for a slot (admission.max_queued)"
+        reason = f"shed: {counted(limit, 'request')} already waiting for a slot (admission.max_queued)"
         self._set_decision(state, PolicyResult(None, result.candidates, reason))
         raise RejectedError(f"server busy, please try again: {reason}", ErrorKind.BUSY)
 

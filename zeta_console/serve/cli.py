@@ -11,8 +11,7 @@ import sys
 from zeta_console.heap import settle_heap
 from zeta_console.journal import Journal
 from zeta_console.router.router import ZetaDynamicRouter
-from zeta_console.serve.endpoint import start_endpoint
-from zeta_console.serve.security import parse_listen, require_safe_bind
+from zeta_console.serve.endpoint import Listener, open_listener, serve_on
 from zeta_console.settings import Settings
 
 
@@ -21,19 +20,19 @@ def run_serve_command(args: argparse.Namespace) -> int:
         from zeta_console.config import load_settings
 
         args.listen = (Settings() if args.demo else load_settings(args.config)).serve.listen
-    # Refuse a bad or unsafe address before starting anything.
-    require_safe_bind(parse_listen(args.listen), args.token)
-    return asyncio.run(_serve(args))
+    # Refuse a bad, unsafe or busy address before starting anything.
+    with contextlib.closing(open_listener(args.listen, args.token)) as listener:
+        return asyncio.run(_serve(args, listener))
 
 
-async def _serve(args: argparse.Namespace) -> int:
+async def _serve(args: argparse.Namespace, listener: Listener) -> int:
     async with contextlib.AsyncExitStack() as stack:
         settings = await _settings(args, stack)
         journal = None if args.demo else Journal.from_settings(settings)  # as the console: simulated traffic is not journalled
         if journal is not None:
             stack.callback(journal.close)
         router = await stack.enter_async_context(ZetaDynamicRouter(settings, journal=journal))
-        endpoint = await start_endpoint(router, settings, args.listen, args.token, None if args.no_access_log else _print_access_line)
+        endpoint = await serve_on(router, settings, listener, None if args.no_access_log else _print_access_line)
         stack.push_async_callback(endpoint.stop)
         settle_heap()
         print(endpoint.url, flush=True)

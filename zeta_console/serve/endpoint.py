@@ -46,9 +46,31 @@ def _bind(address: ListenAddress) -> socket.socket:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind(socket_address)
     except OSError as error:
-        raise UserError(f"cannot listen on {address.host}:{address.port}: {error.strerror or error}") from None
+        raise UserError(f"cannot listen on {address.host}:{address.port}: {error.strerror or error}", exit_code=2) from None
     sock.set_inheritable(True)
     return sock
+
+
+@dataclass
+class Listener:
+    """A checked address and its bound socket, held from before anything else starts until served."""
+
+    address: ListenAddress
+    token: str | None
+    sock: socket.socket
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def open_listener(listen: str, token: str | None) -> Listener:
+    """Bind `listen` now, so that a bad, unsafe or busy address fails before the program starts its work.
+
+    Raises UserError (exit status 2) for a bad address, a non-loopback bind without a token or a bind failure.
+    """
+    address = parse_listen(listen)
+    require_safe_bind(address, token)
+    return Listener(address, token, _bind(address))
 
 
 async def start_endpoint(
@@ -58,15 +80,15 @@ async def start_endpoint(
     token: str | None = None,
     access_log: Callable[[str], None] | None = None,
 ) -> RunningEndpoint:
-    """Start serving Ollama's API through `router` on `listen` (default: settings.serve.listen),
-    handing one line per request to `access_log` if given.
+    """Start serving Ollama's API through `router` on `listen` (default: settings.serve.listen)."""
+    return await serve_on(router, settings, open_listener(listen or settings.serve.listen, token), access_log)
 
-    Raises UserError (exit status 2) for a bad address or a non-loopback bind without a token.
-    """
-    address = parse_listen(listen or settings.serve.listen)
-    require_safe_bind(address, token)
-    app = create_app(router, settings, token=token, check_host=address.is_loopback, access_log=access_log)
-    sock = _bind(address)
+
+async def serve_on(router: Routing, settings: Settings, listener: Listener, access_log: Callable[[str], None] | None = None) -> RunningEndpoint:
+    """Serve Ollama's API through `router` on an open listener, handing one line per request to `access_log` if given;
+    the endpoint owns the listener's socket from here."""
+    address, sock = listener.address, listener.sock
+    app = create_app(router, settings, token=listener.token, check_host=address.is_loopback, access_log=access_log)
     config = uvicorn.Config(
         app,
         log_config=None,  # leave logging to the host program (the console draws on the terminal)

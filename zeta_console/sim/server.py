@@ -90,7 +90,10 @@ class SimHost:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        sock = _listening_socket(self.address, self.port)
+        try:
+            sock = _listening_socket(self.address, self.port)
+        except OSError as error:
+            raise OSError(error.errno, f"emulated host {self.name!r} cannot listen on {self.url}: {error.strerror}") from None
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(
             self.app,
@@ -108,7 +111,7 @@ class SimHost:
         if not server.started:
             await self._serving
             sock.close()
-            raise OSError(f"emulated host {self.name} could not listen on {self.url}")
+            raise OSError(f"emulated host {self.name!r} could not listen on {self.url}")
 
     async def stop(self) -> None:
         if self._comeback is not None:

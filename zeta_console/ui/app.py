@@ -31,6 +31,7 @@ from zeta_console.ui.session import ConsoleSession, FaultInjector, FaultKind
 from zeta_console.ui.themes import THEME_VARIABLE_DEFAULTS, load_builtin_themes
 from zeta_console.ui.widgets.header import ConsoleHeader
 from zeta_console.ui.widgets.prompt import AnswerView
+from zeta_console.wording import counted
 
 FALLBACK_THEME = "zeta-dark"
 
@@ -194,7 +195,7 @@ class ZetaConsole(App[None]):
         except OSError as error:
             self.notify(f"Could not write {path}: {error.strerror or error}", severity="error", title="Export")
             return
-        self.notify(f"{count} rows written to {path}", title="Decision log exported")
+        self.notify(f"{counted(count, 'row')} written to {path}", title="Decision log exported")
 
     def action_next_theme(self) -> None:
         names = sorted(self.available_themes)
