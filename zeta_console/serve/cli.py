@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import signal
 import sys
+from collections.abc import Callable
 
 from zeta_console.heap import settle_heap
 from zeta_console.journal import Journal
@@ -23,19 +24,25 @@ def run_serve_command(args: argparse.Namespace) -> int:
 
 
 async def _serve(args: argparse.Namespace) -> int:
-    async with contextlib.AsyncExitStack() as stack:
-        settings = await _settings(args, stack)
-        journal = None if args.demo else Journal.from_settings(settings)  # as the console: simulated traffic is not journalled
-        if journal is not None:
-            stack.callback(journal.close)
-        router = await stack.enter_async_context(ZetaDynamicRouter(settings, journal=journal))
-        endpoint = await start_endpoint(router, settings, args.listen, args.token)
-        stack.push_async_callback(endpoint.stop)
-        settle_heap()
-        print(endpoint.url, flush=True)
-        simulated = " (simulated fleet)" if args.demo else ""
-        print(f"zeta-console serve: Ollama API at {endpoint.url}{simulated}; Ctrl-C to stop", file=sys.stderr, flush=True)
-        await _until_interrupted()
+    # Installed for the whole run, so a second Ctrl-C during the drain cuts it short instead of
+    # interrupting the unwinding (which would lose the journal's last records).
+    with _StopSignals() as signals:
+        async with contextlib.AsyncExitStack() as stack:
+            settings = await _settings(args, stack)
+            journal = None if args.demo else Journal.from_settings(settings)  # as the console: simulated traffic is not journalled
+            if journal is not None:
+                stack.callback(journal.close)  # last: writes the records of the requests cut below
+            router = await stack.enter_async_context(ZetaDynamicRouter(settings, journal=journal))
+            endpoint = await start_endpoint(router, settings, args.listen, args.token)
+            stack.push_async_callback(endpoint.stop)
+            settle_heap()
+            print(endpoint.url, flush=True)
+            simulated = " (simulated fleet)" if args.demo else ""
+            print(f"zeta-console serve: Ollama API at {endpoint.url}{simulated}; Ctrl-C to stop", file=sys.stderr, flush=True)
+            await signals.first.wait()
+            signals.on_repeat = endpoint.cut
+            grace = settings.serve.drain_grace_s
+            print(f"zeta-console serve: stopping; requests in flight have {grace:g}s to finish (Ctrl-C again cuts them)", file=sys.stderr, flush=True)
     return 0
 
 
@@ -50,13 +57,27 @@ async def _settings(args: argparse.Namespace, stack: contextlib.AsyncExitStack) 
     return load_settings(args.config)
 
 
-async def _until_interrupted() -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
+class _StopSignals:
+    """SIGINT and SIGTERM: the first asks for a graceful stop, any later one calls `on_repeat`."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.first = asyncio.Event()
+        self.on_repeat: Callable[[], None] = lambda: None
+
+    def _received(self) -> None:
+        if self.first.is_set():
+            self.on_repeat()
+        self.first.set()
+
+    def __enter__(self) -> _StopSignals:
+        loop = asyncio.get_running_loop()
+        for signum in self.SIGNALS:
+            loop.add_signal_handler(signum, self._received)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in self.SIGNALS:
             loop.remove_signal_handler(signum)

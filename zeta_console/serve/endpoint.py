@@ -1,7 +1,8 @@
 """Running the endpoint inside an existing event loop: `serve` and the console both use this.
 
 uvicorn runs as a task of the caller's loop with its signal handling disabled: the owner of
-the loop (the console, or `zeta-console serve`) decides when to stop.
+the loop (the console, or `zeta-console serve`) decides when to stop. Stopping drains: no new
+connections, requests in flight get `serve.drain_grace_s` to finish, the rest are cut.
 """
 
 from __future__ import annotations
@@ -15,10 +16,9 @@ import uvicorn
 from zeta_console.embedded_server import EmbeddedServer
 from zeta_console.errors import UserError
 from zeta_console.serve.app import Routing, create_app
+from zeta_console.serve.relay import EndCutReplies
 from zeta_console.serve.security import ListenAddress, parse_listen, require_safe_bind
 from zeta_console.settings import Settings
-
-GRACEFUL_SHUTDOWN_S = 2.0
 
 
 @dataclass
@@ -28,10 +28,15 @@ class RunningEndpoint:
     _task: asyncio.Task[None]
 
     async def stop(self) -> None:
+        """Close the listener and idle connections, wait up to `serve.drain_grace_s` for the requests
+        in flight, then cut the rest (a started stream gets an error line, the others a 503)."""
         self._server.should_exit = True
         await self._task
 
-
+    def cut(self) -> None:
+        """End a `stop()`'s grace now: cut every request still in flight."""
+        for task in list(self._server.server_state.tasks):
+            task.cancel()
 
 
 def _bind(address: ListenAddress) -> socket.socket:
@@ -57,7 +62,7 @@ async def start_endpoint(router: Routing, settings: Settings, listen: str | None
     """
     address = parse_listen(listen or settings.serve.listen)
     require_safe_bind(address, token)
-    app = create_app(router, settings, token=token, check_host=address.is_loopback)
+    app = EndCutReplies(create_app(router, settings, token=token, check_host=address.is_loopback))
     sock = _bind(address)
     config = uvicorn.Config(
         app,
@@ -66,9 +71,9 @@ async def start_endpoint(router: Routing, settings: Settings, listen: str | None
         server_header=False,
         proxy_headers=False,  # no proxy in front: X-Forwarded-For must not rename the client
         lifespan="on",
-        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+        timeout_graceful_shutdown=settings.serve.drain_grace_s,
     )
-    server = EmbeddedServer(config)
+    server = EmbeddedServer(config, settings.serve)
     task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]), name="zeta-serve")
     await server.startup_finished.wait()
     if not server.started:
