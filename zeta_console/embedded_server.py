@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import resource
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -28,7 +29,12 @@ from zeta_console.settings import ConnectionLimits
 
 log = logging.getLogger(__name__)
 
-LINGER_S = 1.0  # how long a refused connection's input is read and dropped, so the close does not reset it
+LINGER_S = 1.0  # how long a refused connection's input is read and dropped (see Refusal)
+LINGER_BYTES = 256 * 1024
+MAX_LINGERING = 64  # refused connections lingering at once; past these a refusal closes at once
+RESERVED_DESCRIPTORS = 128  # for the rest of the process: upstream connections, the journal, an in-process emulator
+ACCEPT_BATCH_RANGE = (64, 2048)
+LISTEN_QUEUE = 2048  # uvicorn's default backlog
 CUT_REPLIES_S = 2.0  # after the grace, how long the cancelled requests get to finish their replies and records
 ACCEPT_FAILURE = "socket.accept() out of system resource"  # asyncio's context message
 ACCEPT_FAILURE_LOG_EVERY_S = 60.0
@@ -49,20 +55,40 @@ BUSY_REPLY = _raw_reply(503, "Service Unavailable", BUSY_MESSAGE)
 HEAD_TOO_LARGE_REPLY = _raw_reply(431, "Request Header Fields Too Large", HEAD_TOO_LARGE_MESSAGE)
 
 
-def _answer_and_linger(transport: asyncio.Transport, reply: bytes, linger: bool) -> asyncio.TimerHandle | None:
-    """Write `reply` and half-close. Closing with unread input would send a reset, which may
-    destroy the reply before the client reads it; so the input is read and dropped for a while."""
-    transport.write(reply)
-    if not linger:
-        transport.close()
-        return None
-    if transport.can_write_eof():
-        transport.write_eof()
-    return asyncio.get_running_loop().call_later(LINGER_S, transport.close)
+class Refusal:
+    """A reply that ends a connection: written, then the write side is closed. Closing with
+    unread input would send a reset, which may destroy the reply before the client reads it, so
+    input is read and dropped for up to a second (or 256 KiB) before the close."""
+
+    def __init__(self, transport: asyncio.Transport, reply: bytes, linger: bool = True) -> None:
+        self._transport = transport
+        self._dropped = 0
+        self._closing: asyncio.TimerHandle | None = None
+        transport.write(reply)
+        if not linger:
+            transport.close()
+            return
+        if transport.can_write_eof():
+            transport.write_eof()
+        self._closing = asyncio.get_running_loop().call_later(LINGER_S, transport.close)
+
+    def drop(self, data: bytes) -> None:
+        self._dropped += len(data)
+        if self._dropped > LINGER_BYTES:
+            self._transport.close()
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def forget(self) -> None:
+        """The connection is gone."""
+        if self._closing is not None:
+            self._closing.cancel()
 
 
 class ConnectionGuard:
-    """One listener's open connections, oldest first, within `limits`."""
+    """One listener's open connections, oldest first, within `limits`: at the cap a new one
+    closes an idle one, else it is refused with a 503."""
 
     def __init__(self, limits: ConnectionLimits) -> None:
         self.limits = limits
@@ -80,11 +106,15 @@ class ConnectionGuard:
         return connection
 
     def _close_oldest_idle(self) -> bool:
-        idle = next((connection for connection in self.open if connection.idle), None)
-        if idle is None:
+        """A connection that started a request head and stalls goes first: a client with a real
+        request sends its head at once, so under a slow-head flood its connection only waits to be
+        read, and is spared until no stalled one is left."""
+        victim = next((connection for connection in self.open if connection.stalled), None)
+        victim = victim or next((connection for connection in self.open if connection.idle), None)
+        if victim is None:
             return False
-        self.forget(idle)
-        idle.transport.close()
+        self.forget(victim)
+        victim.close()
         return True
 
     def forget(self, connection: GuardedHttpProtocol) -> None:
@@ -100,32 +130,30 @@ class BusyRefusal(asyncio.Protocol):
 
     def __init__(self, guard: ConnectionGuard) -> None:
         self._guard = guard
-        self._transport: asyncio.Transport | None = None
-        self._linger: asyncio.TimerHandle | None = None
+        self._refusal: Refusal | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
-        # Lingering refusals hold descriptors too: beyond as many as the cap, close at once.
-        linger = len(self._guard.refusing) < self._guard.limits.max_connections
-        self._linger = _answer_and_linger(transport, BUSY_REPLY, linger)
-        if self._linger is not None:
+        linger = len(self._guard.refusing) < MAX_LINGERING  # lingering holds a descriptor
+        self._refusal = Refusal(transport, BUSY_REPLY, linger)
+        if linger:
             self._guard.refusing.add(self)
 
     def data_received(self, data: bytes) -> None:
-        pass  # dropped: see _answer_and_linger
+        if self._refusal is not None:
+            self._refusal.drop(data)
 
     def eof_received(self) -> bool:
         return False  # the client is done sending: close now
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._guard.refusing.discard(self)
-        if self._linger is not None:
-            self._linger.cancel()
+        if self._refusal is not None:
+            self._refusal.forget()
 
     def close(self) -> None:
-        if self._transport is not None:
-            self._transport.close()
+        if self._refusal is not None:
+            self._refusal.close()
 
 
 class GuardedHttpProtocol(HttpToolsProtocol):
@@ -146,27 +174,43 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._reading_head = True  # the next bytes belong to a request line or headers
         self._head_bytes = 0
         self._head_deadline: asyncio.TimerHandle | None = None
-        self._refused: asyncio.TimerHandle | None = None
+        self._refused: Refusal | None = None
+        self._closed_early = False  # closed by the cap before asyncio made the connection
 
     @property
     def idle(self) -> bool:
-        """Connected and answering no request: waiting for (the rest of) a request head."""
-        return self.transport is not None and (self.cycle is None or self.cycle.response_complete)
+        """Answering no request: waiting for (the rest of) a request head, or not even made yet."""
+        return self.cycle is None or self.cycle.response_complete
+
+    @property
+    def stalled(self) -> bool:
+        """Part of a request head arrived, not all of it."""
+        return self._reading_head and self._head_bytes > 0 and self.idle
+
+    def close(self) -> None:
+        if self.transport is None:
+            self._closed_early = True  # a burst of accepts creates protocols before any is made
+        else:
+            self.transport.close()
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        if self._closed_early:
+            transport.close()
+            return
         self._start_head_deadline()  # a connection that never sends a byte is closed too
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._guard.forget(self)
         self._stop_head_deadline()
         if self._refused is not None:
-            self._refused.cancel()
+            self._refused.forget()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         if self._refused is not None:
-            return  # dropped: see _answer_and_linger
+            self._refused.drop(data)
+            return
         if self._reading_head:
             if self._head_deadline is None:
                 self._start_head_deadline()  # the next request on a kept-alive connection
@@ -176,7 +220,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         # overshoot the limit by at most one read (asyncio reads up to 256 KiB at a time).
         if self._reading_head and self._head_bytes > self._limits.max_header_bytes and not self.transport.is_closing():
             self._stop_head_deadline()
-            self._refused = _answer_and_linger(self.transport, HEAD_TOO_LARGE_REPLY, linger=True)
+            self._refused = Refusal(self.transport, HEAD_TOO_LARGE_REPLY)
 
     def on_headers_complete(self) -> None:
         self._reading_head = False
@@ -199,6 +243,33 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def _head_timed_out(self) -> None:
         self._head_deadline = None
         self.transport.close()
+
+
+def _raise_descriptor_limit() -> int:
+    """The soft RLIMIT_NOFILE, first raised to the hard one as Go's runtime does (so Ollama runs so)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError):  # e.g. an unlimited hard limit above the kernel's maximum
+            return soft
+        return hard
+    return soft
+
+
+def accept_batch(limits: ConnectionLimits) -> int:
+    """How many connections asyncio may accept in one loop turn (it uses the `backlog` it is
+    given). Each accept takes a descriptor before the cap can close anything, and a closed
+    connection frees its descriptor a loop turn later, so a flood can hold the cap, the lingering
+    refusals and two batches at once: the batch is what the descriptor limit leaves for two, so
+    the cap, not the limit, stops a flood (an accept() failing for want of descriptors delays
+    every client by a second). The kernel's queue stays long (see EmbeddedServer.startup)."""
+    descriptors = _raise_descriptor_limit()
+    spare = (descriptors - RESERVED_DESCRIPTORS - limits.max_connections - MAX_LINGERING) // 2
+    low, high = ACCEPT_BATCH_RANGE
+    if spare < low:
+        log.warning("the descriptor limit (%d) is low for %d connections: raise `ulimit -n` or lower max_connections", descriptors, limits.max_connections)
+    return max(low, min(high, spare))
 
 
 class _AcceptFailureLog:
@@ -239,6 +310,7 @@ class EmbeddedServer(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, limits: ConnectionLimits) -> None:
         assert not config.loaded, "the protocol is chosen when the config loads"
         config.http = self._create_protocol  # type: ignore[assignment]
+        config.backlog = accept_batch(limits)
         super().__init__(config)
         self.guard = ConnectionGuard(limits)
         self.startup_finished = asyncio.Event()
@@ -254,6 +326,10 @@ class EmbeddedServer(uvicorn.Server):
         _quiet_accept_failures(asyncio.get_running_loop())
         try:
             await super().startup(sockets)
+            for sock in sockets or ():
+                # asyncio set the kernel's queue to the accept batch; a burst of connections
+                # beyond it would be dropped and retried by the clients a second later.
+                sock.listen(max(LISTEN_QUEUE, self.config.backlog))
         finally:
             self.startup_finished.set()
 
