@@ -40,7 +40,7 @@ async def _serve(args: argparse.Namespace) -> int:
             simulated = " (simulated fleet)" if args.demo else ""
             print(f"zeta-console serve: Ollama API at {endpoint.url}{simulated}; Ctrl-C to stop", file=sys.stderr, flush=True)
             await signals.first.wait()
-            signals.on_repeat = endpoint.cut
+            signals.when_repeated(endpoint.cut)
             grace = settings.serve.drain_grace_s
             print(f"zeta-console serve: stopping; requests in flight have {grace:g}s to finish (Ctrl-C again cuts them)", file=sys.stderr, flush=True)
     return 0
@@ -58,17 +58,24 @@ async def _settings(args: argparse.Namespace, stack: contextlib.AsyncExitStack) 
 
 
 class _StopSignals:
-    """SIGINT and SIGTERM: the first asks for a graceful stop, any later one calls `on_repeat`."""
+    """SIGINT and SIGTERM: the first asks for a graceful stop, a later one for `when_repeated`'s action."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
         self.first = asyncio.Event()
-        self.on_repeat: Callable[[], None] = lambda: None
+        self._repeated = False
+        self._on_repeat: Callable[[], None] = lambda: None
+
+    def when_repeated(self, action: Callable[[], None]) -> None:
+        self._on_repeat = action
+        if self._repeated:
+            action()
 
     def _received(self) -> None:
         if self.first.is_set():
-            self.on_repeat()
+            self._repeated = True
+            self._on_repeat()
         self.first.set()
 
     def __enter__(self) -> _StopSignals:
