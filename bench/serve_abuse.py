@@ -1,14 +1,14 @@
 """Unauthenticated connection abuse against `serve`, while a client keeps chatting.
 
-    python bench/serve_abuse.py [--seconds 20] [--slow 2000] [--huge 20] [--tree PATH] [--json OUT]
+    python bench/serve_abuse.py [--seconds 20] [--slow 2000] [--huge 20] [--comeback 1] [--tree PATH] [--json OUT]
 
 `zeta-console serve --demo` (from `--tree`, default this checkout; `--tree /work/main` measures
 main) runs in its own process with a descriptor limit of 1,024, the usual default. Everything
 is on loopback. For `--seconds`:
 - `--slow` connections each send half a request head and then one more header line every
-  2 s, never finishing it; one the server closes comes back a second later;
+  2 s, never finishing it; one the server closes comes back `--comeback` seconds later;
 - `--huge` connections each send a request line and one header that never ends, 64 KiB at a
-  time, up to 20 MB each; one the server closes comes back a second later;
+  time, up to 20 MB each; one the server closes comes back `--comeback` seconds later;
 - a client in a process of its own (the attackers' loop must not delay it) sends a short chat
   (coder model, 8 tokens, non-streaming) every 0.5 s, each on a new connection, 10 s timeout.
 The same client measures the normal latency before the attack (20 chats, after a warm-up).
@@ -44,7 +44,6 @@ SLOW_DRIP_S = 2.0
 HUGE_HEAD = b"GET /api/version HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Huge: "
 HUGE_PIECE = b"a" * 65536
 HUGE_LIMIT = 20 * 1024 * 1024
-COME_BACK_S = 1.0
 PROBE_EVERY_S = 0.5
 PROBE_TIMEOUT_S = 10.0
 BASELINE_PROBES = 20
@@ -119,6 +118,14 @@ def listen_overflows() -> int:
     return int(dict(zip(lines[0], lines[1])).get("ListenOverflows", 0))
 
 
+def run_queue_wait_s(pid: int) -> float:
+    """Seconds the process's threads waited for a CPU (Linux schedstat), 0 where unknown."""
+    try:
+        return sum(int((task / "schedstat").read_text().split()[1]) for task in Path(f"/proc/{pid}/task").iterdir()) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 async def sample_server(server: Server, stop: asyncio.Event) -> None:
     process = psutil.Process(server.process.pid)
     while not stop.is_set():
@@ -178,13 +185,13 @@ async def _closed(reader: asyncio.StreamReader, seconds: float) -> bool:
     return True
 
 
-async def slow_head(port: int, attack: Attack, stop: asyncio.Event) -> None:
+async def slow_head(port: int, comeback_s: float, attack: Attack, stop: asyncio.Event) -> None:
     while not stop.is_set():
         try:
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
         except OSError:
             attack.refused += 1
-            await asyncio.sleep(COME_BACK_S)
+            await asyncio.sleep(comeback_s)
             continue
         attack.connections += 1
         try:
@@ -199,16 +206,16 @@ async def slow_head(port: int, attack: Attack, stop: asyncio.Event) -> None:
             attack.closed_by_server += 1
         finally:
             writer.transport.abort()
-        await asyncio.sleep(COME_BACK_S)
+        await asyncio.sleep(comeback_s)
 
 
-async def huge_head(port: int, attack: Attack, stop: asyncio.Event) -> None:
+async def huge_head(port: int, comeback_s: float, attack: Attack, stop: asyncio.Event) -> None:
     while not stop.is_set():
         try:
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
         except OSError:
             attack.refused += 1
-            await asyncio.sleep(COME_BACK_S)
+            await asyncio.sleep(comeback_s)
             continue
         attack.connections += 1
         closed = asyncio.ensure_future(_closed(reader, float("inf")))
@@ -230,7 +237,7 @@ async def huge_head(port: int, attack: Attack, stop: asyncio.Event) -> None:
         finally:
             closed.cancel()
             writer.transport.abort()
-        await asyncio.sleep(COME_BACK_S)
+        await asyncio.sleep(comeback_s)
 
 
 async def measure(server: Server, args: argparse.Namespace) -> dict[str, object]:
@@ -241,12 +248,14 @@ async def measure(server: Server, args: argparse.Namespace) -> dict[str, object]
     process = psutil.Process(server.process.pid)
     rss_before = process.memory_info().rss / 2**20
     overflows_before, cpu_before, started = listen_overflows(), process.cpu_times(), time.perf_counter()
+    waited_before, own_cpu_before = run_queue_wait_s(process.pid), psutil.Process().cpu_times()
     stop = asyncio.Event()
     slow, huge = Attack(), Attack()
-    attackers = [asyncio.ensure_future(slow_head(port, slow, stop)) for _ in range(args.slow)]
-    attackers += [asyncio.ensure_future(huge_head(port, huge, stop)) for _ in range(args.huge)]
+    attackers = [asyncio.ensure_future(slow_head(port, args.comeback, slow, stop)) for _ in range(args.slow)]
+    attackers += [asyncio.ensure_future(huge_head(port, args.comeback, huge, stop)) for _ in range(args.huge)]
     probed = await run_probe(server.url, args.seconds)
     cpu_after, overflows, elapsed = process.cpu_times(), listen_overflows() - overflows_before, time.perf_counter() - started
+    waited, own_cpu = run_queue_wait_s(process.pid) - waited_before, psutil.Process().cpu_times()
     stop.set()
     await asyncio.gather(*attackers)
     async with httpx.AsyncClient() as http:
@@ -257,7 +266,11 @@ async def measure(server: Server, args: argparse.Namespace) -> dict[str, object]
     answered = [latency for latency in during if latency is not None]
     return {
         "normal_chat_ms": {"p50": percentile(normal, 0.5) * 1e3, "p95": percentile(normal, 0.95) * 1e3},
-        "chat_under_attack_ms": {"p50": percentile(answered, 0.5) * 1e3, "p95": percentile(answered, 0.95) * 1e3, "max": max(answered, default=float("nan")) * 1e3},
+        "chat_under_attack_ms": {
+            "p50": percentile(answered, 0.5) * 1e3,
+            "p95": percentile(answered, 0.95) * 1e3,
+            "max": max(answered, default=float("nan")) * 1e3,
+        },
         "chats": len(during),
         "chats_failed": len(during) - len(answered),
         "failures": probed["failures"],
@@ -267,6 +280,8 @@ async def measure(server: Server, args: argparse.Namespace) -> dict[str, object]
         "peak_fds": server.peak_fds,
         "server_cpu_percent": 100 * (cpu_after.user + cpu_after.system - cpu_before.user - cpu_before.system) / elapsed,
         "listen_overflows": overflows,
+        "server_waiting_for_cpu_percent": 100 * waited / elapsed,
+        "attackers_cpu_percent": 100 * (own_cpu.user + own_cpu.system - own_cpu_before.user - own_cpu_before.system) / elapsed,
         "slow": asdict(slow),
         "huge": asdict(huge),
     }
@@ -275,16 +290,28 @@ async def measure(server: Server, args: argparse.Namespace) -> dict[str, object]
 def report(result: dict[str, object], server: Server, args: argparse.Namespace) -> None:
     normal, during = result["normal_chat_ms"], result["chat_under_attack_ms"]
     assert isinstance(normal, dict) and isinstance(during, dict)
-    print(f"serve abuse: {args.slow} slow heads + {args.huge} never-ending headers for {args.seconds:g} s, server descriptor limit {SERVER_NOFILE}")
+    print(
+        f"serve abuse: {args.slow} slow heads + {args.huge} never-ending headers for {args.seconds:g} s "
+        f"(back {args.comeback:g} s after a close), "
+        f"server descriptor limit {SERVER_NOFILE}, load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    )
     print(f"chat before: p50 {normal['p50']:.0f} ms, p95 {normal['p95']:.0f} ms")
-    print(f"chat during: p50 {during['p50']:.0f} ms, p95 {during['p95']:.0f} ms, max {during['max']:.0f} ms; {result['chats_failed']} of {result['chats']} failed {result['failures'] or ''}")
+    print(
+        f"chat during: p50 {during['p50']:.0f} ms, p95 {during['p95']:.0f} ms, max {during['max']:.0f} ms; "
+        f"{result['chats_failed']} of {result['chats']} failed {result['failures'] or ''}"
+    )
     print(f"chat after: {result['chat_after_ms']} ms")
     print(f"server RSS {result['rss_before_mb']:.0f} MB before, peak {result['peak_rss_mb']:.0f} MB; peak descriptors {result['peak_fds']}")
-    print(f"server CPU during the attack {result['server_cpu_percent']:.0f} %; connections dropped by a full listen queue: {result['listen_overflows']}")
+    print(
+        f"during the attack: server CPU {result['server_cpu_percent']:.0f} %, "
+        f"server waiting for a CPU {result['server_waiting_for_cpu_percent']:.0f} %, "
+        f"attackers' CPU {result['attackers_cpu_percent']:.0f} %; connections dropped by a full listen queue: {result['listen_overflows']}"
+    )
     print(f"server stderr: {server.stderr_bytes} bytes, {server.tracebacks} tracebacks")
     print(f"slow heads: {result['slow']}")
     print(f"huge headers: {result['huge']}")
-    met = result["chats_failed"] == 0 and during["p95"] <= 2 * normal["p95"] and float(result["peak_rss_mb"]) < GOAL_RSS_MB  # type: ignore[arg-type]
+    peak_rss_mb = float(result["peak_rss_mb"])  # type: ignore[arg-type]
+    met = result["chats_failed"] == 0 and during["p95"] <= 2 * normal["p95"] and peak_rss_mb < GOAL_RSS_MB
     print(f"goal (every chat answered, p95 within 2x normal, RSS < {GOAL_RSS_MB:g} MB): {'met' if met else 'NOT met'}")
 
 
@@ -293,6 +320,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--slow", type=int, default=2000)
     parser.add_argument("--huge", type=int, default=20)
+    parser.add_argument("--comeback", type=float, default=1.0, help="seconds before a closed attacker connects again")
     parser.add_argument("--tree", type=Path, default=Path(__file__).resolve().parent.parent, help="the checkout whose server to run")
     parser.add_argument("--json", metavar="OUT")
     parser.add_argument("--probe", nargs=2, help=argparse.SUPPRESS)
@@ -321,7 +349,8 @@ def main() -> int:
     if server.stderr_head:
         print("server stderr begins:", *server.stderr_head[:6], sep="\n  ")
     if args.json:
-        Path(args.json).write_text(json.dumps({**result, "stderr_bytes": server.stderr_bytes, "tracebacks": server.tracebacks, "args": vars(args) | {"tree": str(args.tree)}}, indent=2))
+        log = {"stderr_bytes": server.stderr_bytes, "tracebacks": server.tracebacks}
+        Path(args.json).write_text(json.dumps({**result, **log, "args": vars(args) | {"tree": str(args.tree)}}, indent=2))
     return 0
 
 

@@ -7,7 +7,7 @@ uvicorn (httptools) gives a connection unlimited time and room to send its reque
 its `limit_concurrency` only answers 503 once a head is complete, so half-sent heads are never
 counted out. `ConnectionGuard` adds what every listener needs before any request runs (and so
 before the token check): a deadline for the head, a cap on its size, and a cap on open
-connections that first closes the oldest idle one, as nginx reuses idle connections.
+connections that makes room by closing a stalled head first, then an idle connection.
 """
 
 from __future__ import annotations
@@ -93,6 +93,7 @@ class ConnectionGuard:
     def __init__(self, limits: ConnectionLimits) -> None:
         self.limits = limits
         self.open: dict[GuardedHttpProtocol, None] = {}  # insertion-ordered: the oldest first
+        self.stalled: dict[GuardedHttpProtocol, None] = {}  # part of a request head read, not all: the first to stall first
         self.refusing: set[BusyRefusal] = set()
 
     def protocol(
@@ -109,8 +110,7 @@ class ConnectionGuard:
         """A connection that started a request head and stalls goes first: a client with a real
         request sends its head at once, so under a slow-head flood its connection only waits to be
         read, and is spared until no stalled one is left."""
-        victim = next((connection for connection in self.open if connection.stalled), None)
-        victim = victim or next((connection for connection in self.open if connection.idle), None)
+        victim = next(iter(self.stalled), None) or next((connection for connection in self.open if connection.idle), None)
         if victim is None:
             return False
         self.forget(victim)
@@ -119,6 +119,7 @@ class ConnectionGuard:
 
     def forget(self, connection: GuardedHttpProtocol) -> None:
         self.open.pop(connection, None)
+        self.stalled.pop(connection, None)
 
     def close_refusals(self) -> None:
         for refusal in list(self.refusing):
@@ -185,7 +186,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     @property
     def stalled(self) -> bool:
         """Part of a request head arrived, not all of it."""
-        return self._reading_head and self._head_bytes > 0 and self.idle
+        return self in self._guard.stalled
 
     def close(self) -> None:
         if self.transport is None:
@@ -216,14 +217,18 @@ class GuardedHttpProtocol(HttpToolsProtocol):
                 self._start_head_deadline()  # the next request on a kept-alive connection
             self._head_bytes += len(data)
         super().data_received(data)
+        if not self._reading_head or not self._head_bytes or not self.idle:
+            return
+        self._guard.stalled[self] = None  # kept in its place if it already was
         # Checked after parsing, so a read that completes a head is never refused; a head may
         # overshoot the limit by at most one read (asyncio reads up to 256 KiB at a time).
-        if self._reading_head and self._head_bytes > self._limits.max_header_bytes and not self.transport.is_closing():
+        if self._head_bytes > self._limits.max_header_bytes and not self.transport.is_closing():
             self._stop_head_deadline()
             self._refused = Refusal(self.transport, HEAD_TOO_LARGE_REPLY)
 
     def on_headers_complete(self) -> None:
         self._reading_head = False
+        self._guard.stalled.pop(self, None)
         self._stop_head_deadline()
         super().on_headers_complete()
 
@@ -268,7 +273,7 @@ def accept_batch(limits: ConnectionLimits) -> int:
     spare = (descriptors - RESERVED_DESCRIPTORS - limits.max_connections - MAX_LINGERING) // 2
     low, high = ACCEPT_BATCH_RANGE
     if spare < low:
-        log.warning("the descriptor limit (%d) is low for %d connections: raise `ulimit -n` or lower max_connections", descriptors, limits.max_connections)
+        log.warning("descriptor limit %d is low for %d connections: raise `ulimit -n`", descriptors, limits.max_connections)
     return max(low, min(high, spare))
 
 

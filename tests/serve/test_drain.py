@@ -41,6 +41,10 @@ async def warm_then_slow(http: httpx.AsyncClient, fleet: SimFleet) -> None:
     fleet.host("local").set_fault(CODER, SLOW)
 
 
+def queued(router: ZetaDynamicRouter) -> int:
+    return sum(point.queued for point in router.snapshot().endpoints)
+
+
 async def test_what_outlives_a_short_grace_gets_an_error_line_or_a_503_and_is_journalled(tmp_path: Path) -> None:
     async with demo_fleet(time_scale=TIME_SCALE, base=with_serve(Settings(), drain_grace_s=0.3)) as (fleet, settings):
         with Journal(tmp_path / "journal.sqlite3") as journal:
@@ -53,7 +57,7 @@ async def test_what_outlives_a_short_grace_gets_an_error_line_or_a_503_and_is_jo
                         assert '"done":false' in await anext(lines)
                         # The coder's one slot is taken: this one waits for its first chunk.
                         waiting = asyncio.ensure_future(http.post("/api/chat", json={**CHAT, "stream": False}))
-                        await wait_until(lambda: sum(point.queued for point in router.snapshot().endpoints) == 1, message="the second request to queue")
+                        await wait_until(lambda: queued(router) == 1, message="the second request to queue")
                         await endpoint.stop()
                         rest = [json.loads(line) async for line in lines]
                     assert rest[-1] == {"error": "server shutting down"}

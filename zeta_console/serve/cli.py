@@ -41,8 +41,8 @@ async def _serve(args: argparse.Namespace) -> int:
             print(f"zeta-console serve: Ollama API at {endpoint.url}{simulated}; Ctrl-C to stop", file=sys.stderr, flush=True)
             await signals.first.wait()
             signals.when_repeated(endpoint.cut)
-            grace = settings.serve.drain_grace_s
-            print(f"zeta-console serve: stopping; requests in flight have {grace:g}s to finish (Ctrl-C again cuts them)", file=sys.stderr, flush=True)
+            grace = f"{settings.serve.drain_grace_s:g}s"
+            print(f"zeta-console serve: stopping; requests in flight have {grace} to finish (Ctrl-C again cuts them)", file=sys.stderr)
     return 0
 
 
