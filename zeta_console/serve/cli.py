@@ -18,6 +18,10 @@ from zeta_console.settings import Settings
 
 
 def run_serve_command(args: argparse.Namespace) -> int:
+    if args.listen is None:  # no --listen: the configuration's serve.listen
+        from zeta_console.config import load_settings
+
+        args.listen = (Settings() if args.demo else load_settings(args.config)).serve.listen
     # Refuse a bad or unsafe address before starting anything.
     require_safe_bind(parse_listen(args.listen), args.token)
     return asyncio.run(_serve(args))
@@ -33,7 +37,8 @@ async def _serve(args: argparse.Namespace) -> int:
             if journal is not None:
                 stack.callback(journal.close)  # last: writes the records of the requests cut below
             router = await stack.enter_async_context(ZetaDynamicRouter(settings, journal=journal))
-            endpoint = await start_endpoint(router, settings, args.listen, args.token)
+            access_log = None if args.no_access_log else _print_access_line
+            endpoint = await start_endpoint(router, settings, args.listen, args.token, access_log)
             stack.push_async_callback(endpoint.stop)
             settle_heap()
             print(endpoint.url, flush=True)
@@ -44,6 +49,10 @@ async def _serve(args: argparse.Namespace) -> int:
             grace = f"{settings.serve.drain_grace_s:g}s"
             print(f"zeta-console serve: stopping; requests in flight have {grace} to finish (Ctrl-C again cuts them)", file=sys.stderr)
     return 0
+
+
+def _print_access_line(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 async def _settings(args: argparse.Namespace, stack: contextlib.AsyncExitStack) -> Settings:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from zeta_console.backends.ollama import BackendError
-from zeta_console.router.api import Decision, ErrorKind
+from zeta_console.router.api import Decision, ErrorKind, RequestRecord
 from zeta_console.router.dispatch import RejectedError
 from zeta_console.router.requests import EmbedResult
 from zeta_console.serve.replies import Chunk, ReplyAccumulator, decision_headers, ndjson_line, reply_json
@@ -33,6 +33,8 @@ class RoutedChunks(Protocol):
 
     @property
     def decision(self) -> Decision | None: ...
+    @property
+    def record(self) -> RequestRecord | None: ...  # once the request has finished
     def __aiter__(self) -> AsyncIterator[Chunk]: ...
     async def __anext__(self) -> Chunk: ...
     async def aclose(self) -> None: ...
@@ -51,6 +53,20 @@ def failure_status(error: BackendError) -> int:
     if error.kind is ErrorKind.FAILED_MID_STREAM:
         return 500  # Ollama's answer to a non-streaming request that fails mid-generation
     return 502  # the model behind us is missing or unreachable
+
+
+def last_endpoint(decision: Decision | None) -> str | None:
+    """Where the request went last: once every candidate failed, the router's last decision chose
+    none and the endpoints that failed are its fallbacks."""
+    return (decision.chosen or next(reversed(decision.fallbacks), None)) if decision else None
+
+
+def failure_message(error: BackendError, decision: Decision | None, upstream_urls: Mapping[str, str]) -> str:
+    """The error text; when the upstream failed or timed out, it names the host (and endpoint) that did."""
+    endpoint = last_endpoint(decision)
+    if endpoint is None or failure_status(error) not in (502, 504):
+        return error.message
+    return f"upstream {upstream_urls.get(endpoint, '?')} ({endpoint}): {error.message}"
 
 
 def _encoded(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
@@ -91,14 +107,18 @@ class CancelOnDisconnect:
             pass
 
 
-def stream_response(open_stream: Callable[[], RoutedChunks], asked_model: str, stream: bool) -> CancelOnDisconnect:
+def stream_response(
+    open_stream: Callable[[], RoutedChunks], asked_model: str, stream: bool, upstream_urls: Mapping[str, str]
+) -> CancelOnDisconnect:
+    """`upstream_urls`: endpoint id -> its host's URL, to name the host in a failure."""
+
     async def respond(send: Send) -> None:
         routed = open_stream()
         try:
             try:
                 first = await anext(routed)
             except BackendError as error:
-                await send_json_error(send, failure_status(error), error.message)
+                await send_json_error(send, failure_status(error), failure_message(error, routed.decision, upstream_urls))
                 return
             except StopAsyncIteration:
                 await send_json_error(send, 502, "the model sent no reply")
