@@ -25,6 +25,7 @@ import contextlib
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -62,6 +63,7 @@ class Attack:
 class Server:
     process: subprocess.Popen[bytes]
     url: str
+    home: Path  # its XDG directories, removed at the end
     stderr_bytes: int = 0
     tracebacks: int = 0
     peak_rss_mb: float = 0.0
@@ -91,7 +93,7 @@ def start_server(tree: Path) -> Server:
         preexec_fn=low_descriptor_limit,
     )
     assert process.stdout is not None
-    server = Server(process, process.stdout.readline().decode().strip())
+    server = Server(process, process.stdout.readline().decode().strip(), home)
     threading.Thread(target=_count_stderr, args=(server,), daemon=True).start()
     return server
 
@@ -345,6 +347,7 @@ def main() -> int:
         except subprocess.TimeoutExpired:
             server.process.kill()
             server.process.wait()
+        shutil.rmtree(server.home, ignore_errors=True)
     report(result, server, args)
     if server.stderr_head:
         print("server stderr begins:", *server.stderr_head[:6], sep="\n  ")
