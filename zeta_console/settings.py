@@ -163,10 +163,20 @@ class LoadGenerator:
 
 
 @dataclass(frozen=True)
-class Serve:
+class ConnectionLimits:
+    """What a listener (the endpoint, the emulator) grants a client connection before any request runs."""
+
+    max_connections: int = 512  # open client connections; at the cap a stalled or idle one makes room, else a 503
+    header_timeout_s: float = 10.0  # a request line and its headers must arrive within this
+    max_header_bytes: int = 64 * 1024  # a larger request head gets a 431 (Ollama, via Go, allows 1 MiB)
+
+
+@dataclass(frozen=True)
+class Serve(ConnectionLimits):
     listen: str = "127.0.0.1:11435"
     max_body_bytes: int = 10 * 1024 * 1024
     allowed_origins: tuple[str, ...] = ()  # web origins allowed beyond Ollama's local ones (OLLAMA_ORIGINS adds more)
+    drain_grace_s: float = 10.0  # on SIGTERM/SIGINT, in-flight requests may finish within this; the rest are cut
 
 
 def default_hosts() -> tuple[HostConfig, ...]:

@@ -13,6 +13,7 @@ import uvicorn
 from starlette.types import Scope
 
 from zeta_console.embedded_server import EmbeddedServer
+from zeta_console.settings import ConnectionLimits
 from zeta_console.sim.app import create_app
 from zeta_console.sim.control import control_routes
 from zeta_console.sim.faults import Fault
@@ -28,7 +29,7 @@ class _SimServer(EmbeddedServer):
     """Stops as soon as asked (uvicorn itself polls should_exit every 0.1 s)."""
 
     def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
+        super().__init__(config, ConnectionLimits())  # an emulated Ollama holds clients to the endpoint's defaults
         self.exit_requested = asyncio.Event()
 
     async def main_loop(self) -> None:
