@@ -41,7 +41,7 @@ from zeta_console.router.controls import ControlState, OperatorControls, task_ne
 from zeta_console.router.dispatch import Attempt, RejectedError, RequestState, RetryBudget, RoutedStream, run_embed
 from zeta_console.router.feedback import FeedbackLoop
 from zeta_console.router.health import FAILURE_KINDS, CircuitBreakers, HealthMonitor
-from zeta_console.router.metrics import DecayedCount, EndpointMetrics, RateMeter
+from zeta_console.router.metrics import EndpointMetrics, ErrorRate, RateMeter
 from zeta_console.router.policies import Policy, PolicyResult, make_policy
 from zeta_console.router.requests import AnyRequest, ChatRequest, EmbedRequest, EmbedResult, GenerateRequest
 from zeta_console.router.slots import SlotTable, Waiter
@@ -94,8 +94,7 @@ class ZetaDynamicRouter(OperatorControls):
         self.retry_budget = RetryBudget(settings.retry)
         self._listeners: list[EventListener] = []
         self._request_rate = RateMeter()
-        self._recent_ok = DecayedCount()
-        self._recent_errors = DecayedCount()
+        self._recent_errors = ErrorRate()
         self.total_requests = 0
         self._ids = itertools.count(1)
         self._rng = random.Random(seed)
@@ -383,10 +382,8 @@ class ZetaDynamicRouter(OperatorControls):
             prompt=state.request.prompt_text() if self.settings.journal.store_prompts else None,
         )
         self.total_requests += 1
-        if state.outcome is Outcome.OK:
-            self._recent_ok.add(now)
-        elif state.outcome is not Outcome.CANCELLED:
-            self._recent_errors.add(now)
+        if state.outcome is not Outcome.CANCELLED:
+            self._recent_errors.add(state.outcome is Outcome.OK, now)
         self._emit(state.record)
 
     # -- events ----------------------------------------------------------------------------
@@ -455,6 +452,4 @@ class ZetaDynamicRouter(OperatorControls):
         return self._request_rate.per_second(time.monotonic())
 
     def error_rate(self) -> float:
-        now = time.monotonic()
-        ok, bad = self._recent_ok.value(now), self._recent_errors.value(now)
-        return bad / (ok + bad) if ok + bad > 1e-9 else 0.0
+        return self._recent_errors.value(time.monotonic())
