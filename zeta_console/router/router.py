@@ -35,7 +35,7 @@ from zeta_console.router.api import (
     RouterEvent,
     RouterSnapshot,
 )
-from zeta_console.router.candidates import DecisionInput
+from zeta_console.router.candidates import DecisionInput, EndpointState
 from zeta_console.router.classify import Classifier
 from zeta_console.router.controls import ControlState, OperatorControls, task_needs
 from zeta_console.router.dispatch import Attempt, RejectedError, RequestState, RetryBudget, RoutedStream, run_embed
@@ -43,6 +43,7 @@ from zeta_console.router.feedback import FeedbackLoop
 from zeta_console.router.health import FAILURE_KINDS, CircuitBreakers, HealthMonitor
 from zeta_console.router.metrics import EndpointMetrics, ErrorRate, RateMeter
 from zeta_console.router.policies import Policy, PolicyResult, make_policy
+from zeta_console.router.policies.base import predicted_wait_s, service_time_s
 from zeta_console.router.requests import AnyRequest, ChatRequest, EmbedRequest, EmbedResult, GenerateRequest
 from zeta_console.router.slots import SlotTable, Waiter
 from zeta_console.settings import PolicyName, Settings, Task
@@ -228,7 +229,8 @@ class ZetaDynamicRouter(OperatorControls):
         with ExitStack() as queue:
             while True:
                 queued = self.slots.queued_ahead(waiter) if waiter is not None else self.slots.queued
-                result = self._policy.decide(self.decision_input(state, queued))
+                inp = self.decision_input(state, queued)
+                result = self._policy.decide(inp)
                 if result.chosen is None:
                     self._set_decision(state, result)
                     raise state.error if state.error is not None else RejectedError(result.reason)
@@ -237,26 +239,36 @@ class ZetaDynamicRouter(OperatorControls):
                     alternatives = sum(1 for candidate in result.candidates if candidate.excluded is None and candidate.endpoint != result.chosen)
                     last_chance = not alternatives or len(state.tried) + 1 >= self.settings.retry.max_attempts
                     return self.endpoints[result.chosen], last_chance
-                if waiter is None:
-                    self._shed_when_full(state, result)
-                    waiter = queue.enter_context(self.slots.waiting(Waiter(interactive=state.request.interactive, attributed=result.chosen)))
                 # All full: take whichever eligible endpoint frees first. Otherwise the policy preferred
                 # a busy endpoint over a free one: wait for that one.
                 eligible = [c.endpoint for c in sorted(result.candidates, key=lambda c: c.score) if c.excluded is None] if result.wait else [result.chosen]
+                if waiter is None:
+                    if not state.request.interactive:
+                        self._shed_background(state, result, [e for e in inp.endpoints if e.id in eligible])
+                    waiter = queue.enter_context(self.slots.waiting(Waiter(interactive=state.request.interactive, attributed=result.chosen)))
                 try:
                     async with asyncio.timeout_at(asyncio.get_running_loop().time() + max(0.0, state.deadline - time.monotonic())):
                         await self.slots.sleep(waiter, eligible)
                 except TimeoutError:
                     raise BackendError(ErrorKind.TIMED_OUT, f"no free slot within {self.settings.timeouts.total_s:.0f} s") from None
 
-    def _shed_when_full(self, state: RequestState, result: PolicyResult) -> None:
-        """A background request that would wait behind `admission.max_queued` others is shed now."""
-        limit = self.settings.admission.max_queued
-        if state.request.interactive or self.slots.total_queued() < limit:
+    def _shed_background(self, state: RequestState, result: PolicyResult, eligible: Sequence[EndpointState]) -> None:
+        """Shed a background request now, with a 503 and a time to retry, rather than let it wait
+        for a slot its client will have given up on: when `admission.max_queued` others wait already,
+        or when every eligible endpoint is full and its predicted wait exceeds `admission.patience_s`
+        (only once they are all measured: the seed service time is a guess, not a reason to refuse)."""
+        admission = self.settings.admission
+        wait_s = predicted_wait_s(eligible)
+        if self.slots.total_queued() >= admission.max_queued:
+            reason = f"shed: {admission.max_queued} requests already waiting for a slot (admission.max_queued)"
+        elif result.wait and wait_s > admission.patience_s and all(service_time_s(e) is not None for e in eligible):
+            reason = f"shed: predicted wait {wait_s:.1f} s > patience {admission.patience_s:g} s (admission.patience_s)"
+        else:
             return
-        reason = f"shed: {limit} requests already waiting for a slot (admission.max_queued)"
         self._set_decision(state, PolicyResult(None, result.candidates, reason))
-        raise RejectedError(f"server busy, please try again: {reason}", ErrorKind.BUSY)
+        # By then the queue ahead of it has drained to within its patience, if nothing else arrives.
+        retry_after_s = max(0.0, wait_s - admission.patience_s)
+        raise RejectedError(f"server busy, please try again: {reason}", ErrorKind.BUSY, retry_after_s=retry_after_s)
 
     def _set_decision(self, state: RequestState, result: PolicyResult) -> None:
         assert state.classification is not None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
@@ -49,6 +50,16 @@ def failure_status(error: BackendError) -> int:
     if error.kind is ErrorKind.FAILED_MID_STREAM:
         return 500  # Ollama's answer to a non-streaming request that fails mid-generation
     return 502  # the model behind us is missing or unreachable
+
+
+async def _send_failure(send: Send, error: BackendError, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    """The error response; a 503 says when to retry, in whole seconds: the router's estimate when it
+    shed the request, at least 1."""
+    status = failure_status(error)
+    if status == 503:
+        estimate_s = error.retry_after_s if isinstance(error, RejectedError) and error.retry_after_s is not None else 0.0
+        headers = [*(headers or []), (b"retry-after", str(max(1, math.ceil(estimate_s))).encode())]
+    await send_json_error(send, status, error.message, headers)
 
 
 def _encoded(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
@@ -96,7 +107,7 @@ def stream_response(open_stream: Callable[[], RoutedChunks], asked_model: str, s
             try:
                 first = await anext(routed)
             except BackendError as error:
-                await send_json_error(send, failure_status(error), error.message)
+                await _send_failure(send, error)
                 return
             except StopAsyncIteration:
                 await send_json_error(send, 502, "the model sent no reply")
@@ -131,7 +142,7 @@ async def _aggregate(send: Send, routed: RoutedChunks, first: Chunk, asked_model
         async for chunk in routed:
             reply.add(chunk)
     except BackendError as error:
-        await send_json_error(send, failure_status(error), error.message, _encoded(headers))
+        await _send_failure(send, error, _encoded(headers))
         return
     await send(_start(200, JSON, headers))
     await send({"type": "http.response.body", "body": reply.reply(asked_model)})
@@ -142,7 +153,7 @@ def embed_response(embed: Callable[[], Awaitable[EmbedResult]], shape: Callable[
         try:
             result = await embed()
         except BackendError as error:
-            await send_json_error(send, failure_status(error), error.message)
+            await _send_failure(send, error)
             return
         await send(_start(200, JSON, decision_headers(result.decision, result.response.model)))
         await send({"type": "http.response.body", "body": shape(result)})
