@@ -256,12 +256,13 @@ class ZetaDynamicRouter(OperatorControls):
         """Shed a background request now, with a 503 and a time to retry, rather than let it wait
         for a slot its client will have given up on: when `admission.max_queued` others wait already,
         or when every eligible endpoint is full and its predicted wait exceeds `admission.patience_s`
-        (only once they are all measured: the seed service time is a guess, not a reason to refuse)."""
+        (only once one of them is measured: on a fleet that never answered, the seed service time
+        is a guess, not a reason to refuse)."""
         admission = self.settings.admission
         wait_s = predicted_wait_s(eligible)
         if self.slots.total_queued() >= admission.max_queued:
             reason = f"shed: {admission.max_queued} requests already waiting for a slot (admission.max_queued)"
-        elif result.wait and wait_s > admission.patience_s and all(service_time_s(e) is not None for e in eligible):
+        elif result.wait and wait_s > admission.patience_s and any(service_time_s(e) is not None for e in eligible):
             reason = f"shed: predicted wait {wait_s:.1f} s > patience {admission.patience_s:g} s (admission.patience_s)"
         else:
             return
