@@ -95,7 +95,7 @@ class ZetaDynamicRouter(OperatorControls):
         self.retry_budget = RetryBudget(settings.retry)
         self._listeners: list[EventListener] = []
         self._request_rate = RateMeter()
-        self._recent_errors = ErrorRate()
+        self._outcomes = ErrorRate()
         self.total_requests = 0
         self._ids = itertools.count(1)
         self._rng = random.Random(seed)
@@ -243,9 +243,10 @@ class ZetaDynamicRouter(OperatorControls):
                 # a busy endpoint over a free one: wait for that one.
                 eligible = [c.endpoint for c in sorted(result.candidates, key=lambda c: c.score) if c.excluded is None] if result.wait else [result.chosen]
                 if waiter is None:
-                    if not state.request.interactive:
+                    interactive = state.request.interactive
+                    if not interactive:
                         self._shed_background(state, result, [e for e in inp.endpoints if e.id in eligible])
-                    waiter = queue.enter_context(self.slots.waiting(Waiter(interactive=state.request.interactive, attributed=result.chosen)))
+                    waiter = queue.enter_context(self.slots.waiting(Waiter(interactive=interactive, attributed=result.chosen)))
                 try:
                     async with asyncio.timeout_at(asyncio.get_running_loop().time() + max(0.0, state.deadline - time.monotonic())):
                         await self.slots.sleep(waiter, eligible)
@@ -396,7 +397,7 @@ class ZetaDynamicRouter(OperatorControls):
         )
         self.total_requests += 1
         if state.outcome is not Outcome.CANCELLED:
-            self._recent_errors.add(state.outcome is Outcome.OK, now)
+            self._outcomes.add(state.outcome is Outcome.OK, now)
         self._emit(state.record)
 
     # -- events ----------------------------------------------------------------------------
@@ -465,4 +466,4 @@ class ZetaDynamicRouter(OperatorControls):
         return self._request_rate.per_second(time.monotonic())
 
     def error_rate(self) -> float:
-        return self._recent_errors.value(time.monotonic())
+        return self._outcomes.value(time.monotonic())
