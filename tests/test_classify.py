@@ -60,6 +60,36 @@ def test_code_at_the_end_of_a_very_long_prompt_is_seen() -> None:
     assert classify_rules(prompt).task == Task.CODE
 
 
+# Misroutes a newcomer found in the English-only rules: quick arithmetic and one-step equations
+# went to the reasoner, the Chinese "explain in detail why" question to simple, a career question
+# naming two languages and a request that refuses code to the code tier.
+MISROUTES = [
+    ("what is 17 * 23?", Task.SIMPLE),
+    ("Solve for x: 2x + 3 = 11", Task.SIMPLE),
+    ("为什么天空是蓝色的？请详细解释…", Task.COMPLEX_REASONING),
+    ("Why is the sky blue? Please explain in detail…", Task.COMPLEX_REASONING),
+    ("Should I learn Rust or Go? Explain your reasoning carefully.", Task.COMPLEX_REASONING),
+    ("Don't write any code, just tell me what a linked list is", Task.SIMPLE),
+]
+
+
+@pytest.mark.parametrize(("prompt", "task"), MISROUTES)
+def test_the_newcomers_misroutes(prompt: str, task: Task) -> None:
+    assert classify_rules(prompt).task == task, classify_rules(prompt).reason
+
+
+def test_cues_in_other_languages_and_their_reasons() -> None:
+    negated = classify_rules("Schreib keinen Code, erklär mir nur, was eine verkettete Liste ist.")
+    assert negated.reason.startswith("simple cues: no code wanted")
+    assert classify_rules("用Python写一个函数，判断一个数是不是质数。").reason.startswith("code cues: python, 函数")
+    assert classify_rules("Démontre que racine de 2 est irrationnelle.").reason == "reasoning cues: démontre"
+    assert classify_rules("Resuelve para x: 5x - 10 = 0").reason == "simple cues: 5x - 10 = 0"
+
+
+def test_a_negated_request_still_counts_the_code_it_shows() -> None:
+    prompt = "no code review needed, just run it:\n```\nprint(1)\n```"
+    assert classify_rules(prompt).task == Task.CODE
+
 VOCABULARY = ("prime", "proof", "reverse", "list", "python", "capital", "hello", "weather", "rain")
 
 

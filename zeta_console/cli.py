@@ -56,9 +56,15 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("--config", metavar="PATH", help="configuration file naming the journal")
 
     serve = sub.add_parser("serve", help="serve an Ollama-compatible endpoint through the router")
-    serve.add_argument("--listen", default="127.0.0.1:11435", metavar="ADDR", help="address:port (default 127.0.0.1:11435)")
+    serve.add_argument("--listen", metavar="ADDR", help="address:port (default: serve.listen in the configuration, 127.0.0.1:11435)")
     serve.add_argument("--token", metavar="T", help="bearer token; required for a non-loopback address")
+    serve.add_argument("--no-access-log", action="store_true", help="do not print a line per request on stderr")
     _add_config_source(serve)
+
+    init = sub.add_parser("init", help="write a config from the models the Ollama hosts serve")
+    init.add_argument("path", nargs="?", metavar="PATH", help="file to write (default: the XDG config dir's config.yaml)")
+    init.add_argument("--host", action="append", metavar="URL", help="an Ollama host to read (repeatable; default OLLAMA_HOST or local)")
+    init.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
 
     bench = sub.add_parser("bench", help="replay a scenario against a fresh emulator fleet per policy")
     bench.add_argument("scenario", help="scenario name (bench/scenarios/NAME.yaml) or path")
@@ -86,6 +92,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         from zeta_console.journal import run_history_command as handler
     elif command == "serve":
         from zeta_console.serve.cli import run_serve_command as handler
+    elif command == "init":
+        from zeta_console.init_config import run_init_command as handler
     elif command == "bench":
         from zeta_console.benchmark.cli import run_bench_command as handler
     else:

@@ -33,7 +33,12 @@ CAPABILITIES = frozenset({"completion", "embedding", "thinking", "tools", "inser
 
 def default_ollama_url() -> str:
     """The default host follows OLLAMA_HOST, as the ollama CLI and client do."""
-    raw = os.environ.get("OLLAMA_HOST", "").strip()
+    return ollama_url(os.environ.get("OLLAMA_HOST", ""))
+
+
+def ollama_url(raw: str) -> str:
+    """An Ollama address as OLLAMA_HOST accepts it ("host", ":port", "host:port", a URL) as a URL."""
+    raw = raw.strip()
     if not raw:
         return "http://127.0.0.1:11434"
     if "://" not in raw:
@@ -164,6 +169,7 @@ class LoadGenerator:
 class Serve:
     listen: str = "127.0.0.1:11435"
     max_body_bytes: int = 10 * 1024 * 1024
+    allowed_origins: tuple[str, ...] = ()  # web origins allowed beyond Ollama's local ones (OLLAMA_ORIGINS adds more)
 
 
 def default_hosts() -> tuple[HostConfig, ...]:
@@ -186,6 +192,9 @@ DEFAULT_ROUTES: Mapping[Task, tuple[str, ...]] = _frozen(
 )
 
 
+BUILT_IN_SOURCE = "<built-in defaults>"  # Settings.source when no config file was read
+
+
 @dataclass(frozen=True)
 class Settings:
     hosts: tuple[HostConfig, ...] = field(default_factory=default_hosts)
@@ -203,7 +212,7 @@ class Settings:
     ui: UI = UI()
     load_generator: LoadGenerator = LoadGenerator()
     serve: Serve = Serve()
-    source: str = "<built-in defaults>"  # the file these came from, for messages
+    source: str = BUILT_IN_SOURCE  # the file these came from, for messages
 
     def model(self, tier: str) -> ModelConfig:
         for model in self.models:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -29,10 +29,16 @@ class Served:
 
 
 @asynccontextmanager
-async def serving(time_scale: float = FAST, listen: str = "127.0.0.1:0", token: str | None = None, base: Settings | None = None) -> AsyncIterator[Served]:
+async def serving(
+    time_scale: float = FAST,
+    listen: str = "127.0.0.1:0",
+    token: str | None = None,
+    base: Settings | None = None,
+    access_log: Callable[[str], None] | None = None,
+) -> AsyncIterator[Served]:
     async with demo_fleet(time_scale=time_scale, base=base) as (fleet, settings):
         async with ZetaDynamicRouter(settings) as router:
-            endpoint = await start_endpoint(router, settings, listen, token)
+            endpoint = await start_endpoint(router, settings, listen, token, access_log)
             try:
                 yield Served(fleet, settings, router, endpoint)
             finally:

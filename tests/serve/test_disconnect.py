@@ -1,10 +1,12 @@
-"""A client that goes away cancels its routed request: the emulator's slot is freed at once."""
+"""A client that goes away cancels its routed request (the emulator's slot is freed at once) and logs no error."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import httpx
+import pytest
 
 from tests.helpers import wait_until
 from tests.serve.conftest import busy_slots, serving
@@ -48,3 +50,31 @@ async def test_disconnect_while_queued_in_the_router_leaves_the_queue() -> None:
             queued.cancel()
             await wait_until(lambda: endpoint(coder) == (1, 0), message="the queued request to leave")
         await wait_until(lambda: endpoint(coder) == (0, 0) and busy_slots(served.fleet) == 0, message="everything to be released")
+
+
+@pytest.mark.parametrize(
+    "upload",
+    [
+        b"Content-Length: 1000\r\n\r\n" + b'{"model": "zeta:simple", "messages": [',
+        b"Transfer-Encoding: chunked\r\n\r\n" + b'20\r\n{"model": "zeta:simple", "message',
+    ],
+    ids=["content-length", "chunked"],
+)
+async def test_a_client_leaving_mid_upload_logs_nothing_at_error(upload: bytes, caplog: pytest.LogCaptureFixture) -> None:
+    async with serving() as served, httpx.AsyncClient(base_url=served.url) as http:
+        host, port = served.url.removeprefix("http://").rsplit(":", 1)
+        _, writer = await asyncio.open_connection(host, int(port))
+        writer.write(b"POST /api/chat HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" + upload)
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+
+        async def handled() -> bool:
+            scrape = (await http.get("/metrics")).text
+            return 'zeta_serve_responses_total{path="/api/chat",status="499"} 1.0' in scrape or bool(errors())
+
+        def errors() -> list[logging.LogRecord]:
+            return [record for record in caplog.records if record.levelno >= logging.ERROR]
+
+        await wait_until(handled, message="the endpoint to notice the client left")
+    assert errors() == []

@@ -1,20 +1,23 @@
-"""`zeta-console serve --demo` as a user runs it: prints its URL, answers, exits cleanly on Ctrl-C."""
+"""`zeta-console serve --demo` as a user runs it: prints its URL, answers, logs each request, exits cleanly on Ctrl-C."""
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import ollama
+import pytest
 
 
-def test_serve_demo_prints_its_url_answers_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+def run_serve(tmp_path: Path, *flags: str) -> str:
+    """Start `serve --demo`, list the models through it, stop it with Ctrl-C; its stderr."""
     env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state"), "XDG_CONFIG_HOME": str(tmp_path / "config")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "zeta_console.cli", "serve", "--demo", "--listen", "127.0.0.1:0"],
+        [sys.executable, "-m", "zeta_console.cli", "serve", "--demo", "--listen", "127.0.0.1:0", *flags],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -33,4 +36,43 @@ def test_serve_demo_prints_its_url_answers_and_stops_on_ctrl_c(tmp_path: Path) -
         if process.poll() is None:
             process.kill()
             process.wait()
-    assert "Traceback" not in (process.stderr.read() if process.stderr else "")
+    stderr = process.stderr.read() if process.stderr else ""
+    assert "Traceback" not in stderr
+    return stderr
+
+
+def test_serve_demo_prints_its_url_answers_logs_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    logged = [line for line in run_serve(tmp_path).splitlines() if '"GET /api/tags"' in line]
+    assert len(logged) == 1
+    assert " 127.0.0.1 " in logged[0] and " status=200 " in logged[0] and " total=" in logged[0]
+
+
+def test_serve_access_log_can_be_turned_off(tmp_path: Path) -> None:
+    assert '"GET /api/tags"' not in run_serve(tmp_path, "--no-access-log")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.mark.parametrize("flag", [[], ["--listen", "127.0.0.1:0"]], ids=["from-config", "flag-wins"])
+def test_serve_listens_where_the_configuration_says_unless_the_flag_says_otherwise(tmp_path: Path, flag: list[str]) -> None:
+    port = _free_port()
+    config = tmp_path / "config.yaml"
+    config.write_text(f"serve:\n  listen: 127.0.0.1:{port}\n")
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state"), "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    command = [sys.executable, "-m", "zeta_console.cli", "serve", "--config", str(config), *flag]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+        assert (url == f"http://127.0.0.1:{port}") == (not flag), url
+        ollama.Client(host=url, timeout=10).list()  # answered once the loop runs, so Ctrl-C is handled
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import socket
+from dataclasses import replace
 
 import httpx
 import ollama
@@ -10,7 +12,9 @@ import pytest
 
 from tests.serve.conftest import serving
 from zeta_console.router.requests import ChatRequest
-from zeta_console.settings import Admission, Settings
+from zeta_console.router.router import ZetaDynamicRouter
+from zeta_console.serve.endpoint import start_endpoint
+from zeta_console.settings import Admission, HostConfig, Settings
 from zeta_console.sim import Fault
 
 CODER = "qwen2.5-coder:7b"
@@ -62,3 +66,19 @@ async def test_a_drained_pinned_model_is_503_with_the_routers_reason() -> None:
         response = await http.post("/api/chat", json=ASK)
     assert response.status_code == 503
     assert "drained" in response.json()["error"]
+
+
+async def test_an_unreachable_upstream_is_502_naming_its_host() -> None:
+    with socket.socket() as probe:  # a port nothing listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        dead_url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    settings = replace(Settings(), hosts=(HostConfig(name="local", url=dead_url),))
+    async with ZetaDynamicRouter(settings, health_poll_s=60) as router:
+        endpoint = await start_endpoint(router, settings, "127.0.0.1:0")
+        try:
+            async with httpx.AsyncClient(base_url=endpoint.url) as http:
+                response = await http.post("/api/chat", json={**ASK, "stream": False})
+        finally:
+            await endpoint.stop()
+    assert response.status_code == 502
+    assert response.json() == {"error": f"upstream {dead_url} (coder@local): connection refused"}

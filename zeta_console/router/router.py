@@ -38,7 +38,7 @@ from zeta_console.router.api import (
 from zeta_console.router.candidates import DecisionInput, EndpointState
 from zeta_console.router.classify import Classifier
 from zeta_console.router.controls import ControlState, OperatorControls, task_needs
-from zeta_console.router.dispatch import Attempt, RejectedError, RequestState, RetryBudget, RoutedStream, run_embed
+from zeta_console.router.dispatch import Attempt, RejectedError, RequestState, RetryBudget, RoutedStream, gave_up, run_embed
 from zeta_console.router.feedback import FeedbackLoop
 from zeta_console.router.health import FAILURE_KINDS, CircuitBreakers, HealthMonitor
 from zeta_console.router.metrics import EndpointMetrics, ErrorRate, RateMeter
@@ -51,6 +51,7 @@ from zeta_console.settings import PolicyName, Settings, Task
 log = logging.getLogger(__name__)
 
 HEALTH_POLL_S = 2.0
+UNUSABLE = (EndpointStatus.EJECTED, EndpointStatus.DOWN, EndpointStatus.DRAINED, EndpointStatus.MISSING)
 LOAD_ALLOWANCE_FACTOR = 3.0
 PolicyFactory = Callable[[PolicyName | str, Settings], Policy]
 
@@ -233,7 +234,7 @@ class ZetaDynamicRouter(OperatorControls):
                 result = self._policy.decide(inp)
                 if result.chosen is None:
                     self._set_decision(state, result)
-                    raise state.error if state.error is not None else RejectedError(result.reason)
+                    raise gave_up(state) if state.error is not None else RejectedError(result.reason)
                 if not result.wait and self.slots.has_room(result.chosen, waiter):
                     self._set_decision(state, result)
                     alternatives = sum(1 for candidate in result.candidates if candidate.excluded is None and candidate.endpoint != result.chosen)
@@ -359,7 +360,7 @@ class ZetaDynamicRouter(OperatorControls):
             self.feedback.observe(self._task(state), endpoint.tier, ok=False, ttft_s=attempt.ttft_s, latency_s=now - attempt.started, at=time.time())
         else:
             self.breakers.on_abandoned(endpoint.id, attempt.probe)
-        state.tried.append(endpoint.id)
+        state.tried[endpoint.id] = error
         state.error = error
         state.attempt = None
 
@@ -442,7 +443,7 @@ class ZetaDynamicRouter(OperatorControls):
             others = [
                 other for other in self.endpoints.values()
                 if other.id != endpoint_id and other.tier in route and need in self.capabilities[other.id]
-                and self.status(other, now)[0] not in (EndpointStatus.EJECTED, EndpointStatus.DOWN, EndpointStatus.DRAINED)
+                and self.status(other, now)[0] not in UNUSABLE
             ]
             if not others:
                 return False

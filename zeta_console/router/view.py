@@ -35,6 +35,7 @@ def over_thresholds(metrics: EndpointMetrics, queued: int, thresholds: Threshold
 def endpoint_state(router: ZetaDynamicRouter, endpoint: Endpoint, queued: int, now: float) -> EndpointState:
     """What a policy knows about one endpoint right now; `queued`: the requests ahead in the router's queue."""
     metrics = router.metrics[endpoint.id]
+    status, status_reason = endpoint_status(router, endpoint, now)
     return EndpointState(
         id=endpoint.id,
         tier=endpoint.tier,
@@ -44,7 +45,7 @@ def endpoint_state(router: ZetaDynamicRouter, endpoint: Endpoint, queued: int, n
         slots=endpoint.slots,
         in_flight=router.slots.in_flight[endpoint.id],
         queued=queued,
-        status=endpoint_status(router, endpoint, now)[0],
+        status=status,
         drained=endpoint.id in router.controls.drained,
         thresholds=router.thresholds_for(endpoint.tier),
         ttft_ewma_s=metrics.ttft.value,
@@ -58,6 +59,7 @@ def endpoint_state(router: ZetaDynamicRouter, endpoint: Endpoint, queued: int, n
         recent_fast_failures=metrics.recent_fast_failures(now),
         last_sample_age_s=_telemetry_age_s(router, endpoint, now),
         latency_ewma_s=metrics.latency.value,
+        status_reason=status_reason,
     )
 
 
@@ -82,6 +84,8 @@ def _telemetry_age_s(router: ZetaDynamicRouter, endpoint: Endpoint, now: float) 
 def endpoint_status(router: ZetaDynamicRouter, endpoint: Endpoint, now: float) -> tuple[EndpointStatus, str]:
     if endpoint.id in router.controls.drained:
         return EndpointStatus.DRAINED, "drained by the operator"
+    if router.health.is_installed(endpoint.host, endpoint.model) is False:
+        return EndpointStatus.MISSING, router.health.missing_reason(endpoint.host, endpoint.model)
     if router.breakers.is_out(endpoint.id, now):
         return EndpointStatus.EJECTED, router.breakers.state(endpoint.id).reason
     host = router.health.hosts[endpoint.host]
@@ -155,4 +159,5 @@ def router_snapshot(router: ZetaDynamicRouter) -> RouterSnapshot:
         total_requests=router.total_requests,
         hosts={name: host.resources for name, host in router.health.hosts.items()},
         differs_from_config=router.differs_from_config(),
+        installed={name: tuple(host.installed.values()) for name, host in router.health.hosts.items() if host.installed is not None},
     )

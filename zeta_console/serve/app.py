@@ -7,6 +7,7 @@ gin's plain-text 404/405, every other error Ollama's `{"error": ...}` envelope.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Protocol
@@ -15,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
@@ -24,12 +25,14 @@ from zeta_console.ollama_api.errors import ApiError, OllamaJSONResponse, error_r
 from zeta_console.router.api import EventListener, RouterSnapshot
 from zeta_console.router.requests import ChatRequest, EmbedRequest, EmbedResult, GenerateRequest
 from zeta_console.serve import listing
+from zeta_console.serve.access_log import CLIENT_CLOSED_REQUEST, AccessLog, Exchange
 from zeta_console.serve.catalogue import Catalogue
 from zeta_console.serve.metrics import ServeMetrics
 from zeta_console.serve.relay import RoutedChunks, embed_reply, embed_response, legacy_embedding_reply, stream_response
 from zeta_console.serve.replies import header_safe
-from zeta_console.serve.security import BodyTooLarge, RequestGuard
-from zeta_console.serve.translate import RequestTranslator
+from zeta_console.serve.security import ORIGINS_ENV, BodyTooLarge, OriginPolicy, RequestGuard, origins_from_env
+from zeta_console.serve.translate import Request as RequestT
+from zeta_console.serve.translate import Routable, RequestTranslator
 from zeta_console.settings import Settings
 
 # The Ollama release whose API shapes this endpoint serves (ollama-api.md).
@@ -61,6 +64,7 @@ class OllamaFrontend:
         self.router = router
         self.catalogue = Catalogue(settings)
         self.translate = RequestTranslator(self.catalogue)
+        self.upstream_urls = {endpoint.id: endpoint.url for endpoint in router.snapshot().endpoints}
         self.started_at = time.time()
 
     async def liveness(self, request: Request) -> Response:
@@ -80,20 +84,39 @@ class OllamaFrontend:
         return OllamaJSONResponse(listing.show(model, self.started_at))
 
     async def chat(self, request: Request) -> ASGIApp:
-        routable = self.translate.chat(await request.body(), client_mark(request))
-        return stream_response(lambda: self.router.chat(routable.request), routable.asked_model, routable.stream)
+        return self._routed(request, self.translate.chat(await request.body(), client_mark(request)), self.router.chat)
 
     async def generate(self, request: Request) -> ASGIApp:
-        routable = self.translate.generate(await request.body(), client_mark(request))
-        return stream_response(lambda: self.router.generate(routable.request), routable.asked_model, routable.stream)
+        return self._routed(request, self.translate.generate(await request.body(), client_mark(request)), self.router.generate)
 
     async def embed(self, request: Request) -> ASGIApp:
         routable = self.translate.embed(await request.body(), client_mark(request))
-        return embed_response(lambda: self.router.embed(routable.request), embed_reply(routable.asked_model))
+        return embed_response(self._embedding(request, routable), embed_reply(routable.asked_model))
 
     async def embeddings(self, request: Request) -> ASGIApp:
         routable = self.translate.embeddings(await request.body(), client_mark(request))
-        return embed_response(lambda: self.router.embed(routable.request), legacy_embedding_reply)
+        return embed_response(self._embedding(request, routable), legacy_embedding_reply)
+
+    def _routed(self, request: Request, routable: Routable[RequestT], route: Callable[[RequestT], RoutedChunks]) -> ASGIApp:
+        exchange = Exchange.of(request.scope)
+        exchange.asked_model = routable.asked_model
+
+        def open_stream() -> RoutedChunks:
+            exchange.routed = route(routable.request)
+            return exchange.routed
+
+        return stream_response(open_stream, routable.asked_model, routable.stream, self.upstream_urls)
+
+    def _embedding(self, request: Request, routable: Routable[EmbedRequest]) -> Callable[[], Awaitable[EmbedResult]]:
+        exchange = Exchange.of(request.scope)
+        exchange.asked_model = routable.asked_model
+
+        async def embed() -> EmbedResult:
+            result = await self.router.embed(routable.request)
+            exchange.embedded = result.decision
+            return result
+
+        return embed
 
 
 async def _gin_status_text(request: Request, error: Exception) -> Response:
@@ -114,14 +137,22 @@ async def _body_too_large(request: Request, error: Exception) -> Response:
     return error_response(413, str(error))
 
 
+async def _client_gone(request: Request, error: Exception) -> Response:
+    return Response(status_code=CLIENT_CLOSED_REQUEST)  # the client left mid-upload: nobody to answer, nothing to report
+
+
 async def _unexpected(request: Request, error: Exception) -> Response:
     return error_response(500, f"internal error: {type(error).__name__}")
 
 
-def create_app(router: Routing, settings: Settings, *, token: str | None, check_host: bool) -> Starlette:
-    """The endpoint's ASGI app. `check_host`: the server is bound to loopback (ollama-api.md §1.0)."""
+def create_app(
+    router: Routing, settings: Settings, *, token: str | None, check_host: bool, access_log: Callable[[str], None] | None = None
+) -> Starlette:
+    """The endpoint's ASGI app. `check_host`: the server is bound to loopback (ollama-api.md §1.0);
+    `access_log`: where each request's line goes (none by default: the console draws on the terminal)."""
     frontend = OllamaFrontend(router, settings)
     metrics = ServeMetrics(router.snapshot)
+    origins = OriginPolicy((*settings.serve.allowed_origins, *origins_from_env(os.environ.get(ORIGINS_ENV, ""))))
 
     async def scrape(request: Request) -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
@@ -150,13 +181,15 @@ def create_app(router: Routing, settings: Settings, *, token: str | None, check_
     app = Starlette(
         routes=[Route(path, handler, methods=methods) for path, (handler, methods) in handlers.items()],  # type: ignore[arg-type]
         middleware=[
+            *([Middleware(AccessLog, write=access_log)] if access_log else []),
             Middleware(metrics.counting_responses, known_paths=frozenset(handlers)),  # type: ignore[arg-type]
-            Middleware(RequestGuard, token=token, check_host=check_host, max_body_bytes=settings.serve.max_body_bytes),
+            Middleware(RequestGuard, token=token, check_host=check_host, origins=origins, max_body_bytes=settings.serve.max_body_bytes),
         ],
         exception_handlers={
             HTTPException: _gin_status_text,
             ApiError: _api_error,
             BodyTooLarge: _body_too_large,
+            ClientDisconnect: _client_gone,
             Exception: _unexpected,
         },
         lifespan=lifespan,

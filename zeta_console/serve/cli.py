@@ -17,6 +17,10 @@ from zeta_console.settings import Settings
 
 
 def run_serve_command(args: argparse.Namespace) -> int:
+    if args.listen is None:  # no --listen: the configuration's serve.listen
+        from zeta_console.config import load_settings
+
+        args.listen = (Settings() if args.demo else load_settings(args.config)).serve.listen
     # Refuse a bad or unsafe address before starting anything.
     require_safe_bind(parse_listen(args.listen), args.token)
     return asyncio.run(_serve(args))
@@ -29,7 +33,7 @@ async def _serve(args: argparse.Namespace) -> int:
         if journal is not None:
             stack.callback(journal.close)
         router = await stack.enter_async_context(ZetaDynamicRouter(settings, journal=journal))
-        endpoint = await start_endpoint(router, settings, args.listen, args.token)
+        endpoint = await start_endpoint(router, settings, args.listen, args.token, None if args.no_access_log else _print_access_line)
         stack.push_async_callback(endpoint.stop)
         settle_heap()
         print(endpoint.url, flush=True)
@@ -37,6 +41,10 @@ async def _serve(args: argparse.Namespace) -> int:
         print(f"zeta-console serve: Ollama API at {endpoint.url}{simulated}; Ctrl-C to stop", file=sys.stderr, flush=True)
         await _until_interrupted()
     return 0
+
+
+def _print_access_line(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 async def _settings(args: argparse.Namespace, stack: contextlib.AsyncExitStack) -> Settings:

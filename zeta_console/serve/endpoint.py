@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import uvicorn
@@ -50,14 +51,21 @@ def _bind(address: ListenAddress) -> socket.socket:
     return sock
 
 
-async def start_endpoint(router: Routing, settings: Settings, listen: str | None = None, token: str | None = None) -> RunningEndpoint:
-    """Start serving Ollama's API through `router` on `listen` (default: settings.serve.listen).
+async def start_endpoint(
+    router: Routing,
+    settings: Settings,
+    listen: str | None = None,
+    token: str | None = None,
+    access_log: Callable[[str], None] | None = None,
+) -> RunningEndpoint:
+    """Start serving Ollama's API through `router` on `listen` (default: settings.serve.listen),
+    handing one line per request to `access_log` if given.
 
     Raises UserError (exit status 2) for a bad address or a non-loopback bind without a token.
     """
     address = parse_listen(listen or settings.serve.listen)
     require_safe_bind(address, token)
-    app = create_app(router, settings, token=token, check_host=address.is_loopback)
+    app = create_app(router, settings, token=token, check_host=address.is_loopback, access_log=access_log)
     sock = _bind(address)
     config = uvicorn.Config(
         app,

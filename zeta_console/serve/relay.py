@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 from starlette.types import Receive, Scope, Send
 
 from zeta_console.backends.ollama import BackendError
-from zeta_console.router.api import Decision, ErrorKind
+from zeta_console.router.api import Decision, ErrorKind, RequestRecord
 from zeta_console.router.dispatch import RejectedError
 from zeta_console.router.requests import EmbedResult
 from zeta_console.serve.replies import Chunk, ReplyAccumulator, decision_headers, ndjson_line, reply_json
@@ -32,6 +32,8 @@ class RoutedChunks(Protocol):
 
     @property
     def decision(self) -> Decision | None: ...
+    @property
+    def record(self) -> RequestRecord | None: ...  # once the request has finished
     def __aiter__(self) -> AsyncIterator[Chunk]: ...
     async def __anext__(self) -> Chunk: ...
     async def aclose(self) -> None: ...
@@ -52,14 +54,28 @@ def failure_status(error: BackendError) -> int:
     return 502  # the model behind us is missing or unreachable
 
 
-async def _send_failure(send: Send, error: BackendError, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+def last_endpoint(decision: Decision | None) -> str | None:
+    """Where the request went last: once every candidate failed, the router's last decision chose
+    none and the endpoints that failed are its fallbacks."""
+    return (decision.chosen or next(reversed(decision.fallbacks), None)) if decision else None
+
+
+def failure_message(error: BackendError, decision: Decision | None, upstream_urls: Mapping[str, str]) -> str:
+    """The error text; when the upstream failed or timed out, it names the host (and endpoint) that did."""
+    endpoint = last_endpoint(decision)
+    if endpoint is None or failure_status(error) not in (502, 504):
+        return error.message
+    return f"upstream {upstream_urls.get(endpoint, '?')} ({endpoint}): {error.message}"
+
+
+async def _send_failure(send: Send, error: BackendError, message: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
     """The error response; a 503 says when to retry, in whole seconds: the router's estimate when it
     shed the request, at least 1."""
     status = failure_status(error)
     if status == 503:
         estimate_s = error.retry_after_s if isinstance(error, RejectedError) and error.retry_after_s is not None else 0.0
         headers = [*(headers or []), (b"retry-after", str(max(1, math.ceil(estimate_s))).encode())]
-    await send_json_error(send, status, error.message, headers)
+    await send_json_error(send, status, message, headers)
 
 
 def _encoded(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
@@ -100,14 +116,18 @@ class CancelOnDisconnect:
             pass
 
 
-def stream_response(open_stream: Callable[[], RoutedChunks], asked_model: str, stream: bool) -> CancelOnDisconnect:
+def stream_response(
+    open_stream: Callable[[], RoutedChunks], asked_model: str, stream: bool, upstream_urls: Mapping[str, str]
+) -> CancelOnDisconnect:
+    """`upstream_urls`: endpoint id -> its host's URL, to name the host in a failure."""
+
     async def respond(send: Send) -> None:
         routed = open_stream()
         try:
             try:
                 first = await anext(routed)
             except BackendError as error:
-                await _send_failure(send, error)
+                await _send_failure(send, error, failure_message(error, routed.decision, upstream_urls))
                 return
             except StopAsyncIteration:
                 await send_json_error(send, 502, "the model sent no reply")
@@ -142,7 +162,7 @@ async def _aggregate(send: Send, routed: RoutedChunks, first: Chunk, asked_model
         async for chunk in routed:
             reply.add(chunk)
     except BackendError as error:
-        await _send_failure(send, error, _encoded(headers))
+        await _send_failure(send, error, error.message, _encoded(headers))
         return
     await send(_start(200, JSON, headers))
     await send({"type": "http.response.body", "body": reply.reply(asked_model)})
@@ -153,7 +173,7 @@ def embed_response(embed: Callable[[], Awaitable[EmbedResult]], shape: Callable[
         try:
             result = await embed()
         except BackendError as error:
-            await _send_failure(send, error)
+            await _send_failure(send, error, error.message)
             return
         await send(_start(200, JSON, decision_headers(result.decision, result.response.model)))
         await send({"type": "http.response.body", "body": shape(result)})

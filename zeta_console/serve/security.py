@@ -1,6 +1,7 @@
-"""Who may talk to the endpoint: bind rules, bearer token, Host-header check, body limit.
+"""Who may talk to the endpoint: bind rules, Host and Origin checks, bearer token, body limit.
 
-The rules follow Ollama's own (ollama-api.md §1.0) plus what a proxy reachable from other
+The rules follow Ollama's own (ollama-api.md §1.0; its Origin allow-list and CORS answers are
+those of `envconfig.AllowedOrigins` and gin-contrib/cors) plus what a proxy reachable from other
 machines needs: a token for any non-loopback bind, and a cap on request bodies.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import json
+import re
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,6 +26,17 @@ LOCAL_NAME_SUFFIXES = (".localhost", ".local", ".internal")
 PRIVATE_NETWORKS = tuple(
     ipaddress.ip_network(cidr) for cidr in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
 )
+# Web pages Ollama lets in: local hosts on any port (plus [::1], as local as 127.0.0.1), and desktop-app schemes.
+LOCAL_ORIGIN_HOSTS = ("localhost", "127.0.0.1", "0.0.0.0", "[::1]")
+APP_ORIGIN_SCHEMES = ("app", "file", "tauri", "vscode-webview", "vscode-file")
+ORIGINS_ENV = "OLLAMA_ORIGINS"
+# gin-contrib/cors's preflight answer, as Ollama configures it.
+PREFLIGHT_HEADERS = [
+    (b"access-control-allow-methods", b"GET,POST,HEAD,OPTIONS"),
+    (b"access-control-allow-headers", b"Authorization,Content-Type,User-Agent,Accept,X-Requested-With"),
+    (b"access-control-max-age", b"43200"),
+    (b"vary", b"Origin, Access-Control-Request-Method, Access-Control-Request-Headers"),
+]
 
 
 @dataclass(frozen=True)
@@ -103,6 +116,35 @@ def host_header_allowed(value: str) -> bool:
     )
 
 
+def default_allowed_origins() -> tuple[str, ...]:
+    web = tuple(f"{scheme}://{host}{port}" for host in LOCAL_ORIGIN_HOSTS for scheme in ("http", "https") for port in ("", ":*"))
+    return web + tuple(f"{scheme}://*" for scheme in APP_ORIGIN_SCHEMES)
+
+
+def origins_from_env(value: str) -> tuple[str, ...]:
+    """OLLAMA_ORIGINS: comma-separated, quotes and spaces around the whole value ignored (as Ollama)."""
+    return tuple(part.strip() for part in value.strip("\"' ").split(",") if part.strip())
+
+
+class OriginPolicy:
+    """Which web origins may call the endpoint: `*` in a pattern matches any run of characters,
+    `*` alone lets every origin in. A page calling its own origin (the Host it asked) is no
+    cross-origin request and always passes."""
+
+    def __init__(self, extra: Iterable[str] = ()) -> None:
+        patterns = [pattern.strip().lower() for pattern in (*extra, *default_allowed_origins())]
+        self.allow_all = "*" in patterns
+        self._pattern = re.compile("|".join(".*".join(map(re.escape, pattern.split("*"))) for pattern in patterns))
+
+    def allows(self, origin: str, host: str) -> bool:
+        origin = origin.strip().lower()
+        same_origin = origin in (f"http://{host.lower()}", f"https://{host.lower()}")
+        return self.allow_all or same_origin or self._pattern.fullmatch(origin) is not None
+
+    def allow_origin_header(self, origin: str) -> tuple[bytes, bytes]:
+        return (b"access-control-allow-origin", b"*" if self.allow_all else origin.encode("latin-1"))
+
+
 def bearer_token_matches(authorization: str, token: str) -> bool:
     scheme, _, presented = authorization.partition(" ")
     return scheme.lower() == "bearer" and hmac.compare_digest(presented.strip().encode(), token.encode())
@@ -114,7 +156,7 @@ class BodyTooLarge(Exception):
 
 
 def _header_values(headers: Iterable[tuple[bytes, bytes]]) -> dict[bytes, str]:
-    wanted = (b"host", b"authorization", b"content-length")
+    wanted = (b"host", b"origin", b"authorization", b"content-length")
     return {name: value.decode("latin-1") for name, value in headers if name in wanted}
 
 
@@ -131,10 +173,11 @@ async def send_json_error(send: Send, status: int, message: str, extra_headers: 
 class RequestGuard:
     """Pure ASGI middleware (cheap on the hot path) applying the checks before any routing."""
 
-    def __init__(self, app: ASGIApp, *, token: str | None, check_host: bool, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, token: str | None, check_host: bool, origins: OriginPolicy, max_body_bytes: int) -> None:
         self.app = app
         self.token = token or None
         self.check_host = check_host
+        self.origins = origins
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -145,6 +188,15 @@ class RequestGuard:
         if self.check_host and not host_header_allowed(headers.get(b"host", "")):
             await send_plain_status(send, 403)
             return
+        origin = headers.get(b"origin")
+        if origin is not None:
+            if not self.origins.allows(origin, headers.get(b"host", "")):
+                await send_plain_status(send, 403)
+                return
+            if scope["method"] == "OPTIONS":  # a preflight: browsers send no credentials with it
+                await send_plain_status(send, 204, headers=[self.origins.allow_origin_header(origin), *PREFLIGHT_HEADERS])
+                return
+            send = self._with_allow_origin(send, origin)
         if self.token and not bearer_token_matches(headers.get(b"authorization", ""), self.token):
             await send_json_error(send, 401, "unauthorized", [(b"www-authenticate", b"Bearer")])
             return
@@ -153,6 +205,17 @@ class RequestGuard:
             await send_json_error(send, 413, str(BodyTooLarge(self.max_body_bytes)))
             return
         await self.app(scope, self._counting(receive), send)
+
+    def _with_allow_origin(self, send: Send, origin: str) -> Send:
+        """An allowed cross-origin caller's responses say so, or the browser hides them from the page."""
+        allow_origin = self.origins.allow_origin_header(origin)
+
+        async def send_allowed(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), allow_origin, (b"vary", b"Origin")]}
+            await send(message)
+
+        return send_allowed
 
     def _counting(self, receive: Receive) -> Receive:
         """Chunked bodies carry no Content-Length: count what actually arrives."""

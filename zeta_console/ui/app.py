@@ -232,6 +232,19 @@ class ZetaConsole(App[None]):
             return
         await self._save(changes)
 
+    def write_config_from_hosts(self) -> None:
+        """The console's `zeta-console init`: a config from the models the hosts serve, where the console looks for one."""
+        self.run_background(self._write_config_from_hosts(), "write config")
+
+    async def _write_config_from_hosts(self) -> None:
+        from zeta_console.init_config import default_path, propose, write_config
+
+        path = default_path()
+        text, tiers = await propose([host.url for host in self.session.settings.hosts])
+        write_config(path, text, force=False)
+        summary = ", ".join(f"{tier.tier} {tier.model}" for tier in tiers)
+        self.notify(f"Wrote {path} ({summary}). Restart the console to use it.", title="Config", timeout=20)
+
     def revert_settings(self) -> None:
         if self.command(self.session.router.revert_to_config, "Revert"):
             if self.session.store is not None and not self.session.simulated:

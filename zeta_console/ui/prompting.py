@@ -56,8 +56,8 @@ async def run_prompt(router: ConsoleRouter, text: str, view: AnswerView) -> None
         view.show_answer("".join(answer), CANCELLED_MARK)
         await asyncio.shield(stream.aclose())
         raise
-    except Exception:
-        view.show_answer("".join(answer), "[failed]")
+    except Exception as error:
+        view.show_answer("".join(answer), f"[failed] {error}")  # a request tried on several endpoints names each and why
         if stream.decision is not None:
             show_route(view, stream.decision)
         raise

@@ -22,6 +22,7 @@ THEME_VARIABLE_DEFAULTS: dict[str, str] = {
     "status-down": "$error",
     "status-ejected": "$error",
     "status-drained": "$foreground-muted",
+    "status-missing": "$warning",
     "badge-simulated": "$secondary",
     "badge-paused": "$warning",
     "sparkline-ttft": "$primary",

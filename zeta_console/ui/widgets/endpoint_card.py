@@ -56,6 +56,8 @@ def where_loaded(size: int | None, vram: int | None) -> str:
 
 
 def residency_text(endpoint: EndpointSnapshot, now: float) -> str:
+    if endpoint.status is EndpointStatus.MISSING:
+        return "not installed"
     if endpoint.resident is None:
         return "residency unknown"
     if not endpoint.resident:
