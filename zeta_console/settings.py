@@ -104,8 +104,11 @@ class RetryBudget:
 class Admission:
     # Background requests (load, serve clients) waiting in the router for a slot; past this they
     # are shed at once with a 503, as Ollama's own queue does (OLLAMA_MAX_QUEUE, 512 by default).
-    # The operator's prompts are never shed.
+    # A background request whose predicted wait for a slot (the queue ahead of it and the endpoints'
+    # measured service times) exceeds its patience is shed at once too, with a Retry-After, instead of
+    # waiting until its client times out. The operator's prompts are never shed.
     max_queued: int = 512
+    patience_s: float = 10.0
 
 
 @dataclass(frozen=True)

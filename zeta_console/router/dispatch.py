@@ -66,11 +66,12 @@ class Attempt:
 
 
 class RejectedError(BackendError):
-    """No endpoint can take the request (nothing capable, all drained, unknown target), or the
-    router's queue is full (kind BUSY: shed)."""
+    """No endpoint can take the request (nothing capable, all drained, unknown target), or it was
+    shed (kind BUSY: the queue is full or the wait too long; `retry_after_s` says when to retry)."""
 
-    def __init__(self, message: str, kind: ErrorKind = ErrorKind.UNAVAILABLE) -> None:
+    def __init__(self, message: str, kind: ErrorKind = ErrorKind.UNAVAILABLE, retry_after_s: float | None = None) -> None:
         super().__init__(kind, message)
+        self.retry_after_s = retry_after_s
 
 
 class AttemptsFailed(BackendError):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
@@ -69,6 +70,16 @@ def failure_message(error: BackendError, decision: Decision | None, upstream_url
     return f"upstream {upstream_urls.get(endpoint, '?')} ({endpoint}): {error.message}"
 
 
+async def _send_failure(send: Send, error: BackendError, message: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    """The error response; a 503 says when to retry, in whole seconds: the router's estimate when it
+    shed the request, at least 1."""
+    status = failure_status(error)
+    if status == 503:
+        estimate_s = error.retry_after_s if isinstance(error, RejectedError) and error.retry_after_s is not None else 0.0
+        headers = [*(headers or []), (b"retry-after", str(max(1, math.ceil(estimate_s))).encode())]
+    await send_json_error(send, status, message, headers)
+
+
 def _encoded(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
     return [(name.lower().encode(), value.encode()) for name, value in headers.items()]
 
@@ -118,7 +129,7 @@ def stream_response(
             try:
                 first = await anext(routed)
             except BackendError as error:
-                await send_json_error(send, failure_status(error), failure_message(error, routed.decision, upstream_urls))
+                await _send_failure(send, error, failure_message(error, routed.decision, upstream_urls))
                 return
             except StopAsyncIteration:
                 await send_json_error(send, 502, "the model sent no reply")
@@ -157,7 +168,7 @@ async def _aggregate(send: Send, routed: RoutedChunks, first: Chunk, asked_model
         async for chunk in routed:
             reply.add(chunk)
     except BackendError as error:
-        await send_json_error(send, failure_status(error), error.message, _encoded(headers))
+        await _send_failure(send, error, error.message, _encoded(headers))
         return
     await send(_start(200, JSON, headers))
     await send({"type": "http.response.body", "body": reply.reply(asked_model)})
@@ -168,7 +179,7 @@ def embed_response(embed: Callable[[], Awaitable[EmbedResult]], shape: Callable[
         try:
             result = await embed()
         except BackendError as error:
-            await send_json_error(send, failure_status(error), error.message)
+            await _send_failure(send, error, error.message)
             return
         await send(_start(200, JSON, decision_headers(result.decision, result.response.model)))
         await send({"type": "http.response.body", "body": shape(result)})

@@ -228,6 +228,25 @@ def outstanding(e: EndpointState) -> int:
     return e.in_flight + e.queued + e.recent_fast_failures
 
 
+def service_time_s(e: EndpointState) -> float | None:
+    """How long one request holds a slot: the latency EWMA, else the p95; None when never measured."""
+    return e.latency_ewma_s if e.latency_ewma_s is not None else e.latency_p95_s
+
+
+def predicted_wait_s(endpoints: Iterable[EndpointState], unmeasured_s: float = SEED_SERVICE_S) -> float:
+    """How long a new request waits for a slot on whichever of `endpoints` frees first: the work
+    ahead of it beyond their slots (`outstanding`), served at their combined rate (slots per
+    service time each; `unmeasured_s` stands in for an endpoint never measured)."""
+    ahead = 1
+    per_s = 0.0
+    for e in endpoints:
+        slots = e.slots if e.slots > 0 else 1
+        service = service_time_s(e)
+        ahead += e.in_flight + e.queued + e.recent_fast_failures - slots
+        per_s += slots / (service if service is not None else unmeasured_s)
+    return ahead / per_s if ahead > 0 and per_s > 0 else 0.0
+
+
 def all_full(pool: Sequence[EndpointState]) -> bool:
     for e in pool:
         if e.in_flight < e.slots:
