@@ -24,3 +24,15 @@ SCREENS: dict[str, tuple[str, ...]] = {
 def test_screen(snap_compare: Callable[..., bool], screen: str, size: tuple[int, int]) -> None:
     keys = SCREENS[screen]
     assert snap_compare(frozen_app(), terminal_size=size, press=keys)
+
+
+# Every theme the console offers (its own, Textual's built-ins: F8 and the palette's "Change theme"
+# list them all) must render: an unresolved theme variable once crashed the app on the first frame.
+THEMES = sorted(frozen_app().available_themes)
+
+
+@pytest.mark.parametrize("theme", THEMES)
+def test_theme(snap_compare: Callable[..., bool], theme: str) -> None:
+    app = frozen_app()
+    app.theme = theme
+    assert snap_compare(app, terminal_size=(80, 24))

@@ -28,7 +28,7 @@ from zeta_console.ui.screens.fault import FaultScreen
 from zeta_console.ui.screens.help import HelpScreen
 from zeta_console.ui.screens.main import MainScreen
 from zeta_console.ui.session import ConsoleSession, FaultInjector, FaultKind
-from zeta_console.ui.themes import THEME_VARIABLE_DEFAULTS, load_builtin_themes
+from zeta_console.ui.themes import load_builtin_themes, theme_variable_defaults
 from zeta_console.ui.widgets.header import ConsoleHeader
 from zeta_console.ui.widgets.prompt import AnswerView
 
@@ -84,7 +84,7 @@ class ZetaConsole(App[None]):
         return MainScreen()
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
-        return dict(THEME_VARIABLE_DEFAULTS)
+        return theme_variable_defaults(self.current_theme)
 
     def on_mount(self) -> None:
         self.set_keymap(self.keymap)
