@@ -256,3 +256,13 @@ async def test_load_generator_presets_in_the_palette() -> None:
         assert app.session.loadgen.rate_per_s == 5
         await settle(pilot, lambda: any(n.message == "Load generator: 5 requests/s" for n in app._notifications), message="told")
         await settle(pilot, lambda: any(e.client == "loadgen" for e in app.events), message="load arrives")
+
+
+async def test_the_demo_saves_nothing_not_even_the_theme() -> None:
+    async with live_console() as (app, pilot):
+        await pilot.press("ctrl+l", "f8")
+        assert app.theme != "zeta-dark"
+        await pilot.press("f2", "ctrl+s")
+        await app.workers.wait_for_complete()
+        assert any("not saved" in notification.message for notification in app._notifications)
+    assert not overrides_path().exists()

@@ -222,7 +222,7 @@ class ZetaConsole(App[None]):
 
     @work(exit_on_error=False, group="settings")
     async def save_settings(self) -> None:
-        if self.session.simulated or self.session.store is None:
+        if self.session.store is None:  # the demo has none
             self.notify("Demo mode: settings are not saved.", severity="warning", title="Settings")
             return
         router = self.session.router
@@ -234,7 +234,7 @@ class ZetaConsole(App[None]):
 
     def revert_settings(self) -> None:
         if self.command(self.session.router.revert_to_config, "Revert"):
-            if self.session.store is not None and not self.session.simulated:
+            if self.session.store is not None:
                 cleared = self.session.store.clear()
                 where = f" and removed {cleared}" if cleared else ""
                 self.notify(f"Back to the config{where}.", title="Settings")

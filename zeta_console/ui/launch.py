@@ -48,8 +48,7 @@ def run_console_command(args: argparse.Namespace) -> int:
         from zeta_console.serve.security import parse_listen, require_safe_bind
 
         require_safe_bind(parse_listen(args.listen), args.token)
-    asyncio.run(run_console(settings, ConsoleOptions(demo=args.demo, listen=args.listen, token=args.token)))
-    return 0
+    return asyncio.run(run_console(settings, ConsoleOptions(demo=args.demo, listen=args.listen, token=args.token)))
 
 
 # Under load, requests in flight survive the young generations and full collections came every
@@ -59,13 +58,16 @@ def run_console_command(args: argparse.Namespace) -> int:
 GC_YOUNG_THRESHOLD = 3_000
 
 
-async def run_console(settings: Settings, options: ConsoleOptions) -> None:
+async def run_console(settings: Settings, options: ConsoleOptions) -> int:
+    """The exit status: Textual prints an unhandled error's traceback and sets return_code 1."""
     from zeta_console.ui.app import ZetaConsole
 
     async with AsyncExitStack() as stack:
         session = await open_session(stack, settings, options)
         settle_heap(young_threshold=GC_YOUNG_THRESHOLD)
-        await ZetaConsole(session).run_async()
+        app = ZetaConsole(session)
+        await app.run_async()
+        return app.return_code or 0
 
 
 async def open_session(stack: AsyncExitStack, settings: Settings, options: ConsoleOptions) -> ConsoleSession:
@@ -108,7 +110,7 @@ async def open_session(stack: AsyncExitStack, settings: Settings, options: Conso
     return ConsoleSession(
         router=router,
         settings=settings,
-        store=OverridesFile(),
+        store=None if options.demo else OverridesFile(),  # the demo saves nothing, the theme included
         start=start,
         looked_at=tuple(host.url for host in settings.hosts),
         **extras,
