@@ -61,7 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_source(serve)
 
     bench = sub.add_parser("bench", help="replay a scenario against a fresh emulator fleet per policy")
-    bench.add_argument("scenario", help="scenario name (bench/scenarios/NAME.yaml) or path")
+    which = bench.add_mutually_exclusive_group(required=True)
+    which.add_argument("scenario", nargs="?", help="a shipped scenario's name (see --list) or the path of a scenario file")
+    which.add_argument("--list", action="store_true", help="list the shipped scenarios and exit")
     bench.add_argument(
         "--policies",
         default="static,round_robin,threshold,least_load,adaptive,oracle",
