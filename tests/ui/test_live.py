@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input, OptionList, Select, Static
+from textual.widgets import Button, Input, Label, OptionList, Select, Static
 
 from tests.ui.conftest import settle
 from zeta_console.config import load_settings, overrides_path
@@ -266,3 +266,16 @@ async def test_the_demo_saves_nothing_not_even_the_theme() -> None:
         await app.workers.wait_for_complete()
         assert any("not saved" in notification.message for notification in app._notifications)
     assert not overrides_path().exists()
+
+
+async def test_ejecting_the_only_embedder_is_refused_with_the_reason() -> None:
+    async with live_console() as (app, pilot):
+        await pilot.press("f2")
+        assert str(app.screen.query_one("#endpoint-1", Label).content) == "embedder@local  up"
+        await pilot.click("#eject-1")  # embedder@local
+        await settle(pilot, lambda: any("last endpoint" in note.message for note in app._notifications), message="refusal shown")
+        notification = next(note for note in app._notifications if "last endpoint" in note.message)
+        assert notification.title == "Eject" and notification.severity == "error"
+        assert "embedder@local is the last endpoint that can serve embedding requests" in notification.message
+        assert app.session.router.snapshot().endpoints[1].states == (EndpointStatus.UP,)
+        assert str(app.screen.query_one("#eject-1", Button).label) == "eject"
