@@ -29,7 +29,7 @@ from zeta_console.router.api import (
 )
 from zeta_console.settings import PolicyName, Settings, Task, Thresholds
 from zeta_console.ui.app import ZetaConsole
-from zeta_console.ui.session import ConsoleSession, FaultKind
+from zeta_console.ui.session import ConsoleSession, FaultKind, Serving
 
 T0 = 1_750_000_000.0  # 2025-06-15 15:06:40 UTC
 GB = 1024**3
@@ -225,7 +225,7 @@ class FrozenFaults:
         return f"{fault.value} {endpoint_id}"
 
 
-def frozen_app(simulated: bool = True) -> ZetaConsole:
+def frozen_app(simulated: bool = True, serving: Serving | None = None) -> ZetaConsole:
     session = ConsoleSession(
         router=FrozenRouter(),
         settings=Settings(),
@@ -234,6 +234,7 @@ def frozen_app(simulated: bool = True) -> ZetaConsole:
         frozen=True,
         simulated=simulated,
         faults=FrozenFaults() if simulated else None,
+        serving=serving,
     )
     return ZetaConsole(session)
 

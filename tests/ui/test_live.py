@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import replace
 
+import ollama
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Button, Input, Label, OptionList, Select, Static
@@ -30,10 +31,12 @@ FAST = 100.0
 
 
 @asynccontextmanager
-async def live_console(time_scale: float = FAST, rate: float = 0.0) -> AsyncIterator[tuple[ZetaConsole, Pilot[None]]]:
+async def live_console(
+    time_scale: float = FAST, rate: float = 0.0, listen: str | None = None
+) -> AsyncIterator[tuple[ZetaConsole, Pilot[None]]]:
     async with AsyncExitStack() as stack:
         settings = replace(Settings(), load_generator=LoadGenerator(rate_per_s=rate))
-        session = await open_session(stack, settings, ConsoleOptions(demo=True, time_scale=time_scale))
+        session = await open_session(stack, settings, ConsoleOptions(demo=True, time_scale=time_scale, listen=listen))
         app = ZetaConsole(session)
         async with app.run_test(size=(160, 48)) as pilot:
             await settle(
@@ -279,3 +282,19 @@ async def test_ejecting_the_only_embedder_is_refused_with_the_reason() -> None:
         assert "embedder@local is the last endpoint that can serve embedding requests" in notification.message
         assert app.session.router.snapshot().endpoints[1].states == (EndpointStatus.UP,)
         assert str(app.screen.query_one("#eject-1", Button).label) == "eject"
+
+
+async def test_the_header_shows_where_the_console_serves_and_its_request_rate() -> None:
+    async with live_console(listen="127.0.0.1:0") as (app, pilot):
+        serving = app.session.serving
+        assert serving is not None
+        await settle(pilot, lambda: serving.url is not None, message="the endpoint listening")
+        assert serving.url is not None
+        address = serving.url.removeprefix("http://")
+        badge = app.screen.query_one("#badge-serving", Static)
+        await settle(pilot, lambda: str(badge.content) == f"SERVING {address} · 0.0 req/s", message="the badge")
+        assert badge.display and badge.region.width == len(str(badge.content)) + 2  # laid out to its text, padding included
+        answer = await ollama.AsyncClient(host=serving.url).generate(model="zeta:simple", prompt="hello")
+        assert answer.done
+        await settle(pilot, lambda: str(badge.content) != f"SERVING {address} · 0.0 req/s", message="the rate to count it")
+        assert str(badge.content).startswith(f"SERVING {address} · ") and serving.requests_per_s() > 0

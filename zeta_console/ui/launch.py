@@ -17,7 +17,7 @@ from typing import Any
 from zeta_console.config import clear_overrides, load_settings, overrides_path, save_overrides
 from zeta_console.heap import settle_heap
 from zeta_console.settings import Settings
-from zeta_console.ui.session import ConsoleSession
+from zeta_console.ui.session import ConsoleSession, Serving
 
 
 class OverridesFile:
@@ -92,6 +92,9 @@ async def open_session(stack: AsyncExitStack, settings: Settings, options: Conso
         stack.callback(journal.close)
         router = ZetaDynamicRouter(settings, journal=journal)
     stack.push_async_callback(router.stop)
+    serving = Serving(options.listen) if options.listen else None
+    if serving is not None:
+        stack.callback(router.subscribe(serving.observe))
     if options.demo or options.load_generator:
         loadgen = LoadGenerator(router, settings.load_generator.rate_per_s)
         stack.push_async_callback(loadgen.stop)
@@ -99,11 +102,12 @@ async def open_session(stack: AsyncExitStack, settings: Settings, options: Conso
 
     async def start() -> None:
         await router.start()
-        if options.listen:
+        if serving is not None:
             from zeta_console.serve.endpoint import start_endpoint
 
-            endpoint = await start_endpoint(router, settings, options.listen, options.token)
+            endpoint = await start_endpoint(router, settings, serving.listen, options.token)
             stack.push_async_callback(endpoint.stop)
+            serving.url = endpoint.url
         if loadgen is not None:
             loadgen.start()
 
@@ -113,5 +117,6 @@ async def open_session(stack: AsyncExitStack, settings: Settings, options: Conso
         store=None if options.demo else OverridesFile(),  # the demo saves nothing, the theme included
         start=start,
         looked_at=tuple(host.url for host in settings.hosts),
+        serving=serving,
         **extras,
     )

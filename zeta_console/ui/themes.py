@@ -24,6 +24,7 @@ THEME_VARIABLE_DEFAULTS: dict[str, str] = {
     "status-drained": "$foreground-muted",
     "badge-simulated": "$secondary",
     "badge-paused": "$warning",
+    "badge-serving": "$primary",
     "sparkline-ttft": "$primary",
     "sparkline-latency": "$accent",
 }
