@@ -105,7 +105,8 @@ async def test_a_snapshot_shows_every_state_and_each_action_undoes_only_its_own(
 
         router.drain("coder@local")
         router.eject("coder@local")
-        assert coder() == (EndpointStatus.DRAINED, (EndpointStatus.DRAINED, EndpointStatus.EJECTED), "drained by the operator; ejected by the operator")
+        both = (EndpointStatus.DRAINED, EndpointStatus.EJECTED)
+        assert coder() == (EndpointStatus.DRAINED, both, "drained by the operator; ejected by the operator")
         router.restore("coder@local")  # still drained: restore undoes the ejection only
         assert coder()[:2] == (EndpointStatus.DRAINED, (EndpointStatus.DRAINED,))
         router.eject("coder@local")
@@ -124,5 +125,6 @@ async def test_the_last_endpoint_that_can_serve_a_route_is_not_ejected() -> None
         with pytest.raises(ValueError, match="coder@local is the last endpoint that can serve"):
             router.eject("coder@local")
         states = {endpoint.id: endpoint.states for endpoint in router.snapshot().endpoints}
-        assert states == {"coder@local": (EndpointStatus.UP,), "embedder@local": (EndpointStatus.UP,), "reasoner@local": (EndpointStatus.EJECTED,)}
+        up, ejected = (EndpointStatus.UP,), (EndpointStatus.EJECTED,)
+        assert states == {"coder@local": up, "embedder@local": up, "reasoner@local": ejected}
         assert [event.action for event in run.events if isinstance(event, OperatorAction)] == ["eject"]

@@ -30,6 +30,7 @@ def test_a_crash_exits_non_zero(tmp_path: Path) -> None:
         "XDG_CONFIG_HOME": str(tmp_path / "cfg"),
         "XDG_STATE_HOME": str(tmp_path / "state"),
     }
-    done = subprocess.run([sys.executable, "-c", CRASHING_CONSOLE, str(config)], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    command = [sys.executable, "-c", CRASHING_CONSOLE, str(config)]
+    done = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert "boom on mount" in done.stdout + done.stderr
     assert done.returncode == 1

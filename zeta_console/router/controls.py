@@ -159,7 +159,7 @@ class OperatorControls:
         self._check_endpoint(endpoint)
         task = self._sole_server_of(endpoint)
         if task is not None:
-            raise ValueError(f"{endpoint} is the last endpoint that can serve {task.value} requests: not ejected (drain it to stop its new work)")
+            raise ValueError(f"{endpoint} is the last endpoint that can serve {task.value} requests: not ejected (drain it instead)")
         old = self.breakers.state(endpoint).manual
         self.breakers.eject(endpoint)
         return self._record("eject", endpoint, "ejected" if old else "in", "ejected", source)
