@@ -93,7 +93,9 @@ def _init_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _bench_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("scenario", help="scenario name (bench/scenarios/NAME.yaml) or path")
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("scenario", nargs="?", help="a shipped scenario's name (see --list) or the path of a scenario file")
+    which.add_argument("--list", action="store_true", help="list the shipped scenarios and exit")
     parser.add_argument(
         "--policies",
         default="static,round_robin,threshold,least_load,adaptive,oracle",

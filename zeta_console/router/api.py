@@ -125,7 +125,8 @@ class EndpointSnapshot:
     host: str
     url: str
     status: EndpointStatus
-    status_reason: str
+    status_reason: str  # why, for every state in `states`
+    states: tuple[EndpointStatus, ...]  # every state that applies (drained and ejected, say), `status` first
     ejected_for_s: float | None  # time left until the half-open probe
     drained: bool
     slots: int

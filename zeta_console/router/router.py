@@ -432,7 +432,10 @@ class ZetaDynamicRouter(OperatorControls):
     # -- health ----------------------------------------------------------------------------
 
     def _may_eject(self, endpoint_id: str) -> bool:
-        """False when `endpoint_id` is the last usable endpoint some task's route can use."""
+        return self._sole_server_of(endpoint_id) is None
+
+    def _sole_server_of(self, endpoint_id: str) -> Task | None:
+        """A task whose route has no usable endpoint but `endpoint_id` (None: it may be ejected)."""
         now = time.monotonic()
         endpoint = self.endpoints[endpoint_id]
         for task, tiers in self.settings.routes.items():
@@ -447,8 +450,8 @@ class ZetaDynamicRouter(OperatorControls):
                 and self.status(other, now)[0] not in UNUSABLE
             ]
             if not others:
-                return False
-        return True
+                return task
+        return None
 
     def _after_health_round(self) -> None:
         """Let queued requests re-decide when an endpoint became available (host back, ejection over)."""

@@ -4,6 +4,7 @@ decide on, endpoint status, and the snapshots readers see."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from zeta_console.router.api import Classification, Decision, EndpointSnapshot, EndpointStatus, RouterSnapshot
@@ -81,20 +82,33 @@ def _telemetry_age_s(router: ZetaDynamicRouter, endpoint: Endpoint, now: float) 
     return min(ages) if ages else None
 
 
-def endpoint_status(router: ZetaDynamicRouter, endpoint: Endpoint, now: float) -> tuple[EndpointStatus, str]:
+def _states(router: ZetaDynamicRouter, endpoint: Endpoint, now: float) -> Iterator[tuple[EndpointStatus, str]]:
+    """Every state that applies, with its reason, most important first; lazy, so the status costs only its own checks."""
     if endpoint.id in router.controls.drained:
-        return EndpointStatus.DRAINED, "drained by the operator"
+        yield EndpointStatus.DRAINED, "drained by the operator"
     if router.health.is_installed(endpoint.host, endpoint.model) is False:
-        return EndpointStatus.MISSING, router.health.missing_reason(endpoint.host, endpoint.model)
+        yield EndpointStatus.MISSING, router.health.missing_reason(endpoint.host, endpoint.model)
     if router.breakers.is_out(endpoint.id, now):
-        return EndpointStatus.EJECTED, router.breakers.state(endpoint.id).reason
+        yield EndpointStatus.EJECTED, router.breakers.state(endpoint.id).reason
     host = router.health.hosts[endpoint.host]
     if host.reachable is False:
-        return EndpointStatus.DOWN, host.reason
+        yield EndpointStatus.DOWN, host.reason
     over = over_thresholds(router.metrics[endpoint.id], router.slots.queued[endpoint.id], router.thresholds_for(endpoint.tier), now)
     if over:
-        return EndpointStatus.DEGRADED, over
-    return EndpointStatus.UP, router.breakers.state(endpoint.id).reason or host.reason
+        yield EndpointStatus.DEGRADED, over
+
+
+def _up(router: ZetaDynamicRouter, endpoint: Endpoint) -> tuple[EndpointStatus, str]:
+    return EndpointStatus.UP, router.breakers.state(endpoint.id).reason or router.health.hosts[endpoint.host].reason
+
+
+def endpoint_status(router: ZetaDynamicRouter, endpoint: Endpoint, now: float) -> tuple[EndpointStatus, str]:
+    """The state that matters most: drained > missing > ejected > down > degraded > up."""
+    return next(_states(router, endpoint, now), None) or _up(router, endpoint)
+
+
+def endpoint_states(router: ZetaDynamicRouter, endpoint: Endpoint, now: float) -> tuple[tuple[EndpointStatus, str], ...]:
+    return tuple(_states(router, endpoint, now)) or (_up(router, endpoint),)
 
 
 def undecided(state: RequestState, policy: PolicyName) -> Decision:
@@ -106,7 +120,7 @@ def undecided(state: RequestState, policy: PolicyName) -> Decision:
 
 def endpoint_snapshot(router: ZetaDynamicRouter, endpoint: Endpoint, now: float) -> EndpointSnapshot:
     view = router.metrics[endpoint.id].view(now)
-    status, reason = endpoint_status(router, endpoint, now)
+    states = endpoint_states(router, endpoint, now)
     residency = router.health.residency(endpoint.host, endpoint.model)  # /api/ps only, as documented
     row = residency or None
     return EndpointSnapshot(
@@ -115,8 +129,9 @@ def endpoint_snapshot(router: ZetaDynamicRouter, endpoint: Endpoint, now: float)
         model=endpoint.model,
         host=endpoint.host,
         url=endpoint.url,
-        status=status,
-        status_reason=reason,
+        status=states[0][0],
+        status_reason="; ".join(reason for _, reason in states if reason),
+        states=tuple(status for status, _ in states),
         ejected_for_s=router.breakers.ejected_for_s(endpoint.id, now),
         drained=endpoint.id in router.controls.drained,
         slots=endpoint.slots,

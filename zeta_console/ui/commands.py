@@ -64,7 +64,7 @@ class ConsoleCommands(Provider):
                 yield (f"endpoint: undrain {endpoint.id}", partial(run, partial(router.undrain, endpoint.id, "console"), "Undrain"), "")
             else:
                 yield (f"endpoint: drain {endpoint.id}", partial(run, partial(router.drain, endpoint.id, "console"), "Drain"), "finish in-flight work, take no new work")
-            if endpoint.status is EndpointStatus.EJECTED:
+            if EndpointStatus.EJECTED in endpoint.states:
                 yield (f"endpoint: restore {endpoint.id}", partial(run, partial(router.restore, endpoint.id, "console"), "Restore"), "close the circuit now")
             else:
                 yield (f"endpoint: eject {endpoint.id}", partial(run, partial(router.eject, endpoint.id, "console"), "Eject"), "open the circuit now")

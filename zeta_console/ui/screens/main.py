@@ -103,7 +103,7 @@ class MainScreen(Screen[None]):
     def show_snapshot(self, snapshot: RouterSnapshot) -> None:
         session = self.app.session
         now = session.clock()
-        self.query_one(ConsoleHeader).show(snapshot, now)
+        self.query_one(ConsoleHeader).show(snapshot, now, session.serving)
         banner = None if session.simulated else (
             unreachable_banner(snapshot, session.looked_at, session.settings.source) or missing_banner(snapshot, session.settings.source)
         )
