@@ -122,8 +122,8 @@ class DecisionTable(LogTable[Text]):
     BINDINGS = [
         Binding("enter", "open_entry", "Details", id="log.details"),
         Binding("end", "follow", "Follow tail", id="log.follow"),
-        Binding("s", "sort_next", "Sort by next column", id="log.sort"),
-        Binding("S", "sort_reverse", "Reverse the sort", id="log.sort_reverse"),
+        Binding("s", "sort_next", "Sort", id="log.sort"),
+        Binding("S", "sort_reverse", "Reverse sort", id="log.sort_reverse"),
         Binding("c", "copy_row", "Copy row", id="log.copy"),
     ]
 
