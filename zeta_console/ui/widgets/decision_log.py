@@ -90,13 +90,12 @@ def row_cells(entry: LogEntry, tz: tzinfo | None, layout: ColumnLayout) -> list[
     return [cells[key] for key, _, _ in layout.columns]
 
 
-def sort_value(text: str, duration: bool) -> tuple[float, str]:
-    """Durations ("420ms", "1.20s") sort by value, blanks last; everything else as text."""
-    if not duration:
-        return (0.0, text)
+def duration_order(text: str, descending: bool = False) -> tuple[bool, float]:
+    """Durations ("420ms", "1.20s") by value; blanks (running requests, operator actions) last either way."""
     if not text:
-        return (float("inf"), text)
-    return (float(text[:-2]) / 1000 if text.endswith("ms") else float(text[:-1]), text)
+        return (True, 0.0)
+    seconds = float(text[:-2]) / 1000 if text.endswith("ms") else float(text[:-1])
+    return (False, -seconds if descending else seconds)
 
 
 @dataclass(frozen=True)
@@ -158,10 +157,14 @@ class DecisionTable(LogTable[Text]):
             self.follow_tail()
 
     def reorder(self) -> None:
-        column = ColumnKey(self.order.column)
-        duration = self.order.column in DURATION_COLUMNS
-        key = None if self.order.column == "time" else lambda cells: sort_value(cells[column].plain, duration)
-        self.arrange(key, reverse=self.order.reverse)
+        order = self.order
+        column = ColumnKey(order.column)
+        if order.column == "time":
+            self.arrange(None, reverse=order.reverse)
+        elif order.column in DURATION_COLUMNS:
+            self.arrange(lambda cells: duration_order(cells[column].plain, descending=order.reverse))
+        else:
+            self.arrange(lambda cells: cells[column].plain, reverse=order.reverse)
 
     def follow_tail(self) -> None:
         if self.row_count:
