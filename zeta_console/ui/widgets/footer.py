@@ -24,8 +24,13 @@ class ConsoleFooter(Footer):
         self.call_after_refresh(self._hide_cut_keys)
 
     def _hide_cut_keys(self) -> None:
+        """Measured, not read from the layout: a footer under a modal recomposes without being laid out."""
         keys = list(self.query_children(FooterKey))
-        edge = min((key.region.x for key in keys if key.styles.dock == "right"), default=self.region.right)  # the palette key
+        room = self.size.width - sum(self._width(key) for key in keys if key.styles.dock != "none")
         for key in keys:
             if key.styles.dock == "none":
-                key.visible = key.region.right <= edge
+                room -= self._width(key)
+                key.visible = room >= 0
+
+    def _width(self, key: FooterKey) -> int:
+        return key.get_content_width(self.size, self.size) + key.styles.gutter.width + key.styles.margin.width
