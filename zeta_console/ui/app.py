@@ -6,7 +6,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
@@ -91,15 +91,16 @@ class ZetaConsole(App[None]):
         for problem in [*self._theme_problems, *filter(None, [self._theme_problem])]:
             self.notify(problem, severity="warning", title="Theme")
         self.theme_changed_signal.subscribe(self, self._remember_theme)
-        if self.session.frozen:
-            for widget in self.query("TextArea, Input"):
-                if isinstance(widget, TextArea | Input):
-                    widget.cursor_blink = False
         if self.session.start is not None:
             self.run_background(self.session.start(), "start the router")
 
     def on_unmount(self) -> None:
         self._unsubscribe()
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """Frozen (snapshots): no blinking cursor on any screen. At mount the screens are not composed yet."""
+        if self.session.frozen and isinstance(event.widget, TextArea | Input):
+            event.widget.cursor_blink = False
 
     def run_background(self, work: Coroutine[Any, Any, Any], name: str, group: str = "default") -> Worker[Any]:
         """Every router call goes through here: errors become notifications, never crashes."""
