@@ -56,7 +56,7 @@ async def test_help_opens_from_the_bindings_and_closes(key: str) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("ctrl+l", key)  # "?" would be typed into the prompt
         assert isinstance(app.screen, HelpScreen)
-        ids = {str(row[3]) for row in (app.screen.query_one(DataTable).get_row_at(i) for i in range(app.screen.query_one(DataTable).row_count))}
+        ids = {str(row[2]) for row in (app.screen.query_one(DataTable).get_row_at(i) for i in range(app.screen.query_one(DataTable).row_count))}
         assert {"app.help", "app.pause", "prompt.send", "log.details", "log.filter"} <= ids
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)

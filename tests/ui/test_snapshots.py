@@ -1,30 +1,78 @@
-"""Snapshots of every screen at 80×24 and 160×48, from the frozen console (fixed data and clock)."""
+"""Snapshots of the frozen console (fixed data and clock), one small app each: every screen, and interactions mid-use."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input
 
-from tests.ui.frozen import T0, events, frozen_app
+from tests.ui.conftest import settle
+from tests.ui.frozen import SNAPSHOT, T0, FrozenRouter, events, frozen_app
+from zeta_console.router.api import EndpointStatus
 from zeta_console.ui.session import Serving
 
-SIZES = [(80, 24), (160, 48)]
-
-SCREENS: dict[str, tuple[str, ...]] = {
-    "main": (),
-    "decision": ("ctrl+l", "up", "up", "enter"),
-    "controls": ("f2",),
-    "charts": ("f3",),
-    "help": ("f1",),
-}
+Compare = Callable[..., bool]
+SIZES = [(80, 24), (120, 40), (200, 60)]
+size_ids = pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
 
 
-@pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
-@pytest.mark.parametrize("screen", list(SCREENS))
-def test_screen(snap_compare: Callable[..., bool], screen: str, size: tuple[int, int]) -> None:
-    keys = SCREENS[screen]
-    assert snap_compare(frozen_app(), terminal_size=size, press=keys)
+@size_ids
+@pytest.mark.parametrize("screen", ["main", "controls"])
+def test_screen_at_each_size(snap_compare: Compare, screen: str, size: tuple[int, int]) -> None:
+    assert snap_compare(frozen_app(), terminal_size=size, press=("f2",) if screen == "controls" else ())
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [("ctrl+l", "up", "up", "enter"), ("f3",), ("f1",)],
+    ids=["decision", "charts", "help"],
+)
+def test_screen(snap_compare: Compare, keys: tuple[str, ...]) -> None:
+    assert snap_compare(frozen_app(), terminal_size=(120, 40), press=keys)
+
+
+def test_log_sorted_by_total_descending(snap_compare: Compare) -> None:
+    keys = ("ctrl+l", *["s"] * 6, "S")  # time -> client -> task -> endpoint -> outcome -> TTFT -> total, reversed
+    assert snap_compare(frozen_app(), terminal_size=(120, 40), press=keys)
+
+
+def test_log_filter_matching_nothing(snap_compare: Compare) -> None:
+    assert snap_compare(frozen_app(), terminal_size=(120, 40), press=("ctrl+l", "f", *"outcome:timeout"))
+
+
+def test_palette_open(snap_compare: Compare) -> None:
+    async def open_palette(pilot: Pilot[None]) -> None:
+        await pilot.press("ctrl+p", *"pin")
+        await settle(pilot, lambda: "pin" in str(pilot.app.screen.query("CommandList").first().get_option_at_index(0).prompt))
+
+    assert snap_compare(frozen_app(), terminal_size=(120, 40), run_before=open_palette)
+
+
+def test_controls_with_a_rejected_threshold(snap_compare: Compare) -> None:
+    async def enter_bad_value(pilot: Pilot[None]) -> None:
+        await pilot.press("f2")
+        threshold = pilot.app.screen.query_one("#threshold-ttft_s", Input)
+        threshold.value = "fast"
+        threshold.focus()
+        await pilot.press("enter")
+        await settle(pilot, lambda: threshold.has_class("-invalid"))
+
+    assert snap_compare(frozen_app(), terminal_size=(120, 40), run_before=enter_bad_value)
+
+
+def test_banner_when_no_ollama_answers(snap_compare: Compare, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OLLAMA_HOST", raising=False)
+    app = frozen_app(simulated=False)
+    router = app.session.router
+    assert isinstance(router, FrozenRouter)
+    down = tuple(
+        dataclasses.replace(endpoint, status=EndpointStatus.DOWN, status_reason="connection refused") for endpoint in SNAPSHOT.endpoints
+    )
+    router.state = dataclasses.replace(SNAPSHOT, endpoints=down)
+    assert snap_compare(app, terminal_size=(120, 40))
 
 
 # Every theme the console offers (its own, Textual's built-ins: F8 and the palette's "Change theme"
@@ -33,14 +81,14 @@ THEMES = sorted(frozen_app().available_themes)
 
 
 @pytest.mark.parametrize("theme", THEMES)
-def test_theme(snap_compare: Callable[..., bool], theme: str) -> None:
+def test_theme(snap_compare: Compare, theme: str) -> None:
     app = frozen_app()
     app.theme = theme
     assert snap_compare(app, terminal_size=(80, 24))
 
 
-@pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
-def test_serving_badge(snap_compare: Callable[..., bool], size: tuple[int, int]) -> None:
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=lambda size: f"{size[0]}x{size[1]}")
+def test_serving_badge(snap_compare: Compare, size: tuple[int, int]) -> None:
     serving = Serving("127.0.0.1:11435", url="http://127.0.0.1:11435", clock=lambda: T0)
     for event in events():  # five finished requests from serve: clients
         serving.observe(event)

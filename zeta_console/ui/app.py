@@ -103,6 +103,11 @@ class ZetaConsole(App[None]):
     def on_unmount(self) -> None:
         self._unsubscribe()
 
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """Frozen (snapshots): no blinking cursor on any screen. At mount the screens are not composed yet."""
+        if self.session.frozen and isinstance(event.widget, TextArea | Input):
+            event.widget.cursor_blink = False
+
     def run_background(self, work: Coroutine[Any, Any, Any], name: str, group: str = "default") -> Worker[Any]:
         """Every router call goes through here: errors become notifications, never crashes."""
         return self.run_worker(work, name=name, group=group, exit_on_error=False)

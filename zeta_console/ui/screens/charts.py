@@ -8,22 +8,37 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.color import Color
 from textual.containers import Vertical
+from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from zeta_console.ui.history import HISTORY_S
+from zeta_console.ui.widgets.footer import ConsoleFooter
 
 if TYPE_CHECKING:
     from zeta_console.ui.app import ZetaConsole
 
 WINDOWS_S = (30, 60, 120, 300, 600, HISTORY_S)
+# Series colours, in turn; the legend above each plot names them (plotext's own legend covers the plot).
+SERIES_COLORS = ("primary", "accent", "secondary", "success", "warning", "foreground")
+HISTOGRAM_BINS = 20
 THRESHOLD_ROOM = 2.0  # a threshold above this multiple of the data would squash the data into a line
 
 
 def threshold_in_view(threshold: float, values: list[float]) -> bool:
     """Draw the threshold line only where it leaves the data readable; the title always names it."""
     return not values or threshold <= THRESHOLD_ROOM * max(values)
+
+
+def legend(labels: list[str]) -> Content:
+    """`■ coder (qwen2.5-coder:7b)  ■ embedder …`, each marker in its series' colour; wraps rather than cuts."""
+    entries = [
+        Content.assemble(("■ ", f"${SERIES_COLORS[index % len(SERIES_COLORS)]}"), label) for index, label in enumerate(labels)
+    ]
+    return Content("  ").join(entries) if entries else Content("no data in this window yet")
+
+
 DEFAULT_WINDOW_S = 120
 
 
@@ -44,9 +59,11 @@ class ChartsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(id="charts-title")
         with Vertical(id="charts"):
+            yield Static(id="latency-legend", classes="legend")
             yield PlotextPlot(id="latency-plot")
+            yield Static(id="ttft-legend", classes="legend")
             yield PlotextPlot(id="ttft-hist")
-        yield Footer()
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
         self.refresh_view()
@@ -60,6 +77,9 @@ class ChartsScreen(Screen[None]):
 
     def _rgb(self, variable: str) -> tuple[int, int, int]:
         return Color.parse(self.app.theme_variables[variable]).rgb
+
+    def _series_rgb(self, index: int) -> tuple[int, int, int]:
+        return self._rgb(SERIES_COLORS[index % len(SERIES_COLORS)])
 
     def refresh_view(self) -> None:
         app = self.app
@@ -76,12 +96,15 @@ class ChartsScreen(Screen[None]):
         plt.title("p95 latency (s) over time")
         plt.xlabel("seconds ago")
         plotted: list[float] = []
+        labels: list[str] = []
         for endpoint in app.series.endpoints():
             samples = [sample for sample in app.series.window(endpoint, since) if sample.latency_p95_s is not None]
             if samples:
                 values = [sample.latency_p95_s for sample in samples if sample.latency_p95_s is not None]
-                plt.plot([sample.at - now for sample in samples], values, label=app.series.label(endpoint))
+                plt.plot([sample.at - now for sample in samples], values, color=self._series_rgb(len(labels)))
+                labels.append(app.series.label(endpoint))
                 plotted += values
+        self.query_one("#latency-legend", Static).update(legend(labels))
         plt.xlim(-self.window_s, 0)
         if threshold_in_view(thresholds.latency_s, plotted):
             plt.hline(thresholds.latency_s, self._rgb("latency-bad"))
@@ -98,10 +121,15 @@ class ChartsScreen(Screen[None]):
         for entry in app.events:
             if entry.ttft_s is not None and entry.at >= since:
                 by_model.setdefault(entry.model or entry.endpoint, []).append(entry.ttft_s)
-        for model, values in sorted(by_model.items()):
-            plt.hist(values, bins=20, label=model)
-        if threshold_in_view(thresholds.ttft_s, [value for values in by_model.values() for value in values]):
+        for index, (model, values) in enumerate(sorted(by_model.items())):
+            plt.hist(values, bins=HISTOGRAM_BINS, color=self._series_rgb(index))
+        self.query_one("#ttft-legend", Static).update(legend(sorted(by_model)))
+        ttfts = [value for values in by_model.values() for value in values]
+        if threshold_in_view(thresholds.ttft_s, ttfts):
             plt.vline(thresholds.ttft_s, self._rgb("latency-bad"))
         else:
             plt.title(f"TTFT histogram (s) · threshold {thresholds.ttft_s:g}s is right of the chart")
+        if ttfts:  # no TTFT is below 0: cut the first bar's overhang at the left, keep the last bar whole
+            plt.xlim(0, max(ttfts) * (1 + 1 / HISTOGRAM_BINS) or 1.0)
+            plt.ylim(0, None)
         hist.refresh()

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
@@ -89,53 +89,54 @@ class ControlsScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         session = self.app.session
         snapshot = session.router.snapshot()
-        with VerticalScroll(id="controls-box") as box:
+        with Vertical(id="controls-box") as box:
             box.border_title = "Controls"
-            yield Static(id="controls-changed")
-            with Horizontal(classes="control-row"):
-                yield Label("policy", classes="control-label")
-                yield Select(
-                    [(policy.value, policy.value) for policy in PolicyName],
-                    value=snapshot.policy.value,
-                    allow_blank=False,
-                    compact=True,
-                    id="policy",
-                )
-            yield Static("Thresholds (Enter applies)", classes="section")
-            with Horizontal(classes="control-row"):
-                yield Label("scope", classes="control-label")
-                yield Select(scope_choices(session.settings), value=ALL_TIERS, allow_blank=False, compact=True, id="threshold-scope")
-                yield Static(scope_note(session.settings, ALL_TIERS), id="threshold-scope-note", classes="note")
-            for name, meaning in THRESHOLD_HELP.items():
+            with VerticalScroll(id="controls-body"):
+                yield Static(id="controls-changed")
                 with Horizontal(classes="control-row"):
-                    yield Label(name, classes="control-label")
-                    yield Input(str(getattr(snapshot.thresholds, name)), id=f"threshold-{name}", classes="threshold", compact=True)
-                    yield Static(meaning, id=f"threshold-{name}-note", classes="note")
-            yield Static("Pins (force a tier for a task)", classes="section")
-            for task in Task:
-                with Horizontal(classes="control-row"):
-                    yield Label(task.value, classes="control-label")
+                    yield Label("policy", classes="control-label")
                     yield Select(
-                        pin_choices(session.settings, task),
-                        value=snapshot.pins.get(task.value, Select.NULL),
-                        prompt="route normally",
+                        [(policy.value, policy.value) for policy in PolicyName],
+                        value=snapshot.policy.value,
+                        allow_blank=False,
                         compact=True,
-                        id=f"pin-{task.value}",
-                        classes="pin",
+                        id="policy",
                     )
-            yield Static("Endpoints", classes="section")
-            for index, endpoint in enumerate(snapshot.endpoints):
-                with Horizontal(classes="control-row endpoint-row"):
-                    yield Label(endpoint_label(endpoint), id=f"endpoint-{index}", classes="endpoint-label")
-                    yield Button("drain", id=f"drain-{index}", compact=True)
-                    yield Button("eject", id=f"eject-{index}", compact=True)
-            if session.loadgen is not None:
-                yield Static("Load generator (demo traffic)", classes="section")
+                yield Static("Thresholds (Enter applies)", classes="section")
                 with Horizontal(classes="control-row"):
-                    yield Label("rate /s", classes="control-label")
-                    yield Input(f"{session.loadgen.rate_per_s:g}", id="loadgen-rate", compact=True)
-                    yield Static("Poisson arrivals of mixed tasks; 0 stops it", classes="note")
-            with Horizontal(id="controls-buttons"):
+                    yield Label("scope", classes="control-label")
+                    yield Select(scope_choices(session.settings), value=ALL_TIERS, allow_blank=False, compact=True, id="threshold-scope")
+                    yield Static(scope_note(session.settings, ALL_TIERS), id="threshold-scope-note", classes="note")
+                for name, meaning in THRESHOLD_HELP.items():
+                    with Horizontal(classes="control-row"):
+                        yield Label(name, classes="control-label")
+                        yield Input(str(getattr(snapshot.thresholds, name)), id=f"threshold-{name}", classes="threshold", compact=True)
+                        yield Static(meaning, id=f"threshold-{name}-note", classes="note")
+                yield Static("Pins (force a tier for a task)", classes="section")
+                for task in Task:
+                    with Horizontal(classes="control-row"):
+                        yield Label(task.value, classes="control-label")
+                        yield Select(
+                            pin_choices(session.settings, task),
+                            value=snapshot.pins.get(task.value, Select.NULL),
+                            prompt="route normally",
+                            compact=True,
+                            id=f"pin-{task.value}",
+                            classes="pin",
+                        )
+                yield Static("Endpoints", classes="section")
+                for index, endpoint in enumerate(snapshot.endpoints):
+                    with Horizontal(classes="control-row endpoint-row"):
+                        yield Label(endpoint_label(endpoint), id=f"endpoint-{index}", classes="endpoint-label")
+                        yield Button("drain", id=f"drain-{index}", compact=True)
+                        yield Button("eject", id=f"eject-{index}", compact=True)
+                if session.loadgen is not None:
+                    yield Static("Load generator (demo traffic)", classes="section")
+                    with Horizontal(classes="control-row"):
+                        yield Label("rate /s", classes="control-label")
+                        yield Input(f"{session.loadgen.rate_per_s:g}", id="loadgen-rate", compact=True)
+                        yield Static("Poisson arrivals of mixed tasks; 0 stops it", classes="note")
+            with Horizontal(id="controls-buttons"):  # below the scrolling part: always in view
                 yield Button("Save to overrides (ctrl+s)", id="save", variant="primary", compact=True)
                 yield Button("Revert to config (ctrl+r)", id="revert", compact=True)
 

@@ -10,11 +10,12 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from zeta_console.router.api import ALL_TASKS, Decision, OperatorAction
 from zeta_console.ui import format as fmt
 from zeta_console.ui.eventlog import LogEntry
+from zeta_console.ui.widgets.footer import ConsoleFooter
 
 
 def _line(label: str, value: str) -> Content:
@@ -112,7 +113,7 @@ class DecisionScreen(ModalScreen[None]):
                 yield Static(Content("\n").join(lines))
             if entry.decision is not None:
                 yield DataTable(id="candidates", cursor_type="row", zebra_stripes=True)
-        yield Footer()  # this screen's keys (copy, close), not the log's underneath
+        yield ConsoleFooter()  # this screen's keys (copy, close), not the log's underneath
 
     def on_mount(self) -> None:
         decision = self.entry.decision

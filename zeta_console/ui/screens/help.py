@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -18,7 +19,7 @@ PREFIX_HELP = (
     ("/code …", "route as code"),
     ("/reason …", "route as complex reasoning"),
     ("/simple …", "route as simple"),
-    ("/embed …", "embed the text with the embedder tier"),
+    ("/embed …", "embed with the embedder tier"),
 )
 
 
@@ -56,14 +57,18 @@ class HelpScreen(ModalScreen[None]):
             yield Static(self.underneath.HELP or "", id="help-context")
 
     def on_mount(self) -> None:
+        # where a key acts is a heading row, not a column, so that key, meaning and id fit 80 columns
         table = self.query_one(DataTable)
-        table.add_columns("where", "key", "what", "id")
+        table.add_columns("key", "what", "id")
         for title, bindings in self.sections():
+            table.add_row("", Text(title, style="bold"), "")
             for binding in bindings:
                 keys = self.app.keymap.get(binding.id or "", binding.key)
                 shown = ", ".join(self.app.get_key_display(Binding(key.strip(), "")) for key in keys.split(","))
-                table.add_row(title, shown, binding.description, binding.id)
+                table.add_row(shown, binding.description, binding.id)
+        table.add_row("", Text("Prompt", style="bold"), "")
         for prefix, meaning in PREFIX_HELP:
-            table.add_row("Prompt", prefix, meaning, "")
-        table.add_row("Anywhere", "ctrl+p", "command palette: every action by name", "")
+            table.add_row(prefix, meaning, "")
+        table.add_row("", Text("Anywhere", style="bold"), "")
+        table.add_row("ctrl+p", "command palette", "")
         table.focus()

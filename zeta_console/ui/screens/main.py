@@ -10,13 +10,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from zeta_console.router.api import EndpointStatus, RouterSnapshot
 from zeta_console.settings import BUILT_IN_SOURCE
 from zeta_console.ui.commands import WRITE_CONFIG_COMMAND, all_missing
 from zeta_console.ui.widgets.decision_log import DecisionLog, DecisionTable
 from zeta_console.ui.widgets.endpoint_card import EndpointCard
+from zeta_console.ui.widgets.footer import ConsoleFooter
 from zeta_console.ui.widgets.header import ConsoleHeader
 from zeta_console.ui.widgets.text import set_text
 from zeta_console.ui.widgets.prompt import PromptInput, PromptPane
@@ -57,7 +58,8 @@ def missing_banner(snapshot: RouterSnapshot, source: str) -> str | None:
 
 
 class MainScreen(Screen[None]):
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    # below 110 columns the cards fold to one line; below 140 the prompt goes under the log, which needs the width
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-medium"), (140, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
     BINDINGS = [
         Binding("escape", "cancel_prompt", "Cancel", id="prompt.cancel"),
@@ -75,7 +77,7 @@ class MainScreen(Screen[None]):
         with Horizontal(id="body"):
             yield DecisionLog(self.app.session.tz, id="log")
             yield PromptPane(id="prompt")
-        yield Footer()
+        yield ConsoleFooter()
 
     def on_mount(self) -> None:
         self.query_one(ConsoleHeader).simulated = self.app.session.simulated

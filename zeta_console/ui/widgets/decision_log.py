@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
-from textual.widgets import DataTable, Input
+from textual.widgets import DataTable, Input, Static
 from textual.widgets.data_table import ColumnKey
 
 from zeta_console.ui import format as fmt
@@ -37,20 +37,21 @@ class Column:
     narrow_width: int | None  # None: left out when the log is narrow (the decision detail has it)
 
 
-# The reason takes what is left; below REASON_MIN the narrow set makes room for it.
+# The reason takes what is left; below REASON_MIN the narrow set makes room for it. Each column has room
+# for its label and the sort arrow ("total ▲"), and the outcome for "cancelled".
 COLUMNS = (
     Column("time", "time", 8, 8),
     Column("client", "client", 8, None),
     Column("task", "task", 14, 9),  # the narrow cell has no confidence
     Column("endpoint", "endpoint", 16, 14),
-    Column("outcome", "outcome", 8, 8),
+    Column("outcome", "outcome", 9, 9),
     Column("ttft", "TTFT", 6, None),
-    Column("total", "total", 6, 6),
+    Column("total", "total", 7, 7),
 )
 REASON_MIN = 30
 REASON_FLOOR = 20  # narrower than this the table scrolls sideways
 CELL_PADDING = 2  # DataTable's cell_padding, both sides
-SCROLLBAR = 2
+SCROLLBAR = 1  # the table's vertical scrollbar (console.tcss)
 SHORT_TASKS = {"complex_reasoning": "reasoning"}
 
 
@@ -89,19 +90,39 @@ def row_cells(entry: LogEntry, tz: tzinfo | None, layout: ColumnLayout) -> list[
     return [cells[key] for key, _, _ in layout.columns]
 
 
-def sort_value(text: str, duration: bool) -> tuple[float, str]:
-    """Durations ("420ms", "1.20s") sort by value, blanks last; everything else as text."""
-    if not duration:
-        return (0.0, text)
+def duration_order(text: str, descending: bool = False) -> tuple[bool, float]:
+    """Durations ("420ms", "1.20s") by value; blanks (running requests, operator actions) last either way."""
     if not text:
-        return (float("inf"), text)
-    return (float(text[:-2]) / 1000 if text.endswith("ms") else float(text[:-1]), text)
+        return (True, 0.0)
+    seconds = float(text[:-2]) / 1000 if text.endswith("ms") else float(text[:-1])
+    return (False, -seconds if descending else seconds)
+
+
+@dataclass(frozen=True)
+class SortOrder:
+    """The log's order. The default, time ascending, is the order rows arrive in: the table follows the tail
+    and appends cost only the new rows. Any other order is re-applied after each change (at most once a second)."""
+
+    column: str = "time"
+    reverse: bool = False
+
+    @property
+    def arrival(self) -> bool:
+        return self == SortOrder()
+
+    def label(self, key: str, label: str) -> str:
+        return f"{label} {'▼' if self.reverse else '▲'}" if key == self.column else label
+
+
+DURATION_COLUMNS = ("ttft", "total")
 
 
 class DecisionTable(LogTable[Text]):
     BINDINGS = [
         Binding("enter", "open_entry", "Details", id="log.details"),
         Binding("end", "follow", "Follow tail", id="log.follow"),
+        Binding("s", "sort_next", "Sort", id="log.sort"),
+        Binding("S", "sort_reverse", "Reverse sort", id="log.sort_reverse"),
         Binding("c", "copy_row", "Copy row", id="log.copy"),
     ]
 
@@ -111,17 +132,55 @@ class DecisionTable(LogTable[Text]):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._sort_key: ColumnKey | None = None
-        self._sort_reverse = False
+        self.order = SortOrder()
+        self._labels: dict[str, str] = {}
 
     def set_columns(self, layout: ColumnLayout) -> None:
         """Replace the columns (and drop the rows); same keys: only the widths change, rows kept."""
-        if [key for key, _, _ in layout.columns] == [column.key.value for column in self.ordered_columns]:
+        self._labels = {key: label for key, label, _ in layout.columns}
+        if self.order.column not in self._labels:
+            self.order = SortOrder()
+        if list(self._labels) == [column.key.value for column in self.ordered_columns]:
             self.set_column_widths({key: width for key, _, width in layout.columns})
             return
         self.clear(columns=True)
         for key, label, width in layout.columns:
-            self.add_column(label, key=key, width=width)
+            self.add_column(self.order.label(key, label), key=key, width=width)
+
+    def sort_by(self, order: SortOrder) -> None:
+        """Show the rows in `order`, named in the header with ▲ or ▼; back to arrival order, follow the tail."""
+        self.order = order
+        for key, label in self._labels.items():
+            self.columns[ColumnKey(key)].label = Text(order.label(key, label))
+        self.reorder()
+        if order.arrival:
+            self.follow_tail()
+
+    def reorder(self) -> None:
+        order = self.order
+        column = ColumnKey(order.column)
+        if order.column == "time":
+            self.arrange(None, reverse=order.reverse)
+        elif order.column in DURATION_COLUMNS:
+            self.arrange(lambda cells: duration_order(cells[column].plain, descending=order.reverse))
+        else:
+            self.arrange(lambda cells: cells[column].plain, reverse=order.reverse)
+
+    def follow_tail(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=self.row_count - 1, animate=False)
+        self.scroll_end(animate=False, immediate=True)
+
+    def action_sort_next(self) -> None:
+        keys = list(self._labels)
+        self.sort_by(SortOrder(keys[(keys.index(self.order.column) + 1) % len(keys)]))
+
+    def action_sort_reverse(self) -> None:
+        self.sort_by(SortOrder(self.order.column, not self.order.reverse))
+
+    def action_follow(self) -> None:
+        """End: arrival order again, cursor on the newest row."""
+        self.sort_by(SortOrder())
 
     def action_open_entry(self) -> None:
         if self.row_count:
@@ -135,20 +194,12 @@ class DecisionTable(LogTable[Text]):
             self.app.copy_to_clipboard("\t".join(cell.plain for cell in self.get_row_at(self.cursor_row)) + "\n")
             self.notify("The row, tab-separated. Enter then c copies the whole decision.", title="Copied")
 
-    def action_follow(self) -> None:
-        if self.row_count:
-            self.move_cursor(row=self.row_count - 1, animate=False)
-        self.scroll_end(animate=False, immediate=True)
-
     @on(DataTable.HeaderSelected)
-    def _sort(self, event: DataTable.HeaderSelected) -> None:
-        """Click a header to sort by it; click again to reverse. End follows the tail again."""
+    def _sort_clicked(self, event: DataTable.HeaderSelected) -> None:
+        """Click a header to sort by it; click again to reverse."""
         event.stop()
-        key = event.column_key
-        self._sort_reverse = not self._sort_reverse if key == self._sort_key else False
-        self._sort_key = key
-        duration = key.value in ("ttft", "total")
-        self.sort(key, key=lambda cell: sort_value(cell.plain, duration), reverse=self._sort_reverse)
+        column = str(event.column_key.value)
+        self.sort_by(SortOrder(column, not self.order.reverse if column == self.order.column else False))
 
     @on(DataTable.RowSelected)
     def _open_clicked(self, event: DataTable.RowSelected) -> None:
@@ -158,7 +209,7 @@ class DecisionTable(LogTable[Text]):
 
 
 class DecisionLog(Vertical):
-    """A filter box over the table. Follows the tail only while the reader is at the bottom."""
+    """A filter box over the table. In arrival order it follows the tail while the reader is at the bottom."""
 
     BINDINGS = [Binding("f", "focus_filter", "Filter log", id="log.filter")]
 
@@ -179,8 +230,11 @@ class DecisionLog(Vertical):
         self.stale = False  # held more than a table's worth while hidden: rebuild from the EventLog
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="filter: coder  task:code  outcome:error  (Enter)", id="log-filter")
+        yield Input(placeholder="type to filter, e.g. coder  task:code  outcome:error", id="log-filter")
         yield DecisionTable(id="log-table", cursor_type="row", zebra_stripes=True)
+        empty = Static(id="log-empty")
+        empty.display = False
+        yield empty
 
     @property
     def table(self) -> DecisionTable:
@@ -219,7 +273,11 @@ class DecisionLog(Vertical):
         table.clear()
         table.set_columns(self.columns)
         self._append([entry for entry in entries if matches(entry, self.query_text)][-MAX_ROWS:])
-        table.action_follow()
+        if table.order.arrival:
+            table.follow_tail()
+        else:
+            table.reorder()
+        self._show_empty()
 
     def hold(self, batch: Batch) -> None:
         """Paused or covered: keep the batch for when the log is shown again, so that showing it
@@ -233,7 +291,7 @@ class DecisionLog(Vertical):
 
     def apply(self, batch: Batch) -> None:
         pending = self._merge(batch)
-        busy = len(pending.added) + len(pending.updated) > BUSY_ROWS
+        busy = len(pending.added) + len(pending.updated) > BUSY_ROWS or not self.table.order.arrival
         if not (pending.added or pending.updated) or busy and time.monotonic() - self._rendered_at < BUSY_INTERVAL_S:
             return
         self._pending = Batch()
@@ -255,10 +313,22 @@ class DecisionLog(Vertical):
         self._append([entry for entry in batch.added if matches(entry, self.query_text)])
         if table.row_count > MAX_ROWS + TRIM_SLACK:
             table.drop_oldest(table.row_count - MAX_ROWS)
-        if follow:
+        if not table.order.arrival:
+            table.reorder()
+        elif follow:
             if on_last_row and table.row_count:
                 table.move_cursor(row=table.row_count - 1, animate=False, scroll=False)
             table.scroll_end(animate=False, immediate=True)
+        self._show_empty()
+
+    def _show_empty(self) -> None:
+        """An empty table under a filter says so, instead of looking like a log with no traffic."""
+        empty = self.table.row_count == 0 and bool(self.query_text.strip())
+        message = self.query_one("#log-empty", Static)
+        if empty:
+            message.update(f"no rows match “{self.query_text.strip()}”")
+        message.display = empty
+        self.set_class(empty, "-empty")
 
     def _append(self, entries: list[LogEntry]) -> None:
         self.table.append_rows((entry.key, row_cells(entry, self.tz, self.columns)) for entry in entries[-(MAX_ROWS + TRIM_SLACK) :])

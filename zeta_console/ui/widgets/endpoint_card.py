@@ -123,10 +123,9 @@ class EndpointCard(Vertical):
             "status": status_text(endpoint),
             "ttft-stats": quantiles(endpoint.ttft_p50_s, endpoint.ttft_p95_s, thresholds.ttft_s),
             "latency-stats": quantiles(endpoint.latency_p50_s, endpoint.latency_p95_s, thresholds.latency_s),
-            "load": load_text(endpoint),
-            "throughput": Content.assemble(
-                f"{fmt.rate(endpoint.decode_tps, ' tok/s')} · ", errors, f" · {endpoint.successes} ok / {endpoint.errors} failed"
-            ),
+            # decode speed beside the load, so the counts line fits a card at 110 columns (32 cells)
+            "load": f"{fmt.rate(endpoint.decode_tps, ' tok/s')} · {load_text(endpoint)}",
+            "throughput": Content.assemble(errors, f" · {endpoint.successes} ok / {endpoint.errors} failed"),
             "residency": residency_text(endpoint, now),
             "compact-line": Content.assemble(
                 Content.styled("● ", f"$status-{endpoint.status.value}"),

@@ -10,7 +10,7 @@ tests/ui/test_log_table.py checks that the screen matches a table built from scr
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import islice
 from typing import Any, Generic, TypeVar
 
@@ -72,6 +72,23 @@ class LogTable(DataTable[CellType], Generic[CellType]):
         self._require_update_dimensions = True
         self.check_idle()
         self.refresh(layout=True)
+
+    def arrange(self, key: Callable[[Mapping[ColumnKey, CellType]], Any] | None = None, reverse: bool = False) -> None:
+        """Order the rows by `key` of their cells (None: the order they were added), ties in the order added;
+        the cursor stays on its row. Like DataTable.sort, every visible cell renders again."""
+        cursor_key = self._row_locations.get_key(self.cursor_row) if self.row_count else None
+        data = self._data
+        rows = list(data)  # the order added
+        if key is not None:
+            rows.sort(key=lambda row_key: key(data[row_key]), reverse=reverse)
+        elif reverse:
+            rows.reverse()
+        self._row_locations = TwoWayDict({row_key: index for index, row_key in enumerate(rows)})
+        self._update_count += 1
+        row = self._row_locations.get(cursor_key) if cursor_key is not None else None
+        if row is not None:
+            self.move_cursor(row=row, animate=False, scroll=False)
+        self.refresh()
 
     def drop_oldest(self, count: int) -> None:
         """Remove the `count` rows added first, keeping the display order and what the reader sees."""
