@@ -84,9 +84,12 @@ async def test_a_new_conversation_forgets_the_context() -> None:
 
 
 async def test_a_new_conversation_cancels_the_running_answer() -> None:
-    async with live_console(time_scale=6.0) as (app, pilot):
+    async with live_console(time_scale=6.0) as (app, pilot):  # slow enough to type while it thinks
         app.send_prompt("/reason prove that there are infinitely many primes, step by step")
         await settle(pilot, lambda: bool(turns(app)) and bool(turns(app)[0].thinking_text), timeout=20, message="thinking")
+        type_burst(app, "too soon\r")  # refused while the answer runs, but kept in the input
+        await settle(pilot, lambda: app.screen.query_one(PromptInput).text == "too soon", message="the refused prompt kept")
+        assert len(turns(app)) == 1
         app.send_prompt("/new /simple what is 2 + 2")
         await answered(app, pilot, 1)
         assert turns(app)[0].prompt_text == "what is 2 + 2"
@@ -158,21 +161,22 @@ async def test_the_transcript_follows_the_tail_only_when_the_reader_is_at_the_bo
     app = frozen_app()
     async with app.run_test(size=(80, 24)) as pilot:
         view = transcript(app)
-        for count in range(1, 5):
+
+        async def turn(count: int) -> None:
+            before = view.max_scroll_y
             app.send_prompt(f"question {count}")
             await answered(app, pilot, count)
-        await pilot.pause()
-        assert view.max_scroll_y > 0 and view.scroll_y == view.max_scroll_y  # followed
+            await settle(pilot, lambda: view.max_scroll_y > before, message="the transcript grew")
+
+        for count in range(1, 5):
+            await turn(count)
+        await settle(pilot, lambda: view.scroll_y == view.max_scroll_y, message="following the tail")
         view.focus()
         await pilot.press("pageup")  # the reader scrolls back
         reading = view.scroll_y
         assert reading < view.max_scroll_y
-        app.send_prompt("question 5")
-        await answered(app, pilot, 5)
-        await pilot.pause()
-        assert view.scroll_y == reading < view.max_scroll_y  # left where they were reading
+        await turn(5)
+        assert view.scroll_y == reading  # left where they were reading
         await pilot.press("end")  # back at the bottom: following again
-        app.send_prompt("question 6")
-        await answered(app, pilot, 6)
-        await pilot.pause()
-        assert view.scroll_y == view.max_scroll_y
+        await turn(6)
+        await settle(pilot, lambda: view.scroll_y == view.max_scroll_y, message="following the tail again")

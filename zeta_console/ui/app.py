@@ -30,7 +30,7 @@ from zeta_console.ui.screens.main import MainScreen
 from zeta_console.ui.session import ConsoleSession, FaultInjector, FaultKind
 from zeta_console.ui.themes import THEME_VARIABLE_DEFAULTS, load_builtin_themes
 from zeta_console.ui.widgets.header import ConsoleHeader
-from zeta_console.ui.widgets.prompt import Transcript, split_new_conversation
+from zeta_console.ui.widgets.prompt import PromptInput, Transcript, split_new_conversation
 
 FALLBACK_THEME = "zeta-dark"
 
@@ -217,6 +217,9 @@ class ZetaConsole(App[None]):
             return
         worker = self._prompt_worker
         if worker is not None and worker.is_running and not worker.is_cancelled:
+            prompt = self.screen_stack[0].query_one(PromptInput)
+            if not prompt.text:
+                prompt.text = text  # kept for when the answer is done, not lost
             self.notify("A request is still running: Esc cancels it.", severity="warning")
             return
         work = run_prompt(self.session.router, self.conversation, text, self._transcript())
