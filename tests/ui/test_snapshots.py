@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from textual.pilot import Pilot
 
 from tests.ui.frozen import frozen_app
 
@@ -24,3 +25,18 @@ SCREENS: dict[str, tuple[str, ...]] = {
 def test_screen(snap_compare: Callable[..., bool], screen: str, size: tuple[int, int]) -> None:
     keys = SCREENS[screen]
     assert snap_compare(frozen_app(), terminal_size=size, press=keys)
+
+
+async def converse(pilot: Pilot[None]) -> None:
+    """Two turns of one conversation in the frozen console (its canned answers count the context)."""
+    await pilot.pause()  # run_before starts before the first frame: let the prompt take the focus
+    await pilot.press(*"write a function that reverses a list", "enter")
+    await pilot.app.workers.wait_for_complete()
+    await pilot.press(*"now make it generic", "enter")
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
+def test_conversation(snap_compare: Callable[..., bool], size: tuple[int, int]) -> None:
+    assert snap_compare(frozen_app(), terminal_size=size, run_before=converse)

@@ -55,7 +55,7 @@ class ZetaConsole(App[None]):
         Binding("f6", "inject_fault", "Fault", id="app.fault", priority=True),
         Binding("f7", "export", "Export", id="app.export", priority=True),
         Binding("f8", "next_theme", "Theme", id="app.theme", show=False),
-        Binding("ctrl+n", "new_conversation", "New chat", id="app.new_conversation"),
+        Binding("ctrl+n", "new_conversation", "New chat", id="app.new_conversation", show=False),
         Binding("ctrl+q", "quit", "Quit", id="app.quit"),
     ]
 
@@ -94,11 +94,15 @@ class ZetaConsole(App[None]):
             self.notify(problem, severity="warning", title="Theme")
         self.theme_changed_signal.subscribe(self, self._remember_theme)
         if self.session.frozen:
-            for widget in self.query("TextArea, Input"):
-                if isinstance(widget, TextArea | Input):
-                    widget.cursor_blink = False
+            self.call_after_refresh(self._stop_cursor_blink)  # the main screen's widgets do not exist yet
         if self.session.start is not None:
             self.run_background(self.session.start(), "start the router")
+
+    def _stop_cursor_blink(self) -> None:
+        """Frozen mode: a blinking cursor would make snapshots depend on when they are taken."""
+        for widget in self.query("TextArea, Input"):
+            if isinstance(widget, TextArea | Input):
+                widget.cursor_blink = False
 
     def on_unmount(self) -> None:
         self._unsubscribe()

@@ -23,8 +23,8 @@ PREFIXES: dict[str, Task] = {
 }
 NEW_CONVERSATION = "/new"
 HINT = (
-    "Type a prompt below; the conversation keeps its context. /code /reason /simple /embed force a task. "
-    "/new or ctrl+n starts a new conversation; ↑/↓ recall earlier prompts. Esc cancels."
+    "The conversation keeps its context: /new or ctrl+n starts afresh. "
+    "/code /reason /simple /embed force a task; ↑/↓ recall prompts; Esc cancels."
 )
 
 
