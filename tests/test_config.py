@@ -47,7 +47,7 @@ BAD_CONFIGS = [
     ("\n\npolicy: fastest\n", 'bad.yaml:3: policy: unknown policy "fastest" (expected one of: static, threshold, least_load, adaptive)'),
     ("routes:\n  code: [coder, gpu]\n", 'bad.yaml:2: routes.code[1]: unknown tier "gpu" (expected one of: coder, embedder, reasoner)'),
     ("routes:\n  chat: [coder]\n", 'bad.yaml:2: routes.chat: unknown task "chat" (expected one of: simple, code, complex_reasoning, embedding)'),
-    ("routes:\n  code: []\n", "bad.yaml:2: routes.code: expected at least one item"),
+    ("hosts: []\n", "bad.yaml:1: hosts: expected at least one item"),
     (
         "routes:\n  embedding: [coder]\n",
         'bad.yaml:2: routes.embedding[0]: tier "coder" cannot serve embedding (it lacks the "embedding" capability)',
@@ -61,17 +61,30 @@ BAD_CONFIGS = [
         'bad.yaml:5: models[0].capabilities[1]: unknown capability "chat"'
         " (expected one of: completion, embedding, insert, thinking, tools, vision)",
     ),
-    (TWO_TIERS.replace("tier: embed", "tier: chat") + TWO_ROUTES, 'bad.yaml:6: models[1].tier: duplicate tier "chat"'),
+    (
+        TWO_TIERS.replace("tier: embed", "tier: chat") + TWO_ROUTES,
+        'bad.yaml:6: models[1].tier: duplicate tier "chat"\n'
+        'bad.yaml:10: routes.embedding[0]: unknown tier "embed" (expected one of: chat)',
+    ),
     (TWO_TIERS.replace("    model: m\n", ""), 'bad.yaml:2: models[0]: missing key "model"'),
     (
         TWO_TIERS,
         'bad.yaml: routes.simple[0]: unknown tier "coder" (expected one of: chat, embed);'
-        " this is the built-in default, set routes.simple in the file",
+        " this is the built-in default, set routes.simple in the file\n"
+        'bad.yaml: routes.code[0]: unknown tier "coder" (expected one of: chat, embed);'
+        " this is the built-in default, set routes.code in the file\n"
+        'bad.yaml: routes.complex_reasoning[0]: unknown tier "reasoner" (expected one of: chat, embed);'
+        " this is the built-in default, set routes.complex_reasoning in the file\n"
+        'bad.yaml: routes.embedding[0]: unknown tier "embedder"; did you mean "embed"?;'
+        " this is the built-in default, set routes.embedding in the file",
     ),
     ("models:\n  codr:\n    slots: 2\n", 'bad.yaml:2: models.codr: unknown tier "codr"; did you mean "coder"?'),
     ("models:\n  coder:\n    hosts: [gpu]\n", 'bad.yaml:3: models[0].hosts[0]: unknown host "gpu" (expected one of: local)'),
     ("hosts:\n  - name: local\n  - name: local\n", 'bad.yaml:3: hosts[1].name: duplicate host "local"'),
-    ("hosts:\n  - name: a\n    url: ftp://x\n", 'bad.yaml:3: hosts[0].url: expected an http(s) URL such as "http://127.0.0.1:11434", got "ftp://x"'),
+    (
+        "hosts:\n  - name: local\n    url: ftp://x\n",
+        'bad.yaml:3: hosts[0].url: expected an http(s) URL such as "http://127.0.0.1:11434", got "ftp://x"',
+    ),
     ("serve:\n  listen: nowhere\n", 'bad.yaml:2: serve.listen: expected host:port such as "127.0.0.1:11435", got "nowhere"'),
     ("adaptive:\n  min_weight: 3\n", "bad.yaml:2: adaptive.max_weight: must be at least adaptive.min_weight (3)"),
     (
@@ -186,9 +199,9 @@ def test_a_broken_overrides_file_names_that_file() -> None:
 
 def test_check_config_prints_a_summary(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check-config", str(ROOT / "config.yaml")]) == 0
-    assert capsys.readouterr().out == f"ok: {ROOT / 'config.yaml'} (1 hosts, 3 models, policy adaptive)\n"
+    assert capsys.readouterr().out == f"ok: {ROOT / 'config.yaml'} (1 host, 3 models, policy adaptive)\n"
     assert main(["check-config"]) == 0
-    assert capsys.readouterr().out == "ok: <built-in defaults> (1 hosts, 3 models, policy adaptive)\n"
+    assert capsys.readouterr().out == "ok: <built-in defaults> (1 host, 3 models, policy adaptive)\n"
 
 
 def test_check_config_reports_a_missing_file(capsys: pytest.CaptureFixture[str]) -> None:
@@ -204,3 +217,29 @@ def test_check_config_subprocess_prints_one_line_and_exits_2(isolated_xdg: Path)
     assert result.stdout == ""
     assert result.stderr == 'zeta-console: bad.yaml:3: thresholds.queue: expected a positive integer, got "lots"\n'
     assert "Traceback" not in result.stderr
+
+
+def test_the_theme_names_config_accepts_are_the_themes_the_console_loads() -> None:
+    from zeta_console.config import shipped_theme_names
+    from zeta_console.ui.themes import load_builtin_themes
+
+    themes, problems = load_builtin_themes()
+    assert not problems
+    assert shipped_theme_names() == tuple(sorted(theme.name for theme in themes))
+
+
+def test_check_config_prints_every_mistake_on_its_own_line(capsys: pytest.CaptureFixture[str]) -> None:
+    Path("bad.yaml").write_text("thresholds:\n  queue: 0\n  ttft_s: soon\nserve:\n  listen: 127.0.0.1:99999\n")
+    assert main(["check-config", "bad.yaml"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "zeta-console: bad.yaml:2: thresholds.queue: expected a positive integer, got 0",
+        'zeta-console: bad.yaml:3: thresholds.ttft_s: expected a positive duration (seconds, or e.g. "500ms", "2s", "5m"), got "soon"',
+        "zeta-console: bad.yaml:5: serve.listen: port 99999 is out of range (expected 1 to 65535)",
+    ]
+
+
+def test_a_chat_only_fleet_is_a_valid_configuration() -> None:
+    Path("chat.yaml").write_text(TWO_TIERS.replace("  - tier: embed\n    model: e\n    hosts: [local]\n    capabilities: [embedding]\n", "")
+                                 + "routes: {simple: [chat], code: [chat], complex_reasoning: [chat], embedding: []}\n")
+    settings = load_settings("chat.yaml", overrides=False)
+    assert settings.routes[Task.EMBEDDING] == () and [model.tier for model in settings.models] == ["chat"]

@@ -181,6 +181,19 @@ def test_history_json_lines(capsys: pytest.CaptureFixture[str]) -> None:
     assert events[1]["request_id"] == "r3" and events[1]["decision"]["chosen"] == "coder@local"
 
 
+def refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+@pytest.mark.usefixtures("filled_journal")
+def test_history_json_is_strict_json(capsys: pytest.CaptureFixture[str]) -> None:
+    """JSON has no Infinity (Node's JSON.parse refuses it): an excluded candidate's score is null."""
+    assert main(["history", "--json"]) == 0
+    events = [json.loads(line, parse_constant=refuse_constant) for line in capsys.readouterr().out.splitlines()]
+    candidates = events[0]["decision"]["candidates"]
+    assert [(candidate["endpoint"], candidate["score"]) for candidate in candidates] == [("coder@local", 0.25), ("reasoner@local", None)]
+
+
 @pytest.mark.usefixtures("filled_journal")
 def test_history_csv(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["history", "--csv"]) == 0
@@ -197,9 +210,10 @@ def test_history_without_a_journal_says_so(capsys: pytest.CaptureFixture[str]) -
     assert captured.err == f"no journal at {default_journal_path()}: nothing has been routed yet\n"
 
 
-def test_history_follows_the_configured_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("argv", [["history", "--json", "--config", "c.yaml"], ["--config", "c.yaml", "history", "--json"]])
+def test_history_follows_the_configured_path(argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     Path("c.yaml").write_text(f"journal:\n  path: {tmp_path / 'elsewhere.sqlite3'}\n")
     with Journal(tmp_path / "elsewhere.sqlite3") as journal:
         journal.record(a_request(7))
-    assert main(["history", "--json", "--config", "c.yaml"]) == 0
+    assert main(argv) == 0
     assert json.loads(capsys.readouterr().out)["request_id"] == "r7"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from zeta_console.yaml_source import ConfigError, YamlSource, dotted, parse_yaml, read_yaml
+from zeta_console.yaml_source import ConfigError, ConfigErrors, YamlSource, dotted, parse_yaml, read_yaml
 
 FLEET = """\
 # a comment first
@@ -140,3 +140,30 @@ def test_reading_a_file(tmp_path: Path) -> None:
     path.write_bytes(b"a: \xff\n")
     with pytest.raises(ConfigError, match=r"f\.yaml: cannot read: .*utf-8"):
         read_yaml(path)
+
+
+def test_aliases_that_expand_too_far_are_refused_at_the_alias_before_building() -> None:
+    def aliases(count: int) -> str:
+        return "a: &a [" + ", ".join(["x"] * 999) + "]\n" + "".join(f"b{n}: *a\n" for n in range(count))
+
+    # each alias adds 1,000 values (the list and its items): the 101st alias, on line 102, goes past the bound
+    assert error_of(aliases(200)) == "f.yaml:102: aliases expand to more than 100000 values"
+    assert len(parse_yaml("f.yaml", aliases(100)).root) == 101
+
+
+def test_nesting_deeper_than_the_bound_is_refused_on_one_line() -> None:
+    assert error_of("a: " + "[" * 100 + "]" * 100 + "\n") == "f.yaml:1: nested more than 64 levels deep"
+    assert parse_yaml("f.yaml", "a: " + "[" * 60 + "]" * 60 + "\n").root is not None
+
+
+def test_an_unknown_tag_on_a_collection_is_refused_like_one_on_a_scalar() -> None:
+    assert error_of("x: !!python/object/apply:os.system [echo]\n") == (
+        "f.yaml:1: could not determine a constructor for the tag 'tag:yaml.org,2002:python/object/apply:os.system'"
+    )
+
+
+def test_every_key_mistake_is_reported_at_once() -> None:
+    with pytest.raises(ConfigErrors) as caught:
+        parse_yaml("f.yaml", "a: 1\na: 2\nb:\n  [1]: x\n")
+    assert str(caught.value) == "f.yaml:2: a: duplicate key\nf.yaml:4: b: expected a name as key"
+    assert [error.line for error in caught.value.errors] == [2, 4]

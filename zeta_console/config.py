@@ -13,23 +13,30 @@ changes those models and keeps the rest (`models: {coder: {thresholds: {ttft_s: 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import functools
 import json
 import math
 import os
 import re
+import sys
 import tempfile
 import types
 import typing
-from collections.abc import Callable, Mapping
+import urllib.parse
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
+from importlib import resources
 from pathlib import Path
 from typing import Any, NoReturn
 
 import yaml
 
 from zeta_console.settings import CAPABILITIES, HostConfig, ModelConfig, Settings, Task, Thresholds, default_ollama_url
-from zeta_console.yaml_source import ConfigError, Keys, YamlSource, describe, dotted, parse_yaml, read_yaml, unknown
+from zeta_console.wording import counted
+from zeta_console.yaml_source import ConfigError, Keys, YamlSource, describe, dotted, parse_yaml, raise_all, read_yaml, unknown
 
 APP_DIR = "zeta-console"
 CONFIG_FILE = "config.yaml"
@@ -38,9 +45,6 @@ OVERRIDES_FILE = "overrides.yaml"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)\s*$")
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _DURATION_HINT = 'seconds, or e.g. "500ms", "2s", "5m"'
-_FRACTIONS = frozenset({"error_rate", "ratio", "explore_rate", "confidence_threshold"})
-_ZERO_ALLOWED = frozenset({"first_token_per_1k_prompt_tokens_s", "min_per_s", "rate_per_s"})
-_MAY_BE_EMPTY = frozenset({"allowed_origins"})  # lists whose empty value means "none beyond the defaults"
 # Defaults computed at load time rather than declared on the dataclass.
 _COMPUTED_DEFAULTS: Mapping[tuple[type, str], Callable[[], Any]] = {(HostConfig, "url"): default_ollama_url}
 _ENUM_NOUNS: Mapping[type, str] = {Task: "task"}
@@ -118,12 +122,18 @@ def clear_overrides() -> None:
 
 
 def run_check_config_command(args: argparse.Namespace) -> int:
-    """`zeta-console check-config [PATH]`: validate without running."""
-    path: str | None = args.path
-    settings = load_settings(path, overrides=path is None)
+    """`zeta-console check-config [PATH]`: validate without running; every mistake found is one line."""
+    path: str | None = args.config
+    try:
+        settings = load_settings(path, overrides=path is None)
+    except ConfigError as error:
+        for each in error.errors:
+            print(f"zeta-console: {each}", file=sys.stderr)
+        return error.exit_code
     used_overrides = path is None and overrides_path().is_file()
     layered = f" + {overrides_path()}" if used_overrides else ""
-    print(f"ok: {settings.source}{layered} ({len(settings.hosts)} hosts, {len(settings.models)} models, policy {settings.policy})")
+    counts = f"{counted(len(settings.hosts), 'host')}, {counted(len(settings.models), 'model')}"
+    print(f"ok: {settings.source}{layered} ({counts}, policy {settings.policy})")
     return 0
 
 
@@ -137,30 +147,57 @@ def parse_duration(text: str) -> float | None:
 
 
 def _layer(document: YamlSource, base: Settings, locations: Locations, source: str | None) -> Settings:
+    """`document` read over `base`; every mistake in it is raised at once (ConfigErrors when several)."""
     settings = base
+    reader = _Reader(document, locations, base.thresholds)
     if document.root is not None:
         if not isinstance(document.root, dict):
             raise document.error((), f"expected a mapping of settings at the top level, got {describe(document.root)}")
-        settings = _Reader(document, locations, base.thresholds).read(document.root, Settings, (), base, "")
+        settings = reader.read(document.root, Settings, (), base, "")
     if source is not None:
         settings = dataclasses.replace(settings, source=source)
-    _check_references(settings, locations, document.path)
+    raise_all([*reader.errors, *_check_references(settings, locations, document.path, reader.incomplete)])
     return settings
 
 
 # --- reading plain values into typed ones ------------------------------------------------------
 
 
+class _Refused(Exception):
+    """A value was refused and its error recorded; the caller leaves it out and reads on."""
+
+
 class _Reader:
-    """Turns the file's plain values into the types the Settings dataclasses declare."""
+    """Turns the file's plain values into the types the Settings dataclasses declare.
+
+    Every mistake is recorded in `errors` and reading goes on without that value (its default
+    or the layer below applies), so one run reports them all.
+    """
 
     def __init__(self, document: YamlSource, locations: Locations, thresholds: Thresholds) -> None:
         self.document = document
         self.locations = locations
         self.thresholds = thresholds  # what a model's partial `thresholds` is merged over
+        self.errors: list[ConfigError] = []
+        # Sections that lost an item or were refused whole: names in them cannot be checked against.
+        self.incomplete: set[str | int] = set()
 
     def fail(self, keys: Keys, problem: str) -> NoReturn:
-        raise self.document.error(keys, problem)
+        self.errors.append(self.document.error(keys, problem))
+        raise _Refused
+
+    @contextlib.contextmanager
+    def _collecting(self) -> Iterator[None]:
+        """A ConfigError from yaml_source's shared checks is recorded like the reader's own."""
+        try:
+            yield
+        except ConfigError as error:
+            self.errors.extend(error.errors)
+            raise _Refused from None
+
+    def _drop(self, keys: Keys) -> None:
+        if len(keys) <= 2:  # a top-level section or one of its items
+            self.incomplete.add(keys[0])
 
     def locate(self, key: str, keys: Keys) -> None:
         self.locations[key] = (self.document.path, self.document.line(keys))
@@ -181,8 +218,12 @@ class _Reader:
         if origin is tuple and isinstance(value, dict) and typing.get_args(hint)[0] in _ITEM_NAMES:
             return self._named_items(value, typing.get_args(hint)[0], keys, base or (), field)
         if origin is tuple or origin is frozenset:
-            sequence = self._sequence(value, keys, field)
-            items = [self.read(item, typing.get_args(hint)[0], (*keys, index), None, field) for index, item in enumerate(sequence)]
+            items = []
+            for index, item in enumerate(self._sequence(value, keys, field)):
+                try:
+                    items.append(self.read(item, typing.get_args(hint)[0], (*keys, index), None, field))
+                except _Refused:
+                    self._drop((*keys, index))
             return frozenset(items) if origin is frozenset else tuple(items)
         if origin is Mapping:
             return self._mapping(value, typing.get_args(hint), keys, base or {}, field)
@@ -193,10 +234,16 @@ class _Reader:
         fields = {field.name: field for field in dataclasses.fields(cls) if field.name != "source"}
         given = self._pairs(value, keys, list(fields), "key")
         values: dict[str, Any] = {}
+        refused: list[str] = []
         # `thresholds` first: a model's partial thresholds merge over the global ones.
         for name in sorted(given, key=lambda name: name != "thresholds"):
             field_base = getattr(base, name) if base is not None else _declared_default(fields[name])
-            values[name] = self.read(given[name], hints[name], (*keys, name), field_base, name)
+            try:
+                values[name] = self.read(given[name], hints[name], (*keys, name), field_base, name)
+            except _Refused:
+                refused.append(name)
+                self._drop((*keys, name))
+                continue
             if cls is Settings and name == "thresholds":
                 self.thresholds = values[name]
         if base is not None:
@@ -204,9 +251,12 @@ class _Reader:
         for name, field in fields.items():
             if name in values or _declared_default(field) is not dataclasses.MISSING:
                 continue
-            if (cls, name) not in _COMPUTED_DEFAULTS:
-                self.fail(keys, f'missing key "{name}"')
-            values[name] = _COMPUTED_DEFAULTS[(cls, name)]()
+            if (cls, name) in _COMPUTED_DEFAULTS:
+                values[name] = _COMPUTED_DEFAULTS[(cls, name)]()
+            elif name not in refused:
+                self.errors.append(self.document.error(keys, f'missing key "{name}"'))
+        if any(name not in values and _declared_default(field) is dataclasses.MISSING for name, field in fields.items()):
+            raise _Refused
         return cls(**values)
 
     def _named_items(self, value: Any, item_type: type, keys: Keys, base: tuple[Any, ...], field: str) -> tuple[Any, ...]:
@@ -215,7 +265,10 @@ class _Reader:
         for item_name, item in self._pairs(value, keys, list(items), name).items():
             # the checks across sections name items by index ("models[0].hosts[0]")
             self.locate(f"{dotted(keys)}[{list(items).index(item_name)}]", (*keys, item_name))
-            items[item_name] = self.read(item, item_type, (*keys, item_name), items[item_name], field)
+            try:
+                items[item_name] = self.read(item, item_type, (*keys, item_name), items[item_name], field)
+            except _Refused:
+                self._drop((*keys, item_name))
         return tuple(items.values())
 
     def _mapping(self, value: Any, args: tuple[Any, ...], keys: Keys, base: Mapping[Any, Any], field: str) -> Mapping[Any, Any]:
@@ -224,18 +277,25 @@ class _Reader:
         noun = _ENUM_NOUNS.get(key_type, "key")
         for name, item in self._pairs(value, keys, _enum_values(key_type), noun).items():
             item_key = key_type(name) if isinstance(key_type, type) and issubclass(key_type, StrEnum) else name
-            merged[item_key] = self.read(item, value_type, (*keys, name), base.get(item_key), field)
+            try:
+                merged[item_key] = self.read(item, value_type, (*keys, name), base.get(item_key), field)
+            except _Refused:
+                self._drop((*keys, name))
         return types.MappingProxyType(merged)
 
     def _pairs(self, value: Any, keys: Keys, allowed: list[str] | None, noun: str) -> dict[str, Any]:
-        pairs = self.document.mapping(value, keys)
-        if allowed is not None:
-            self.document.check_keys(pairs, keys, allowed, noun)
-        return pairs
+        """The mapping's known keys; each unknown one is recorded and left out."""
+        with self._collecting():
+            pairs = self.document.mapping(value, keys)
+        if allowed is None:
+            return pairs
+        self.errors.extend(self.document.unknown_keys(pairs, keys, allowed, noun))
+        return {name: item for name, item in pairs.items() if name in allowed}
 
     def _sequence(self, value: Any, keys: Keys, field: str) -> list[Any]:
-        items = self.document.sequence(value, keys)
-        if not items and field not in _MAY_BE_EMPTY:
+        with self._collecting():
+            items = self.document.sequence(value, keys)
+        if not items and field in _NON_EMPTY:
             self.fail(keys, "expected at least one item")
         return items
 
@@ -245,12 +305,12 @@ class _Reader:
                 self.fail(keys, f"expected true or false, got {describe(value)}")
             return value
         if hint is int or hint is float:
-            number = _number(value, hint, field)
-            if number is None or not _in_range(number, field):
-                self.fail(keys, f"expected {_expectation(hint, field)}, got {describe(value)}")
-            return number
+            problem = _number_problem(value, hint, field)
+            if problem:
+                self.fail(keys, problem)
+            return _number(value, hint, field)
         if not isinstance(value, str) or not value.strip():
-            self.fail(keys, f"expected {_expectation(hint, field)}, got {describe(value)}")
+            self.fail(keys, f"expected a non-empty string, got {describe(value)}")
         if isinstance(hint, type) and issubclass(hint, StrEnum):
             choices = [member.value for member in hint]
             if value not in choices:
@@ -260,18 +320,6 @@ class _Reader:
         if problem:
             self.fail(keys, problem)
         return value
-
-
-def _number(value: Any, hint: type, field: str) -> float | int | None:
-    if isinstance(value, bool):
-        return None
-    if hint is int:
-        return value if isinstance(value, int) else None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str) and _is_duration(field):
-        return parse_duration(value)
-    return None
 
 
 def _declared_default(field: dataclasses.Field[Any]) -> Any:
@@ -286,43 +334,128 @@ def _enum_values(enum_type: Any) -> list[str] | None:
     return [member.value for member in enum_type] if isinstance(enum_type, type) and issubclass(enum_type, StrEnum) else None
 
 
+# --- value rules, keyed by field name ----------------------------------------------------------
+#
+# A number field without an entry in _RANGES gets its kind's default range, so a new
+# setting is bounded without code here; an entry only narrows or widens it.
+
+
+@dataclass(frozen=True)
+class _Range:
+    low: float
+    high: float
+    low_included: bool  # False: the value must be above `low` ("positive")
+
+
+_DAY_S = 86_400.0
+_COUNT = _Range(1, 1_000_000, low_included=True)  # integers: counts and sizes
+_POSITIVE = _Range(0, 1_000_000, low_included=False)
+_DURATION_RANGE = _Range(0, _DAY_S, low_included=False)  # `*_s` fields: nothing here waits longer than a day
+_FRACTION = _Range(0, 1, low_included=True)
+_RATE = _Range(0, 10_000, low_included=True)
+_RANGES: Mapping[str, _Range] = {
+    "queue": _Range(1, 100_000, low_included=True),
+    "slots": _Range(1, 1024, low_included=True),  # OLLAMA_NUM_PARALLEL
+    "max_attempts": _Range(1, 100, low_included=True),
+    "consecutive_failures": _Range(1, 10_000, low_included=True),
+    "retention_rows": _Range(1, 1_000_000_000, low_included=True),
+    "max_body_bytes": _Range(1, 2**30, low_included=True),  # 1 GiB
+    "error_rate": _FRACTION,
+    "ratio": _FRACTION,
+    "explore_rate": _FRACTION,
+    "confidence_threshold": _FRACTION,
+    "min_per_s": _RATE,
+    "rate_per_s": _RATE,
+    "min_weight": _Range(0, 100, low_included=False),
+    "max_weight": _Range(0, 100, low_included=False),
+    "refresh_hz": _Range(0, 60, low_included=False),
+    "first_token_per_1k_prompt_tokens_s": _Range(0, _DAY_S, low_included=True),
+}
+# Lists that may not be empty (nothing could work without an item); any other list may be,
+# e.g. a route: a chat-only fleet has no embedding route.
+_NON_EMPTY = frozenset({"hosts", "models", "capabilities", "examples"})
+
+
 def _is_duration(field: str) -> bool:
     return field.endswith("_s") and not field.endswith("_per_s")
 
 
-def _in_range(number: float, field: str) -> bool:
-    if not math.isfinite(number):
-        return False
-    if field in _FRACTIONS:
-        return 0.0 <= number <= 1.0
-    return number >= 0 if field in _ZERO_ALLOWED else number > 0
-
-
-def _expectation(hint: Any, field: str) -> str:
+def _range(hint: type, field: str) -> _Range:
+    if field in _RANGES:
+        return _RANGES[field]
     if hint is int:
-        return "a positive integer"
-    if hint is float:
-        if field in _FRACTIONS:
-            return "a number between 0 and 1"
-        size = "a duration >= 0" if field in _ZERO_ALLOWED else "a positive duration"
-        if _is_duration(field):
-            return f"{size} ({_DURATION_HINT})"
-        return "a number >= 0" if field in _ZERO_ALLOWED else "a positive number"
-    return "a non-empty string"
+        return _COUNT
+    return _DURATION_RANGE if _is_duration(field) else _POSITIVE
+
+
+def _number(value: Any, hint: type, field: str) -> float | int | None:
+    if isinstance(value, bool):
+        return None
+    if hint is int:
+        return value if isinstance(value, int) else None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str) and _is_duration(field):
+        return parse_duration(value)
+    return None
+
+
+def _number_problem(value: Any, hint: type, field: str) -> str | None:
+    number = _number(value, hint, field)
+    bounds = _range(hint, field)
+    expectation = _expectation(hint, field, bounds)
+    above_low = number is not None and (number >= bounds.low if bounds.low_included else number > bounds.low)
+    if number is None or not math.isfinite(number) or not above_low or (number > bounds.high and _is_fraction(field, bounds)):
+        return f"expected {expectation}, got {describe(value)}"
+    if number > bounds.high:
+        high = f"{bounds.high:.0f}" if bounds.high == int(bounds.high) else f"{bounds.high:g}"
+        limit = f"a duration of at most {high} seconds" if _is_duration(field) else f"at most {high}"
+        return f"expected {limit}, got {describe(value)}"
+    return None
+
+
+def _is_fraction(field: str, bounds: _Range) -> bool:
+    return bounds == _FRACTION and not _is_duration(field)
+
+
+def _expectation(hint: type, field: str, bounds: _Range) -> str:
+    if _is_fraction(field, bounds):
+        return f"a number between {bounds.low:g} and 1"
+    if hint is int:
+        return "a positive integer" if bounds.low == 1 else f"an integer >= {bounds.low:g}"
+    size = "positive" if not bounds.low_included else f">= {bounds.low:g}"
+    if _is_duration(field):
+        return f"a positive duration ({_DURATION_HINT})" if size == "positive" else f"a duration {size} ({_DURATION_HINT})"
+    return "a positive number" if size == "positive" else f"a number {size}"
+
+
+def _port_problem(port: str) -> str | None:
+    return None if 1 <= int(port) <= 65535 else f"port {port} is out of range (expected 1 to 65535)"
 
 
 def _check_url(value: str) -> str | None:
-    scheme, _, rest = value.partition("://")
-    if scheme not in ("http", "https") or not rest.strip("/"):
-        return f'expected an http(s) URL such as "http://127.0.0.1:11434", got {json.dumps(value)}'
-    return None
+    expected = f'expected an http(s) URL such as "http://127.0.0.1:11434", got {json.dumps(value)}'
+    try:
+        parts = urllib.parse.urlsplit(value)
+    except ValueError:  # e.g. an unclosed "[" of an IPv6 address
+        return expected
+    address = parts.netloc.rpartition("@")[2]
+    host, colon, port = address.rpartition(":")
+    if not colon or "]" in port:  # no port; a colon, if any, is inside an IPv6 address
+        host, colon, port = address, "", ""
+    if parts.scheme not in ("http", "https") or not host.strip("[]") or (colon and not port.isdigit()):
+        return expected
+    return _port_problem(port) if colon else None
 
 
 def _check_listen(value: str) -> str | None:
-    host, _, port = value.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if value.startswith("["):
+        host, colon, port = value[1:].partition("]:")
+    else:
+        host, colon, port = value.rpartition(":")
+    if not host or not colon or not port.isdigit() or (":" in host and not value.startswith("[")):
         return f'expected host:port such as "127.0.0.1:11435", got {json.dumps(value)}'
-    return None
+    return _port_problem(port)
 
 
 def _check_origin(value: str) -> str | None:
@@ -336,50 +469,103 @@ def _check_capability(value: str) -> str | None:
     return None if value in CAPABILITIES else unknown("capability", value, sorted(CAPABILITIES))
 
 
+def _check_theme(value: str) -> str | None:
+    names = shipped_theme_names()
+    return None if value in names else unknown("theme", value, names)
+
+
+def _check_writable_file(value: str) -> str | None:
+    """A file the program will create or write: not a directory, in a directory it may write."""
+    path = Path(value).expanduser()
+    if path.is_dir():
+        return f"{json.dumps(value)} is a directory; expected a file path"
+    if path.exists():
+        return None if os.access(path, os.W_OK) else f"{json.dumps(value)} is not writable"
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"cannot create {json.dumps(value)}: {parent} is not a directory"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"cannot create {json.dumps(value)}: {parent} is not writable"
+    return None
+
+
+@functools.cache
+def shipped_theme_names() -> tuple[str, ...]:
+    """The `name` of every theme file in the package (themes/*.yaml), read without Textual."""
+    names: list[str] = []
+    for entry in resources.files("zeta_console.themes").iterdir():
+        if not entry.name.endswith(".yaml"):
+            continue
+        try:
+            theme = parse_yaml(entry.name, entry.read_text(encoding="utf-8")).root
+        except ConfigError:
+            continue  # the console reports a broken theme file when it loads the themes
+        if isinstance(theme, dict) and isinstance(theme.get("name"), str):
+            names.append(theme["name"])
+    return tuple(sorted(names))
+
+
 _STRING_CHECKS: Mapping[str, Callable[[str], str | None]] = {
     "url": _check_url,
     "listen": _check_listen,
     "capabilities": _check_capability,
     "allowed_origins": _check_origin,
+    "theme": _check_theme,
+    "path": _check_writable_file,
 }
 
 
 # --- checks across sections --------------------------------------------------------------------
 
 
-def _check_references(settings: Settings, locations: Locations, file: str) -> None:
-    def fail(key: str, problem: str) -> NoReturn:
+def _check_references(settings: Settings, locations: Locations, file: str, incomplete: set[str | int]) -> list[ConfigError]:
+    """Mistakes across sections; names in a section that lost an item (`incomplete`) are not checked."""
+    errors: list[ConfigError] = []
+    advised: set[str] = set()  # built-in sections already named: one line each is enough
+
+    def fail(key: str, problem: str) -> None:
         # A value the file did not set (a default) is reported where its nearest parent was set.
         parts = key.replace("[", ".[").split(".")
         for end in range(len(parts), 0, -1):
             located = locations.get(".".join(parts[:end]).replace(".[", "["))
             if located:
-                raise ConfigError(located[0], located[1], key, problem)
-        raise ConfigError(file, None, key, f"{problem}; this is the built-in default, set {key.split('[')[0]} in the file")
+                errors.append(ConfigError(located[0], located[1], key, problem))
+                return
+        section = key.split("[")[0]
+        if section not in advised:
+            advised.add(section)
+            errors.append(ConfigError(file, None, key, f"{problem}; this is the built-in default, set {section} in the file"))
 
     host_names = [host.name for host in settings.hosts]
-    tiers = [model.tier for model in settings.models]
+    tiers = list(dict.fromkeys(model.tier for model in settings.models))
     for index, name in enumerate(host_names):
         if name in host_names[:index]:
             fail(f"hosts[{index}].name", f'duplicate host "{name}"')
     for index, model in enumerate(settings.models):
-        if model.tier in tiers[:index]:
+        if any(other.tier == model.tier for other in settings.models[:index]):
             fail(f"models[{index}].tier", f'duplicate tier "{model.tier}"')
         for host_index, host in enumerate(model.hosts):
-            if host not in host_names:
+            if host not in host_names and "hosts" not in incomplete:
                 fail(f"models[{index}].hosts[{host_index}]", unknown("host", host, host_names))
     for task, route in settings.routes.items():
         needed = "embedding" if task == Task.EMBEDDING else "completion"
         for position, tier in enumerate(route):
             key = f"routes.{task}[{position}]"
+            if "models" in incomplete:
+                continue
             if tier not in tiers:
                 fail(key, unknown("tier", tier, tiers))
-            if needed not in settings.model(tier).capabilities:
+            elif needed not in settings.model(tier).capabilities:
                 fail(key, f'tier "{tier}" cannot serve {task} (it lacks the "{needed}" capability)')
+    if settings.classifier.semantic and not settings.routes.get(Task.EMBEDDING):
+        fail("classifier.semantic", "needs an embedding route (routes.embedding is empty)")
     if settings.adaptive.min_weight > settings.adaptive.max_weight:
         fail("adaptive.max_weight", f"must be at least adaptive.min_weight ({settings.adaptive.min_weight:g})")
     if settings.breaker.base_ejection_s > settings.breaker.max_ejection_s:
         fail("breaker.max_ejection_s", f"must be at least breaker.base_ejection_s ({settings.breaker.base_ejection_s:g})")
+    return errors
 
 
 # --- writing overrides ---------------------------------------------------------------------------

@@ -12,13 +12,15 @@ from zeta_console.backends.ollama import BackendError
 from zeta_console.errors import UserError
 from zeta_console.journal import Journal
 from zeta_console.router.api import Decision, ErrorKind, RequestRecord
-from zeta_console.router.dispatch import RejectedError
+from zeta_console.router.dispatch import AttemptsFailed, RejectedError
 from zeta_console.router.requests import ChatRequest, EmbedRequest
 from zeta_console.router.router import ZetaDynamicRouter
 from zeta_console.settings import Settings, Task
 
 
 def run_route_command(args: argparse.Namespace) -> int:
+    if not args.prompt.strip():
+        raise UserError("the prompt is empty: give the text to route, e.g. zeta-console route 'hello'", exit_code=2)
     return asyncio.run(_route(args))
 
 
@@ -125,10 +127,13 @@ def _result(record: RequestRecord, answer: str, thinking: str) -> dict[str, Any]
 
 
 def _user_error(router: ZetaDynamicRouter, record: RequestRecord | None, error: BackendError) -> UserError:
-    if error.kind is ErrorKind.UNAVAILABLE and not isinstance(error, RejectedError):
+    """One line; a request that failed on several endpoints names each and why."""
+    unreachable = isinstance(error, AttemptsFailed) and all(e.kind is ErrorKind.UNAVAILABLE for e in error.tried.values())
+    if unreachable or (error.kind is ErrorKind.UNAVAILABLE and not isinstance(error, (RejectedError, AttemptsFailed))):
+        cause = error.last if isinstance(error, AttemptsFailed) else error
         endpoint = router.endpoints.get(record.endpoint) if record and record.endpoint else None
         url = endpoint.url if endpoint else router.settings.hosts[0].url
-        return UserError(f"cannot reach Ollama at {url} ({error.message}): start `ollama serve`, set OLLAMA_HOST, or try --demo")
+        return UserError(f"cannot reach Ollama at {url} ({cause.message}): start `ollama serve`, set OLLAMA_HOST, or try --demo")
     if isinstance(error, RejectedError):
         return UserError(f"no model can take this request: {error.message}")
     return UserError(f"the request failed: {error}")

@@ -11,6 +11,7 @@ import argparse
 import csv
 import json
 import logging
+import math
 import queue
 import sqlite3
 import sys
@@ -339,7 +340,7 @@ def run_history_command(args: argparse.Namespace) -> int:
         print(f"the journal at {path} is empty", file=sys.stderr)
     elif args.json:
         for row in rows:
-            print(json.dumps({"kind": row.kind, "time": _iso_time(row.at), **row.details}))
+            print(json.dumps(_finite({"kind": row.kind, "time": _iso_time(row.at), **row.details}), allow_nan=False))
     elif args.csv:
         _write_csv(rows, sys.stdout)
     else:
@@ -367,6 +368,17 @@ def _action_row(action: OperatorAction) -> _TimelineRow:
         action.at, "action", action.source, action.action, action.target,
         None, None, "", f"{action.old} -> {action.new}", plain_data(action),
     )  # fmt: skip
+
+
+def _finite(value: Any) -> Any:
+    """`value` with every infinite or NaN number as None: JSON has neither (the score of an excluded candidate is infinite)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value
 
 
 def _iso_time(at: float) -> str:

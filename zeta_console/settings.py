@@ -33,7 +33,12 @@ CAPABILITIES = frozenset({"completion", "embedding", "thinking", "tools", "inser
 
 def default_ollama_url() -> str:
     """The default host follows OLLAMA_HOST, as the ollama CLI and client do."""
-    raw = os.environ.get("OLLAMA_HOST", "").strip()
+    return ollama_url(os.environ.get("OLLAMA_HOST", ""))
+
+
+def ollama_url(raw: str) -> str:
+    """An Ollama address as OLLAMA_HOST accepts it ("host", ":port", "host:port", a URL) as a URL."""
+    raw = raw.strip()
     if not raw:
         return "http://127.0.0.1:11434"
     if "://" not in raw:
@@ -99,8 +104,11 @@ class RetryBudget:
 class Admission:
     # Background requests (load, serve clients) waiting in the router for a slot; past this they
     # are shed at once with a 503, as Ollama's own queue does (OLLAMA_MAX_QUEUE, 512 by default).
-    # The operator's prompts are never shed.
+    # A background request whose predicted wait for a slot (the queue ahead of it and the endpoints'
+    # measured service times) exceeds its patience is shed at once too, with a Retry-After, instead of
+    # waiting until its client times out. The operator's prompts are never shed.
     max_queued: int = 512
+    patience_s: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -158,10 +166,20 @@ class LoadGenerator:
 
 
 @dataclass(frozen=True)
-class Serve:
+class ConnectionLimits:
+    """What a listener (the endpoint, the emulator) grants a client connection before any request runs."""
+
+    max_connections: int = 512  # open client connections; at the cap a stalled or idle one makes room, else a 503
+    header_timeout_s: float = 10.0  # a request line and its headers must arrive within this
+    max_header_bytes: int = 64 * 1024  # a larger request head gets a 431 (Ollama, via Go, allows 1 MiB)
+
+
+@dataclass(frozen=True)
+class Serve(ConnectionLimits):
     listen: str = "127.0.0.1:11435"
     max_body_bytes: int = 10 * 1024 * 1024
     allowed_origins: tuple[str, ...] = ()  # web origins allowed beyond Ollama's local ones (OLLAMA_ORIGINS adds more)
+    drain_grace_s: float = 10.0  # on SIGTERM/SIGINT, in-flight requests may finish within this; the rest are cut
 
 
 def default_hosts() -> tuple[HostConfig, ...]:
@@ -184,6 +202,9 @@ DEFAULT_ROUTES: Mapping[Task, tuple[str, ...]] = _frozen(
 )
 
 
+BUILT_IN_SOURCE = "<built-in defaults>"  # Settings.source when no config file was read
+
+
 @dataclass(frozen=True)
 class Settings:
     hosts: tuple[HostConfig, ...] = field(default_factory=default_hosts)
@@ -201,7 +222,7 @@ class Settings:
     ui: UI = UI()
     load_generator: LoadGenerator = LoadGenerator()
     serve: Serve = Serve()
-    source: str = "<built-in defaults>"  # the file these came from, for messages
+    source: str = BUILT_IN_SOURCE  # the file these came from, for messages
 
     def model(self, tier: str) -> ModelConfig:
         for model in self.models:

@@ -16,7 +16,8 @@ from zeta_console.router.router import ZetaDynamicRouter
 from zeta_console.backends.ollama import BackendError
 from zeta_console.benchmark.settings_scale import scaled_settings
 from zeta_console.settings import Breaker, Settings, Task
-from zeta_console.sim import FleetSpec, default_fleet_spec, run_fleet
+from zeta_console.sim import FleetSpec, HostSpec, default_fleet_spec, run_fleet
+from zeta_console.sim.profiles import CODER, EMBEDDER, REASONER
 
 FAST = 50.0  # the emulated models run this many times faster than real ones
 QUICK_BREAKER = Breaker(consecutive_failures=3)
@@ -90,3 +91,14 @@ def chosen_tiers(records: Sequence[RequestRecord]) -> list[str]:
 def best_scored(record: RequestRecord) -> str:
     """The endpoint the policy ranked first (the choice unless it explored)."""
     return min((c for c in record.decision.candidates if c.excluded is None), key=lambda c: c.score).endpoint
+
+
+def other_models_spec() -> FleetSpec:
+    """A host serving none of the default models, as a newcomer's Ollama might: `nomic-embed-text`
+    is reported with its `:latest` tag, as Ollama reports a model pulled without one."""
+    models = (
+        replace(CODER, name="llama3.1:8b", family="llama", parameter_size="8.0B", capabilities=("completion", "tools")),
+        replace(EMBEDDER, name="nomic-embed-text:latest", family="nomic-bert", parameter_size="137M"),
+        replace(REASONER, name="deepseek-r1:14b", family="qwen2", capabilities=("completion", "thinking")),
+    )
+    return FleetSpec(hosts=(HostSpec(name="local", models=models),))

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.router.routing import answer, ask, routed
-from zeta_console.router.api import OperatorAction
+from zeta_console.router.api import EndpointStatus, OperatorAction
 from zeta_console.settings import PolicyName, Task
 
 
@@ -93,3 +93,38 @@ async def test_a_failing_listener_never_breaks_routing() -> None:
         text, record = await answer(run.router, ask("hello", Task.SIMPLE))
         assert text and record.outcome.value == "ok"
         unsubscribe()
+
+
+async def test_a_snapshot_shows_every_state_and_each_action_undoes_only_its_own() -> None:
+    async with routed() as run:
+        router = run.router
+
+        def coder() -> tuple[EndpointStatus, tuple[EndpointStatus, ...], str]:
+            endpoint = next(item for item in router.snapshot().endpoints if item.id == "coder@local")
+            return endpoint.status, endpoint.states, endpoint.status_reason
+
+        router.drain("coder@local")
+        router.eject("coder@local")
+        both = (EndpointStatus.DRAINED, EndpointStatus.EJECTED)
+        assert coder() == (EndpointStatus.DRAINED, both, "drained by the operator; ejected by the operator")
+        router.restore("coder@local")  # still drained: restore undoes the ejection only
+        assert coder()[:2] == (EndpointStatus.DRAINED, (EndpointStatus.DRAINED,))
+        router.eject("coder@local")
+        router.undrain("coder@local")
+        assert coder()[:2] == (EndpointStatus.EJECTED, (EndpointStatus.EJECTED,))
+        router.restore("coder@local")
+        assert coder()[:2] == (EndpointStatus.UP, (EndpointStatus.UP,))
+
+
+async def test_the_last_endpoint_that_can_serve_a_route_is_not_ejected() -> None:
+    async with routed() as run:
+        router = run.router
+        with pytest.raises(ValueError, match="embedder@local is the last endpoint that can serve embedding requests: not ejected"):
+            router.eject("embedder@local")
+        router.eject("reasoner@local")  # the coder still serves complex reasoning
+        with pytest.raises(ValueError, match="coder@local is the last endpoint that can serve"):
+            router.eject("coder@local")
+        states = {endpoint.id: endpoint.states for endpoint in router.snapshot().endpoints}
+        up, ejected = (EndpointStatus.UP,), (EndpointStatus.EJECTED,)
+        assert states == {"coder@local": up, "embedder@local": up, "reasoner@local": ejected}
+        assert [event.action for event in run.events if isinstance(event, OperatorAction)] == ["eject"]

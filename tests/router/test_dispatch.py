@@ -6,11 +6,14 @@ import asyncio
 import random
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import wait_until
 from tests.router.routing import answer, ask, counters_are_zero, routed
 from zeta_console.demo import zero_latency_fleet_spec
 from zeta_console.backends.ollama import BackendError
-from zeta_console.router.api import ErrorKind, Outcome
+from zeta_console.router.api import Decision, ErrorKind, Outcome
+from zeta_console.router.dispatch import RejectedError
 from zeta_console.router.requests import EmbedRequest, GenerateRequest
 from zeta_console.settings import Admission, Task
 
@@ -103,4 +106,34 @@ async def test_past_the_queue_limit_background_requests_are_shed_and_the_operato
         _, first = await operators
         assert first.outcome is Outcome.OK
         assert all(record.outcome is Outcome.OK for _, record in await asyncio.gather(*waiting))
+        assert counters_are_zero(router)
+
+
+async def test_a_background_request_that_would_wait_past_its_patience_is_shed_at_once_and_the_operators_waits() -> None:
+    async with routed(admission=Admission(patience_s=1.0)) as run:
+        router = run.router
+        await answer(router, ask("measure the coder", Task.SIMPLE, target="coder"))  # a cold start: seconds of service time
+        held = router.chat(ask("hold the coder", Task.SIMPLE, target="coder"))
+        await held.__anext__()  # its one slot taken: a newcomer would wait a whole answer
+
+        shed = router.chat(ask("background work", Task.SIMPLE, target="coder"))
+        async with asyncio.timeout(5.0):  # on failure it would wait for the held slot: fail, not hang
+            with pytest.raises(RejectedError) as rejected:
+                await shed.__anext__()
+        assert rejected.value.kind is ErrorKind.BUSY and rejected.value.retry_after_s is not None and rejected.value.retry_after_s > 0
+        record = shed.record
+        assert record is not None and record.outcome is Outcome.REJECTED and record.error_kind is ErrorKind.BUSY
+        assert record.endpoint is None and record.decision.chosen is None
+        patience_s = run.settings.admission.patience_s
+        assert record.decision.reason.startswith("shed: predicted wait ")
+        assert record.decision.reason.endswith(f" s > patience {patience_s:g} s (admission.patience_s)")
+        decisions = [e for e in run.events if isinstance(e, Decision) and e.request_id == record.request_id]
+        assert decisions == [record.decision]  # decided once, shed there: it never stood in the queue
+        assert router.slots.total_queued() == 0
+
+        operators = asyncio.create_task(answer(router, ask("the operator's prompt", Task.SIMPLE, target="coder", interactive=True)))
+        await wait_until(lambda: router.slots.total_queued() == 1, message="the operator's prompt queued")
+        await held.aclose()
+        _, served = await operators
+        assert served.outcome is Outcome.OK and served.endpoint == "coder@local"
         assert counters_are_zero(router)

@@ -8,11 +8,12 @@ from dataclasses import replace
 import pytest
 
 from tests.helpers import wait_until
-from tests.router.routing import answer, ask, best_scored, counters_are_zero, routed
+from tests.router.routing import FAST, answer, ask, best_scored, counters_are_zero, routed
 from zeta_console.backends.ollama import BackendError
 from zeta_console.router.api import EndpointStatus, ErrorKind, Outcome, RequestRecord
+from zeta_console.router.metrics import ERROR_HALF_LIFE_S
 from zeta_console.router.requests import EmbedRequest
-from zeta_console.settings import Adaptive, HostConfig, PolicyName, Settings, Task
+from zeta_console.settings import Adaptive, HostConfig, PolicyName, Settings, Task, Thresholds
 from zeta_console.sim import Fault, FleetSpec, HostSpec, default_fleet_spec
 
 CODER_PROFILE, EMBEDDER_PROFILE, REASONER_PROFILE = default_fleet_spec().hosts[0].models
@@ -186,3 +187,33 @@ async def test_a_host_going_down_fails_over_is_ejected_and_comes_back_through_a_
         assert probe.outcome is Outcome.OK and probe.endpoint == "coder@a"
         assert router.breakers.state("coder@a").open_until is None
         assert counters_are_zero(router)
+
+
+async def test_one_failure_does_not_banish_an_endpoint_and_failures_fade_on_an_idle_fleet() -> None:
+    # A TTFT threshold above the coder's cold start (3 s), so that only errors can degrade it.
+    async with routed(thresholds=Thresholds(ttft_s=5.0)) as run:
+        router, host = run.router, run.fleet.host("local")
+        coder = router.endpoints["coder@local"]
+        await answer(router, ask("hello", Task.SIMPLE))  # the coder loaded and measured
+
+        async def fail_once() -> None:
+            host.set_fault(CODER, Fault(error_rate=1.0))
+            _, failed = await answer(router, ask("hello", Task.SIMPLE, target="coder"))
+            host.clear_faults()
+            assert failed.outcome is Outcome.ERROR
+
+        await fail_once()
+        assert router.status(coder, time.monotonic())[0] is EndpointStatus.UP  # one failure is not a 100 % error rate
+        _, after = await answer(router, ask("hello", Task.SIMPLE))
+        assert after.endpoint == "coder@local"
+        assert next(c for c in after.decision.candidates if c.endpoint == coder.id).terms["retry"] < 1.3
+
+        await fail_once()
+        await fail_once()
+        status, reason = router.status(coder, time.monotonic())
+        assert status is EndpointStatus.DEGRADED and reason.startswith("error rate"), reason
+        # Nothing is sent to it, yet its failures age: it is UP again within a few half-lives.
+        window_s = 3 * ERROR_HALF_LIFE_S / FAST
+        await wait_until(lambda: router.status(coder, time.monotonic())[0] is EndpointStatus.UP, timeout=window_s, message="the coder UP")
+        _, back = await answer(router, ask("hello", Task.SIMPLE))
+        assert back.endpoint == "coder@local"

@@ -5,14 +5,17 @@ from __future__ import annotations
 import functools
 import json
 import socket
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from tests.router.routing import other_models_spec
 from tests.xdg import isolated_xdg  # noqa: F401  (fixture)
 from zeta_console import demo
 from zeta_console.cli import main
 from zeta_console.journal import default_journal_path
+from zeta_console.sim import Fault, SimFleet, default_fleet_spec, run_fleet_in_thread
 
 
 @pytest.fixture
@@ -61,3 +64,32 @@ def test_route_json_prints_one_object(isolated_xdg: Path, fast_demo: None, capsy
     assert result["decision"]["task"] == "complex_reasoning"
     assert result["decision"]["tier"] == "reasoner"
     assert result["ttft_s"] <= result["total_s"]
+
+
+def _config_for(fleet: SimFleet, directory: Path) -> Path:
+    config = directory / "config.yaml"
+    config.write_text(f"hosts:\n  - name: local\n    url: {fleet.host('local').url}\n")
+    return config
+
+
+def test_route_names_every_endpoint_it_tried_and_why(isolated_xdg: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with run_fleet_in_thread(replace(default_fleet_spec(), time_scale=50.0)) as fleet:
+        host = fleet.host("local")
+        host.set_fault("qwen2.5-coder:7b", Fault(error_rate=1.0))
+        host.set_fault("qwen3:14b", Fault(busy_burst=5))
+        status = main(["route", "hello there", "--task", "simple", "--config", str(_config_for(fleet, isolated_xdg))])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert status == 1
+    assert len(lines) == 1
+    assert lines[0].startswith("zeta-console: the request failed: busy: coder@local: model runner has unexpectedly stopped")
+    assert "; reasoner@local: server busy" in lines[0]
+
+
+def test_route_to_a_host_without_the_configured_models_says_what_it_has(isolated_xdg: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with run_fleet_in_thread(replace(other_models_spec(), time_scale=50.0)) as fleet:
+        status = main(["route", "hello there", "--config", str(_config_for(fleet, isolated_xdg))])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert status == 1
+    assert len(lines) == 1
+    assert "coder@local missing: not installed on local (it has llama3.1:8b, nomic-embed-text:latest, deepseek-r1:14b)" in lines[0]
+    assert "`ollama pull qwen2.5-coder:7b`, edit the config or run `zeta-console init`" in lines[0]

@@ -11,9 +11,10 @@ import ollama
 import pytest
 
 from tests.serve.conftest import serving
+from zeta_console.router.requests import ChatRequest
 from zeta_console.router.router import ZetaDynamicRouter
 from zeta_console.serve.endpoint import start_endpoint
-from zeta_console.settings import HostConfig, Settings
+from zeta_console.settings import Admission, HostConfig, Settings
 from zeta_console.sim import Fault
 
 CODER = "qwen2.5-coder:7b"
@@ -42,6 +43,21 @@ async def test_a_busy_upstream_is_503_with_ollamas_text() -> None:
         response = await http.post("/api/chat", json={**ASK, "stream": False})
     assert response.status_code == 503
     assert response.json()["error"].startswith("server busy")
+    assert response.headers["retry-after"] == "1"  # no estimate of its own: the shortest back-off
+
+
+async def test_a_request_shed_for_its_predicted_wait_is_503_with_retry_after() -> None:
+    async with serving(base=Settings(admission=Admission(patience_s=0.001))) as served, httpx.AsyncClient(base_url=served.url) as http:
+        assert (await http.post("/api/chat", json={**ASK, "stream": False})).status_code == 200  # the coder measured
+        held = served.router.chat(ChatRequest(messages=ASK["messages"], target="coder"))
+        await held.__anext__()  # its one slot taken: a newcomer would wait a whole answer
+        try:
+            response = await http.post("/api/chat", json={**ASK, "stream": False})
+        finally:
+            await held.aclose()
+    assert response.status_code == 503
+    assert "predicted wait" in response.json()["error"] and "admission.patience_s" in response.json()["error"]
+    assert int(response.headers["retry-after"]) >= 1
 
 
 async def test_a_drained_pinned_model_is_503_with_the_routers_reason() -> None:

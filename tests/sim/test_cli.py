@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from zeta_console.cli import main
 
@@ -45,9 +46,24 @@ def test_bad_fleet_file_exits_2_with_file_line_key(tmp_path: Path, capsys: objec
     assert f"{fleet}:4: hosts[0].max_loaded: expected a whole number" in capsys.readouterr().err  # type: ignore[attr-defined]
 
 
-def test_a_port_in_use_is_a_user_error(capsys: object) -> None:
+def test_a_port_in_use_is_one_line_naming_the_address(capsys: pytest.CaptureFixture[str]) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        assert main(["sim", "--port", str(taken.getsockname()[1])]) == 2
-    assert "cannot listen" in capsys.readouterr().err  # type: ignore[attr-defined]
+        port = taken.getsockname()[1]
+        assert main(["sim", "--port", str(port)]) == 2
+    assert capsys.readouterr().err == f"zeta-console: emulated host 'local' cannot listen on http://127.0.0.1:{port}: Address already in use\n"
+
+
+def test_a_port_out_of_range_is_refused_by_the_parser(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["sim", "--port", "99999"])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == "zeta-console sim: error: argument --port: '99999' is not a port number (0-65535)"
+
+
+def test_hosts_numbered_past_the_last_port_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fleet = tmp_path / "fleet.yaml"
+    fleet.write_text("hosts:\n  - name: a\n    models: [qwen3:14b]\n  - name: b\n    models: [qwen3:14b]\n")
+    assert main(["sim", "--fleet", str(fleet), "--port", "65535"]) == 2
+    assert capsys.readouterr().err == "zeta-console: host 'b' would listen on port 65536, beyond 65535: choose a lower --port\n"

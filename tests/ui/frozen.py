@@ -32,7 +32,7 @@ from zeta_console.router.api import (
 from zeta_console.router.requests import ChatRequest
 from zeta_console.settings import PolicyName, Settings, Task, Thresholds
 from zeta_console.ui.app import ZetaConsole
-from zeta_console.ui.session import ConsoleSession, FaultKind
+from zeta_console.ui.session import ConsoleSession, FaultKind, Serving
 
 T0 = 1_750_000_000.0  # 2025-06-15 15:06:40 UTC
 GB = 1024**3
@@ -45,7 +45,7 @@ def wave(n: int, base: float, amplitude: float, phase: float) -> tuple[float, ..
 def endpoint(tier: str, model: str, status: EndpointStatus, **changes: Any) -> EndpointSnapshot:
     values: dict[str, Any] = dict(
         id=f"{tier}@local", tier=tier, model=model, host="local", url="http://127.0.0.1:11434",
-        status=status, status_reason="", ejected_for_s=None, drained=False, slots=2, in_flight=1, queued=0,
+        status=status, status_reason="", states=(status,), ejected_for_s=None, drained=False, slots=2, in_flight=1, queued=0,
         ttft_ewma_s=0.21, ttft_p50_s=0.18, ttft_p95_s=0.42, ttft_p99_s=0.6,
         latency_p50_s=1.9, latency_p95_s=3.4, latency_p99_s=4.0, decode_tps=41.5, prefill_tps=900.0,
         load_s=2.5, successes=120, errors=1, error_rate=0.008, errors_by_kind=MappingProxyType({"busy": 1}),
@@ -184,23 +184,29 @@ class FrozenRouter:
         pins = {key: value for key, value in self.state.pins.items() if key != str(task)}
         return self._act("unpin", str(task), self.state.pins.get(str(task), ""), "", pins=pins)
 
-    def _endpoint(self, action: str, endpoint_id: str, **changes: Any) -> OperatorAction:
-        endpoints = tuple(
-            dataclasses.replace(item, **changes) if item.id == endpoint_id else item for item in self.state.endpoints
-        )
+    def _endpoint(self, action: str, endpoint_id: str, drained: bool | None = None, ejected: bool | None = None) -> OperatorAction:
+        def changed(item: EndpointSnapshot) -> EndpointSnapshot:
+            now_drained = item.drained if drained is None else drained
+            now_ejected = EndpointStatus.EJECTED in item.states if ejected is None else ejected
+            flags = ((EndpointStatus.DRAINED, now_drained), (EndpointStatus.EJECTED, now_ejected))
+            states = tuple(state for state, on in flags if on) or (EndpointStatus.UP,)
+            ejected_for_s = (item.ejected_for_s or 30.0) if now_ejected else None
+            return dataclasses.replace(item, drained=now_drained, states=states, status=states[0], ejected_for_s=ejected_for_s)
+
+        endpoints = tuple(changed(item) if item.id == endpoint_id else item for item in self.state.endpoints)
         return self._act(action, endpoint_id, "", action, endpoints=endpoints)
 
     def drain(self, endpoint: str, source: str = "operator") -> OperatorAction:
-        return self._endpoint("drain", endpoint, drained=True, status=EndpointStatus.DRAINED)
+        return self._endpoint("drain", endpoint, drained=True)
 
     def undrain(self, endpoint: str, source: str = "operator") -> OperatorAction:
-        return self._endpoint("undrain", endpoint, drained=False, status=EndpointStatus.UP)
+        return self._endpoint("undrain", endpoint, drained=False)
 
     def eject(self, endpoint: str, source: str = "operator") -> OperatorAction:
-        return self._endpoint("eject", endpoint, status=EndpointStatus.EJECTED, ejected_for_s=30.0)
+        return self._endpoint("eject", endpoint, ejected=True)
 
     def restore(self, endpoint: str, source: str = "operator") -> OperatorAction:
-        return self._endpoint("restore", endpoint, status=EndpointStatus.UP, ejected_for_s=None)
+        return self._endpoint("restore", endpoint, ejected=False)
 
     def revert_to_config(self, source: str = "operator") -> tuple[OperatorAction, ...]:
         self.state = SNAPSHOT
@@ -247,7 +253,7 @@ class FrozenFaults:
         return f"{fault.value} {endpoint_id}"
 
 
-def frozen_app(simulated: bool = True) -> ZetaConsole:
+def frozen_app(simulated: bool = True, serving: Serving | None = None) -> ZetaConsole:
     session = ConsoleSession(
         router=FrozenRouter(),
         settings=Settings(),
@@ -256,6 +262,7 @@ def frozen_app(simulated: bool = True) -> ZetaConsole:
         frozen=True,
         simulated=simulated,
         faults=FrozenFaults() if simulated else None,
+        serving=serving,
     )
     return ZetaConsole(session)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import DataTable, Input, Select, Static
+from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
 from tests.ui.conftest import settle
 from tests.ui.frozen import SNAPSHOT, FrozenRouter, frozen_app
@@ -160,10 +160,15 @@ async def test_controls_apply_policy_threshold_pin_and_drain() -> None:
 
         await pilot.click("#drain-0")
         await settle(pilot, lambda: router.state.endpoints[0].drained, message="drained")
-        assert str(screen.query_one("#drain-0").label) == "undrain"  # type: ignore[attr-defined]
-        await pilot.click("#restore-2")
+        assert str(screen.query_one("#drain-0", Button).label) == "undrain"
+        await pilot.click("#eject-0")  # a drained endpoint ejected shows both states; its button now restores
+        await settle(pilot, lambda: str(screen.query_one("#eject-0", Button).label) == "restore", message="ejected")
+        assert str(screen.query_one("#endpoint-0", Label).content) == "coder@local  drained + ejected"
+        assert str(screen.query_one("#eject-2", Button).label) == "restore"  # the reasoner, ejected by its breaker
+        await pilot.click("#eject-2")
         await settle(pilot, lambda: router.state.endpoints[2].status == "up", message="restored")
-        assert [action.action for action in router.actions] == ["set_policy", "set_threshold", "pin", "unpin", "drain", "restore"]
+        assert str(screen.query_one("#eject-2", Button).label) == "eject"
+        assert [action.action for action in router.actions] == ["set_policy", "set_threshold", "pin", "unpin", "drain", "eject", "restore"]
         router.set_policy("static")  # elsewhere (the palette): the open screen follows
         screen.refresh_view()
         assert screen.query_one("#policy", Select).value == "static"
@@ -261,6 +266,11 @@ async def test_palette_is_context_aware() -> None:
         assert "endpoint: restore reasoner@local" in titles and "endpoint: eject reasoner@local" not in titles
         assert "fault: slow down 5× — coder@local" in titles
         assert "view: pause updates" in titles and "view: resume updates" not in titles
+        router_of(app).drain("coder@local")
+        router_of(app).eject("coder@local")  # both apply: each has its own undo
+        titles = [title for title, _, _ in ConsoleCommands(app.screen).entries()]
+        assert {"endpoint: undrain coder@local", "endpoint: restore coder@local"} <= set(titles)
+        assert "endpoint: eject coder@local" not in titles and "endpoint: drain coder@local" not in titles
 
 
 async def test_charts_window_changes_with_plus_and_minus() -> None:

@@ -6,14 +6,16 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import replace
 
+import ollama
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input, OptionList, Select, Static
+from textual.widgets import Button, Input, Label, OptionList, Select, Static
 
 from tests.ui.conftest import settle
 from zeta_console.config import load_settings, overrides_path
 from zeta_console.router.api import EndpointStatus, OperatorAction, RouterEvent
 from zeta_console.router.router import ZetaDynamicRouter
+from zeta_console.serve.endpoint import open_listener
 from zeta_console.settings import LoadGenerator, Settings
 from zeta_console.ui.app import ZetaConsole
 from zeta_console.ui.eventlog import LogEntry
@@ -30,10 +32,13 @@ FAST = 100.0
 
 
 @asynccontextmanager
-async def live_console(time_scale: float = FAST, rate: float = 0.0) -> AsyncIterator[tuple[ZetaConsole, Pilot[None]]]:
+async def live_console(
+    time_scale: float = FAST, rate: float = 0.0, listen: str | None = None
+) -> AsyncIterator[tuple[ZetaConsole, Pilot[None]]]:
     async with AsyncExitStack() as stack:
         settings = replace(Settings(), load_generator=LoadGenerator(rate_per_s=rate))
-        session = await open_session(stack, settings, ConsoleOptions(demo=True, time_scale=time_scale))
+        listener = None if listen is None else open_listener(listen, token=None)
+        session = await open_session(stack, settings, ConsoleOptions(demo=True, time_scale=time_scale, listener=listener))
         app = ZetaConsole(session)
         async with app.run_test(size=(160, 48)) as pilot:
             await settle(
@@ -261,3 +266,42 @@ async def test_load_generator_presets_in_the_palette() -> None:
         assert app.session.loadgen.rate_per_s == 5
         await settle(pilot, lambda: any(n.message == "Load generator: 5 requests/s" for n in app._notifications), message="told")
         await settle(pilot, lambda: any(e.client == "loadgen" for e in app.events), message="load arrives")
+
+
+async def test_the_demo_saves_nothing_not_even_the_theme() -> None:
+    async with live_console() as (app, pilot):
+        await pilot.press("ctrl+l", "f8")
+        assert app.theme != "zeta-dark"
+        await pilot.press("f2", "ctrl+s")
+        await app.workers.wait_for_complete()
+        assert any("not saved" in notification.message for notification in app._notifications)
+    assert not overrides_path().exists()
+
+
+async def test_ejecting_the_only_embedder_is_refused_with_the_reason() -> None:
+    async with live_console() as (app, pilot):
+        await pilot.press("f2")
+        assert str(app.screen.query_one("#endpoint-1", Label).content) == "embedder@local  up"
+        await pilot.click("#eject-1")  # embedder@local
+        await settle(pilot, lambda: any("last endpoint" in note.message for note in app._notifications), message="refusal shown")
+        notification = next(note for note in app._notifications if "last endpoint" in note.message)
+        assert notification.title == "Eject" and notification.severity == "error"
+        assert "embedder@local is the last endpoint that can serve embedding requests" in notification.message
+        assert app.session.router.snapshot().endpoints[1].states == (EndpointStatus.UP,)
+        assert str(app.screen.query_one("#eject-1", Button).label) == "eject"
+
+
+async def test_the_header_shows_where_the_console_serves_and_its_request_rate() -> None:
+    async with live_console(listen="127.0.0.1:0") as (app, pilot):
+        serving = app.session.serving
+        assert serving is not None
+        await settle(pilot, lambda: serving.url is not None, message="the endpoint listening")
+        assert serving.url is not None
+        address = serving.url.removeprefix("http://")
+        badge = app.screen.query_one("#badge-serving", Static)
+        await settle(pilot, lambda: str(badge.content) == f"SERVING {address} · 0.0 req/s", message="the badge")
+        assert badge.display and badge.region.width == len(str(badge.content)) + 2  # laid out to its text, padding included
+        answer = await ollama.AsyncClient(host=serving.url).generate(model="zeta:simple", prompt="hello")
+        assert answer.done
+        await settle(pilot, lambda: str(badge.content) != f"SERVING {address} · 0.0 req/s", message="the rate to count it")
+        assert str(badge.content).startswith(f"SERVING {address} · ") and serving.requests_per_s() > 0

@@ -7,7 +7,8 @@ from collections.abc import Callable
 import pytest
 from textual.pilot import Pilot
 
-from tests.ui.frozen import frozen_app
+from tests.ui.frozen import T0, events, frozen_app
+from zeta_console.ui.session import Serving
 
 SIZES = [(80, 24), (160, 48)]
 
@@ -25,6 +26,26 @@ SCREENS: dict[str, tuple[str, ...]] = {
 def test_screen(snap_compare: Callable[..., bool], screen: str, size: tuple[int, int]) -> None:
     keys = SCREENS[screen]
     assert snap_compare(frozen_app(), terminal_size=size, press=keys)
+
+
+# Every theme the console offers (its own, Textual's built-ins: F8 and the palette's "Change theme"
+# list them all) must render: an unresolved theme variable once crashed the app on the first frame.
+THEMES = sorted(frozen_app().available_themes)
+
+
+@pytest.mark.parametrize("theme", THEMES)
+def test_theme(snap_compare: Callable[..., bool], theme: str) -> None:
+    app = frozen_app()
+    app.theme = theme
+    assert snap_compare(app, terminal_size=(80, 24))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size[0]}x{size[1]}")
+def test_serving_badge(snap_compare: Callable[..., bool], size: tuple[int, int]) -> None:
+    serving = Serving("127.0.0.1:11435", url="http://127.0.0.1:11435", clock=lambda: T0)
+    for event in events():  # five finished requests from serve: clients
+        serving.observe(event)
+    assert snap_compare(frozen_app(serving=serving), terminal_size=size)
 
 
 async def converse(pilot: Pilot[None]) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from tests.ui.frozen import SNAPSHOT
-from zeta_console.ui.widgets.endpoint_card import where_loaded
+from zeta_console.router.api import EndpointStatus
+from zeta_console.ui.widgets.endpoint_card import status_text, where_loaded
 from zeta_console.ui.widgets.header import summary_text
 
 GB = 1024**3
@@ -20,3 +23,11 @@ def test_the_compact_header_puts_traffic_before_the_pins() -> None:
     wide, compact = summary_text(SNAPSHOT, compact=False).plain, summary_text(SNAPSHOT, compact=True).plain
     assert wide == "policy adaptive · pins code→coder* · 7.4 req/s · err 2.1% · 2 changed*"
     assert compact == "adaptive · 7.4/s · err 2.1% · 2 changed* · pins code→coder*"
+
+
+def test_a_card_names_every_state_that_applies() -> None:
+    both = dataclasses.replace(
+        SNAPSHOT.endpoints[0], status=EndpointStatus.DRAINED, states=(EndpointStatus.DRAINED, EndpointStatus.EJECTED),
+        status_reason="drained by the operator; ejected by the operator",
+    )  # fmt: skip
+    assert status_text(both).plain == "DRAINED + EJECTED drained by the operator; ejected by the operator"

@@ -132,6 +132,25 @@ class ResidentModel:
     expires_at: float | None  # wall clock
 
 
+@dataclass(frozen=True)
+class InstalledModel:
+    """One row of /api/tags: a model the host has pulled."""
+
+    name: str  # as Ollama reports it, tag included ("llama3.1:8b", "nomic-embed-text:latest")
+    size_bytes: int | None  # on disk
+    parameter_size: str | None  # "8.0B"
+    family: str | None
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """What /api/show says about a model."""
+
+    capabilities: frozenset[str] | None  # None when the server does not report them
+    parameter_size: str | None
+    parameter_count: int | None  # model_info general.parameter_count
+
+
 Chunk = TypeVar("Chunk", ollama.ChatResponse, ollama.GenerateResponse)
 
 
@@ -222,13 +241,37 @@ class OllamaBackend:
             for row in reply.models
         )
 
-    async def capabilities(self, model: str) -> frozenset[str] | None:
-        """Capabilities reported by /api/show; None when the server does not report them."""
+    async def installed(self) -> tuple[InstalledModel, ...]:
+        """GET /api/tags: every model the host has pulled."""
+        try:
+            reply = await self._client().list()
+        except Exception as error:
+            raise map_error(error) from error
+        return tuple(
+            InstalledModel(
+                name=row.model or "",
+                size_bytes=int(row.size) if row.size is not None else None,
+                parameter_size=row.details.parameter_size if row.details else None,
+                family=row.details.family if row.details else None,
+            )
+            for row in reply.models
+        )
+
+    async def show(self, model: str) -> ModelFacts:
         try:
             reply = await self._client().show(model)
         except Exception as error:
             raise map_error(error) from error
-        return frozenset(reply.capabilities) if reply.capabilities else None
+        count = (reply.modelinfo or {}).get("general.parameter_count")
+        return ModelFacts(
+            capabilities=frozenset(reply.capabilities) if reply.capabilities else None,
+            parameter_size=reply.details.parameter_size if reply.details else None,
+            parameter_count=count if isinstance(count, int) else None,
+        )
+
+    async def capabilities(self, model: str) -> frozenset[str] | None:
+        """Capabilities reported by /api/show; None when the server does not report them."""
+        return (await self.show(model)).capabilities
 
 
 def _wall_clock(moment: datetime | None) -> float | None:

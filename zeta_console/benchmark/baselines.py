@@ -14,6 +14,7 @@ from zeta_console.router.candidates import DecisionInput
 from zeta_console.router.policies import Policy, PolicyFactory, PolicyResult, register_policy
 from zeta_console.router.policies.base import assemble, nothing_available, pick_lowest, scored_candidate, screen, seconds, with_notes
 from zeta_console.settings import Settings, Task
+from zeta_console.wording import counted
 
 ROUND_ROBIN = "round_robin"
 ORACLE = "oracle"
@@ -36,7 +37,7 @@ class RoundRobinPolicy:
         turns = self._turns.setdefault(inp.classification.task, itertools.count())
         chosen = s.pool[next(turns) % len(s.pool)]
         scored = {e.id: scored_candidate(e, 0.0 if e is chosen else 1.0, {}) for e in s.pool}
-        reason = with_notes(f"{chosen.id}: next in turn among {len(s.pool)} capable endpoints", s)
+        reason = with_notes(f"{chosen.id}: next in turn among {counted(len(s.pool), 'capable endpoint')}", s)
         return PolicyResult(chosen.id, assemble(inp.endpoints, scored, s.rejected), reason)
 
 

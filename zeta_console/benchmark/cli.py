@@ -1,4 +1,4 @@
-"""`zeta-console bench SCENARIO [--policies ...] [--quick] [--json OUT]`."""
+"""`zeta-console bench SCENARIO [--policies ...] [--quick] [--json OUT]` and `zeta-console bench --list`."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from pathlib import Path
 from zeta_console.benchmark.goals import render_verdicts, verdicts_for
 from zeta_console.benchmark.report import render_text, run_to_json
 from zeta_console.benchmark.results import ContenderRun
-from zeta_console.benchmark.scenarios import Scenario, load_scenario
+from zeta_console.benchmark.scenarios import Scenario, available_scenarios, load_scenario
 from zeta_console.benchmark.trace import generate_trace
 from zeta_console.errors import UserError
+from zeta_console.wording import counted
 
 LITELLM_ALIASES = {"litellm": ("litellm:latency", "litellm:least_busy")}
 
@@ -45,12 +46,15 @@ def machine_line() -> str:
 def run_bench_command(args: argparse.Namespace) -> int:
     from zeta_console.benchmark.contenders import KNOWN_CONTENDERS, run_contender
 
+    if args.list:
+        print(scenario_list())
+        return 0
     scenario = load_scenario(args.scenario)
     contenders = parse_contenders(args.policies, KNOWN_CONTENDERS)
     time_scale = scenario.quick_time_scale if args.quick else scenario.time_scale
     trace = generate_trace(scenario.traffic, scenario.seed, scenario.sizes)
     print(
-        f"bench {scenario.name}: {len(trace)} requests over {scenario.duration_s:g} s at {time_scale:g}x "
+        f"bench {scenario.name}: {counted(len(trace), 'request')} over {scenario.duration_s:g} s at {time_scale:g}x "
         f"(seed {scenario.seed}), contenders: {', '.join(contenders)}",
         file=sys.stderr,
     )
@@ -63,6 +67,12 @@ def run_bench_command(args: argparse.Namespace) -> int:
     if args.json:
         write_json(Path(args.json), scenario, runs, time_scale)
     return 0
+
+
+def scenario_list() -> str:
+    scenarios = [load_scenario(name) for name in available_scenarios()]
+    width = max((len(scenario.name) for scenario in scenarios), default=0)
+    return "\n".join(f"{scenario.name:<{width}}  {scenario.description}" for scenario in scenarios)
 
 
 def render_report(scenario: Scenario, runs: Sequence[ContenderRun], time_scale: float) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -20,7 +21,7 @@ from zeta_console.benchmark.trace import TraceRequest
 from zeta_console.benchmark.zeta_driver import ZetaContender
 from zeta_console.router.policies import make_policy
 from zeta_console.router.router import HEALTH_POLL_S, ZetaDynamicRouter
-from zeta_console.settings import HostConfig, PolicyName, Settings, Task
+from zeta_console.settings import Admission, HostConfig, PolicyName, Settings, Task
 from zeta_console.sim import Fault, FleetSpec, HostSpec, SimFleet, default_fleet_spec, run_fleet
 
 ZETA_POLICIES = (*(policy.value for policy in PolicyName), "round_robin", ORACLE)
@@ -50,8 +51,12 @@ def fleet_spec(scenario: Scenario, time_scale: float) -> FleetSpec:
 
 
 def bench_settings(scenario: Scenario, fleet: SimFleet) -> Settings:
-    """The default settings over the scenario's hosts, each tier on the hosts that serve it."""
-    base = Settings()
+    """The default settings over the scenario's hosts, each tier on the hosts that serve it.
+
+    No request is shed for its predicted wait: these runs compare where policies send requests,
+    and shedding would cap a queueing policy's latency by failing requests instead
+    (bench/overload_admission.py measures admission)."""
+    base = replace(Settings(), admission=Admission(patience_s=math.inf))
     hosts = tuple(HostConfig(plan.name, fleet.host(plan.name).url) for plan in scenario.hosts)
     models = tuple(
         replace(model, hosts=tuple(plan.name for plan in scenario.hosts if model.tier in plan.tiers))

@@ -9,6 +9,7 @@ from zeta_console.benchmark.results import ContenderRun
 from zeta_console.benchmark.scenarios import Scenario
 from zeta_console.benchmark.summary import ALL_TASKS, summaries_by_task, traffic_shift
 from zeta_console.settings import Task
+from zeta_console.wording import counted
 
 ADAPTIVE = "adaptive"
 MAX_REQUESTS_TO_MOVE_OFF = 5
@@ -53,7 +54,8 @@ def failure_verdicts(runs: Sequence[ContenderRun]) -> list[Verdict]:
             Verdict(
                 f"{run.contender}: every pre-first-token failure recovered",
                 summary.unrecovered_pre_token == 0,
-                f"{summary.fallbacks} failovers, {summary.recovered} requests recovered, {summary.unrecovered_pre_token} failed before a token",
+                f"{counted(summary.fallbacks, 'failover')}, {counted(summary.recovered, 'request')} recovered, "
+                f"{summary.unrecovered_pre_token} failed before a token",
             )
         )
     return verdicts

@@ -1,8 +1,9 @@
-"""Benchmark scenarios: bench/scenarios/NAME.yaml -> a validated, immutable `Scenario`.
+"""Benchmark scenarios: NAME.yaml -> a validated, immutable `Scenario`.
 
 A scenario names a fleet, the traffic (phases of Poisson rates per task type) and a fault
 timeline for the emulator. Errors name file, line and key, and exit with status 2.
-See bench/scenarios/README.md for the format.
+See bench/scenarios/README.md for the format. The shipped files live in bench/scenarios;
+`scenario_files` in this package is a symlink to it, so they ship in the wheel (package data).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from zeta_console.settings import Task
 from zeta_console.sim.faults import Fault
 from zeta_console.yaml_source import ConfigError, Keys, YamlSource, read_yaml
 
-SCENARIO_DIR = Path(__file__).resolve().parents[2] / "bench" / "scenarios"
+SCENARIO_DIR = Path(__file__).resolve().parent / "scenario_files"
 ACTIONS = frozenset({"fault", "clear_faults", "host_down", "host_up", "unload"})
 FAULT_KEYS = frozenset(field.name for field in fields(Fault))
 

@@ -21,6 +21,7 @@ class EndpointStatus(StrEnum):
     UP = "up"
     DEGRADED = "degraded"  # over a threshold, still routable
     DOWN = "down"  # unreachable (health probe or transport errors)
+    MISSING = "missing"  # the host answers but has not pulled the configured model: never routed to
     EJECTED = "ejected"  # circuit open; half-open probe after `ejected_for_s`
     DRAINED = "drained"  # operator: no new work, in-flight work finishes
 
@@ -124,7 +125,8 @@ class EndpointSnapshot:
     host: str
     url: str
     status: EndpointStatus
-    status_reason: str
+    status_reason: str  # why, for every state in `states`
+    states: tuple[EndpointStatus, ...]  # every state that applies (drained and ejected, say), `status` first
     ejected_for_s: float | None  # time left until the half-open probe
     drained: bool
     slots: int
@@ -165,6 +167,7 @@ class RouterSnapshot:
     total_requests: int
     hosts: Mapping[str, HostResources]
     differs_from_config: frozenset[str]  # setting names the operator changed, e.g. {"policy", "thresholds.ttft_s"}
+    installed: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # host -> models it has pulled (/api/tags), where known
 
 
 RouterEvent = Decision | RequestRecord | OperatorAction

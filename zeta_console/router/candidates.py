@@ -39,6 +39,7 @@ class EndpointState:
     recent_fast_failures: int = 0  # failures that answered quicker than a real answer would (e.g. 503s)
     last_sample_age_s: float | None = None  # staleness of the telemetry (freshest probe or response); None = unknown, not stale
     latency_ewma_s: float | None = None  # peak-EWMA of total latency: the expected service time of a queued request
+    status_reason: str = ""  # why the status is what it is (a MISSING endpoint's exclusion names it)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from zeta_console.router.api import Classification
 from zeta_console.settings import Settings, Task
+from zeta_console.wording import counted
 
 Embed = Callable[[list[str]], Awaitable[Sequence[Sequence[float]]]]
 
@@ -198,7 +199,7 @@ def _simple(lowered: str, words: int, images: str) -> Classification:
     if _GREETING.match(lowered) and words <= _SHORT_WORDS:
         return Classification(Task.SIMPLE, 0.95, f"greeting, no code or reasoning cues{images}", "rules")
     if words <= _SHORT_WORDS:
-        return Classification(Task.SIMPLE, 0.85, f"short prompt ({words} words), no code or reasoning cues{images}", "rules")
+        return Classification(Task.SIMPLE, 0.85, f"short prompt ({counted(words, 'word')}), no code or reasoning cues{images}", "rules")
     confidence = 0.65 if words <= 2 * _SHORT_WORDS else 0.5
     return Classification(Task.SIMPLE, confidence, f"no code or reasoning cues in {words} words{images}", "rules")
 

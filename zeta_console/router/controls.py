@@ -64,6 +64,10 @@ class OperatorControls:
         """Make `name` the policy of the next decision; ValueError when it does not exist."""
         raise NotImplementedError
 
+    def _sole_server_of(self, endpoint: str) -> Task | None:
+        """A task whose route has no usable endpoint but this one (the breaker never ejects such an endpoint)."""
+        raise NotImplementedError
+
     def _record(self, action: str, target: str, old: object, new: object, source: str) -> OperatorAction:
         recorded = OperatorAction(at=time.time(), action=action, target=target, old=str(old), new=str(new), source=source)
         self._after_action(recorded)
@@ -151,7 +155,11 @@ class OperatorControls:
         return self._record(action, endpoint, "drained" if old else "serving", "drained" if drained else "serving", source)
 
     def eject(self, endpoint: str, source: str = "operator") -> OperatorAction:
+        """Refused for the last usable endpoint of a route: the policies would keep sending it work anyway."""
         self._check_endpoint(endpoint)
+        task = self._sole_server_of(endpoint)
+        if task is not None:
+            raise ValueError(f"{endpoint} is the last endpoint that can serve {task.value} requests: not ejected (drain it instead)")
         old = self.breakers.state(endpoint).manual
         self.breakers.eject(endpoint)
         return self._record("eject", endpoint, "ejected" if old else "in", "ejected", source)

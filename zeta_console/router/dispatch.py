@@ -48,7 +48,7 @@ class RequestState:
     classification: Classification | None = None
     target_tier: str | None = None  # the request's own pin
     decision: Decision | None = None
-    tried: list[str] = field(default_factory=list)  # endpoints that failed before the first token
+    tried: dict[str, BackendError] = field(default_factory=dict)  # endpoint -> why it failed, in order tried
     attempt: Attempt | None = None  # the attempt under way
     ttft_s: float | None = None  # as the caller saw it: queueing and failovers included
     timings: FinalTimings | None = None
@@ -66,11 +66,28 @@ class Attempt:
 
 
 class RejectedError(BackendError):
-    """No endpoint can take the request (nothing capable, all drained, unknown target), or the
-    router's queue is full (kind BUSY: shed)."""
+    """No endpoint can take the request (nothing capable, all drained, unknown target), or it was
+    shed (kind BUSY: the queue is full or the wait too long; `retry_after_s` says when to retry)."""
 
-    def __init__(self, message: str, kind: ErrorKind = ErrorKind.UNAVAILABLE) -> None:
+    def __init__(self, message: str, kind: ErrorKind = ErrorKind.UNAVAILABLE, retry_after_s: float | None = None) -> None:
         super().__init__(kind, message)
+        self.retry_after_s = retry_after_s
+
+
+class AttemptsFailed(BackendError):
+    """A request that failed on several endpoints: its message names each and why; its kind and
+    status are the last failure's (`last`)."""
+
+    def __init__(self, tried: dict[str, BackendError]) -> None:
+        self.tried = dict(tried)
+        self.last = list(tried.values())[-1]
+        super().__init__(self.last.kind, "; ".join(f"{endpoint}: {error.message}" for endpoint, error in tried.items()), self.last.status)
+
+
+def gave_up(state: RequestState) -> BackendError:
+    """The error of a request that stops trying: its only failure, or every endpoint tried and why."""
+    assert state.error is not None
+    return AttemptsFailed(state.tried) if len(state.tried) > 1 else state.error
 
 
 class RetryBudget:
@@ -183,7 +200,10 @@ async def _first_answer(router: ZetaDynamicRouter, state: RequestState, start: C
                 router.attempt_failed(state, attempt, error)
                 if retryable(error) and router.may_retry(state):
                     continue
-                raise
+                final = gave_up(state)
+                if final is error:
+                    raise
+                raise final from error
             router.first_token(state, attempt)
             yield attempt, answer
             return

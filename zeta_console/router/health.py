@@ -4,13 +4,15 @@ Passive signals drive ejection (transport errors, 5xx, deadline misses; a 503 is
 failure). An ejected endpoint sits out `base x times ejected` seconds (capped), then one real
 request is let through as the half-open probe and decides its return. The last capable
 endpoint of a route is never ejected: the router answers that question (`may_eject`).
-The poll loop (`/api/version`, `/api/ps`, host CPU/RAM/GPU) only confirms reachability and
-residency; it re-arms itself after each round, so rounds never overlap.
+The poll loop (`/api/version`, `/api/ps`, `/api/tags`, host CPU/RAM/GPU) confirms reachability,
+residency and which models each host has installed; it re-arms itself after each round, so
+rounds never overlap.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import shutil
 import time
@@ -22,6 +24,7 @@ from urllib.parse import urlsplit
 import psutil
 
 from zeta_console.backends.ollama import BackendError, Backends, ResidentModel
+from zeta_console.ollama_api.names import canonical_name
 from zeta_console.router.api import ErrorKind, HostResources
 from zeta_console.settings import Breaker
 
@@ -131,12 +134,12 @@ class HostState:
     resident: Mapping[str, ResidentModel] = field(default_factory=dict)  # model name -> /api/ps row
     resources: HostResources = field(default_factory=lambda: HostResources(None, None))
     probed_at: float | None = None  # monotonic
+    # /api/tags of the last round, canonical name -> name as reported; None = unknown (not read, or unreadable)
+    installed: Mapping[str, str] | None = None
 
 
-def same_model(configured: str, reported: str) -> bool:
-    """Ollama reports `name:tag`; a configured name without a tag means `:latest`."""
-    full = configured if ":" in configured.rsplit("/", 1)[-1] else configured + ":latest"
-    return reported.lower() in (configured.lower(), full.lower())
+# Cached: the health checks of every decision match each endpoint's configured model name.
+canonical = functools.lru_cache(maxsize=1024)(canonical_name)
 
 
 def is_local(url: str) -> bool:
@@ -194,12 +197,13 @@ class HealthMonitor:
 
     async def _refresh(self, name: str) -> None:
         try:
-            await self._probe(name)
+            await self._probe(name, read_installed=False)
             await asyncio.sleep(REFRESH_GAP_S)
         finally:
             del self._refreshing[name]
 
-    async def _probe(self, name: str) -> None:
+    async def _probe(self, name: str, read_installed: bool = True) -> None:
+        """`read_installed`: also read /api/tags (each round; a refresh after a request only needs /api/ps)."""
         backend = self._backends[name]
         host = self.hosts[name]
         try:
@@ -210,19 +214,44 @@ class HealthMonitor:
             host.reachable = False
             host.reason = error.message if isinstance(error, BackendError) else "health probe timed out"
             host.resident = {}
+            host.installed = None
         else:
             host.reachable = True
             host.reason = f"ollama {host.version}"
             host.resident = {row.model: row for row in rows}
+            if read_installed:
+                host.installed = await self._read_installed(name)
         host.probed_at = time.monotonic()
+
+    async def _read_installed(self, name: str) -> Mapping[str, str] | None:
+        """The host's /api/tags; None when it cannot be read (then no model counts as missing)."""
+        try:
+            async with asyncio.timeout(PROBE_TIMEOUT_S):
+                models = await self._backends[name].installed()
+        except (BackendError, TimeoutError) as error:
+            log.warning("cannot list the models of %s: %s", name, error)
+            return None
+        return {canonical(model.name): model.name for model in models}
+
+    def is_installed(self, host: str, model: str) -> bool | None:
+        """Whether `host` has `model` pulled, matched as Ollama matches names; None = unknown."""
+        installed = self.hosts[host].installed
+        return None if installed is None else canonical(model) in installed
+
+    def missing_reason(self, host: str, model: str) -> str:
+        """The advice for a configured model the host does not have."""
+        installed = self.hosts[host].installed or {}
+        has = f"it has {', '.join(installed.values())}" if installed else "it has no models"
+        return f"not installed on {host} ({has}): `ollama pull {model}`, edit the config or run `zeta-console init`"
 
     def residency(self, host: str, model: str) -> ResidentModel | Literal[False] | None:
         """The /api/ps row of `model` on `host`; False = not resident; None = unknown (not probed)."""
         state = self.hosts[host]
         if not state.reachable:
             return None
+        wanted = canonical(model)
         for reported, row in state.resident.items():
-            if same_model(model, reported):
+            if canonical(reported) == wanted:
                 return row
         return False
 

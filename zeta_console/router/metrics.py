@@ -1,7 +1,8 @@
 """Live statistics per endpoint: O(1) to update on the hot path, summarised on snapshot.
 
 Everything forgets: EWMAs decay with time, percentiles come from a bounded ring of recent
-samples no older than a window, error rates and request rates are decayed counts. Nothing here
+samples no older than a window, error rates and request rates are decayed counts (an error rate
+also forgets when no requests arrive). Nothing here
 counts in-flight or queued requests: the slot table is the one place that does.
 """
 
@@ -21,6 +22,7 @@ PERCENTILE_REFRESH_S = 0.25
 HISTORY_SAMPLES = 60  # sparkline length
 EWMA_TAU_S = 10.0
 ERROR_HALF_LIFE_S = 60.0
+MIN_ERROR_SAMPLES = 5.0  # a rate over fewer (decayed) outcomes is taken over this many
 RATE_WINDOW_S = 10
 COLD_LOAD_MIN_S = 0.25  # load_duration below this is a warm model (it also includes queueing)
 
@@ -66,6 +68,29 @@ class DecayedCount:
 
     def value(self, now: float) -> float:
         return self._value * math.exp(-self._rate * max(0.0, now - self._at))
+
+
+class ErrorRate:
+    """The share of recent outcomes that failed.
+
+    Both counts decay with time, and a rate over fewer than `MIN_ERROR_SAMPLES` (decayed) outcomes
+    is taken over that many: one failure reads 20 %, not 100 %, and on an endpoint nobody sends
+    requests to the failures fade towards 0 as they age, instead of the last ratio standing forever.
+    """
+
+    __slots__ = ("_bad", "_ok")
+
+    def __init__(self, half_life_s: float = ERROR_HALF_LIFE_S) -> None:
+        self._ok = DecayedCount(half_life_s)
+        self._bad = DecayedCount(half_life_s)
+
+    def add(self, ok: bool, now: float) -> None:
+        (self._ok if ok else self._bad).add(now)
+
+    def value(self, now: float) -> float:
+        bad = self._bad.value(now)
+        total = self._ok.value(now) + bad
+        return bad / (total if total > MIN_ERROR_SAMPLES else MIN_ERROR_SAMPLES)
 
 
 class RateMeter:
@@ -174,8 +199,7 @@ class EndpointMetrics:
         self._tps_history: deque[float] = deque(maxlen=HISTORY_SAMPLES)
         self.successes = 0
         self._errors_by_kind: dict[str, int] = {}
-        self._recent_ok = DecayedCount(half_life_s)
-        self._recent_errors = DecayedCount(half_life_s)
+        self._errors = ErrorRate(half_life_s)
         self._recent_fast_failures = DecayedCount(half_life_s)
         self._last_sample_at: float | None = None
         self.last_answer_at: float | None = None  # the model was resident then
@@ -189,7 +213,7 @@ class EndpointMetrics:
 
     def observe_success(self, total_s: float, timings: FinalTimings | None, now: float) -> None:
         self.successes += 1
-        self._recent_ok.add(now)
+        self._errors.add(True, now)
         self.latency.observe(total_s, now)
         self._latency_window.add(total_s, now)
         self._latency_history.append(total_s)
@@ -210,13 +234,12 @@ class EndpointMetrics:
         if kind is ErrorKind.BUSY:  # backpressure: load, not an error; but a fast answer must not look attractive
             self._recent_fast_failures.add(now)
             return
-        self._recent_errors.add(now)
+        self._errors.add(False, now)
         if elapsed_s < (self.ttft.value or 1.0):
             self._recent_fast_failures.add(now)
 
     def error_rate(self, now: float) -> float:
-        ok, bad = self._recent_ok.value(now), self._recent_errors.value(now)
-        return bad / (ok + bad) if ok + bad > 1e-9 else 0.0
+        return self._errors.value(now)
 
     def recent_fast_failures(self, now: float) -> int:
         return round(self._recent_fast_failures.value(now))

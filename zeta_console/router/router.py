@@ -35,21 +35,24 @@ from zeta_console.router.api import (
     RouterEvent,
     RouterSnapshot,
 )
-from zeta_console.router.candidates import DecisionInput
+from zeta_console.router.candidates import DecisionInput, EndpointState
 from zeta_console.router.classify import Classifier
 from zeta_console.router.controls import ControlState, OperatorControls, task_needs
-from zeta_console.router.dispatch import Attempt, RejectedError, RequestState, RetryBudget, RoutedStream, run_embed
+from zeta_console.router.dispatch import Attempt, RejectedError, RequestState, RetryBudget, RoutedStream, gave_up, run_embed
 from zeta_console.router.feedback import FeedbackLoop
 from zeta_console.router.health import FAILURE_KINDS, CircuitBreakers, HealthMonitor
-from zeta_console.router.metrics import DecayedCount, EndpointMetrics, RateMeter
+from zeta_console.router.metrics import EndpointMetrics, ErrorRate, RateMeter
 from zeta_console.router.policies import Policy, PolicyResult, make_policy
+from zeta_console.router.policies.base import predicted_wait_s, service_time_s
 from zeta_console.router.requests import AnyRequest, ChatRequest, EmbedRequest, EmbedResult, GenerateRequest
 from zeta_console.router.slots import SlotTable, Waiter
 from zeta_console.settings import PolicyName, Settings, Task
+from zeta_console.wording import counted
 
 log = logging.getLogger(__name__)
 
 HEALTH_POLL_S = 2.0
+UNUSABLE = (EndpointStatus.EJECTED, EndpointStatus.DOWN, EndpointStatus.DRAINED, EndpointStatus.MISSING)
 LOAD_ALLOWANCE_FACTOR = 3.0
 PolicyFactory = Callable[[PolicyName | str, Settings], Policy]
 
@@ -94,8 +97,7 @@ class ZetaDynamicRouter(OperatorControls):
         self.retry_budget = RetryBudget(settings.retry)
         self._listeners: list[EventListener] = []
         self._request_rate = RateMeter()
-        self._recent_ok = DecayedCount()
-        self._recent_errors = DecayedCount()
+        self._outcomes = ErrorRate()
         self.total_requests = 0
         self._ids = itertools.count(1)
         self._rng = random.Random(seed)
@@ -229,35 +231,48 @@ class ZetaDynamicRouter(OperatorControls):
         with ExitStack() as queue:
             while True:
                 queued = self.slots.queued_ahead(waiter) if waiter is not None else self.slots.queued
-                result = self._policy.decide(self.decision_input(state, queued))
+                inp = self.decision_input(state, queued)
+                result = self._policy.decide(inp)
                 if result.chosen is None:
                     self._set_decision(state, result)
-                    raise state.error if state.error is not None else RejectedError(result.reason)
+                    raise gave_up(state) if state.error is not None else RejectedError(result.reason)
                 if not result.wait and self.slots.has_room(result.chosen, waiter):
                     self._set_decision(state, result)
                     alternatives = sum(1 for candidate in result.candidates if candidate.excluded is None and candidate.endpoint != result.chosen)
                     last_chance = not alternatives or len(state.tried) + 1 >= self.settings.retry.max_attempts
                     return self.endpoints[result.chosen], last_chance
-                if waiter is None:
-                    self._shed_when_full(state, result)
-                    waiter = queue.enter_context(self.slots.waiting(Waiter(interactive=state.request.interactive, attributed=result.chosen)))
                 # All full: take whichever eligible endpoint frees first. Otherwise the policy preferred
                 # a busy endpoint over a free one: wait for that one.
                 eligible = [c.endpoint for c in sorted(result.candidates, key=lambda c: c.score) if c.excluded is None] if result.wait else [result.chosen]
+                if waiter is None:
+                    interactive = state.request.interactive
+                    if not interactive:
+                        self._shed_background(state, result, [e for e in inp.endpoints if e.id in eligible])
+                    waiter = queue.enter_context(self.slots.waiting(Waiter(interactive=interactive, attributed=result.chosen)))
                 try:
                     async with asyncio.timeout_at(asyncio.get_running_loop().time() + max(0.0, state.deadline - time.monotonic())):
                         await self.slots.sleep(waiter, eligible)
                 except TimeoutError:
                     raise BackendError(ErrorKind.TIMED_OUT, f"no free slot within {self.settings.timeouts.total_s:.0f} s") from None
 
-    def _shed_when_full(self, state: RequestState, result: PolicyResult) -> None:
-        """A background request that would wait behind `admission.max_queued` others is shed now."""
-        limit = self.settings.admission.max_queued
-        if state.request.interactive or self.slots.total_queued() < limit:
+    def _shed_background(self, state: RequestState, result: PolicyResult, eligible: Sequence[EndpointState]) -> None:
+        """Shed a background request now, with a 503 and a time to retry, rather than let it wait
+        for a slot its client will have given up on: when `admission.max_queued` others wait already,
+        or when every eligible endpoint is full and its predicted wait exceeds `admission.patience_s`
+        (only once one of them is measured: on a fleet that never answered, the seed service time
+        is a guess, not a reason to refuse)."""
+        admission = self.settings.admission
+        wait_s = predicted_wait_s(eligible)
+        if self.slots.total_queued() >= admission.max_queued:
+            reason = f"shed: {counted(admission.max_queued, 'request')} already waiting for a slot (admission.max_queued)"
+        elif result.wait and wait_s > admission.patience_s and any(service_time_s(e) is not None for e in eligible):
+            reason = f"shed: predicted wait {wait_s:.1f} s > patience {admission.patience_s:g} s (admission.patience_s)"
+        else:
             return
-        reason = f"shed: {limit} requests already waiting for a slot (admission.max_queued)"
         self._set_decision(state, PolicyResult(None, result.candidates, reason))
-        raise RejectedError(f"server busy, please try again: {reason}", ErrorKind.BUSY)
+        # By then the queue ahead of it has drained to within its patience, if nothing else arrives.
+        retry_after_s = max(0.0, wait_s - admission.patience_s)
+        raise RejectedError(f"server busy, please try again: {reason}", ErrorKind.BUSY, retry_after_s=retry_after_s)
 
     def _set_decision(self, state: RequestState, result: PolicyResult) -> None:
         assert state.classification is not None
@@ -346,7 +361,7 @@ class ZetaDynamicRouter(OperatorControls):
             self.feedback.observe(self._task(state), endpoint.tier, ok=False, ttft_s=attempt.ttft_s, latency_s=now - attempt.started, at=time.time())
         else:
             self.breakers.on_abandoned(endpoint.id, attempt.probe)
-        state.tried.append(endpoint.id)
+        state.tried[endpoint.id] = error
         state.error = error
         state.attempt = None
 
@@ -383,10 +398,8 @@ class ZetaDynamicRouter(OperatorControls):
             prompt=state.request.prompt_text() if self.settings.journal.store_prompts else None,
         )
         self.total_requests += 1
-        if state.outcome is Outcome.OK:
-            self._recent_ok.add(now)
-        elif state.outcome is not Outcome.CANCELLED:
-            self._recent_errors.add(now)
+        if state.outcome is not Outcome.CANCELLED:
+            self._outcomes.add(state.outcome is Outcome.OK, now)
         self._emit(state.record)
 
     # -- events ----------------------------------------------------------------------------
@@ -419,7 +432,10 @@ class ZetaDynamicRouter(OperatorControls):
     # -- health ----------------------------------------------------------------------------
 
     def _may_eject(self, endpoint_id: str) -> bool:
-        """False when `endpoint_id` is the last usable endpoint some task's route can use."""
+        return self._sole_server_of(endpoint_id) is None
+
+    def _sole_server_of(self, endpoint_id: str) -> Task | None:
+        """A task whose route has no usable endpoint but `endpoint_id` (None: it may be ejected)."""
         now = time.monotonic()
         endpoint = self.endpoints[endpoint_id]
         for task, tiers in self.settings.routes.items():
@@ -431,11 +447,11 @@ class ZetaDynamicRouter(OperatorControls):
             others = [
                 other for other in self.endpoints.values()
                 if other.id != endpoint_id and other.tier in route and need in self.capabilities[other.id]
-                and self.status(other, now)[0] not in (EndpointStatus.EJECTED, EndpointStatus.DOWN, EndpointStatus.DRAINED)
+                and self.status(other, now)[0] not in UNUSABLE
             ]
             if not others:
-                return False
-        return True
+                return task
+        return None
 
     def _after_health_round(self) -> None:
         """Let queued requests re-decide when an endpoint became available (host back, ejection over)."""
@@ -455,6 +471,4 @@ class ZetaDynamicRouter(OperatorControls):
         return self._request_rate.per_second(time.monotonic())
 
     def error_rate(self) -> float:
-        now = time.monotonic()
-        ok, bad = self._recent_ok.value(now), self._recent_errors.value(now)
-        return bad / (ok + bad) if ok + bad > 1e-9 else 0.0
+        return self._outcomes.value(time.monotonic())

@@ -4,6 +4,7 @@ decide on, endpoint status, and the snapshots readers see."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from zeta_console.router.api import Classification, Decision, EndpointSnapshot, EndpointStatus, RouterSnapshot
@@ -35,6 +36,7 @@ def over_thresholds(metrics: EndpointMetrics, queued: int, thresholds: Threshold
 def endpoint_state(router: ZetaDynamicRouter, endpoint: Endpoint, queued: int, now: float) -> EndpointState:
     """What a policy knows about one endpoint right now; `queued`: the requests ahead in the router's queue."""
     metrics = router.metrics[endpoint.id]
+    status, status_reason = endpoint_status(router, endpoint, now)
     return EndpointState(
         id=endpoint.id,
         tier=endpoint.tier,
@@ -44,7 +46,7 @@ def endpoint_state(router: ZetaDynamicRouter, endpoint: Endpoint, queued: int, n
         slots=endpoint.slots,
         in_flight=router.slots.in_flight[endpoint.id],
         queued=queued,
-        status=endpoint_status(router, endpoint, now)[0],
+        status=status,
         drained=endpoint.id in router.controls.drained,
         thresholds=router.thresholds_for(endpoint.tier),
         ttft_ewma_s=metrics.ttft.value,
@@ -58,6 +60,7 @@ def endpoint_state(router: ZetaDynamicRouter, endpoint: Endpoint, queued: int, n
         recent_fast_failures=metrics.recent_fast_failures(now),
         last_sample_age_s=_telemetry_age_s(router, endpoint, now),
         latency_ewma_s=metrics.latency.value,
+        status_reason=status_reason,
     )
 
 
@@ -79,18 +82,33 @@ def _telemetry_age_s(router: ZetaDynamicRouter, endpoint: Endpoint, now: float) 
     return min(ages) if ages else None
 
 
-def endpoint_status(router: ZetaDynamicRouter, endpoint: Endpoint, now: float) -> tuple[EndpointStatus, str]:
+def _states(router: ZetaDynamicRouter, endpoint: Endpoint, now: float) -> Iterator[tuple[EndpointStatus, str]]:
+    """Every state that applies, with its reason, most important first; lazy, so the status costs only its own checks."""
     if endpoint.id in router.controls.drained:
-        return EndpointStatus.DRAINED, "drained by the operator"
+        yield EndpointStatus.DRAINED, "drained by the operator"
+    if router.health.is_installed(endpoint.host, endpoint.model) is False:
+        yield EndpointStatus.MISSING, router.health.missing_reason(endpoint.host, endpoint.model)
     if router.breakers.is_out(endpoint.id, now):
-        return EndpointStatus.EJECTED, router.breakers.state(endpoint.id).reason
+        yield EndpointStatus.EJECTED, router.breakers.state(endpoint.id).reason
     host = router.health.hosts[endpoint.host]
     if host.reachable is False:
-        return EndpointStatus.DOWN, host.reason
+        yield EndpointStatus.DOWN, host.reason
     over = over_thresholds(router.metrics[endpoint.id], router.slots.queued[endpoint.id], router.thresholds_for(endpoint.tier), now)
     if over:
-        return EndpointStatus.DEGRADED, over
-    return EndpointStatus.UP, router.breakers.state(endpoint.id).reason or host.reason
+        yield EndpointStatus.DEGRADED, over
+
+
+def _up(router: ZetaDynamicRouter, endpoint: Endpoint) -> tuple[EndpointStatus, str]:
+    return EndpointStatus.UP, router.breakers.state(endpoint.id).reason or router.health.hosts[endpoint.host].reason
+
+
+def endpoint_status(router: ZetaDynamicRouter, endpoint: Endpoint, now: float) -> tuple[EndpointStatus, str]:
+    """The state that matters most: drained > missing > ejected > down > degraded > up."""
+    return next(_states(router, endpoint, now), None) or _up(router, endpoint)
+
+
+def endpoint_states(router: ZetaDynamicRouter, endpoint: Endpoint, now: float) -> tuple[tuple[EndpointStatus, str], ...]:
+    return tuple(_states(router, endpoint, now)) or (_up(router, endpoint),)
 
 
 def undecided(state: RequestState, policy: PolicyName) -> Decision:
@@ -102,7 +120,7 @@ def undecided(state: RequestState, policy: PolicyName) -> Decision:
 
 def endpoint_snapshot(router: ZetaDynamicRouter, endpoint: Endpoint, now: float) -> EndpointSnapshot:
     view = router.metrics[endpoint.id].view(now)
-    status, reason = endpoint_status(router, endpoint, now)
+    states = endpoint_states(router, endpoint, now)
     residency = router.health.residency(endpoint.host, endpoint.model)  # /api/ps only, as documented
     row = residency or None
     return EndpointSnapshot(
@@ -111,8 +129,9 @@ def endpoint_snapshot(router: ZetaDynamicRouter, endpoint: Endpoint, now: float)
         model=endpoint.model,
         host=endpoint.host,
         url=endpoint.url,
-        status=status,
-        status_reason=reason,
+        status=states[0][0],
+        status_reason="; ".join(reason for _, reason in states if reason),
+        states=tuple(status for status, _ in states),
         ejected_for_s=router.breakers.ejected_for_s(endpoint.id, now),
         drained=endpoint.id in router.controls.drained,
         slots=endpoint.slots,
@@ -155,4 +174,5 @@ def router_snapshot(router: ZetaDynamicRouter) -> RouterSnapshot:
         total_requests=router.total_requests,
         hosts={name: host.resources for name, host in router.health.hosts.items()},
         differs_from_config=router.differs_from_config(),
+        installed={name: tuple(host.installed.values()) for name, host in router.health.hosts.items() if host.installed is not None},
     )

@@ -7,35 +7,46 @@ import asyncio
 import contextlib
 import signal
 import sys
+from collections.abc import Callable
 
 from zeta_console.heap import settle_heap
 from zeta_console.journal import Journal
 from zeta_console.router.router import ZetaDynamicRouter
-from zeta_console.serve.endpoint import start_endpoint
-from zeta_console.serve.security import parse_listen, require_safe_bind
+from zeta_console.serve.endpoint import Listener, open_listener, serve_on
 from zeta_console.settings import Settings
 
 
 def run_serve_command(args: argparse.Namespace) -> int:
-    # Refuse a bad or unsafe address before starting anything.
-    require_safe_bind(parse_listen(args.listen), args.token)
-    return asyncio.run(_serve(args))
+    if args.listen is None:  # no --listen: the configuration's serve.listen
+        from zeta_console.config import load_settings
+
+        args.listen = (Settings() if args.demo else load_settings(args.config)).serve.listen
+    # Refuse a bad, unsafe or busy address before starting anything.
+    with contextlib.closing(open_listener(args.listen, args.token)) as listener:
+        return asyncio.run(_serve(args, listener))
 
 
-async def _serve(args: argparse.Namespace) -> int:
-    async with contextlib.AsyncExitStack() as stack:
-        settings = await _settings(args, stack)
-        journal = None if args.demo else Journal.from_settings(settings)  # as the console: simulated traffic is not journalled
-        if journal is not None:
-            stack.callback(journal.close)
-        router = await stack.enter_async_context(ZetaDynamicRouter(settings, journal=journal))
-        endpoint = await start_endpoint(router, settings, args.listen, args.token, None if args.no_access_log else _print_access_line)
-        stack.push_async_callback(endpoint.stop)
-        settle_heap()
-        print(endpoint.url, flush=True)
-        simulated = " (simulated fleet)" if args.demo else ""
-        print(f"zeta-console serve: Ollama API at {endpoint.url}{simulated}; Ctrl-C to stop", file=sys.stderr, flush=True)
-        await _until_interrupted()
+async def _serve(args: argparse.Namespace, listener: Listener) -> int:
+    # Installed for the whole run, so a second Ctrl-C during the drain cuts it short instead of
+    # interrupting the unwinding (which would lose the journal's last records).
+    with _StopSignals() as signals:
+        async with contextlib.AsyncExitStack() as stack:
+            settings = await _settings(args, stack)
+            journal = None if args.demo else Journal.from_settings(settings)  # as the console: simulated traffic is not journalled
+            if journal is not None:
+                stack.callback(journal.close)  # last: writes the records of the requests cut below
+            router = await stack.enter_async_context(ZetaDynamicRouter(settings, journal=journal))
+            access_log = None if args.no_access_log else _print_access_line
+            endpoint = await serve_on(router, settings, listener, access_log)
+            stack.push_async_callback(endpoint.stop)
+            settle_heap()
+            print(endpoint.url, flush=True)
+            simulated = " (simulated fleet)" if args.demo else ""
+            print(f"zeta-console serve: Ollama API at {endpoint.url}{simulated}; Ctrl-C to stop", file=sys.stderr, flush=True)
+            await signals.first.wait()
+            signals.when_repeated(endpoint.cut)
+            grace = f"{settings.serve.drain_grace_s:g}s"
+            print(f"zeta-console serve: stopping; requests in flight have {grace} to finish (Ctrl-C again cuts them)", file=sys.stderr)
     return 0
 
 
@@ -54,13 +65,34 @@ async def _settings(args: argparse.Namespace, stack: contextlib.AsyncExitStack) 
     return load_settings(args.config)
 
 
-async def _until_interrupted() -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        for signum in (signal.SIGINT, signal.SIGTERM):
+class _StopSignals:
+    """SIGINT and SIGTERM: the first asks for a graceful stop, a later one for `when_repeated`'s action."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.first = asyncio.Event()
+        self._repeated = False
+        self._on_repeat: Callable[[], None] = lambda: None
+
+    def when_repeated(self, action: Callable[[], None]) -> None:
+        self._on_repeat = action
+        if self._repeated:
+            action()
+
+    def _received(self) -> None:
+        if self.first.is_set():
+            self._repeated = True
+            self._on_repeat()
+        self.first.set()
+
+    def __enter__(self) -> _StopSignals:
+        loop = asyncio.get_running_loop()
+        for signum in self.SIGNALS:
+            loop.add_signal_handler(signum, self._received)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        loop = asyncio.get_running_loop()
+        for signum in self.SIGNALS:
             loop.remove_signal_handler(signum)

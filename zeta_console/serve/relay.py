@@ -3,17 +3,19 @@
 Headers wait for the first chunk (the router fails over before it), so a failure before the
 first token is a proper error response with its status; after it, an error is one extra
 NDJSON line and no `done` chunk (ollama-api.md §2.4). A client that disconnects, at any point,
-cancels the routed request, which closes the upstream stream and frees its slot.
+cancels the routed request, which closes the upstream stream and frees its slot. A request the
+server cuts when it stops ends the same way (`EndCutReplies`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from zeta_console.backends.ollama import BackendError
 from zeta_console.router.api import Decision, ErrorKind, RequestRecord
@@ -24,6 +26,7 @@ from zeta_console.serve.security import send_json_error
 
 NDJSON = b"application/x-ndjson"
 JSON = b"application/json; charset=utf-8"
+SHUTTING_DOWN = "server shutting down"
 
 
 class RoutedChunks(Protocol):
@@ -65,6 +68,16 @@ def failure_message(error: BackendError, decision: Decision | None, upstream_url
     if endpoint is None or failure_status(error) not in (502, 504):
         return error.message
     return f"upstream {upstream_urls.get(endpoint, '?')} ({endpoint}): {error.message}"
+
+
+async def _send_failure(send: Send, error: BackendError, message: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    """The error response; a 503 says when to retry, in whole seconds: the router's estimate when it
+    shed the request, at least 1."""
+    status = failure_status(error)
+    if status == 503:
+        estimate_s = error.retry_after_s if isinstance(error, RejectedError) and error.retry_after_s is not None else 0.0
+        headers = [*(headers or []), (b"retry-after", str(max(1, math.ceil(estimate_s))).encode())]
+    await send_json_error(send, status, message, headers)
 
 
 def _encoded(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
@@ -116,7 +129,7 @@ def stream_response(
             try:
                 first = await anext(routed)
             except BackendError as error:
-                await send_json_error(send, failure_status(error), failure_message(error, routed.decision, upstream_urls))
+                await _send_failure(send, error, failure_message(error, routed.decision, upstream_urls))
                 return
             except StopAsyncIteration:
                 await send_json_error(send, 502, "the model sent no reply")
@@ -139,9 +152,13 @@ async def _relay(send: Send, routed: RoutedChunks, first: Chunk, asked_model: st
         async for chunk in routed:
             await send({"type": "http.response.body", "body": ndjson_line(chunk, asked_model), "more_body": True})
     except BackendError as error:
-        line = json.dumps({"error": error.message}, separators=(",", ":")).encode() + b"\n"
-        await send({"type": "http.response.body", "body": line, "more_body": True})
+        await send({"type": "http.response.body", "body": error_line(error.message), "more_body": True})
     await send({"type": "http.response.body", "body": b""})
+
+
+def error_line(message: str) -> bytes:
+    """How a stream that already started reports a failure: one `{"error": ...}` NDJSON line."""
+    return json.dumps({"error": message}, separators=(",", ":")).encode() + b"\n"
 
 
 async def _aggregate(send: Send, routed: RoutedChunks, first: Chunk, asked_model: str, headers: dict[str, str]) -> None:
@@ -151,7 +168,7 @@ async def _aggregate(send: Send, routed: RoutedChunks, first: Chunk, asked_model
         async for chunk in routed:
             reply.add(chunk)
     except BackendError as error:
-        await send_json_error(send, failure_status(error), error.message, _encoded(headers))
+        await _send_failure(send, error, error.message, _encoded(headers))
         return
     await send(_start(200, JSON, headers))
     await send({"type": "http.response.body", "body": reply.reply(asked_model)})
@@ -162,7 +179,7 @@ def embed_response(embed: Callable[[], Awaitable[EmbedResult]], shape: Callable[
         try:
             result = await embed()
         except BackendError as error:
-            await send_json_error(send, failure_status(error), error.message)
+            await _send_failure(send, error, error.message)
             return
         await send(_start(200, JSON, decision_headers(result.decision, result.response.model)))
         await send({"type": "http.response.body", "body": shape(result)})
@@ -177,3 +194,58 @@ def embed_reply(asked_model: str) -> Callable[[EmbedResult], bytes]:
 def legacy_embedding_reply(result: EmbedResult) -> bytes:
     embeddings = result.response.embeddings
     return json.dumps({"embedding": list(embeddings[0]) if embeddings else []}).encode()
+
+
+class EndCutReplies:
+    """Outermost ASGI wrapper: a request cut when the server stops still gets a proper ending.
+
+    uvicorn cancels the requests still running when its shutdown grace ends. Unhandled, that
+    cancellation became a traceback and a text/plain 500, or a stream that stopped with neither
+    `done` nor an error. Here the cancellation has already closed the routed stream on its way
+    out (the router records the request as cancelled); the reply then ends in Ollama's terms:
+    a 503 JSON error if nothing was sent yet, an error line if a stream had started.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        reply = _ReplyProgress(send)
+        try:
+            await self.app(scope, receive, reply.send)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()  # handled: only the server's shutdown cancels a request's task
+            await reply.end_cut()
+
+
+class _ReplyProgress:
+    """How far a reply got: not started, streaming NDJSON, or finished."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.started = False
+        self.streaming = False
+        self.finished = False
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+            self.streaming = (b"content-type", NDJSON) in message.get("headers", ())
+        elif message["type"] == "http.response.body" and not message.get("more_body", False):
+            self.finished = True
+        await self._send(message)
+
+    async def end_cut(self) -> None:
+        if self.finished:
+            return
+        if not self.started:
+            await send_json_error(self._send, 503, SHUTTING_DOWN)
+            return
+        if self.streaming:
+            await self._send({"type": "http.response.body", "body": error_line(SHUTTING_DOWN), "more_body": True})
+        await self._send({"type": "http.response.body", "body": b""})

@@ -15,10 +15,15 @@ from zeta_console.sim.profiles import FleetSpec, default_fleet_spec
 from zeta_console.sim.scenario import Scenario, load_scenario, play_scenario
 from zeta_console.sim.server import run_fleet
 
+MAX_PORT = 65535
+
 
 def _with_ports(spec: FleetSpec, first_port: int) -> FleetSpec:
     """Hosts without a port of their own listen on --port, --port + 1, ..."""
     hosts = tuple(host if host.port else replace(host, port=first_port + index) for index, host in enumerate(spec.hosts))
+    for host in hosts:
+        if host.port > MAX_PORT:
+            raise UserError(f"host {host.name!r} would listen on port {host.port}, beyond {MAX_PORT}: choose a lower --port", exit_code=2)
     return replace(spec, hosts=hosts)
 
 
@@ -54,8 +59,8 @@ async def _serve(spec: FleetSpec, address: str, scenario: Scenario | None) -> No
             finally:
                 if player is not None:
                     player.cancel()
-    except OSError as error:
-        raise UserError(f"cannot listen on {address}: {error.strerror or error}", exit_code=2) from None
+    except OSError as error:  # SimHost.start names the host and its address
+        raise UserError(str(error.strerror or error), exit_code=2) from None
 
 
 def run_sim_command(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ import uvicorn
 from starlette.types import Scope
 
 from zeta_console.embedded_server import EmbeddedServer
+from zeta_console.settings import ConnectionLimits
 from zeta_console.sim.app import create_app
 from zeta_console.sim.control import control_routes
 from zeta_console.sim.faults import Fault
@@ -28,7 +29,7 @@ class _SimServer(EmbeddedServer):
     """Stops as soon as asked (uvicorn itself polls should_exit every 0.1 s)."""
 
     def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
+        super().__init__(config, ConnectionLimits())  # an emulated Ollama holds clients to the endpoint's defaults
         self.exit_requested = asyncio.Event()
 
     async def main_loop(self) -> None:
@@ -90,7 +91,10 @@ class SimHost:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        sock = _listening_socket(self.address, self.port)
+        try:
+            sock = _listening_socket(self.address, self.port)
+        except OSError as error:
+            raise OSError(error.errno, f"emulated host {self.name!r} cannot listen on {self.url}: {error.strerror}") from None
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(
             self.app,
@@ -108,7 +112,7 @@ class SimHost:
         if not server.started:
             await self._serving
             sock.close()
-            raise OSError(f"emulated host {self.name} could not listen on {self.url}")
+            raise OSError(f"emulated host {self.name!r} could not listen on {self.url}")
 
     async def stop(self) -> None:
         if self._comeback is not None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from zeta_console.ollama_api.errors import ApiError
+from zeta_console.ollama_api.sizes import parameter_count
 from zeta_console.sim.content import plan_completion
 from zeta_console.sim.engine import HostEngine
 from zeta_console.sim.faults import SERVER_BUSY, Fault, FaultBook
@@ -154,7 +155,7 @@ class HostService:
             "details": _details(profile),
             "model_info": {
                 "general.architecture": arch,
-                "general.parameter_count": int(float(profile.parameter_size.rstrip("B") or 0) * 1e9),
+                "general.parameter_count": parameter_count(profile.parameter_size) or 0,
                 "general.file_type": 15,
                 f"{arch}.context_length": profile.context_length,
                 f"{arch}.embedding_length": profile.embedding_length,

@@ -6,7 +6,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
@@ -28,9 +28,10 @@ from zeta_console.ui.screens.fault import FaultScreen
 from zeta_console.ui.screens.help import HelpScreen
 from zeta_console.ui.screens.main import MainScreen
 from zeta_console.ui.session import ConsoleSession, FaultInjector, FaultKind
-from zeta_console.ui.themes import THEME_VARIABLE_DEFAULTS, load_builtin_themes
+from zeta_console.ui.themes import load_builtin_themes, theme_variable_defaults
 from zeta_console.ui.widgets.header import ConsoleHeader
 from zeta_console.ui.widgets.prompt import PromptInput, Transcript, split_new_conversation
+from zeta_console.wording import counted
 
 FALLBACK_THEME = "zeta-dark"
 
@@ -86,23 +87,20 @@ class ZetaConsole(App[None]):
         return MainScreen()
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
-        return dict(THEME_VARIABLE_DEFAULTS)
+        return theme_variable_defaults(self.current_theme)
 
     def on_mount(self) -> None:
         self.set_keymap(self.keymap)
         for problem in [*self._theme_problems, *filter(None, [self._theme_problem])]:
             self.notify(problem, severity="warning", title="Theme")
         self.theme_changed_signal.subscribe(self, self._remember_theme)
-        if self.session.frozen:
-            self.call_after_refresh(self._stop_cursor_blink)  # the main screen's widgets do not exist yet
         if self.session.start is not None:
             self.run_background(self.session.start(), "start the router")
 
-    def _stop_cursor_blink(self) -> None:
-        """Frozen mode: a blinking cursor would make snapshots depend on when they are taken."""
-        for widget in self.query("TextArea, Input"):
-            if isinstance(widget, TextArea | Input):
-                widget.cursor_blink = False
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        # Frozen (snapshots): a steady cursor. Set on focus: when the app mounts, no screen has its widgets yet.
+        if self.session.frozen and isinstance(event.widget, TextArea | Input):
+            event.widget.cursor_blink = False
 
     def on_unmount(self) -> None:
         self._unsubscribe()
@@ -200,7 +198,7 @@ class ZetaConsole(App[None]):
         except OSError as error:
             self.notify(f"Could not write {path}: {error.strerror or error}", severity="error", title="Export")
             return
-        self.notify(f"{count} rows written to {path}", title="Decision log exported")
+        self.notify(f"{counted(count, 'row')} written to {path}", title="Decision log exported")
 
     def action_next_theme(self) -> None:
         names = sorted(self.available_themes)
@@ -246,7 +244,7 @@ class ZetaConsole(App[None]):
 
     @work(exit_on_error=False, group="settings")
     async def save_settings(self) -> None:
-        if self.session.simulated or self.session.store is None:
+        if self.session.store is None:  # the demo has none
             self.notify("Demo mode: settings are not saved.", severity="warning", title="Settings")
             return
         router = self.session.router
@@ -256,9 +254,22 @@ class ZetaConsole(App[None]):
             return
         await self._save(changes)
 
+    def write_config_from_hosts(self) -> None:
+        """The console's `zeta-console init`: a config from the models the hosts serve, where the console looks for one."""
+        self.run_background(self._write_config_from_hosts(), "write config")
+
+    async def _write_config_from_hosts(self) -> None:
+        from zeta_console.init_config import default_path, propose, write_config
+
+        path = default_path()
+        text, tiers = await propose([host.url for host in self.session.settings.hosts])
+        write_config(path, text, force=False)
+        summary = ", ".join(f"{tier.tier} {tier.model}" for tier in tiers)
+        self.notify(f"Wrote {path} ({summary}). Restart the console to use it.", title="Config", timeout=20)
+
     def revert_settings(self) -> None:
         if self.command(self.session.router.revert_to_config, "Revert"):
-            if self.session.store is not None and not self.session.simulated:
+            if self.session.store is not None:
                 cleared = self.session.store.clear()
                 where = f" and removed {cleared}" if cleared else ""
                 self.notify(f"Back to the config{where}.", title="Settings")

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from zeta_console.router.api import EndpointStatus
-from zeta_console.settings import PolicyName, Task
+from zeta_console.router.api import EndpointStatus, RouterSnapshot
+from zeta_console.settings import BUILT_IN_SOURCE, PolicyName, Task
 from zeta_console.ui import export
 from zeta_console.ui.session import FAULT_LABELS, FaultKind
 
@@ -17,6 +17,12 @@ if TYPE_CHECKING:
     from zeta_console.ui.app import ZetaConsole
 
 Entry = tuple[str, Callable[[], object], str]  # title, callback, help
+WRITE_CONFIG_COMMAND = "config: write one from the installed models"
+
+
+def all_missing(snapshot: RouterSnapshot) -> bool:
+    """No configured model is installed where it should be (the first run with other models)."""
+    return bool(snapshot.endpoints) and all(endpoint.status is EndpointStatus.MISSING for endpoint in snapshot.endpoints)
 LOAD_PRESETS = (0.0, 1.0, 2.0, 5.0, 10.0, 50.0, 200.0)
 
 
@@ -59,7 +65,7 @@ class ConsoleCommands(Provider):
                 yield (f"endpoint: undrain {endpoint.id}", partial(run, partial(router.undrain, endpoint.id, "console"), "Undrain"), "")
             else:
                 yield (f"endpoint: drain {endpoint.id}", partial(run, partial(router.drain, endpoint.id, "console"), "Drain"), "finish in-flight work, take no new work")
-            if endpoint.status is EndpointStatus.EJECTED:
+            if EndpointStatus.EJECTED in endpoint.states:
                 yield (f"endpoint: restore {endpoint.id}", partial(run, partial(router.restore, endpoint.id, "console"), "Restore"), "close the circuit now")
             else:
                 yield (f"endpoint: eject {endpoint.id}", partial(run, partial(router.eject, endpoint.id, "console"), "Eject"), "open the circuit now")
@@ -72,6 +78,8 @@ class ConsoleCommands(Provider):
             for endpoint_id in app.session.faults.targets():
                 for kind in FaultKind:
                     yield (f"fault: {FAULT_LABELS[kind]} — {endpoint_id}", partial(app.inject_fault, endpoint_id, kind), "simulated fleet")
+        if all_missing(snapshot) and app.session.settings.source == BUILT_IN_SOURCE and not app.session.simulated:
+            yield (WRITE_CONFIG_COMMAND, app.write_config_from_hosts, "as `zeta-console init` does, to the config dir; restart to use it")
         if snapshot.differs_from_config:
             yield ("settings: save to the overrides file", app.save_settings, ", ".join(sorted(snapshot.differs_from_config)))
             yield ("settings: revert to the config", app.revert_settings, "undo every operator change")

@@ -9,15 +9,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 from collections.abc import Mapping
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zeta_console.config import clear_overrides, load_settings, overrides_path, save_overrides
 from zeta_console.heap import settle_heap
 from zeta_console.settings import Settings
-from zeta_console.ui.session import ConsoleSession
+from zeta_console.ui.session import ConsoleSession, Serving
+
+if TYPE_CHECKING:
+    from zeta_console.serve.endpoint import Listener
 
 
 class OverridesFile:
@@ -36,20 +39,21 @@ class OverridesFile:
 @dataclass(frozen=True)
 class ConsoleOptions:
     demo: bool = False
-    listen: str | None = None
-    token: str | None = None
+    listener: Listener | None = None  # the endpoint's socket, bound before the console starts
     time_scale: float = 1.0  # demo only: emulated models run this many times faster
     load_generator: bool = False  # also outside --demo (benchmarks): traffic at load_generator.rate_per_s
 
 
 def run_console_command(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)  # ConfigError: one line, exit 2, terminal untouched
-    if args.listen:
-        from zeta_console.serve.security import parse_listen, require_safe_bind
+    with ExitStack() as stack:
+        listener = None
+        if args.listen:  # a bad, unsafe or busy address: one line, exit 2, terminal untouched
+            from zeta_console.serve.endpoint import open_listener
 
-        require_safe_bind(parse_listen(args.listen), args.token)
-    asyncio.run(run_console(settings, ConsoleOptions(demo=args.demo, listen=args.listen, token=args.token)))
-    return 0
+            listener = open_listener(args.listen, args.token)
+            stack.callback(listener.close)
+        return asyncio.run(run_console(settings, ConsoleOptions(demo=args.demo, listener=listener)))
 
 
 # Under load, requests in flight survive the young generations and full collections came every
@@ -59,13 +63,16 @@ def run_console_command(args: argparse.Namespace) -> int:
 GC_YOUNG_THRESHOLD = 3_000
 
 
-async def run_console(settings: Settings, options: ConsoleOptions) -> None:
+async def run_console(settings: Settings, options: ConsoleOptions) -> int:
+    """The exit status: Textual prints an unhandled error's traceback and sets return_code 1."""
     from zeta_console.ui.app import ZetaConsole
 
     async with AsyncExitStack() as stack:
         session = await open_session(stack, settings, options)
         settle_heap(young_threshold=GC_YOUNG_THRESHOLD)
-        await ZetaConsole(session).run_async()
+        app = ZetaConsole(session)
+        await app.run_async()
+        return app.return_code or 0
 
 
 async def open_session(stack: AsyncExitStack, settings: Settings, options: ConsoleOptions) -> ConsoleSession:
@@ -90,6 +97,9 @@ async def open_session(stack: AsyncExitStack, settings: Settings, options: Conso
         stack.callback(journal.close)
         router = ZetaDynamicRouter(settings, journal=journal)
     stack.push_async_callback(router.stop)
+    serving = Serving(options.listener.address.url()) if options.listener is not None else None
+    if serving is not None:
+        stack.callback(router.subscribe(serving.observe))
     if options.demo or options.load_generator:
         loadgen = LoadGenerator(router, settings.load_generator.rate_per_s)
         stack.push_async_callback(loadgen.stop)
@@ -97,19 +107,21 @@ async def open_session(stack: AsyncExitStack, settings: Settings, options: Conso
 
     async def start() -> None:
         await router.start()
-        if options.listen:
-            from zeta_console.serve.endpoint import start_endpoint
+        if options.listener is not None and serving is not None:
+            from zeta_console.serve.endpoint import serve_on
 
-            endpoint = await start_endpoint(router, settings, options.listen, options.token)
+            endpoint = await serve_on(router, settings, options.listener)
             stack.push_async_callback(endpoint.stop)
+            serving.url = endpoint.url
         if loadgen is not None:
             loadgen.start()
 
     return ConsoleSession(
         router=router,
         settings=settings,
-        store=OverridesFile(),
+        store=None if options.demo else OverridesFile(),  # the demo saves nothing, the theme included
         start=start,
         looked_at=tuple(host.url for host in settings.hosts),
+        serving=serving,
         **extras,
     )

@@ -64,8 +64,8 @@ async def run_prompt(router: ConsoleRouter, conversation: Conversation, text: st
         turn.show_answer("".join(answer), CANCELLED_MARK)
         await asyncio.shield(stream.aclose())
         raise
-    except Exception:
-        turn.show_answer("".join(answer), FAILED_MARK)
+    except Exception as error:
+        turn.show_answer("".join(answer), f"{FAILED_MARK} {error}")  # a request tried on several endpoints names each and why
         if stream.decision is not None:
             turn.routed(stream.decision)
         raise

@@ -17,8 +17,9 @@ from typing import Any, Protocol
 
 import ollama
 
-from zeta_console.router.api import RouterControls, RouterView
+from zeta_console.router.api import RequestRecord, RouterControls, RouterEvent, RouterView
 from zeta_console.router.dispatch import RoutedStream
+from zeta_console.router.metrics import RateMeter
 from zeta_console.router.requests import ChatRequest, EmbedRequest, EmbedResult
 from zeta_console.settings import Settings, Thresholds
 
@@ -67,6 +68,24 @@ class SettingsStore(Protocol):
 
 
 @dataclass
+class Serving:
+    """`--listen`: the address the console serves Ollama's API on, and that endpoint's request rate."""
+
+    listen: str  # as asked for (--listen)
+    url: str | None = None  # set once the endpoint listens (the port may have been 0)
+    clock: Callable[[], float] = time.monotonic
+    _rate: RateMeter = field(default_factory=RateMeter)
+
+    def observe(self, event: RouterEvent) -> None:
+        """A router listener: counts the requests that came in through the endpoint (`serve:` clients)."""
+        if isinstance(event, RequestRecord) and event.decision.client.startswith("serve:"):
+            self._rate.add(self.clock())
+
+    def requests_per_s(self) -> float:
+        return self._rate.per_second(self.clock())
+
+
+@dataclass
 class ConsoleSession:
     router: ConsoleRouter
     settings: Settings
@@ -79,3 +98,4 @@ class ConsoleSession:
     store: SettingsStore | None = None
     start: Callable[[], Coroutine[Any, Any, None]] | None = None  # run by the app in a worker, so the first frame never waits
     looked_at: tuple[str, ...] = field(default_factory=tuple)  # Ollama URLs, for the "not reachable" banner
+    serving: Serving | None = None  # --listen

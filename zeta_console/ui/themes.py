@@ -12,7 +12,7 @@ from textual.theme import Theme
 THEME_FIELDS = frozenset(field.name for field in dataclasses.fields(Theme))
 
 # The console's own colours. Themes may override any of them under `variables:`; these
-# defaults keep Textual's built-in themes usable.
+# defaults, colours of the theme's own colour system, keep Textual's built-in themes usable.
 THEME_VARIABLE_DEFAULTS: dict[str, str] = {
     "latency-good": "$success",
     "latency-warn": "$warning",
@@ -22,11 +22,23 @@ THEME_VARIABLE_DEFAULTS: dict[str, str] = {
     "status-down": "$error",
     "status-ejected": "$error",
     "status-drained": "$foreground-muted",
+    "status-missing": "$warning",
     "badge-simulated": "$secondary",
     "badge-paused": "$warning",
+    "badge-serving": "$primary",
     "sparkline-ttft": "$primary",
     "sparkline-latency": "$accent",
 }
+
+
+def theme_variable_defaults(theme: Theme) -> dict[str, str]:
+    """THEME_VARIABLE_DEFAULTS as `theme`'s colours.
+
+    Textual substitutes a variable's value as written, so an unresolved "$accent" reached the CSS
+    parser and a theme without the console's variables (Textual's built-ins) crashed the app.
+    """
+    colours = theme.to_color_system().generate()
+    return {name: colours[reference.removeprefix("$")] for name, reference in THEME_VARIABLE_DEFAULTS.items()}
 
 
 class ThemeFileError(ValueError):

@@ -1,7 +1,8 @@
 """`adaptive`: rank endpoints by predicted time to first token (completion for embeddings).
 
 score = (wait_s + load_s + prefill_s) x feedback x retry + tier_penalty_s   (lower is better)
-  wait_s          work ahead beyond the free slots x expected service time / slots
+  wait_s          work ahead beyond the free slots x expected service time / slots (`predicted_wait_s`,
+                  which admission also uses to shed a request that would wait past its patience)
   load_s          cold-start time when the model is not resident (a busy warm endpoint can lose
                   to an idle cold one: warm-first only while warm is idle)
   prefill_s       prompt tokens x prefill rate (peak-EWMA TTFT when the rate is unknown), slowed by
@@ -35,6 +36,7 @@ from zeta_console.router.policies.base import (
     queue_estimate,
     scored_candidate,
     seconds,
+    service_time_s,
     ttft_estimate,
     with_notes,
 )
@@ -54,10 +56,11 @@ _FACTORS = (4, 5)
 def predict(e: EndpointState, prompt_tokens: int, embedding: bool, rank: int, weight: float) -> tuple[float, Terms]:
     """An endpoint's score and its terms."""
     slots = e.slots if e.slots > 0 else 1
-    service = e.latency_ewma_s
+    service = service_time_s(e)
     if service is None:
-        service = e.latency_p95_s if e.latency_p95_s is not None else SEED_SERVICE_S
+        service = SEED_SERVICE_S
     in_flight = e.in_flight
+    # predicted_wait_s((e,)) inlined: this runs for every candidate of every decision.
     ahead = in_flight + e.queued + e.recent_fast_failures + 1 - slots
     wait = ahead * service / slots if ahead > 0 else 0.0
     load = (e.load_s if e.load_s is not None else SEED_LOAD_S) if e.resident is False else 0.0

@@ -36,6 +36,7 @@ STALE_TELEMETRY_S = 30.0  # an endpoint silent for longer counts as saturated (a
 
 _BROKEN = (EndpointStatus.EJECTED, EndpointStatus.DOWN)
 _DRAINED = EndpointStatus.DRAINED
+_MISSING = EndpointStatus.MISSING
 
 
 Candidates = tuple[CandidateScore, ...]
@@ -103,7 +104,8 @@ def screen(inp: DecisionInput, routes: Mapping[Task, tuple[str, ...]]) -> Screen
     """Apply the filters every policy shares: capability, route (or pin), tried, drained, health.
 
     When only ejected or down endpoints could serve the request they stay in the pool (ejected
-    before down) rather than failing it silently; a note says so.
+    before down) rather than failing it silently; a note says so. A model its host has not
+    installed is never tried: its exclusion says what the host has instead.
     """
     needs = inp.needs
     endpoints = inp.endpoints
@@ -123,6 +125,8 @@ def screen(inp: DecisionInput, routes: Mapping[Task, tuple[str, ...]]) -> Screen
             rejected[e.id] = ALREADY_TRIED
         elif e.drained or status == _DRAINED:
             rejected[e.id] = DRAINED
+        elif status == _MISSING:
+            rejected[e.id] = f"{_MISSING}: {e.status_reason}"
         elif status in _BROKEN:
             broken.append(e)
         else:
@@ -224,6 +228,25 @@ def outstanding(e: EndpointState) -> int:
     return e.in_flight + e.queued + e.recent_fast_failures
 
 
+def service_time_s(e: EndpointState) -> float | None:
+    """How long one request holds a slot: the latency EWMA, else the p95; None when never measured."""
+    return e.latency_ewma_s if e.latency_ewma_s is not None else e.latency_p95_s
+
+
+def predicted_wait_s(endpoints: Iterable[EndpointState], unmeasured_s: float = SEED_SERVICE_S) -> float:
+    """How long a new request waits for a slot on whichever of `endpoints` frees first: the work
+    ahead of it beyond their slots (`outstanding`), served at their combined rate (slots per
+    service time each; `unmeasured_s` stands in for an endpoint never measured)."""
+    ahead = 1
+    per_s = 0.0
+    for e in endpoints:
+        slots = e.slots if e.slots > 0 else 1
+        service = service_time_s(e)
+        ahead += e.in_flight + e.queued + e.recent_fast_failures - slots
+        per_s += slots / (service if service is not None else unmeasured_s)
+    return ahead / per_s if ahead > 0 and per_s > 0 else 0.0
+
+
 def all_full(pool: Sequence[EndpointState]) -> bool:
     for e in pool:
         if e.in_flight < e.slots:
@@ -255,7 +278,10 @@ def unavailable(tier: str, endpoints: Sequence[EndpointState], screen_: Screen) 
 
 def nothing_available(inp: DecisionInput, screen_: Screen, policy: str) -> PolicyResult:
     """No endpoint may take the request: name each capable one and why, so the operator can act."""
+    task = inp.classification.task.value
+    if not screen_.tiers:  # a chat-only or embed-only fleet: not a passing state, so no "now"
+        return PolicyResult(None, assemble(inp.endpoints, {}, screen_.rejected), f"{policy}: no route for {task} (routes.{task} names no tier)")
     blocked = [f"{e.id} {screen_.rejected[e.id]}" for e in inp.endpoints if screen_.rejected.get(e.id) not in (INCAPABLE, NOT_IN_ROUTE)]
     why = ", ".join(blocked) if blocked else f"no endpoint in route {' > '.join(screen_.tiers) or '(empty)'} can serve {'+'.join(sorted(inp.needs))}"
-    reason = with_notes(f"{policy}: nothing can take {inp.classification.task.value} now: {why}", screen_)
+    reason = with_notes(f"{policy}: nothing can take {task} now: {why}", screen_)
     return PolicyResult(None, assemble(inp.endpoints, {}, screen_.rejected), reason)

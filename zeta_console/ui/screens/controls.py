@@ -69,8 +69,7 @@ def pin_choices(settings: Settings, task: Task) -> list[tuple[str, str]]:
 
 
 def endpoint_label(endpoint: EndpointSnapshot) -> str:
-    drained = " (drained)" if endpoint.drained and endpoint.status is not EndpointStatus.DRAINED else ""
-    return f"{endpoint.id}  {endpoint.status.value}{drained}"
+    return f"{endpoint.id}  {' + '.join(endpoint.states)}"
 
 
 class ControlsScreen(ModalScreen[None]):
@@ -129,8 +128,7 @@ class ControlsScreen(ModalScreen[None]):
                 with Horizontal(classes="control-row endpoint-row"):
                     yield Label(endpoint_label(endpoint), id=f"endpoint-{index}", classes="endpoint-label")
                     yield Button("drain", id=f"drain-{index}", compact=True)
-                    yield Button("eject", id=f"eject-{index}", compact=True, variant="error")
-                    yield Button("restore", id=f"restore-{index}", compact=True, variant="success")
+                    yield Button("eject", id=f"eject-{index}", compact=True)
             if session.loadgen is not None:
                 yield Static("Load generator (demo traffic)", classes="section")
                 with Horizontal(classes="control-row"):
@@ -154,6 +152,8 @@ class ControlsScreen(ModalScreen[None]):
         for index, endpoint in enumerate(snapshot.endpoints):
             self.query_one(f"#endpoint-{index}", Label).update(endpoint_label(endpoint))
             self.query_one(f"#drain-{index}", Button).label = "undrain" if endpoint.drained else "drain"
+            eject = self.query_one(f"#eject-{index}", Button)
+            eject.label, eject.variant = ("restore", "success") if EndpointStatus.EJECTED in endpoint.states else ("eject", "error")
         self._sync_selects(snapshot)
 
     def _sync_selects(self, snapshot: RouterSnapshot) -> None:
@@ -236,12 +236,11 @@ class ControlsScreen(ModalScreen[None]):
         verb, _, index = (event.button.id or "").partition("-")
         router = self.app.session.router
         endpoint = router.snapshot().endpoints[int(index)]
-        actions = {
-            "drain": router.undrain if endpoint.drained else router.drain,
-            "eject": router.eject,
-            "restore": router.restore,
-        }
-        self.app.command(lambda: actions[verb](endpoint.id, source="console"), verb.capitalize())
+        if verb == "drain":
+            action, title = (router.undrain, "Undrain") if endpoint.drained else (router.drain, "Drain")
+        else:
+            action, title = (router.restore, "Restore") if EndpointStatus.EJECTED in endpoint.states else (router.eject, "Eject")
+        self.app.command(lambda: action(endpoint.id, source="console"), title)
 
     @on(Button.Pressed, "#save")
     def action_save(self) -> None:

@@ -13,6 +13,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from zeta_console.router.api import EndpointStatus, RouterSnapshot
+from zeta_console.settings import BUILT_IN_SOURCE
+from zeta_console.ui.commands import WRITE_CONFIG_COMMAND, all_missing
 from zeta_console.ui.widgets.decision_log import DecisionLog, DecisionTable
 from zeta_console.ui.widgets.endpoint_card import EndpointCard
 from zeta_console.ui.widgets.header import ConsoleHeader
@@ -34,6 +36,23 @@ def unreachable_banner(snapshot: RouterSnapshot, looked_at: tuple[str, ...], sou
         f"No Ollama answering at {where} ({env_note}; hosts from {source}). "
         "Start Ollama (`ollama serve`), fix OLLAMA_HOST or the hosts in the config, "
         "or try `zeta-console --demo`. Retrying by itself."
+    )
+
+
+def missing_banner(snapshot: RouterSnapshot, source: str) -> str | None:
+    """The advice shown while no configured model is installed on its host; None otherwise."""
+    if not all_missing(snapshot):
+        return None
+    has = "; ".join(f"{host} has {', '.join(models) or 'no models'}" for host, models in snapshot.installed.items())
+    configured = ", ".join(dict.fromkeys(endpoint.model for endpoint in snapshot.endpoints))
+    if source == BUILT_IN_SOURCE:
+        return (
+            f"No config file, and none of the default models ({configured}) is installed: {has}. "
+            f"Write a config from them: ctrl+p, “{WRITE_CONFIG_COMMAND}” (or run `zeta-console init`)."
+        )
+    return (
+        f"None of the models in {source} ({configured}) is installed: {has}. "
+        f"`ollama pull` them, edit the file, or run `zeta-console init --force {source}`."
     )
 
 
@@ -84,8 +103,10 @@ class MainScreen(Screen[None]):
     def show_snapshot(self, snapshot: RouterSnapshot) -> None:
         session = self.app.session
         now = session.clock()
-        self.query_one(ConsoleHeader).show(snapshot, now)
-        banner = None if session.simulated else unreachable_banner(snapshot, session.looked_at, session.settings.source)
+        self.query_one(ConsoleHeader).show(snapshot, now, session.serving)
+        banner = None if session.simulated else (
+            unreachable_banner(snapshot, session.looked_at, session.settings.source) or missing_banner(snapshot, session.settings.source)
+        )
         banner_widget = self.query_one("#banner", Static)
         banner_widget.display = banner is not None
         if banner is not None:

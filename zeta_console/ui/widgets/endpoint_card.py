@@ -34,11 +34,16 @@ def quantiles(p50: float | None, p95: float | None, limit: float) -> Content:
     )
 
 
-def status_text(endpoint: EndpointSnapshot) -> Content:
-    label = endpoint.status.value.upper()
-    if endpoint.status is EndpointStatus.EJECTED and endpoint.ejected_for_s is not None:
+def state_label(state: EndpointStatus, endpoint: EndpointSnapshot) -> Content:
+    label = state.value.upper()
+    if state is EndpointStatus.EJECTED and endpoint.ejected_for_s is not None:
         label += f" {fmt.duration(endpoint.ejected_for_s)}"
-    text = Content.styled(label, f"bold $status-{endpoint.status.value}")
+    return Content.styled(label, f"bold $status-{state.value}")
+
+
+def status_text(endpoint: EndpointSnapshot) -> Content:
+    """Every state that applies (DRAINED + EJECTED), then why."""
+    text = Content(" + ").join(state_label(state, endpoint) for state in endpoint.states)
     if endpoint.status_reason:
         text += Content(f" {endpoint.status_reason}")
     return text
@@ -56,6 +61,8 @@ def where_loaded(size: int | None, vram: int | None) -> str:
 
 
 def residency_text(endpoint: EndpointSnapshot, now: float) -> str:
+    if endpoint.status is EndpointStatus.MISSING:
+        return "not installed"
     if endpoint.resident is None:
         return "residency unknown"
     if not endpoint.resident:
@@ -124,7 +131,7 @@ class EndpointCard(Vertical):
             "compact-line": Content.assemble(
                 Content.styled("● ", f"$status-{endpoint.status.value}"),
                 (f"{endpoint.tier:<9}", "bold"),
-                Content.styled(f"{endpoint.status.value:<9}", f"$status-{endpoint.status.value}"),
+                Content.styled(f"{'+'.join(endpoint.states):<8} ", f"$status-{endpoint.status.value}"),
                 "TTFT ",
                 (fmt.seconds(endpoint.ttft_p95_s), latency_style(endpoint.ttft_p95_s, thresholds.ttft_s)),
                 " tot ",

@@ -10,6 +10,7 @@ from textual.widgets import Static
 
 from zeta_console.router.api import ALL_TASKS, RouterSnapshot
 from zeta_console.ui import format as fmt
+from zeta_console.ui.session import Serving
 from zeta_console.ui.widgets.text import set_text
 
 STALE_AFTER_S = 3.0
@@ -40,6 +41,15 @@ def summary_text(snapshot: RouterSnapshot, compact: bool) -> Content:
     return Content(" · ").join(parts)
 
 
+def serving_text(serving: Serving | None, compact: bool) -> str:
+    """`SERVING 127.0.0.1:11435 · 2.0 req/s` (compact: `⇄ 127.0.0.1:11435 2.0/s`); "" until the endpoint listens."""
+    if serving is None or serving.url is None:
+        return ""
+    address = serving.url.removeprefix("http://").removeprefix("https://")
+    rate = serving.requests_per_s()
+    return f"⇄ {address} {rate:.1f}/s" if compact else f"SERVING {address} · {rate:.1f} req/s"
+
+
 class ConsoleHeader(Horizontal):
     """Summary line; `-stale` is set when the snapshot is older than STALE_AFTER_S."""
 
@@ -49,20 +59,25 @@ class ConsoleHeader(Horizontal):
     def compose(self) -> ComposeResult:
         yield Static("ZETA", id="title")
         yield Static(id="summary")
+        yield Static(id="badge-serving", classes="badge")
         yield Static("SIMULATED", id="badge-simulated", classes="badge")
         yield Static("PAUSED", id="badge-paused", classes="badge")
         yield Static(id="age")
 
-    _shown: tuple[RouterSnapshot, float] | None = None
+    _shown: tuple[RouterSnapshot, float, Serving | None] | None = None
 
     def on_resize(self) -> None:
         if self._shown is not None:
             self.show(*self._shown)
 
-    def show(self, snapshot: RouterSnapshot, now: float) -> None:
-        self._shown = (snapshot, now)
+    def show(self, snapshot: RouterSnapshot, now: float, serving: Serving | None = None) -> None:
+        self._shown = (snapshot, now, serving)
         compact = self.size.width < COMPACT_BELOW
         set_text(self.query_one("#summary", Static), summary_text(snapshot, compact))
+        badge = serving_text(serving, compact)
+        self.set_class(bool(badge), "-serving")
+        badge_widget = self.query_one("#badge-serving", Static)
+        set_text(badge_widget, badge, layout=len(badge) != len(str(badge_widget.content)))  # its width is its text's
         age = max(0.0, now - snapshot.taken_at)
         self.set_class(age > STALE_AFTER_S, "-stale")
         label = f"data {age:.1f}s" + (" STALE" if age > STALE_AFTER_S else "")
