@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC
 from types import MappingProxyType
 from typing import Any
+
+import ollama
 
 from zeta_console.router.api import (
     ALL_TASKS,
@@ -27,6 +29,7 @@ from zeta_console.router.api import (
     RouterEvent,
     RouterSnapshot,
 )
+from zeta_console.router.requests import ChatRequest
 from zeta_console.settings import PolicyName, Settings, Task, Thresholds
 from zeta_console.ui.app import ZetaConsole
 from zeta_console.ui.session import ConsoleSession, FaultKind, Serving
@@ -210,11 +213,36 @@ class FrozenRouter:
         self.tier_thresholds.clear()
         return ()
 
-    def chat(self, request: Any) -> Any:
-        raise RuntimeError("the frozen console does not route prompts")
+    def chat(self, request: ChatRequest) -> ScriptedAnswer:
+        return ScriptedAnswer(request)
 
     async def embed(self, request: Any) -> Any:
-        raise RuntimeError("the frozen console does not route prompts")
+        raise RuntimeError("the frozen console does not embed")
+
+
+class ScriptedAnswer:
+    """A routed stream's shape with a canned answer: the frozen console answers every prompt alike."""
+
+    def __init__(self, request: ChatRequest) -> None:
+        self.request = request
+        self.decision: Decision | None = None
+
+    def __aiter__(self) -> AsyncIterator[ollama.ChatResponse]:
+        return self._chunks()
+
+    async def _chunks(self) -> AsyncIterator[ollama.ChatResponse]:
+        self.decision = Decision(
+            request_id="r9000", at=T0, classification=Classification(Task.CODE, 0.92, "code keywords: def", "rules"),
+            policy=PolicyName.ADAPTIVE, candidates=candidates("coder@local"), chosen="coder@local",
+            reason="pin code→coder; lowest predicted latency 0.62s of the coder tier", client="prompt",
+        )  # fmt: skip
+        context = len(self.request.messages) - 1
+        yield ollama.ChatResponse(model="qwen2.5-coder:7b", message=ollama.Message(role="assistant", thinking="The user wants code."))
+        answer = f"[frozen] An answer with {context} earlier messages of context."
+        yield ollama.ChatResponse(model="qwen2.5-coder:7b", message=ollama.Message(role="assistant", content=answer), done=True)
+
+    async def aclose(self) -> None:
+        return None
 
 
 class FrozenFaults:

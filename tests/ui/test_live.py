@@ -24,7 +24,7 @@ from zeta_console.ui.prompting import CANCELLED_MARK
 from zeta_console.ui.screens.controls import ControlsScreen
 from zeta_console.ui.screens.fault import FaultScreen
 from zeta_console.ui.widgets.header import ConsoleHeader
-from zeta_console.ui.widgets.prompt import PromptInput
+from zeta_console.ui.widgets.prompt import PromptInput, Transcript, Turn
 
 pytestmark = pytest.mark.usefixtures("isolated_xdg")
 
@@ -53,8 +53,12 @@ def prompt_entries(app: ZetaConsole) -> list[LogEntry]:
     return [entry for entry in app.events if entry.client == "prompt"]
 
 
+def last_turn(app: ZetaConsole) -> Turn:
+    return app.screen.query_one(Transcript).turns[-1]
+
+
 def answer_text(app: ZetaConsole) -> str:
-    return str(app.screen.query_one("#answer-text", Static).content)
+    return last_turn(app).answer_text
 
 
 async def ask(app: ZetaConsole, pilot: Pilot[None], text: str) -> LogEntry:
@@ -76,8 +80,8 @@ async def test_prompt_is_answered_and_logged() -> None:
         entry = await ask(app, pilot, "write a python function to reverse a list")
         assert entry.outcome == "ok" and entry.task == "code" and entry.endpoint == "coder@local"
         assert answer_text(app).strip()
-        meta = str(app.screen.query_one("#answer-meta", Static).content)
-        assert "coder@local" in meta and entry.reason in meta
+        route = last_turn(app).route_text
+        assert "coder@local" in route and entry.reason in route
         embedded = await ask(app, pilot, "/embed a sentence to embed")
         assert embedded.endpoint == "embedder@local" and "dimensional embedding" in answer_text(app)
         prompt = app.screen.query_one(PromptInput)
@@ -89,11 +93,12 @@ async def test_escape_cancels_and_keeps_the_partial_answer() -> None:
     async with live_console(time_scale=6.0) as (app, pilot):
         app.screen.query_one(PromptInput).text = "/reason prove that there are infinitely many primes, step by step"
         await pilot.press("enter")
-        thinking = app.screen.query_one("#thinking-text", Static)
-        await settle(pilot, lambda: bool(str(thinking.content)), timeout=20, message="first (thinking) tokens")
+        await settle(pilot, lambda: bool(app.screen.query_one(Transcript).turns), message="the turn")
+        turn = last_turn(app)
+        await settle(pilot, lambda: bool(turn.thinking_text), timeout=20, message="first (thinking) tokens")
         await pilot.press("escape")
         await settle(pilot, lambda: answer_text(app).endswith(CANCELLED_MARK), message="the cancel mark")
-        assert str(thinking.content)  # the partial output is kept
+        assert turn.thinking_text  # the partial output is kept
         await settle(pilot, lambda: prompt_entries(app)[-1].outcome == "cancelled", message="cancelled in the log")
 
 

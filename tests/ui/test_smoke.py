@@ -14,6 +14,7 @@ import pytest
 from tests.helpers import wait_until_sync
 
 BINARY = Path(sys.executable).with_name("zeta-console")
+CHECKOUT = Path(__file__).resolve().parents[2]  # the code under test, whoever started the tmux server
 
 
 def tmux(*args: str) -> str:
@@ -24,7 +25,7 @@ def tmux(*args: str) -> str:
 def demo_console(tmp_path: Path) -> Iterator[str]:
     session = f"zeta-smoke-{os.getpid()}"
     (tmp_path / "config.yaml").write_text("load_generator:\n  rate_per_s: 0\n")
-    env = f"XDG_CONFIG_HOME={tmp_path}/cfg XDG_STATE_HOME={tmp_path}/state"
+    env = f"PYTHONPATH={CHECKOUT} XDG_CONFIG_HOME={tmp_path}/cfg XDG_STATE_HOME={tmp_path}/state"
     tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "36", f"cd {tmp_path} && {env} exec {BINARY} --demo")
     try:
         yield session
@@ -36,9 +37,9 @@ def screen(session: str) -> str:
     return tmux("capture-pane", "-p", "-t", session)
 
 
-def prompt_row_ok(text: str) -> bool:
-    """The /simple prompt's row (the load generator is off, so it is the only simple one)."""
-    return any(re.search(r"\ssimple\s.*\sok(\s|$)", line) for line in text.splitlines())
+def simple_rows_ok(text: str) -> int:
+    """The /simple prompts' rows (the load generator is off, so they are the only simple ones)."""
+    return sum(1 for line in text.splitlines() if re.search(r"\ssimple\s.*\sok(\s|$)", line))
 
 
 def wait_for_screen(session: str, needle: str | Callable[[str], bool], timeout: float = 60) -> None:
@@ -54,10 +55,13 @@ def wait_for_screen(session: str, needle: str | Callable[[str], bool], timeout: 
 
 def test_demo_binary_opens_and_answers_a_prompt(demo_console: str) -> None:
     wait_for_screen(demo_console, "SIMULATED")
-    tmux("send-keys", "-t", demo_console, "-l", "/simple what is the capital of France")
-    # Enter in the same burst as the text can arrive as one chunk: wait for the text to echo first
-    wait_for_screen(demo_console, "capital of France")
-    tmux("send-keys", "-t", demo_console, "Enter")
-    wait_for_screen(demo_console, "→ qwen")  # the answer's route line
-    wait_for_screen(demo_console, prompt_row_ok)  # its row in the decision log
+    # text and Enter in one burst, as a person pasting or a script sends them: the Enter used to be lost
+    tmux("send-keys", "-t", demo_console, "/simple what is the capital of France", "Enter")
+    wait_for_screen(demo_console, "› what is the capital of France")  # the whole prompt, in the transcript
+    wait_for_screen(demo_console, "→ qwen")  # the answer's label
+    wait_for_screen(demo_console, "[simulated qwen")  # the answer
+    wait_for_screen(demo_console, lambda text: simple_rows_ok(text) == 1)  # its row in the decision log
+    tmux("send-keys", "-t", demo_console, "and of Spain", "Enter")  # a second turn, in the same conversation
+    wait_for_screen(demo_console, "› and of Spain")
+    wait_for_screen(demo_console, lambda text: simple_rows_ok(text) == 2)
     tmux("send-keys", "-t", demo_console, "C-q")

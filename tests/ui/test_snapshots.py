@@ -93,3 +93,18 @@ def test_serving_badge(snap_compare: Compare, size: tuple[int, int]) -> None:
     for event in events():  # five finished requests from serve: clients
         serving.observe(event)
     assert snap_compare(frozen_app(serving=serving), terminal_size=size)
+
+
+async def converse(pilot: Pilot[None]) -> None:
+    """Two turns of one conversation in the frozen console (its canned answers count the context)."""
+    await pilot.pause()  # run_before starts before the first frame: let the prompt take the focus
+    await pilot.press(*"write a function that reverses a list", "enter")
+    await pilot.app.workers.wait_for_complete()
+    await pilot.press(*"now make it generic", "enter")
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+@size_ids
+def test_conversation(snap_compare: Compare, size: tuple[int, int]) -> None:
+    assert snap_compare(frozen_app(), terminal_size=size, run_before=converse)

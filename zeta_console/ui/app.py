@@ -19,7 +19,7 @@ from zeta_console.ui import export
 from zeta_console.ui.commands import ConsoleCommands
 from zeta_console.ui.eventlog import EventLog
 from zeta_console.ui.history import SeriesStore
-from zeta_console.ui.prompting import run_prompt
+from zeta_console.ui.prompting import Conversation, run_prompt
 from zeta_console.ui.screens.charts import ChartsScreen
 from zeta_console.ui.screens.controls import ControlsScreen, settings_changes
 from zeta_console.ui.screens.decision import DecisionScreen
@@ -30,7 +30,7 @@ from zeta_console.ui.screens.main import MainScreen
 from zeta_console.ui.session import ConsoleSession, FaultInjector, FaultKind
 from zeta_console.ui.themes import load_builtin_themes, theme_variable_defaults
 from zeta_console.ui.widgets.header import ConsoleHeader
-from zeta_console.ui.widgets.prompt import AnswerView
+from zeta_console.ui.widgets.prompt import PromptInput, Transcript, split_new_conversation
 from zeta_console.wording import counted
 
 FALLBACK_THEME = "zeta-dark"
@@ -56,6 +56,7 @@ class ZetaConsole(App[None]):
         Binding("f6", "inject_fault", "Fault", id="app.fault", priority=True),
         Binding("f7", "export", "Export", id="app.export", priority=True),
         Binding("f8", "next_theme", "Theme", id="app.theme", show=False),
+        Binding("ctrl+n", "new_conversation", "New chat", id="app.new_conversation", show=False),
         Binding("ctrl+q", "quit", "Quit", id="app.quit"),
     ]
 
@@ -69,6 +70,7 @@ class ZetaConsole(App[None]):
         self.keymap = dict(session.settings.ui.keymap)
         self._unsubscribe = session.router.subscribe(self.events.listener)
         self._prompt_worker: Worker[None] | None = None
+        self.conversation = Conversation()
         themes, self._theme_problems = load_builtin_themes()
         for theme in themes:
             self.register_theme(theme)
@@ -215,15 +217,33 @@ class ZetaConsole(App[None]):
     # --- the prompt ------------------------------------------------------------------------
 
     def send_prompt(self, text: str) -> None:
-        if self._prompt_worker is not None and self._prompt_worker.is_running:
+        fresh, text = split_new_conversation(text)
+        if fresh:
+            self.action_new_conversation()
+        if not text:
+            return
+        worker = self._prompt_worker
+        if worker is not None and worker.is_running and not worker.is_cancelled:
+            prompt = self.screen_stack[0].query_one(PromptInput)
+            if not prompt.text:
+                prompt.text = text  # kept for when the answer is done, not lost
             self.notify("A request is still running: Esc cancels it.", severity="warning")
             return
-        view = self.query_one(AnswerView)
-        self._prompt_worker = self.run_background(run_prompt(self.session.router, text, view), "prompt", group="prompt")
+        work = run_prompt(self.session.router, self.conversation, text, self._transcript())
+        self._prompt_worker = self.run_background(work, "prompt", group="prompt")
 
     def cancel_prompt(self) -> None:
         if self._prompt_worker is not None and self._prompt_worker.is_running:
             self._prompt_worker.cancel()
+
+    def action_new_conversation(self) -> None:
+        """Forget the context (a running answer is cancelled); the prompt history stays."""
+        self.cancel_prompt()
+        self.conversation = Conversation()
+        self._transcript().clear_turns()
+
+    def _transcript(self) -> Transcript:
+        return self.screen_stack[0].query_one(Transcript)  # the main screen's, whatever is on top of it
 
     # --- settings --------------------------------------------------------------------------
 

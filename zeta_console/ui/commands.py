@@ -40,6 +40,7 @@ class ConsoleCommands(Provider):
         yield ("screen: controls", app.action_controls, "thresholds, policy, pins, endpoints, load")
         yield ("screen: charts", app.action_charts, "latency over time, TTFT histogram")
         yield ("screen: help", app.action_help, "every key, generated from the bindings")
+        yield ("prompt: new conversation", app.action_new_conversation, "forget the context; ↑ still recalls earlier prompts")
         yield ("view: resume updates" if app.paused else "view: pause updates", app.action_toggle_pause, "collection continues")
         for fmt in export.FORMATS:
             path = export.default_path(fmt, app.session.clock())

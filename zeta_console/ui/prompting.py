@@ -1,42 +1,50 @@
-"""Send the operator's prompt through the router and stream the answer into the prompt pane."""
+"""The operator's conversation: each turn goes through the router with the context so far, streamed into the transcript."""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass, field
 
 from zeta_console.router.api import Decision
 from zeta_console.router.requests import ChatRequest, EmbedRequest
 from zeta_console.settings import Task
 from zeta_console.ui.session import ConsoleRouter
-from zeta_console.ui.widgets.prompt import AnswerView, split_prefix
+from zeta_console.ui.widgets.prompt import Transcript, split_prefix
 
 CANCELLED_MARK = "[cancelled]"
+FAILED_MARK = "[failed]"
+CLIENT = "prompt"
 
 
-def answered_by(decision: Decision) -> str:
-    """`qwen3:14b @ reasoner@local`, or why nobody answered."""
-    for candidate in decision.candidates:
-        if candidate.endpoint == decision.chosen:
-            return f"{candidate.model} @ {candidate.endpoint}"
-    return decision.chosen or "not routed"
+@dataclass
+class Conversation:
+    """The prompt pane's context: the turns answered in full, as chat messages, oldest first.
+
+    A cancelled or failed turn stays in the transcript but not in the context, and so do
+    embeddings, which are not chat. Each turn is routed afresh (the router has no sessions).
+    """
+
+    messages: list[dict[str, str]] = field(default_factory=list)
+
+    def request(self, prompt: str, task: Task | None) -> ChatRequest:
+        messages = [*self.messages, {"role": "user", "content": prompt}]
+        return ChatRequest(messages=messages, task=task, client=CLIENT, interactive=True)
+
+    def remember(self, prompt: str, answer: str) -> None:
+        self.messages += [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}]
 
 
-def show_route(view: AnswerView, decision: Decision) -> None:
-    view.routed(answered_by(decision), decision.reason, decision.classification)
-
-
-async def run_prompt(router: ConsoleRouter, text: str, view: AnswerView) -> None:
+async def run_prompt(router: ConsoleRouter, conversation: Conversation, text: str, transcript: Transcript) -> None:
     task, body = split_prefix(text)
-    view.begin(body, task)
+    turn = await transcript.add_turn(body, task)
     if task is Task.EMBEDDING:
-        result = await router.embed(EmbedRequest(input=body, client="prompt", interactive=True))
-        show_route(view, result.decision)
+        result = await router.embed(EmbedRequest(input=body, client=CLIENT, interactive=True))
+        turn.routed(result.decision)
         vector = result.response.embeddings[0] if result.response.embeddings else []
         head = ", ".join(f"{value:.4f}" for value in vector[:6])
-        view.show_answer(f"{len(vector)}-dimensional embedding: [{head}{', …' if len(vector) > 6 else ''}]")
+        turn.show_answer(f"{len(vector)}-dimensional embedding: [{head}{', …' if len(vector) > 6 else ''}]")
         return
-    request = ChatRequest(messages=[{"role": "user", "content": body}], task=task, client="prompt", interactive=True)
-    stream = router.chat(request)
+    stream = router.chat(conversation.request(body, task))
     answer: list[str] = []
     thinking: list[str] = []
     shown: Decision | None = None
@@ -44,22 +52,24 @@ async def run_prompt(router: ConsoleRouter, text: str, view: AnswerView) -> None
         async for chunk in stream:
             if stream.decision is not None and stream.decision is not shown:  # first chunk, or a failover before it
                 shown = stream.decision
-                show_route(view, shown)
+                turn.routed(shown)
             message = chunk.message
             if message.thinking:
                 thinking.append(message.thinking)
-                view.show_thinking("".join(thinking))
+                turn.show_thinking("".join(thinking))
             if message.content:
                 answer.append(message.content)
-                view.show_answer("".join(answer))
+                turn.show_answer("".join(answer))
     except asyncio.CancelledError:
-        view.show_answer("".join(answer), CANCELLED_MARK)
+        turn.show_answer("".join(answer), CANCELLED_MARK)
         await asyncio.shield(stream.aclose())
         raise
     except Exception as error:
-        view.show_answer("".join(answer), f"[failed] {error}")  # a request tried on several endpoints names each and why
+        turn.show_answer("".join(answer), f"{FAILED_MARK} {error}")  # a request tried on several endpoints names each and why
         if stream.decision is not None:
-            show_route(view, stream.decision)
+            turn.routed(stream.decision)
         raise
-    if not answer:
-        view.show_answer("(empty answer)")
+    if answer:
+        conversation.remember(body, "".join(answer))
+    else:
+        turn.show_answer("(empty answer)")
