@@ -18,6 +18,7 @@ from typing import Any
 
 from zeta_console import __version__
 from zeta_console.errors import UserError
+from zeta_console.settings import default_ollama_url
 
 
 @dataclass(frozen=True)
@@ -249,6 +250,8 @@ def _handler(command: Command) -> Callable[[argparse.Namespace], int]:
 def main(argv: Sequence[str] | None = None) -> int:
     command, args = parse(argv)
     try:
+        # Importing the ollama client reads OLLAMA_HOST and dies on a bad one: check it first.
+        default_ollama_url()
         return _handler(command)(args)
     except UserError as error:
         print(f"zeta-console: {error}", file=sys.stderr)

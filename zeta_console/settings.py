@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 
+from zeta_console.errors import UserError
+
 
 class Task(StrEnum):
     SIMPLE = "simple"
@@ -33,7 +35,12 @@ CAPABILITIES = frozenset({"completion", "embedding", "thinking", "tools", "inser
 
 def default_ollama_url() -> str:
     """The default host follows OLLAMA_HOST, as the ollama CLI and client do."""
-    return ollama_url(os.environ.get("OLLAMA_HOST", ""))
+    raw = os.environ.get("OLLAMA_HOST", "")
+    url = ollama_url(raw)
+    port = url.rpartition(":")[2]
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise UserError(f"OLLAMA_HOST={raw!r}: expected host:port with a port 1-65535, e.g. 127.0.0.1:11434", exit_code=2)
+    return url
 
 
 def ollama_url(raw: str) -> str:
