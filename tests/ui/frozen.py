@@ -14,6 +14,7 @@ from typing import Any
 
 import ollama
 
+from zeta_console.number_rules import threshold_value
 from zeta_console.router.api import (
     ALL_TASKS,
     CandidateScore,
@@ -163,8 +164,7 @@ class FrozenRouter:
         return self._act("set_policy", "policy", self.state.policy, str(policy), policy=PolicyName(policy))
 
     def set_threshold(self, name: str, value: Any, tier: str | None = None, source: str = "operator") -> OperatorAction:
-        if float(value) <= 0:
-            raise ValueError(f"{name} must be > 0")
+        value = threshold_value(name, value)
         if tier is not None:
             old = getattr(self.thresholds_for(tier), name)
             self.tier_thresholds[tier] = dataclasses.replace(self.thresholds_for(tier), **{name: value})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -28,14 +27,6 @@ THRESHOLD_HELP: dict[str, str] = {
     "queue": "requests waiting per endpoint",
     "error_rate": "rolling error rate, 0..1",
 }
-
-
-def parse_threshold(name: str, text: str) -> float | int:
-    kind = {field.name: field.type for field in dataclasses.fields(Thresholds)}[name]
-    try:
-        return int(text) if kind in (int, "int") else float(text)
-    except ValueError:
-        raise ValueError(f"{name}: {text!r} is not a {'whole number' if kind in (int, 'int') else 'number'}") from None
 
 
 def scope_choices(settings: Settings) -> list[tuple[str, str]]:
@@ -208,15 +199,14 @@ class ControlsScreen(ModalScreen[None]):
         note = self.query_one(f"#threshold-{name}-note", Static)
         router = self.app.session.router
         scope = self.threshold_scope
-        try:
-            value = parse_threshold(name, event.value.strip())
-            router.set_threshold(name, value, tier=None if scope == ALL_TIERS else scope, source="console")
+        try:  # the router checks the typed text by the rules of the config file's thresholds
+            action = router.set_threshold(name, event.value, tier=None if scope == ALL_TIERS else scope, source="console")
         except ValueError as error:
             note.update(str(error))
             note.add_class("-error")
             event.input.add_class("-invalid")
             return
-        note.update(f"applied: {value}")
+        note.update(f"applied: {action.new}")
         note.remove_class("-error")
         event.input.remove_class("-invalid")
         self.app.call_later(self.app.refresh_now)
