@@ -23,7 +23,7 @@ from collections.abc import Callable
 from zeta_console.router.api import Classification, EndpointStatus
 from zeta_console.router.candidates import DecisionInput, EndpointState
 from zeta_console.router.policies import POLICIES, make_policy
-from zeta_console.settings import DEFAULT_MODELS, DEFAULT_ROUTES, PolicyName, Settings, Task, Thresholds
+from zeta_console.settings import DEFAULT_MODELS, DEFAULT_ROUTES, Settings, Task, Thresholds
 
 REPLICAS = 4
 VARIANTS = 256  # distinct inputs cycled through during the run
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--decisions", type=int, default=100_000, help="timed decisions per policy")
     parser.add_argument("--warmup", type=int, default=10_000)
-    parser.add_argument("--policies", nargs="*", default=[p.value for p in PolicyName], choices=sorted(POLICIES))
+    parser.add_argument("--policies", nargs="*", default=list(POLICIES), choices=sorted(POLICIES))
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout instead of the table")
     args = parser.parse_args(argv)

@@ -125,9 +125,9 @@ def test_search_order_is_cwd_then_xdg_then_built_ins(isolated_xdg: Path) -> None
     xdg_file = isolated_xdg / "config-home" / "zeta-console" / "config.yaml"
     xdg_file.parent.mkdir(parents=True)
     xdg_file.write_text("policy: static\n")
-    assert load_settings().policy == PolicyName.STATIC
+    assert load_settings().policy == PolicyName("static")
     Path("config.yaml").write_text("policy: least_load\n")
-    assert load_settings().policy == PolicyName.LEAST_LOAD
+    assert load_settings().policy == PolicyName("least_load")
     assert load_settings(xdg_file).source == str(xdg_file)
 
 
@@ -155,15 +155,15 @@ def test_parse_duration(text: str, seconds: float | None) -> None:
 
 def test_overrides_layer_over_the_config_and_can_be_cleared(isolated_xdg: Path) -> None:
     Path("config.yaml").write_text("policy: static\nthresholds:\n  queue: 7\n")
-    path = save_overrides({"policy": PolicyName.LEAST_LOAD, "thresholds.ttft_s": 1.5})
+    path = save_overrides({"policy": PolicyName("least_load"), "thresholds.ttft_s": 1.5})
     assert path == overrides_path() == isolated_xdg / "config-home" / "zeta-console" / "overrides.yaml"
     layered = load_settings()
-    assert layered.policy == PolicyName.LEAST_LOAD
+    assert layered.policy == PolicyName("least_load")
     assert layered.thresholds == Thresholds(ttft_s=1.5, queue=7)
-    assert load_settings(overrides=False).policy == PolicyName.STATIC
+    assert load_settings(overrides=False).policy == PolicyName("static")
 
     save_overrides({"policy": None})  # None removes one override
-    assert load_settings().policy == PolicyName.STATIC
+    assert load_settings().policy == PolicyName("static")
     assert load_settings().thresholds.ttft_s == 1.5
 
     clear_overrides()

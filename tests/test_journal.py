@@ -27,7 +27,7 @@ def a_request(number: int, *, outcome: Outcome = Outcome.OK, prompt: str | None 
         request_id=f"r{number}",
         at=T0 + number,
         classification=Classification(Task.CODE, 0.9, "code fence", "rules"),
-        policy=PolicyName.ADAPTIVE,
+        policy=PolicyName("adaptive"),
         candidates=(
             CandidateScore("coder@local", "coder", "qwen2.5-coder:7b", "local", 0.25, {"wait_s": 0.1, "prefill_s": 0.15}),
             CandidateScore("reasoner@local", "reasoner", "qwen3:14b", "local", float("inf"), excluded="ejected"),

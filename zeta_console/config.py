@@ -33,6 +33,7 @@ from typing import Any, NoReturn
 import yaml
 
 from zeta_console.number_rules import number_problem, number_value
+from zeta_console.router.policies import policy_name
 from zeta_console.settings import CAPABILITIES, HostConfig, ModelConfig, Settings, Task, Thresholds, default_ollama_url
 from zeta_console.wording import counted
 from zeta_console.yaml_source import ConfigError, Keys, YamlSource, describe, dotted, parse_yaml, raise_all, read_yaml, unknown
@@ -367,6 +368,14 @@ def _check_origin(value: str) -> str | None:
     return None
 
 
+def _check_policy(value: str) -> str | None:
+    try:
+        policy_name(value)
+    except ValueError as error:
+        return str(error)
+    return None
+
+
 def _check_capability(value: str) -> str | None:
     return None if value in CAPABILITIES else unknown("capability", value, sorted(CAPABILITIES))
 
@@ -413,6 +422,7 @@ _STRING_CHECKS: Mapping[str, Callable[[str], str | None]] = {
     "url": _check_url,
     "listen": _check_listen,
     "capabilities": _check_capability,
+    "policy": _check_policy,
     "allowed_origins": _check_origin,
     "theme": _check_theme,
     "path": _check_writable_file,

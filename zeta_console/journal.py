@@ -258,7 +258,7 @@ class Journal(JournalReader):
             classification.confidence,
             classification.method,
             classification.reason,
-            decision.policy.value,
+            decision.policy,
             decision.reason,
             json.dumps(plain_data(decision)),
             record.endpoint,

@@ -28,7 +28,7 @@ async def test_chat_goes_through_the_adaptive_policy_to_the_emulator() -> None:
         assert text
         assert record.outcome is Outcome.OK
         assert record.endpoint == "coder@local" and record.model == CODER
-        assert record.decision.policy is PolicyName.ADAPTIVE
+        assert record.decision.policy == PolicyName("adaptive")
         assert record.decision.classification.task is Task.CODE
         assert record.ttft_s is not None and 0 < record.ttft_s <= record.total_s
         assert record.output_tokens and record.output_tokens > 0

@@ -30,6 +30,7 @@ from zeta_console.router.api import (
     RouterEvent,
     RouterSnapshot,
 )
+from zeta_console.router.policies import policy_names
 from zeta_console.router.requests import ChatRequest
 from zeta_console.settings import PolicyName, Settings, Task, Thresholds
 from zeta_console.ui.app import ZetaConsole
@@ -75,7 +76,8 @@ ENDPOINTS = (
 
 SNAPSHOT = RouterSnapshot(
     taken_at=T0 - 0.2,
-    policy=PolicyName.ADAPTIVE,
+    policy=PolicyName("adaptive"),
+    policies=policy_names(),
     pins=MappingProxyType({Task.CODE.value: "coder"}),
     thresholds=Thresholds(ttft_s=1.0),
     endpoints=ENDPOINTS,
@@ -119,7 +121,7 @@ def events() -> list[RouterEvent]:
         )  # fmt: skip
         decision = Decision(
             request_id=f"r{index:04d}", at=at, classification=Classification(task, confidence, why, "rules"),
-            policy=PolicyName.ADAPTIVE, candidates=candidates(chosen), chosen=chosen, reason=reason,
+            policy=PolicyName("adaptive"), candidates=candidates(chosen), chosen=chosen, reason=reason,
             pins=MappingProxyType({"code": "coder"}), fallbacks=("reasoner@local",) if index == 6 else (), client=client,
         )  # fmt: skip
         result.append(decision)
@@ -161,7 +163,9 @@ class FrozenRouter:
         return done
 
     def set_policy(self, policy: PolicyName | str, source: str = "operator") -> OperatorAction:
-        return self._act("set_policy", "policy", self.state.policy, str(policy), policy=PolicyName(policy))
+        if policy not in self.state.policies:
+            raise ValueError(f"unknown policy {policy!r}")
+        return self._act("set_policy", "policy", self.state.policy, policy, policy=PolicyName(policy))
 
     def set_threshold(self, name: str, value: Any, tier: str | None = None, source: str = "operator") -> OperatorAction:
         value = threshold_value(name, value)
@@ -233,7 +237,7 @@ class ScriptedAnswer:
     async def _chunks(self) -> AsyncIterator[ollama.ChatResponse]:
         self.decision = Decision(
             request_id="r9000", at=T0, classification=Classification(Task.CODE, 0.92, "code keywords: def", "rules"),
-            policy=PolicyName.ADAPTIVE, candidates=candidates("coder@local"), chosen="coder@local",
+            policy=PolicyName("adaptive"), candidates=candidates("coder@local"), chosen="coder@local",
             reason="pin code→coder; lowest predicted latency 0.62s of the coder tier", client="prompt",
         )  # fmt: skip
         context = len(self.request.messages) - 1

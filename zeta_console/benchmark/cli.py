@@ -44,13 +44,13 @@ def machine_line() -> str:
 
 
 def run_bench_command(args: argparse.Namespace) -> int:
-    from zeta_console.benchmark.contenders import KNOWN_CONTENDERS, run_contender
+    from zeta_console.benchmark.contenders import known_contenders, run_contender
 
     if args.list:
         print(scenario_list())
         return 0
     scenario = load_scenario(args.scenario)
-    contenders = parse_contenders(args.policies, KNOWN_CONTENDERS)
+    contenders = parse_contenders(args.policies, known_contenders())
     time_scale = scenario.quick_time_scale if args.quick else scenario.time_scale
     trace = generate_trace(scenario.traffic, scenario.seed, scenario.sizes)
     print(

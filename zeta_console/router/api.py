@@ -159,6 +159,7 @@ class EndpointSnapshot:
 class RouterSnapshot:
     taken_at: float  # wall clock
     policy: PolicyName
+    policies: tuple[PolicyName, ...]  # every policy set_policy accepts (the registry's names)
     pins: Mapping[str, str]
     thresholds: Thresholds
     endpoints: tuple[EndpointSnapshot, ...]

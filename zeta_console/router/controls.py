@@ -14,6 +14,7 @@ from typing import Any
 from zeta_console.number_rules import threshold_value
 from zeta_console.router.api import ALL_TASKS, OperatorAction
 from zeta_console.router.health import CircuitBreakers
+from zeta_console.router.policies import policy_name
 from zeta_console.settings import PolicyName, Settings, Task, Thresholds
 
 THRESHOLD_NAMES = frozenset(item.name for item in fields(Thresholds))
@@ -79,13 +80,10 @@ class OperatorControls:
             raise ValueError(f"unknown endpoint {endpoint!r}: expected one of {', '.join(self.endpoint_ids)}")
 
     def set_policy(self, policy: PolicyName | str, source: str = "operator") -> OperatorAction:
-        try:
-            name = PolicyName(policy)
-        except ValueError:
-            raise ValueError(f"unknown policy {policy!r}: expected one of {', '.join(PolicyName)}") from None
+        name = policy_name(policy)
         self._install_policy(name)
         old, self.controls.policy = self.controls.policy, name
-        return self._record("set_policy", "policy", old.value, name.value, source)
+        return self._record("set_policy", "policy", old, name, source)
 
     def set_threshold(self, name: str, value: Any, tier: str | None = None, source: str = "operator") -> OperatorAction:
         number = threshold_value(name, value)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from zeta_console.router.api import Classification, Decision, EndpointSnapshot, EndpointStatus, RouterSnapshot
 from zeta_console.router.candidates import EndpointState
 from zeta_console.router.metrics import EndpointMetrics
+from zeta_console.router.policies import policy_names
 from zeta_console.settings import PolicyName, Task, Thresholds
 
 if TYPE_CHECKING:
@@ -166,6 +167,7 @@ def router_snapshot(router: ZetaDynamicRouter) -> RouterSnapshot:
     return RouterSnapshot(
         taken_at=time.time(),
         policy=router.controls.policy,
+        policies=policy_names(),
         pins=dict(router.controls.pins),
         thresholds=router.controls.thresholds,
         endpoints=tuple(endpoint_snapshot(router, endpoint, now) for endpoint in router.endpoints.values()),

@@ -65,7 +65,7 @@ class _SnapshotCollector(Collector):
                 resident.add_metric(values, 1.0 if endpoint.resident else 0.0)
             error_rate.add_metric(values, endpoint.error_rate)
         policy = GaugeMetricFamily("zeta_router_policy", "1 for the routing policy in force", labels=["policy"])
-        policy.add_metric([snapshot.policy.value], 1.0)
+        policy.add_metric([snapshot.policy], 1.0)
         yield from (in_flight, queued, slots, breaker, status, resident, error_rate, policy)
 
 
@@ -92,7 +92,7 @@ class ServeMetrics:
         if isinstance(event, RequestRecord):
             self._on_record(event)
         elif isinstance(event, Decision):
-            self.decisions.labels(event.policy.value, event.classification.task.value, reason_kind(event)).inc()
+            self.decisions.labels(event.policy, event.classification.task.value, reason_kind(event)).inc()
         elif isinstance(event, OperatorAction):
             self.operator_actions.labels(event.action, event.source).inc()
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from zeta_console.router.api import EndpointStatus, RouterSnapshot
-from zeta_console.settings import BUILT_IN_SOURCE, PolicyName, Task
+from zeta_console.settings import BUILT_IN_SOURCE, Task
 from zeta_console.ui import export
 from zeta_console.ui.session import FAULT_LABELS, FaultKind
 
@@ -46,9 +46,9 @@ class ConsoleCommands(Provider):
             path = export.default_path(fmt, app.session.clock())
             yield (f"export: decision log as {fmt.upper()}", partial(app.export_log, path), f"writes {path.name} here")
         yield ("export: decision log to a chosen path…", app.action_export, "CSV or JSONL by extension")
-        for policy in PolicyName:
-            if policy is not snapshot.policy:
-                yield (f"policy: switch to {policy.value}", partial(run, partial(router.set_policy, policy, "console"), "Policy"), "")
+        for policy in snapshot.policies:
+            if policy != snapshot.policy:
+                yield (f"policy: switch to {policy}", partial(run, partial(router.set_policy, policy, "console"), "Policy"), "")
         for task, tier in sorted(snapshot.pins.items()):
             yield (f"tier: unpin {tier} from {task}", partial(run, partial(router.unpin, task, "console"), "Unpin"), "route normally again")
         for task in Task:

@@ -40,7 +40,7 @@ from zeta_console.router.policies.base import (
     ttft_estimate,
     with_notes,
 )
-from zeta_console.settings import PolicyName, Settings
+from zeta_console.settings import Settings
 
 TIER_PENALTY_PER_RANK = 0.5  # x the endpoint's TTFT threshold, per step down the route
 P2C_ABOVE = 4  # replicas in a tier beyond which only two random ones are scored
@@ -100,7 +100,7 @@ def deciding_term(winner: Terms, beaten: Terms) -> str:
 
 
 class AdaptivePolicy(ScreenedPolicy):
-    name = PolicyName.ADAPTIVE.value
+    name = "adaptive"
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)

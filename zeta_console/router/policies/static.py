@@ -17,11 +17,10 @@ from zeta_console.router.policies.base import (
     unavailable,
     with_notes,
 )
-from zeta_console.settings import PolicyName
 
 
 class StaticPolicy(ScreenedPolicy):
-    name = PolicyName.STATIC.value
+    name = "static"
 
     def choose(self, inp: DecisionInput, s: Screen) -> PolicyResult:
         pool_tiers = {e.tier for e in s.pool}

@@ -23,7 +23,6 @@ from zeta_console.router.policies.base import (
     unavailable,
     with_notes,
 )
-from zeta_console.settings import PolicyName
 
 
 OVER_THRESHOLD = "over threshold: "
@@ -68,7 +67,7 @@ def crossed(e: EndpointState) -> str:
 
 
 class ThresholdPolicy(ScreenedPolicy):
-    name = PolicyName.THRESHOLD.value
+    name = "threshold"
 
     def choose(self, inp: DecisionInput, s: Screen) -> PolicyResult:
         pool = s.pool

@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from zeta_console.router.api import EndpointSnapshot, EndpointStatus, RouterSnapshot
-from zeta_console.settings import PolicyName, Settings, Task, Thresholds
+from zeta_console.settings import Settings, Task, Thresholds
 
 if TYPE_CHECKING:
     from zeta_console.ui.app import ZetaConsole
@@ -46,7 +46,7 @@ def settings_changes(snapshot: RouterSnapshot, thresholds_for: Callable[[str], T
     for name in sorted(snapshot.differs_from_config):
         tier, tiered, threshold = name.partition(TIER_THRESHOLD)
         if name == "policy":
-            changes[name] = snapshot.policy.value
+            changes[name] = snapshot.policy
         elif name.startswith("thresholds."):
             changes[name] = getattr(snapshot.thresholds, name.removeprefix("thresholds."))
         elif tiered:
@@ -87,8 +87,8 @@ class ControlsScreen(ModalScreen[None]):
                 with Horizontal(classes="control-row"):
                     yield Label("policy", classes="control-label")
                     yield Select(
-                        [(policy.value, policy.value) for policy in PolicyName],
-                        value=snapshot.policy.value,
+                        [(policy, policy) for policy in snapshot.policies],
+                        value=snapshot.policy,
                         allow_blank=False,
                         compact=True,
                         id="policy",
@@ -151,7 +151,7 @@ class ControlsScreen(ModalScreen[None]):
     def _sync_selects(self, snapshot: RouterSnapshot) -> None:
         """Show changes made elsewhere (palette, revert): only values the router changed since the
         last look are pushed, so an edit still in flight is never overwritten."""
-        seen = {"policy": snapshot.policy.value, **{f"pin-{task.value}": snapshot.pins.get(task.value) for task in Task}}
+        seen = {"policy": snapshot.policy, **{f"pin-{task.value}": snapshot.pins.get(task.value) for task in Task}}
         for widget_id, value in seen.items():
             if self._seen.get(widget_id, value) != value:
                 self.query_one(f"#{widget_id}", Select).value = Select.NULL if value is None else value
@@ -160,7 +160,7 @@ class ControlsScreen(ModalScreen[None]):
     @on(Select.Changed, "#policy")
     def _policy(self, event: Select.Changed) -> None:
         router = self.app.session.router
-        if event.value != router.snapshot().policy.value and isinstance(event.value, str):
+        if event.value != router.snapshot().policy and isinstance(event.value, str):
             policy = event.value
             self.app.command(lambda: router.set_policy(policy, source="console"), "Policy")
 
