@@ -130,6 +130,7 @@ def endpoint_snapshot(router: ZetaDynamicRouter, endpoint: Endpoint, now: float)
         model=endpoint.model,
         host=endpoint.host,
         url=endpoint.url,
+        capabilities=router.capabilities[endpoint.id],
         status=states[0][0],
         status_reason="; ".join(reason for _, reason in states if reason),
         states=tuple(status for status, _ in states),

@@ -62,7 +62,7 @@ class OllamaFrontend:
 
     def __init__(self, router: Routing, settings: Settings) -> None:
         self.router = router
-        self.catalogue = Catalogue(settings)
+        self.catalogue = Catalogue(settings, router.snapshot)
         self.translate = RequestTranslator(self.catalogue)
         self.upstream_urls = {endpoint.id: endpoint.url for endpoint in router.snapshot().endpoints}
         self.started_at = time.time()
@@ -81,7 +81,7 @@ class OllamaFrontend:
 
     async def show(self, request: Request) -> Response:
         _, model = self.translate.show(await request.body())
-        return OllamaJSONResponse(listing.show(model, self.started_at))
+        return OllamaJSONResponse(listing.show(self.catalogue, model, self.router.snapshot(), self.started_at))
 
     async def chat(self, request: Request) -> ASGIApp:
         return self._routed(request, self.translate.chat(await request.body(), client_mark(request)), self.router.chat)
