@@ -24,7 +24,6 @@ import types
 import typing
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path

@@ -56,35 +56,32 @@ async def test_a_full_pending_queue_answers_503() -> None:
 
 async def test_one_load_at_a_time_and_load_duration_reports_the_wait() -> None:
     spec = fleet_with(paced(CODER, load_s=0.3), paced(REASONER, load_s=0.3))
-    async with run_fleet(spec) as fleet:
-        async with ollama.AsyncClient(host=fleet.host("local").url) as client:
-            first, second = await asyncio.gather(
-                client.chat(model=CODER.name, messages=HELLO), client.chat(model=REASONER.name, messages=HELLO, think=False)
-            )
-            warm = await client.chat(model=CODER.name, messages=HELLO)
+    async with run_fleet(spec) as fleet, ollama.AsyncClient(host=fleet.host("local").url) as client:
+        first, second = await asyncio.gather(
+            client.chat(model=CODER.name, messages=HELLO), client.chat(model=REASONER.name, messages=HELLO, think=False)
+        )
+        warm = await client.chat(model=CODER.name, messages=HELLO)
     loads = sorted([(first.load_duration or 0) / 1e9, (second.load_duration or 0) / 1e9])
-    assert 0.25 <= loads[0] and loads[1] >= loads[0] + 0.2  # the second waited for the first load
+    assert loads[0] >= 0.25 and loads[1] >= loads[0] + 0.2  # the second waited for the first load
     assert (warm.load_duration or 0) / 1e9 < 0.1
 
 
 async def test_eviction_makes_room_by_shortest_keep_alive() -> None:
     spec = fleet_with(paced(CODER), paced(EMBEDDER), paced(REASONER), max_loaded=2)
-    async with run_fleet(spec) as fleet:
-        async with ollama.AsyncClient(host=fleet.host("local").url) as client:
-            await client.chat(model=CODER.name, messages=[], keep_alive="1h")
-            await client.embed(model=EMBEDDER.name, input="x", keep_alive="10m")
-            await client.chat(model=REASONER.name, messages=[])
-            loaded = {model.model for model in (await client.ps()).models}
+    async with run_fleet(spec) as fleet, ollama.AsyncClient(host=fleet.host("local").url) as client:
+        await client.chat(model=CODER.name, messages=[], keep_alive="1h")
+        await client.embed(model=EMBEDDER.name, input="x", keep_alive="10m")
+        await client.chat(model=REASONER.name, messages=[])
+        loaded = {model.model for model in (await client.ps()).models}
     assert loaded == {CODER.name, REASONER.name}
 
 
 async def test_memory_budget_evicts_even_below_max_loaded() -> None:
     spec = fleet_with(paced(CODER), paced(REASONER), memory_bytes=16 * 1024**3)
-    async with run_fleet(spec) as fleet:
-        async with ollama.AsyncClient(host=fleet.host("local").url) as client:
-            await client.chat(model=CODER.name, messages=[])
-            await client.chat(model=REASONER.name, messages=[])
-            assert [model.model for model in (await client.ps()).models] == [REASONER.name]
+    async with run_fleet(spec) as fleet, ollama.AsyncClient(host=fleet.host("local").url) as client:
+        await client.chat(model=CODER.name, messages=[])
+        await client.chat(model=REASONER.name, messages=[])
+        assert [model.model for model in (await client.ps()).models] == [REASONER.name]
 
 
 async def test_load_only_unload_and_keep_alive_expiry() -> None:
@@ -107,10 +104,9 @@ async def test_load_only_unload_and_keep_alive_expiry() -> None:
 
 
 async def test_infinite_keep_alive_shows_a_far_future_expiry() -> None:
-    async with run_fleet(fleet_with(paced(CODER))) as fleet:
-        async with ollama.AsyncClient(host=fleet.host("local").url) as client:
-            await client.chat(model=CODER.name, messages=[], keep_alive=-1)
-            (model,) = (await client.ps()).models
+    async with run_fleet(fleet_with(paced(CODER))) as fleet, ollama.AsyncClient(host=fleet.host("local").url) as client:
+        await client.chat(model=CODER.name, messages=[], keep_alive=-1)
+        (model,) = (await client.ps()).models
     assert model.expires_at is not None and model.expires_at.year > 2200
 
 

@@ -21,6 +21,7 @@ from zeta_console.serve.relay import EndCutReplies
 from zeta_console.serve.security import ListenAddress, parse_listen, require_safe_bind
 from zeta_console.settings import Settings
 
+
 @dataclass
 class RunningEndpoint:
     url: str
@@ -100,7 +101,7 @@ async def serve_on(router: Routing, settings: Settings, listener: Listener, acce
         server_header=False,
         proxy_headers=False,  # no proxy in front: X-Forwarded-For must not rename the client
         lifespan="on",
-        timeout_graceful_shutdown=settings.serve.drain_grace_s,
+        timeout_graceful_shutdown=settings.serve.drain_grace_s,  # type: ignore[arg-type]  # annotated int; uvicorn passes it to asyncio.timeout, so fractions work
     )
     server = EmbeddedServer(config, settings.serve)
     task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]), name="zeta-serve")

@@ -9,8 +9,8 @@ their terms) only when the result's `candidates` is first read.
 from __future__ import annotations
 
 import math
-from abc import ABC, abstractmethod
 import random
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType

@@ -11,8 +11,8 @@ from zeta_console.router.policies.base import (
     LATER_IN_ROUTE,
     Candidates,
     PolicyResult,
-    ScreenedPolicy,
     Screen,
+    ScreenedPolicy,
     all_full,
     assemble,
     outstanding,
@@ -23,7 +23,6 @@ from zeta_console.router.policies.base import (
     unavailable,
     with_notes,
 )
-
 
 OVER_THRESHOLD = "over threshold: "
 
