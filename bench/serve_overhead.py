@@ -101,7 +101,7 @@ async def measure(direct: str, proxy: str, servers: dict[str, psutil.Process], a
     limits = httpx.Limits(max_connections=512, max_keepalive_connections=512)
     runs: list[Run] = []
     async with httpx.AsyncClient(limits=limits, timeout=30) as http:
-        for name, base in (("direct", direct), ("proxy", proxy)):
+        for base in (direct, proxy):
             await asyncio.gather(*(http.post(f"{base}/api/chat", json=BODY) for _ in range(WARM_UP_REQUESTS // 10)))
             for _ in range(WARM_UP_REQUESTS):
                 await http.post(f"{base}/api/chat", json=BODY)

@@ -121,7 +121,7 @@ def key_latency(rate: float, time_scale: float, presses: int, fleet_url: str | N
             paused = index % 2 == 0
             sent = time.perf_counter()
             tmux("send-keys", "-t", session, "F5")
-            seen = wait_for(session, lambda text: ("PAUSED" in text) == paused)
+            seen = wait_for(session, lambda text, paused=paused: ("PAUSED" in text) == paused)
             samples.append(seen - sent)
             time.sleep(0.15)
         return samples, header_rate(screen(session))

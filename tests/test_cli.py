@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.xdg import isolated_xdg  # noqa: F401  (fixture)
 from zeta_console import demo
 from zeta_console.cli import COMMANDS, main
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.xdg import isolated_xdg  # noqa: F401  (fixture)
 from zeta_console.cli import main
 from zeta_console.config import ConfigError, clear_overrides, load_settings, overrides_path, save_overrides
 from zeta_console.number_rules import parse_duration

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.xdg import isolated_xdg  # noqa: F401  (fixture)
 from zeta_console.cli import main
 from zeta_console.journal import SCHEMA_VERSION, Journal, JournalError, default_journal_path
 from zeta_console.router.api import CandidateScore, Classification, Decision, ErrorKind, OperatorAction, Outcome, RequestRecord

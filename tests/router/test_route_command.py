@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from tests.router.routing import other_models_spec
-from tests.xdg import isolated_xdg  # noqa: F401  (fixture)
 from zeta_console import demo
 from zeta_console.cli import main
 from zeta_console.journal import default_journal_path

@@ -85,22 +85,24 @@ async def test_memory_budget_evicts_even_below_max_loaded() -> None:
 
 
 async def test_load_only_unload_and_keep_alive_expiry() -> None:
-    async with run_fleet(fleet_with(paced(CODER), time_scale=10.0)) as fleet:
-        async with ollama.AsyncClient(host=fleet.host("local").url) as client:
-            loaded = await client.chat(model=CODER.name, messages=[])
-            assert (loaded.done_reason, loaded.message.content, loaded.eval_count) == ("load", "", None)
-            ps = (await client.ps()).models
-            assert [model.model for model in ps] == [CODER.name] and ps[0].expires_at is not None
-            assert ps[0].context_length == 32768 and ps[0].size == ps[0].size_vram == CODER.resident_bytes
-            unloaded = await client.generate(model=CODER.name, keep_alive=0)
-            assert unloaded.done_reason == "unload"
-            assert (await client.ps()).models == []
-            await client.chat(model=CODER.name, messages=HELLO, keep_alive="2s")  # 0.2 s at time x10
+    async with (
+        run_fleet(fleet_with(paced(CODER), time_scale=10.0)) as fleet,
+        ollama.AsyncClient(host=fleet.host("local").url) as client,
+    ):
+        loaded = await client.chat(model=CODER.name, messages=[])
+        assert (loaded.done_reason, loaded.message.content, loaded.eval_count) == ("load", "", None)
+        ps = (await client.ps()).models
+        assert [model.model for model in ps] == [CODER.name] and ps[0].expires_at is not None
+        assert ps[0].context_length == 32768 and ps[0].size == ps[0].size_vram == CODER.resident_bytes
+        unloaded = await client.generate(model=CODER.name, keep_alive=0)
+        assert unloaded.done_reason == "unload"
+        assert (await client.ps()).models == []
+        await client.chat(model=CODER.name, messages=HELLO, keep_alive="2s")  # 0.2 s at time x10
 
-            async def nothing_loaded() -> bool:
-                return not (await client.ps()).models
+        async def nothing_loaded() -> bool:
+            return not (await client.ps()).models
 
-            await wait_until(nothing_loaded, timeout=5.0, message="keep_alive expiry")
+        await wait_until(nothing_loaded, timeout=5.0, message="keep_alive expiry")
 
 
 async def test_infinite_keep_alive_shows_a_far_future_expiry() -> None:
@@ -153,15 +155,17 @@ async def test_streaming_really_streams_and_ttft_matches_the_prediction() -> Non
 
 async def test_contention_slows_each_stream_but_raises_the_aggregate() -> None:
     coder = replace(paced(CODER, decode_tps=200), num_parallel=4)
-    async with run_fleet(fleet_with(coder)) as fleet:
-        async with ollama.AsyncClient(host=fleet.host("local").url) as client:
-            options = {"num_predict": 60}
+    async with (
+        run_fleet(fleet_with(coder)) as fleet,
+        ollama.AsyncClient(host=fleet.host("local").url) as client,
+    ):
+        options = {"num_predict": 60}
 
-            def rate(reply: ollama.ChatResponse) -> float:
-                return (reply.eval_count or 0) / ((reply.eval_duration or 1) / 1e9)
+        def rate(reply: ollama.ChatResponse) -> float:
+            return (reply.eval_count or 0) / ((reply.eval_duration or 1) / 1e9)
 
-            alone = rate(await client.chat(model=CODER.name, messages=HELLO, options=options))
-            together = await asyncio.gather(*(client.chat(model=CODER.name, messages=[{"role": "user", "content": str(i)}], options=options) for i in range(4)))
+        alone = rate(await client.chat(model=CODER.name, messages=HELLO, options=options))
+        together = await asyncio.gather(*(client.chat(model=CODER.name, messages=[{"role": "user", "content": str(i)}], options=options) for i in range(4)))
     each = [rate(reply) for reply in together]
     assert max(each) < 0.8 * alone  # 4**-0.55 = 0.47 of the single-stream rate
     assert sum(each) > 1.2 * alone  # 4**0.45 = 1.9 times the single-stream rate

@@ -45,16 +45,16 @@ def wave(n: int, base: float, amplitude: float, phase: float) -> tuple[float, ..
 
 
 def endpoint(tier: str, model: str, status: EndpointStatus, **changes: Any) -> EndpointSnapshot:
-    values: dict[str, Any] = dict(
-        id=f"{tier}@local", tier=tier, model=model, host="local", url="http://127.0.0.1:11434",
-        capabilities=Settings().model(tier).capabilities,
-        status=status, status_reason="", states=(status,), ejected_for_s=None, drained=False, slots=2, in_flight=1, queued=0,
-        ttft_ewma_s=0.21, ttft_p50_s=0.18, ttft_p95_s=0.42, ttft_p99_s=0.6,
-        latency_p50_s=1.9, latency_p95_s=3.4, latency_p99_s=4.0, decode_tps=41.5, prefill_tps=900.0,
-        load_s=2.5, successes=120, errors=1, error_rate=0.008, errors_by_kind=MappingProxyType({"busy": 1}),
-        resident=True, size_bytes=int(5.2 * GB), size_vram_bytes=int(5.2 * GB), expires_at=T0 + 252,
-        ttft_history=wave(40, 0.3, 0.12, 0.0), latency_history=wave(40, 2.5, 1.0, 1.0), tps_history=wave(40, 40, 5, 0),
-    )  # fmt: skip
+    values: dict[str, Any] = {
+        "id": f"{tier}@local", "tier": tier, "model": model, "host": "local", "url": "http://127.0.0.1:11434",
+        "capabilities": Settings().model(tier).capabilities,
+        "status": status, "status_reason": "", "states": (status,), "ejected_for_s": None, "drained": False, "slots": 2, "in_flight": 1, "queued": 0,
+        "ttft_ewma_s": 0.21, "ttft_p50_s": 0.18, "ttft_p95_s": 0.42, "ttft_p99_s": 0.6,
+        "latency_p50_s": 1.9, "latency_p95_s": 3.4, "latency_p99_s": 4.0, "decode_tps": 41.5, "prefill_tps": 900.0,
+        "load_s": 2.5, "successes": 120, "errors": 1, "error_rate": 0.008, "errors_by_kind": MappingProxyType({"busy": 1}),
+        "resident": True, "size_bytes": int(5.2 * GB), "size_vram_bytes": int(5.2 * GB), "expires_at": T0 + 252,
+        "ttft_history": wave(40, 0.3, 0.12, 0.0), "latency_history": wave(40, 2.5, 1.0, 1.0), "tps_history": wave(40, 40, 5, 0),
+    }  # fmt: skip
     values.update(changes)
     return EndpointSnapshot(**values)
 

@@ -64,7 +64,7 @@ def predict(e: EndpointState, prompt_tokens: int, embedding: bool, rank: int, we
     ahead = in_flight + e.queued + e.recent_fast_failures + 1 - slots
     wait = ahead * service / slots if ahead > 0 else 0.0
     load = (e.load_s if e.load_s is not None else SEED_LOAD_S) if e.resident is False else 0.0
-    if e.prefill_s_per_token is not None:
+    if e.prefill_s_per_token is not None:  # noqa: SIM108 - as one expression it would nest two conditionals
         base = prompt_tokens * e.prefill_s_per_token
     else:
         base = service if embedding else ttft_estimate(e)

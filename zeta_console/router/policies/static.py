@@ -28,7 +28,7 @@ class StaticPolicy(ScreenedPolicy):
         replicas = [e for e in s.pool if e.tier == tier]
         loads = [float(outstanding(e)) for e in replicas]
         chosen = replicas[pick_lowest(loads, inp.rng)]
-        scored = {e.id: scored_candidate(e, load, {"outstanding": load}) for e, load in zip(replicas, loads)}
+        scored = {e.id: scored_candidate(e, load, {"outstanding": load}) for e, load in zip(replicas, loads, strict=True)}
         for e in s.pool:
             if e.tier != tier:
                 s.rejected[e.id] = LATER_IN_ROUTE

@@ -84,7 +84,7 @@ class ThresholdPolicy(ScreenedPolicy):
             chosen = pool[pick_lowest(scores, inp.rng)]
             reason = f"every endpoint over a threshold; {chosen.id} is the least over ({crossed(chosen)})"
         else:
-            replicas = [e for e, score in zip(pool, scores) if score <= 1.0 and e.tier == tier]
+            replicas = [e for e, score in zip(pool, scores, strict=True) if score <= 1.0 and e.tier == tier]
             chosen = replicas[pick_lowest([float(outstanding(e)) for e in replicas], inp.rng)]
             reason = _fallback_reason(inp, s, tier, chosen, scores)
         wait = all_full(pool)
@@ -111,7 +111,7 @@ def _candidates(endpoints: tuple[EndpointState, ...], s: Screen, tier: str | Non
     """The fleet's candidates: the pool scored with its ratios, each saying why it lost when `tier` took the request."""
     rank = s.tiers.index(tier) if tier is not None else None
     scored = {}
-    for e, score, r in zip(s.pool, scores, ratios):
+    for e, score, r in zip(s.pool, scores, ratios, strict=True):
         scored[e.id] = scored_candidate(e, score, _named(r), None if rank is None else _passed_over(s, rank, e, score, r))
     return assemble(endpoints, scored, s.rejected)
 
