@@ -131,7 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     results = {name: measure(name, inputs, args.decisions, args.warmup) for name in args.policies}
     environment = {"python": platform.python_version(), "machine": platform.machine(), "endpoints": REPLICAS * len(DEFAULT_MODELS)}
     if args.json:
-        json.dump({"environment": environment, "decisions": args.decisions, "goal_p99_us": GOAL_P99_US, "policies": results}, sys.stdout, indent=2)
+        json.dump(
+            {"environment": environment, "decisions": args.decisions, "goal_p99_us": GOAL_P99_US, "policies": results}, sys.stdout, indent=2
+        )
         print()
         return 0
     print(f"decision cost, {environment['endpoints']} endpoints, {args.decisions} decisions per policy, Python {environment['python']}")

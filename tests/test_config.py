@@ -46,7 +46,10 @@ BAD_CONFIGS = [
     ("journal:\n  path: ''\n", 'bad.yaml:2: journal.path: expected a non-empty string, got ""'),
     ("\n\npolicy: fastest\n", 'bad.yaml:3: policy: unknown policy "fastest" (expected one of: static, threshold, least_load, adaptive)'),
     ("routes:\n  code: [coder, gpu]\n", 'bad.yaml:2: routes.code[1]: unknown tier "gpu" (expected one of: coder, embedder, reasoner)'),
-    ("routes:\n  chat: [coder]\n", 'bad.yaml:2: routes.chat: unknown task "chat" (expected one of: simple, code, complex_reasoning, embedding)'),
+    (
+        "routes:\n  chat: [coder]\n",
+        'bad.yaml:2: routes.chat: unknown task "chat" (expected one of: simple, code, complex_reasoning, embedding)',
+    ),
     ("hosts: []\n", "bad.yaml:1: hosts: expected at least one item"),
     (
         "routes:\n  embedding: [coder]\n",
@@ -63,8 +66,7 @@ BAD_CONFIGS = [
     ),
     (
         TWO_TIERS.replace("tier: embed", "tier: chat") + TWO_ROUTES,
-        'bad.yaml:6: models[1].tier: duplicate tier "chat"\n'
-        'bad.yaml:10: routes.embedding[0]: unknown tier "embed" (expected one of: chat)',
+        'bad.yaml:6: models[1].tier: duplicate tier "chat"\nbad.yaml:10: routes.embedding[0]: unknown tier "embed" (expected one of: chat)',
     ),
     (TWO_TIERS.replace("    model: m\n", ""), 'bad.yaml:2: models[0]: missing key "model"'),
     (
@@ -95,7 +97,10 @@ BAD_CONFIGS = [
     ("- 1\n", "bad.yaml:1: expected a mapping of settings at the top level, got a list"),
     ("policy: [static\n", "bad.yaml:2: expected ',' or ']', but got '<stream end>' (while parsing a flow sequence)"),
     ("key: value\n  bad: indent\n", "bad.yaml:2: mapping values are not allowed here"),
-    ("policy: !!python/object:os.system a\n", "bad.yaml:1: could not determine a constructor for the tag 'tag:yaml.org,2002:python/object:os.system'"),
+    (
+        "policy: !!python/object:os.system a\n",
+        "bad.yaml:1: could not determine a constructor for the tag 'tag:yaml.org,2002:python/object:os.system'",
+    ),
 ]
 
 

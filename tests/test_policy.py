@@ -39,7 +39,13 @@ SHARED_CASES = [
     ("pin for the task moves it", fleet(), Task.COMPLEX_REASONING, {"pinned_tier": "coder"}, "coder@local"),
     ("pin wins over load", fleet(coder={"in_flight": 1, "queued": 3}), Task.SIMPLE, {"pinned_tier": "coder"}, "coder@local"),
     ("pin to an incapable tier ignored for embeds", fleet(), Task.EMBEDDING, {"pinned_tier": "reasoner"}, "embedder@local"),
-    ("last capable endpoint ejected: still tried", fleet(embedder={"status": EndpointStatus.EJECTED}), Task.EMBEDDING, {}, "embedder@local"),
+    (
+        "last capable endpoint ejected: still tried",
+        fleet(embedder={"status": EndpointStatus.EJECTED}),
+        Task.EMBEDDING,
+        {},
+        "embedder@local",
+    ),
     ("last capable endpoint down: still tried", fleet(embedder={"status": EndpointStatus.DOWN}), Task.EMBEDDING, {}, "embedder@local"),
     (
         "all chat tiers broken: ejected before down",
@@ -172,7 +178,12 @@ ADAPTIVE_CASES = [
         Task.COMPLEX_REASONING,
         "coder@local",
     ),
-    ("idle reasoner keeps complex work though it is slower", fleet(reasoner={"ttft_ewma_s": 1.2}, coder={"ttft_ewma_s": 0.3}), Task.COMPLEX_REASONING, "reasoner@local"),
+    (
+        "idle reasoner keeps complex work though it is slower",
+        fleet(reasoner={"ttft_ewma_s": 1.2}, coder={"ttft_ewma_s": 0.3}),
+        Task.COMPLEX_REASONING,
+        "reasoner@local",
+    ),
     (
         "cold idle beats warm busy",
         (endpoint("coder", "h0", in_flight=1, queued=2), endpoint("coder", "h1", resident=False, load_s=4.0)),
@@ -186,7 +197,12 @@ ADAPTIVE_CASES = [
         Task.CODE,
         "coder@h1",
     ),
-    ("503 fast failures penalised", (endpoint("coder", "h0", recent_fast_failures=2), endpoint("coder", "h1", ttft_ewma_s=0.8)), Task.CODE, "coder@h1"),
+    (
+        "503 fast failures penalised",
+        (endpoint("coder", "h0", recent_fast_failures=2), endpoint("coder", "h1", ttft_ewma_s=0.8)),
+        Task.CODE,
+        "coder@h1",
+    ),
     ("errors penalised", (endpoint("coder", "h0", error_rate=0.6), endpoint("coder", "h1", ttft_ewma_s=0.8)), Task.CODE, "coder@h1"),
     (
         "saturated preferred tier excluded",
@@ -201,8 +217,18 @@ ADAPTIVE_CASES = [
         Task.COMPLEX_REASONING,
         "coder@local",
     ),
-    ("embeddings ranked by completion", (endpoint("embedder", "h0", latency_ewma_s=0.4), endpoint("embedder", "h1", latency_ewma_s=0.1, ttft_ewma_s=9.0)), Task.EMBEDDING, "embedder@h1"),
-    ("unknown endpoint seeded conservatively", (endpoint("coder", "h0", ttft_ewma_s=None), endpoint("coder", "h1", ttft_ewma_s=1.0)), Task.CODE, "coder@h1"),
+    (
+        "embeddings ranked by completion",
+        (endpoint("embedder", "h0", latency_ewma_s=0.4), endpoint("embedder", "h1", latency_ewma_s=0.1, ttft_ewma_s=9.0)),
+        Task.EMBEDDING,
+        "embedder@h1",
+    ),
+    (
+        "unknown endpoint seeded conservatively",
+        (endpoint("coder", "h0", ttft_ewma_s=None), endpoint("coder", "h1", ttft_ewma_s=1.0)),
+        Task.CODE,
+        "coder@h1",
+    ),
 ]
 
 
@@ -220,7 +246,9 @@ def test_adaptive_reason_names_the_saturation_and_the_deciding_term() -> None:
     coder = next(c for c in result.candidates if c.endpoint == "coder@local")
     assert set(coder.terms) == {"wait_s", "load_s", "prefill_s", "tier_penalty_s", "feedback", "retry"}
 
-    cold = decide("adaptive", (endpoint("coder", "h0", in_flight=1, queued=2), endpoint("coder", "h1", resident=False, load_s=4.0)), Task.CODE)
+    cold = decide(
+        "adaptive", (endpoint("coder", "h0", in_flight=1, queued=2), endpoint("coder", "h1", resident=False, load_s=4.0)), Task.CODE
+    )
     assert "beat coder@h0" in cold.reason and "on wait_s" in cold.reason
 
 
@@ -266,12 +294,22 @@ STRICT = Thresholds(ttft_s=1.0, latency_s=30.0, queue=4, error_rate=0.25)
 
 THRESHOLD_CASES = [
     # (case, reasoner overrides, expected chosen, expected reason)
-    ("within thresholds: preferred tier though busier", {"in_flight": 1, "queued": 2}, "reasoner@local", "reasoner@local within thresholds"),
+    (
+        "within thresholds: preferred tier though busier",
+        {"in_flight": 1, "queued": 2},
+        "reasoner@local",
+        "reasoner@local within thresholds",
+    ),
     ("queue over", {"in_flight": 1, "queued": 6}, "coder@local", "reasoner@local queue 6 > 4; fell back to coder@local"),
     ("TTFT p95 over", {"ttft_p95_s": 2.4}, "coder@local", "reasoner@local TTFT p95 2.40 s > 1.00 s; fell back to coder@local"),
     ("latency p95 over", {"latency_p95_s": 45.0}, "coder@local", "reasoner@local latency p95 45.00 s > 30.00 s; fell back to coder@local"),
     ("error rate over", {"error_rate": 0.5}, "coder@local", "reasoner@local error rate 50% > 25%; fell back to coder@local"),
-    ("ejected preferred tier", {"status": EndpointStatus.EJECTED}, "coder@local", "reasoner unavailable (reasoner@local ejected); fell back to coder@local"),
+    (
+        "ejected preferred tier",
+        {"status": EndpointStatus.EJECTED},
+        "coder@local",
+        "reasoner unavailable (reasoner@local ejected); fell back to coder@local",
+    ),
     ("per-model override", {"ttft_p95_s": 2.4, "thresholds": Thresholds(ttft_s=3.0)}, "reasoner@local", "reasoner@local within thresholds"),
 ]
 

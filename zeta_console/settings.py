@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
-from typing import NewType
+from typing import NewType, TypeVar
 
 
 class Task(StrEnum):
@@ -52,7 +52,11 @@ def ollama_url(raw: str) -> str:
     return f"{scheme}://{hostport}"
 
 
-def _frozen(mapping: Mapping) -> Mapping:  # type: ignore[type-arg]
+_Key = TypeVar("_Key")
+_Value = TypeVar("_Value")
+
+
+def _frozen(mapping: Mapping[_Key, _Value]) -> Mapping[_Key, _Value]:
     return MappingProxyType(dict(mapping))
 
 

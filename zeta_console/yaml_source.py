@@ -191,7 +191,9 @@ class _BoundedLoader(yaml.SafeLoader):
             node = super().compose_node(parent, index)
             self._alias_values += self._sizes.get(id(node), 0)  # an alias into its own collection: _Builder refuses it
             if self._alias_values > MAX_ALIAS_VALUES:
-                raise ComposerError(None, None, f"aliases expand to more than {MAX_ALIAS_VALUES} values", cast(Mark, event.start_mark))  # pure-Python parser: its Mark
+                raise ComposerError(
+                    None, None, f"aliases expand to more than {MAX_ALIAS_VALUES} values", cast(Mark, event.start_mark)
+                )  # pure-Python parser: its Mark
             return node
         if self._depth >= MAX_DEPTH:
             raise ComposerError(None, None, f"nested more than {MAX_DEPTH} levels deep", event.start_mark)

@@ -63,7 +63,9 @@ async def test_a_thousand_mixed_requests_balance_the_books(tmp_path: Path) -> No
                 else:
                     cancel_after = rng.choice([None, None, None, 0, 1, 2])
                     task = rng.choice([Task.SIMPLE, Task.CODE, Task.COMPLEX_REASONING, None])
-                    async with router.chat(ask(f"question {index} about python code", task, think=False, options=SHORT, interactive=index % 7 == 0)) as stream:
+                    async with router.chat(
+                        ask(f"question {index} about python code", task, think=False, options=SHORT, interactive=index % 7 == 0)
+                    ) as stream:
                         received = 0
                         async for _ in stream:
                             if received == cancel_after:

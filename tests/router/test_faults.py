@@ -161,7 +161,9 @@ async def test_a_host_going_down_fails_over_is_ejected_and_comes_back_through_a_
         "hosts": (HostConfig("a", ""), HostConfig("b", "")),
         "models": (replace(coder, hosts=("a", "b")), replace(embedder, hosts=("a",)), replace(reasoner, hosts=("a",))),
     }
-    spec = FleetSpec(hosts=(HostSpec(name="a", models=(CODER_PROFILE, EMBEDDER_PROFILE, REASONER_PROFILE)), HostSpec(name="b", models=(CODER_PROFILE,))))
+    spec = FleetSpec(
+        hosts=(HostSpec(name="a", models=(CODER_PROFILE, EMBEDDER_PROFILE, REASONER_PROFILE)), HostSpec(name="b", models=(CODER_PROFILE,)))
+    )
     # A slow poll, so that the breaker (passive signals) is what takes host a out.
     async with routed(spec, health_poll_s=30.0, **two_coders) as run:
         router = run.router

@@ -38,11 +38,14 @@ def test_unreachable_ollama_is_one_line_and_exit_1(isolated_xdg: Path, capsys: p
     assert status == 1
     assert captured.out == ""
     assert captured.err.strip().splitlines() == [
-        f"zeta-console: cannot reach Ollama at http://127.0.0.1:{port} (connection refused): start `ollama serve`, set OLLAMA_HOST, or try --demo"
+        f"zeta-console: cannot reach Ollama at http://127.0.0.1:{port} (connection refused):"
+        " start `ollama serve`, set OLLAMA_HOST, or try --demo"
     ]
 
 
-def test_route_demo_streams_the_answer_and_names_the_decision(isolated_xdg: Path, fast_demo: None, capsys: pytest.CaptureFixture[str]) -> None:
+def test_route_demo_streams_the_answer_and_names_the_decision(
+    isolated_xdg: Path, fast_demo: None, capsys: pytest.CaptureFixture[str]
+) -> None:
     status = main(["route", "write a python function that reverses a list", "--demo"])
     captured = capsys.readouterr()
     assert status == 0

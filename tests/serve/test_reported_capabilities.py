@@ -18,7 +18,9 @@ def completion_only() -> Settings:
     """The default tiers, each configured with "completion" alone (the embedder as it is).
     The emulated reasoner reports thinking and tools, the coder tools and insert."""
     base = Settings()
-    models = tuple(model if "embedding" in model.capabilities else replace(model, capabilities=frozenset({"completion"})) for model in base.models)
+    models = tuple(
+        model if "embedding" in model.capabilities else replace(model, capabilities=frozenset({"completion"})) for model in base.models
+    )
     return replace(base, models=models)
 
 
@@ -33,7 +35,9 @@ async def test_a_capability_only_the_host_reports_is_served() -> None:
         thinking = await http.post("/api/chat", json={"model": "zeta:reason", "messages": HELLO, "think": True, "stream": False})
         assert thinking.status_code == 200, thinking.text
         assert thinking.json()["message"]["thinking"]
-        insert = await http.post("/api/generate", json={"model": "qwen2.5-coder:7b", "prompt": "def f(", "suffix": "return 1", "stream": False})
+        insert = await http.post(
+            "/api/generate", json={"model": "qwen2.5-coder:7b", "prompt": "def f(", "suffix": "return 1", "stream": False}
+        )
         assert insert.status_code == 200, insert.text
 
         show = await http.post("/api/show", json={"model": "qwen3:14b"})

@@ -26,7 +26,9 @@ async def test_parallel_requests_on_one_slot_run_one_after_another() -> None:
 
             async def one(index: int) -> tuple[float, float]:
                 started = time.perf_counter()
-                reply = await client.chat(model=CODER.name, messages=[{"role": "user", "content": f"q{index}"}], options={"num_predict": 20})
+                reply = await client.chat(
+                    model=CODER.name, messages=[{"role": "user", "content": f"q{index}"}], options={"num_predict": 20}
+                )
                 busy_seen.append(host.state()["models"][CODER.name]["busy_slots"])
                 return started, started + (reply.total_duration or 0) / 1e9
 
@@ -128,7 +130,9 @@ async def test_a_client_leaving_the_slot_queue_is_forgotten() -> None:
     async with run_fleet(fleet_with(paced(CODER, decode_tps=50))) as fleet:
         host = fleet.host("local")
         async with httpx.AsyncClient(base_url=host.url, timeout=5) as http:
-            holder = asyncio.create_task(http.post("/api/chat", json={"model": CODER.name, "messages": HELLO, "stream": False, "options": {"num_predict": 10}}))
+            holder = asyncio.create_task(
+                http.post("/api/chat", json={"model": CODER.name, "messages": HELLO, "stream": False, "options": {"num_predict": 10}})
+            )
             await wait_until(lambda: host.state()["models"][CODER.name]["busy_slots"] == 1, message="the slot taken")
             waiter = asyncio.create_task(http.post("/api/chat", json={"model": CODER.name, "messages": HELLO}))
             await wait_until(lambda: host.state()["models"][CODER.name]["waiting"] == 1, message="a waiter")
@@ -147,7 +151,12 @@ async def test_streaming_really_streams_and_ttft_matches_the_prediction() -> Non
             prompt = "word " * 320  # 400 tokens + the template's 4: ~0.2 s of prefill
             predicted = host.predict_ttft_s(CODER.name, 404)
             started = time.perf_counter()
-            arrivals = [time.perf_counter() - started async for _ in await client.chat(model=CODER.name, messages=[{"role": "user", "content": prompt}], stream=True, options={"num_predict": 30})]
+            arrivals = [
+                time.perf_counter() - started
+                async for _ in await client.chat(
+                    model=CODER.name, messages=[{"role": "user", "content": prompt}], stream=True, options={"num_predict": 30}
+                )
+            ]
     assert 0.19 <= predicted <= 0.25
     assert abs(arrivals[0] - predicted) <= 0.1 + 0.3 * predicted
     assert arrivals[-1] - arrivals[0] >= 0.2  # 29 more tokens at 100 tok/s, not one burst
@@ -165,7 +174,9 @@ async def test_contention_slows_each_stream_but_raises_the_aggregate() -> None:
             return (reply.eval_count or 0) / ((reply.eval_duration or 1) / 1e9)
 
         alone = rate(await client.chat(model=CODER.name, messages=HELLO, options=options))
-        together = await asyncio.gather(*(client.chat(model=CODER.name, messages=[{"role": "user", "content": str(i)}], options=options) for i in range(4)))
+        together = await asyncio.gather(
+            *(client.chat(model=CODER.name, messages=[{"role": "user", "content": str(i)}], options=options) for i in range(4))
+        )
     each = [rate(reply) for reply in together]
     assert max(each) < 0.8 * alone  # 4**-0.55 = 0.47 of the single-stream rate
     assert sum(each) > 1.2 * alone  # 4**0.45 = 1.9 times the single-stream rate

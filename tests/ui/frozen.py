@@ -48,7 +48,8 @@ def endpoint(tier: str, model: str, status: EndpointStatus, **changes: Any) -> E
     values: dict[str, Any] = {
         "id": f"{tier}@local", "tier": tier, "model": model, "host": "local", "url": "http://127.0.0.1:11434",
         "capabilities": Settings().model(tier).capabilities,
-        "status": status, "status_reason": "", "states": (status,), "ejected_for_s": None, "drained": False, "slots": 2, "in_flight": 1, "queued": 0,
+        "status": status, "status_reason": "", "states": (status,), "ejected_for_s": None, "drained": False,
+        "slots": 2, "in_flight": 1, "queued": 0,
         "ttft_ewma_s": 0.21, "ttft_p50_s": 0.18, "ttft_p95_s": 0.42, "ttft_p99_s": 0.6,
         "latency_p50_s": 1.9, "latency_p95_s": 3.4, "latency_p99_s": 4.0, "decode_tps": 41.5, "prefill_tps": 900.0,
         "load_s": 2.5, "successes": 120, "errors": 1, "error_rate": 0.008, "errors_by_kind": MappingProxyType({"busy": 1}),

@@ -168,13 +168,17 @@ async def test_tier_threshold_from_the_controls_changes_only_that_tier() -> None
         screen = await choose_scope(app, pilot, "reasoner")
         await enter_threshold(pilot, screen, "ttft_s", "0.5")
         assert router.thresholds_for("reasoner") == replace(before["reasoner"], ttft_s=0.5)
-        assert {tier: router.thresholds_for(tier) for tier in before if tier != "reasoner"} == {tier: before[tier] for tier in before if tier != "reasoner"}
+        assert {tier: router.thresholds_for(tier) for tier in before if tier != "reasoner"} == {
+            tier: before[tier] for tier in before if tier != "reasoner"
+        }
         assert router.snapshot().thresholds == app.session.settings.thresholds  # the global ones too
         changed = screen.query_one("#controls-changed", Static)
         await settle(pilot, lambda: "reasoner.thresholds.ttft_s" in str(changed.content), timeout=1.0, message="marked as changed")
         await settle(
             pilot,
-            lambda: any(e.action is not None and e.action.target == "reasoner.thresholds.ttft_s" and e.action.new == "0.5" for e in app.events),
+            lambda: any(
+                e.action is not None and e.action.target == "reasoner.thresholds.ttft_s" and e.action.new == "0.5" for e in app.events
+            ),
             timeout=1.0,
             message="logged as an operator action",
         )

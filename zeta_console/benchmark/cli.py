@@ -40,7 +40,8 @@ def parse_contenders(text: str, known: Sequence[str]) -> tuple[str, ...]:
 def machine_line() -> str:
     import os
 
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.system()} {platform.release()}"
+    system = f"{platform.system()} {platform.release()}"
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, {system}"
 
 
 def run_bench_command(args: argparse.Namespace) -> int:

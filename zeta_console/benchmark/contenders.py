@@ -123,7 +123,13 @@ async def run_contender(name: str, scenario: Scenario, trace: Sequence[TraceRequ
 
 
 async def _replay(
-    contender: Contender, fleet: SimFleet, settings: Settings, scenario: Scenario, trace: Sequence[TraceRequest], time_scale: float, preferred: dict[Task, str]
+    contender: Contender,
+    fleet: SimFleet,
+    settings: Settings,
+    scenario: Scenario,
+    trace: Sequence[TraceRequest],
+    time_scale: float,
+    preferred: dict[Task, str],
 ) -> ContenderRun:
     faults = asyncio.create_task(play_events(fleet, settings, scenario.events, time.perf_counter(), time_scale))
     try:

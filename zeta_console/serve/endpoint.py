@@ -89,7 +89,9 @@ async def start_endpoint(
     return await serve_on(router, settings, open_listener(listen or settings.serve.listen, token), access_log)
 
 
-async def serve_on(router: Routing, settings: Settings, listener: Listener, access_log: Callable[[str], None] | None = None) -> RunningEndpoint:
+async def serve_on(
+    router: Routing, settings: Settings, listener: Listener, access_log: Callable[[str], None] | None = None
+) -> RunningEndpoint:
     """Serve Ollama's API through `router` on an open listener, handing one line per request to `access_log` if given;
     the endpoint owns the listener's socket from here."""
     address, sock = listener.address, listener.sock

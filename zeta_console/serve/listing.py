@@ -60,7 +60,11 @@ def tags(catalogue: Catalogue, snapshot: RouterSnapshot, started_at: float) -> d
 
 def show(catalogue: Catalogue, model: CatalogueModel, snapshot: RouterSnapshot, started_at: float) -> dict[str, Any]:
     routes_to = " -> ".join(model.tiers)
-    summary = f"zeta virtual model: routes to {routes_to}" if model.is_virtual else f"{model.pinned_model} through the zeta router (tiers: {routes_to})"
+    summary = (
+        f"zeta virtual model: routes to {routes_to}"
+        if model.is_virtual
+        else f"{model.pinned_model} through the zeta router (tiers: {routes_to})"
+    )
     return {
         "license": "",
         "modelfile": f"# {summary}\n",

@@ -75,14 +75,23 @@ class ServeMetrics:
         self.requests = Counter(
             "zeta_requests", "Routed requests by endpoint and outcome", ["endpoint", "outcome", "client"], registry=self.registry
         )
-        self.errors = Counter("zeta_request_errors", "Failed requests by endpoint and error kind", ["endpoint", "kind"], registry=self.registry)
+        self.errors = Counter(
+            "zeta_request_errors", "Failed requests by endpoint and error kind", ["endpoint", "kind"], registry=self.registry
+        )
         self.ttft = Histogram("zeta_ttft_seconds", "Time to first token", ["endpoint"], buckets=TTFT_BUCKETS_S, registry=self.registry)
         self.latency = Histogram(
-            "zeta_request_duration_seconds", "Request latency, arrival to last chunk", ["endpoint"], buckets=LATENCY_BUCKETS_S, registry=self.registry
+            "zeta_request_duration_seconds",
+            "Request latency, arrival to last chunk",
+            ["endpoint"],
+            buckets=LATENCY_BUCKETS_S,
+            registry=self.registry,
         )
         self.output_tokens = Counter("zeta_output_tokens", "Tokens generated", ["endpoint"], registry=self.registry)
         self.decisions = Counter(
-            "zeta_decisions", "Routing decisions by policy, task and kind of reason", ["policy", "task", "reason_kind"], registry=self.registry
+            "zeta_decisions",
+            "Routing decisions by policy, task and kind of reason",
+            ["policy", "task", "reason_kind"],
+            registry=self.registry,
         )
         self.operator_actions = Counter("zeta_operator_actions", "Operator actions", ["action", "source"], registry=self.registry)
         self.responses = Counter("zeta_serve_responses", "HTTP responses of the endpoint", ["path", "status"], registry=self.registry)

@@ -57,7 +57,7 @@ def _format(value: Any) -> str | Mapping[str, Any] | None:
     if value is None or value == "":
         return None
     if value == "json" or isinstance(value, dict):
-        return value  # type: ignore[no-any-return]
+        return value  # type: ignore[no-any-return]  # the string "json" or a JSON schema object
     raise ApiError(400, 'invalid format: expected "json" or a JSON schema object')
 
 
@@ -121,7 +121,9 @@ class RequestTranslator:
             raise ApiError(404, not_found)
         return model
 
-    def _inference(self, fields: Mapping[str, Any], operation: str, struct: str, client: str, empty: ApiError | None) -> tuple[CatalogueModel, dict[str, Any]]:
+    def _inference(
+        self, fields: Mapping[str, Any], operation: str, struct: str, client: str, empty: ApiError | None
+    ) -> tuple[CatalogueModel, dict[str, Any]]:
         """The model and the router fields that chat and generate share, validated."""
         asked = fields.get("model", "")
         model = self._model(asked, f"model '{asked}' not found", empty)

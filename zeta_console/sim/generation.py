@@ -119,7 +119,9 @@ class Embedded:
     metrics: Metrics
 
 
-async def run_embedding(engine: HostEngine, request: EmbedRequest, pace: RequestPace, faults: RequestFaults, *, normalise: bool) -> Embedded:
+async def run_embedding(
+    engine: HostEngine, request: EmbedRequest, pace: RequestPace, faults: RequestFaults, *, normalise: bool
+) -> Embedded:
     """One slot pass per input, in order: embedding runners have a single slot."""
     if faults.drop_connection:
         raise DropConnection()

@@ -29,7 +29,7 @@ LOAD_PRESETS = (0.0, 1.0, 2.0, 5.0, 10.0, 50.0, 200.0)
 class ConsoleCommands(Provider):
     @property
     def console(self) -> ZetaConsole:
-        return self.app  # type: ignore[return-value]
+        return self.app  # type: ignore[return-value]  # Provider.app is typed App; the palette only runs in ZetaConsole
 
     def entries(self) -> Iterator[Entry]:
         app = self.console
@@ -64,11 +64,23 @@ class ConsoleCommands(Provider):
             if endpoint.drained:
                 yield (f"endpoint: undrain {endpoint.id}", partial(run, partial(router.undrain, endpoint.id, "console"), "Undrain"), "")
             else:
-                yield (f"endpoint: drain {endpoint.id}", partial(run, partial(router.drain, endpoint.id, "console"), "Drain"), "finish in-flight work, take no new work")
+                yield (
+                    f"endpoint: drain {endpoint.id}",
+                    partial(run, partial(router.drain, endpoint.id, "console"), "Drain"),
+                    "finish in-flight work, take no new work",
+                )
             if EndpointStatus.EJECTED in endpoint.states:
-                yield (f"endpoint: restore {endpoint.id}", partial(run, partial(router.restore, endpoint.id, "console"), "Restore"), "close the circuit now")
+                yield (
+                    f"endpoint: restore {endpoint.id}",
+                    partial(run, partial(router.restore, endpoint.id, "console"), "Restore"),
+                    "close the circuit now",
+                )
             else:
-                yield (f"endpoint: eject {endpoint.id}", partial(run, partial(router.eject, endpoint.id, "console"), "Eject"), "open the circuit now")
+                yield (
+                    f"endpoint: eject {endpoint.id}",
+                    partial(run, partial(router.eject, endpoint.id, "console"), "Eject"),
+                    "open the circuit now",
+                )
         if app.session.loadgen is not None:
             current = app.session.loadgen.rate_per_s
             for rate in LOAD_PRESETS:
