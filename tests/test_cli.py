@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.xdg import isolated_xdg  # noqa: F401  (fixture)
 from zeta_console import demo
 from zeta_console.cli import COMMANDS, main
 
@@ -72,7 +71,9 @@ def test_config_before_check_config_is_the_file_checked(capsys: pytest.CaptureFi
     assert positional.startswith("zeta-console: bad.yaml:1: policy: unknown policy")
 
 
-def test_demo_before_route_routes_on_the_demo_fleet(ollama_away: int, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_before_route_routes_on_the_demo_fleet(
+    ollama_away: int, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr(demo, "demo_fleet", functools.partial(demo.demo_fleet, time_scale=50.0))
     assert main(["--demo", "route", "write a python function that reverses a list"]) == 0
     assert capsys.readouterr().err.startswith("→ coder@local (qwen2.5-coder:7b) [code]: ")

@@ -187,7 +187,7 @@ COMMANDS = {
 class _CommandParser(argparse.ArgumentParser):
     """A subcommand's parser: it reports arguments it does not know with its own usage, not the top level's."""
 
-    def parse_known_args(  # type: ignore[override]
+    def parse_known_args(  # type: ignore[override]  # typeshed overloads it; this one signature serves both
         self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
     ) -> tuple[argparse.Namespace, list[str]]:
         namespace, extras = super().parse_known_args(args, namespace)

@@ -11,8 +11,10 @@ import time
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from zeta_console.number_rules import threshold_value
 from zeta_console.router.api import ALL_TASKS, OperatorAction
 from zeta_console.router.health import CircuitBreakers
+from zeta_console.router.policies import policy_name
 from zeta_console.settings import PolicyName, Settings, Task, Thresholds
 
 THRESHOLD_NAMES = frozenset(item.name for item in fields(Thresholds))
@@ -30,25 +32,6 @@ class ControlState:
     tier_thresholds: dict[str, dict[str, float]] = field(default_factory=dict)  # tier -> name -> value (operator overrides)
     pins: dict[str, str] = field(default_factory=dict)  # task value or "*" -> tier
     drained: set[str] = field(default_factory=set)
-
-
-def _parse_threshold(name: str, value: Any) -> float:
-    if name not in THRESHOLD_NAMES:
-        raise ValueError(f"unknown threshold {name!r}: expected one of {', '.join(sorted(THRESHOLD_NAMES))}")
-    expected = "a positive integer" if name == "queue" else "a number"
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"thresholds.{name}: expected {expected}, got {value!r}") from None
-    if name == "queue":
-        if number != int(number) or number < 1:
-            raise ValueError(f"thresholds.queue: expected a positive integer, got {value!r}")
-        return int(number)
-    if name == "error_rate" and not 0.0 < number <= 1.0:
-        raise ValueError(f"thresholds.error_rate: expected a fraction in (0, 1], got {value!r}")
-    if number <= 0:
-        raise ValueError(f"thresholds.{name}: expected a positive number of seconds, got {value!r}")
-    return number
 
 
 class OperatorControls:
@@ -97,16 +80,13 @@ class OperatorControls:
             raise ValueError(f"unknown endpoint {endpoint!r}: expected one of {', '.join(self.endpoint_ids)}")
 
     def set_policy(self, policy: PolicyName | str, source: str = "operator") -> OperatorAction:
-        try:
-            name = PolicyName(policy)
-        except ValueError:
-            raise ValueError(f"unknown policy {policy!r}: expected one of {', '.join(PolicyName)}") from None
+        name = policy_name(policy)
         self._install_policy(name)
         old, self.controls.policy = self.controls.policy, name
-        return self._record("set_policy", "policy", old.value, name.value, source)
+        return self._record("set_policy", "policy", old, name, source)
 
     def set_threshold(self, name: str, value: Any, tier: str | None = None, source: str = "operator") -> OperatorAction:
-        number = _parse_threshold(name, value)
+        number = threshold_value(name, value)
         if tier is None:
             old = getattr(self.controls.thresholds, name)
             self.controls.thresholds = replace(self.controls.thresholds, **{name: number})

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from zeta_console.router.api import Classification, Decision, EndpointSnapshot, EndpointStatus, RouterSnapshot
 from zeta_console.router.candidates import EndpointState
 from zeta_console.router.metrics import EndpointMetrics
+from zeta_console.router.policies import policy_names
 from zeta_console.settings import PolicyName, Task, Thresholds
 
 if TYPE_CHECKING:
@@ -129,6 +130,7 @@ def endpoint_snapshot(router: ZetaDynamicRouter, endpoint: Endpoint, now: float)
         model=endpoint.model,
         host=endpoint.host,
         url=endpoint.url,
+        capabilities=router.capabilities[endpoint.id],
         status=states[0][0],
         status_reason="; ".join(reason for _, reason in states if reason),
         states=tuple(status for status, _ in states),
@@ -166,6 +168,7 @@ def router_snapshot(router: ZetaDynamicRouter) -> RouterSnapshot:
     return RouterSnapshot(
         taken_at=time.time(),
         policy=router.controls.policy,
+        policies=policy_names(),
         pins=dict(router.controls.pins),
         thresholds=router.controls.thresholds,
         endpoints=tuple(endpoint_snapshot(router, endpoint, now) for endpoint in router.endpoints.values()),
