@@ -34,6 +34,7 @@ from typing import Any, NoReturn
 
 import yaml
 
+from zeta_console.backends.registry import BACKENDS
 from zeta_console.settings import CAPABILITIES, HostConfig, ModelConfig, Settings, Task, Thresholds, default_ollama_url
 from zeta_console.wording import counted
 from zeta_console.yaml_source import ConfigError, Keys, YamlSource, describe, dotted, parse_yaml, raise_all, read_yaml, unknown
@@ -465,6 +466,10 @@ def _check_origin(value: str) -> str | None:
     return None
 
 
+def _check_api(value: str) -> str | None:
+    return None if value in BACKENDS else unknown("api", value, sorted(BACKENDS))
+
+
 def _check_capability(value: str) -> str | None:
     return None if value in CAPABILITIES else unknown("capability", value, sorted(CAPABILITIES))
 
@@ -509,6 +514,7 @@ def shipped_theme_names() -> tuple[str, ...]:
 
 _STRING_CHECKS: Mapping[str, Callable[[str], str | None]] = {
     "url": _check_url,
+    "api": _check_api,
     "listen": _check_listen,
     "capabilities": _check_capability,
     "allowed_origins": _check_origin,

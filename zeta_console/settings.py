@@ -60,6 +60,7 @@ def _frozen(mapping: Mapping) -> Mapping:  # type: ignore[type-arg]
 class HostConfig:
     name: str
     url: str
+    api: str = "ollama"  # the kind of server: a name in backends.registry.BACKENDS
 
 
 @dataclass(frozen=True)

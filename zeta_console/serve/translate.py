@@ -161,7 +161,7 @@ class RequestTranslator:
             _require(model, "insert", f"{asked} does not support insert")
         if fields.get("images"):
             _require(model, "vision", f"{asked} does not support vision")
-        images = tuple(ollama.Image(value=_image_bytes(image, "images")) for image in fields.get("images", ()) if image)
+        images = tuple(_image_bytes(image, "images") for image in fields.get("images", ()) if image)
         request = GenerateRequest(  # `context` (deprecated) is dropped
             prompt=fields.get("prompt", ""),
             system=fields.get("system"),
