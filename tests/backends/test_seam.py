@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from typing import ClassVar
 
 import pytest
 import pytest_asyncio
@@ -81,7 +82,7 @@ async def test_a_host_reports_version_loaded_and_installed_models(backend: Ollam
 class CountingBackend(OllamaBackend):
     """A second registered kind: Ollama's backend, counting the hosts it was built for."""
 
-    built: list[str] = []
+    built: ClassVar[list[str]] = []
 
     def __init__(self, url: str, timeouts: Timeouts) -> None:
         super().__init__(url, timeouts)

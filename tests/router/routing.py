@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from zeta_console.backends.ollama import BackendError
+from zeta_console.backends.types import BackendError
 from zeta_console.benchmark.settings_scale import scaled_settings
 from zeta_console.demo import demo_settings
 from zeta_console.journal import Journal

@@ -9,7 +9,7 @@ import pytest
 
 from tests.helpers import wait_until
 from tests.router.routing import FAST, answer, ask, best_scored, counters_are_zero, routed
-from zeta_console.backends.ollama import BackendError
+from zeta_console.backends.types import BackendError
 from zeta_console.router.api import EndpointStatus, ErrorKind, Outcome, RequestRecord
 from zeta_console.router.metrics import ERROR_HALF_LIFE_S
 from zeta_console.router.requests import EmbedRequest
