@@ -62,5 +62,6 @@ def test_an_embedding_reply_is_the_client_models_bytes() -> None:
     timings = FinalTimings(total_s=0.5, load_s=0.01, prompt_tokens=4, prefill_s=None, output_tokens=None, decode_s=None)
     vectors = [[0.1, -2e-05], [1.0, 0.0]]
     reply = embed_json(Embeddings(vectors, timings), "zeta:embed")
-    expected = ollama.EmbedResponse(model="zeta:embed", total_duration=500_000_000, load_duration=10_000_000, prompt_eval_count=4, embeddings=vectors)
+    stats = {"total_duration": 500_000_000, "load_duration": 10_000_000, "prompt_eval_count": 4}
+    expected = ollama.EmbedResponse(model="zeta:embed", **stats, embeddings=vectors)
     assert reply == expected.model_dump_json(exclude_none=True).encode()
