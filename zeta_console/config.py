@@ -31,6 +31,7 @@ from typing import Any, NoReturn
 
 import yaml
 
+from zeta_console.backends.registry import BACKENDS
 from zeta_console.number_rules import number_problem, number_value
 from zeta_console.router.policies import policy_name
 from zeta_console.settings import CAPABILITIES, HostConfig, ModelConfig, Settings, Task, Thresholds, default_ollama_url
@@ -375,6 +376,10 @@ def _check_policy(value: str) -> str | None:
     return None
 
 
+def _check_api(value: str) -> str | None:
+    return None if value in BACKENDS else unknown("api", value, sorted(BACKENDS))
+
+
 def _check_capability(value: str) -> str | None:
     return None if value in CAPABILITIES else unknown("capability", value, sorted(CAPABILITIES))
 
@@ -419,6 +424,7 @@ def shipped_theme_names() -> tuple[str, ...]:
 
 _STRING_CHECKS: Mapping[str, Callable[[str], str | None]] = {
     "url": _check_url,
+    "api": _check_api,
     "listen": _check_listen,
     "capabilities": _check_capability,
     "policy": _check_policy,

@@ -8,7 +8,7 @@ import json
 import sys
 from typing import Any
 
-from zeta_console.backends.ollama import BackendError
+from zeta_console.backends.types import BackendError
 from zeta_console.errors import UserError
 from zeta_console.journal import Journal
 from zeta_console.router.api import Decision, ErrorKind, RequestRecord
@@ -54,15 +54,15 @@ async def _chat(router: ZetaDynamicRouter, args: argparse.Namespace) -> int:
     thinking: list[str] = []
     try:
         async with stream:
-            async for chunk in stream:
+            async for delta in stream:
                 if not answer and not thinking and not args.json and stream.decision is not None:
                     print(describe(stream.decision), file=sys.stderr, flush=True)
-                if chunk.message.thinking:
-                    thinking.append(chunk.message.thinking)
-                if chunk.message.content:
-                    answer.append(chunk.message.content)
+                if delta.thinking:
+                    thinking.append(delta.thinking)
+                if delta.content:
+                    answer.append(delta.content)
                     if not args.json:
-                        sys.stdout.write(chunk.message.content)
+                        sys.stdout.write(delta.content)
                         sys.stdout.flush()
     except BackendError as error:
         raise _user_error(router, stream.record, error) from None

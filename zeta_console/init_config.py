@@ -22,7 +22,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from zeta_console.backends.ollama import BackendError, OllamaBackend
+from zeta_console.backends.ollama import OllamaBackend
+from zeta_console.backends.types import BackendError
 from zeta_console.config import CONFIG_FILE, config_dir, load_settings
 from zeta_console.errors import UserError
 from zeta_console.ollama_api.names import canonical_name

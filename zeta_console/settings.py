@@ -71,6 +71,7 @@ def _frozen(mapping: Mapping[_Key, _Value]) -> Mapping[_Key, _Value]:
 class HostConfig:
     name: str
     url: str
+    api: str = "ollama"  # the kind of server: a name in backends.registry.BACKENDS
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from zeta_console.backends.ollama import BackendError
+from zeta_console.backends.types import BackendError
 from zeta_console.benchmark.settings_scale import scaled_settings
 from zeta_console.demo import demo_settings
 from zeta_console.journal import Journal
@@ -71,7 +71,7 @@ async def answer(router: ZetaDynamicRouter, request: ChatRequest) -> tuple[str, 
     async with router.chat(request) as stream:
         try:
             async for chunk in stream:
-                parts.append(chunk.message.content or "")
+                parts.append(chunk.content)
         except BackendError:
             pass
     assert stream.record is not None

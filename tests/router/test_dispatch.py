@@ -10,7 +10,7 @@ import pytest
 
 from tests.helpers import wait_until
 from tests.router.routing import answer, ask, counters_are_zero, routed
-from zeta_console.backends.ollama import BackendError
+from zeta_console.backends.types import BackendError
 from zeta_console.demo import zero_latency_fleet_spec
 from zeta_console.router.api import Decision, ErrorKind, Outcome
 from zeta_console.router.dispatch import RejectedError

@@ -39,6 +39,20 @@ async def test_sync_chat_without_streaming_aggregates_one_reply(served: Served) 
     assert reply.message.role == "assistant" and reply.message.content
 
 
+async def test_a_conversation_with_tools_and_tool_results_is_routed_as_plain_data(served: Served) -> None:
+    weather = {"type": "function", "function": {"name": "weather", "description": "today's weather", "parameters": {"type": "object"}}}
+    asked = [
+        *CODE,
+        {"role": "assistant", "content": "", "tool_calls": [{"function": {"name": "weather", "arguments": {"city": "Oslo"}}}]},
+        {"role": "tool", "content": "sunny", "tool_name": "weather"},
+    ]
+    async with ollama.AsyncClient(host=served.url) as client:
+        reply = await client.chat(model="zeta:code", messages=asked, tools=[weather], think=False)
+    assert reply.done and reply.message.content
+    routed = served.router.snapshot()  # the request reached the coder (it has the tools capability)
+    assert any(endpoint.tier == "coder" and endpoint.successes for endpoint in routed.endpoints)
+
+
 async def test_sync_chat_streams(served: Served) -> None:
     def ask() -> list[ollama.ChatResponse]:
         return list(ollama.Client(host=served.url).chat(model="zeta:simple", messages=HELLO, stream=True))

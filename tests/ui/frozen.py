@@ -12,8 +12,7 @@ from datetime import UTC
 from types import MappingProxyType
 from typing import Any
 
-import ollama
-
+from zeta_console.backends.types import Delta, FinalTimings
 from zeta_console.number_rules import threshold_value
 from zeta_console.router.api import (
     ALL_TASKS,
@@ -233,19 +232,19 @@ class ScriptedAnswer:
         self.request = request
         self.decision: Decision | None = None
 
-    def __aiter__(self) -> AsyncIterator[ollama.ChatResponse]:
+    def __aiter__(self) -> AsyncIterator[Delta]:
         return self._chunks()
 
-    async def _chunks(self) -> AsyncIterator[ollama.ChatResponse]:
+    async def _chunks(self) -> AsyncIterator[Delta]:
         self.decision = Decision(
             request_id="r9000", at=T0, classification=Classification(Task.CODE, 0.92, "code keywords: def", "rules"),
             policy=PolicyName("adaptive"), candidates=candidates("coder@local"), chosen="coder@local",
             reason="pin code→coder; lowest predicted latency 0.62s of the coder tier", client="prompt",
         )  # fmt: skip
         context = len(self.request.messages) - 1
-        yield ollama.ChatResponse(model="qwen2.5-coder:7b", message=ollama.Message(role="assistant", thinking="The user wants code."))
+        yield Delta(thinking="The user wants code.")
         answer = f"[frozen] An answer with {context} earlier messages of context."
-        yield ollama.ChatResponse(model="qwen2.5-coder:7b", message=ollama.Message(role="assistant", content=answer), done=True)
+        yield Delta(content=answer, final=FinalTimings(None, None, None, None, None, None, "stop"))
 
     async def aclose(self) -> None:
         return None

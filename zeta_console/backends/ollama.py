@@ -1,18 +1,16 @@
-"""The only code that talks to Ollama: the official async client with explicit timeouts.
+"""The Ollama backend: the official async client with explicit timeouts, in neutral types.
 
 Every client exception is mapped to one `BackendError` with an `ErrorKind` (ollama-api.md
 §2.6) by `map_error`, so the router reasons about kinds, never about httpx or pydantic. Chat
-and generate always stream upstream (time to first token is measured). Streams are handed out
-as the client's own async generators (cheapest per chunk): their consumer maps their errors
-with `map_error` and closes them with `aclose()` when it stops early (§4.7), which makes Ollama
-stop generating and free the slot.
+and generate always stream upstream (time to first token is measured); each chunk becomes a
+`Delta`, the `done` chunk's metrics its `FinalTimings`. Closing a stream with `aclose()` closes
+the client's own stream, which makes Ollama stop generating and free the slot (§4.7).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -20,32 +18,25 @@ import httpx
 import ollama
 import pydantic
 
-from zeta_console.router.api import ErrorKind
+from zeta_console.backends.types import (
+    BackendError,
+    Delta,
+    DeltaStream,
+    Embeddings,
+    ErrorKind,
+    FinalTimings,
+    InstalledModel,
+    ModelFacts,
+    QueueSignals,
+    ResidentModel,
+    ToolCall,
+    kind_for_status,
+)
 from zeta_console.settings import Timeouts
 
 NS = 1e-9
 CONNECTION_ERRORS = (httpx.ConnectError, ConnectionError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
-
-
-class BackendError(Exception):
-    def __init__(self, kind: ErrorKind, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-        self.status = status
-
-    def __str__(self) -> str:
-        return f"{self.kind.value}: {self.message}" + (f" (HTTP {self.status})" if self.status and self.status > 0 else "")
-
-
-def _kind_for_status(status: int) -> ErrorKind:
-    if status == 503 or status == 429:
-        return ErrorKind.BUSY
-    if status == 404:
-        return ErrorKind.NOT_FOUND
-    if 400 <= status < 500:
-        return ErrorKind.BAD_REQUEST
-    return ErrorKind.SERVER_ERROR
+Chunk = TypeVar("Chunk", ollama.ChatResponse, ollama.GenerateResponse)
 
 
 def map_error(error: BaseException, *, mid_stream: bool = False) -> BackendError:
@@ -58,7 +49,7 @@ def map_error(error: BaseException, *, mid_stream: bool = False) -> BackendError
     if isinstance(error, ollama.ResponseError):
         if error.status_code == -1:  # an {"error": ...} line inside a 200 stream
             return BackendError(ErrorKind.FAILED_MID_STREAM, error.error)
-        return BackendError(_kind_for_status(error.status_code), error.error, error.status_code)
+        return BackendError(kind_for_status(error.status_code), error.error, error.status_code)
     if isinstance(error, (httpx.TimeoutException, TimeoutError)):
         return BackendError(ErrorKind.TIMED_OUT, f"{type(error).__name__}: {error}".rstrip(": "))
     if isinstance(error, CONNECTION_ERRORS):
@@ -83,75 +74,51 @@ def _describe_transport_error(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
-@dataclass(frozen=True)
-class FinalTimings:
-    """The metrics of a final (`done`) chunk, in seconds; None where the server left them out."""
-
-    total_s: float | None
-    load_s: float | None
-    prompt_tokens: int | None
-    prefill_s: float | None
-    output_tokens: int | None
-    decode_s: float | None
-
-    @property
-    def decode_tps(self) -> float | None:
-        if self.output_tokens and self.decode_s:
-            return self.output_tokens / self.decode_s
-        return None
-
-    @property
-    def prefill_s_per_token(self) -> float | None:
-        if self.prompt_tokens and self.prefill_s is not None:
-            return self.prefill_s / self.prompt_tokens
-        return None
-
-
 def _seconds(value: int | None) -> float | None:
     return None if value is None else value * NS
 
 
-def final_timings(chunk: ollama.ChatResponse | ollama.GenerateResponse | ollama.EmbedResponse) -> FinalTimings:
+def final_timings(reply: ollama.ChatResponse | ollama.GenerateResponse | ollama.EmbedResponse) -> FinalTimings:
     return FinalTimings(
-        total_s=_seconds(chunk.total_duration),
-        load_s=_seconds(chunk.load_duration),
-        prompt_tokens=chunk.prompt_eval_count,
-        prefill_s=_seconds(chunk.prompt_eval_duration),
-        output_tokens=chunk.eval_count,
-        decode_s=_seconds(chunk.eval_duration),
+        total_s=_seconds(reply.total_duration),
+        load_s=_seconds(reply.load_duration),
+        prompt_tokens=reply.prompt_eval_count,
+        prefill_s=_seconds(reply.prompt_eval_duration),
+        output_tokens=reply.eval_count,
+        decode_s=_seconds(reply.eval_duration),
+        done_reason=reply.done_reason,
     )
 
 
-@dataclass(frozen=True)
-class ResidentModel:
-    """One row of /api/ps."""
-
-    model: str
-    size_bytes: int | None
-    size_vram_bytes: int | None
-    expires_at: float | None  # wall clock
+def _tool_calls(calls: Sequence[ollama.Message.ToolCall]) -> tuple[ToolCall, ...]:
+    return tuple(ToolCall(call.function.name, call.function.arguments) for call in calls)
 
 
-@dataclass(frozen=True)
-class InstalledModel:
-    """One row of /api/tags: a model the host has pulled."""
-
-    name: str  # as Ollama reports it, tag included ("llama3.1:8b", "nomic-embed-text:latest")
-    size_bytes: int | None  # on disk
-    parameter_size: str | None  # "8.0B"
-    family: str | None
-
-
-@dataclass(frozen=True)
-class ModelFacts:
-    """What /api/show says about a model."""
-
-    capabilities: frozenset[str] | None  # None when the server does not report them
-    parameter_size: str | None
-    parameter_count: int | None  # model_info general.parameter_count
+def chat_delta(chunk: ollama.ChatResponse) -> Delta:
+    message = chunk.message
+    return Delta(
+        message.content or "",
+        message.thinking or "",
+        _tool_calls(message.tool_calls) if message.tool_calls else (),
+        final_timings(chunk) if chunk.done else None,
+    )
 
 
-Chunk = TypeVar("Chunk", ollama.ChatResponse, ollama.GenerateResponse)
+def generate_delta(chunk: ollama.GenerateResponse) -> Delta:
+    return Delta(chunk.response or "", chunk.thinking or "", (), final_timings(chunk) if chunk.done else None)
+
+
+async def _deltas(chunks: AsyncGenerator[Chunk, None], convert: Callable[[Chunk], Delta]) -> DeltaStream:
+    """The client's stream as deltas, its errors as BackendError; closing this closes it."""
+    mid_stream = False
+    try:
+        async for chunk in chunks:
+            yield convert(chunk)
+            mid_stream = True
+    except Exception as error:
+        raise map_error(error, mid_stream=mid_stream) from error
+    finally:
+        await chunks.aclose()
 
 
 class OllamaBackend:
@@ -178,25 +145,48 @@ class OllamaBackend:
         """Close the client of the running loop (clients of other loops die with their loop)."""
         client = self._clients.pop(asyncio.get_running_loop(), None)
         if client is not None:
-            await client.close()
+            await client.close()  # type: ignore[no-untyped-call]
 
-    async def chat(self, model: str, messages: Sequence[Mapping[str, Any]], **fields: Any) -> AsyncIterator[ollama.ChatResponse]:
-        """Open a streamed chat. Fields: think, options, format, keep_alive, tools (None = not sent)."""
-        return await self._open_stream(self._client().chat, model=model, messages=messages, **fields)
+    async def chat(
+        self,
+        model: str,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        tools: Sequence[Any] | None = None,
+        think: bool | str | None = None,
+        options: Mapping[str, Any] | None = None,
+        format: str | Mapping[str, Any] | None = None,
+        keep_alive: float | str | None = None,
+    ) -> DeltaStream:
+        fields = {"tools": tools, "think": think, "options": options, "format": format, "keep_alive": keep_alive}
+        return _deltas(await self._open_stream(self._client().chat, model=model, messages=messages, **fields), chat_delta)
 
-    async def generate(self, model: str, prompt: str, **fields: Any) -> AsyncIterator[ollama.GenerateResponse]:
-        """Open a streamed generation. Fields: system, suffix, images, raw, template, think, options, format, keep_alive."""
-        return await self._open_stream(self._client().generate, model=model, prompt=prompt, **fields)
+    async def generate(
+        self,
+        model: str,
+        prompt: str,
+        *,
+        system: str | None = None,
+        suffix: str | None = None,
+        images: Sequence[bytes] | None = None,
+        raw: bool | None = None,
+        template: str | None = None,
+        think: bool | str | None = None,
+        options: Mapping[str, Any] | None = None,
+        format: str | Mapping[str, Any] | None = None,
+        keep_alive: float | str | None = None,
+    ) -> DeltaStream:
+        fields: dict[str, Any] = {"system": system, "suffix": suffix, "images": images, "raw": raw, "template": template}
+        fields |= {"think": think, "options": options, "format": format, "keep_alive": keep_alive}
+        chunks = await self._open_stream(self._client().generate, model=model, prompt=prompt, **fields)
+        return _deltas(chunks, generate_delta)
 
     @staticmethod
-    async def _open_stream(call: Any, **request: Any) -> AsyncIterator[Any]:
-        """The client's own stream, unwrapped: a wrapping generator would cost a call on every chunk.
-
-        No I/O happens until the first chunk is awaited. Its exceptions are the client's: the
-        consumer passes them through `map_error` (with `mid_stream=True` once a chunk arrived)
-        and must `aclose()` the stream when it stops early (ollama-api.md §4.7)."""
+    async def _open_stream(call: Callable[..., Any], **request: Any) -> AsyncGenerator[Any, None]:
+        """The client's stream (no I/O happens until its first chunk is awaited); None fields are not sent."""
         try:
-            return await call(stream=True, **{key: value for key, value in request.items() if value is not None})  # type: ignore[no-any-return]
+            chunks: AsyncGenerator[Any, None] = await call(stream=True, **{key: value for key, value in request.items() if value is not None})
+            return chunks
         except Exception as error:
             raise map_error(error) from error
 
@@ -209,24 +199,28 @@ class OllamaBackend:
         truncate: bool | None = None,
         options: Mapping[str, Any] | None = None,
         keep_alive: float | str | None = None,
-    ) -> ollama.EmbedResponse:
+    ) -> Embeddings:
         try:
-            return await self._client().embed(model=model, input=input, dimensions=dimensions, truncate=truncate, options=options, keep_alive=keep_alive)
+            reply = await self._client().embed(
+                model=model, input=input, dimensions=dimensions, truncate=truncate, options=options, keep_alive=keep_alive
+            )
         except Exception as error:
             raise map_error(error) from error
+        return Embeddings(reply.embeddings, final_timings(reply))
 
     async def version(self) -> str:
         """GET /api/version with raw httpx (the client has no health call): the liveness probe."""
         try:
             response = await self._client()._client.get("/api/version")
             response.raise_for_status()
-            return str(response.json().get("version", "?"))
+            return f"ollama {response.json().get('version', '?')}"
         except httpx.HTTPStatusError as error:
-            raise BackendError(_kind_for_status(error.response.status_code), error.response.text, error.response.status_code) from error
+            raise BackendError(kind_for_status(error.response.status_code), error.response.text, error.response.status_code) from error
         except Exception as error:
             raise map_error(error) from error
 
-    async def ps(self) -> tuple[ResidentModel, ...]:
+    async def loaded(self) -> tuple[ResidentModel, ...]:
+        """GET /api/ps: the models in memory, with their size and keep-alive expiry."""
         try:
             reply = await self._client().ps()
         except Exception as error:
@@ -273,20 +267,10 @@ class OllamaBackend:
         """Capabilities reported by /api/show; None when the server does not report them."""
         return (await self.show(model)).capabilities
 
+    async def queue_signals(self) -> QueueSignals | None:
+        """Ollama exposes no queue or slot gauges (backends-api.md §8): the router counts its own."""
+        return None
+
 
 def _wall_clock(moment: datetime | None) -> float | None:
     return moment.timestamp() if moment is not None else None
-
-
-class Backends:
-    """The backends of a fleet, one per host name."""
-
-    def __init__(self, hosts: Mapping[str, str], timeouts: Timeouts) -> None:
-        self._by_host = {name: OllamaBackend(url, timeouts) for name, url in hosts.items()}
-
-    def __getitem__(self, host: str) -> OllamaBackend:
-        return self._by_host[host]
-
-    async def aclose(self) -> None:
-        for backend in self._by_host.values():
-            await backend.aclose()

@@ -46,8 +46,8 @@ class ZetaContender:
                     options={"num_predict": request.output_tokens},
                     client=client,
                 )
-                async for chunk in self._router.chat(chat):
-                    if first_token_s is None and (chunk.message.content or chunk.message.thinking):
+                async for delta in self._router.chat(chat):
+                    if first_token_s is None and (delta.content or delta.thinking):
                         first_token_s = time.perf_counter() - started
         except Exception:  # noqa: BLE001 - the router's record says what went wrong
             pass

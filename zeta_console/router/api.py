@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
+from zeta_console.backends.types import ErrorKind  # records carry the backend's error kind; importers may take it from here
 from zeta_console.settings import PolicyName, Task, Thresholds
 
 ALL_TASKS = "*"  # the pin key that applies to every task type
@@ -31,18 +32,6 @@ class Outcome(StrEnum):
     ERROR = "error"
     CANCELLED = "cancelled"
     REJECTED = "rejected"  # no capable endpoint could take it
-
-
-class ErrorKind(StrEnum):
-    """Backend errors, mapped from the ollama client's exceptions (ollama-api.md §2.6)."""
-
-    UNAVAILABLE = "unavailable"  # connection refused / reset, host down
-    BUSY = "busy"  # 503 server busy / queue full: load, not failure
-    NOT_FOUND = "not_found"
-    BAD_REQUEST = "bad_request"  # 4xx caused by the request: never retried elsewhere
-    FAILED_MID_STREAM = "failed_mid_stream"
-    TIMED_OUT = "timed_out"
-    SERVER_ERROR = "server_error"  # 5xx before the first token
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,9 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import ollama
-
-from zeta_console.backends.ollama import BackendError, FinalTimings, final_timings, map_error
+from zeta_console.backends.types import BackendError, Delta, DeltaStream, Embeddings, FinalTimings
 from zeta_console.router.api import Classification, Decision, ErrorKind, Outcome, RequestRecord
 from zeta_console.router.metrics import DecayedCount
 from zeta_console.settings import RetryBudget as RetryBudgetConfig
@@ -27,7 +25,6 @@ if TYPE_CHECKING:
     from zeta_console.router.router import Endpoint, ZetaDynamicRouter
     from zeta_console.router.requests import AnyRequest, EmbedRequest, StreamRequest
 
-Chunk = TypeVar("Chunk", ollama.ChatResponse, ollama.GenerateResponse)
 Answer = TypeVar("Answer")
 
 RETRY_BUDGET_HALF_LIFE_S = 10.0
@@ -118,7 +115,7 @@ def retryable(error: BackendError) -> bool:
     return error.kind is not ErrorKind.BAD_REQUEST
 
 
-class RoutedStream(Generic[Chunk]):
+class RoutedStream:
     """The answer to one routed chat/generate: iterate it, or `aclose()` it to cancel."""
 
     def __init__(self, router: ZetaDynamicRouter, state: RequestState) -> None:
@@ -141,14 +138,14 @@ class RoutedStream(Generic[Chunk]):
         """The RequestRecord, once the request has finished."""
         return self._state.record
 
-    def __aiter__(self) -> AsyncIterator[Chunk]:
+    def __aiter__(self) -> AsyncIterator[Delta]:
         # `async for` iterates the generator itself: no extra call per chunk.
         self._started = True
         return self._chunks
 
-    async def __anext__(self) -> Chunk:
+    async def __anext__(self) -> Delta:
         self._started = True
-        return await self._chunks.__anext__()  # type: ignore[return-value]
+        return await self._chunks.__anext__()
 
     async def aclose(self) -> None:
         if not self._started:  # never iterated: the generator's own `finally` will not run
@@ -156,7 +153,7 @@ class RoutedStream(Generic[Chunk]):
             self._router.finish(self._state)
         await self._chunks.aclose()
 
-    async def __aenter__(self) -> RoutedStream[Chunk]:
+    async def __aenter__(self) -> RoutedStream:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -209,7 +206,7 @@ async def _first_answer(router: ZetaDynamicRouter, state: RequestState, start: C
             return
 
 
-async def run_stream(router: ZetaDynamicRouter, state: RequestState) -> AsyncIterator[Chunk]:
+async def run_stream(router: ZetaDynamicRouter, state: RequestState) -> DeltaStream:
     """Try endpoints until one produces a first token; then relay its chunks to the end.
 
     One generator for the whole request (no nesting): every extra layer costs on every chunk."""
@@ -217,18 +214,15 @@ async def run_stream(router: ZetaDynamicRouter, state: RequestState) -> AsyncIte
     idle_s = router.settings.timeouts.idle_s
     loop = asyncio.get_running_loop()
 
-    async def start(endpoint: Endpoint) -> tuple[AsyncIterator[Chunk], Chunk]:
-        upstream: AsyncIterator[Chunk] = await router.open_stream(endpoint, request)
+    async def start(endpoint: Endpoint) -> tuple[DeltaStream, Delta]:
+        upstream = await router.open_stream(endpoint, request)
         try:
             first = await upstream.__anext__()
         except StopAsyncIteration:
-            await upstream.aclose()  # type: ignore[attr-defined]
+            await upstream.aclose()
             raise BackendError(ErrorKind.FAILED_MID_STREAM, "the stream ended before the first token") from None
-        except Exception as error:
-            await upstream.aclose()  # type: ignore[attr-defined]
-            raise map_error(error) from error
-        except BaseException:  # timed out or cancelled: close the connection now
-            await upstream.aclose()  # type: ignore[attr-defined]
+        except BaseException:  # failed, timed out or cancelled: close the connection now
+            await upstream.aclose()
             raise
         return upstream, first
 
@@ -237,13 +231,13 @@ async def run_stream(router: ZetaDynamicRouter, state: RequestState) -> AsyncIte
         async with _first_answer(router, state, start) as (attempt, (upstream, chunk)):
             idle = IdleTimer(loop, idle_s, _loop_deadline(loop, state))
             try:
-                while not chunk.done:
+                while chunk.final is None:
                     yield chunk
                     following = await idle.next_chunk(upstream)
                     if following is None:
                         raise BackendError(ErrorKind.FAILED_MID_STREAM, "the stream ended without a final chunk")
                     chunk = following
-                state.timings = final_timings(chunk)
+                state.timings = chunk.final
                 # Read the stream to its end before handing over the last chunk: a fully read
                 # response returns its connection to the pool even if the consumer stops here.
                 if await idle.next_chunk(upstream) is not None:
@@ -255,7 +249,7 @@ async def run_stream(router: ZetaDynamicRouter, state: RequestState) -> AsyncIte
                 raise
             finally:
                 idle.stop()
-                await upstream.aclose()  # type: ignore[attr-defined]
+                await upstream.aclose()
             router.attempt_succeeded(state, attempt)
 
 
@@ -277,7 +271,7 @@ class IdleTimer:
         self._handle: asyncio.TimerHandle | None = None
         self._expired = False
 
-    async def next_chunk(self, upstream: AsyncIterator[Chunk]) -> Chunk | None:
+    async def next_chunk(self, upstream: DeltaStream) -> Delta | None:
         """The next chunk, or None at the end of the stream; BackendError(timed_out) when stalled."""
         limit = self._loop.time() + self._idle_s
         self._limit = limit if limit < self._deadline else self._deadline
@@ -288,8 +282,6 @@ class IdleTimer:
             return await upstream.__anext__()
         except StopAsyncIteration:
             return None
-        except Exception as error:
-            raise map_error(error, mid_stream=True) from error
         except asyncio.CancelledError:
             if self._expired and self._waiting is not None and self._waiting.uncancel() == 0:
                 raise BackendError(ErrorKind.TIMED_OUT, f"stalled: no chunk for {self._idle_s:.1f} s, or past the total deadline") from None
@@ -312,12 +304,12 @@ class IdleTimer:
             self._handle.cancel()
 
 
-async def run_embed(router: ZetaDynamicRouter, state: RequestState) -> ollama.EmbedResponse:
+async def run_embed(router: ZetaDynamicRouter, state: RequestState) -> Embeddings:
     request: EmbedRequest = state.request  # type: ignore[assignment]
     with _recorded(router, state):
         await router.classify(state)
         async with _first_answer(router, state, lambda endpoint: router.send_embed(endpoint, request)) as (attempt, response):
-            state.timings = final_timings(response)
+            state.timings = response.timings
             router.attempt_succeeded(state, attempt)
     return response
 

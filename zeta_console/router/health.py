@@ -23,7 +23,8 @@ from urllib.parse import urlsplit
 
 import psutil
 
-from zeta_console.backends.ollama import BackendError, Backends, ResidentModel
+from zeta_console.backends.registry import Backends
+from zeta_console.backends.types import BackendError, ResidentModel
 from zeta_console.ollama_api.names import canonical_name
 from zeta_console.router.api import ErrorKind, HostResources
 from zeta_console.settings import Breaker
@@ -211,7 +212,7 @@ class HealthMonitor:
         try:
             async with asyncio.timeout(PROBE_TIMEOUT_S):
                 host.version = await backend.version()
-                rows = await backend.ps()
+                rows = await backend.loaded()
         except (BackendError, TimeoutError) as error:
             host.reachable = False
             host.reason = error.message if isinstance(error, BackendError) else "health probe timed out"
@@ -219,7 +220,7 @@ class HealthMonitor:
             host.installed = None
         else:
             host.reachable = True
-            host.reason = f"ollama {host.version}"
+            host.reason = host.version
             host.resident = {row.model: row for row in rows}
             if read_installed:
                 host.installed = await self._read_installed(name)

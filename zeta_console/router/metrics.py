@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from zeta_console.backends.ollama import FinalTimings
+from zeta_console.backends.types import FinalTimings
 from zeta_console.router.api import ErrorKind
 
 PERCENTILE_SAMPLES = 256

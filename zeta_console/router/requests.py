@@ -6,8 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import ollama
-
+from zeta_console.backends.types import Embeddings
 from zeta_console.router.api import Decision
 from zeta_console.settings import Task
 
@@ -59,7 +58,7 @@ class GenerateRequest:
     format: str | Mapping[str, Any] | None = None
     keep_alive: float | str | None = None
     suffix: str | None = None  # fill-in-the-middle: needs the `insert` capability
-    images: Sequence[ollama.Image] | None = None  # needs `vision`
+    images: Sequence[bytes] | None = None  # needs `vision`
     raw: bool | None = None
     template: str | None = None
     client: str = "local"
@@ -105,7 +104,7 @@ class EmbedRequest:
 
 @dataclass(frozen=True)
 class EmbedResult:
-    response: ollama.EmbedResponse
+    response: Embeddings
     decision: Decision
 
 

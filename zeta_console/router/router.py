@@ -18,9 +18,8 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
-import ollama
-
-from zeta_console.backends.ollama import BackendError, Backends
+from zeta_console.backends.registry import Backends
+from zeta_console.backends.types import BackendError, DeltaStream, Embeddings
 from zeta_console.journal import Journal
 from zeta_console.router import view
 from zeta_console.router.api import (
@@ -90,7 +89,7 @@ class ZetaDynamicRouter(OperatorControls):
         self.slots = SlotTable({endpoint.id: endpoint.slots for endpoint in self.endpoints.values()})
         self.metrics = {endpoint_id: EndpointMetrics(time_scale) for endpoint_id in self.endpoints}
         host_urls = {host.name: host.url for host in settings.hosts}
-        self.backends = Backends(host_urls, settings.timeouts)
+        self.backends = Backends(settings.hosts, settings.timeouts)
         self.health = HealthMonitor(self.backends, host_urls, health_poll_s, on_round=self._after_health_round)
         self.feedback = FeedbackLoop(settings)
         self.classifier = Classifier(settings, embed=self._embed_for_classifier)
@@ -154,10 +153,10 @@ class ZetaDynamicRouter(OperatorControls):
 
     # -- entry points ----------------------------------------------------------------------
 
-    def chat(self, request: ChatRequest) -> RoutedStream[ollama.ChatResponse]:
+    def chat(self, request: ChatRequest) -> RoutedStream:
         return RoutedStream(self, self._new_state(request))
 
-    def generate(self, request: GenerateRequest) -> RoutedStream[ollama.GenerateResponse]:
+    def generate(self, request: GenerateRequest) -> RoutedStream:
         return RoutedStream(self, self._new_state(request))
 
     async def embed(self, request: EmbedRequest) -> EmbedResult:
@@ -309,9 +308,11 @@ class ZetaDynamicRouter(OperatorControls):
         load_s = self.metrics[endpoint.id].load_s.value
         return LOAD_ALLOWANCE_FACTOR * load_s if load_s is not None else self.settings.timeouts.total_s
 
-    async def open_stream(self, endpoint: Endpoint, request: ChatRequest | GenerateRequest) -> Any:
+    async def open_stream(self, endpoint: Endpoint, request: ChatRequest | GenerateRequest) -> DeltaStream:
         backend = self.backends[endpoint.host]
-        common = {"think": request.think, "options": request.options, "format": request.format, "keep_alive": request.keep_alive}
+        common: dict[str, Any] = {
+            "think": request.think, "options": request.options, "format": request.format, "keep_alive": request.keep_alive
+        }
         if isinstance(request, ChatRequest):
             return await backend.chat(endpoint.model, request.messages, tools=request.tools, **common)
         return await backend.generate(
@@ -325,7 +326,7 @@ class ZetaDynamicRouter(OperatorControls):
             **common,
         )
 
-    async def send_embed(self, endpoint: Endpoint, request: EmbedRequest) -> ollama.EmbedResponse:
+    async def send_embed(self, endpoint: Endpoint, request: EmbedRequest) -> Embeddings:
         return await self.backends[endpoint.host].embed(
             endpoint.model,
             request.input,

@@ -17,11 +17,11 @@ from typing import Any, Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from zeta_console.backends.ollama import BackendError
-from zeta_console.router.api import Decision, ErrorKind, RequestRecord
+from zeta_console.backends.types import BackendError, Delta, ErrorKind
+from zeta_console.router.api import Decision, RequestRecord
 from zeta_console.router.dispatch import RejectedError
 from zeta_console.router.requests import EmbedResult
-from zeta_console.serve.replies import Chunk, ReplyAccumulator, decision_headers, ndjson_line, reply_json
+from zeta_console.serve.replies import ReplyAccumulator, Shape, decision_headers, embed_json, ndjson_line
 from zeta_console.serve.security import send_json_error
 
 NDJSON = b"application/x-ndjson"
@@ -36,8 +36,8 @@ class RoutedChunks(Protocol):
     def decision(self) -> Decision | None: ...
     @property
     def record(self) -> RequestRecord | None: ...  # once the request has finished
-    def __aiter__(self) -> AsyncIterator[Chunk]: ...
-    async def __anext__(self) -> Chunk: ...
+    def __aiter__(self) -> AsyncIterator[Delta]: ...
+    async def __anext__(self) -> Delta: ...
     async def aclose(self) -> None: ...
 
 
@@ -119,7 +119,7 @@ class CancelOnDisconnect:
 
 
 def stream_response(
-    open_stream: Callable[[], RoutedChunks], asked_model: str, stream: bool, upstream_urls: Mapping[str, str]
+    open_stream: Callable[[], RoutedChunks], asked_model: str, shape: Shape, stream: bool, upstream_urls: Mapping[str, str]
 ) -> CancelOnDisconnect:
     """`upstream_urls`: endpoint id -> its host's URL, to name the host in a failure."""
 
@@ -134,23 +134,23 @@ def stream_response(
             except StopAsyncIteration:
                 await send_json_error(send, 502, "the model sent no reply")
                 return
-            headers = decision_headers(routed.decision, first.model) if routed.decision else {}
+            headers = decision_headers(routed.decision) if routed.decision else {}
             if stream:
-                await _relay(send, routed, first, asked_model, headers)
+                await _relay(send, routed, first, asked_model, shape, headers)
             else:
-                await _aggregate(send, routed, first, asked_model, headers)
+                await _aggregate(send, routed, first, asked_model, shape, headers)
         finally:
             await routed.aclose()
 
     return CancelOnDisconnect(respond)
 
 
-async def _relay(send: Send, routed: RoutedChunks, first: Chunk, asked_model: str, headers: dict[str, str]) -> None:
+async def _relay(send: Send, routed: RoutedChunks, first: Delta, asked_model: str, shape: Shape, headers: dict[str, str]) -> None:
     await send(_start(200, NDJSON, headers))
-    await send({"type": "http.response.body", "body": ndjson_line(first, asked_model), "more_body": True})
+    await send({"type": "http.response.body", "body": ndjson_line(first, asked_model, shape), "more_body": True})
     try:
-        async for chunk in routed:
-            await send({"type": "http.response.body", "body": ndjson_line(chunk, asked_model), "more_body": True})
+        async for delta in routed:
+            await send({"type": "http.response.body", "body": ndjson_line(delta, asked_model, shape), "more_body": True})
     except BackendError as error:
         await send({"type": "http.response.body", "body": error_line(error.message), "more_body": True})
     await send({"type": "http.response.body", "body": b""})
@@ -161,12 +161,12 @@ def error_line(message: str) -> bytes:
     return json.dumps({"error": message}, separators=(",", ":")).encode() + b"\n"
 
 
-async def _aggregate(send: Send, routed: RoutedChunks, first: Chunk, asked_model: str, headers: dict[str, str]) -> None:
-    reply = ReplyAccumulator()
+async def _aggregate(send: Send, routed: RoutedChunks, first: Delta, asked_model: str, shape: Shape, headers: dict[str, str]) -> None:
+    reply = ReplyAccumulator(shape)
     reply.add(first)
     try:
-        async for chunk in routed:
-            reply.add(chunk)
+        async for delta in routed:
+            reply.add(delta)
     except BackendError as error:
         await _send_failure(send, error, error.message, _encoded(headers))
         return
@@ -181,14 +181,14 @@ def embed_response(embed: Callable[[], Awaitable[EmbedResult]], shape: Callable[
         except BackendError as error:
             await _send_failure(send, error, error.message)
             return
-        await send(_start(200, JSON, decision_headers(result.decision, result.response.model)))
+        await send(_start(200, JSON, decision_headers(result.decision)))
         await send({"type": "http.response.body", "body": shape(result)})
 
     return CancelOnDisconnect(respond)
 
 
 def embed_reply(asked_model: str) -> Callable[[EmbedResult], bytes]:
-    return lambda result: reply_json(result.response, asked_model)
+    return lambda result: embed_json(result.response, asked_model)
 
 
 def legacy_embedding_reply(result: EmbedResult) -> bytes:

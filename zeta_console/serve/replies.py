@@ -1,61 +1,107 @@
-"""Upstream chunks -> what the client sees: NDJSON lines, aggregated replies, decision headers.
+"""Neutral deltas -> what the client sees: Ollama's NDJSON lines, aggregated replies, decision headers.
 
 The `model` field always echoes the name the client asked for (ollama-api.md §1.0), whatever
-real model served it; the real one is in the X-Zeta-Model header.
+real model served it; the real one is in the X-Zeta-Model header. Fields come in the order the
+ollama client writes them, serialised by pydantic's encoder (the same bytes as before the
+backend seam); `created_at` is the moment this endpoint wrote the line.
 """
 
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Sequence
+from enum import StrEnum
+from typing import Any
 
-import ollama
+from pydantic_core import to_json
 
+from zeta_console.backends.types import Delta, Embeddings, FinalTimings, ToolCall
+from zeta_console.ollama_api.timestamps import utc_timestamp
 from zeta_console.router.api import Decision
 
-Chunk = ollama.ChatResponse | ollama.GenerateResponse
 HEADER_VALUE_LIMIT = 512
 _NOT_HEADER_SAFE = re.compile(r"[^\x20-\x7e]+")
 
 
-def reply_json(reply: Chunk | ollama.EmbedResponse, asked_model: str) -> bytes:
-    return reply.model_copy(update={"model": asked_model}).model_dump_json(exclude_none=True).encode()
+class Shape(StrEnum):
+    """Which Ollama reply a stream is written as."""
+
+    CHAT = "chat"  # text in `message`
+    GENERATE = "generate"  # text in `response`
 
 
-def ndjson_line(chunk: Chunk, asked_model: str) -> bytes:
-    return reply_json(chunk, asked_model) + b"\n"
+def _nanoseconds(seconds: float | None) -> int | None:
+    return None if seconds is None else round(seconds * 1e9)
+
+
+def _stats(final: FinalTimings) -> dict[str, Any]:
+    """The done chunk's fields, those the server reported."""
+    named = {
+        "done_reason": final.done_reason,
+        "total_duration": _nanoseconds(final.total_s),
+        "load_duration": _nanoseconds(final.load_s),
+        "prompt_eval_count": final.prompt_tokens,
+        "prompt_eval_duration": _nanoseconds(final.prefill_s),
+        "eval_count": final.output_tokens,
+        "eval_duration": _nanoseconds(final.decode_s),
+    }
+    return {name: value for name, value in named.items() if value is not None}
+
+
+def _tool_calls(calls: Sequence[ToolCall]) -> list[dict[str, Any]]:
+    return [{"function": {"name": call.name, "arguments": call.arguments}} for call in calls]
+
+
+def _text(shape: Shape, content: str, thinking: str, tool_calls: Sequence[ToolCall]) -> dict[str, Any]:
+    if shape is Shape.CHAT:
+        message: dict[str, Any] = {"role": "assistant", "content": content}
+        if thinking:
+            message["thinking"] = thinking
+        if tool_calls:
+            message["tool_calls"] = _tool_calls(tool_calls)
+        return {"message": message}
+    return {"response": content, "thinking": thinking} if thinking else {"response": content}
+
+
+def _reply(shape: Shape, asked_model: str, final: FinalTimings | None, text: dict[str, Any]) -> bytes:
+    head: dict[str, Any] = {"model": asked_model, "created_at": utc_timestamp(time.time()), "done": final is not None}
+    if final is not None:
+        head |= _stats(final)
+    return to_json(head | text)
+
+
+def ndjson_line(delta: Delta, asked_model: str, shape: Shape) -> bytes:
+    return _reply(shape, asked_model, delta.final, _text(shape, delta.content, delta.thinking, delta.tool_calls)) + b"\n"
 
 
 class ReplyAccumulator:
     """Builds the single object of a `stream: false` reply: the final chunk with the text of
     all chunks concatenated and every tool call merged (ollama-api.md §1.3, §1.4)."""
 
-    def __init__(self) -> None:
+    def __init__(self, shape: Shape) -> None:
+        self._shape = shape
         self._content: list[str] = []
         self._thinking: list[str] = []
-        self._tool_calls: list[ollama.Message.ToolCall] = []
-        self._last: Chunk | None = None
+        self._tool_calls: list[ToolCall] = []
+        self._final: FinalTimings | None = None
 
-    def add(self, chunk: Chunk) -> None:
-        self._last = chunk
-        if isinstance(chunk, ollama.ChatResponse):
-            self._content.append(chunk.message.content or "")
-            self._thinking.append(chunk.message.thinking or "")
-            self._tool_calls.extend(chunk.message.tool_calls or ())
-        else:
-            self._content.append(chunk.response or "")
-            self._thinking.append(chunk.thinking or "")
+    def add(self, delta: Delta) -> None:
+        self._content.append(delta.content)
+        self._thinking.append(delta.thinking)
+        self._tool_calls.extend(delta.tool_calls)
+        self._final = delta.final
 
     def reply(self, asked_model: str) -> bytes:
-        assert self._last is not None, "a reply needs at least one chunk"
-        thinking = "".join(self._thinking) or None
-        if isinstance(self._last, ollama.ChatResponse):
-            message = self._last.message.model_copy(
-                update={"content": "".join(self._content), "thinking": thinking, "tool_calls": self._tool_calls or None}
-            )
-            merged: Chunk = self._last.model_copy(update={"message": message})
-        else:
-            merged = self._last.model_copy(update={"response": "".join(self._content), "thinking": thinking})
-        return reply_json(merged, asked_model)
+        text = _text(self._shape, "".join(self._content), "".join(self._thinking), self._tool_calls)
+        return _reply(self._shape, asked_model, self._final, text)
+
+
+def embed_json(result: Embeddings, asked_model: str) -> bytes:
+    """/api/embed's reply: the vectors with the durations and count the server reported."""
+    stats = _stats(result.timings)
+    stats.pop("done_reason", None)
+    return to_json({"model": asked_model, **stats, "embeddings": result.embeddings})
 
 
 def header_safe(text: str) -> str:
@@ -63,11 +109,11 @@ def header_safe(text: str) -> str:
     return _NOT_HEADER_SAFE.sub(" ", text).strip()[:HEADER_VALUE_LIMIT]
 
 
-def decision_headers(decision: Decision, served_model: str | None) -> dict[str, str]:
+def decision_headers(decision: Decision) -> dict[str, str]:
     chosen = next((candidate for candidate in decision.candidates if candidate.endpoint == decision.chosen), None)
     return {
         "X-Zeta-Endpoint": header_safe(decision.chosen or ""),
-        "X-Zeta-Model": header_safe((chosen.model if chosen else served_model) or ""),
+        "X-Zeta-Model": header_safe(chosen.model if chosen else ""),
         "X-Zeta-Task": header_safe(decision.classification.task.value),
         "X-Zeta-Reason": header_safe(decision.reason),
         "X-Zeta-Fallbacks": header_safe(",".join(decision.fallbacks)),

@@ -72,25 +72,28 @@ def _image_bytes(value: str, field: str) -> bytes:
         raise ApiError(400, f"illegal base64 data in {field}") from None
 
 
-def _message(raw: Mapping[str, Any], index: int) -> ollama.Message:
+def _message(raw: Mapping[str, Any], index: int) -> dict[str, Any]:
+    """A message as plain data for the router, checked by the ollama client's own model."""
     fields = {name: raw[name] for name in MESSAGE_SCHEMA if raw.get(name) is not None}
     for name, value in fields.items():
         if not MESSAGE_SCHEMA[name].accepts(value):
             raise type_error("ChatRequest", f"messages.{name}", MESSAGE_SCHEMA[name].name, value)
     if "images" in fields:
-        fields["images"] = [ollama.Image(value=_image_bytes(image, "messages.images")) for image in fields["images"] if image]
+        fields["images"] = [_image_bytes(image, "messages.images") for image in fields["images"] if image]
     fields.setdefault("role", "")
     try:
-        return ollama.Message.model_validate(fields)
+        ollama.Message.model_validate({name: value for name, value in fields.items() if name != "images"})  # images: checked above
     except pydantic.ValidationError as error:
         raise ApiError(400, f"invalid message {index}: {_first_problem(error)}") from None
+    return fields
 
 
-def _tool(raw: Mapping[str, Any]) -> ollama.Tool:
+def _tool(raw: Mapping[str, Any]) -> Mapping[str, Any]:
     try:
-        return ollama.Tool.model_validate(raw)
+        ollama.Tool.model_validate(raw)
     except pydantic.ValidationError as error:
         raise ApiError(400, f"invalid tool: {_first_problem(error)}") from None
+    return raw
 
 
 def _first_problem(error: pydantic.ValidationError) -> str:
@@ -150,7 +153,7 @@ class RequestTranslator:
         tools = tuple(_tool(raw) for raw in fields.get("tools", ()) if raw is not None)
         if tools:
             self._require(model, "tools", f"{asked} does not support tools")
-        if any(message.images for message in messages):
+        if any(message.get("images") for message in messages):
             self._require(model, "vision", f"{asked} does not support vision")
         return Routable(ChatRequest(messages=messages, tools=tools or None, **common), asked, fields.get("stream", True))
 
@@ -164,7 +167,7 @@ class RequestTranslator:
             self._require(model, "insert", f"{asked} does not support insert")
         if fields.get("images"):
             self._require(model, "vision", f"{asked} does not support vision")
-        images = tuple(ollama.Image(value=_image_bytes(image, "images")) for image in fields.get("images", ()) if image)
+        images = tuple(_image_bytes(image, "images") for image in fields.get("images", ()) if image)
         request = GenerateRequest(  # `context` (deprecated) is dropped
             prompt=fields.get("prompt", ""),
             system=fields.get("system"),

@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+
+from zeta_console.ollama_api.timestamps import utc_timestamp
 
 CHAT = "chat"
 GENERATE = "generate"
 FOREVER_S = 292 * 365.25 * 86400  # Ollama shows an infinite keep-alive ~292 years ahead
 _GO_ESCAPES = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026"}
-
-
-def utc_timestamp(moment: float) -> str:
-    """RFC 3339 in UTC with trailing zeros of the fraction trimmed, as Go prints time.Time."""
-    stamp = datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f").rstrip("0").rstrip(".")
-    return stamp + "Z"
 
 
 def local_timestamp(moment: float) -> str:

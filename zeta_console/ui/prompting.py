@@ -49,16 +49,15 @@ async def run_prompt(router: ConsoleRouter, conversation: Conversation, text: st
     thinking: list[str] = []
     shown: Decision | None = None
     try:
-        async for chunk in stream:
-            if stream.decision is not None and stream.decision is not shown:  # first chunk, or a failover before it
+        async for delta in stream:
+            if stream.decision is not None and stream.decision is not shown:  # first delta, or a failover before it
                 shown = stream.decision
                 turn.routed(shown)
-            message = chunk.message
-            if message.thinking:
-                thinking.append(message.thinking)
+            if delta.thinking:
+                thinking.append(delta.thinking)
                 turn.show_thinking("".join(thinking))
-            if message.content:
-                answer.append(message.content)
+            if delta.content:
+                answer.append(delta.content)
                 turn.show_answer("".join(answer))
     except asyncio.CancelledError:
         turn.show_answer("".join(answer), CANCELLED_MARK)

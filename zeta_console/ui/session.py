@@ -15,8 +15,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
-import ollama
-
 from zeta_console.router.api import RequestRecord, RouterControls, RouterEvent, RouterView
 from zeta_console.router.dispatch import RoutedStream
 from zeta_console.router.metrics import RateMeter
@@ -27,7 +25,7 @@ from zeta_console.settings import Settings, Thresholds
 class ConsoleRouter(RouterView, RouterControls, Protocol):
     """The router as the console uses it (ZetaDynamicRouter satisfies this)."""
 
-    def chat(self, request: ChatRequest) -> RoutedStream[ollama.ChatResponse]: ...
+    def chat(self, request: ChatRequest) -> RoutedStream: ...
     async def embed(self, request: EmbedRequest) -> EmbedResult: ...
     def thresholds_for(self, tier: str) -> Thresholds: ...  # effective: config, then the operator's changes
 
