@@ -11,7 +11,7 @@ from tests.router.routing import answer, ask, routed
 from tests.xdg import isolated_xdg  # noqa: F401  (fixture)
 from zeta_console.config import load_settings
 from zeta_console.router.api import Outcome
-from zeta_console.router.dispatch import RejectedError
+from zeta_console.router.errors import RejectedError
 from zeta_console.router.requests import EmbedRequest
 from zeta_console.settings import Task
 

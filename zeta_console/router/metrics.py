@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from zeta_console.backends.ollama import FinalTimings
-from zeta_console.router.api import ErrorKind
+from zeta_console.router.api import ErrorKind, Outcome
 
 PERCENTILE_SAMPLES = 256
 PERCENTILE_WINDOW_S = 300.0
@@ -113,6 +113,29 @@ class RateMeter:
     def per_second(self, now: float) -> float:
         oldest = int(now) - RATE_WINDOW_S
         return sum(count for second, count in self._buckets if second > oldest) / RATE_WINDOW_S
+
+
+class FleetTraffic:
+    """Fleet-wide counts: requests arriving per second, finished requests, and the share of them that failed."""
+
+    def __init__(self) -> None:
+        self._arrivals = RateMeter()
+        self._outcomes = ErrorRate()
+        self.finished = 0
+
+    def arrived(self, now: float) -> None:
+        self._arrivals.add(now)
+
+    def ended(self, outcome: Outcome, now: float) -> None:
+        self.finished += 1
+        if outcome is not Outcome.CANCELLED:
+            self._outcomes.add(outcome is Outcome.OK, now)
+
+    def requests_per_s(self, now: float) -> float:
+        return self._arrivals.per_second(now)
+
+    def error_rate(self, now: float) -> float:
+        return self._outcomes.value(now)
 
 
 class SampleWindow:

@@ -8,7 +8,6 @@ from typing import Any
 
 import ollama
 
-from zeta_console.router.api import Decision
 from zeta_console.settings import Task
 
 CHARS_PER_TOKEN = 4  # rough estimate for deadlines and prefill prediction; the real count comes back in the final chunk
@@ -101,12 +100,6 @@ class EmbedRequest:
 
     def estimated_prompt_tokens(self) -> int:
         return max(1, len(self.prompt_text()) // CHARS_PER_TOKEN)
-
-
-@dataclass(frozen=True)
-class EmbedResult:
-    response: ollama.EmbedResponse
-    decision: Decision
 
 
 StreamRequest = ChatRequest | GenerateRequest

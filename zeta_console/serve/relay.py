@@ -18,9 +18,8 @@ from typing import Any, Protocol
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from zeta_console.backends.ollama import BackendError
-from zeta_console.router.api import Decision, ErrorKind, RequestRecord
-from zeta_console.router.dispatch import RejectedError
-from zeta_console.router.requests import EmbedResult
+from zeta_console.router.api import Decision, EmbedResult, ErrorKind, RequestRecord
+from zeta_console.router.errors import RejectedError
 from zeta_console.serve.replies import Chunk, ReplyAccumulator, decision_headers, ndjson_line, reply_json
 from zeta_console.serve.security import send_json_error
 
