@@ -12,12 +12,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-import ollama
-
-from zeta_console.router.requests import ChatRequest, EmbedRequest, GenerateRequest
 from zeta_console.settings import PolicyName, Task, Thresholds
+
+if TYPE_CHECKING:  # types only: readers of the plain data (policies, the decision-cost bench) need not load the client
+    import ollama
+
+    from zeta_console.router.requests import ChatRequest, EmbedRequest, GenerateRequest
 
 ALL_TASKS = "*"  # the pin key that applies to every task type
 
@@ -203,7 +205,7 @@ class RouterControls(Protocol):
     def thresholds_for(self, tier: str) -> Thresholds: ...  # effective: config, then the operator's changes
 
 
-Chunk_co = TypeVar("Chunk_co", ollama.ChatResponse, ollama.GenerateResponse, covariant=True)
+Chunk_co = TypeVar("Chunk_co", covariant=True)  # ollama.ChatResponse or ollama.GenerateResponse
 
 
 class RoutedAnswer(Protocol[Chunk_co]):
