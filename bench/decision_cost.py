@@ -23,7 +23,7 @@ from collections.abc import Callable
 from zeta_console.router.api import Classification, EndpointStatus
 from zeta_console.router.candidates import DecisionInput, EndpointState
 from zeta_console.router.policies import POLICIES, make_policy
-from zeta_console.settings import DEFAULT_MODELS, DEFAULT_ROUTES, PolicyName, Settings, Task, Thresholds
+from zeta_console.settings import DEFAULT_MODELS, DEFAULT_ROUTES, Settings, Task, Thresholds
 
 REPLICAS = 4
 VARIANTS = 256  # distinct inputs cycled through during the run
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--decisions", type=int, default=100_000, help="timed decisions per policy")
     parser.add_argument("--warmup", type=int, default=10_000)
-    parser.add_argument("--policies", nargs="*", default=[p.value for p in PolicyName], choices=sorted(POLICIES))
+    parser.add_argument("--policies", nargs="*", default=list(POLICIES), choices=sorted(POLICIES))
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout instead of the table")
     args = parser.parse_args(argv)
@@ -131,7 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     results = {name: measure(name, inputs, args.decisions, args.warmup) for name in args.policies}
     environment = {"python": platform.python_version(), "machine": platform.machine(), "endpoints": REPLICAS * len(DEFAULT_MODELS)}
     if args.json:
-        json.dump({"environment": environment, "decisions": args.decisions, "goal_p99_us": GOAL_P99_US, "policies": results}, sys.stdout, indent=2)
+        json.dump(
+            {"environment": environment, "decisions": args.decisions, "goal_p99_us": GOAL_P99_US, "policies": results}, sys.stdout, indent=2
+        )
         print()
         return 0
     print(f"decision cost, {environment['endpoints']} endpoints, {args.decisions} decisions per policy, Python {environment['python']}")

@@ -70,7 +70,7 @@ def summary(records: list[RequestRecord], timeout_s: float, time_scale: float) -
     chats = [r for r in records if r.decision.classification.task is not Task.EMBEDDING]
     out: dict[str, Any] = {"requests": len(records), "chats": len(chats)}
     for label, group in (("all", records), ("chat", chats)):
-        counted = {k: 0 for k in kinds}
+        counted = dict.fromkeys(kinds, 0)
         for record in group:
             counted[kind(record)] += 1
         out[f"{label}_share"] = {k: round(n / len(group), 4) if group else 0.0 for k, n in counted.items()}

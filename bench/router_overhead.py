@@ -74,8 +74,13 @@ def main() -> None:
     print(f"{args.requests} streamed chats each, {MODEL} zero-latency, after {args.warmup} warm-up")
     print(f"{'':8} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8}")
     for name, samples in (("direct", direct_s), ("router", routed_s)):
-        print(f"{name:8} {percentile(samples, 0.5) * 1e3:8.3f} {percentile(samples, 0.99) * 1e3:8.3f} {statistics.fmean(samples) * 1e3:8.3f}")
-    print(f"ratio    {percentile(routed_s, 0.5) / percentile(direct_s, 0.5):8.3f} {percentile(routed_s, 0.99) / percentile(direct_s, 0.99):8.3f}")
+        print(
+            f"{name:8} {percentile(samples, 0.5) * 1e3:8.3f} {percentile(samples, 0.99) * 1e3:8.3f} {statistics.fmean(samples) * 1e3:8.3f}"
+        )
+    print(
+        f"ratio    {percentile(routed_s, 0.5) / percentile(direct_s, 0.5):8.3f}"
+        f" {percentile(routed_s, 0.99) / percentile(direct_s, 0.99):8.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -117,7 +117,7 @@ def listen_overflows() -> int:
         lines = [line.split() for line in Path("/proc/net/netstat").read_text().splitlines() if line.startswith("TcpExt:")]
     except OSError:
         return 0
-    return int(dict(zip(lines[0], lines[1])).get("ListenOverflows", 0))
+    return int(dict(zip(lines[0], lines[1], strict=True)).get("ListenOverflows", 0))
 
 
 def run_queue_wait_s(pid: int) -> float:

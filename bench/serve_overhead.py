@@ -101,14 +101,24 @@ async def measure(direct: str, proxy: str, servers: dict[str, psutil.Process], a
     limits = httpx.Limits(max_connections=512, max_keepalive_connections=512)
     runs: list[Run] = []
     async with httpx.AsyncClient(limits=limits, timeout=30) as http:
-        for name, base in (("direct", direct), ("proxy", proxy)):
+        for base in (direct, proxy):
             await asyncio.gather(*(http.post(f"{base}/api/chat", json=BODY) for _ in range(WARM_UP_REQUESTS // 10)))
             for _ in range(WARM_UP_REQUESTS):
                 await http.post(f"{base}/api/chat", json=BODY)
         for rate in args.rates:
             for name, base in (("direct", direct), ("proxy", proxy)):
                 latencies, errors = await open_loop(http, f"{base}/api/chat", rate, args.seconds)
-                runs.append(Run(name, rate, len(latencies) + errors, errors, percentile(latencies, 0.5) * 1e3, percentile(latencies, 0.99) * 1e3, len(latencies) / args.seconds))
+                runs.append(
+                    Run(
+                        name,
+                        rate,
+                        len(latencies) + errors,
+                        errors,
+                        percentile(latencies, 0.5) * 1e3,
+                        percentile(latencies, 0.99) * 1e3,
+                        len(latencies) / args.seconds,
+                    )
+                )
         for name, base in (("direct", direct), ("proxy", proxy)):
             cpu_before = cpu_s(servers[name])
             done, per_s = await closed_loop(http, f"{base}/api/chat", args.concurrency, args.seconds)
@@ -118,14 +128,20 @@ async def measure(direct: str, proxy: str, servers: dict[str, psutil.Process], a
 
 
 def report(runs: list[Run], args: argparse.Namespace) -> dict[str, object]:
-    print(f"serve overhead: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, {args.seconds:g} s per run")
+    print(
+        f"serve overhead: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs,"
+        f" Python {platform.python_version()}, {args.seconds:g} s per run"
+    )
     print(f"{'rate':>8} {'target':>7} {'requests':>9} {'errors':>7} {'p50 ms':>8} {'p99 ms':>8}")
     added: dict[str, dict[str, float]] = {}
     for rate in args.rates:
         pair = {run.target: run for run in runs if run.rate == rate}
         for run in pair.values():
             print(f"{rate:>8g} {run.target:>7} {run.requests:>9} {run.errors:>7} {run.p50_ms:>8.2f} {run.p99_ms:>8.2f}")
-        added[f"{rate:g}"] = {"p50_ms": pair["proxy"].p50_ms - pair["direct"].p50_ms, "p99_ms": pair["proxy"].p99_ms - pair["direct"].p99_ms}
+        added[f"{rate:g}"] = {
+            "p50_ms": pair["proxy"].p50_ms - pair["direct"].p50_ms,
+            "p99_ms": pair["proxy"].p99_ms - pair["direct"].p99_ms,
+        }
         print(f"{rate:>8g} {'added':>7} {'':>9} {'':>7} {added[f'{rate:g}']['p50_ms']:>8.2f} {added[f'{rate:g}']['p99_ms']:>8.2f}")
     maximum = {run.target: run.achieved_per_s for run in runs if run.rate is None}
     cpu = {run.target: run.server_cpu_ms_per_request for run in runs if run.rate is None}
@@ -172,7 +188,9 @@ async def run_proxy(upstream: str) -> None:
 
 
 def spawn(*role: str) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen([sys.executable, __file__, "--role", *role], stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parent.parent)
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--role", *role], stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parent.parent
+    )
     assert process.stdout is not None
     return process, process.stdout.readline().strip()
 

@@ -121,7 +121,7 @@ def key_latency(rate: float, time_scale: float, presses: int, fleet_url: str | N
             paused = index % 2 == 0
             sent = time.perf_counter()
             tmux("send-keys", "-t", session, "F5")
-            seen = wait_for(session, lambda text: ("PAUSED" in text) == paused)
+            seen = wait_for(session, lambda text, paused=paused: ("PAUSED" in text) == paused)
             samples.append(seen - sent)
             time.sleep(0.15)
         return samples, header_rate(screen(session))
@@ -175,10 +175,14 @@ def main() -> int:
         return 2
     if not args.only_keys:
         frames = [first_frame() for _ in range(3)]
-        print(f"start to first frame: median {statistics.median(frames) * 1000:.0f} ms (runs: {', '.join(f'{f * 1000:.0f}' for f in frames)})")
+        print(
+            f"start to first frame: median {statistics.median(frames) * 1000:.0f} ms (runs: {', '.join(f'{f * 1000:.0f}' for f in frames)})"
+        )
     report_key_latency("fleet in-process (--demo)", *key_latency(args.rate, args.time_scale, args.presses), args.rate)
     with emulator(args.time_scale) as url:
-        report_key_latency("fleet out of process (zeta-console sim)", *key_latency(args.rate, args.time_scale, args.presses, url), args.rate)
+        report_key_latency(
+            "fleet out of process (zeta-console sim)", *key_latency(args.rate, args.time_scale, args.presses, url), args.rate
+        )
     if args.only_keys:
         return 0
     print(f"idle CPU (load 0, {args.idle_s:g} s): {idle_cpu(args.idle_s):.1f} %")
@@ -188,7 +192,10 @@ def main() -> int:
     half = len(samples) // 2
     if half:
         first, second = statistics.mean(s[1] for s in samples[:half]), statistics.mean(s[1] for s in samples[half:])
-        print(f"soak {args.soak_s:g} s at {args.rate:g}/s: RSS end {samples[-1][1]:.1f} MB, mean first half {first:.1f} MB, second half {second:.1f} MB")
+        print(
+            f"soak {args.soak_s:g} s at {args.rate:g}/s: RSS end {samples[-1][1]:.1f} MB,"
+            f" mean first half {first:.1f} MB, second half {second:.1f} MB"
+        )
     return 0
 
 

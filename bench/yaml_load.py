@@ -51,13 +51,13 @@ def main() -> None:
     repeat = parser.parse_args().repeat
     for path in NORMAL:
         text = path.read_text()
-        plain = median_ms(lambda: yaml.compose(text, Loader=yaml.SafeLoader), repeat)
-        bounded = median_ms(lambda: parse_yaml(str(path), text), repeat)
+        plain = median_ms(lambda text=text: yaml.compose(text, Loader=yaml.SafeLoader), repeat)
+        bounded = median_ms(lambda path=path, text=text: parse_yaml(str(path), text), repeat)
         print(f"{path.name:<22} {len(text):>6} B  SafeLoader compose {plain:6.2f} ms  parse_yaml {bounded:6.2f} ms")
     print(f"{'load_settings(config.yaml)':<32} {median_ms(lambda: load_settings(NORMAL[0], overrides=False), repeat):6.2f} ms")
     for path in REFUSED:
         text = path.read_text()
-        print(f"refused {path.name:<26} {median_ms(lambda: refuse(path, text), max(1, repeat // 10)):6.2f} ms")
+        print(f"refused {path.name:<26} {median_ms(lambda path=path, text=text: refuse(path, text), max(1, repeat // 10)):6.2f} ms")
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from zeta_console.router.api import Classification, EndpointStatus
 from zeta_console.router.candidates import DecisionInput, EndpointState
+from zeta_console.router.policies import POLICIES, register_policy
+from zeta_console.router.policies.static import StaticPolicy
 from zeta_console.settings import DEFAULT_ROUTES, Task, Thresholds
 
 CHAT = frozenset({"completion"})
@@ -66,3 +69,13 @@ def decision_input(
         excluded=excluded,
         rng=random.Random(seed),
     )
+
+
+@contextmanager
+def registered_policy(name: str) -> Iterator[str]:
+    """A policy in the router's registry under `name` for the length of a test (it decides as `static` does)."""
+    register_policy(name, StaticPolicy)
+    try:
+        yield name
+    finally:
+        del POLICIES[name]

@@ -14,8 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.xdg import isolated_xdg  # noqa: F401  (fixture)
-
 BAD = Path(__file__).resolve().parent / "configs" / "bad"
 FILES = sorted(BAD.glob("*.yaml"))
 MEMORY_CAP_BYTES = 1 << 30

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.xdg import isolated_xdg  # noqa: F401  (fixture)
 from zeta_console import demo
 from zeta_console.cli import COMMANDS, main
 
@@ -72,7 +71,9 @@ def test_config_before_check_config_is_the_file_checked(capsys: pytest.CaptureFi
     assert positional.startswith("zeta-console: bad.yaml:1: policy: unknown policy")
 
 
-def test_demo_before_route_routes_on_the_demo_fleet(ollama_away: int, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_before_route_routes_on_the_demo_fleet(
+    ollama_away: int, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setattr(demo, "demo_fleet", functools.partial(demo.demo_fleet, time_scale=50.0))
     assert main(["--demo", "route", "write a python function that reverses a list"]) == 0
     assert capsys.readouterr().err.startswith("→ coder@local (qwen2.5-coder:7b) [code]: ")
@@ -172,3 +173,12 @@ def test_an_empty_prompt_is_refused(prompt: str, ollama_away: int, capsys: pytes
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == "zeta-console: the prompt is empty: give the text to route, e.g. zeta-console route 'hello'\n"
+
+
+@pytest.mark.parametrize("argv", [["route", "hi"], ["check-config"], ["serve"], ["sim"], []], ids=lambda argv: " ".join(argv) or "console")
+def test_a_bad_ollama_host_is_one_line_and_exit_2(argv: list[str], tmp_path: Path) -> None:
+    """The ollama client reads OLLAMA_HOST when it is imported and raised a ValueError traceback."""
+    env = {**os.environ, "OLLAMA_HOST": "127.0.0.1:99999", "XDG_CONFIG_HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "zeta_console.cli", *argv], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr == "zeta-console: OLLAMA_HOST='127.0.0.1:99999': expected host:port with a port 1-65535, e.g. 127.0.0.1:11434\n"

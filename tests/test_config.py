@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.xdg import isolated_xdg  # noqa: F401  (fixture)
 from zeta_console.cli import main
-from zeta_console.config import ConfigError, clear_overrides, load_settings, overrides_path, parse_duration, save_overrides
+from zeta_console.config import ConfigError, clear_overrides, load_settings, overrides_path, save_overrides
+from zeta_console.number_rules import parse_duration
 from zeta_console.settings import PolicyName, Settings, Task, Thresholds
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,7 +46,10 @@ BAD_CONFIGS = [
     ("journal:\n  path: ''\n", 'bad.yaml:2: journal.path: expected a non-empty string, got ""'),
     ("\n\npolicy: fastest\n", 'bad.yaml:3: policy: unknown policy "fastest" (expected one of: static, threshold, least_load, adaptive)'),
     ("routes:\n  code: [coder, gpu]\n", 'bad.yaml:2: routes.code[1]: unknown tier "gpu" (expected one of: coder, embedder, reasoner)'),
-    ("routes:\n  chat: [coder]\n", 'bad.yaml:2: routes.chat: unknown task "chat" (expected one of: simple, code, complex_reasoning, embedding)'),
+    (
+        "routes:\n  chat: [coder]\n",
+        'bad.yaml:2: routes.chat: unknown task "chat" (expected one of: simple, code, complex_reasoning, embedding)',
+    ),
     ("hosts: []\n", "bad.yaml:1: hosts: expected at least one item"),
     (
         "routes:\n  embedding: [coder]\n",
@@ -63,8 +66,7 @@ BAD_CONFIGS = [
     ),
     (
         TWO_TIERS.replace("tier: embed", "tier: chat") + TWO_ROUTES,
-        'bad.yaml:6: models[1].tier: duplicate tier "chat"\n'
-        'bad.yaml:10: routes.embedding[0]: unknown tier "embed" (expected one of: chat)',
+        'bad.yaml:6: models[1].tier: duplicate tier "chat"\nbad.yaml:10: routes.embedding[0]: unknown tier "embed" (expected one of: chat)',
     ),
     (TWO_TIERS.replace("    model: m\n", ""), 'bad.yaml:2: models[0]: missing key "model"'),
     (
@@ -95,7 +97,10 @@ BAD_CONFIGS = [
     ("- 1\n", "bad.yaml:1: expected a mapping of settings at the top level, got a list"),
     ("policy: [static\n", "bad.yaml:2: expected ',' or ']', but got '<stream end>' (while parsing a flow sequence)"),
     ("key: value\n  bad: indent\n", "bad.yaml:2: mapping values are not allowed here"),
-    ("policy: !!python/object:os.system a\n", "bad.yaml:1: could not determine a constructor for the tag 'tag:yaml.org,2002:python/object:os.system'"),
+    (
+        "policy: !!python/object:os.system a\n",
+        "bad.yaml:1: could not determine a constructor for the tag 'tag:yaml.org,2002:python/object:os.system'",
+    ),
 ]
 
 
@@ -124,9 +129,9 @@ def test_search_order_is_cwd_then_xdg_then_built_ins(isolated_xdg: Path) -> None
     xdg_file = isolated_xdg / "config-home" / "zeta-console" / "config.yaml"
     xdg_file.parent.mkdir(parents=True)
     xdg_file.write_text("policy: static\n")
-    assert load_settings().policy == PolicyName.STATIC
+    assert load_settings().policy == PolicyName("static")
     Path("config.yaml").write_text("policy: least_load\n")
-    assert load_settings().policy == PolicyName.LEAST_LOAD
+    assert load_settings().policy == PolicyName("least_load")
     assert load_settings(xdg_file).source == str(xdg_file)
 
 
@@ -154,15 +159,15 @@ def test_parse_duration(text: str, seconds: float | None) -> None:
 
 def test_overrides_layer_over_the_config_and_can_be_cleared(isolated_xdg: Path) -> None:
     Path("config.yaml").write_text("policy: static\nthresholds:\n  queue: 7\n")
-    path = save_overrides({"policy": PolicyName.LEAST_LOAD, "thresholds.ttft_s": 1.5})
+    path = save_overrides({"policy": PolicyName("least_load"), "thresholds.ttft_s": 1.5})
     assert path == overrides_path() == isolated_xdg / "config-home" / "zeta-console" / "overrides.yaml"
     layered = load_settings()
-    assert layered.policy == PolicyName.LEAST_LOAD
+    assert layered.policy == PolicyName("least_load")
     assert layered.thresholds == Thresholds(ttft_s=1.5, queue=7)
-    assert load_settings(overrides=False).policy == PolicyName.STATIC
+    assert load_settings(overrides=False).policy == PolicyName("static")
 
     save_overrides({"policy": None})  # None removes one override
-    assert load_settings().policy == PolicyName.STATIC
+    assert load_settings().policy == PolicyName("static")
     assert load_settings().thresholds.ttft_s == 1.5
 
     clear_overrides()

@@ -12,7 +12,9 @@ SETTINGS = Settings(adaptive=Adaptive(half_life_s=HALF_LIFE, min_weight=0.5, max
 TASK = Task.COMPLEX_REASONING
 
 
-def traffic(loop: FeedbackLoop, tier: str, *, start: float, count: int, ok: bool = True, ttft_s: float = 1.0, every_s: float = 1.0) -> float:
+def traffic(
+    loop: FeedbackLoop, tier: str, *, start: float, count: int, ok: bool = True, ttft_s: float = 1.0, every_s: float = 1.0
+) -> float:
     """`count` requests on `tier`, one every `every_s`; returns the time after the last."""
     at = start
     for _ in range(count):

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from tests.router.routing import FAST, other_models_spec
-from tests.xdg import isolated_xdg  # noqa: F401  (fixture)
 from zeta_console.cli import main
 from zeta_console.config import load_settings
 from zeta_console.init_config import FoundModel, Survey, default_path, guess_tiers, host_names, propose, write_config

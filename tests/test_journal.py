@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.xdg import isolated_xdg  # noqa: F401  (fixture)
 from zeta_console.cli import main
 from zeta_console.journal import SCHEMA_VERSION, Journal, JournalError, default_journal_path
 from zeta_console.router.api import CandidateScore, Classification, Decision, ErrorKind, OperatorAction, Outcome, RequestRecord
@@ -27,7 +26,7 @@ def a_request(number: int, *, outcome: Outcome = Outcome.OK, prompt: str | None 
         request_id=f"r{number}",
         at=T0 + number,
         classification=Classification(Task.CODE, 0.9, "code fence", "rules"),
-        policy=PolicyName.ADAPTIVE,
+        policy=PolicyName("adaptive"),
         candidates=(
             CandidateScore("coder@local", "coder", "qwen2.5-coder:7b", "local", 0.25, {"wait_s": 0.1, "prefill_s": 0.15}),
             CandidateScore("reasoner@local", "reasoner", "qwen3:14b", "local", float("inf"), excluded="ejected"),

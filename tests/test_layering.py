@@ -73,7 +73,9 @@ def test_router_modules_import_each_other_without_cycles() -> None:
 
 def test_the_router_never_imports_the_journal() -> None:
     """The journal is a listener the composition root subscribes; the router knows only listeners."""
-    offences = [str(path.relative_to(PACKAGE)) for path in (PACKAGE / "router").rglob("*.py") if "zeta_console.journal" in imported_modules(path)]
+    offences = [
+        str(path.relative_to(PACKAGE)) for path in (PACKAGE / "router").rglob("*.py") if "zeta_console.journal" in imported_modules(path)
+    ]
     assert not offences
 
 

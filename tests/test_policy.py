@@ -9,11 +9,11 @@ from zeta_console.router.api import EndpointStatus
 from zeta_console.router.policies import POLICIES, PolicyResult, make_policy, register_policy
 from zeta_console.router.policies.adaptive import predict
 from zeta_console.router.policies.base import predicted_wait_s
-from zeta_console.settings import Adaptive, PolicyName, Settings, Task, Thresholds
+from zeta_console.settings import Adaptive, Settings, Task, Thresholds
 
 SETTINGS = Settings()
 NO_EXPLORE = Settings(adaptive=Adaptive(explore_rate=0.0))
-ALL_POLICIES = [p.value for p in PolicyName]
+ALL_POLICIES = list(POLICIES)
 
 
 def decide(policy: str, *args, settings: Settings = NO_EXPLORE, **kwargs) -> PolicyResult:  # type: ignore[no-untyped-def]
@@ -39,7 +39,13 @@ SHARED_CASES = [
     ("pin for the task moves it", fleet(), Task.COMPLEX_REASONING, {"pinned_tier": "coder"}, "coder@local"),
     ("pin wins over load", fleet(coder={"in_flight": 1, "queued": 3}), Task.SIMPLE, {"pinned_tier": "coder"}, "coder@local"),
     ("pin to an incapable tier ignored for embeds", fleet(), Task.EMBEDDING, {"pinned_tier": "reasoner"}, "embedder@local"),
-    ("last capable endpoint ejected: still tried", fleet(embedder={"status": EndpointStatus.EJECTED}), Task.EMBEDDING, {}, "embedder@local"),
+    (
+        "last capable endpoint ejected: still tried",
+        fleet(embedder={"status": EndpointStatus.EJECTED}),
+        Task.EMBEDDING,
+        {},
+        "embedder@local",
+    ),
     ("last capable endpoint down: still tried", fleet(embedder={"status": EndpointStatus.DOWN}), Task.EMBEDDING, {}, "embedder@local"),
     (
         "all chat tiers broken: ejected before down",
@@ -112,7 +118,7 @@ def test_load_aware_policies_do_not_wait_while_a_capable_slot_is_free(policy: st
 
 
 def test_unknown_policy_is_a_clear_error() -> None:
-    with pytest.raises(ValueError, match="unknown policy 'fastest'; choose one of: .*adaptive.*static"):
+    with pytest.raises(ValueError, match='unknown policy "fastest" \\(expected one of: static, threshold, least_load, adaptive\\)'):
         make_policy("fastest", SETTINGS)
 
 
@@ -130,10 +136,6 @@ def test_registered_policy_is_made_by_name() -> None:
         assert make_policy("always_coder", SETTINGS).decide(decision_input(fleet())).chosen == "coder@local"
     finally:
         del POLICIES["always_coder"]
-
-
-def test_make_policy_accepts_the_enum() -> None:
-    assert make_policy(PolicyName.STATIC, SETTINGS).name == "static"
 
 
 # --- static ------------------------------------------------------------------------------------
@@ -176,7 +178,12 @@ ADAPTIVE_CASES = [
         Task.COMPLEX_REASONING,
         "coder@local",
     ),
-    ("idle reasoner keeps complex work though it is slower", fleet(reasoner={"ttft_ewma_s": 1.2}, coder={"ttft_ewma_s": 0.3}), Task.COMPLEX_REASONING, "reasoner@local"),
+    (
+        "idle reasoner keeps complex work though it is slower",
+        fleet(reasoner={"ttft_ewma_s": 1.2}, coder={"ttft_ewma_s": 0.3}),
+        Task.COMPLEX_REASONING,
+        "reasoner@local",
+    ),
     (
         "cold idle beats warm busy",
         (endpoint("coder", "h0", in_flight=1, queued=2), endpoint("coder", "h1", resident=False, load_s=4.0)),
@@ -190,7 +197,12 @@ ADAPTIVE_CASES = [
         Task.CODE,
         "coder@h1",
     ),
-    ("503 fast failures penalised", (endpoint("coder", "h0", recent_fast_failures=2), endpoint("coder", "h1", ttft_ewma_s=0.8)), Task.CODE, "coder@h1"),
+    (
+        "503 fast failures penalised",
+        (endpoint("coder", "h0", recent_fast_failures=2), endpoint("coder", "h1", ttft_ewma_s=0.8)),
+        Task.CODE,
+        "coder@h1",
+    ),
     ("errors penalised", (endpoint("coder", "h0", error_rate=0.6), endpoint("coder", "h1", ttft_ewma_s=0.8)), Task.CODE, "coder@h1"),
     (
         "saturated preferred tier excluded",
@@ -205,8 +217,18 @@ ADAPTIVE_CASES = [
         Task.COMPLEX_REASONING,
         "coder@local",
     ),
-    ("embeddings ranked by completion", (endpoint("embedder", "h0", latency_ewma_s=0.4), endpoint("embedder", "h1", latency_ewma_s=0.1, ttft_ewma_s=9.0)), Task.EMBEDDING, "embedder@h1"),
-    ("unknown endpoint seeded conservatively", (endpoint("coder", "h0", ttft_ewma_s=None), endpoint("coder", "h1", ttft_ewma_s=1.0)), Task.CODE, "coder@h1"),
+    (
+        "embeddings ranked by completion",
+        (endpoint("embedder", "h0", latency_ewma_s=0.4), endpoint("embedder", "h1", latency_ewma_s=0.1, ttft_ewma_s=9.0)),
+        Task.EMBEDDING,
+        "embedder@h1",
+    ),
+    (
+        "unknown endpoint seeded conservatively",
+        (endpoint("coder", "h0", ttft_ewma_s=None), endpoint("coder", "h1", ttft_ewma_s=1.0)),
+        Task.CODE,
+        "coder@h1",
+    ),
 ]
 
 
@@ -224,7 +246,9 @@ def test_adaptive_reason_names_the_saturation_and_the_deciding_term() -> None:
     coder = next(c for c in result.candidates if c.endpoint == "coder@local")
     assert set(coder.terms) == {"wait_s", "load_s", "prefill_s", "tier_penalty_s", "feedback", "retry"}
 
-    cold = decide("adaptive", (endpoint("coder", "h0", in_flight=1, queued=2), endpoint("coder", "h1", resident=False, load_s=4.0)), Task.CODE)
+    cold = decide(
+        "adaptive", (endpoint("coder", "h0", in_flight=1, queued=2), endpoint("coder", "h1", resident=False, load_s=4.0)), Task.CODE
+    )
     assert "beat coder@h0" in cold.reason and "on wait_s" in cold.reason
 
 
@@ -270,12 +294,22 @@ STRICT = Thresholds(ttft_s=1.0, latency_s=30.0, queue=4, error_rate=0.25)
 
 THRESHOLD_CASES = [
     # (case, reasoner overrides, expected chosen, expected reason)
-    ("within thresholds: preferred tier though busier", {"in_flight": 1, "queued": 2}, "reasoner@local", "reasoner@local within thresholds"),
+    (
+        "within thresholds: preferred tier though busier",
+        {"in_flight": 1, "queued": 2},
+        "reasoner@local",
+        "reasoner@local within thresholds",
+    ),
     ("queue over", {"in_flight": 1, "queued": 6}, "coder@local", "reasoner@local queue 6 > 4; fell back to coder@local"),
     ("TTFT p95 over", {"ttft_p95_s": 2.4}, "coder@local", "reasoner@local TTFT p95 2.40 s > 1.00 s; fell back to coder@local"),
     ("latency p95 over", {"latency_p95_s": 45.0}, "coder@local", "reasoner@local latency p95 45.00 s > 30.00 s; fell back to coder@local"),
     ("error rate over", {"error_rate": 0.5}, "coder@local", "reasoner@local error rate 50% > 25%; fell back to coder@local"),
-    ("ejected preferred tier", {"status": EndpointStatus.EJECTED}, "coder@local", "reasoner unavailable (reasoner@local ejected); fell back to coder@local"),
+    (
+        "ejected preferred tier",
+        {"status": EndpointStatus.EJECTED},
+        "coder@local",
+        "reasoner unavailable (reasoner@local ejected); fell back to coder@local",
+    ),
     ("per-model override", {"ttft_p95_s": 2.4, "thresholds": Thresholds(ttft_s=3.0)}, "reasoner@local", "reasoner@local within thresholds"),
 ]
 

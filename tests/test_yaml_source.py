@@ -74,7 +74,10 @@ def test_a_syntax_error_is_one_line(label: str, message: str) -> None:
 
 
 def test_a_tag_that_would_run_code_is_refused() -> None:
-    assert error_of("x: !!python/object:os.system a\n") == "f.yaml:1: could not determine a constructor for the tag 'tag:yaml.org,2002:python/object:os.system'"
+    assert (
+        error_of("x: !!python/object:os.system a\n")
+        == "f.yaml:1: could not determine a constructor for the tag 'tag:yaml.org,2002:python/object:os.system'"
+    )
 
 
 def test_a_duplicate_key_is_refused_where_it_repeats() -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from zeta_console import __version__
 from zeta_console.errors import UserError
+from zeta_console.settings import default_ollama_url
 
 
 @dataclass(frozen=True)
@@ -186,7 +187,7 @@ COMMANDS = {
 class _CommandParser(argparse.ArgumentParser):
     """A subcommand's parser: it reports arguments it does not know with its own usage, not the top level's."""
 
-    def parse_known_args(  # type: ignore[override]
+    def parse_known_args(  # type: ignore[override]  # typeshed overloads it; this one signature serves both
         self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
     ) -> tuple[argparse.Namespace, list[str]]:
         namespace, extras = super().parse_known_args(args, namespace)
@@ -249,6 +250,8 @@ def _handler(command: Command) -> Callable[[argparse.Namespace], int]:
 def main(argv: Sequence[str] | None = None) -> int:
     command, args = parse(argv)
     try:
+        # Importing the ollama client reads OLLAMA_HOST and dies on a bad one: check it first.
+        default_ollama_url()
         return _handler(command)(args)
     except UserError as error:
         print(f"zeta-console: {error}", file=sys.stderr)

@@ -17,16 +17,13 @@ import contextlib
 import dataclasses
 import functools
 import json
-import math
 import os
-import re
 import sys
 import tempfile
 import types
 import typing
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
@@ -34,6 +31,8 @@ from typing import Any, NoReturn
 
 import yaml
 
+from zeta_console.number_rules import number_problem, number_value
+from zeta_console.router.policies import policy_name
 from zeta_console.settings import CAPABILITIES, HostConfig, ModelConfig, Settings, Task, Thresholds, default_ollama_url
 from zeta_console.wording import counted
 from zeta_console.yaml_source import ConfigError, Keys, YamlSource, describe, dotted, parse_yaml, raise_all, read_yaml, unknown
@@ -42,9 +41,6 @@ APP_DIR = "zeta-console"
 CONFIG_FILE = "config.yaml"
 OVERRIDES_FILE = "overrides.yaml"
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h)\s*$")
-_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-_DURATION_HINT = 'seconds, or e.g. "500ms", "2s", "5m"'
 # Defaults computed at load time rather than declared on the dataclass.
 _COMPUTED_DEFAULTS: Mapping[tuple[type, str], Callable[[], Any]] = {(HostConfig, "url"): default_ollama_url}
 _ENUM_NOUNS: Mapping[type, str] = {Task: "task"}
@@ -135,12 +131,6 @@ def run_check_config_command(args: argparse.Namespace) -> int:
     counts = f"{counted(len(settings.hosts), 'host')}, {counted(len(settings.models), 'model')}"
     print(f"ok: {settings.source}{layered} ({counts}, policy {settings.policy})")
     return 0
-
-
-def parse_duration(text: str) -> float | None:
-    """Seconds in "500ms", "2s", "1.5m", "1h"; None when `text` is not such a duration."""
-    match = _DURATION.match(text)
-    return float(match.group(1)) * _DURATION_UNITS[match.group(2)] if match else None
 
 
 # --- layers -------------------------------------------------------------------------------
@@ -305,10 +295,10 @@ class _Reader:
                 self.fail(keys, f"expected true or false, got {describe(value)}")
             return value
         if hint is int or hint is float:
-            problem = _number_problem(value, hint, field)
+            problem = number_problem(value, hint, field)
             if problem:
                 self.fail(keys, problem)
-            return _number(value, hint, field)
+            return number_value(value, hint, field)
         if not isinstance(value, str) or not value.strip():
             self.fail(keys, f"expected a non-empty string, got {describe(value)}")
         if isinstance(hint, type) and issubclass(hint, StrEnum):
@@ -334,99 +324,11 @@ def _enum_values(enum_type: Any) -> list[str] | None:
     return [member.value for member in enum_type] if isinstance(enum_type, type) and issubclass(enum_type, StrEnum) else None
 
 
-# --- value rules, keyed by field name ----------------------------------------------------------
-#
-# A number field without an entry in _RANGES gets its kind's default range, so a new
-# setting is bounded without code here; an entry only narrows or widens it.
+# --- value rules, keyed by field name (the bounds of numbers are in number_rules.py) --------------
 
-
-@dataclass(frozen=True)
-class _Range:
-    low: float
-    high: float
-    low_included: bool  # False: the value must be above `low` ("positive")
-
-
-_DAY_S = 86_400.0
-_COUNT = _Range(1, 1_000_000, low_included=True)  # integers: counts and sizes
-_POSITIVE = _Range(0, 1_000_000, low_included=False)
-_DURATION_RANGE = _Range(0, _DAY_S, low_included=False)  # `*_s` fields: nothing here waits longer than a day
-_FRACTION = _Range(0, 1, low_included=True)
-_RATE = _Range(0, 10_000, low_included=True)
-_RANGES: Mapping[str, _Range] = {
-    "queue": _Range(1, 100_000, low_included=True),
-    "slots": _Range(1, 1024, low_included=True),  # OLLAMA_NUM_PARALLEL
-    "max_attempts": _Range(1, 100, low_included=True),
-    "consecutive_failures": _Range(1, 10_000, low_included=True),
-    "retention_rows": _Range(1, 1_000_000_000, low_included=True),
-    "max_body_bytes": _Range(1, 2**30, low_included=True),  # 1 GiB
-    "error_rate": _FRACTION,
-    "ratio": _FRACTION,
-    "explore_rate": _FRACTION,
-    "confidence_threshold": _FRACTION,
-    "min_per_s": _RATE,
-    "rate_per_s": _RATE,
-    "min_weight": _Range(0, 100, low_included=False),
-    "max_weight": _Range(0, 100, low_included=False),
-    "refresh_hz": _Range(0, 60, low_included=False),
-    "first_token_per_1k_prompt_tokens_s": _Range(0, _DAY_S, low_included=True),
-}
 # Lists that may not be empty (nothing could work without an item); any other list may be,
 # e.g. a route: a chat-only fleet has no embedding route.
 _NON_EMPTY = frozenset({"hosts", "models", "capabilities", "examples"})
-
-
-def _is_duration(field: str) -> bool:
-    return field.endswith("_s") and not field.endswith("_per_s")
-
-
-def _range(hint: type, field: str) -> _Range:
-    if field in _RANGES:
-        return _RANGES[field]
-    if hint is int:
-        return _COUNT
-    return _DURATION_RANGE if _is_duration(field) else _POSITIVE
-
-
-def _number(value: Any, hint: type, field: str) -> float | int | None:
-    if isinstance(value, bool):
-        return None
-    if hint is int:
-        return value if isinstance(value, int) else None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str) and _is_duration(field):
-        return parse_duration(value)
-    return None
-
-
-def _number_problem(value: Any, hint: type, field: str) -> str | None:
-    number = _number(value, hint, field)
-    bounds = _range(hint, field)
-    expectation = _expectation(hint, field, bounds)
-    above_low = number is not None and (number >= bounds.low if bounds.low_included else number > bounds.low)
-    if number is None or not math.isfinite(number) or not above_low or (number > bounds.high and _is_fraction(field, bounds)):
-        return f"expected {expectation}, got {describe(value)}"
-    if number > bounds.high:
-        high = f"{bounds.high:.0f}" if bounds.high == int(bounds.high) else f"{bounds.high:g}"
-        limit = f"a duration of at most {high} seconds" if _is_duration(field) else f"at most {high}"
-        return f"expected {limit}, got {describe(value)}"
-    return None
-
-
-def _is_fraction(field: str, bounds: _Range) -> bool:
-    return bounds == _FRACTION and not _is_duration(field)
-
-
-def _expectation(hint: type, field: str, bounds: _Range) -> str:
-    if _is_fraction(field, bounds):
-        return f"a number between {bounds.low:g} and 1"
-    if hint is int:
-        return "a positive integer" if bounds.low == 1 else f"an integer >= {bounds.low:g}"
-    size = "positive" if not bounds.low_included else f">= {bounds.low:g}"
-    if _is_duration(field):
-        return f"a positive duration ({_DURATION_HINT})" if size == "positive" else f"a duration {size} ({_DURATION_HINT})"
-    return "a positive number" if size == "positive" else f"a number {size}"
 
 
 def _port_problem(port: str) -> str | None:
@@ -462,6 +364,14 @@ def _check_origin(value: str) -> str | None:
     scheme, separator, rest = value.partition("://")
     if value != "*" and (not separator or not scheme or not rest):
         return f'expected an origin such as "https://chat.example.com" or "chrome-extension://*", got {json.dumps(value)}'
+    return None
+
+
+def _check_policy(value: str) -> str | None:
+    try:
+        policy_name(value)
+    except ValueError as error:
+        return str(error)
     return None
 
 
@@ -511,6 +421,7 @@ _STRING_CHECKS: Mapping[str, Callable[[str], str | None]] = {
     "url": _check_url,
     "listen": _check_listen,
     "capabilities": _check_capability,
+    "policy": _check_policy,
     "allowed_origins": _check_origin,
     "theme": _check_theme,
     "path": _check_writable_file,

@@ -38,5 +38,7 @@ async def demo_fleet(time_scale: float = 1.0, base: Settings | None = None) -> A
 def zero_latency_fleet_spec() -> FleetSpec:
     """The default fleet with every delay at zero: for overhead measurements and load tests."""
     spec = default_fleet_spec()
-    hosts = tuple(replace(host, models=tuple(zero_latency_profile(model.name, model.capabilities) for model in host.models)) for host in spec.hosts)
+    hosts = tuple(
+        replace(host, models=tuple(zero_latency_profile(model.name, model.capabilities) for model in host.models)) for host in spec.hosts
+    )
     return replace(spec, hosts=hosts)

@@ -194,7 +194,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         else:
             self.transport.close()
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # httptools' protocol narrows it too
         super().connection_made(transport)
         if self._closed_early:
             transport.close()
@@ -314,7 +314,7 @@ class EmbeddedServer(uvicorn.Server):
 
     def __init__(self, config: uvicorn.Config, limits: ConnectionLimits) -> None:
         assert not config.loaded, "the protocol is chosen when the config loads"
-        config.http = self._create_protocol  # type: ignore[assignment]
+        config.http = self._create_protocol  # type: ignore[assignment]  # uvicorn takes a protocol factory, typed as a class
         config.backlog = accept_batch(limits)
         super().__init__(config)
         self.guard = ConnectionGuard(limits)

@@ -95,7 +95,7 @@ def decision_json(decision: Decision) -> dict[str, Any]:
         "task": decision.classification.task.value,
         "confidence": decision.classification.confidence,
         "classified_by": decision.classification.method,
-        "policy": decision.policy.value,
+        "policy": decision.policy,
         "endpoint": decision.chosen,
         "tier": chosen.tier if chosen else None,
         "model": chosen.model if chosen else None,

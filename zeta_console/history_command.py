@@ -110,7 +110,7 @@ def _write_table(rows: Sequence[_TimelineRow], out: TextIO) -> None:
     ]
     widths = [max(len(line[column]) for line in cells) for column in range(len(_TABLE_COLUMNS) - 1)]
     for line in cells:
-        padded = [cell.ljust(width) for cell, width in zip(line, widths)]
+        padded = [cell.ljust(width) for cell, width in zip(line, widths, strict=False)]  # the last column is not padded
         print("  ".join([*padded, line[-1]]).rstrip(), file=out)
 
 

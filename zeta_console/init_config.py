@@ -98,7 +98,7 @@ async def survey(urls: Sequence[str], settings: Settings | None = None) -> Surve
     timeouts = (settings or Settings()).timeouts
     names = host_names(urls)
     models: dict[str, FoundModel] = {}  # canonical name -> the model, with every host that has it
-    for name, url in zip(names, urls):
+    for name, url in zip(names, urls, strict=True):
         backend = OllamaBackend(url, timeouts)
         try:
             for model in await backend.installed():
@@ -115,7 +115,7 @@ async def survey(urls: Sequence[str], settings: Settings | None = None) -> Surve
             raise UserError(f"cannot read the models of Ollama at {url} ({error.message}): {advice}") from None
         finally:
             await backend.aclose()
-    return Survey(tuple(zip(names, urls)), tuple(models.values()))
+    return Survey(tuple(zip(names, urls, strict=True)), tuple(models.values()))
 
 
 def _capabilities_from_name(name: str) -> frozenset[str]:

@@ -63,9 +63,10 @@ CREATE TABLE operator_actions (
 );
 """
 _REQUEST_COLUMNS = (
-    "request_id started_at decided_at client task confidence classifier_method classifier_reason policy reason"
-    " decision endpoint model fallbacks ttft_s total_s prompt_tokens output_tokens outcome error_kind error prompt"
-).split()
+    "request_id", "started_at", "decided_at", "client", "task", "confidence", "classifier_method", "classifier_reason", "policy",
+    "reason", "decision", "endpoint", "model", "fallbacks", "ttft_s", "total_s", "prompt_tokens", "output_tokens", "outcome",
+    "error_kind", "error", "prompt",
+)  # fmt: skip
 _ACTION_COLUMNS = ("at", "action", "target", "old", "new", "source")
 _INSERT_REQUEST = f"INSERT INTO requests ({', '.join(_REQUEST_COLUMNS)}) VALUES ({', '.join('?' * len(_REQUEST_COLUMNS))})"
 _INSERT_ACTION = f"INSERT INTO operator_actions ({', '.join(_ACTION_COLUMNS)}) VALUES ({', '.join('?' * len(_ACTION_COLUMNS))})"
@@ -258,7 +259,7 @@ class Journal(JournalReader):
             classification.confidence,
             classification.method,
             classification.reason,
-            decision.policy.value,
+            decision.policy,
             decision.reason,
             json.dumps(plain_data(decision)),
             record.endpoint,

@@ -12,6 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
+from typing import NewType, TypeVar
+
+from zeta_console.errors import UserError
 
 
 class Task(StrEnum):
@@ -21,11 +24,10 @@ class Task(StrEnum):
     EMBEDDING = "embedding"
 
 
-class PolicyName(StrEnum):
-    STATIC = "static"
-    THRESHOLD = "threshold"
-    LEAST_LOAD = "least_load"
-    ADAPTIVE = "adaptive"
+# A routing policy's name: a key of the router's policy registry (`router.policies.POLICIES`),
+# which is the one list of names; config.py and the router's set_policy check names against it.
+PolicyName = NewType("PolicyName", str)
+DEFAULT_POLICY = PolicyName("adaptive")
 
 
 CAPABILITIES = frozenset({"completion", "embedding", "thinking", "tools", "insert", "vision"})
@@ -33,7 +35,12 @@ CAPABILITIES = frozenset({"completion", "embedding", "thinking", "tools", "inser
 
 def default_ollama_url() -> str:
     """The default host follows OLLAMA_HOST, as the ollama CLI and client do."""
-    return ollama_url(os.environ.get("OLLAMA_HOST", ""))
+    raw = os.environ.get("OLLAMA_HOST", "")
+    url = ollama_url(raw)
+    port = url.rpartition(":")[2]
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise UserError(f"OLLAMA_HOST={raw!r}: expected host:port with a port 1-65535, e.g. 127.0.0.1:11434", exit_code=2)
+    return url
 
 
 def ollama_url(raw: str) -> str:
@@ -52,7 +59,11 @@ def ollama_url(raw: str) -> str:
     return f"{scheme}://{hostport}"
 
 
-def _frozen(mapping: Mapping) -> Mapping:  # type: ignore[type-arg]
+_Key = TypeVar("_Key")
+_Value = TypeVar("_Value")
+
+
+def _frozen(mapping: Mapping[_Key, _Value]) -> Mapping[_Key, _Value]:
     return MappingProxyType(dict(mapping))
 
 
@@ -211,7 +222,7 @@ class Settings:
     models: tuple[ModelConfig, ...] = DEFAULT_MODELS
     routes: Mapping[Task, tuple[str, ...]] = field(default_factory=lambda: DEFAULT_ROUTES)
     thresholds: Thresholds = Thresholds()
-    policy: PolicyName = PolicyName.ADAPTIVE
+    policy: PolicyName = DEFAULT_POLICY
     timeouts: Timeouts = Timeouts()
     retry: RetryBudget = RetryBudget()
     admission: Admission = Admission()

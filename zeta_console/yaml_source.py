@@ -15,11 +15,12 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import yaml
 from yaml.composer import ComposerError
 from yaml.constructor import SafeConstructor
+from yaml.error import Mark
 from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -185,12 +186,14 @@ class _BoundedLoader(yaml.SafeLoader):
         self._sizes: dict[int, int] = {}  # id(node) -> values it expands to; absent while it is being composed
 
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:
-        event = self.peek_event()
+        event = self.peek_event()  # type: ignore[no-untyped-call]  # types-PyYAML leaves Parser.peek_event unannotated
         if isinstance(event, AliasEvent):
             node = super().compose_node(parent, index)
             self._alias_values += self._sizes.get(id(node), 0)  # an alias into its own collection: _Builder refuses it
             if self._alias_values > MAX_ALIAS_VALUES:
-                raise ComposerError(None, None, f"aliases expand to more than {MAX_ALIAS_VALUES} values", event.start_mark)
+                raise ComposerError(
+                    None, None, f"aliases expand to more than {MAX_ALIAS_VALUES} values", cast(Mark, event.start_mark)
+                )  # pure-Python parser: its Mark
             return node
         if self._depth >= MAX_DEPTH:
             raise ComposerError(None, None, f"nested more than {MAX_DEPTH} levels deep", event.start_mark)
@@ -205,7 +208,8 @@ class _BoundedLoader(yaml.SafeLoader):
 
 def _children(node: Node | None) -> list[Node]:
     if isinstance(node, SequenceNode):
-        return node.value
+        items: list[Node] = node.value
+        return items
     if isinstance(node, MappingNode):
         return [value for _, value in node.value]
     return []

@@ -50,7 +50,10 @@ def test_oracle_never_loses_on_a_trivial_scenario(tmp_path: Path) -> None:
     assert len(trace) >= 5
 
     async def run_all() -> dict[str, ContenderRun]:
-        return {name: await run_contender(name, scenario, trace, scenario.time_scale) for name in ("oracle", "static", "round_robin", "adaptive")}
+        return {
+            name: await run_contender(name, scenario, trace, scenario.time_scale)
+            for name in ("oracle", "static", "round_robin", "adaptive")
+        }
 
     runs = asyncio.run(run_all())
     wait = {name: mean_wait_s(run) for name, run in runs.items()}

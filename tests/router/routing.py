@@ -8,14 +8,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from zeta_console.backends.ollama import BackendError
+from zeta_console.benchmark.settings_scale import scaled_settings
+from zeta_console.composition import build_router
 from zeta_console.demo import demo_settings
 from zeta_console.journal import Journal
 from zeta_console.router.api import RequestRecord, RouterEvent
 from zeta_console.router.requests import ChatRequest
-from zeta_console.composition import build_router
 from zeta_console.router.router import ZetaDynamicRouter
-from zeta_console.backends.ollama import BackendError
-from zeta_console.benchmark.settings_scale import scaled_settings
 from zeta_console.settings import Breaker, Settings, Task
 from zeta_console.sim import FleetSpec, HostSpec, default_fleet_spec, run_fleet
 from zeta_console.sim.profiles import CODER, EMBEDDER, REASONER

@@ -19,10 +19,14 @@ async def test_a_host_down_at_start_has_its_capabilities_read_when_it_comes_up()
         host.host_down()
         settings = scaled_settings(demo_settings(fleet, Settings()), FAST)
         # configured as completion only; the emulated coder reports completion, tools and insert
-        models = tuple(replace(model, capabilities=frozenset({"completion"})) if model.tier == "coder" else model for model in settings.models)
+        models = tuple(
+            replace(model, capabilities=frozenset({"completion"})) if model.tier == "coder" else model for model in settings.models
+        )
         async with ZetaDynamicRouter(replace(settings, models=models), health_poll_s=0.1, time_scale=FAST) as router:
             assert router.capabilities["coder@local"] == frozenset({"completion"})
             await host.host_up()
-            await wait_until(lambda: "insert" in router.capabilities["coder@local"], timeout=10.0, message="capabilities read after the host came up")
+            await wait_until(
+                lambda: "insert" in router.capabilities["coder@local"], timeout=10.0, message="capabilities read after the host came up"
+            )
             assert router.capabilities["coder@local"] == frozenset({"completion", "tools", "insert"})
             assert router.capabilities["embedder@local"] == frozenset({"embedding"})

@@ -63,10 +63,10 @@ async def test_thresholds_and_policy_are_validated_and_reverted() -> None:
         assert (action.target, action.old, action.new) == ("thresholds.ttft_s", str(run.settings.thresholds.ttft_s), "1.5")
         router.controls.set_threshold("queue", 2, tier="reasoner")
         assert router.controls.thresholds_for("reasoner").queue == 2 and router.controls.thresholds_for("coder").queue == 4
-        router.controls.set_policy(PolicyName.STATIC)
+        router.controls.set_policy(PolicyName("static"))
         router.controls.pin("coder")
         _, record = await answer(router, ask("hello", Task.SIMPLE))
-        assert record.decision.policy is PolicyName.STATIC
+        assert record.decision.policy == PolicyName("static")
         assert record.decision.pins == {"*": "coder"}
         assert router.snapshot().differs_from_config == {"thresholds.ttft_s", "reasoner.thresholds.queue", "policy", "pins.*"}
 
@@ -74,7 +74,7 @@ async def test_thresholds_and_policy_are_validated_and_reverted() -> None:
         assert {action.target for action in undone} == {"thresholds.ttft_s", "reasoner.thresholds.queue", "policy", "*"}
         snapshot = router.snapshot()
         assert snapshot.differs_from_config == frozenset()
-        assert snapshot.policy is PolicyName.ADAPTIVE and snapshot.pins == {}
+        assert snapshot.policy == PolicyName("adaptive") and snapshot.pins == {}
         assert router.controls.thresholds_for("reasoner").queue == 4
 
 

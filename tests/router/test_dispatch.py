@@ -10,8 +10,8 @@ import pytest
 
 from tests.helpers import wait_until
 from tests.router.routing import answer, ask, counters_are_zero, routed
-from zeta_console.demo import zero_latency_fleet_spec
 from zeta_console.backends.ollama import BackendError
+from zeta_console.demo import zero_latency_fleet_spec
 from zeta_console.router.api import Decision, ErrorKind, Outcome
 from zeta_console.router.errors import RejectedError
 from zeta_console.router.requests import EmbedRequest, GenerateRequest
@@ -63,7 +63,9 @@ async def test_a_thousand_mixed_requests_balance_the_books(tmp_path: Path) -> No
                 else:
                     cancel_after = rng.choice([None, None, None, 0, 1, 2])
                     task = rng.choice([Task.SIMPLE, Task.CODE, Task.COMPLEX_REASONING, None])
-                    async with router.chat(ask(f"question {index} about python code", task, think=False, options=SHORT, interactive=index % 7 == 0)) as stream:
+                    async with router.chat(
+                        ask(f"question {index} about python code", task, think=False, options=SHORT, interactive=index % 7 == 0)
+                    ) as stream:
                         received = 0
                         async for _ in stream:
                             if received == cancel_after:

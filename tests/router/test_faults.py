@@ -28,7 +28,7 @@ async def test_chat_goes_through_the_adaptive_policy_to_the_emulator() -> None:
         assert text
         assert record.outcome is Outcome.OK
         assert record.endpoint == "coder@local" and record.model == CODER
-        assert record.decision.policy is PolicyName.ADAPTIVE
+        assert record.decision.policy == PolicyName("adaptive")
         assert record.decision.classification.task is Task.CODE
         assert record.ttft_s is not None and 0 < record.ttft_s <= record.total_s
         assert record.output_tokens and record.output_tokens > 0
@@ -157,11 +157,13 @@ async def test_a_slow_reasoner_loses_complex_traffic_to_the_coder_and_wins_it_ba
 
 async def test_a_host_going_down_fails_over_is_ejected_and_comes_back_through_a_probe() -> None:
     coder, embedder, reasoner = Settings().models
-    two_coders = dict(
-        hosts=(HostConfig("a", ""), HostConfig("b", "")),
-        models=(replace(coder, hosts=("a", "b")), replace(embedder, hosts=("a",)), replace(reasoner, hosts=("a",))),
+    two_coders = {
+        "hosts": (HostConfig("a", ""), HostConfig("b", "")),
+        "models": (replace(coder, hosts=("a", "b")), replace(embedder, hosts=("a",)), replace(reasoner, hosts=("a",))),
+    }
+    spec = FleetSpec(
+        hosts=(HostSpec(name="a", models=(CODER_PROFILE, EMBEDDER_PROFILE, REASONER_PROFILE)), HostSpec(name="b", models=(CODER_PROFILE,)))
     )
-    spec = FleetSpec(hosts=(HostSpec(name="a", models=(CODER_PROFILE, EMBEDDER_PROFILE, REASONER_PROFILE)), HostSpec(name="b", models=(CODER_PROFILE,))))
     # A slow poll, so that the breaker (passive signals) is what takes host a out.
     async with routed(spec, health_poll_s=30.0, **two_coders) as run:
         router = run.router
@@ -214,6 +216,9 @@ async def test_one_failure_does_not_banish_an_endpoint_and_failures_fade_on_an_i
         assert status is EndpointStatus.DEGRADED and reason.startswith("error rate"), reason
         # Nothing is sent to it, yet its failures age: it is UP again within a few half-lives.
         window_s = 3 * ERROR_HALF_LIFE_S / FAST
-        await wait_until(lambda: router.view.status(coder, time.monotonic())[0] is EndpointStatus.UP, timeout=window_s, message="the coder UP")
+        def coder_up() -> bool:
+            return router.view.status(coder, time.monotonic())[0] is EndpointStatus.UP
+
+        await wait_until(coder_up, timeout=window_s, message="the coder UP")
         _, back = await answer(router, ask("hello", Task.SIMPLE))
         assert back.endpoint == "coder@local"

@@ -23,7 +23,9 @@ async def test_the_default_models_on_a_host_with_other_models_are_missing() -> N
             "reasoner@local": EndpointStatus.MISSING,
         }
         reasoner = next(endpoint for endpoint in snapshot.endpoints if endpoint.id == "reasoner@local")
-        assert reasoner.status_reason == f"not installed on local ({HAS}): `ollama pull qwen3:14b`, edit the config or run `zeta-console init`"
+        assert (
+            reasoner.status_reason == f"not installed on local ({HAS}): `ollama pull qwen3:14b`, edit the config or run `zeta-console init`"
+        )
         assert snapshot.installed == {"local": ("llama3.1:8b", "nomic-embed-text:latest", "deepseek-r1:14b")}
 
         with pytest.raises(RejectedError) as rejected:

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from tests.router.routing import answer, ask, routed
-from tests.xdg import isolated_xdg  # noqa: F401  (fixture)
 from zeta_console.config import load_settings
 from zeta_console.router.api import Outcome
 from zeta_console.router.errors import RejectedError

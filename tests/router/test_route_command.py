@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from tests.router.routing import other_models_spec
-from tests.xdg import isolated_xdg  # noqa: F401  (fixture)
 from zeta_console import demo
 from zeta_console.cli import main
 from zeta_console.journal import default_journal_path
@@ -39,11 +38,14 @@ def test_unreachable_ollama_is_one_line_and_exit_1(isolated_xdg: Path, capsys: p
     assert status == 1
     assert captured.out == ""
     assert captured.err.strip().splitlines() == [
-        f"zeta-console: cannot reach Ollama at http://127.0.0.1:{port} (connection refused): start `ollama serve`, set OLLAMA_HOST, or try --demo"
+        f"zeta-console: cannot reach Ollama at http://127.0.0.1:{port} (connection refused):"
+        " start `ollama serve`, set OLLAMA_HOST, or try --demo"
     ]
 
 
-def test_route_demo_streams_the_answer_and_names_the_decision(isolated_xdg: Path, fast_demo: None, capsys: pytest.CaptureFixture[str]) -> None:
+def test_route_demo_streams_the_answer_and_names_the_decision(
+    isolated_xdg: Path, fast_demo: None, capsys: pytest.CaptureFixture[str]
+) -> None:
     status = main(["route", "write a python function that reverses a list", "--demo"])
     captured = capsys.readouterr()
     assert status == 0

@@ -36,13 +36,12 @@ async def serving(
     base: Settings | None = None,
     access_log: Callable[[str], None] | None = None,
 ) -> AsyncIterator[Served]:
-    async with demo_fleet(time_scale=time_scale, base=base) as (fleet, settings):
-        async with ZetaDynamicRouter(settings) as router:
-            endpoint = await start_endpoint(router, settings, listen, token, access_log)
-            try:
-                yield Served(fleet, settings, router, endpoint)
-            finally:
-                await endpoint.stop()
+    async with demo_fleet(time_scale=time_scale, base=base) as (fleet, settings), ZetaDynamicRouter(settings) as router:
+        endpoint = await start_endpoint(router, settings, listen, token, access_log)
+        try:
+            yield Served(fleet, settings, router, endpoint)
+        finally:
+            await endpoint.stop()
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")

@@ -12,7 +12,11 @@ from tests.helpers import wait_until
 from tests.serve.conftest import busy_slots, serving
 
 SLOW = 20.0  # fast loads, yet a long answer is still streaming when the client leaves
-LONG_ANSWER = {"model": "qwen2.5-coder:7b", "messages": [{"role": "user", "content": "write a long python module"}], "options": {"num_predict": 2000}}
+LONG_ANSWER = {
+    "model": "qwen2.5-coder:7b",
+    "messages": [{"role": "user", "content": "write a long python module"}],
+    "options": {"num_predict": 2000},
+}
 
 
 async def test_disconnect_mid_stream_frees_the_upstream_slot() -> None:
@@ -23,7 +27,9 @@ async def test_disconnect_mid_stream_frees_the_upstream_slot() -> None:
             assert '"done":false' in first
             assert busy_slots(served.fleet) == 1
         await wait_until(lambda: busy_slots(served.fleet) == 0, message="the emulator's slot to be freed")
-        await wait_until(lambda: sum(endpoint.in_flight for endpoint in served.router.snapshot().endpoints) == 0, message="the router to forget it")
+        await wait_until(
+            lambda: sum(endpoint.in_flight for endpoint in served.router.snapshot().endpoints) == 0, message="the router to forget it"
+        )
 
 
 async def test_disconnect_of_a_non_streaming_request_frees_the_slot() -> None:

@@ -116,22 +116,26 @@ def stream_through_sigterm(process: subprocess.Popen[str], url: str, fleet: SimF
 
 
 def test_sigterm_lets_a_stream_finish_within_the_grace(tmp_path: Path) -> None:
-    with run_fleet_in_thread(replace(default_fleet_spec(), time_scale=TIME_SCALE)) as fleet:
-        with serve_process(tmp_path, fleet, "20s") as (process, url):
-            received = stream_through_sigterm(process, url, fleet)
-            assert process.wait(timeout=30) == 0
-            errors = process.stderr.read() if process.stderr else ""
+    with (
+        run_fleet_in_thread(replace(default_fleet_spec(), time_scale=TIME_SCALE)) as fleet,
+        serve_process(tmp_path, fleet, "20s") as (process, url),
+    ):
+        received = stream_through_sigterm(process, url, fleet)
+        assert process.wait(timeout=30) == 0
+        errors = process.stderr.read() if process.stderr else ""
     assert received[-1]["done"] is True and len(received) > 20  # streamed for seconds, past the old 2 s cut
     assert "Traceback" not in errors and "stopping" in errors
     assert [record.outcome for record in JournalReader(tmp_path / "journal.sqlite3").recent_requests(10)] == ["ok", "ok"]
 
 
 def test_sigterm_with_a_short_grace_ends_the_stream_with_an_error_line_and_journals_it(tmp_path: Path) -> None:
-    with run_fleet_in_thread(replace(default_fleet_spec(), time_scale=TIME_SCALE)) as fleet:
-        with serve_process(tmp_path, fleet, "300ms") as (process, url):
-            received = stream_through_sigterm(process, url, fleet)
-            assert process.wait(timeout=30) == 0
-            errors = process.stderr.read() if process.stderr else ""
+    with (
+        run_fleet_in_thread(replace(default_fleet_spec(), time_scale=TIME_SCALE)) as fleet,
+        serve_process(tmp_path, fleet, "300ms") as (process, url),
+    ):
+        received = stream_through_sigterm(process, url, fleet)
+        assert process.wait(timeout=30) == 0
+        errors = process.stderr.read() if process.stderr else ""
     assert received[-1] == {"error": "server shutting down"}
     assert not any(line.get("done") for line in received)
     assert "Traceback" not in errors
@@ -139,20 +143,22 @@ def test_sigterm_with_a_short_grace_ends_the_stream_with_an_error_line_and_journ
 
 
 def test_a_second_signal_cuts_the_drain_short(tmp_path: Path) -> None:
-    with run_fleet_in_thread(replace(default_fleet_spec(), time_scale=TIME_SCALE)) as fleet:
-        with serve_process(tmp_path, fleet, "60s") as (process, url), httpx.Client(base_url=url, timeout=30) as http:
-            assert process.stderr is not None
-            assert http.post("/api/chat", json={**CHAT, "stream": False}).status_code == 200
-            fleet.host("local").set_fault(CODER, Fault(slow_factor=1000))  # would stream for minutes
-            with http.stream("POST", "/api/chat", json=CHAT) as streaming:
-                lines = streaming.iter_lines()
-                next(lines)
-                process.send_signal(signal.SIGTERM)
-                while "stopping" not in process.stderr.readline():
-                    pass
-                process.send_signal(signal.SIGINT)
-                last = json.loads(list(lines)[-1])
-            assert process.wait(timeout=30) == 0
-            errors = process.stderr.read()
+    with (
+        run_fleet_in_thread(replace(default_fleet_spec(), time_scale=TIME_SCALE)) as fleet,
+        serve_process(tmp_path, fleet, "60s") as (process, url), httpx.Client(base_url=url, timeout=30) as http,
+    ):
+        assert process.stderr is not None
+        assert http.post("/api/chat", json={**CHAT, "stream": False}).status_code == 200
+        fleet.host("local").set_fault(CODER, Fault(slow_factor=1000))  # would stream for minutes
+        with http.stream("POST", "/api/chat", json=CHAT) as streaming:
+            lines = streaming.iter_lines()
+            next(lines)
+            process.send_signal(signal.SIGTERM)
+            while "stopping" not in process.stderr.readline():
+                pass
+            process.send_signal(signal.SIGINT)
+            last = json.loads(list(lines)[-1])
+        assert process.wait(timeout=30) == 0
+        errors = process.stderr.read()
     assert last == {"error": "server shutting down"}
     assert "Traceback" not in errors

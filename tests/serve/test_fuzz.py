@@ -26,9 +26,19 @@ OPTION_KEYS = ["num_ctx", "num_predict", "temperature", "top_k", "top_p", "seed"
 
 # Small numbers: the point is the decoding and validation, not asking a model for a billion tokens.
 scalars = st.none() | st.booleans() | st.integers(-3, 40) | st.floats(-2, 2, allow_nan=False) | st.text(max_size=12)
-json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=8)
+json_values = st.recursive(
+    scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=8
+)
 messages = st.lists(
-    st.fixed_dictionaries({}, optional={"role": st.sampled_from(["user", "system", "assistant", "tool", ""]) | json_values, "content": st.text(max_size=30) | json_values, "images": json_values, "tool_calls": json_values}),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "role": st.sampled_from(["user", "system", "assistant", "tool", ""]) | json_values,
+            "content": st.text(max_size=30) | json_values,
+            "images": json_values,
+            "tool_calls": json_values,
+        },
+    ),
     max_size=3,
 )
 field_values: dict[str, Any] = {

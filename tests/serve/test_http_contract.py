@@ -33,8 +33,18 @@ async def http(served: Served) -> AsyncIterator[httpx.AsyncClient]:
         ("/api/chat", b"{model}", 400, "invalid character 'm' looking for beginning of object key string"),
         ("/api/chat", b"[]", 400, "json: cannot unmarshal array into Go value of type api.ChatRequest"),
         ("/api/chat", b'{"model":7}', 400, "json: cannot unmarshal number into Go struct field api.ChatRequest.model of type string"),
-        ("/api/chat", b'{"model":"zeta:auto","stream":"yes"}', 400, "json: cannot unmarshal string into Go struct field api.ChatRequest.stream of type bool"),
-        ("/api/chat", b'{"model":"zeta:auto","messages":{}}', 400, "json: cannot unmarshal object into Go struct field api.ChatRequest.messages of type []api.Message"),
+        (
+            "/api/chat",
+            b'{"model":"zeta:auto","stream":"yes"}',
+            400,
+            "json: cannot unmarshal string into Go struct field api.ChatRequest.stream of type bool",
+        ),
+        (
+            "/api/chat",
+            b'{"model":"zeta:auto","messages":{}}',
+            400,
+            "json: cannot unmarshal object into Go struct field api.ChatRequest.messages of type []api.Message",
+        ),
         ("/api/chat", b'{"messages":[]}', 400, "model is required"),
         ("/api/chat", b'{"model":"zeta:nope"}', 404, "model 'zeta:nope' not found"),
         ("/api/generate", b'{"model":""}', 404, "model '' not found"),
@@ -50,13 +60,20 @@ async def http(served: Served) -> AsyncIterator[httpx.AsyncClient]:
         ("/api/chat", b'{"model":"zeta:auto","keep_alive":"300"}', 400, 'time: missing unit in duration "300"'),
         ("/api/chat", b'{"model":"zeta:auto","options":{"num_ctx":"big"}}', 400, 'option "num_ctx" must be of type integer'),
         ("/api/chat", b'{"model":"zeta:auto","top_logprobs":21}', 400, "top_logprobs must be between 0 and 20"),
-        ("/api/chat", b'{"model":"zeta:auto","messages":[{"role":"user","images":["/etc/hosts"]}]}', 400, "illegal base64 data in messages.images"),
+        (
+            "/api/chat",
+            b'{"model":"zeta:auto","messages":[{"role":"user","images":["/etc/hosts"]}]}',
+            400,
+            "illegal base64 data in messages.images",
+        ),
         ("/api/chat", b'{"model":"qwen3-embedding:4b","messages":[]}', 400, '"qwen3-embedding:4b" does not support chat'),
         ("/api/generate", b'{"model":"zeta:auto","raw":true,"system":"s"}', 400, "raw mode does not support template, system, or context"),
         ("/api/embed", b'{"model":"zeta:embed","input":[1,2]}', 400, "invalid input type"),
     ],
 )
-async def test_client_mistakes_get_ollamas_status_and_text(http: httpx.AsyncClient, path: str, body: bytes, status: int, error: str) -> None:
+async def test_client_mistakes_get_ollamas_status_and_text(
+    http: httpx.AsyncClient, path: str, body: bytes, status: int, error: str
+) -> None:
     response = await http.post(path, content=body)
     assert (response.status_code, response.json()) == (status, {"error": error})
     assert response.headers["content-type"] == "application/json; charset=utf-8"

@@ -66,7 +66,9 @@ async def test_generate_streaming_and_not(served: Served) -> None:
 
 async def test_thinking_model_streams_its_thinking(served: Served) -> None:
     async with ollama.AsyncClient(host=served.url) as client:
-        reply = await client.chat(model="zeta:reason", messages=[{"role": "user", "content": "prove that there are infinitely many primes"}], think=True)
+        reply = await client.chat(
+            model="zeta:reason", messages=[{"role": "user", "content": "prove that there are infinitely many primes"}], think=True
+        )
     assert reply.model == "zeta:reason"
     assert reply.message.thinking and reply.message.content
 
@@ -141,7 +143,9 @@ async def test_many_concurrent_streams_all_complete(served: Served) -> None:
     async with ollama.AsyncClient(host=served.url) as client:
 
         async def one(index: int) -> str:
-            async with contextlib.aclosing(await client.chat(model="zeta:auto", messages=[{"role": "user", "content": f"say {index}"}], stream=True)) as parts:
+            async with contextlib.aclosing(
+                await client.chat(model="zeta:auto", messages=[{"role": "user", "content": f"say {index}"}], stream=True)
+            ) as parts:
                 return "".join([part.message.content or "" async for part in parts])
 
         answers = await asyncio.gather(*(one(index) for index in range(12)))
@@ -150,7 +154,12 @@ async def test_many_concurrent_streams_all_complete(served: Served) -> None:
 
 async def test_fill_in_the_middle_goes_to_a_model_that_can_insert(served: Served) -> None:
     """A reasoning prompt would go to the reasoner, but only the coder declares `insert`."""
-    body = {"model": "zeta:auto", "prompt": "prove step by step that the algorithm terminates", "suffix": "    return result", "stream": False}
+    body = {
+        "model": "zeta:auto",
+        "prompt": "prove step by step that the algorithm terminates",
+        "suffix": "    return result",
+        "stream": False,
+    }
     async with httpx.AsyncClient(base_url=served.url) as http:
         reply = await http.post("/api/generate", json=body)
     assert reply.status_code == 200, reply.text

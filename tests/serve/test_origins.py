@@ -88,11 +88,13 @@ async def test_a_cross_origin_simple_post_is_refused_before_it_reaches_the_route
 
 async def test_preflights_are_answered_for_allowed_origins_only_and_need_no_token() -> None:
     preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization,content-type"}
-    async with serving(listen="0.0.0.0:0", token="s3cret") as served:
-        async with httpx.AsyncClient(base_url=served.url.replace("0.0.0.0", "127.0.0.1")) as http:
-            allowed = await http.options("/api/chat", headers={**preflight, "Origin": "http://localhost:3000"})
-            refused = await http.options("/api/chat", headers={**preflight, "Origin": "http://evil.example"})
-            refused_post = await http.post("/api/chat", headers={"Origin": "http://evil.example", "Authorization": "Bearer s3cret"})
+    async with (
+        serving(listen="0.0.0.0:0", token="s3cret") as served,
+        httpx.AsyncClient(base_url=served.url.replace("0.0.0.0", "127.0.0.1")) as http,
+    ):
+        allowed = await http.options("/api/chat", headers={**preflight, "Origin": "http://localhost:3000"})
+        refused = await http.options("/api/chat", headers={**preflight, "Origin": "http://evil.example"})
+        refused_post = await http.post("/api/chat", headers={"Origin": "http://evil.example", "Authorization": "Bearer s3cret"})
     assert allowed.status_code == 204
     assert allowed.headers["access-control-allow-origin"] == "http://localhost:3000"
     assert "POST" in allowed.headers["access-control-allow-methods"].split(",")

@@ -46,7 +46,19 @@ def test_a_non_loopback_bind_needs_a_token() -> None:
 
 @pytest.mark.parametrize(
     "host",
-    ["", "localhost", "localhost:11435", "127.0.0.1:11435", "[::1]:11435", "box.local", "api.internal:80", "x.localhost", "10.1.2.3", "192.168.0.5:1", "0.0.0.0"],
+    [
+        "",
+        "localhost",
+        "localhost:11435",
+        "127.0.0.1:11435",
+        "[::1]:11435",
+        "box.local",
+        "api.internal:80",
+        "x.localhost",
+        "10.1.2.3",
+        "192.168.0.5:1",
+        "0.0.0.0",
+    ],
 )
 def test_local_host_headers_are_allowed(host: str) -> None:
     assert host_header_allowed(host)

@@ -52,7 +52,9 @@ def test_a_port_in_use_is_one_line_naming_the_address(capsys: pytest.CaptureFixt
         taken.listen()
         port = taken.getsockname()[1]
         assert main(["sim", "--port", str(port)]) == 2
-    assert capsys.readouterr().err == f"zeta-console: emulated host 'local' cannot listen on http://127.0.0.1:{port}: Address already in use\n"
+    assert (
+        capsys.readouterr().err == f"zeta-console: emulated host 'local' cannot listen on http://127.0.0.1:{port}: Address already in use\n"
+    )
 
 
 def test_a_port_out_of_range_is_refused_by_the_parser(capsys: pytest.CaptureFixture[str]) -> None:

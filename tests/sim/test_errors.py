@@ -27,15 +27,30 @@ HELLO = [{"role": "user", "content": "hi"}]
         ("/api/embeddings", b'{"model": "nope", "prompt": "x"}', 404, 'model "nope" not found, try pulling it first'),
         ("/api/show", b'{"model": "nope"}', 404, "model 'nope:latest' not found"),
         ("/api/show", b"{}", 400, "model is required"),
-        ("/api/chat", b'{"model": "qwen3-embedding:4b", "messages": [{"role": "user", "content": "x"}]}', 400, '"qwen3-embedding:4b" does not support chat'),
+        (
+            "/api/chat",
+            b'{"model": "qwen3-embedding:4b", "messages": [{"role": "user", "content": "x"}]}',
+            400,
+            '"qwen3-embedding:4b" does not support chat',
+        ),
         ("/api/generate", b'{"model": "qwen3-embedding:4b", "prompt": "x"}', 400, '"qwen3-embedding:4b" does not support generate'),
         ("/api/chat", b'{"model": "qwen2.5-coder:7b", "think": true, "messages": []}', 400, '"qwen2.5-coder:7b" does not support thinking'),
         ("/api/chat", b'{"model": "qwen2.5-coder:7b", "think": "loud", "messages": []}', 400, 'invalid think value: "loud"'),
-        ("/api/generate", b'{"model": "qwen2.5-coder:7b", "prompt": "x", "raw": true, "system": "s"}', 400, "raw mode does not support template, system, or context"),
+        (
+            "/api/generate",
+            b'{"model": "qwen2.5-coder:7b", "prompt": "x", "raw": true, "system": "s"}',
+            400,
+            "raw mode does not support template, system, or context",
+        ),
         ("/api/chat", b'{"model": "qwen2.5-coder:7b", "messages": [], "top_logprobs": 21}', 400, "top_logprobs must be between 0 and 20"),
         ("/api/chat", b'{"model": "qwen2.5-coder:7b", "messages": [], "keep_alive": "300"}', 400, 'time: missing unit in duration "300"'),
         ("/api/embed", b'{"model": "qwen3-embedding:4b", "input": [1, 2]}', 400, "invalid input type"),
-        ("/api/chat", b'{"model": "qwen2.5-coder:7b", "messages": [{"role": "user", "content": "x"}], "options": {"num_predict": "many"}}', 500, 'option "num_predict" must be of type integer'),
+        (
+            "/api/chat",
+            b'{"model": "qwen2.5-coder:7b", "messages": [{"role": "user", "content": "x"}], "options": {"num_predict": "many"}}',
+            500,
+            'option "num_predict" must be of type integer',
+        ),
     ],
 )
 async def test_error_status_and_text(fleet: SimFleet, path: str, body: bytes, status: int, error: str) -> None:

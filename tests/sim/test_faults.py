@@ -13,7 +13,10 @@ from tests.sim.conftest import CODER, fleet_with, paced
 from zeta_console.sim import Fault, SimFleet, run_fleet
 
 HELLO = [{"role": "user", "content": "hello"}]
-RUNNER_STOPPED = "model runner has unexpectedly stopped, this may be due to resource limitations or an internal error, check ollama server logs for details"
+RUNNER_STOPPED = (
+    "model runner has unexpectedly stopped, this may be due to resource limitations or an internal error,"
+    " check ollama server logs for details"
+)
 
 
 async def test_busy_burst_answers_503_then_recovers(client: ollama.AsyncClient, fleet: SimFleet) -> None:
@@ -134,7 +137,9 @@ async def test_http_control_api(fleet: SimFleet) -> None:
     async with httpx.AsyncClient(base_url=host.url) as http:
         state = (await http.get("/sim/state")).json()
         assert state["host"] == "local" and state["up"] and set(state["models"]) == {CODER.name, "qwen3-embedding:4b", "qwen3:14b"}
-        assert {"resident", "loading", "slots", "busy_slots", "waiting", "pending_load", "predicted_ttft_s"} <= set(state["models"][CODER.name])
+        assert {"resident", "loading", "slots", "busy_slots", "waiting", "pending_load", "predicted_ttft_s"} <= set(
+            state["models"][CODER.name]
+        )
         assert (await http.post("/sim/fault", json={"model": CODER.name, "error_rate": 1})).status_code == 200
         assert (await http.post("/api/chat", json={"model": CODER.name, "messages": HELLO, "stream": False})).status_code == 500
         assert (await http.post("/sim/clear", json={})).status_code == 200

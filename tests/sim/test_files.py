@@ -47,7 +47,10 @@ def test_fleet_file_builds_hosts_and_profiles(tmp_path: Path) -> None:
     ("text", "message"),
     [
         ("hosts:\n  - name: a\n    models: [qwen3:14b]\n    nmu_parallel: 2\n", ":4: hosts[0].nmu_parallel: unknown key"),
-        ("hosts:\n  - name: a\n    models:\n      - {name: x:1b, decode_tps: fast}\n", ":4: hosts[0].models[0].decode_tps: expected a number, got 'fast'"),
+        (
+            "hosts:\n  - name: a\n    models:\n      - {name: x:1b, decode_tps: fast}\n",
+            ":4: hosts[0].models[0].decode_tps: expected a number, got 'fast'",
+        ),
         ("hosts:\n  - name: a\n    models:\n      - llama9:1t\n", ":4: hosts[0].models[0]: unknown built-in model 'llama9:1t'"),
         ("hosts:\n  - name: a\n", ":2: hosts[0].models: required"),
         ("time_scale: 0\nhosts: []\n", ":2: hosts: at least one host is required"),

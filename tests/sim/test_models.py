@@ -12,7 +12,7 @@ from zeta_console.sim import SimFleet
 
 
 def cosine(a: list[float], b: list[float]) -> float:
-    return sum(x * y for x, y in zip(a, b))
+    return sum(x * y for x, y in zip(a, b, strict=True))
 
 
 def norm(vector: list[float]) -> float:

@@ -47,11 +47,10 @@ async def test_chat_non_stream_shape_and_metrics(client: ollama.AsyncClient, fle
 
 async def test_chat_stream_field_order_and_final_chunk(fleet: SimFleet) -> None:
     body = {"model": CODER, "messages": HELLO, "options": {"num_predict": 3}}
-    async with httpx.AsyncClient(base_url=fleet.host("local").url) as http:
-        async with http.stream("POST", "/api/chat", json=body) as response:
-            assert response.headers["content-type"] == "application/x-ndjson"
-            assert "content-length" not in response.headers
-            lines = [json.loads(line) async for line in response.aiter_lines() if line]
+    async with httpx.AsyncClient(base_url=fleet.host("local").url) as http, http.stream("POST", "/api/chat", json=body) as response:
+        assert response.headers["content-type"] == "application/x-ndjson"
+        assert "content-length" not in response.headers
+        lines = [json.loads(line) async for line in response.aiter_lines() if line]
     assert [list(line) for line in lines[:-1]] == [["model", "created_at", "message", "done"]] * 3
     final = lines[-1]
     assert list(final)[:5] == ["model", "created_at", "message", "done", "done_reason"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from zeta_console.sim.engine import HostEngine, Work
 from zeta_console.sim.latency import RequestPace
@@ -28,10 +29,8 @@ def test_waiter_cancelled_then_dropped_by_a_release_exits_cleanly() -> None:
         await asyncio.sleep(0)  # the waiter queues for the single slot
         waiter.cancel()  # its turn is cancelled; it has not run since
         await holder.__aexit__(None, None, None)  # the release pops the cancelled turn and skips it
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await waiter
-        except asyncio.CancelledError:
-            pass
         assert runtime.busy == 0 and not runtime.waiters
 
     asyncio.run(scenario())

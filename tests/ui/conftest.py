@@ -7,7 +7,6 @@ from collections.abc import Callable
 from textual.pilot import Pilot
 
 from tests.helpers import wait_until
-from tests.xdg import isolated_xdg  # noqa: F401  (fixture)
 
 
 async def settle(pilot: Pilot[None], predicate: Callable[[], bool], timeout: float = 10.0, message: str = "condition") -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import ollama
 
+from zeta_console.number_rules import threshold_value
 from zeta_console.router.api import (
     ALL_TASKS,
     CandidateScore,
@@ -29,6 +30,7 @@ from zeta_console.router.api import (
     RouterEvent,
     RouterSnapshot,
 )
+from zeta_console.router.policies import policy_names
 from zeta_console.router.requests import ChatRequest
 from zeta_console.settings import PolicyName, Settings, Task, Thresholds
 from zeta_console.ui.app import ZetaConsole
@@ -43,15 +45,17 @@ def wave(n: int, base: float, amplitude: float, phase: float) -> tuple[float, ..
 
 
 def endpoint(tier: str, model: str, status: EndpointStatus, **changes: Any) -> EndpointSnapshot:
-    values: dict[str, Any] = dict(
-        id=f"{tier}@local", tier=tier, model=model, host="local", url="http://127.0.0.1:11434",
-        status=status, status_reason="", states=(status,), ejected_for_s=None, drained=False, slots=2, in_flight=1, queued=0,
-        ttft_ewma_s=0.21, ttft_p50_s=0.18, ttft_p95_s=0.42, ttft_p99_s=0.6,
-        latency_p50_s=1.9, latency_p95_s=3.4, latency_p99_s=4.0, decode_tps=41.5, prefill_tps=900.0,
-        load_s=2.5, successes=120, errors=1, error_rate=0.008, errors_by_kind=MappingProxyType({"busy": 1}),
-        resident=True, size_bytes=int(5.2 * GB), size_vram_bytes=int(5.2 * GB), expires_at=T0 + 252,
-        ttft_history=wave(40, 0.3, 0.12, 0.0), latency_history=wave(40, 2.5, 1.0, 1.0), tps_history=wave(40, 40, 5, 0),
-    )  # fmt: skip
+    values: dict[str, Any] = {
+        "id": f"{tier}@local", "tier": tier, "model": model, "host": "local", "url": "http://127.0.0.1:11434",
+        "capabilities": Settings().model(tier).capabilities,
+        "status": status, "status_reason": "", "states": (status,), "ejected_for_s": None, "drained": False,
+        "slots": 2, "in_flight": 1, "queued": 0,
+        "ttft_ewma_s": 0.21, "ttft_p50_s": 0.18, "ttft_p95_s": 0.42, "ttft_p99_s": 0.6,
+        "latency_p50_s": 1.9, "latency_p95_s": 3.4, "latency_p99_s": 4.0, "decode_tps": 41.5, "prefill_tps": 900.0,
+        "load_s": 2.5, "successes": 120, "errors": 1, "error_rate": 0.008, "errors_by_kind": MappingProxyType({"busy": 1}),
+        "resident": True, "size_bytes": int(5.2 * GB), "size_vram_bytes": int(5.2 * GB), "expires_at": T0 + 252,
+        "ttft_history": wave(40, 0.3, 0.12, 0.0), "latency_history": wave(40, 2.5, 1.0, 1.0), "tps_history": wave(40, 40, 5, 0),
+    }  # fmt: skip
     values.update(changes)
     return EndpointSnapshot(**values)
 
@@ -74,7 +78,8 @@ ENDPOINTS = (
 
 SNAPSHOT = RouterSnapshot(
     taken_at=T0 - 0.2,
-    policy=PolicyName.ADAPTIVE,
+    policy=PolicyName("adaptive"),
+    policies=policy_names(),
     pins=MappingProxyType({Task.CODE.value: "coder"}),
     thresholds=Thresholds(ttft_s=1.0),
     endpoints=ENDPOINTS,
@@ -118,7 +123,7 @@ def events() -> list[RouterEvent]:
         )  # fmt: skip
         decision = Decision(
             request_id=f"r{index:04d}", at=at, classification=Classification(task, confidence, why, "rules"),
-            policy=PolicyName.ADAPTIVE, candidates=candidates(chosen), chosen=chosen, reason=reason,
+            policy=PolicyName("adaptive"), candidates=candidates(chosen), chosen=chosen, reason=reason,
             pins=MappingProxyType({"code": "coder"}), fallbacks=("reasoner@local",) if index == 6 else (), client=client,
         )  # fmt: skip
         result.append(decision)
@@ -165,11 +170,12 @@ class FrozenRouter:
         return done
 
     def set_policy(self, policy: PolicyName | str, source: str = "operator") -> OperatorAction:
-        return self._act("set_policy", "policy", self.state.policy, str(policy), policy=PolicyName(policy))
+        if policy not in self.state.policies:
+            raise ValueError(f"unknown policy {policy!r}")
+        return self._act("set_policy", "policy", self.state.policy, policy, policy=PolicyName(policy))
 
     def set_threshold(self, name: str, value: Any, tier: str | None = None, source: str = "operator") -> OperatorAction:
-        if float(value) <= 0:
-            raise ValueError(f"{name} must be > 0")
+        value = threshold_value(name, value)
         if tier is not None:
             old = getattr(self.thresholds_for(tier), name)
             self.tier_thresholds[tier] = dataclasses.replace(self.thresholds_for(tier), **{name: value})
@@ -238,7 +244,7 @@ class ScriptedAnswer:
     async def _chunks(self) -> AsyncIterator[ollama.ChatResponse]:
         self.decision = Decision(
             request_id="r9000", at=T0, classification=Classification(Task.CODE, 0.92, "code keywords: def", "rules"),
-            policy=PolicyName.ADAPTIVE, candidates=candidates("coder@local"), chosen="coder@local",
+            policy=PolicyName("adaptive"), candidates=candidates("coder@local"), chosen="coder@local",
             reason="pin code→coder; lowest predicted latency 0.62s of the coder tier", client="prompt",
         )  # fmt: skip
         context = len(self.request.messages) - 1

@@ -35,7 +35,8 @@ async def test_first_run_on_other_models_shows_them_and_writes_a_config() -> Non
             await settle(pilot, lambda: app.screen.query_one("#banner", Static).display, message="banner shown")
             banner = str(app.screen.query_one("#banner", Static).content)
             assert banner.startswith(
-                f"No config file, and none of the default models (qwen2.5-coder:7b, qwen3-embedding:4b, qwen3:14b) is installed: local has {HAS}."
+                "No config file, and none of the default models (qwen2.5-coder:7b, qwen3-embedding:4b, qwen3:14b) is installed:"
+                f" local has {HAS}."
             )
             assert WRITE_CONFIG_COMMAND in banner
             card = app.screen.query(EndpointCard).first()

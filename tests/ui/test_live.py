@@ -11,6 +11,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Button, Input, Label, OptionList, Select, Static
 
+from tests.policy_fixtures import registered_policy
 from tests.ui.conftest import settle
 from zeta_console.config import load_settings, overrides_path
 from zeta_console.router.api import EndpointStatus, OperatorAction, RouterEvent
@@ -167,13 +168,17 @@ async def test_tier_threshold_from_the_controls_changes_only_that_tier() -> None
         screen = await choose_scope(app, pilot, "reasoner")
         await enter_threshold(pilot, screen, "ttft_s", "0.5")
         assert router.controls.thresholds_for("reasoner") == replace(before["reasoner"], ttft_s=0.5)
-        assert {tier: router.controls.thresholds_for(tier) for tier in before if tier != "reasoner"} == {tier: before[tier] for tier in before if tier != "reasoner"}
+        assert {tier: router.controls.thresholds_for(tier) for tier in before if tier != "reasoner"} == {
+            tier: before[tier] for tier in before if tier != "reasoner"
+        }
         assert router.snapshot().thresholds == app.session.settings.thresholds  # the global ones too
         changed = screen.query_one("#controls-changed", Static)
         await settle(pilot, lambda: "reasoner.thresholds.ttft_s" in str(changed.content), timeout=1.0, message="marked as changed")
         await settle(
             pilot,
-            lambda: any(e.action is not None and e.action.target == "reasoner.thresholds.ttft_s" and e.action.new == "0.5" for e in app.events),
+            lambda: any(
+                e.action is not None and e.action.target == "reasoner.thresholds.ttft_s" and e.action.new == "0.5" for e in app.events
+            ),
             timeout=1.0,
             message="logged as an operator action",
         )
@@ -195,7 +200,10 @@ async def test_a_bad_tier_threshold_is_refused_and_changes_nothing() -> None:
 
         unsubscribe = router.subscribe(collect)
         screen = await choose_scope(app, pilot, "coder")
-        for name, text, problem in [("queue", "2.5", "not a whole number"), ("error_rate", "1.5", "expected a fraction in (0, 1]")]:
+        for name, text, problem in [
+            ("queue", "2.5", "thresholds.queue: expected a positive integer, got 2.5"),
+            ("error_rate", "1.5", "thresholds.error_rate: expected a number between 0 and 1, got 1.5"),
+        ]:
             field = await enter_threshold(pilot, screen, name, text)
             assert field.has_class("-invalid") and problem in str(screen.query_one(f"#threshold-{name}-note", Static).content)
         unsubscribe()
@@ -253,6 +261,23 @@ async def test_load_generator_rate_from_the_controls() -> None:
         await pilot.press("escape")
         await settle(pilot, lambda: sum(e.client == "loadgen" for e in app.events) >= 5, message="load arrives")
         assert app.screen.query_one(ConsoleHeader).simulated
+
+
+async def test_a_registered_policy_is_offered_in_the_controls_and_the_palette() -> None:
+    from zeta_console.ui.commands import ConsoleCommands
+
+    with registered_policy("nearest"):
+        async with live_console() as (app, pilot):
+            entries = {title: callback for title, callback, _ in ConsoleCommands(app.screen).entries()}
+            assert "policy: switch to nearest" in entries
+            await pilot.press("f2")
+            assert isinstance(app.screen, ControlsScreen)
+            select = app.screen.query_one("#policy", Select)
+            choices = select.query_one(OptionList)  # the drop-down's list
+            offered = [str(choices.get_option_at_index(index).prompt) for index in range(choices.option_count)]
+            assert offered == ["static", "threshold", "least_load", "adaptive", "nearest"]
+            select.value = "nearest"
+            await settle(pilot, lambda: app.session.router.snapshot().policy == "nearest", message="the registered policy installed")
 
 
 async def test_load_generator_presets_in_the_palette() -> None:

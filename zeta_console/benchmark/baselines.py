@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Protocol
 
 from zeta_console.router.candidates import DecisionInput
-from zeta_console.router.policies import Policy, PolicyFactory, PolicyResult, register_policy
+from zeta_console.router.policies import Policy, PolicyFactory, PolicyResult
 from zeta_console.router.policies.base import assemble, nothing_available, pick_lowest, scored_candidate, screen, seconds, with_notes
 from zeta_console.settings import Settings, Task
 from zeta_console.wording import counted
@@ -84,9 +84,11 @@ def oracle_factory(truth: Truth) -> PolicyFactory:
     return build
 
 
-def register_baselines(truth: Truth | None = None) -> None:
-    """Make the baselines available to make_policy (the oracle only with a fleet to read)."""
-    register_policy(ROUND_ROBIN, RoundRobinPolicy)
-    if truth is not None:
-        register_policy(ORACLE, oracle_factory(truth))
+BASELINES = (ROUND_ROBIN, ORACLE)
+
+
+def baseline_factories(truth: Truth) -> dict[str, PolicyFactory]:
+    """The bench-only policies by name. They stay out of the router's registry, which the
+    configuration and the console offer: neither is a policy an operator should pick."""
+    return {ROUND_ROBIN: RoundRobinPolicy, ORACLE: oracle_factory(truth)}
 

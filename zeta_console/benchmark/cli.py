@@ -40,17 +40,18 @@ def parse_contenders(text: str, known: Sequence[str]) -> tuple[str, ...]:
 def machine_line() -> str:
     import os
 
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.system()} {platform.release()}"
+    system = f"{platform.system()} {platform.release()}"
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, {system}"
 
 
 def run_bench_command(args: argparse.Namespace) -> int:
-    from zeta_console.benchmark.contenders import KNOWN_CONTENDERS, run_contender
+    from zeta_console.benchmark.contenders import known_contenders, run_contender
 
     if args.list:
         print(scenario_list())
         return 0
     scenario = load_scenario(args.scenario)
-    contenders = parse_contenders(args.policies, KNOWN_CONTENDERS)
+    contenders = parse_contenders(args.policies, known_contenders())
     time_scale = scenario.quick_time_scale if args.quick else scenario.time_scale
     trace = generate_trace(scenario.traffic, scenario.seed, scenario.sizes)
     print(

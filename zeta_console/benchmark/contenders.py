@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import ollama
 
-from zeta_console.benchmark.baselines import ORACLE, register_baselines
+from zeta_console.benchmark.baselines import BASELINES, baseline_factories
 from zeta_console.benchmark.litellm_driver import STRATEGIES as LITELLM_CONTENDERS
 from zeta_console.benchmark.litellm_driver import LiteLLMContender
 from zeta_console.benchmark.results import ContenderRun
@@ -20,15 +20,19 @@ from zeta_console.benchmark.settings_scale import scaled_settings
 from zeta_console.benchmark.trace import TraceRequest
 from zeta_console.benchmark.zeta_driver import ZetaContender
 from zeta_console.composition import build_router
-from zeta_console.router.policies import make_policy
+from zeta_console.router.policies import make_policy, policy_names
 from zeta_console.router.router import HEALTH_POLL_S
-from zeta_console.settings import Admission, HostConfig, PolicyName, Settings, Task
+from zeta_console.settings import Admission, HostConfig, Settings, Task
 from zeta_console.sim import Fault, FleetSpec, HostSpec, SimFleet, default_fleet_spec, run_fleet
 
-ZETA_POLICIES = (*(policy.value for policy in PolicyName), "round_robin", ORACLE)
-KNOWN_CONTENDERS = (*ZETA_POLICIES, *LITELLM_CONTENDERS)
 DRAIN_FACTOR = 1.0  # after the last arrival, wait up to this many scenario durations for answers
 MIN_HEALTH_POLL_S = 0.05
+
+
+def known_contenders() -> tuple[str, ...]:
+    """Every registered policy (read when asked, so a policy registered at import is one), the
+    bench-only baselines and the LiteLLM strategies."""
+    return (*policy_names(), *BASELINES, *LITELLM_CONTENDERS)
 
 
 def fleet_spec(scenario: Scenario, time_scale: float) -> FleetSpec:
@@ -108,10 +112,10 @@ async def run_contender(name: str, scenario: Scenario, trace: Sequence[TraceRequ
         if name in LITELLM_CONTENDERS:
             urls = {host.name: host.url for host in settings.hosts}
             return await _replay(LiteLLMContender(name, settings, urls), fleet, settings, scenario, trace, time_scale, preferred)
-        register_baselines(FleetTruth(fleet))
+        baseline = baseline_factories(FleetTruth(fleet)).get(name)
         router = build_router(
             settings,
-            policy_factory=lambda _configured, current: make_policy(name, current),
+            policy_factory=lambda _configured, current: baseline(current) if baseline else make_policy(name, current),
             health_poll_s=max(MIN_HEALTH_POLL_S, HEALTH_POLL_S / time_scale),
             time_scale=time_scale,
         )
@@ -120,7 +124,13 @@ async def run_contender(name: str, scenario: Scenario, trace: Sequence[TraceRequ
 
 
 async def _replay(
-    contender: Contender, fleet: SimFleet, settings: Settings, scenario: Scenario, trace: Sequence[TraceRequest], time_scale: float, preferred: dict[Task, str]
+    contender: Contender,
+    fleet: SimFleet,
+    settings: Settings,
+    scenario: Scenario,
+    trace: Sequence[TraceRequest],
+    time_scale: float,
+    preferred: dict[Task, str],
 ) -> ContenderRun:
     faults = asyncio.create_task(play_events(fleet, settings, scenario.events, time.perf_counter(), time_scale))
     try:

@@ -57,7 +57,9 @@ class LiteLLMContender:
             for model in settings.models
             for host in model.hosts
         ]
-        fallbacks = [{route[0]: list(route[1:])} for task, route in settings.routes.items() if len(route) > 1 and task is not Task.EMBEDDING]
+        fallbacks = [
+            {route[0]: list(route[1:])} for task, route in settings.routes.items() if len(route) > 1 and task is not Task.EMBEDDING
+        ]
         self._timeouts = settings.timeouts
         self._router = litellm.Router(
             model_list=model_list,

@@ -90,7 +90,9 @@ async def replay(
         duration_s=duration_s,
         wall_s=time.perf_counter() - started,
         loop_lag_p99_ms=lag * 1000 if lag is not None else None,
-        results=tuple(_to_scenario_time(request, outcome, time_scale, preferred_tiers) for request, outcome in zip(trace, served, strict=True)),
+        results=tuple(
+            _to_scenario_time(request, outcome, time_scale, preferred_tiers) for request, outcome in zip(trace, served, strict=True)
+        ),
     )
 
 

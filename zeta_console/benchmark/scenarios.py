@@ -120,7 +120,21 @@ def load_scenario(name_or_path: str) -> Scenario:
         source,
         source.root,
         (),
-        frozenset({"description", "duration_s", "seed", "time_scale", "quick_time_scale", "fleet", "keep_alive_s", "traffic", "sizes", "events", "watch_tier"}),
+        frozenset(
+            {
+                "description",
+                "duration_s",
+                "seed",
+                "time_scale",
+                "quick_time_scale",
+                "fleet",
+                "keep_alive_s",
+                "traffic",
+                "sizes",
+                "events",
+                "watch_tier",
+            }
+        ),
     )
     duration_s = top.number("duration_s", positive=True)
     hosts = _hosts(top)

@@ -49,7 +49,7 @@ class ZetaContender:
                 async for chunk in self._router.chat(chat):
                     if first_token_s is None and (chunk.message.content or chunk.message.thinking):
                         first_token_s = time.perf_counter() - started
-        except Exception:  # noqa: BLE001, S110 - the router's record says what went wrong
+        except Exception:  # noqa: BLE001 - the router's record says what went wrong
             pass
         total_s = time.perf_counter() - started
         return self._served(self._records.pop(client, None), first_token_s, total_s)

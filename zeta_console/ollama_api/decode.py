@@ -112,9 +112,7 @@ def parse_json_object(body: bytes, struct: str) -> dict[str, Any]:
         raise ApiError(400, str(error) if isinstance(error, ValueError) else "exceeded max depth") from None
     if not isinstance(parsed, dict):
         raise ApiError(400, f"json: cannot unmarshal {json_kind(parsed)} into Go value of type {struct}")
-    if "\\u" in text:
-        parsed = _without_lone_surrogates(parsed)
-    return parsed
+    return _without_lone_surrogates(parsed) if "\\u" in text else parsed
 
 
 def decode_body(body: bytes, struct: str, schema: Schema) -> dict[str, Any]:

@@ -15,16 +15,45 @@ from zeta_console.ollama_api.errors import ApiError
 
 THINK_LEVELS = frozenset({"low", "medium", "high", "max"})
 INT_OPTIONS = frozenset(
-    {"num_keep", "seed", "num_predict", "top_k", "repeat_last_n", "num_ctx", "num_batch", "num_gpu", "main_gpu", "num_thread", "draft_num_predict", "mirostat"}
+    {
+        "num_keep",
+        "seed",
+        "num_predict",
+        "top_k",
+        "repeat_last_n",
+        "num_ctx",
+        "num_batch",
+        "num_gpu",
+        "main_gpu",
+        "num_thread",
+        "draft_num_predict",
+        "mirostat",
+    }
 )
 FLOAT_OPTIONS = frozenset(
-    {"top_p", "min_p", "typical_p", "temperature", "repeat_penalty", "presence_penalty", "frequency_penalty", "tfs_z", "mirostat_tau", "mirostat_eta"}
+    {
+        "top_p",
+        "min_p",
+        "typical_p",
+        "temperature",
+        "repeat_penalty",
+        "presence_penalty",
+        "frequency_penalty",
+        "tfs_z",
+        "mirostat_tau",
+        "mirostat_eta",
+    }
 )
 BOOL_OPTIONS = frozenset({"numa", "low_vram", "use_mmap", "use_mlock", "penalize_newline", "shift"})
 ANY = GoType("json.RawMessage", lambda value: True)
 
 _COMMON_INFERENCE = {"model": STRING, "stream": BOOL, "options": OBJECT, "format": ANY, "keep_alive": ANY, "think": ANY}
-CHAT_SCHEMA = {**_COMMON_INFERENCE, "messages": list_of(OBJECT, "[]api.Message"), "tools": list_of(OBJECT, "api.Tools"), "top_logprobs": INT}
+CHAT_SCHEMA = {
+    **_COMMON_INFERENCE,
+    "messages": list_of(OBJECT, "[]api.Message"),
+    "tools": list_of(OBJECT, "api.Tools"),
+    "top_logprobs": INT,
+}
 GENERATE_SCHEMA = {
     **_COMMON_INFERENCE,
     "prompt": STRING,
@@ -39,7 +68,14 @@ GENERATE_SCHEMA = {
 EMBED_SCHEMA = {"model": STRING, "input": ANY, "truncate": BOOL, "dimensions": INT, "options": OBJECT, "keep_alive": ANY}
 EMBEDDINGS_SCHEMA = {"model": STRING, "prompt": STRING, "options": OBJECT, "keep_alive": ANY}
 SHOW_SCHEMA = {"model": STRING, "name": STRING, "verbose": BOOL}
-MESSAGE_SCHEMA = {"role": STRING, "content": STRING, "thinking": STRING, "images": STRINGS, "tool_name": STRING, "tool_calls": list_of(OBJECT)}
+MESSAGE_SCHEMA = {
+    "role": STRING,
+    "content": STRING,
+    "thinking": STRING,
+    "images": STRINGS,
+    "tool_name": STRING,
+    "tool_calls": list_of(OBJECT),
+}
 
 _DURATION_UNITS_S = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 _DURATION = re.compile(r"([+-]?)((?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+)")

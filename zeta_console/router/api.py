@@ -131,6 +131,7 @@ class EndpointSnapshot:
     model: str
     host: str
     url: str
+    capabilities: frozenset[str]  # the configured ones plus what the host's /api/show reported (what the router routes by)
     status: EndpointStatus
     status_reason: str  # why, for every state in `states`
     states: tuple[EndpointStatus, ...]  # every state that applies (drained and ejected, say), `status` first
@@ -166,6 +167,7 @@ class EndpointSnapshot:
 class RouterSnapshot:
     taken_at: float  # wall clock
     policy: PolicyName
+    policies: tuple[PolicyName, ...]  # every policy set_policy accepts (the registry's names)
     pins: Mapping[str, str]
     thresholds: Thresholds
     endpoints: tuple[EndpointSnapshot, ...]

@@ -227,7 +227,7 @@ class Classifier:
             return by_rules
         try:
             return await self._classify_semantic(prompt, self._embed)
-        except Exception as error:  # whatever went wrong with the embedder, the rules still answer
+        except Exception as error:  # noqa: BLE001 - whatever went wrong with the embedder, the rules still answer
             detail = str(error) or type(error).__name__
             return Classification(by_rules.task, by_rules.confidence, f"{by_rules.reason}; semantic classifier failed: {detail}", "rules")
 

@@ -12,9 +12,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from zeta_console.number_rules import threshold_value
 from zeta_console.router.api import ALL_TASKS, OperatorAction
 from zeta_console.router.health import CircuitBreakers
-from zeta_console.router.policies import Policy
+from zeta_console.router.policies import Policy, policy_name
 from zeta_console.settings import PolicyName, Settings, Task, Thresholds
 
 PolicyFactory = Callable[[PolicyName | str, Settings], Policy]
@@ -31,28 +32,9 @@ def task_needs(task: Task) -> str:
 class ControlState:
     policy: PolicyName
     thresholds: Thresholds
-    tier_thresholds: dict[str, dict[str, float]] = field(default_factory=dict)  # tier -> name -> value (operator overrides)
+    tier_thresholds: dict[str, dict[str, Any]] = field(default_factory=dict)  # tier -> name -> value (operator overrides)
     pins: dict[str, str] = field(default_factory=dict)  # task value or "*" -> tier
     drained: set[str] = field(default_factory=set)
-
-
-def _parse_threshold(name: str, value: Any) -> float:
-    if name not in THRESHOLD_NAMES:
-        raise ValueError(f"unknown threshold {name!r}: expected one of {', '.join(sorted(THRESHOLD_NAMES))}")
-    expected = "a positive integer" if name == "queue" else "a number"
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"thresholds.{name}: expected {expected}, got {value!r}") from None
-    if name == "queue":
-        if number != int(number) or number < 1:
-            raise ValueError(f"thresholds.queue: expected a positive integer, got {value!r}")
-        return int(number)
-    if name == "error_rate" and not 0.0 < number <= 1.0:
-        raise ValueError(f"thresholds.error_rate: expected a fraction in (0, 1], got {value!r}")
-    if number <= 0:
-        raise ValueError(f"thresholds.{name}: expected a positive number of seconds, got {value!r}")
-    return number
 
 
 class OperatorControls:
@@ -84,7 +66,7 @@ class OperatorControls:
     def thresholds_for(self, tier: str) -> Thresholds:
         base = self.settings.model(tier).thresholds or self.state.thresholds
         overrides = self.state.tier_thresholds.get(tier)
-        return replace(base, **overrides) if overrides else base  # type: ignore[arg-type]
+        return replace(base, **overrides) if overrides else base
 
     def pin_for(self, task: Task) -> str | None:
         """The pin in force for `task`: its own, else the "*" pin if that tier can serve the task."""
@@ -105,19 +87,17 @@ class OperatorControls:
             raise ValueError(f"unknown endpoint {endpoint!r}: expected one of {', '.join(self.endpoint_ids)}")
 
     def set_policy(self, policy: PolicyName | str, source: str = "operator") -> OperatorAction:
-        try:
-            name = PolicyName(policy)
-        except ValueError:
-            raise ValueError(f"unknown policy {policy!r}: expected one of {', '.join(PolicyName)}") from None
+        name = policy_name(policy)
         self.policy = self._policy_factory(name, self.settings)
         old, self.state.policy = self.state.policy, name
-        return self._record("set_policy", "policy", old.value, name.value, source)
+        return self._record("set_policy", "policy", old, name, source)
 
     def set_threshold(self, name: str, value: Any, tier: str | None = None, source: str = "operator") -> OperatorAction:
-        number = _parse_threshold(name, value)
+        number = threshold_value(name, value)
         if tier is None:
             old = getattr(self.state.thresholds, name)
-            self.state.thresholds = replace(self.state.thresholds, **{name: number})
+            changed: dict[str, Any] = {name: number}  # a field of Thresholds, checked by threshold_value
+            self.state.thresholds = replace(self.state.thresholds, **changed)
             return self._record("set_threshold", f"thresholds.{name}", old, number, source)
         self._check_tier(tier)
         old = getattr(self.thresholds_for(tier), name)
@@ -182,7 +162,8 @@ class OperatorControls:
         changed: set[str] = set()
         if self.state.policy != self.settings.policy:
             changed.add("policy")
-        changed.update(f"thresholds.{name}" for name in THRESHOLD_NAMES if getattr(self.state.thresholds, name) != getattr(self.settings.thresholds, name))
+        thresholds, configured = self.state.thresholds, self.settings.thresholds
+        changed.update(f"thresholds.{name}" for name in THRESHOLD_NAMES if getattr(thresholds, name) != getattr(configured, name))
         changed.update(f"{tier}.thresholds.{name}" for tier, overrides in self.state.tier_thresholds.items() for name in overrides)
         changed.update(f"pins.{task}" for task in self.state.pins)
         changed.update(f"drained.{endpoint}" for endpoint in self.state.drained)
@@ -200,7 +181,10 @@ class OperatorControls:
             old = self.thresholds_for(tier)
             del self.state.tier_thresholds[tier]
             new = self.thresholds_for(tier)
-            actions.extend(self._record("set_threshold", f"{tier}.thresholds.{name}", getattr(old, name), getattr(new, name), source) for name in sorted(overrides))
+            actions.extend(
+                self._record("set_threshold", f"{tier}.thresholds.{name}", getattr(old, name), getattr(new, name), source)
+                for name in sorted(overrides)
+            )
         actions.extend(self.unpin(task, source) for task in list(self.state.pins))
         actions.extend(self.undrain(endpoint, source) for endpoint in sorted(self.state.drained))
         actions.extend(self.restore(endpoint, source) for endpoint in self.endpoint_ids if self.breakers.state(endpoint).manual)

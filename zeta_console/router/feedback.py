@@ -113,7 +113,7 @@ class FeedbackLoop:
         """log(weight) per tier: its log cost against the peers' mean, shrunk by its confidence."""
         latencies = sorted(s.mean_latency_s for s in tiers.values() if s.mean_latency_s is not None)
         if not latencies:
-            return {tier: 0.0 for tier in tiers}
+            return dict.fromkeys(tiers, 0.0)
         typical = latencies[len(latencies) // 2]  # stands in for a tier that never succeeded
         log_costs = {
             tier: math.log(max(s.mean_latency_s if s.mean_latency_s is not None else typical, 1e-6) / max(s.success_rate, MIN_SUCCESS_RATE))

@@ -30,7 +30,9 @@ from zeta_console.settings import Breaker
 
 log = logging.getLogger(__name__)
 
-FAILURE_KINDS = frozenset({ErrorKind.UNAVAILABLE, ErrorKind.TIMED_OUT, ErrorKind.SERVER_ERROR, ErrorKind.FAILED_MID_STREAM, ErrorKind.NOT_FOUND})
+FAILURE_KINDS = frozenset(
+    {ErrorKind.UNAVAILABLE, ErrorKind.TIMED_OUT, ErrorKind.SERVER_ERROR, ErrorKind.FAILED_MID_STREAM, ErrorKind.NOT_FOUND}
+)
 LOCAL_HOSTNAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 PROBE_TIMEOUT_S = 2.0
 REFRESH_GAP_S = 0.5

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from zeta_console.backends.ollama import FinalTimings
+from zeta_console.rate_meter import RateMeter
 from zeta_console.router.api import ErrorKind, Outcome
 
 PERCENTILE_SAMPLES = 256
@@ -23,7 +24,6 @@ HISTORY_SAMPLES = 60  # sparkline length
 EWMA_TAU_S = 10.0
 ERROR_HALF_LIFE_S = 60.0
 MIN_ERROR_SAMPLES = 5.0  # a rate over fewer (decayed) outcomes is taken over this many
-RATE_WINDOW_S = 10
 COLD_LOAD_MIN_S = 0.25  # load_duration below this is a warm model (it also includes queueing)
 
 
@@ -91,28 +91,6 @@ class ErrorRate:
         bad = self._bad.value(now)
         total = self._ok.value(now) + bad
         return bad / (total if total > MIN_ERROR_SAMPLES else MIN_ERROR_SAMPLES)
-
-
-class RateMeter:
-    """Events per second over the last `RATE_WINDOW_S` whole seconds (per-second buckets)."""
-
-    __slots__ = ("_buckets",)
-
-    def __init__(self) -> None:
-        self._buckets: deque[list[int]] = deque()  # [second, count], oldest first
-
-    def add(self, now: float) -> None:
-        second = int(now)
-        if self._buckets and self._buckets[-1][0] == second:
-            self._buckets[-1][1] += 1
-        else:
-            self._buckets.append([second, 1])
-            while self._buckets[0][0] <= second - RATE_WINDOW_S:
-                self._buckets.popleft()
-
-    def per_second(self, now: float) -> float:
-        oldest = int(now) - RATE_WINDOW_S
-        return sum(count for second, count in self._buckets if second > oldest) / RATE_WINDOW_S
 
 
 class FleetTraffic:

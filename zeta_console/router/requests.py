@@ -15,7 +15,7 @@ CHARS_PER_TOKEN = 4  # rough estimate for deadlines and prefill prediction; the 
 
 @dataclass(frozen=True)
 class ChatRequest:
-    messages: Sequence[Mapping[str, Any]]
+    messages: Sequence[Mapping[str, Any] | ollama.Message]  # serve hands over the client's validated Messages
     task: Task | None = None  # explicit task: skips the classifier
     target: str | None = None  # a tier or an Ollama model name: pins this request
     think: bool | str | None = None

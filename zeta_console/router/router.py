@@ -60,7 +60,9 @@ class ZetaDynamicRouter:
         self.backends = Backends(host_urls, settings.timeouts)
         self.health = HealthMonitor(self.backends, host_urls, health_poll_s, on_round=self._after_health_round)
         self.traffic = FleetTraffic()
-        self.view = RouterView(self.endpoints, self.capabilities, self.metrics, self.slots, self.breakers, self.health, self.controls, self.traffic)
+        self.view = RouterView(
+            self.endpoints, self.capabilities, self.metrics, self.slots, self.breakers, self.health, self.controls, self.traffic
+        )
         self._runs = RunContext(
             settings=settings,
             endpoints=self.endpoints,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -124,12 +124,12 @@ class RequestRun:
 
     # -- the two ways a request runs ---------------------------------------------------------
 
-    async def stream(self) -> AsyncIterator[Chunk]:
+    async def stream(self) -> AsyncGenerator[Chunk, None]:
         """Try endpoints until one produces a first token; then relay its chunks to the end.
 
         One generator for the whole request (no nesting): every extra layer costs on every chunk."""
         state = self.state
-        request: StreamRequest = state.request  # type: ignore[assignment]
+        request: StreamRequest = state.request  # type: ignore[assignment]  # stream() runs only chat and generate requests
         idle_s = self._ctx.settings.timeouts.idle_s
         loop = asyncio.get_running_loop()
 
@@ -176,7 +176,7 @@ class RequestRun:
 
     async def embed(self) -> EmbedResult:
         state = self.state
-        request: EmbedRequest = state.request  # type: ignore[assignment]
+        request: EmbedRequest = state.request  # type: ignore[assignment]  # embed() runs only embed requests
         with self._recorded():
             await self._classify()
             async with self._first_answer(lambda endpoint: self._send_embed(endpoint, request)) as (attempt, response):
@@ -243,12 +243,16 @@ class RequestRun:
                     raise self._gave_up() if state.error is not None else RejectedError(result.reason)
                 if not result.wait and slots.has_room(result.chosen, waiter):
                     self._set_decision(result)
-                    alternatives = sum(1 for candidate in result.candidates if candidate.excluded is None and candidate.endpoint != result.chosen)
+                    alternatives = sum(1 for c in result.candidates if c.excluded is None and c.endpoint != result.chosen)
                     last_chance = not alternatives or len(state.tried) + 1 >= ctx.settings.retry.max_attempts
                     return ctx.endpoints[result.chosen], last_chance
                 # All full: take whichever eligible endpoint frees first. Otherwise the policy preferred
                 # a busy endpoint over a free one: wait for that one.
-                eligible = [c.endpoint for c in sorted(result.candidates, key=lambda c: c.score) if c.excluded is None] if result.wait else [result.chosen]
+                eligible = (
+                    [c.endpoint for c in sorted(result.candidates, key=lambda c: c.score) if c.excluded is None]
+                    if result.wait
+                    else [result.chosen]
+                )
                 if waiter is None:
                     interactive = state.request.interactive
                     if not interactive:
@@ -316,7 +320,9 @@ class RequestRun:
             with ctx.slots.occupying(endpoint.id):
                 now = time.monotonic()
                 attempt = state.attempt = Attempt(endpoint, now, ctx.breakers.on_dispatch(endpoint.id, now))
-                allowance = first_token_allowance_s(ctx.settings.timeouts, state.prompt_tokens) * (LAST_ATTEMPT_GRACE if last_chance else 1.0)
+                allowance = first_token_allowance_s(ctx.settings.timeouts, state.prompt_tokens) * (
+                    LAST_ATTEMPT_GRACE if last_chance else 1.0
+                )
                 allowance += self._load_allowance_s(endpoint)
                 try:
                     try:
@@ -398,7 +404,9 @@ class RequestRun:
         ctx.metrics[endpoint.id].observe_error(error.kind, now - attempt.started, now)
         if error.kind in FAILURE_KINDS:
             ctx.breakers.on_failure(endpoint.id, error.kind, now)
-            ctx.feedback.observe(self._task(), endpoint.tier, ok=False, ttft_s=attempt.ttft_s, latency_s=now - attempt.started, at=time.time())
+            ctx.feedback.observe(
+                self._task(), endpoint.tier, ok=False, ttft_s=attempt.ttft_s, latency_s=now - attempt.started, at=time.time()
+            )
         else:
             ctx.breakers.on_abandoned(endpoint.id, attempt.probe)
         state.tried[endpoint.id] = error
@@ -463,7 +471,16 @@ class RequestRun:
         state = self.state
         classification = state.classification or Classification(Task.SIMPLE, 0.0, "not classified", "none")
         reason = f"{state.outcome.value} before routing" + (f": {state.error.message}" if state.error else "")
-        return Decision(state.request_id, state.started_at, classification, self._ctx.controls.state.policy, (), None, reason, client=state.request.client)
+        return Decision(
+            state.request_id,
+            state.started_at,
+            classification,
+            self._ctx.controls.state.policy,
+            (),
+            None,
+            reason,
+            client=state.request.client,
+        )
 
 
 class IdleTimer:

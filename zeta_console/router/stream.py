@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Generic, TypeVar
 
 import ollama
@@ -18,7 +18,7 @@ class RoutedStream(Generic[Chunk]):
 
     def __init__(self, run: RequestRun) -> None:
         self._run = run
-        self._chunks: AsyncIterator[Chunk] = run.stream()
+        self._chunks: AsyncGenerator[Chunk, None] = run.stream()
         self._started = False
 
     @property
@@ -48,7 +48,7 @@ class RoutedStream(Generic[Chunk]):
         if not self._started:  # never iterated: the generator's own `finally` will not run
             self._started = True
             self._run.finish()
-        await self._chunks.aclose()  # type: ignore[attr-defined]
+        await self._chunks.aclose()
 
     async def __aenter__(self) -> RoutedStream[Chunk]:
         return self

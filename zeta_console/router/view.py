@@ -12,6 +12,7 @@ from zeta_console.router.controls import OperatorControls, task_needs
 from zeta_console.router.endpoint import Endpoint
 from zeta_console.router.health import CircuitBreakers, HealthMonitor
 from zeta_console.router.metrics import EndpointMetrics, FleetTraffic
+from zeta_console.router.policies import policy_names
 from zeta_console.router.slots import SlotTable
 from zeta_console.settings import Task, Thresholds
 
@@ -115,7 +116,9 @@ class RouterView:
         host = self._health.hosts[endpoint.host]
         if host.reachable is False:
             yield EndpointStatus.DOWN, host.reason
-        over = over_thresholds(self._metrics[endpoint.id], self._slots.queued[endpoint.id], self._controls.thresholds_for(endpoint.tier), now)
+        over = over_thresholds(
+            self._metrics[endpoint.id], self._slots.queued[endpoint.id], self._controls.thresholds_for(endpoint.tier), now
+        )
         if over:
             yield EndpointStatus.DEGRADED, over
 
@@ -144,8 +147,11 @@ class RouterView:
             if endpoint.tier not in route or need not in self._capabilities[endpoint_id]:
                 continue
             others = [
-                other for other in self._endpoints.values()
-                if other.id != endpoint_id and other.tier in route and need in self._capabilities[other.id]
+                other
+                for other in self._endpoints.values()
+                if other.id != endpoint_id
+                and other.tier in route
+                and need in self._capabilities[other.id]
                 and self.status(other, now)[0] not in UNUSABLE
             ]
             if not others:
@@ -163,6 +169,7 @@ class RouterView:
             model=endpoint.model,
             host=endpoint.host,
             url=endpoint.url,
+            capabilities=self._capabilities[endpoint.id],
             status=states[0][0],
             status_reason="; ".join(reason for _, reason in states if reason),
             states=tuple(status for status, _ in states),
@@ -194,12 +201,12 @@ class RouterView:
             tps_history=view.tps_history,
         )
 
-
     def snapshot(self) -> RouterSnapshot:
         now = time.monotonic()
         return RouterSnapshot(
             taken_at=time.time(),
             policy=self._controls.state.policy,
+            policies=policy_names(),
             pins=dict(self._controls.state.pins),
             thresholds=self._controls.state.thresholds,
             endpoints=tuple(self.endpoint_snapshot(endpoint, now) for endpoint in self._endpoints.values()),

@@ -31,7 +31,7 @@ from zeta_console.serve.relay import RoutedChunks, embed_reply, embed_response, 
 from zeta_console.serve.replies import header_safe
 from zeta_console.serve.security import ORIGINS_ENV, BodyTooLarge, OriginPolicy, RequestGuard, origins_from_env
 from zeta_console.serve.translate import Request as RequestT
-from zeta_console.serve.translate import Routable, RequestTranslator
+from zeta_console.serve.translate import RequestTranslator, Routable
 from zeta_console.settings import Settings
 
 # The Ollama release whose API shapes this endpoint serves (ollama-api.md).
@@ -51,7 +51,7 @@ class OllamaFrontend:
 
     def __init__(self, router: Router, settings: Settings) -> None:
         self.router = router
-        self.catalogue = Catalogue(settings)
+        self.catalogue = Catalogue(settings, router.snapshot)
         self.translate = RequestTranslator(self.catalogue)
         self.upstream_urls = {endpoint.id: endpoint.url for endpoint in router.snapshot().endpoints}
         self.started_at = time.time()
@@ -70,7 +70,7 @@ class OllamaFrontend:
 
     async def show(self, request: Request) -> Response:
         _, model = self.translate.show(await request.body())
-        return OllamaJSONResponse(listing.show(model, self.started_at))
+        return OllamaJSONResponse(listing.show(self.catalogue, model, self.router.snapshot(), self.started_at))
 
     async def chat(self, request: Request) -> ASGIApp:
         return self._routed(request, self.translate.chat(await request.body(), client_mark(request)), self.router.chat)
@@ -168,10 +168,10 @@ def create_app(
             unsubscribe()
 
     app = Starlette(
-        routes=[Route(path, handler, methods=methods) for path, (handler, methods) in handlers.items()],  # type: ignore[arg-type]
+        routes=[Route(path, handler, methods=methods) for path, (handler, methods) in handlers.items()],
         middleware=[
             *([Middleware(AccessLog, write=access_log)] if access_log else []),
-            Middleware(metrics.counting_responses, known_paths=frozenset(handlers)),  # type: ignore[arg-type]
+            Middleware(metrics.counting_responses, known_paths=frozenset(handlers)),
             Middleware(RequestGuard, token=token, check_host=check_host, origins=origins, max_body_bytes=settings.serve.max_body_bytes),
         ],
         exception_handlers={

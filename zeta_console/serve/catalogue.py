@@ -2,15 +2,18 @@
 
 A virtual model routes by task (`zeta:auto` lets the router classify); a real model name pins
 the request to that model. Capabilities decide up front, with Ollama's error texts, what a
-name can serve: a virtual model can do whatever one of the tiers it reaches can.
+name can serve: a virtual model can do whatever one of the tiers it reaches can. They are the
+router's (its snapshot's): the configured ones plus what each host's /api/show reported, so the
+endpoint refuses only what the router could not route.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from zeta_console.ollama_api.names import canonical_name
+from zeta_console.router.api import RouterSnapshot
 from zeta_console.settings import Settings, Task
 
 VIRTUAL_MODELS: dict[str, Task | None] = {
@@ -28,18 +31,17 @@ class CatalogueModel:
     task: Task | None  # virtual models: the task they route as (None = classify)
     pinned_model: str | None  # real models: the request is pinned to this model
     tiers: tuple[str, ...]  # the tiers a request may reach, in route order
-    capabilities: frozenset[str]
+    configured: frozenset[str]  # the capabilities the configuration gives those tiers
 
     @property
     def is_virtual(self) -> bool:
         return self.pinned_model is None
 
 
-
-
 class Catalogue:
-    def __init__(self, settings: Settings) -> None:
-        self._capabilities_by_tier = {model.tier: model.capabilities for model in settings.models}
+    def __init__(self, settings: Settings, snapshot: Callable[[], RouterSnapshot]) -> None:
+        self._snapshot = snapshot
+        self._configured_by_tier = {model.tier: model.capabilities for model in settings.models}
         self.models: tuple[CatalogueModel, ...] = (
             *(self._virtual(name, task, settings) for name, task in VIRTUAL_MODELS.items()),
             *self._real(settings),
@@ -49,8 +51,18 @@ class Catalogue:
     def resolve(self, name: str) -> CatalogueModel | None:
         return self._by_name.get(canonical_name(name))
 
+    def capabilities(self, model: CatalogueModel, snapshot: RouterSnapshot | None = None) -> frozenset[str]:
+        """What the router knows the model's tiers can do (any one of their endpoints)."""
+        endpoints = (snapshot or self._snapshot()).endpoints
+        return frozenset().union(*(endpoint.capabilities for endpoint in endpoints if endpoint.tier in model.tiers))
+
+    def supports(self, model: CatalogueModel, capability: str) -> bool:
+        # The router's capabilities always include the configured ones, so only a capability the
+        # configuration does not give costs a snapshot.
+        return capability in model.configured or capability in self.capabilities(model)
+
     def _union(self, tiers: Iterable[str]) -> frozenset[str]:
-        return frozenset().union(*(self._capabilities_by_tier.get(tier, frozenset()) for tier in tiers))
+        return frozenset().union(*(self._configured_by_tier.get(tier, frozenset()) for tier in tiers))
 
     def _virtual(self, name: str, task: Task | None, settings: Settings) -> CatalogueModel:
         routes = settings.routes.values() if task is None else [settings.routes.get(task, ())]

@@ -22,6 +22,7 @@ from zeta_console.serve.relay import EndCutReplies
 from zeta_console.serve.security import ListenAddress, parse_listen, require_safe_bind
 from zeta_console.settings import Settings
 
+
 @dataclass
 class RunningEndpoint:
     url: str
@@ -89,7 +90,9 @@ async def start_endpoint(
     return await serve_on(router, settings, open_listener(listen or settings.serve.listen, token), access_log)
 
 
-async def serve_on(router: Router, settings: Settings, listener: Listener, access_log: Callable[[str], None] | None = None) -> RunningEndpoint:
+async def serve_on(
+    router: Router, settings: Settings, listener: Listener, access_log: Callable[[str], None] | None = None
+) -> RunningEndpoint:
     """Serve Ollama's API through `router` on an open listener, handing one line per request to `access_log` if given;
     the endpoint owns the listener's socket from here."""
     address, sock = listener.address, listener.sock
@@ -101,7 +104,7 @@ async def serve_on(router: Router, settings: Settings, listener: Listener, acces
         server_header=False,
         proxy_headers=False,  # no proxy in front: X-Forwarded-For must not rename the client
         lifespan="on",
-        timeout_graceful_shutdown=settings.serve.drain_grace_s,
+        timeout_graceful_shutdown=settings.serve.drain_grace_s,  # type: ignore[arg-type]  # annotated int; uvicorn passes it to asyncio.timeout, so fractions work
     )
     server = EmbeddedServer(config, settings.serve)
     task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]), name="zeta-serve")

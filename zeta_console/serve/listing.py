@@ -1,6 +1,6 @@
 """The read-only endpoints' bodies: /api/tags, /api/show, /api/ps (ollama-api.md §1.7-1.9).
 
-Real models are described from the configuration and the router's snapshot (the endpoint does
+Real models are described from the configuration and the router's snapshot (capabilities included) (the endpoint does
 not call Ollama for these); a real model served by several hosts appears once.
 """
 
@@ -51,16 +51,20 @@ def tags(catalogue: Catalogue, snapshot: RouterSnapshot, started_at: float) -> d
                 "size": _resident_size(snapshot, model.pinned_model),
                 "digest": _digest(model.name),
                 "details": _details(model),
-                "capabilities": sorted(model.capabilities),
+                "capabilities": sorted(catalogue.capabilities(model, snapshot)),
             }
             for model in catalogue.models
         ]
     }
 
 
-def show(model: CatalogueModel, started_at: float) -> dict[str, Any]:
+def show(catalogue: Catalogue, model: CatalogueModel, snapshot: RouterSnapshot, started_at: float) -> dict[str, Any]:
     routes_to = " -> ".join(model.tiers)
-    summary = f"zeta virtual model: routes to {routes_to}" if model.is_virtual else f"{model.pinned_model} through the zeta router (tiers: {routes_to})"
+    summary = (
+        f"zeta virtual model: routes to {routes_to}"
+        if model.is_virtual
+        else f"{model.pinned_model} through the zeta router (tiers: {routes_to})"
+    )
     return {
         "license": "",
         "modelfile": f"# {summary}\n",
@@ -68,7 +72,7 @@ def show(model: CatalogueModel, started_at: float) -> dict[str, Any]:
         "template": "",
         "details": _details(model),
         "model_info": {"general.architecture": ZETA_FAMILY if model.is_virtual else "", "zeta.tiers": list(model.tiers)},
-        "capabilities": sorted(model.capabilities),
+        "capabilities": sorted(catalogue.capabilities(model, snapshot)),
         "modified_at": local_time(started_at),
     }
 

@@ -65,7 +65,7 @@ class _SnapshotCollector(Collector):
                 resident.add_metric(values, 1.0 if endpoint.resident else 0.0)
             error_rate.add_metric(values, endpoint.error_rate)
         policy = GaugeMetricFamily("zeta_router_policy", "1 for the routing policy in force", labels=["policy"])
-        policy.add_metric([snapshot.policy.value], 1.0)
+        policy.add_metric([snapshot.policy], 1.0)
         yield from (in_flight, queued, slots, breaker, status, resident, error_rate, policy)
 
 
@@ -75,14 +75,23 @@ class ServeMetrics:
         self.requests = Counter(
             "zeta_requests", "Routed requests by endpoint and outcome", ["endpoint", "outcome", "client"], registry=self.registry
         )
-        self.errors = Counter("zeta_request_errors", "Failed requests by endpoint and error kind", ["endpoint", "kind"], registry=self.registry)
+        self.errors = Counter(
+            "zeta_request_errors", "Failed requests by endpoint and error kind", ["endpoint", "kind"], registry=self.registry
+        )
         self.ttft = Histogram("zeta_ttft_seconds", "Time to first token", ["endpoint"], buckets=TTFT_BUCKETS_S, registry=self.registry)
         self.latency = Histogram(
-            "zeta_request_duration_seconds", "Request latency, arrival to last chunk", ["endpoint"], buckets=LATENCY_BUCKETS_S, registry=self.registry
+            "zeta_request_duration_seconds",
+            "Request latency, arrival to last chunk",
+            ["endpoint"],
+            buckets=LATENCY_BUCKETS_S,
+            registry=self.registry,
         )
         self.output_tokens = Counter("zeta_output_tokens", "Tokens generated", ["endpoint"], registry=self.registry)
         self.decisions = Counter(
-            "zeta_decisions", "Routing decisions by policy, task and kind of reason", ["policy", "task", "reason_kind"], registry=self.registry
+            "zeta_decisions",
+            "Routing decisions by policy, task and kind of reason",
+            ["policy", "task", "reason_kind"],
+            registry=self.registry,
         )
         self.operator_actions = Counter("zeta_operator_actions", "Operator actions", ["action", "source"], registry=self.registry)
         self.responses = Counter("zeta_serve_responses", "HTTP responses of the endpoint", ["path", "status"], registry=self.registry)
@@ -92,7 +101,7 @@ class ServeMetrics:
         if isinstance(event, RequestRecord):
             self._on_record(event)
         elif isinstance(event, Decision):
-            self.decisions.labels(event.policy.value, event.classification.task.value, reason_kind(event)).inc()
+            self.decisions.labels(event.policy, event.classification.task.value, reason_kind(event)).inc()
         elif isinstance(event, OperatorAction):
             self.operator_actions.labels(event.action, event.source).inc()
 

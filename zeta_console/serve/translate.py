@@ -57,7 +57,7 @@ def _format(value: Any) -> str | Mapping[str, Any] | None:
     if value is None or value == "":
         return None
     if value == "json" or isinstance(value, dict):
-        return value  # type: ignore[no-any-return]
+        return value  # type: ignore[no-any-return]  # the string "json" or a JSON schema object
     raise ApiError(400, 'invalid format: expected "json" or a JSON schema object')
 
 
@@ -99,9 +99,6 @@ def _first_problem(error: pydantic.ValidationError) -> str:
     return f"{location}: {problem['msg']}" if location else str(problem["msg"])
 
 
-def _require(model: CatalogueModel, capability: str, message: str) -> None:
-    if capability not in model.capabilities:
-        raise ApiError(400, message)
 
 
 
@@ -112,6 +109,10 @@ class RequestTranslator:
     def __init__(self, catalogue: Catalogue) -> None:
         self.catalogue = catalogue
 
+    def _require(self, model: CatalogueModel, capability: str, message: str) -> None:
+        if not self.catalogue.supports(model, capability):
+            raise ApiError(400, message)
+
     def _model(self, asked: str, not_found: str, empty: ApiError | None = None) -> CatalogueModel:
         if not asked and empty is not None:
             raise empty
@@ -120,14 +121,16 @@ class RequestTranslator:
             raise ApiError(404, not_found)
         return model
 
-    def _inference(self, fields: Mapping[str, Any], operation: str, struct: str, client: str, empty: ApiError | None) -> tuple[CatalogueModel, dict[str, Any]]:
+    def _inference(
+        self, fields: Mapping[str, Any], operation: str, struct: str, client: str, empty: ApiError | None
+    ) -> tuple[CatalogueModel, dict[str, Any]]:
         """The model and the router fields that chat and generate share, validated."""
         asked = fields.get("model", "")
         model = self._model(asked, f"model '{asked}' not found", empty)
-        _require(model, "completion", f'"{asked}" does not support {operation}')
+        self._require(model, "completion", f'"{asked}" does not support {operation}')
         think = parse_think(fields.get("think"))
         if think not in (None, False):
-            _require(model, "thinking", f'"{asked}" does not support thinking')
+            self._require(model, "thinking", f'"{asked}" does not support thinking')
         check_top_logprobs(fields)
         return model, {
             "task": model.task,
@@ -146,9 +149,9 @@ class RequestTranslator:
         messages = tuple(_message(raw, index) for index, raw in enumerate(fields.get("messages", ())) if raw is not None)
         tools = tuple(_tool(raw) for raw in fields.get("tools", ()) if raw is not None)
         if tools:
-            _require(model, "tools", f"{asked} does not support tools")
+            self._require(model, "tools", f"{asked} does not support tools")
         if any(message.images for message in messages):
-            _require(model, "vision", f"{asked} does not support vision")
+            self._require(model, "vision", f"{asked} does not support vision")
         return Routable(ChatRequest(messages=messages, tools=tools or None, **common), asked, fields.get("stream", True))
 
     def generate(self, body: bytes, client: str) -> Routable[GenerateRequest]:
@@ -158,9 +161,9 @@ class RequestTranslator:
         if fields.get("raw") and ("template" in fields or "system" in fields or "context" in fields):
             raise ApiError(400, "raw mode does not support template, system, or context")
         if fields.get("suffix"):
-            _require(model, "insert", f"{asked} does not support insert")
+            self._require(model, "insert", f"{asked} does not support insert")
         if fields.get("images"):
-            _require(model, "vision", f"{asked} does not support vision")
+            self._require(model, "vision", f"{asked} does not support vision")
         images = tuple(ollama.Image(value=_image_bytes(image, "images")) for image in fields.get("images", ()) if image)
         request = GenerateRequest(  # `context` (deprecated) is dropped
             prompt=fields.get("prompt", ""),
@@ -189,7 +192,7 @@ class RequestTranslator:
     def _embedding(self, fields: Mapping[str, Any], text: str | list[str], client: str) -> Routable[EmbedRequest]:
         asked = fields.get("model", "")
         model = self._model(asked, f'model "{asked}" not found, try pulling it first')
-        _require(model, "embedding", f'"{asked}" does not support embeddings')
+        self._require(model, "embedding", f'"{asked}" does not support embeddings')
         dimensions = fields.get("dimensions")
         if dimensions is not None and dimensions <= 0:
             raise ApiError(400, "dimensions must be a positive integer")

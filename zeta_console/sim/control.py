@@ -84,7 +84,7 @@ def control_routes(host: SimHost) -> list[BaseRoute]:
     def command(path: str, handler: Any) -> Route:
         async def endpoint(request: Request) -> Response:
             try:
-                return await handler(await _json_object(request))  # type: ignore[no-any-return]
+                return await handler(await _json_object(request))  # type: ignore[no-any-return]  # every handler returns a Response
             except _BadRequest as error:
                 return JSONResponse({"error": str(error)}, status_code=400)
             except KeyError as error:

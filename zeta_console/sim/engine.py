@@ -309,7 +309,9 @@ class HostEngine:
         """Hand the slots to everyone ahead in FIFO order, each for its predicted service time."""
         full = runtime.slots
         free_at = sorted([work.remaining_s(full) for work in runtime.running] + [0.0] * (runtime.slots - len(runtime.running)))
-        ahead = [work for _, work in runtime.waiters] + [item.work for item in self._pending if item.runtime is runtime and not item.granted.done()]
+        ahead = [work for _, work in runtime.waiters] + [
+            item.work for item in self._pending if item.runtime is runtime and not item.granted.done()
+        ]
         for work in ahead:
             start = free_at.pop(0)
             free_at.append(start + work.service_s(full))

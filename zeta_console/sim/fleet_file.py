@@ -26,7 +26,7 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
-from zeta_console.config import parse_duration
+from zeta_console.number_rules import parse_duration
 from zeta_console.sim.profiles import CODER, EMBEDDER, GIB, REASONER, FleetSpec, HostSpec, ModelProfile
 from zeta_console.yaml_source import Keys, YamlSource, read_yaml
 

@@ -119,7 +119,9 @@ class Embedded:
     metrics: Metrics
 
 
-async def run_embedding(engine: HostEngine, request: EmbedRequest, pace: RequestPace, faults: RequestFaults, *, normalise: bool) -> Embedded:
+async def run_embedding(
+    engine: HostEngine, request: EmbedRequest, pace: RequestPace, faults: RequestFaults, *, normalise: bool
+) -> Embedded:
     """One slot pass per input, in order: embedding runners have a single slot."""
     if faults.drop_connection:
         raise DropConnection()
@@ -130,7 +132,7 @@ async def run_embedding(engine: HostEngine, request: EmbedRequest, pace: Request
     async with engine.runner(request.profile, request.keep_alive_s, work) as runtime:
         ready = time.perf_counter()
         native = request.profile.embedding_length
-        for text, tokens in zip(request.inputs, token_counts):
+        for text, tokens in zip(request.inputs, token_counts, strict=True):
             async with engine.slot(runtime, work):
                 await _prefill(pace, faults, tokens)
                 faults = RequestFaults(slow_factor=faults.slow_factor)  # a stall or failure strikes once

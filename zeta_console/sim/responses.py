@@ -34,14 +34,20 @@ async def read_body(receive: Receive) -> bytes:
 
 async def send_json(send: Send, status: int, payload: dict[str, Any]) -> None:
     body = encode(payload)
-    await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", JSON_TYPE), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", JSON_TYPE), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
 async def _send_stream(send: Send, reply: StreamReply) -> None:
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", NDJSON_TYPE)]})
     await send({"type": "http.response.body", "body": reply.first_line, "more_body": True})
-    async with contextlib.aclosing(reply.rest):  # type: ignore[type-var]
+    async with contextlib.aclosing(reply.rest):  # type: ignore[type-var]  # an async generator, typed as its iterator
         try:
             async for line in reply.rest:
                 await send({"type": "http.response.body", "body": line, "more_body": True})

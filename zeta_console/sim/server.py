@@ -263,7 +263,7 @@ def run_fleet_in_thread(spec: FleetSpec) -> Iterator[SimFleet]:
                 started["fleet"] = fleet
                 ready.set()
                 await stop.wait()
-        except BaseException as error:
+        except BaseException as error:  # noqa: BLE001 - handed to the starting thread, which raises it
             started["error"] = error
             ready.set()
 

@@ -204,7 +204,7 @@ class HostService:
         return _context_tokens(request.prompt_tokens + finished.metrics.eval_count)
 
     async def _lines(self, kind: str, request: CompletionRequest, items: AsyncIterator[Piece | Finished]) -> AsyncGenerator[bytes, None]:
-        async with contextlib.aclosing(items):  # type: ignore[type-var]
+        async with contextlib.aclosing(items):  # type: ignore[type-var]  # an async generator, typed as its iterator
             async for item in items:
                 if isinstance(item, Piece):
                     yield ndjson_line(partial_reply(kind, request.asked_model, time.time(), item.content, item.thinking))
@@ -215,7 +215,7 @@ class HostService:
     async def _aggregate(self, kind: str, request: CompletionRequest, items: AsyncIterator[Piece | Finished]) -> dict[str, Any]:
         content: list[str] = []
         thinking: list[str] = []
-        async with contextlib.aclosing(items):  # type: ignore[type-var]
+        async with contextlib.aclosing(items):  # type: ignore[type-var]  # an async generator, typed as its iterator
             try:
                 async for item in items:
                     if isinstance(item, Piece):
@@ -223,7 +223,16 @@ class HostService:
                         thinking.append(item.thinking)
                     else:
                         context = self._context(kind, request, item)
-                        return final_reply(kind, request.asked_model, time.time(), item.done_reason, item.metrics, "".join(content), "".join(thinking), context)
+                        return final_reply(
+                            kind,
+                            request.asked_model,
+                            time.time(),
+                            item.done_reason,
+                            item.metrics,
+                            "".join(content),
+                            "".join(thinking),
+                            context,
+                        )
             except MidStreamFailure as failure:
                 raise ApiError(500, str(failure)) from None
         raise AssertionError("a completion always ends with Finished")

@@ -97,11 +97,6 @@ class ZetaConsole(App[None]):
         if self.session.start is not None:
             self.run_background(self.session.start(), "start the router")
 
-    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
-        # Frozen (snapshots): a steady cursor. Set on focus: when the app mounts, no screen has its widgets yet.
-        if self.session.frozen and isinstance(event.widget, TextArea | Input):
-            event.widget.cursor_blink = False
-
     def on_unmount(self) -> None:
         self._unsubscribe()
 

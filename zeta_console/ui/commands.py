@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from zeta_console.router.api import EndpointStatus, RouterSnapshot
-from zeta_console.settings import BUILT_IN_SOURCE, PolicyName, Task
+from zeta_console.settings import BUILT_IN_SOURCE, Task
 from zeta_console.ui import export
 from zeta_console.ui.session import FAULT_LABELS, FaultKind
 
@@ -29,7 +29,7 @@ LOAD_PRESETS = (0.0, 1.0, 2.0, 5.0, 10.0, 50.0, 200.0)
 class ConsoleCommands(Provider):
     @property
     def console(self) -> ZetaConsole:
-        return self.app  # type: ignore[return-value]
+        return self.app  # type: ignore[return-value]  # Provider.app is typed App; the palette only runs in ZetaConsole
 
     def entries(self) -> Iterator[Entry]:
         app = self.console
@@ -46,11 +46,15 @@ class ConsoleCommands(Provider):
             path = export.default_path(fmt, app.session.clock())
             yield (f"export: decision log as {fmt.upper()}", partial(app.export_log, path), f"writes {path.name} here")
         yield ("export: decision log to a chosen path…", app.action_export, "CSV or JSONL by extension")
-        for policy in PolicyName:
-            if policy is not snapshot.policy:
-                yield (f"policy: switch to {policy.value}", partial(run, partial(router.controls.set_policy, policy, "console"), "Policy"), "")
+        for policy in snapshot.policies:
+            if policy != snapshot.policy:
+                yield (f"policy: switch to {policy}", partial(run, partial(router.controls.set_policy, policy, "console"), "Policy"), "")
         for task, tier in sorted(snapshot.pins.items()):
-            yield (f"tier: unpin {tier} from {task}", partial(run, partial(router.controls.unpin, task, "console"), "Unpin"), "route normally again")
+            yield (
+                f"tier: unpin {tier} from {task}",
+                partial(run, partial(router.controls.unpin, task, "console"), "Unpin"),
+                "route normally again",
+            )
         for task in Task:
             need = "embedding" if task is Task.EMBEDDING else "completion"
             for model in app.session.settings.models:
@@ -62,13 +66,29 @@ class ConsoleCommands(Provider):
                     )
         for endpoint in snapshot.endpoints:
             if endpoint.drained:
-                yield (f"endpoint: undrain {endpoint.id}", partial(run, partial(router.controls.undrain, endpoint.id, "console"), "Undrain"), "")
+                yield (
+                    f"endpoint: undrain {endpoint.id}",
+                    partial(run, partial(router.controls.undrain, endpoint.id, "console"), "Undrain"),
+                    "",
+                )
             else:
-                yield (f"endpoint: drain {endpoint.id}", partial(run, partial(router.controls.drain, endpoint.id, "console"), "Drain"), "finish in-flight work, take no new work")
+                yield (
+                    f"endpoint: drain {endpoint.id}",
+                    partial(run, partial(router.controls.drain, endpoint.id, "console"), "Drain"),
+                    "finish in-flight work, take no new work",
+                )
             if EndpointStatus.EJECTED in endpoint.states:
-                yield (f"endpoint: restore {endpoint.id}", partial(run, partial(router.controls.restore, endpoint.id, "console"), "Restore"), "close the circuit now")
+                yield (
+                    f"endpoint: restore {endpoint.id}",
+                    partial(run, partial(router.controls.restore, endpoint.id, "console"), "Restore"),
+                    "close the circuit now",
+                )
             else:
-                yield (f"endpoint: eject {endpoint.id}", partial(run, partial(router.controls.eject, endpoint.id, "console"), "Eject"), "open the circuit now")
+                yield (
+                    f"endpoint: eject {endpoint.id}",
+                    partial(run, partial(router.controls.eject, endpoint.id, "console"), "Eject"),
+                    "open the circuit now",
+                )
         if app.session.loadgen is not None:
             current = app.session.loadgen.rate_per_s
             for rate in LOAD_PRESETS:

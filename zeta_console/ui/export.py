@@ -27,7 +27,7 @@ def entry_row(entry: LogEntry) -> dict[str, Any]:
         "client": entry.client,
         "task": entry.task,
         "confidence": entry.confidence,
-        "policy": decision.policy.value if decision else None,
+        "policy": decision.policy if decision else None,
         "endpoint": entry.endpoint,
         "model": entry.model or None,
         "reason": entry.reason,

@@ -15,8 +15,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
+from zeta_console.rate_meter import RateMeter
 from zeta_console.router.api import RequestRecord, Router, RouterEvent
-from zeta_console.router.metrics import RateMeter
 from zeta_console.settings import Settings
 
 

@@ -3,7 +3,9 @@
     policy = make_policy(settings.policy, settings)
     result = policy.decide(decision_input)
 
-`register_policy` lets other code (the benchmark's baselines) add policies by name.
+`POLICIES` is the one list of policy names: the configuration's `policy`, the router's
+`set_policy`, the console (through `RouterSnapshot.policies`) and the benchmark all take theirs
+from it, so a policy added with `register_policy` is accepted and offered everywhere.
 """
 
 from __future__ import annotations
@@ -16,15 +18,11 @@ from zeta_console.router.policies.least_load import LeastLoadPolicy
 from zeta_console.router.policies.static import StaticPolicy
 from zeta_console.router.policies.threshold import ThresholdPolicy
 from zeta_console.settings import PolicyName, Settings
+from zeta_console.yaml_source import unknown
 
 PolicyFactory = Callable[[Settings], Policy]
 
-POLICIES: dict[str, PolicyFactory] = {
-    PolicyName.STATIC.value: StaticPolicy,
-    PolicyName.THRESHOLD.value: ThresholdPolicy,
-    PolicyName.LEAST_LOAD.value: LeastLoadPolicy,
-    PolicyName.ADAPTIVE.value: AdaptivePolicy,
-}
+POLICIES: dict[str, PolicyFactory] = {policy.name: policy for policy in (StaticPolicy, ThresholdPolicy, LeastLoadPolicy, AdaptivePolicy)}
 
 
 def register_policy(name: str, factory: PolicyFactory) -> None:
@@ -32,12 +30,20 @@ def register_policy(name: str, factory: PolicyFactory) -> None:
     POLICIES[name] = factory
 
 
-def make_policy(name: PolicyName | str, settings: Settings) -> Policy:
-    key = name.value if isinstance(name, PolicyName) else str(name)
-    factory = POLICIES.get(key)
-    if factory is None:
-        raise ValueError(f"unknown policy {key!r}; choose one of: {', '.join(sorted(POLICIES))}")
-    return factory(settings)
+def policy_names() -> tuple[PolicyName, ...]:
+    """The registered names, built-in ones first."""
+    return tuple(PolicyName(name) for name in POLICIES)
 
 
-__all__ = ["POLICIES", "Policy", "PolicyFactory", "PolicyResult", "make_policy", "register_policy"]
+def policy_name(name: str) -> PolicyName:
+    """`name` if a policy of that name is registered; ValueError otherwise (`unknown policy "x"; did you mean ...`)."""
+    if name not in POLICIES:
+        raise ValueError(unknown("policy", name, list(POLICIES)))
+    return PolicyName(name)
+
+
+def make_policy(name: str, settings: Settings) -> Policy:
+    return POLICIES[policy_name(name)](settings)
+
+
+__all__ = ["POLICIES", "Policy", "PolicyFactory", "PolicyResult", "make_policy", "policy_name", "policy_names", "register_policy"]

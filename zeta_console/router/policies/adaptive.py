@@ -40,7 +40,7 @@ from zeta_console.router.policies.base import (
     ttft_estimate,
     with_notes,
 )
-from zeta_console.settings import PolicyName, Settings
+from zeta_console.settings import Settings
 
 TIER_PENALTY_PER_RANK = 0.5  # x the endpoint's TTFT threshold, per step down the route
 P2C_ABOVE = 4  # replicas in a tier beyond which only two random ones are scored
@@ -64,7 +64,7 @@ def predict(e: EndpointState, prompt_tokens: int, embedding: bool, rank: int, we
     ahead = in_flight + e.queued + e.recent_fast_failures + 1 - slots
     wait = ahead * service / slots if ahead > 0 else 0.0
     load = (e.load_s if e.load_s is not None else SEED_LOAD_S) if e.resident is False else 0.0
-    if e.prefill_s_per_token is not None:
+    if e.prefill_s_per_token is not None:  # noqa: SIM108 - as one expression it would nest two conditionals
         base = prompt_tokens * e.prefill_s_per_token
     else:
         base = service if embedding else ttft_estimate(e)
@@ -100,7 +100,7 @@ def deciding_term(winner: Terms, beaten: Terms) -> str:
 
 
 class AdaptivePolicy(ScreenedPolicy):
-    name = PolicyName.ADAPTIVE.value
+    name = "adaptive"
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)

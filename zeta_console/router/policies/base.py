@@ -9,8 +9,8 @@ their terms) only when the result's `candidates` is first read.
 from __future__ import annotations
 
 import math
-from abc import ABC, abstractmethod
 import random
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -188,7 +188,9 @@ def scored_candidate(e: EndpointState, score: float, terms: Mapping[str, float],
     return candidate
 
 
-def assemble(endpoints: Sequence[EndpointState], scored: Mapping[str, CandidateScore], rejected: Mapping[str, str]) -> tuple[CandidateScore, ...]:
+def assemble(
+    endpoints: Sequence[EndpointState], scored: Mapping[str, CandidateScore], rejected: Mapping[str, str]
+) -> tuple[CandidateScore, ...]:
     """Every endpoint of the fleet in fleet order: its scored candidate or its exclusion."""
     get = scored.get
     return tuple([get(e.id) or excluded_candidate(e, rejected[e.id]) for e in endpoints])
@@ -248,7 +250,7 @@ def predicted_wait_s(endpoints: Iterable[EndpointState], unmeasured_s: float = S
 
 
 def all_full(pool: Sequence[EndpointState]) -> bool:
-    for e in pool:
+    for e in pool:  # noqa: SIM110 - a plain loop: no generator object per decision on the hot path
         if e.in_flight < e.slots:
             return False
     return True
@@ -280,8 +282,14 @@ def nothing_available(inp: DecisionInput, screen_: Screen, policy: str) -> Polic
     """No endpoint may take the request: name each capable one and why, so the operator can act."""
     task = inp.classification.task.value
     if not screen_.tiers:  # a chat-only or embed-only fleet: not a passing state, so no "now"
-        return PolicyResult(None, assemble(inp.endpoints, {}, screen_.rejected), f"{policy}: no route for {task} (routes.{task} names no tier)")
+        return PolicyResult(
+            None, assemble(inp.endpoints, {}, screen_.rejected), f"{policy}: no route for {task} (routes.{task} names no tier)"
+        )
     blocked = [f"{e.id} {screen_.rejected[e.id]}" for e in inp.endpoints if screen_.rejected.get(e.id) not in (INCAPABLE, NOT_IN_ROUTE)]
-    why = ", ".join(blocked) if blocked else f"no endpoint in route {' > '.join(screen_.tiers) or '(empty)'} can serve {'+'.join(sorted(inp.needs))}"
+    why = (
+        ", ".join(blocked)
+        if blocked
+        else f"no endpoint in route {' > '.join(screen_.tiers) or '(empty)'} can serve {'+'.join(sorted(inp.needs))}"
+    )
     reason = with_notes(f"{policy}: nothing can take {task} now: {why}", screen_)
     return PolicyResult(None, assemble(inp.endpoints, {}, screen_.rejected), reason)

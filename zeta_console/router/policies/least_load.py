@@ -19,11 +19,10 @@ from zeta_console.router.policies.base import (
     ttft_estimate,
     with_notes,
 )
-from zeta_console.settings import PolicyName
 
 
 class LeastLoadPolicy(ScreenedPolicy):
-    name = PolicyName.LEAST_LOAD.value
+    name = "least_load"
 
     def choose(self, inp: DecisionInput, s: Screen) -> PolicyResult:
         scores = []

@@ -17,11 +17,10 @@ from zeta_console.router.policies.base import (
     unavailable,
     with_notes,
 )
-from zeta_console.settings import PolicyName
 
 
 class StaticPolicy(ScreenedPolicy):
-    name = PolicyName.STATIC.value
+    name = "static"
 
     def choose(self, inp: DecisionInput, s: Screen) -> PolicyResult:
         pool_tiers = {e.tier for e in s.pool}
@@ -29,7 +28,7 @@ class StaticPolicy(ScreenedPolicy):
         replicas = [e for e in s.pool if e.tier == tier]
         loads = [float(outstanding(e)) for e in replicas]
         chosen = replicas[pick_lowest(loads, inp.rng)]
-        scored = {e.id: scored_candidate(e, load, {"outstanding": load}) for e, load in zip(replicas, loads)}
+        scored = {e.id: scored_candidate(e, load, {"outstanding": load}) for e, load in zip(replicas, loads, strict=True)}
         for e in s.pool:
             if e.tier != tier:
                 s.rejected[e.id] = LATER_IN_ROUTE

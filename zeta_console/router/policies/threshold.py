@@ -11,8 +11,8 @@ from zeta_console.router.policies.base import (
     LATER_IN_ROUTE,
     Candidates,
     PolicyResult,
-    ScreenedPolicy,
     Screen,
+    ScreenedPolicy,
     all_full,
     assemble,
     outstanding,
@@ -23,8 +23,6 @@ from zeta_console.router.policies.base import (
     unavailable,
     with_notes,
 )
-from zeta_console.settings import PolicyName
-
 
 OVER_THRESHOLD = "over threshold: "
 
@@ -68,7 +66,7 @@ def crossed(e: EndpointState) -> str:
 
 
 class ThresholdPolicy(ScreenedPolicy):
-    name = PolicyName.THRESHOLD.value
+    name = "threshold"
 
     def choose(self, inp: DecisionInput, s: Screen) -> PolicyResult:
         pool = s.pool
@@ -86,7 +84,7 @@ class ThresholdPolicy(ScreenedPolicy):
             chosen = pool[pick_lowest(scores, inp.rng)]
             reason = f"every endpoint over a threshold; {chosen.id} is the least over ({crossed(chosen)})"
         else:
-            replicas = [e for e, score in zip(pool, scores) if score <= 1.0 and e.tier == tier]
+            replicas = [e for e, score in zip(pool, scores, strict=True) if score <= 1.0 and e.tier == tier]
             chosen = replicas[pick_lowest([float(outstanding(e)) for e in replicas], inp.rng)]
             reason = _fallback_reason(inp, s, tier, chosen, scores)
         wait = all_full(pool)
@@ -113,7 +111,7 @@ def _candidates(endpoints: tuple[EndpointState, ...], s: Screen, tier: str | Non
     """The fleet's candidates: the pool scored with its ratios, each saying why it lost when `tier` took the request."""
     rank = s.tiers.index(tier) if tier is not None else None
     scored = {}
-    for e, score, r in zip(s.pool, scores, ratios):
+    for e, score, r in zip(s.pool, scores, ratios, strict=True):
         scored[e.id] = scored_candidate(e, score, _named(r), None if rank is None else _passed_over(s, rank, e, score, r))
     return assemble(endpoints, scored, s.rejected)
 

@@ -121,7 +121,7 @@ class ChartsScreen(Screen[None]):
         for entry in app.events:
             if entry.ttft_s is not None and entry.at >= since:
                 by_model.setdefault(entry.model or entry.endpoint, []).append(entry.ttft_s)
-        for index, (model, values) in enumerate(sorted(by_model.items())):
+        for index, (_, values) in enumerate(sorted(by_model.items())):
             plt.hist(values, bins=HISTOGRAM_BINS, color=self._series_rgb(index))
         self.query_one("#ttft-legend", Static).update(legend(sorted(by_model)))
         ttfts = [value for values in by_model.values() for value in values]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
 from zeta_console.router.api import EndpointSnapshot, EndpointStatus, RouterSnapshot
-from zeta_console.settings import PolicyName, Settings, Task, Thresholds
+from zeta_console.settings import Settings, Task, Thresholds
 
 if TYPE_CHECKING:
     from zeta_console.ui.app import ZetaConsole
@@ -28,14 +27,6 @@ THRESHOLD_HELP: dict[str, str] = {
     "queue": "requests waiting per endpoint",
     "error_rate": "rolling error rate, 0..1",
 }
-
-
-def parse_threshold(name: str, text: str) -> float | int:
-    kind = {field.name: field.type for field in dataclasses.fields(Thresholds)}[name]
-    try:
-        return int(text) if kind in (int, "int") else float(text)
-    except ValueError:
-        raise ValueError(f"{name}: {text!r} is not a {'whole number' if kind in (int, 'int') else 'number'}") from None
 
 
 def scope_choices(settings: Settings) -> list[tuple[str, str]]:
@@ -55,7 +46,7 @@ def settings_changes(snapshot: RouterSnapshot, thresholds_for: Callable[[str], T
     for name in sorted(snapshot.differs_from_config):
         tier, tiered, threshold = name.partition(TIER_THRESHOLD)
         if name == "policy":
-            changes[name] = snapshot.policy.value
+            changes[name] = snapshot.policy
         elif name.startswith("thresholds."):
             changes[name] = getattr(snapshot.thresholds, name.removeprefix("thresholds."))
         elif tiered:
@@ -96,8 +87,8 @@ class ControlsScreen(ModalScreen[None]):
                 with Horizontal(classes="control-row"):
                     yield Label("policy", classes="control-label")
                     yield Select(
-                        [(policy.value, policy.value) for policy in PolicyName],
-                        value=snapshot.policy.value,
+                        [(policy, policy) for policy in snapshot.policies],
+                        value=snapshot.policy,
                         allow_blank=False,
                         compact=True,
                         id="policy",
@@ -160,7 +151,7 @@ class ControlsScreen(ModalScreen[None]):
     def _sync_selects(self, snapshot: RouterSnapshot) -> None:
         """Show changes made elsewhere (palette, revert): only values the router changed since the
         last look are pushed, so an edit still in flight is never overwritten."""
-        seen = {"policy": snapshot.policy.value, **{f"pin-{task.value}": snapshot.pins.get(task.value) for task in Task}}
+        seen = {"policy": snapshot.policy, **{f"pin-{task.value}": snapshot.pins.get(task.value) for task in Task}}
         for widget_id, value in seen.items():
             if self._seen.get(widget_id, value) != value:
                 self.query_one(f"#{widget_id}", Select).value = Select.NULL if value is None else value
@@ -169,7 +160,7 @@ class ControlsScreen(ModalScreen[None]):
     @on(Select.Changed, "#policy")
     def _policy(self, event: Select.Changed) -> None:
         router = self.app.session.router
-        if event.value != router.snapshot().policy.value and isinstance(event.value, str):
+        if event.value != router.snapshot().policy and isinstance(event.value, str):
             policy = event.value
             self.app.command(lambda: router.controls.set_policy(policy, source="console"), "Policy")
 
@@ -192,7 +183,8 @@ class ControlsScreen(ModalScreen[None]):
     def _show_thresholds(self) -> None:
         """Put the chosen scope's effective values in the inputs and clear any error shown."""
         scope = self.threshold_scope
-        thresholds = self.app.session.router.snapshot().thresholds if scope == ALL_TIERS else self.app.session.router.controls.thresholds_for(scope)
+        router = self.app.session.router
+        thresholds = router.snapshot().thresholds if scope == ALL_TIERS else router.controls.thresholds_for(scope)
         self.query_one("#threshold-scope-note", Static).update(scope_note(self.app.session.settings, scope))
         for name, meaning in THRESHOLD_HELP.items():
             self.query_one(f"#threshold-{name}", Input).remove_class("-invalid").value = str(getattr(thresholds, name))
@@ -208,15 +200,14 @@ class ControlsScreen(ModalScreen[None]):
         note = self.query_one(f"#threshold-{name}-note", Static)
         router = self.app.session.router
         scope = self.threshold_scope
-        try:
-            value = parse_threshold(name, event.value.strip())
-            router.controls.set_threshold(name, value, tier=None if scope == ALL_TIERS else scope, source="console")
+        try:  # the router checks the typed text by the rules of the config file's thresholds
+            action = router.controls.set_threshold(name, event.value, tier=None if scope == ALL_TIERS else scope, source="console")
         except ValueError as error:
             note.update(str(error))
             note.add_class("-error")
             event.input.add_class("-invalid")
             return
-        note.update(f"applied: {value}")
+        note.update(f"applied: {action.new}")
         note.remove_class("-error")
         event.input.remove_class("-invalid")
         self.app.call_later(self.app.refresh_now)
@@ -240,7 +231,9 @@ class ControlsScreen(ModalScreen[None]):
         if verb == "drain":
             action, title = (router.controls.undrain, "Undrain") if endpoint.drained else (router.controls.drain, "Drain")
         else:
-            action, title = (router.controls.restore, "Restore") if EndpointStatus.EJECTED in endpoint.states else (router.controls.eject, "Eject")
+            action, title = (
+                (router.controls.restore, "Restore") if EndpointStatus.EJECTED in endpoint.states else (router.controls.eject, "Eject")
+            )
         self.app.command(lambda: action(endpoint.id, source="console"), title)
 
     @on(Button.Pressed, "#save")

@@ -35,7 +35,7 @@ def decision_lines(entry: LogEntry, tz: tzinfo | None) -> list[Content]:
             f"{classification.task.value} (confidence {classification.confidence:.2f}, "
             f"{classification.method}: {classification.reason})",
         ),
-        _line("policy", decision.policy.value),
+        _line("policy", decision.policy),
         _line("chosen", decision.chosen or "nobody: rejected"),
         _line("why", decision.reason),
         _line("pins", pins or "none"),

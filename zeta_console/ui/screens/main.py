@@ -19,8 +19,8 @@ from zeta_console.ui.widgets.decision_log import DecisionLog, DecisionTable
 from zeta_console.ui.widgets.endpoint_card import EndpointCard
 from zeta_console.ui.widgets.footer import ConsoleFooter
 from zeta_console.ui.widgets.header import ConsoleHeader
-from zeta_console.ui.widgets.text import set_text
 from zeta_console.ui.widgets.prompt import PromptInput, PromptPane
+from zeta_console.ui.widgets.text import set_text
 
 if TYPE_CHECKING:
     from zeta_console.ui.app import ZetaConsole

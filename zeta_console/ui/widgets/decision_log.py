@@ -160,11 +160,11 @@ class DecisionTable(LogTable[Text]):
         order = self.order
         column = ColumnKey(order.column)
         if order.column == "time":
-            self.arrange(None, reverse=order.reverse)
+            self.order_rows(None, reverse=order.reverse)
         elif order.column in DURATION_COLUMNS:
-            self.arrange(lambda cells: duration_order(cells[column].plain, descending=order.reverse))
+            self.order_rows(lambda cells: duration_order(cells[column].plain, descending=order.reverse))
         else:
-            self.arrange(lambda cells: cells[column].plain, reverse=order.reverse)
+            self.order_rows(lambda cells: cells[column].plain, reverse=order.reverse)
 
     def follow_tail(self) -> None:
         if self.row_count:

@@ -28,7 +28,7 @@ def summary_text(snapshot: RouterSnapshot, compact: bool) -> Content:
     changes most comes first, so a cut at the right edge loses the pins, not the traffic:
     `adaptive · 7.4/s · err 2.1% · 2 changed* · pins code→coder*`."""
     changed = snapshot.differs_from_config
-    policy = Content.from_markup("[b]$policy[/b]" if compact else "policy [b]$policy[/b]", policy=snapshot.policy.value)
+    policy = Content.from_markup("[b]$policy[/b]" if compact else "policy [b]$policy[/b]", policy=snapshot.policy)
     if "policy" in changed:
         policy += Content.styled("*", "$warning")
     pins = Content(f"pins {pins_text(dict(snapshot.pins))}")

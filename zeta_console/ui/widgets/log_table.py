@@ -73,7 +73,7 @@ class LogTable(DataTable[CellType], Generic[CellType]):
         self.check_idle()
         self.refresh(layout=True)
 
-    def arrange(self, key: Callable[[Mapping[ColumnKey, CellType]], Any] | None = None, reverse: bool = False) -> None:
+    def order_rows(self, key: Callable[[Mapping[ColumnKey, CellType]], Any] | None = None, reverse: bool = False) -> None:
         """Order the rows by `key` of their cells (None: the order they were added), ties in the order added;
         the cursor stays on its row. Like DataTable.sort, every visible cell renders again."""
         cursor_key = self._row_locations.get_key(self.cursor_row) if self.row_count else None
