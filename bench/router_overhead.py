@@ -17,10 +17,10 @@ from pathlib import Path
 
 import ollama
 
+from zeta_console.composition import build_router
 from zeta_console.demo import demo_settings, zero_latency_fleet_spec
 from zeta_console.journal import Journal
 from zeta_console.router.requests import ChatRequest
-from zeta_console.router.router import ZetaDynamicRouter
 from zeta_console.sim import run_fleet
 
 MODEL = "qwen2.5-coder:7b"
@@ -40,7 +40,7 @@ async def measure(requests: int, warmup: int) -> tuple[list[float], list[float]]
         with tempfile.TemporaryDirectory() as state:
             journal = Journal(Path(state) / "journal.sqlite3")
             try:
-                async with ZetaDynamicRouter(settings, journal=journal) as router:
+                async with build_router(settings, journal=journal) as router:
 
                     async def direct() -> None:
                         async for _ in await client.chat(MODEL, messages, stream=True):

@@ -179,6 +179,7 @@ def test_an_empty_prompt_is_refused(prompt: str, ollama_away: int, capsys: pytes
 def test_a_bad_ollama_host_is_one_line_and_exit_2(argv: list[str], tmp_path: Path) -> None:
     """The ollama client reads OLLAMA_HOST when it is imported and raised a ValueError traceback."""
     env = {**os.environ, "OLLAMA_HOST": "127.0.0.1:99999", "XDG_CONFIG_HOME": str(tmp_path), "XDG_STATE_HOME": str(tmp_path)}
-    done = subprocess.run([sys.executable, "-m", "zeta_console.cli", *argv], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    command = [sys.executable, "-m", "zeta_console.cli", *argv]
+    done = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert done.stderr == "zeta-console: OLLAMA_HOST='127.0.0.1:99999': expected host:port with a port 1-65535, e.g. 127.0.0.1:11434\n"

@@ -33,10 +33,10 @@ def test_a_registered_policy_is_listed_and_accepted_by_the_router() -> None:
     with registered_policy("nearest"):
         router = ZetaDynamicRouter(Settings())
         assert router.snapshot().policies == ("static", "threshold", "least_load", "adaptive", "nearest")
-        action = router.set_policy("nearest")
+        action = router.controls.set_policy("nearest")
         assert (action.old, action.new) == ("adaptive", "nearest") and router.snapshot().policy == "nearest"
     with pytest.raises(ValueError, match='unknown policy "nearest"'):
-        ZetaDynamicRouter(Settings()).set_policy("nearest")
+        ZetaDynamicRouter(Settings()).controls.set_policy("nearest")
 
 
 def test_a_registered_policy_is_a_bench_contender() -> None:

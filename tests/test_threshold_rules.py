@@ -42,7 +42,7 @@ def from_config(tmp_path: Path, name: str, text: str) -> tuple[float | None, str
 def from_router(name: str, text: str) -> tuple[float | None, str | None]:
     router = ZetaDynamicRouter(Settings())
     try:
-        router.set_threshold(name, text)
+        router.controls.set_threshold(name, text)
     except ValueError as error:
         return None, str(error)
     return getattr(router.snapshot().thresholds, name), None
@@ -57,7 +57,7 @@ def test_values_the_router_took_before_and_the_file_never_did() -> None:
     router = ZetaDynamicRouter(Settings())
     for value in (math.nan, math.inf, 1e9):
         with pytest.raises(ValueError, match="thresholds.ttft_s: expected"):
-            router.set_threshold("ttft_s", value)
+            router.controls.set_threshold("ttft_s", value)
     assert router.snapshot().thresholds.ttft_s == Settings().thresholds.ttft_s
     with pytest.raises(ValueError, match='unknown threshold "qeue"; did you mean "queue"'):
-        router.set_threshold("qeue", 3)
+        router.controls.set_threshold("qeue", 3)

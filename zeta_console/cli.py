@@ -149,7 +149,7 @@ COMMANDS = {
             "history",
             help="show recent requests and operator actions from the journal",
             description="Show recent requests and operator actions from the journal, oldest first.",
-            handler="zeta_console.journal:run_history_command",
+            handler="zeta_console.history_command:run_history_command",
             arguments=_history_arguments,
             options={"config": "configuration file naming the journal"},
         ),

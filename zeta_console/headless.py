@@ -6,16 +6,17 @@ import argparse
 import asyncio
 import json
 import sys
+from contextlib import AsyncExitStack
 from typing import Any
 
 from zeta_console.backends.types import BackendError
+from zeta_console.composition import build_router, open_journal
 from zeta_console.errors import UserError
-from zeta_console.journal import Journal
 from zeta_console.router.api import Decision, ErrorKind, RequestRecord
-from zeta_console.router.dispatch import AttemptsFailed, RejectedError
+from zeta_console.router.errors import AttemptsFailed, RejectedError
 from zeta_console.router.requests import ChatRequest, EmbedRequest
 from zeta_console.router.router import ZetaDynamicRouter
-from zeta_console.settings import Settings, Task
+from zeta_console.settings import Task
 
 
 def run_route_command(args: argparse.Namespace) -> int:
@@ -25,23 +26,16 @@ def run_route_command(args: argparse.Namespace) -> int:
 
 
 async def _route(args: argparse.Namespace) -> int:
-    if args.demo:
-        from zeta_console.demo import demo_fleet
+    async with AsyncExitStack() as stack:
+        if args.demo:
+            from zeta_console.demo import demo_fleet
 
-        async with demo_fleet() as (_, settings):
-            return await _route_with(settings, args, journal=None)  # as the console and serve: simulated traffic is not journalled
-    from zeta_console.config import load_settings
+            _, settings = await stack.enter_async_context(demo_fleet())
+        else:
+            from zeta_console.config import load_settings
 
-    settings = load_settings(args.config)
-    journal = Journal.from_settings(settings)
-    try:
-        return await _route_with(settings, args, journal)
-    finally:
-        journal.close()
-
-
-async def _route_with(settings: Settings, args: argparse.Namespace, journal: Journal | None) -> int:
-    async with ZetaDynamicRouter(settings, journal=journal) as router:
+            settings = load_settings(args.config)
+        router = await stack.enter_async_context(build_router(settings, journal=open_journal(stack, settings, demo=args.demo)))
         if args.task == Task.EMBEDDING.value:
             return await _embed(router, args)
         return await _chat(router, args)

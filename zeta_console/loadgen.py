@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
 
+from zeta_console.router.api import Router
 from zeta_console.router.requests import ChatRequest, EmbedRequest
 from zeta_console.settings import DEFAULT_EXAMPLES, Task
 
@@ -20,15 +20,10 @@ EMBED_TEXTS = ("the quick brown fox", "routing decisions under load", "a vector 
 MAX_IN_FLIGHT = 400  # beyond this, arrivals are dropped rather than queued without bound
 
 
-class Routing(Protocol):
-    def chat(self, request: ChatRequest) -> Any: ...
-    async def embed(self, request: EmbedRequest) -> Any: ...
-
-
 class LoadGenerator:
     def __init__(
         self,
-        router: Routing,
+        router: Router,
         rate_per_s: float,
         *,
         mix: Mapping[Task, float] = DEFAULT_MIX,

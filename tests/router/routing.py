@@ -10,6 +10,7 @@ from typing import Any
 
 from zeta_console.backends.types import BackendError
 from zeta_console.benchmark.settings_scale import scaled_settings
+from zeta_console.composition import build_router
 from zeta_console.demo import demo_settings
 from zeta_console.journal import Journal
 from zeta_console.router.api import RequestRecord, RouterEvent
@@ -53,7 +54,7 @@ async def routed(
         journal = Journal(journal_path) if journal_path else None
         events: list[RouterEvent] = []
         try:
-            async with ZetaDynamicRouter(settings, journal=journal, health_poll_s=health_poll_s, time_scale=time_scale, seed=1) as router:
+            async with build_router(settings, journal=journal, health_poll_s=health_poll_s, time_scale=time_scale, seed=1) as router:
                 router.subscribe(events.append)
                 yield Routed(fleet, settings, router, events, journal)
         finally:

@@ -8,7 +8,10 @@ import pytest
 
 from tests.router.routing import answer, ask, routed
 from zeta_console.router.api import EndpointStatus, OperatorAction
-from zeta_console.settings import PolicyName, Task
+from zeta_console.router.controls import OperatorControls
+from zeta_console.router.router import ZetaDynamicRouter
+from zeta_console.router.view import RouterView
+from zeta_console.settings import PolicyName, Settings, Task
 
 
 async def test_pin_drain_and_eject_apply_to_the_next_decision(tmp_path: Path) -> None:
@@ -19,20 +22,20 @@ async def test_pin_drain_and_eject_apply_to_the_next_decision(tmp_path: Path) ->
             return (await answer(router, ask("hello", Task.SIMPLE)))[1].endpoint
 
         assert await simple_goes_to() == "coder@local"
-        pin = router.pin("reasoner", Task.SIMPLE)
+        pin = router.controls.pin("reasoner", Task.SIMPLE)
         assert (pin.action, pin.target, pin.old, pin.new) == ("pin", "simple", "", "reasoner")
         assert await simple_goes_to() == "reasoner@local"
-        router.unpin(Task.SIMPLE)
+        router.controls.unpin(Task.SIMPLE)
         assert await simple_goes_to() == "coder@local"
 
-        router.drain("coder@local")
+        router.controls.drain("coder@local")
         assert await simple_goes_to() == "reasoner@local"
-        router.undrain("coder@local")
+        router.controls.undrain("coder@local")
         assert await simple_goes_to() == "coder@local"
 
-        router.eject("coder@local")
+        router.controls.eject("coder@local")
         assert await simple_goes_to() == "reasoner@local"
-        router.restore("coder@local")
+        router.controls.restore("coder@local")
         assert await simple_goes_to() == "coder@local"
 
         actions = [event for event in run.events if isinstance(event, OperatorAction)]
@@ -45,34 +48,34 @@ async def test_thresholds_and_policy_are_validated_and_reverted() -> None:
     async with routed() as run:
         router = run.router
         with pytest.raises(ValueError, match="thresholds.queue: expected a positive integer"):
-            router.set_threshold("queue", "lots")
+            router.controls.set_threshold("queue", "lots")
         with pytest.raises(ValueError, match="unknown threshold"):
-            router.set_threshold("speed", 1)
+            router.controls.set_threshold("speed", 1)
         with pytest.raises(ValueError, match="unknown policy"):
-            router.set_policy("fastest")
+            router.controls.set_policy("fastest")
         with pytest.raises(ValueError, match="unknown tier"):
-            router.pin("giant")
+            router.controls.pin("giant")
         with pytest.raises(ValueError, match="cannot serve"):
-            router.pin("embedder", Task.CODE)
+            router.controls.pin("embedder", Task.CODE)
         assert router.snapshot().differs_from_config == frozenset()
 
-        action = router.set_threshold("ttft_s", 1.5)
+        action = router.controls.set_threshold("ttft_s", 1.5)
         assert (action.target, action.old, action.new) == ("thresholds.ttft_s", str(run.settings.thresholds.ttft_s), "1.5")
-        router.set_threshold("queue", 2, tier="reasoner")
-        assert router.thresholds_for("reasoner").queue == 2 and router.thresholds_for("coder").queue == 4
-        router.set_policy(PolicyName("static"))
-        router.pin("coder")
+        router.controls.set_threshold("queue", 2, tier="reasoner")
+        assert router.controls.thresholds_for("reasoner").queue == 2 and router.controls.thresholds_for("coder").queue == 4
+        router.controls.set_policy(PolicyName("static"))
+        router.controls.pin("coder")
         _, record = await answer(router, ask("hello", Task.SIMPLE))
         assert record.decision.policy == PolicyName("static")
         assert record.decision.pins == {"*": "coder"}
         assert router.snapshot().differs_from_config == {"thresholds.ttft_s", "reasoner.thresholds.queue", "policy", "pins.*"}
 
-        undone = router.revert_to_config()
+        undone = router.controls.revert_to_config()
         assert {action.target for action in undone} == {"thresholds.ttft_s", "reasoner.thresholds.queue", "policy", "*"}
         snapshot = router.snapshot()
         assert snapshot.differs_from_config == frozenset()
         assert snapshot.policy == PolicyName("adaptive") and snapshot.pins == {}
-        assert router.thresholds_for("reasoner").queue == 4
+        assert router.controls.thresholds_for("reasoner").queue == 4
 
 
 async def test_a_request_target_pins_only_that_request() -> None:
@@ -103,16 +106,16 @@ async def test_a_snapshot_shows_every_state_and_each_action_undoes_only_its_own(
             endpoint = next(item for item in router.snapshot().endpoints if item.id == "coder@local")
             return endpoint.status, endpoint.states, endpoint.status_reason
 
-        router.drain("coder@local")
-        router.eject("coder@local")
+        router.controls.drain("coder@local")
+        router.controls.eject("coder@local")
         both = (EndpointStatus.DRAINED, EndpointStatus.EJECTED)
         assert coder() == (EndpointStatus.DRAINED, both, "drained by the operator; ejected by the operator")
-        router.restore("coder@local")  # still drained: restore undoes the ejection only
+        router.controls.restore("coder@local")  # still drained: restore undoes the ejection only
         assert coder()[:2] == (EndpointStatus.DRAINED, (EndpointStatus.DRAINED,))
-        router.eject("coder@local")
-        router.undrain("coder@local")
+        router.controls.eject("coder@local")
+        router.controls.undrain("coder@local")
         assert coder()[:2] == (EndpointStatus.EJECTED, (EndpointStatus.EJECTED,))
-        router.restore("coder@local")
+        router.controls.restore("coder@local")
         assert coder()[:2] == (EndpointStatus.UP, (EndpointStatus.UP,))
 
 
@@ -120,11 +123,22 @@ async def test_the_last_endpoint_that_can_serve_a_route_is_not_ejected() -> None
     async with routed() as run:
         router = run.router
         with pytest.raises(ValueError, match="embedder@local is the last endpoint that can serve embedding requests: not ejected"):
-            router.eject("embedder@local")
-        router.eject("reasoner@local")  # the coder still serves complex reasoning
+            router.controls.eject("embedder@local")
+        router.controls.eject("reasoner@local")  # the coder still serves complex reasoning
         with pytest.raises(ValueError, match="coder@local is the last endpoint that can serve"):
-            router.eject("coder@local")
+            router.controls.eject("coder@local")
         states = {endpoint.id: endpoint.states for endpoint in router.snapshot().endpoints}
         up, ejected = (EndpointStatus.UP,), (EndpointStatus.EJECTED,)
         assert states == {"coder@local": up, "embedder@local": up, "reasoner@local": ejected}
         assert [event.action for event in run.events if isinstance(event, OperatorAction)] == ["eject"]
+
+
+def test_the_router_exposes_no_hooks_for_its_own_request_runs() -> None:
+    """A request's life is a RequestRun; the router hands runs out and owns the shared state, its
+    operator controls are a component (no mixin with hooks to override)."""
+    hooks = ("classify", "admit", "begin_attempt", "load_allowance_s", "open_stream", "send_embed",
+             "first_token", "attempt_succeeded", "attempt_failed", "may_retry", "finish")  # fmt: skip
+    assert [name for name in hooks if hasattr(ZetaDynamicRouter, name)] == []
+    assert OperatorControls not in ZetaDynamicRouter.__mro__
+    router = ZetaDynamicRouter(Settings())
+    assert isinstance(router.controls, OperatorControls) and isinstance(router.view, RouterView)

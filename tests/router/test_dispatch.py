@@ -13,7 +13,7 @@ from tests.router.routing import answer, ask, counters_are_zero, routed
 from zeta_console.backends.types import BackendError
 from zeta_console.demo import zero_latency_fleet_spec
 from zeta_console.router.api import Decision, ErrorKind, Outcome
-from zeta_console.router.dispatch import RejectedError
+from zeta_console.router.errors import RejectedError
 from zeta_console.router.requests import EmbedRequest, GenerateRequest
 from zeta_console.settings import Admission, Task
 

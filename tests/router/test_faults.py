@@ -174,7 +174,7 @@ async def test_a_host_going_down_fails_over_is_ejected_and_comes_back_through_a_
         _, moved = await answer(router, ask("hello", Task.CODE, target="coder"))
         assert moved.outcome is Outcome.OK and moved.endpoint == "coder@b" and moved.decision.fallbacks == ("coder@a",)
 
-        router.drain("coder@b")  # host a is now the only coder: its failures add up
+        router.controls.drain("coder@b")  # host a is now the only coder: its failures add up
         failures = 1
         while not router.breakers.is_out("coder@a", time.monotonic()):
             _, failed = await answer(router, ask("hello", Task.CODE, target="coder"))
@@ -206,17 +206,20 @@ async def test_one_failure_does_not_banish_an_endpoint_and_failures_fade_on_an_i
             assert failed.outcome is Outcome.ERROR
 
         await fail_once()
-        assert router.status(coder, time.monotonic())[0] is EndpointStatus.UP  # one failure is not a 100 % error rate
+        assert router.view.status(coder, time.monotonic())[0] is EndpointStatus.UP  # one failure is not a 100 % error rate
         _, after = await answer(router, ask("hello", Task.SIMPLE))
         assert after.endpoint == "coder@local"
         assert next(c for c in after.decision.candidates if c.endpoint == coder.id).terms["retry"] < 1.3
 
         await fail_once()
         await fail_once()
-        status, reason = router.status(coder, time.monotonic())
+        status, reason = router.view.status(coder, time.monotonic())
         assert status is EndpointStatus.DEGRADED and reason.startswith("error rate"), reason
         # Nothing is sent to it, yet its failures age: it is UP again within a few half-lives.
         window_s = 3 * ERROR_HALF_LIFE_S / FAST
-        await wait_until(lambda: router.status(coder, time.monotonic())[0] is EndpointStatus.UP, timeout=window_s, message="the coder UP")
+        def coder_up() -> bool:
+            return router.view.status(coder, time.monotonic())[0] is EndpointStatus.UP
+
+        await wait_until(coder_up, timeout=window_s, message="the coder UP")
         _, back = await answer(router, ask("hello", Task.SIMPLE))
         assert back.endpoint == "coder@local"

@@ -7,7 +7,7 @@ import pytest
 
 from tests.router.routing import ask, other_models_spec, routed
 from zeta_console.router.api import EndpointStatus, Outcome
-from zeta_console.router.dispatch import AttemptsFailed, RejectedError
+from zeta_console.router.errors import AttemptsFailed, RejectedError
 from zeta_console.settings import DEFAULT_MODELS, ModelConfig, Task
 from zeta_console.sim import Fault
 

@@ -10,7 +10,7 @@ import pytest
 from tests.router.routing import answer, ask, routed
 from zeta_console.config import load_settings
 from zeta_console.router.api import Outcome
-from zeta_console.router.dispatch import RejectedError
+from zeta_console.router.errors import RejectedError
 from zeta_console.router.requests import EmbedRequest
 from zeta_console.settings import Task
 

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from tests.helpers import wait_until
+from zeta_console.composition import build_router
 from zeta_console.demo import demo_fleet
 from zeta_console.journal import Journal, JournalReader
 from zeta_console.router.router import ZetaDynamicRouter
@@ -48,7 +49,7 @@ def queued(router: ZetaDynamicRouter) -> int:
 async def test_what_outlives_a_short_grace_gets_an_error_line_or_a_503_and_is_journalled(tmp_path: Path) -> None:
     async with demo_fleet(time_scale=TIME_SCALE, base=with_serve(Settings(), drain_grace_s=0.3)) as (fleet, settings):
         with Journal(tmp_path / "journal.sqlite3") as journal:
-            async with ZetaDynamicRouter(settings, journal=journal) as router:
+            async with build_router(settings, journal=journal) as router:
                 endpoint = await start_endpoint(router, settings, "127.0.0.1:0")
                 async with httpx.AsyncClient(base_url=endpoint.url, timeout=30) as http:
                     await warm_then_slow(http, fleet)

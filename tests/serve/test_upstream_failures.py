@@ -62,7 +62,7 @@ async def test_a_request_shed_for_its_predicted_wait_is_503_with_retry_after() -
 
 async def test_a_drained_pinned_model_is_503_with_the_routers_reason() -> None:
     async with serving() as served, httpx.AsyncClient(base_url=served.url) as http:
-        served.router.drain("coder@local")
+        served.router.controls.drain("coder@local")
         response = await http.post("/api/chat", json=ASK)
     assert response.status_code == 503
     assert "drained" in response.json()["error"]

@@ -149,6 +149,11 @@ class FrozenRouter:
         self.actions: list[OperatorAction] = []
         self.tier_thresholds: dict[str, Thresholds] = {}
 
+    @property
+    def controls(self) -> FrozenRouter:
+        """The operator controls are the frozen router's own methods."""
+        return self
+
     def snapshot(self) -> RouterSnapshot:
         return self.state
 

@@ -102,8 +102,8 @@ async def test_a_new_conversation_cancels_the_running_answer() -> None:
 
 async def test_each_answer_is_labelled_and_its_thinking_folded() -> None:
     async with live_console() as (app, pilot):
-        app.session.router.pin("coder", "code")  # the cold-start cost would otherwise decide who answers
-        app.session.router.pin("reasoner", "complex_reasoning")
+        app.session.router.controls.pin("coder", "code")  # the cold-start cost would otherwise decide who answers
+        app.session.router.controls.pin("reasoner", "complex_reasoning")
         coded = await ask(app, pilot, "write a python function to reverse a list")
         assert coded.endpoint == "coder@local"  # a model that does not think: nothing to fold
         assert not turns(app)[0].query_one(Collapsible).display

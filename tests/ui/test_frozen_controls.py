@@ -99,14 +99,14 @@ async def test_a_long_pause_rebuilds_the_log_and_a_short_one_only_appends() -> N
         rows = table.row_count
         await pilot.press("f5")
         router = router_of(app)
-        app.events.listener(router.set_threshold("ttft_s", 2))
+        app.events.listener(router.controls.set_threshold("ttft_s", 2))
         app.screen.refresh_view()  # type: ignore[attr-defined]
         await pilot.press("f5")
         await settle(pilot, lambda: table.row_count == rows + 1, message="the held row shown on resume")
         assert table.coordinate_to_cell_key((0, 0)).row_key == first and not log.stale
         await pilot.press("f5")
         for index in range(MAX_ROWS + 1):
-            app.events.listener(router.set_threshold("ttft_s", 3 + index))
+            app.events.listener(router.controls.set_threshold("ttft_s", 3 + index))
         app.screen.refresh_view()  # type: ignore[attr-defined]
         assert log.stale
         await pilot.press("f5")
@@ -183,7 +183,7 @@ async def test_controls_apply_policy_threshold_pin_and_drain() -> None:
             "eject",
             "restore",
         ]
-        router.set_policy("static")  # elsewhere (the palette): the open screen follows
+        router.controls.set_policy("static")  # elsewhere (the palette): the open screen follows
         screen.refresh_view()
         assert screen.query_one("#policy", Select).value == "static"
 
@@ -332,7 +332,7 @@ async def test_log_follows_the_tail_only_at_the_bottom() -> None:
         table = app.screen.query_one(DecisionTable)
 
         async def one_more_row() -> int:
-            app.events.listener(router.set_policy("static" if router.state.policy != "static" else "adaptive"))
+            app.events.listener(router.controls.set_policy("static" if router.state.policy != "static" else "adaptive"))
             app.screen.refresh_view()  # type: ignore[attr-defined]
             await pilot.pause()
             return table.row_count
@@ -359,7 +359,7 @@ async def test_the_table_is_trimmed_in_one_pass() -> None:
     async with app.run_test(size=(120, 30)) as pilot:
         router = router_of(app)
         for index in range(MAX_ROWS + TRIM_SLACK):
-            app.events.listener(router.set_threshold("ttft_s", 1 + index))
+            app.events.listener(router.controls.set_threshold("ttft_s", 1 + index))
         table = app.screen.query_one(DecisionTable)
 
         def rendered() -> bool:  # a batch this large waits for the busy interval

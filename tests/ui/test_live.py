@@ -120,7 +120,7 @@ async def test_pin_from_the_controls_is_obeyed() -> None:
 async def test_threshold_change_reroutes() -> None:
     async with live_console() as (app, pilot):
         router = app.session.router
-        router.set_policy("threshold")
+        router.controls.set_policy("threshold")
         first = await ask(app, pilot, "/reason compare these two designs step by step")
         assert first.endpoint == "reasoner@local"
         await pilot.press("f2")
@@ -164,11 +164,11 @@ async def enter_threshold(pilot: Pilot[None], screen: ControlsScreen, name: str,
 async def test_tier_threshold_from_the_controls_changes_only_that_tier() -> None:
     async with live_console() as (app, pilot):
         router = router_of(app)
-        before = {model.tier: router.thresholds_for(model.tier) for model in app.session.settings.models}
+        before = {model.tier: router.controls.thresholds_for(model.tier) for model in app.session.settings.models}
         screen = await choose_scope(app, pilot, "reasoner")
         await enter_threshold(pilot, screen, "ttft_s", "0.5")
-        assert router.thresholds_for("reasoner") == replace(before["reasoner"], ttft_s=0.5)
-        assert {tier: router.thresholds_for(tier) for tier in before if tier != "reasoner"} == {
+        assert router.controls.thresholds_for("reasoner") == replace(before["reasoner"], ttft_s=0.5)
+        assert {tier: router.controls.thresholds_for(tier) for tier in before if tier != "reasoner"} == {
             tier: before[tier] for tier in before if tier != "reasoner"
         }
         assert router.snapshot().thresholds == app.session.settings.thresholds  # the global ones too
@@ -191,7 +191,7 @@ async def test_tier_threshold_from_the_controls_changes_only_that_tier() -> None
 async def test_a_bad_tier_threshold_is_refused_and_changes_nothing() -> None:
     async with live_console() as (app, pilot):
         router = router_of(app)
-        before = router.thresholds_for("coder")
+        before = router.controls.thresholds_for("coder")
         actions: list[OperatorAction] = []
 
         def collect(event: RouterEvent) -> None:
@@ -207,7 +207,7 @@ async def test_a_bad_tier_threshold_is_refused_and_changes_nothing() -> None:
             field = await enter_threshold(pilot, screen, name, text)
             assert field.has_class("-invalid") and problem in str(screen.query_one(f"#threshold-{name}-note", Static).content)
         unsubscribe()
-        assert router.thresholds_for("coder") == before and actions == []
+        assert router.controls.thresholds_for("coder") == before and actions == []
         assert not any(".thresholds." in name for name in router.snapshot().differs_from_config)
 
 
@@ -222,9 +222,9 @@ async def test_tier_thresholds_saved_from_the_controls_load_after_a_restart() ->
             await app.workers.wait_for_complete()
     assert "coder" in overrides_path().read_text()
     restarted = ZetaDynamicRouter(load_settings())
-    assert restarted.thresholds_for("coder") == replace(Settings().thresholds, queue=9)
-    assert restarted.thresholds_for("reasoner") == Settings().thresholds
-    assert restarted.differs_from_config() == frozenset()
+    assert restarted.controls.thresholds_for("coder") == replace(Settings().thresholds, queue=9)
+    assert restarted.controls.thresholds_for("reasoner") == Settings().thresholds
+    assert restarted.controls.differs_from_config() == frozenset()
 
 
 async def test_drained_endpoint_gets_no_new_work() -> None:

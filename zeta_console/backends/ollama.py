@@ -145,7 +145,7 @@ class OllamaBackend:
         """Close the client of the running loop (clients of other loops die with their loop)."""
         client = self._clients.pop(asyncio.get_running_loop(), None)
         if client is not None:
-            await client.close()  # type: ignore[no-untyped-call]
+            await client.close()  # type: ignore[no-untyped-call]  # the ollama client leaves close() unannotated
 
     async def chat(
         self,
@@ -185,7 +185,8 @@ class OllamaBackend:
     async def _open_stream(call: Callable[..., Any], **request: Any) -> AsyncGenerator[Any, None]:
         """The client's stream (no I/O happens until its first chunk is awaited); None fields are not sent."""
         try:
-            chunks: AsyncGenerator[Any, None] = await call(stream=True, **{key: value for key, value in request.items() if value is not None})
+            sent = {key: value for key, value in request.items() if value is not None}
+            chunks: AsyncGenerator[Any, None] = await call(stream=True, **sent)
             return chunks
         except Exception as error:
             raise map_error(error) from error

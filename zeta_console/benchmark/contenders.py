@@ -19,8 +19,9 @@ from zeta_console.benchmark.scenarios import FaultEvent, Scenario
 from zeta_console.benchmark.settings_scale import scaled_settings
 from zeta_console.benchmark.trace import TraceRequest
 from zeta_console.benchmark.zeta_driver import ZetaContender
+from zeta_console.composition import build_router
 from zeta_console.router.policies import make_policy, policy_names
-from zeta_console.router.router import HEALTH_POLL_S, ZetaDynamicRouter
+from zeta_console.router.router import HEALTH_POLL_S
 from zeta_console.settings import Admission, HostConfig, Settings, Task
 from zeta_console.sim import Fault, FleetSpec, HostSpec, SimFleet, default_fleet_spec, run_fleet
 
@@ -112,7 +113,7 @@ async def run_contender(name: str, scenario: Scenario, trace: Sequence[TraceRequ
             urls = {host.name: host.url for host in settings.hosts}
             return await _replay(LiteLLMContender(name, settings, urls), fleet, settings, scenario, trace, time_scale, preferred)
         baseline = baseline_factories(FleetTruth(fleet)).get(name)
-        router = ZetaDynamicRouter(
+        router = build_router(
             settings,
             policy_factory=lambda _configured, current: baseline(current) if baseline else make_policy(name, current),
             health_poll_s=max(MIN_HEALTH_POLL_S, HEALTH_POLL_S / time_scale),

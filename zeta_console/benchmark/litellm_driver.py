@@ -23,7 +23,7 @@ from zeta_console.benchmark.results import Fate
 from zeta_console.benchmark.runner import Served, prompt_text
 from zeta_console.benchmark.trace import TraceRequest
 from zeta_console.errors import UserError
-from zeta_console.router.dispatch import first_token_allowance_s
+from zeta_console.router.run import first_token_allowance_s
 from zeta_console.settings import Settings, Task
 
 STRATEGIES = {"litellm:latency": "latency-based-routing", "litellm:least_busy": "least-busy"}

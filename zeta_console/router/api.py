@@ -1,19 +1,25 @@
-"""What the router shows and accepts: the narrow interface the UI, `serve` and `bench` use.
+"""What the router shows and accepts: the one interface its clients (the console, `serve`, the
+load generator) use, `Router`.
 
-Everything here is plain, immutable data. Readers get snapshots (`RouterSnapshot`) and a
-stream of events (`Decision`, `RequestRecord`, `OperatorAction`); they command the router
-through `RouterControls`. Nothing here imports the UI.
+Everything else here is plain, immutable data. Clients send requests (`chat`, `generate`,
+`embed`), read snapshots (`RouterSnapshot`) and a stream of events (`Decision`,
+`RequestRecord`, `OperatorAction`), and command the router through its `RouterControls`.
+Nothing here imports the UI.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from zeta_console.backends.types import ErrorKind  # records carry the backend's error kind; importers may take it from here
+from zeta_console.backends.types import Delta, Embeddings
+from zeta_console.backends.types import ErrorKind as ErrorKind  # records carry the backend's kind; importers may take it from here
 from zeta_console.settings import PolicyName, Task, Thresholds
+
+if TYPE_CHECKING:  # types only: readers of the plain data (policies, the decision-cost bench) need not load the client
+    from zeta_console.router.requests import ChatRequest, EmbedRequest, GenerateRequest
 
 ALL_TASKS = "*"  # the pin key that applies to every task type
 
@@ -161,6 +167,12 @@ class RouterSnapshot:
     installed: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # host -> models it has pulled (/api/tags), where known
 
 
+@dataclass(frozen=True)
+class EmbedResult:
+    response: Embeddings
+    decision: Decision
+
+
 RouterEvent = Decision | RequestRecord | OperatorAction
 EventListener = Callable[[RouterEvent], None]
 
@@ -179,10 +191,31 @@ class RouterControls(Protocol):
     def eject(self, endpoint: str, source: str = "operator") -> OperatorAction: ...
     def restore(self, endpoint: str, source: str = "operator") -> OperatorAction: ...
     def revert_to_config(self, source: str = "operator") -> tuple[OperatorAction, ...]: ...
+    def differs_from_config(self) -> frozenset[str]: ...
+    def thresholds_for(self, tier: str) -> Thresholds: ...  # effective: config, then the operator's changes
 
 
-class RouterView(Protocol):
-    """Read side: snapshots on demand plus pushed events."""
+class RoutedAnswer(Protocol):
+    """A routed chat or generate: iterate its chunks, or `aclose()` it to cancel."""
 
+    @property
+    def decision(self) -> Decision | None: ...  # the decision in force (it changes on failover before the first token)
+    @property
+    def record(self) -> RequestRecord | None: ...  # once the request has finished
+    def __aiter__(self) -> AsyncIterator[Delta]: ...
+    async def __anext__(self) -> Delta: ...
+    async def aclose(self) -> None: ...
+    async def __aenter__(self) -> RoutedAnswer: ...
+    async def __aexit__(self, *exc_info: object) -> None: ...  # closes it
+
+
+class Router(Protocol):
+    """The router as its clients use it (`ZetaDynamicRouter` satisfies this)."""
+
+    @property
+    def controls(self) -> RouterControls: ...
+    def chat(self, request: ChatRequest) -> RoutedAnswer: ...
+    def generate(self, request: GenerateRequest) -> RoutedAnswer: ...
+    async def embed(self, request: EmbedRequest) -> EmbedResult: ...
     def snapshot(self) -> RouterSnapshot: ...
     def subscribe(self, listener: EventListener) -> Callable[[], None]: ...  # returns unsubscribe

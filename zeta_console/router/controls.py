@@ -1,21 +1,24 @@
 """Operator controls: validated changes to what the next decision sees, each one recorded.
 
-`OperatorControls` implements `RouterControls` over a `ControlState`; the router subclasses it
-and says what an action does beyond the state change (`_after_action`: notify listeners,
-journal, let queued requests re-decide).
+`OperatorControls` is the router's component that implements `RouterControls`: it owns the
+`ControlState` (pins, drains, thresholds, the policy in force and its instance) and reports each
+action to `on_action` (the router: listeners, and queued requests re-decide).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from zeta_console.number_rules import threshold_value
 from zeta_console.router.api import ALL_TASKS, OperatorAction
 from zeta_console.router.health import CircuitBreakers
-from zeta_console.router.policies import policy_name
+from zeta_console.router.policies import Policy, policy_name
 from zeta_console.settings import PolicyName, Settings, Task, Thresholds
+
+PolicyFactory = Callable[[PolicyName | str, Settings], Policy]
 
 THRESHOLD_NAMES = frozenset(item.name for item in fields(Thresholds))
 NOT_SET = ""
@@ -29,44 +32,48 @@ def task_needs(task: Task) -> str:
 class ControlState:
     policy: PolicyName
     thresholds: Thresholds
-    tier_thresholds: dict[str, dict[str, float]] = field(default_factory=dict)  # tier -> name -> value (operator overrides)
+    tier_thresholds: dict[str, dict[str, Any]] = field(default_factory=dict)  # tier -> name -> value (operator overrides)
     pins: dict[str, str] = field(default_factory=dict)  # task value or "*" -> tier
     drained: set[str] = field(default_factory=set)
 
 
 class OperatorControls:
-    settings: Settings
-    controls: ControlState
-    breakers: CircuitBreakers
-    endpoint_ids: tuple[str, ...]
-
-    def _after_action(self, action: OperatorAction) -> None:
-        raise NotImplementedError
-
-    def _install_policy(self, name: PolicyName) -> None:
-        """Make `name` the policy of the next decision; ValueError when it does not exist."""
-        raise NotImplementedError
-
-    def _sole_server_of(self, endpoint: str) -> Task | None:
-        """A task whose route has no usable endpoint but this one (the breaker never ejects such an endpoint)."""
-        raise NotImplementedError
+    def __init__(
+        self,
+        settings: Settings,
+        breakers: CircuitBreakers,
+        endpoint_ids: Sequence[str],
+        policy_factory: PolicyFactory,
+        *,
+        sole_server_of: Callable[[str], Task | None],
+        on_action: Callable[[OperatorAction], None],
+    ) -> None:
+        """`sole_server_of(endpoint)`: a task whose route has no usable endpoint but this one (it may not be ejected)."""
+        self.settings = settings
+        self.state = ControlState(policy=settings.policy, thresholds=settings.thresholds)
+        self.breakers = breakers
+        self.endpoint_ids = tuple(endpoint_ids)
+        self._policy_factory = policy_factory
+        self.policy: Policy = policy_factory(settings.policy, settings)  # the instance the next decision uses
+        self._sole_server_of = sole_server_of
+        self._on_action = on_action
 
     def _record(self, action: str, target: str, old: object, new: object, source: str) -> OperatorAction:
         recorded = OperatorAction(at=time.time(), action=action, target=target, old=str(old), new=str(new), source=source)
-        self._after_action(recorded)
+        self._on_action(recorded)
         return recorded
 
     def thresholds_for(self, tier: str) -> Thresholds:
-        base = self.settings.model(tier).thresholds or self.controls.thresholds
-        overrides = self.controls.tier_thresholds.get(tier)
-        return replace(base, **overrides) if overrides else base  # type: ignore[arg-type]
+        base = self.settings.model(tier).thresholds or self.state.thresholds
+        overrides = self.state.tier_thresholds.get(tier)
+        return replace(base, **overrides) if overrides else base
 
     def pin_for(self, task: Task) -> str | None:
         """The pin in force for `task`: its own, else the "*" pin if that tier can serve the task."""
-        tier = self.controls.pins.get(task.value)
+        tier = self.state.pins.get(task.value)
         if tier is not None:
             return tier
-        tier = self.controls.pins.get(ALL_TASKS)
+        tier = self.state.pins.get(ALL_TASKS)
         if tier is not None and task_needs(task) in self.settings.model(tier).capabilities:
             return tier
         return None
@@ -81,19 +88,20 @@ class OperatorControls:
 
     def set_policy(self, policy: PolicyName | str, source: str = "operator") -> OperatorAction:
         name = policy_name(policy)
-        self._install_policy(name)
-        old, self.controls.policy = self.controls.policy, name
+        self.policy = self._policy_factory(name, self.settings)
+        old, self.state.policy = self.state.policy, name
         return self._record("set_policy", "policy", old, name, source)
 
     def set_threshold(self, name: str, value: Any, tier: str | None = None, source: str = "operator") -> OperatorAction:
         number = threshold_value(name, value)
         if tier is None:
-            old = getattr(self.controls.thresholds, name)
-            self.controls.thresholds = replace(self.controls.thresholds, **{name: number})
+            old = getattr(self.state.thresholds, name)
+            changed: dict[str, Any] = {name: number}  # a field of Thresholds, checked by threshold_value
+            self.state.thresholds = replace(self.state.thresholds, **changed)
             return self._record("set_threshold", f"thresholds.{name}", old, number, source)
         self._check_tier(tier)
         old = getattr(self.thresholds_for(tier), name)
-        self.controls.tier_thresholds.setdefault(tier, {})[name] = number
+        self.state.tier_thresholds.setdefault(tier, {})[name] = number
         return self._record("set_threshold", f"{tier}.thresholds.{name}", old, number, source)
 
     def pin(self, tier: str, task: Task | str = ALL_TASKS, source: str = "operator") -> OperatorAction:
@@ -101,13 +109,13 @@ class OperatorControls:
         key = self._task_key(task)
         if key != ALL_TASKS and task_needs(Task(key)) not in self.settings.model(tier).capabilities:
             raise ValueError(f"tier {tier!r} cannot serve {key} requests")
-        old = self.controls.pins.get(key, NOT_SET)
-        self.controls.pins[key] = tier
+        old = self.state.pins.get(key, NOT_SET)
+        self.state.pins[key] = tier
         return self._record("pin", key, old, tier, source)
 
     def unpin(self, task: Task | str = ALL_TASKS, source: str = "operator") -> OperatorAction:
         key = self._task_key(task)
-        old = self.controls.pins.pop(key, NOT_SET)
+        old = self.state.pins.pop(key, NOT_SET)
         return self._record("unpin", key, old, NOT_SET, source)
 
     @staticmethod
@@ -127,11 +135,11 @@ class OperatorControls:
 
     def _set_drained(self, endpoint: str, drained: bool, action: str, source: str) -> OperatorAction:
         self._check_endpoint(endpoint)
-        old = endpoint in self.controls.drained
+        old = endpoint in self.state.drained
         if drained:
-            self.controls.drained.add(endpoint)
+            self.state.drained.add(endpoint)
         else:
-            self.controls.drained.discard(endpoint)
+            self.state.drained.discard(endpoint)
         return self._record(action, endpoint, "drained" if old else "serving", "drained" if drained else "serving", source)
 
     def eject(self, endpoint: str, source: str = "operator") -> OperatorAction:
@@ -152,28 +160,32 @@ class OperatorControls:
 
     def differs_from_config(self) -> frozenset[str]:
         changed: set[str] = set()
-        if self.controls.policy != self.settings.policy:
+        if self.state.policy != self.settings.policy:
             changed.add("policy")
-        changed.update(f"thresholds.{name}" for name in THRESHOLD_NAMES if getattr(self.controls.thresholds, name) != getattr(self.settings.thresholds, name))
-        changed.update(f"{tier}.thresholds.{name}" for tier, overrides in self.controls.tier_thresholds.items() for name in overrides)
-        changed.update(f"pins.{task}" for task in self.controls.pins)
-        changed.update(f"drained.{endpoint}" for endpoint in self.controls.drained)
+        thresholds, configured = self.state.thresholds, self.settings.thresholds
+        changed.update(f"thresholds.{name}" for name in THRESHOLD_NAMES if getattr(thresholds, name) != getattr(configured, name))
+        changed.update(f"{tier}.thresholds.{name}" for tier, overrides in self.state.tier_thresholds.items() for name in overrides)
+        changed.update(f"pins.{task}" for task in self.state.pins)
+        changed.update(f"drained.{endpoint}" for endpoint in self.state.drained)
         changed.update(f"ejected.{endpoint}" for endpoint in self.endpoint_ids if self.breakers.state(endpoint).manual)
         return frozenset(changed)
 
     def revert_to_config(self, source: str = "operator") -> tuple[OperatorAction, ...]:
         actions: list[OperatorAction] = []
-        if self.controls.policy != self.settings.policy:
+        if self.state.policy != self.settings.policy:
             actions.append(self.set_policy(self.settings.policy, source))
         for name in sorted(THRESHOLD_NAMES):
-            if getattr(self.controls.thresholds, name) != getattr(self.settings.thresholds, name):
+            if getattr(self.state.thresholds, name) != getattr(self.settings.thresholds, name):
                 actions.append(self.set_threshold(name, getattr(self.settings.thresholds, name), source=source))
-        for tier, overrides in list(self.controls.tier_thresholds.items()):
+        for tier, overrides in list(self.state.tier_thresholds.items()):
             old = self.thresholds_for(tier)
-            del self.controls.tier_thresholds[tier]
+            del self.state.tier_thresholds[tier]
             new = self.thresholds_for(tier)
-            actions.extend(self._record("set_threshold", f"{tier}.thresholds.{name}", getattr(old, name), getattr(new, name), source) for name in sorted(overrides))
-        actions.extend(self.unpin(task, source) for task in list(self.controls.pins))
-        actions.extend(self.undrain(endpoint, source) for endpoint in sorted(self.controls.drained))
+            actions.extend(
+                self._record("set_threshold", f"{tier}.thresholds.{name}", getattr(old, name), getattr(new, name), source)
+                for name in sorted(overrides)
+            )
+        actions.extend(self.unpin(task, source) for task in list(self.state.pins))
+        actions.extend(self.undrain(endpoint, source) for endpoint in sorted(self.state.drained))
         actions.extend(self.restore(endpoint, source) for endpoint in self.endpoint_ids if self.breakers.state(endpoint).manual)
         return tuple(actions)

@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from zeta_console.backends.types import FinalTimings
-from zeta_console.router.api import ErrorKind
+from zeta_console.rate_meter import RateMeter
+from zeta_console.router.api import ErrorKind, Outcome
 
 PERCENTILE_SAMPLES = 256
 PERCENTILE_WINDOW_S = 300.0
@@ -23,7 +24,6 @@ HISTORY_SAMPLES = 60  # sparkline length
 EWMA_TAU_S = 10.0
 ERROR_HALF_LIFE_S = 60.0
 MIN_ERROR_SAMPLES = 5.0  # a rate over fewer (decayed) outcomes is taken over this many
-RATE_WINDOW_S = 10
 COLD_LOAD_MIN_S = 0.25  # load_duration below this is a warm model (it also includes queueing)
 
 
@@ -93,26 +93,27 @@ class ErrorRate:
         return bad / (total if total > MIN_ERROR_SAMPLES else MIN_ERROR_SAMPLES)
 
 
-class RateMeter:
-    """Events per second over the last `RATE_WINDOW_S` whole seconds (per-second buckets)."""
-
-    __slots__ = ("_buckets",)
+class FleetTraffic:
+    """Fleet-wide counts: requests arriving per second, finished requests, and the share of them that failed."""
 
     def __init__(self) -> None:
-        self._buckets: deque[list[int]] = deque()  # [second, count], oldest first
+        self._arrivals = RateMeter()
+        self._outcomes = ErrorRate()
+        self.finished = 0
 
-    def add(self, now: float) -> None:
-        second = int(now)
-        if self._buckets and self._buckets[-1][0] == second:
-            self._buckets[-1][1] += 1
-        else:
-            self._buckets.append([second, 1])
-            while self._buckets[0][0] <= second - RATE_WINDOW_S:
-                self._buckets.popleft()
+    def arrived(self, now: float) -> None:
+        self._arrivals.add(now)
 
-    def per_second(self, now: float) -> float:
-        oldest = int(now) - RATE_WINDOW_S
-        return sum(count for second, count in self._buckets if second > oldest) / RATE_WINDOW_S
+    def ended(self, outcome: Outcome, now: float) -> None:
+        self.finished += 1
+        if outcome is not Outcome.CANCELLED:
+            self._outcomes.add(outcome is Outcome.OK, now)
+
+    def requests_per_s(self, now: float) -> float:
+        return self._arrivals.per_second(now)
+
+    def error_rate(self, now: float) -> float:
+        return self._outcomes.value(now)
 
 
 class SampleWindow:

@@ -6,8 +6,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from zeta_console.backends.types import Embeddings
-from zeta_console.router.api import Decision
 from zeta_console.settings import Task
 
 CHARS_PER_TOKEN = 4  # rough estimate for deadlines and prefill prediction; the real count comes back in the final chunk
@@ -15,7 +13,7 @@ CHARS_PER_TOKEN = 4  # rough estimate for deadlines and prefill prediction; the 
 
 @dataclass(frozen=True)
 class ChatRequest:
-    messages: Sequence[Mapping[str, Any] | ollama.Message]  # serve hands over the client's validated Messages
+    messages: Sequence[Mapping[str, Any]]
     task: Task | None = None  # explicit task: skips the classifier
     target: str | None = None  # a tier or an Ollama model name: pins this request
     think: bool | str | None = None
@@ -100,12 +98,6 @@ class EmbedRequest:
 
     def estimated_prompt_tokens(self) -> int:
         return max(1, len(self.prompt_text()) // CHARS_PER_TOKEN)
-
-
-@dataclass(frozen=True)
-class EmbedResult:
-    response: Embeddings
-    decision: Decision
 
 
 StreamRequest = ChatRequest | GenerateRequest

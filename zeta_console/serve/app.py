@@ -10,7 +10,6 @@ import contextlib
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Protocol
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
@@ -22,8 +21,8 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from zeta_console.ollama_api.errors import ApiError, OllamaJSONResponse, error_response
-from zeta_console.router.api import EventListener, RouterSnapshot
-from zeta_console.router.requests import ChatRequest, EmbedRequest, EmbedResult, GenerateRequest
+from zeta_console.router.api import EmbedResult, Router
+from zeta_console.router.requests import ChatRequest, EmbedRequest
 from zeta_console.serve import listing
 from zeta_console.serve.access_log import CLIENT_CLOSED_REQUEST, AccessLog, Exchange
 from zeta_console.serve.catalogue import Catalogue
@@ -40,16 +39,6 @@ OLLAMA_API_VERSION = "0.32.15"
 USER_AGENT_PRODUCT_LIMIT = 40
 
 
-class Routing(Protocol):
-    """What the endpoint needs from the router."""
-
-    def chat(self, request: ChatRequest) -> RoutedChunks: ...
-    def generate(self, request: GenerateRequest) -> RoutedChunks: ...
-    async def embed(self, request: EmbedRequest) -> EmbedResult: ...
-    def snapshot(self) -> RouterSnapshot: ...
-    def subscribe(self, listener: EventListener) -> Callable[[], None]: ...
-
-
 def client_mark(request: Request) -> str:
     """How the console names this caller: `serve:<peer>`, with the User-Agent product if any."""
     peer = request.client.host if request.client else "unknown"
@@ -60,7 +49,7 @@ def client_mark(request: Request) -> str:
 class OllamaFrontend:
     """Request handlers, bound to one router and one catalogue."""
 
-    def __init__(self, router: Routing, settings: Settings) -> None:
+    def __init__(self, router: Router, settings: Settings) -> None:
         self.router = router
         self.catalogue = Catalogue(settings, router.snapshot)
         self.translate = RequestTranslator(self.catalogue)
@@ -147,7 +136,7 @@ async def _unexpected(request: Request, error: Exception) -> Response:
 
 
 def create_app(
-    router: Routing, settings: Settings, *, token: str | None, check_host: bool, access_log: Callable[[str], None] | None = None
+    router: Router, settings: Settings, *, token: str | None, check_host: bool, access_log: Callable[[str], None] | None = None
 ) -> Starlette:
     """The endpoint's ASGI app. `check_host`: the server is bound to loopback (ollama-api.md §1.0);
     `access_log`: where each request's line goes (none by default: the console draws on the terminal)."""

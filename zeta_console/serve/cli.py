@@ -9,9 +9,8 @@ import signal
 import sys
 from collections.abc import Callable
 
+from zeta_console.composition import build_router, open_journal
 from zeta_console.heap import settle_heap
-from zeta_console.journal import Journal
-from zeta_console.router.router import ZetaDynamicRouter
 from zeta_console.serve.endpoint import Listener, open_listener, serve_on
 from zeta_console.settings import Settings
 
@@ -32,10 +31,8 @@ async def _serve(args: argparse.Namespace, listener: Listener) -> int:
     with _StopSignals() as signals:
         async with contextlib.AsyncExitStack() as stack:
             settings = await _settings(args, stack)
-            journal = None if args.demo else Journal.from_settings(settings)  # as the console: simulated traffic is not journalled
-            if journal is not None:
-                stack.callback(journal.close)  # last: writes the records of the requests cut below
-            router = await stack.enter_async_context(ZetaDynamicRouter(settings, journal=journal))
+            journal = open_journal(stack, settings, demo=args.demo)  # closed last: writes the records of the requests cut below
+            router = await stack.enter_async_context(build_router(settings, journal=journal))
             access_log = None if args.no_access_log else _print_access_line
             endpoint = await serve_on(router, settings, listener, access_log)
             stack.push_async_callback(endpoint.stop)

@@ -16,7 +16,8 @@ import uvicorn
 
 from zeta_console.embedded_server import EmbeddedServer
 from zeta_console.errors import UserError
-from zeta_console.serve.app import Routing, create_app
+from zeta_console.router.api import Router
+from zeta_console.serve.app import create_app
 from zeta_console.serve.relay import EndCutReplies
 from zeta_console.serve.security import ListenAddress, parse_listen, require_safe_bind
 from zeta_console.settings import Settings
@@ -79,7 +80,7 @@ def open_listener(listen: str, token: str | None) -> Listener:
 
 
 async def start_endpoint(
-    router: Routing,
+    router: Router,
     settings: Settings,
     listen: str | None = None,
     token: str | None = None,
@@ -90,7 +91,7 @@ async def start_endpoint(
 
 
 async def serve_on(
-    router: Routing, settings: Settings, listener: Listener, access_log: Callable[[str], None] | None = None
+    router: Router, settings: Settings, listener: Listener, access_log: Callable[[str], None] | None = None
 ) -> RunningEndpoint:
     """Serve Ollama's API through `router` on an open listener, handing one line per request to `access_log` if given;
     the endpoint owns the listener's socket from here."""

@@ -10,6 +10,7 @@ server cuts when it stops ends the same way (`EndCutReplies`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -18,9 +19,8 @@ from typing import Any, Protocol
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from zeta_console.backends.types import BackendError, Delta, ErrorKind
-from zeta_console.router.api import Decision, RequestRecord
-from zeta_console.router.dispatch import RejectedError
-from zeta_console.router.requests import EmbedResult
+from zeta_console.router.api import Decision, EmbedResult, RequestRecord
+from zeta_console.router.errors import RejectedError
 from zeta_console.serve.replies import ReplyAccumulator, Shape, decision_headers, embed_json, ndjson_line
 from zeta_console.serve.security import send_json_error
 
@@ -107,10 +107,8 @@ class CancelOnDisconnect:
             watcher.cancel()
             if not work.done():
                 work.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError, OSError):  # the client is gone: nobody to answer
                 await work
-            except (asyncio.CancelledError, OSError):
-                pass  # the client is gone: nobody to answer
 
     @staticmethod
     async def _until_disconnect(receive: Receive) -> None:

@@ -248,7 +248,7 @@ class ZetaConsole(App[None]):
             self.notify("Demo mode: settings are not saved.", severity="warning", title="Settings")
             return
         router = self.session.router
-        changes = settings_changes(router.snapshot(), router.thresholds_for)
+        changes = settings_changes(router.snapshot(), router.controls.thresholds_for)
         if not changes:
             self.notify("Nothing to save: the settings match the config.", title="Settings")
             return
@@ -268,7 +268,7 @@ class ZetaConsole(App[None]):
         self.notify(f"Wrote {path} ({summary}). Restart the console to use it.", title="Config", timeout=20)
 
     def revert_settings(self) -> None:
-        if self.command(self.session.router.revert_to_config, "Revert"):
+        if self.command(self.session.router.controls.revert_to_config, "Revert"):
             if self.session.store is not None:
                 cleared = self.session.store.clear()
                 where = f" and removed {cleared}" if cleared else ""

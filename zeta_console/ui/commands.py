@@ -48,37 +48,45 @@ class ConsoleCommands(Provider):
         yield ("export: decision log to a chosen path…", app.action_export, "CSV or JSONL by extension")
         for policy in snapshot.policies:
             if policy != snapshot.policy:
-                yield (f"policy: switch to {policy}", partial(run, partial(router.set_policy, policy, "console"), "Policy"), "")
+                yield (f"policy: switch to {policy}", partial(run, partial(router.controls.set_policy, policy, "console"), "Policy"), "")
         for task, tier in sorted(snapshot.pins.items()):
-            yield (f"tier: unpin {tier} from {task}", partial(run, partial(router.unpin, task, "console"), "Unpin"), "route normally again")
+            yield (
+                f"tier: unpin {tier} from {task}",
+                partial(run, partial(router.controls.unpin, task, "console"), "Unpin"),
+                "route normally again",
+            )
         for task in Task:
             need = "embedding" if task is Task.EMBEDDING else "completion"
             for model in app.session.settings.models:
                 if need in model.capabilities and snapshot.pins.get(task.value) != model.tier:
                     yield (
                         f"tier: pin {model.tier} for {task.value}",
-                        partial(run, partial(router.pin, model.tier, task.value, "console"), "Pin"),
+                        partial(run, partial(router.controls.pin, model.tier, task.value, "console"), "Pin"),
                         "",
                     )
         for endpoint in snapshot.endpoints:
             if endpoint.drained:
-                yield (f"endpoint: undrain {endpoint.id}", partial(run, partial(router.undrain, endpoint.id, "console"), "Undrain"), "")
+                yield (
+                    f"endpoint: undrain {endpoint.id}",
+                    partial(run, partial(router.controls.undrain, endpoint.id, "console"), "Undrain"),
+                    "",
+                )
             else:
                 yield (
                     f"endpoint: drain {endpoint.id}",
-                    partial(run, partial(router.drain, endpoint.id, "console"), "Drain"),
+                    partial(run, partial(router.controls.drain, endpoint.id, "console"), "Drain"),
                     "finish in-flight work, take no new work",
                 )
             if EndpointStatus.EJECTED in endpoint.states:
                 yield (
                     f"endpoint: restore {endpoint.id}",
-                    partial(run, partial(router.restore, endpoint.id, "console"), "Restore"),
+                    partial(run, partial(router.controls.restore, endpoint.id, "console"), "Restore"),
                     "close the circuit now",
                 )
             else:
                 yield (
                     f"endpoint: eject {endpoint.id}",
-                    partial(run, partial(router.eject, endpoint.id, "console"), "Eject"),
+                    partial(run, partial(router.controls.eject, endpoint.id, "console"), "Eject"),
                     "open the circuit now",
                 )
         if app.session.loadgen is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from zeta_console.router.api import RouterView
+from zeta_console.router.api import Router
 from zeta_console.sim import Fault
 from zeta_console.ui.session import FaultKind
 
@@ -26,7 +26,7 @@ class SimFleet(Protocol):
 
 
 class SimulatedFaults:
-    def __init__(self, fleet: SimFleet, router: RouterView) -> None:
+    def __init__(self, fleet: SimFleet, router: Router) -> None:
         self._fleet = fleet
         self._router = router
 

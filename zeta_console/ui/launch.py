@@ -77,9 +77,8 @@ async def run_console(settings: Settings, options: ConsoleOptions) -> int:
 
 async def open_session(stack: AsyncExitStack, settings: Settings, options: ConsoleOptions) -> ConsoleSession:
     """Everything the console runs against; `stack` stops it all (router, fleet, load, endpoint)."""
-    from zeta_console.journal import Journal
+    from zeta_console.composition import build_router, open_journal
     from zeta_console.loadgen import LoadGenerator
-    from zeta_console.router.router import ZetaDynamicRouter
 
     extras: dict[str, Any] = {}
     loadgen: LoadGenerator | None = None
@@ -90,13 +89,10 @@ async def open_session(stack: AsyncExitStack, settings: Settings, options: Conso
         # The demo keeps the operator's console preferences but not their hosts or models.
         base = replace(Settings(), ui=settings.ui, load_generator=settings.load_generator)
         fleet, settings = await stack.enter_async_context(demo_fleet(time_scale=options.time_scale, base=base))
-        router = ZetaDynamicRouter(settings)
-        extras.update(simulated=True, faults=SimulatedFaults(fleet, router))
-    else:
-        journal = Journal.from_settings(settings)
-        stack.callback(journal.close)
-        router = ZetaDynamicRouter(settings, journal=journal)
+    router = build_router(settings, journal=open_journal(stack, settings, demo=options.demo))
     stack.push_async_callback(router.stop)
+    if options.demo:
+        extras.update(simulated=True, faults=SimulatedFaults(fleet, router))
     serving = Serving(options.listener.address.url()) if options.listener is not None else None
     if serving is not None:
         stack.callback(router.subscribe(serving.observe))

@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from zeta_console.router.api import Decision
+from zeta_console.router.api import Decision, Router
 from zeta_console.router.requests import ChatRequest, EmbedRequest
 from zeta_console.settings import Task
-from zeta_console.ui.session import ConsoleRouter
 from zeta_console.ui.widgets.prompt import Transcript, split_prefix
 
 CANCELLED_MARK = "[cancelled]"
@@ -34,7 +33,7 @@ class Conversation:
         self.messages += [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}]
 
 
-async def run_prompt(router: ConsoleRouter, conversation: Conversation, text: str, transcript: Transcript) -> None:
+async def run_prompt(router: Router, conversation: Conversation, text: str, transcript: Transcript) -> None:
     task, body = split_prefix(text)
     turn = await transcript.add_turn(body, task)
     if task is Task.EMBEDDING:

@@ -1,7 +1,7 @@
 """Everything the console runs against, gathered in one object built by `launch` (or a test).
 
-The console observes the router through `RouterView`, commands it through `RouterControls`,
-and sends prompts through `chat`/`embed`. Demo mode adds fault injection and the load
+The console uses the router through `router.api.Router`: it observes it (snapshots, events),
+commands it (`router.controls`) and sends prompts (`chat`/`embed`). Demo mode adds fault injection and the load
 generator; frozen mode (snapshot tests, development) fixes the clock and turns timers off.
 """
 
@@ -15,19 +15,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
-from zeta_console.router.api import RequestRecord, RouterControls, RouterEvent, RouterView
-from zeta_console.router.dispatch import RoutedStream
-from zeta_console.router.metrics import RateMeter
-from zeta_console.router.requests import ChatRequest, EmbedRequest, EmbedResult
-from zeta_console.settings import Settings, Thresholds
-
-
-class ConsoleRouter(RouterView, RouterControls, Protocol):
-    """The router as the console uses it (ZetaDynamicRouter satisfies this)."""
-
-    def chat(self, request: ChatRequest) -> RoutedStream: ...
-    async def embed(self, request: EmbedRequest) -> EmbedResult: ...
-    def thresholds_for(self, tier: str) -> Thresholds: ...  # effective: config, then the operator's changes
+from zeta_console.rate_meter import RateMeter
+from zeta_console.router.api import RequestRecord, Router, RouterEvent
+from zeta_console.settings import Settings
 
 
 class FaultKind(StrEnum):
@@ -85,7 +75,7 @@ class Serving:
 
 @dataclass
 class ConsoleSession:
-    router: ConsoleRouter
+    router: Router
     settings: Settings
     clock: Callable[[], float] = time.time
     tz: tzinfo | None = None  # None = local time

@@ -162,7 +162,7 @@ class ControlsScreen(ModalScreen[None]):
         router = self.app.session.router
         if event.value != router.snapshot().policy and isinstance(event.value, str):
             policy = event.value
-            self.app.command(lambda: router.set_policy(policy, source="console"), "Policy")
+            self.app.command(lambda: router.controls.set_policy(policy, source="console"), "Policy")
 
     @on(Select.Changed, ".pin")
     def _pin(self, event: Select.Changed) -> None:
@@ -171,9 +171,9 @@ class ControlsScreen(ModalScreen[None]):
         current = router.snapshot().pins.get(task)
         tier = event.value
         if tier == Select.NULL and current is not None:
-            self.app.command(lambda: router.unpin(task, source="console"), "Unpin")
+            self.app.command(lambda: router.controls.unpin(task, source="console"), "Unpin")
         elif isinstance(tier, str) and tier != current:
-            self.app.command(lambda: router.pin(tier, task, source="console"), "Pin")
+            self.app.command(lambda: router.controls.pin(tier, task, source="console"), "Pin")
 
     @property
     def threshold_scope(self) -> str:
@@ -183,7 +183,8 @@ class ControlsScreen(ModalScreen[None]):
     def _show_thresholds(self) -> None:
         """Put the chosen scope's effective values in the inputs and clear any error shown."""
         scope = self.threshold_scope
-        thresholds = self.app.session.router.snapshot().thresholds if scope == ALL_TIERS else self.app.session.router.thresholds_for(scope)
+        router = self.app.session.router
+        thresholds = router.snapshot().thresholds if scope == ALL_TIERS else router.controls.thresholds_for(scope)
         self.query_one("#threshold-scope-note", Static).update(scope_note(self.app.session.settings, scope))
         for name, meaning in THRESHOLD_HELP.items():
             self.query_one(f"#threshold-{name}", Input).remove_class("-invalid").value = str(getattr(thresholds, name))
@@ -200,7 +201,7 @@ class ControlsScreen(ModalScreen[None]):
         router = self.app.session.router
         scope = self.threshold_scope
         try:  # the router checks the typed text by the rules of the config file's thresholds
-            action = router.set_threshold(name, event.value, tier=None if scope == ALL_TIERS else scope, source="console")
+            action = router.controls.set_threshold(name, event.value, tier=None if scope == ALL_TIERS else scope, source="console")
         except ValueError as error:
             note.update(str(error))
             note.add_class("-error")
@@ -228,9 +229,11 @@ class ControlsScreen(ModalScreen[None]):
         router = self.app.session.router
         endpoint = router.snapshot().endpoints[int(index)]
         if verb == "drain":
-            action, title = (router.undrain, "Undrain") if endpoint.drained else (router.drain, "Drain")
+            action, title = (router.controls.undrain, "Undrain") if endpoint.drained else (router.controls.drain, "Drain")
         else:
-            action, title = (router.restore, "Restore") if EndpointStatus.EJECTED in endpoint.states else (router.eject, "Eject")
+            action, title = (
+                (router.controls.restore, "Restore") if EndpointStatus.EJECTED in endpoint.states else (router.controls.eject, "Eject")
+            )
         self.app.command(lambda: action(endpoint.id, source="console"), title)
 
     @on(Button.Pressed, "#save")

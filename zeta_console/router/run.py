@@ -1,0 +1,536 @@
+"""One routed request, start to end: classify, admit (decide, wait for a slot), attempt with
+three timers, fail over before the first token, relay the answer, record.
+
+The router builds one `RunContext` (its live state and collaborators) and hands each request a
+`RequestRun` over it; the run owns the request's state. Everything a streamed request does happens
+inside one async generator (`RequestRun.stream`), so that cancellation (task cancel or `aclose()`)
+reaches the upstream stream and the `finally` blocks that free slots and emit the record always run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import ExitStack, asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from zeta_console.backends.registry import Backends
+from zeta_console.backends.types import BackendError, Delta, DeltaStream, Embeddings, FinalTimings
+from zeta_console.router.api import Classification, Decision, EmbedResult, ErrorKind, Outcome, RequestRecord
+from zeta_console.router.candidates import DecisionInput, EndpointState
+from zeta_console.router.classify import Classifier
+from zeta_console.router.controls import OperatorControls
+from zeta_console.router.endpoint import Endpoint
+from zeta_console.router.errors import RejectedError, gave_up
+from zeta_console.router.events import Listeners
+from zeta_console.router.feedback import FeedbackLoop
+from zeta_console.router.health import FAILURE_KINDS, CircuitBreakers, HealthMonitor
+from zeta_console.router.metrics import EndpointMetrics, FleetTraffic
+from zeta_console.router.policies import PolicyResult
+from zeta_console.router.policies.base import predicted_wait_s, service_time_s
+from zeta_console.router.requests import AnyRequest, ChatRequest, EmbedRequest, GenerateRequest, StreamRequest
+from zeta_console.router.retry import RetryBudget, retryable
+from zeta_console.router.slots import SlotTable, Waiter
+from zeta_console.router.view import RouterView
+from zeta_console.settings import Settings, Task, Timeouts
+from zeta_console.wording import counted
+
+Answer = TypeVar("Answer")
+
+LAST_ATTEMPT_GRACE = 2.0  # the last attempt gets this many times the first-token allowance
+LOAD_ALLOWANCE_FACTOR = 3.0
+
+
+@dataclass
+class RequestState:
+    """What the router knows about one request while it runs."""
+
+    request_id: str
+    request: AnyRequest
+    started_at: float  # wall clock
+    started: float  # monotonic
+    deadline: float  # monotonic: started + total timeout
+    prompt_tokens: int
+    needs: frozenset[str]
+    classification: Classification | None = None
+    target_tier: str | None = None  # the request's own pin
+    decision: Decision | None = None
+    tried: dict[str, BackendError] = field(default_factory=dict)  # endpoint -> why it failed, in order tried
+    attempt: Attempt | None = None  # the attempt under way
+    ttft_s: float | None = None  # as the caller saw it: queueing and failovers included
+    timings: FinalTimings | None = None
+    outcome: Outcome = Outcome.CANCELLED  # until proven otherwise
+    error: BackendError | None = None
+    record: RequestRecord | None = None
+
+
+@dataclass
+class Attempt:
+    endpoint: Endpoint
+    started: float  # monotonic
+    probe: bool  # the endpoint's half-open probe
+    ttft_s: float | None = None
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What every request's run shares: the router's live state and collaborators, built once by the router."""
+
+    settings: Settings
+    endpoints: Mapping[str, Endpoint]
+    classifier: Classifier
+    controls: OperatorControls  # pins, and the policy instance in force
+    view: RouterView
+    slots: SlotTable
+    metrics: Mapping[str, EndpointMetrics]
+    breakers: CircuitBreakers
+    health: HealthMonitor
+    feedback: FeedbackLoop
+    backends: Backends
+    retry_budget: RetryBudget
+    traffic: FleetTraffic
+    listeners: Listeners
+    rng: random.Random
+
+
+def first_token_allowance_s(timeouts: Timeouts, prompt_tokens: int) -> float:
+    """Prefill is silent: the first token may take longer the longer the prompt."""
+    return timeouts.first_token_s + timeouts.first_token_per_1k_prompt_tokens_s * prompt_tokens / 1000.0
+
+
+class RequestRun:
+    """One request's life. `stream()` (chat, generate) or `embed()` runs it; `finish()` records a
+    stream that was closed before it ever ran."""
+
+    def __init__(self, context: RunContext, request_id: str, request: AnyRequest) -> None:
+        self._ctx = context
+        now = time.monotonic()
+        context.retry_budget.on_request(now)
+        context.traffic.arrived(now)
+        self.state = RequestState(
+            request_id=request_id,
+            request=request,
+            started_at=time.time(),
+            started=now,
+            deadline=now + context.settings.timeouts.total_s,
+            prompt_tokens=request.estimated_prompt_tokens(),
+            needs=request.capabilities_needed(),
+        )
+
+    # -- the two ways a request runs ---------------------------------------------------------
+
+    async def stream(self) -> AsyncGenerator[Delta, None]:
+        """Try endpoints until one produces a first token; then relay its chunks to the end.
+
+        One generator for the whole request (no nesting): every extra layer costs on every chunk."""
+        state = self.state
+        request: StreamRequest = state.request  # type: ignore[assignment]  # stream() runs only chat and generate requests
+        idle_s = self._ctx.settings.timeouts.idle_s
+        loop = asyncio.get_running_loop()
+
+        async def start(endpoint: Endpoint) -> tuple[DeltaStream, Delta]:
+            upstream = await self._open_stream(endpoint, request)
+            try:
+                first = await upstream.__anext__()
+            except StopAsyncIteration:
+                await upstream.aclose()
+                raise BackendError(ErrorKind.FAILED_MID_STREAM, "the stream ended before the first token") from None
+            except BaseException:  # failed, timed out or cancelled: close the connection now
+                await upstream.aclose()
+                raise
+            return upstream, first
+
+        with self._recorded():
+            await self._classify()
+            async with self._first_answer(start) as (attempt, (upstream, chunk)):
+                idle = IdleTimer(loop, idle_s, _loop_deadline(loop, state.deadline))
+                try:
+                    while chunk.final is None:
+                        yield chunk
+                        following = await idle.next_chunk(upstream)
+                        if following is None:
+                            raise BackendError(ErrorKind.FAILED_MID_STREAM, "the stream ended without a final chunk")
+                        chunk = following
+                    state.timings = chunk.final
+                    # Read the stream to its end before handing over the last chunk: a fully read
+                    # response returns its connection to the pool even if the consumer stops here.
+                    if await idle.next_chunk(upstream) is not None:
+                        raise BackendError(ErrorKind.FAILED_MID_STREAM, "data after the final chunk")
+                    yield chunk
+                except BackendError as error:
+                    # After the first token an error is the caller's error: never splice another model's text.
+                    self._attempt_failed(attempt, error)
+                    raise
+                finally:
+                    idle.stop()
+                    await upstream.aclose()
+                self._attempt_succeeded(attempt)
+
+    async def embed(self) -> EmbedResult:
+        state = self.state
+        request: EmbedRequest = state.request  # type: ignore[assignment]  # embed() runs only embed requests
+        with self._recorded():
+            await self._classify()
+            async with self._first_answer(lambda endpoint: self._send_embed(endpoint, request)) as (attempt, response):
+                state.timings = response.timings
+                self._attempt_succeeded(attempt)
+        assert state.decision is not None
+        return EmbedResult(response=response, decision=state.decision)
+
+    # -- classify ------------------------------------------------------------------------------
+
+    async def _classify(self) -> None:
+        state = self.state
+        request = state.request
+        if isinstance(request, EmbedRequest):
+            state.classification = Classification(Task.EMBEDDING, 1.0, "embed request", "explicit")
+        else:
+            task = Task(request.task) if request.task else None
+            state.classification = await self._ctx.classifier.classify(request.prompt_text(), task=task)
+        if request.target is not None:
+            state.target_tier = self._resolve_target(request.target)
+
+    def _resolve_target(self, target: str) -> str:
+        for model in self._ctx.settings.models:
+            if target in (model.tier, model.model):
+                return model.tier
+        raise RejectedError(f"no tier or model named {target!r}")
+
+    # -- admit: decide, and wait in the queue while every eligible endpoint is full -------------
+
+    def _decision_input(self, queued: Mapping[str, int]) -> DecisionInput:
+        state, ctx = self.state, self._ctx
+        assert state.classification is not None
+        task = state.classification.task
+        pinned = state.target_tier or ctx.controls.pin_for(task)
+        now = time.monotonic()
+        return DecisionInput(
+            request_id=state.request_id,
+            classification=state.classification,
+            route=(pinned,) if pinned else ctx.settings.routes.get(task, ()),
+            pinned_tier=pinned,
+            endpoints=tuple(ctx.view.endpoint_state(endpoint, queued[endpoint.id], now) for endpoint in ctx.endpoints.values()),
+            prompt_tokens=state.prompt_tokens,
+            needs=state.needs,
+            feedback_weights=ctx.feedback.weights(time.time()),
+            excluded=frozenset(state.tried),
+            rng=ctx.rng,
+        )
+
+    async def _admit(self) -> tuple[Endpoint, bool]:
+        """Decide, waiting in the queue while every eligible endpoint is full (late binding).
+
+        Returns the endpoint (with a free slot: occupy it before the next await) and whether this
+        is the request's last chance (no alternative or no attempt left)."""
+        state, ctx = self.state, self._ctx
+        slots = ctx.slots
+        waiter: Waiter | None = None
+        with ExitStack() as queue:
+            while True:
+                queued = slots.queued_ahead(waiter) if waiter is not None else slots.queued
+                inp = self._decision_input(queued)
+                result = ctx.controls.policy.decide(inp)
+                if result.chosen is None:
+                    self._set_decision(result)
+                    raise self._gave_up() if state.error is not None else RejectedError(result.reason)
+                if not result.wait and slots.has_room(result.chosen, waiter):
+                    self._set_decision(result)
+                    alternatives = sum(1 for c in result.candidates if c.excluded is None and c.endpoint != result.chosen)
+                    last_chance = not alternatives or len(state.tried) + 1 >= ctx.settings.retry.max_attempts
+                    return ctx.endpoints[result.chosen], last_chance
+                # All full: take whichever eligible endpoint frees first. Otherwise the policy preferred
+                # a busy endpoint over a free one: wait for that one.
+                eligible = (
+                    [c.endpoint for c in sorted(result.candidates, key=lambda c: c.score) if c.excluded is None]
+                    if result.wait
+                    else [result.chosen]
+                )
+                if waiter is None:
+                    interactive = state.request.interactive
+                    if not interactive:
+                        self._shed_background(result, [e for e in inp.endpoints if e.id in eligible])
+                    waiter = queue.enter_context(slots.waiting(Waiter(interactive=interactive, attributed=result.chosen)))
+                try:
+                    async with asyncio.timeout_at(asyncio.get_running_loop().time() + max(0.0, state.deadline - time.monotonic())):
+                        await slots.sleep(waiter, eligible)
+                except TimeoutError:
+                    raise BackendError(ErrorKind.TIMED_OUT, f"no free slot within {ctx.settings.timeouts.total_s:.0f} s") from None
+
+    def _shed_background(self, result: PolicyResult, eligible: Sequence[EndpointState]) -> None:
+        """Shed a background request now, with a 503 and a time to retry, rather than let it wait
+        for a slot its client will have given up on: when `admission.max_queued` others wait already,
+        or when every eligible endpoint is full and its predicted wait exceeds `admission.patience_s`
+        (only once one of them is measured: on a fleet that never answered, the seed service time
+        is a guess, not a reason to refuse)."""
+        admission = self._ctx.settings.admission
+        wait_s = predicted_wait_s(eligible)
+        if self._ctx.slots.total_queued() >= admission.max_queued:
+            reason = f"shed: {counted(admission.max_queued, 'request')} already waiting for a slot (admission.max_queued)"
+        elif result.wait and wait_s > admission.patience_s and any(service_time_s(e) is not None for e in eligible):
+            reason = f"shed: predicted wait {wait_s:.1f} s > patience {admission.patience_s:g} s (admission.patience_s)"
+        else:
+            return
+        self._set_decision(PolicyResult(None, result.candidates, reason))
+        # By then the queue ahead of it has drained to within its patience, if nothing else arrives.
+        retry_after_s = max(0.0, wait_s - admission.patience_s)
+        raise RejectedError(f"server busy, please try again: {reason}", ErrorKind.BUSY, retry_after_s=retry_after_s)
+
+    def _set_decision(self, result: PolicyResult) -> None:
+        state, controls = self.state, self._ctx.controls
+        assert state.classification is not None
+        task = state.classification.task
+        pins = dict(controls.state.pins)
+        if state.target_tier:
+            pins[task.value] = state.target_tier
+        state.decision = Decision(
+            request_id=state.request_id,
+            at=time.time(),
+            classification=state.classification,
+            policy=controls.state.policy,
+            candidates=result.candidates,
+            chosen=result.chosen,
+            reason=result.reason,
+            pins=pins,
+            fallbacks=tuple(state.tried),
+            client=state.request.client,
+        )
+        self._ctx.listeners.emit(state.decision)
+
+    # -- attempts and failover -------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _first_answer(self, start: Callable[[Endpoint], Awaitable[Answer]]) -> AsyncIterator[tuple[Attempt, Answer]]:
+        """Admit, occupy a slot and `start` the request there, failing over until it answers.
+
+        Inside the block the slot is still held and the first answer (the first chunk of a stream,
+        or a whole embedding) has arrived; failover is over: whatever fails now is the caller's.
+        """
+        state, ctx = self.state, self._ctx
+        loop = asyncio.get_running_loop()
+        while True:
+            endpoint, last_chance = await self._admit()
+            with ctx.slots.occupying(endpoint.id):
+                now = time.monotonic()
+                attempt = state.attempt = Attempt(endpoint, now, ctx.breakers.on_dispatch(endpoint.id, now))
+                allowance = first_token_allowance_s(ctx.settings.timeouts, state.prompt_tokens) * (
+                    LAST_ATTEMPT_GRACE if last_chance else 1.0
+                )
+                allowance += self._load_allowance_s(endpoint)
+                try:
+                    try:
+                        async with asyncio.timeout_at(min(loop.time() + allowance, _loop_deadline(loop, state.deadline))):
+                            answer = await start(endpoint)
+                    except TimeoutError:
+                        raise BackendError(ErrorKind.TIMED_OUT, f"no first token within {allowance:.1f} s") from None
+                except BackendError as error:
+                    self._attempt_failed(attempt, error)
+                    if retryable(error) and self._may_retry():
+                        continue
+                    final = self._gave_up()
+                    if final is error:
+                        raise
+                    raise final from error
+                self._first_token(attempt)
+                yield attempt, answer
+                return
+
+    def _load_allowance_s(self, endpoint: Endpoint) -> float:
+        """Extra time for the first token when the model may have to be loaded first.
+
+        A cut-off load is wasted (Ollama aborts it when the client goes away), so a model that is
+        not known to be resident gets a few times its usual load time, or the whole request
+        deadline when it has never been seen loading."""
+        if self._ctx.view.is_resident(endpoint):
+            return 0.0
+        load_s = self._ctx.metrics[endpoint.id].load_s.value
+        return LOAD_ALLOWANCE_FACTOR * load_s if load_s is not None else self._ctx.settings.timeouts.total_s
+
+    async def _open_stream(self, endpoint: Endpoint, request: ChatRequest | GenerateRequest) -> DeltaStream:
+        backend = self._ctx.backends[endpoint.host]
+        common: dict[str, Any] = {
+            "think": request.think, "options": request.options, "format": request.format, "keep_alive": request.keep_alive
+        }
+        if isinstance(request, ChatRequest):
+            return await backend.chat(endpoint.model, request.messages, tools=request.tools, **common)
+        return await backend.generate(
+            endpoint.model,
+            request.prompt,
+            system=request.system,
+            suffix=request.suffix,
+            images=request.images,
+            raw=request.raw,
+            template=request.template,
+            **common,
+        )
+
+    async def _send_embed(self, endpoint: Endpoint, request: EmbedRequest) -> Embeddings:
+        return await self._ctx.backends[endpoint.host].embed(
+            endpoint.model,
+            request.input,
+            dimensions=request.dimensions,
+            truncate=request.truncate,
+            options=request.options,
+            keep_alive=request.keep_alive,
+        )
+
+    def _first_token(self, attempt: Attempt) -> None:
+        now = time.monotonic()
+        attempt.ttft_s = now - attempt.started
+        self.state.ttft_s = now - self.state.started
+        self._ctx.metrics[attempt.endpoint.id].observe_first_token(attempt.ttft_s, now)
+
+    def _attempt_succeeded(self, attempt: Attempt) -> None:
+        state, ctx = self.state, self._ctx
+        now = time.monotonic()
+        latency = now - attempt.started
+        endpoint = attempt.endpoint
+        ctx.metrics[endpoint.id].observe_success(latency, state.timings, now)
+        ctx.breakers.on_success(endpoint.id, now)
+        ctx.health.refresh_soon(endpoint.host)
+        ctx.feedback.observe(self._task(), endpoint.tier, ok=True, ttft_s=attempt.ttft_s, latency_s=latency, at=time.time())
+        state.outcome = Outcome.OK
+        state.attempt = None
+
+    def _attempt_failed(self, attempt: Attempt, error: BackendError) -> None:
+        state, ctx = self.state, self._ctx
+        now = time.monotonic()
+        endpoint = attempt.endpoint
+        ctx.metrics[endpoint.id].observe_error(error.kind, now - attempt.started, now)
+        if error.kind in FAILURE_KINDS:
+            ctx.breakers.on_failure(endpoint.id, error.kind, now)
+            ctx.feedback.observe(
+                self._task(), endpoint.tier, ok=False, ttft_s=attempt.ttft_s, latency_s=now - attempt.started, at=time.time()
+            )
+        else:
+            ctx.breakers.on_abandoned(endpoint.id, attempt.probe)
+        state.tried[endpoint.id] = error
+        state.error = error
+        state.attempt = None
+
+    def _may_retry(self) -> bool:
+        return len(self.state.tried) < self._ctx.settings.retry.max_attempts and self._ctx.retry_budget.try_spend(time.monotonic())
+
+    def _gave_up(self) -> BackendError:
+        assert self.state.error is not None
+        return gave_up(self.state.tried, self.state.error)
+
+    def _task(self) -> Task:
+        return self.state.classification.task if self.state.classification else Task.SIMPLE
+
+    # -- record ------------------------------------------------------------------------------------
+
+    @contextmanager
+    def _recorded(self) -> Iterator[None]:
+        """Whatever happens inside, the request ends with exactly one RequestRecord."""
+        try:
+            yield
+        except BackendError as error:
+            self.state.outcome = Outcome.REJECTED if isinstance(error, RejectedError) else Outcome.ERROR
+            self.state.error = error
+            raise
+        finally:
+            self.finish()
+
+    def finish(self) -> None:
+        """Emit the request's one RequestRecord (idempotent)."""
+        state, ctx = self.state, self._ctx
+        if state.record is not None:
+            return
+        if state.attempt is not None:  # cancelled mid-attempt: no verdict on the endpoint
+            ctx.breakers.on_abandoned(state.attempt.endpoint.id, state.attempt.probe)
+            state.attempt = None
+        now = time.monotonic()
+        endpoint = ctx.endpoints.get(state.decision.chosen) if state.decision and state.decision.chosen else None
+        error = state.error if state.outcome in (Outcome.ERROR, Outcome.REJECTED) else None
+        state.record = RequestRecord(
+            request_id=state.request_id,
+            decision=state.decision or self._undecided(),
+            endpoint=endpoint.id if endpoint else None,
+            model=endpoint.model if endpoint else None,
+            started_at=state.started_at,
+            ttft_s=state.ttft_s,
+            total_s=now - state.started,
+            prompt_tokens=state.timings.prompt_tokens if state.timings else None,
+            output_tokens=state.timings.output_tokens if state.timings else None,
+            outcome=state.outcome,
+            error_kind=error.kind if error else None,
+            error=error.message if error else None,
+            prompt=state.request.prompt_text() if ctx.settings.journal.store_prompts else None,
+        )
+        ctx.traffic.ended(state.outcome, now)
+        ctx.listeners.emit(state.record)
+
+    def _undecided(self) -> Decision:
+        """The decision of a request that ended before one was made (cancelled or failed early)."""
+        state = self.state
+        classification = state.classification or Classification(Task.SIMPLE, 0.0, "not classified", "none")
+        reason = f"{state.outcome.value} before routing" + (f": {state.error.message}" if state.error else "")
+        return Decision(
+            state.request_id,
+            state.started_at,
+            classification,
+            self._ctx.controls.state.policy,
+            (),
+            None,
+            reason,
+            client=state.request.client,
+        )
+
+
+class IdleTimer:
+    """The idle-between-chunks and total deadlines of one stream.
+
+    `asyncio.timeout` per chunk costs a timer allocation per chunk; this keeps one timer per
+    stream and re-arms it lazily: when it fires early (chunks kept coming) it moves itself to the
+    current limit, and only a wait that really passed the limit is cancelled (like
+    asyncio.timeout, it tells its own cancellation from anyone else's with `uncancel`).
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, idle_s: float, deadline: float) -> None:
+        self._loop = loop
+        self._idle_s = idle_s
+        self._deadline = deadline
+        self._limit = deadline
+        self._waiting: asyncio.Task[object] | None = None
+        self._handle: asyncio.TimerHandle | None = None
+        self._expired = False
+
+    async def next_chunk(self, upstream: DeltaStream) -> Delta | None:
+        """The next chunk, or None at the end of the stream; BackendError(timed_out) when stalled."""
+        limit = self._loop.time() + self._idle_s
+        self._limit = limit if limit < self._deadline else self._deadline
+        self._waiting = asyncio.current_task()
+        if self._handle is None:
+            self._handle = self._loop.call_at(self._limit, self._check)
+        try:
+            return await upstream.__anext__()
+        except StopAsyncIteration:
+            return None
+        except asyncio.CancelledError:
+            if self._expired and self._waiting is not None and self._waiting.uncancel() == 0:
+                raise BackendError(ErrorKind.TIMED_OUT, f"stalled: no chunk for {self._idle_s:.1f} s, or past the total deadline") from None
+            raise
+        finally:
+            self._waiting = None
+
+    def _check(self) -> None:
+        self._handle = None
+        if self._waiting is None:
+            return  # not waiting now: the next wait arms a new timer
+        if self._loop.time() >= self._limit:
+            self._expired = True
+            self._waiting.cancel()
+        else:
+            self._handle = self._loop.call_at(self._limit, self._check)
+
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+
+
+def _loop_deadline(loop: asyncio.AbstractEventLoop, deadline: float) -> float:
+    """A monotonic deadline on the loop's clock."""
+    return loop.time() + (deadline - time.monotonic())
