@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import math
 from collections.abc import AsyncIterator, Callable
@@ -148,6 +149,10 @@ class FrozenRouter:
         self.state = SNAPSHOT
         self.actions: list[OperatorAction] = []
         self.tier_thresholds: dict[str, Thresholds] = {}
+        # Set by a test to photograph an answer mid-stream: answers stop after their first words
+        # until it is set; `streaming` is set once they have stopped there.
+        self.resume: asyncio.Event | None = None
+        self.streaming = asyncio.Event()
 
     @property
     def controls(self) -> FrozenRouter:
@@ -224,7 +229,7 @@ class FrozenRouter:
         return ()
 
     def chat(self, request: ChatRequest) -> ScriptedAnswer:
-        return ScriptedAnswer(request)
+        return ScriptedAnswer(request, self)
 
     async def embed(self, request: Any) -> Any:
         raise RuntimeError("the frozen console does not embed")
@@ -233,8 +238,9 @@ class FrozenRouter:
 class ScriptedAnswer:
     """A routed stream's shape with a canned answer: the frozen console answers every prompt alike."""
 
-    def __init__(self, request: ChatRequest) -> None:
+    def __init__(self, request: ChatRequest, router: FrozenRouter) -> None:
         self.request = request
+        self.router = router
         self.decision: Decision | None = None
 
     def __aiter__(self) -> AsyncIterator[Delta]:
@@ -248,6 +254,10 @@ class ScriptedAnswer:
         )  # fmt: skip
         context = len(self.request.messages) - 1
         yield Delta(thinking="The user wants code.")
+        if self.router.resume is not None:
+            yield Delta(content="[frozen] An answer still")
+            self.router.streaming.set()
+            await self.router.resume.wait()
         answer = f"[frozen] An answer with {context} earlier messages of context."
         yield Delta(content=answer, final=FinalTimings(None, None, None, None, None, None, "stop"))
 

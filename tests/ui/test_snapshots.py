@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Callable
 
@@ -108,3 +109,17 @@ async def converse(pilot: Pilot[None]) -> None:
 @size_ids
 def test_conversation(snap_compare: Compare, size: tuple[int, int]) -> None:
     assert snap_compare(frozen_app(), terminal_size=size, run_before=converse)
+
+
+def test_an_answer_streaming(snap_compare: Compare) -> None:
+    app = frozen_app()
+    router = app.session.router
+    assert isinstance(router, FrozenRouter)
+    router.resume = asyncio.Event()  # never set: the answer stays mid-stream
+
+    async def ask(pilot: Pilot[None]) -> None:
+        await pilot.pause()
+        await pilot.press(*"write a function that reverses a list", "enter")
+        await settle(pilot, router.streaming.is_set, message="the answer to stop mid-stream")
+
+    assert snap_compare(app, terminal_size=(120, 40), run_before=ask)
