@@ -51,8 +51,10 @@ def test_the_installed_wheel_lists_and_runs_the_bench_scenarios(tmp_path: Path) 
     run(sys.executable, "-m", "venv", "--without-pip", venv, cwd=tmp_path)
     python = venv / "bin" / "python"
     site = Path(run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", cwd=tmp_path).strip())
-    (site / "dependencies.pth").write_text(f"{sysconfig.get_paths()['purelib']}\n")  # after the venv's own packages
     run(sys.executable, "-m", "pip", "--python", python, "install", "-q", "--no-deps", "--no-index", wheel, cwd=tmp_path)
+    # Only now borrow this venv's packages (after the venv's own): seen during the install, this venv's
+    # own zeta-console counted as "already satisfied" and the wheel was never installed.
+    (site / "dependencies.pth").write_text(f"{sysconfig.get_paths()['purelib']}\n")
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
