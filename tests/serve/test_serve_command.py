@@ -67,20 +67,8 @@ def test_serve_listens_where_the_configuration_says_unless_the_flag_says_otherwi
     port = _free_port()
     config = tmp_path / "config.yaml"
     config.write_text(f"serve:\n  listen: 127.0.0.1:{port}\n")
-    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state"), "XDG_CONFIG_HOME": str(tmp_path / "config")}
-    command = [sys.executable, "-m", "zeta_console.cli", "serve", "--config", str(config), *flag]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
-    try:
-        assert process.stdout is not None
-        url = process.stdout.readline().strip()
-        assert (url == f"http://127.0.0.1:{port}") == (not flag), url
-        ollama.Client(host=url, timeout=10).list()  # answered once the loop runs, so Ctrl-C is handled
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=15) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    url, _ = run_serve(tmp_path, "serve", "--config", str(config), *flag)
+    assert (url == f"http://127.0.0.1:{port}") == (not flag), url
 
 
 def test_global_options_before_serve_are_serves_options(tmp_path: Path) -> None:
