@@ -31,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -187,59 +188,54 @@ async def _closed(reader: asyncio.StreamReader, seconds: float) -> bool:
     return True
 
 
-async def slow_head(port: int, comeback_s: float, attack: Attack, stop: asyncio.Event) -> None:
+Abuse = Callable[[asyncio.StreamReader, asyncio.StreamWriter, Attack, asyncio.Event], Awaitable[None]]
+
+
+async def attacker(port: int, comeback_s: float, attack: Attack, stop: asyncio.Event, abuse: Abuse) -> None:
+    """Connect, abuse the connection until the server closes it or the run stops, come back later."""
     while not stop.is_set():
         try:
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
         except OSError:
             attack.refused += 1
-            await asyncio.sleep(comeback_s)
-            continue
-        attack.connections += 1
-        try:
-            writer.write(SLOW_HEAD)
-            while not stop.is_set():
-                if await _closed(reader, SLOW_DRIP_S):
-                    attack.closed_by_server += 1
-                    break
-                writer.write(b"X-Slow: 1\r\n")
-                attack.bytes_sent += 11
-        except OSError:
-            attack.closed_by_server += 1
-        finally:
-            writer.transport.abort()
-        await asyncio.sleep(comeback_s)
-
-
-async def huge_head(port: int, comeback_s: float, attack: Attack, stop: asyncio.Event) -> None:
-    while not stop.is_set():
-        try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            attack.refused += 1
-            await asyncio.sleep(comeback_s)
-            continue
-        attack.connections += 1
-        closed = asyncio.ensure_future(_closed(reader, float("inf")))
-        try:
-            writer.write(HUGE_HEAD)
-            sent = 0
-            while not stop.is_set() and not closed.done() and sent < HUGE_LIMIT:
-                writer.write(HUGE_PIECE)
-                await writer.drain()
-                sent += len(HUGE_PIECE)
-                attack.bytes_sent += len(HUGE_PIECE)
-            stopping = asyncio.ensure_future(stop.wait())
-            await asyncio.wait((closed, stopping), return_when=asyncio.FIRST_COMPLETED)
-            stopping.cancel()
-            if closed.done():
+        else:
+            attack.connections += 1
+            try:
+                await abuse(reader, writer, attack, stop)
+            except OSError:
                 attack.closed_by_server += 1
-        except OSError:
-            attack.closed_by_server += 1
-        finally:
-            closed.cancel()
-            writer.transport.abort()
+            finally:
+                writer.transport.abort()
         await asyncio.sleep(comeback_s)
+
+
+async def slow_head(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, attack: Attack, stop: asyncio.Event) -> None:
+    writer.write(SLOW_HEAD)
+    while not stop.is_set():
+        if await _closed(reader, SLOW_DRIP_S):
+            attack.closed_by_server += 1
+            return
+        writer.write(b"X-Slow: 1\r\n")
+        attack.bytes_sent += 11
+
+
+async def huge_head(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, attack: Attack, stop: asyncio.Event) -> None:
+    closed = asyncio.ensure_future(_closed(reader, float("inf")))
+    try:
+        writer.write(HUGE_HEAD)
+        sent = 0
+        while not stop.is_set() and not closed.done() and sent < HUGE_LIMIT:
+            writer.write(HUGE_PIECE)
+            await writer.drain()
+            sent += len(HUGE_PIECE)
+            attack.bytes_sent += len(HUGE_PIECE)
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait((closed, stopping), return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if closed.done():
+            attack.closed_by_server += 1
+    finally:
+        closed.cancel()
 
 
 async def measure(server: Server, args: argparse.Namespace) -> dict[str, object]:
@@ -253,8 +249,8 @@ async def measure(server: Server, args: argparse.Namespace) -> dict[str, object]
     waited_before, own_cpu_before = run_queue_wait_s(process.pid), psutil.Process().cpu_times()
     stop = asyncio.Event()
     slow, huge = Attack(), Attack()
-    attackers = [asyncio.ensure_future(slow_head(port, args.comeback, slow, stop)) for _ in range(args.slow)]
-    attackers += [asyncio.ensure_future(huge_head(port, args.comeback, huge, stop)) for _ in range(args.huge)]
+    attackers = [asyncio.ensure_future(attacker(port, args.comeback, slow, stop, slow_head)) for _ in range(args.slow)]
+    attackers += [asyncio.ensure_future(attacker(port, args.comeback, huge, stop, huge_head)) for _ in range(args.huge)]
     probed = await run_probe(server.url, args.seconds)
     cpu_after, overflows, elapsed = process.cpu_times(), listen_overflows() - overflows_before, time.perf_counter() - started
     waited, own_cpu = run_queue_wait_s(process.pid) - waited_before, psutil.Process().cpu_times()
