@@ -1,0 +1,71 @@
+"""Real llama.cpp servers of the real tiny model, shared across the whole test session.
+
+`llama_servers.shared(alias, ...)` starts a server once per session and hands the same one to every
+test that asks for the same options (loading takes ~0.6 s, and two cores are shared); a test that
+kills, stalls or fills a server asks `llama_servers.own(...)` for one of its own, stopped when the
+test ends. The model is fetched once per machine into the user's cache (`tiny_model`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from zeta_console.realfleet.llama_server import LlamaServer, LlamaServerOptions
+from zeta_console.realfleet.tiny_model import ensure_model
+
+
+class LlamaServers:
+    def __init__(self, model: Path, logs: Path) -> None:
+        self.model = model
+        self._logs = logs
+        self._shared: dict[LlamaServerOptions, LlamaServer] = {}
+        self._owned: list[LlamaServer] = []
+
+    def _start(self, options: LlamaServerOptions) -> LlamaServer:
+        server = LlamaServer(options, log_path=self._logs / f"{options.alias}-{len(self._shared) + len(self._owned)}.log")
+        server.start()
+        return server
+
+    def options(self, alias: str, **kwargs: object) -> LlamaServerOptions:
+        return LlamaServerOptions(model=self.model, alias=alias, **kwargs)  # type: ignore[arg-type]  # forwarded keywords
+
+    def shared(self, alias: str, **kwargs: object) -> LlamaServer:
+        options = self.options(alias, **kwargs)
+        if options not in self._shared:
+            self._shared[options] = self._start(options)
+        return self._shared[options]
+
+    def own(self, alias: str, **kwargs: object) -> LlamaServer:
+        server = self._start(self.options(alias, **kwargs))
+        self._owned.append(server)
+        return server
+
+    def stop_owned(self) -> None:
+        while self._owned:
+            self._owned.pop().stop()
+
+    def stop_all(self) -> None:
+        self.stop_owned()
+        for server in self._shared.values():
+            server.stop()
+
+
+@pytest.fixture(scope="session")
+def tiny_model() -> Path:
+    return ensure_model()
+
+
+@pytest.fixture(scope="session")
+def _llama_session(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServers]:
+    servers = LlamaServers(tiny_model, tmp_path_factory.mktemp("llama-logs"))
+    yield servers
+    servers.stop_all()
+
+
+@pytest.fixture
+def llama_servers(_llama_session: LlamaServers) -> Iterator[LlamaServers]:
+    yield _llama_session
+    _llama_session.stop_owned()
