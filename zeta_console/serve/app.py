@@ -37,6 +37,7 @@ from zeta_console.settings import Settings
 # The Ollama release whose API shapes this endpoint serves (ollama-api.md).
 OLLAMA_API_VERSION = "0.32.15"
 USER_AGENT_PRODUCT_LIMIT = 40
+SESSION_HEADER = "x-zeta-session"  # the caller's conversation: its turns go back to the endpoint caching it
 
 
 def client_mark(request: Request) -> str:
@@ -73,10 +74,12 @@ class OllamaFrontend:
         return OllamaJSONResponse(listing.show(self.catalogue, model, self.router.snapshot(), self.started_at))
 
     async def chat(self, request: Request) -> ASGIApp:
-        return self._routed(request, self.translate.chat(await request.body(), client_mark(request)), self.router.chat)
+        routable = self.translate.chat(await request.body(), client_mark(request), request.headers.get(SESSION_HEADER))
+        return self._routed(request, routable, self.router.chat)
 
     async def generate(self, request: Request) -> ASGIApp:
-        return self._routed(request, self.translate.generate(await request.body(), client_mark(request)), self.router.generate)
+        routable = self.translate.generate(await request.body(), client_mark(request), request.headers.get(SESSION_HEADER))
+        return self._routed(request, routable, self.router.generate)
 
     async def embed(self, request: Request) -> ASGIApp:
         routable = self.translate.embed(await request.body(), client_mark(request))

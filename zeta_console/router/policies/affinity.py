@@ -1,0 +1,63 @@
+"""Load-aware session affinity: `adaptive`'s last word on a conversation the router has seen.
+
+The endpoint holding the session's prefix in its prompt cache (`SessionHint.holder`) is already
+scored for the uncached part of the prompt only. It keeps the session while its score is within
+`affinity.margin` of the best other open endpoint's; otherwise the session moves (and so does its
+cache). Every outcome is one phrase of the decision's reason:
+  affinity hit: <holder> holds ~N tokens; score 0.31 vs <other> 0.95, margin 50%
+  affinity miss: new session (or forgotten as least recently used)
+  affinity moved: <holder> holds ~N tokens but costs more than the margin allows; score ... / ... saturated / ... drained
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from zeta_console.router.candidates import EndpointState, SessionHint
+
+
+@dataclass(frozen=True, slots=True)
+class Stick:
+    hit: bool  # the holder takes the request
+    chosen: int  # pool index: the holder on a hit, else the policy's own best
+    reason: str
+
+
+def holder_index(session: SessionHint | None, pool: Sequence[EndpointState]) -> int | None:
+    """The pool index of the endpoint holding the session, if it may take the request."""
+    if session is None or session.holder is None:
+        return None
+    for i, e in enumerate(pool):
+        if e.id == session.holder:
+            return i
+    return None
+
+
+def stick(
+    session: SessionHint,
+    pool: Sequence[EndpointState],
+    holder: int | None,
+    best: int,
+    scores: Sequence[float],
+    open_: Sequence[int],
+    saturated: Mapping[int, str],
+    rejected: Mapping[str, str],
+) -> Stick:
+    """Whether the session stays on its holder, and why (`best`: the policy's choice without affinity)."""
+    if session.holder is None:
+        return Stick(False, best, f"affinity miss: {session.unheld}")
+    if holder is None:
+        why = rejected.get(session.holder, "unavailable")
+        return Stick(False, best, f"affinity moved: {session.holder} holds the session but cannot take it ({why})")
+    held = f"{pool[holder].id} holds ~{session.cached_tokens} tokens"
+    if holder in saturated:
+        return Stick(False, best, f"affinity moved: {held} but is {saturated[holder]}")
+    others = [i for i in open_ if i != holder]
+    if not others:
+        return Stick(True, holder, f"affinity hit: {held}, no other endpoint open")
+    other = min(others, key=scores.__getitem__)
+    terms = f"score {scores[holder]:.2f} vs {pool[other].id} {scores[other]:.2f}, margin {session.margin:.0%}"
+    if scores[holder] <= scores[other] * (1.0 + session.margin):
+        return Stick(True, holder, f"affinity hit: {held}; {terms}")
+    return Stick(False, best, f"affinity moved: {held} but costs more than the margin allows; {terms}")
