@@ -53,7 +53,7 @@ def run_bench_command(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     contenders = parse_contenders(args.policies, known_contenders())
     time_scale = scenario.quick_time_scale if args.quick else scenario.time_scale
-    trace = generate_trace(scenario.traffic, scenario.seed, scenario.sizes)
+    trace = generate_trace(scenario.traffic, scenario.seed, scenario.sizes, scenario.conversations)
     print(
         f"bench {scenario.name}: {counted(len(trace), 'request')} over {scenario.duration_s:g} s at {time_scale:g}x "
         f"(seed {scenario.seed}), contenders: {', '.join(contenders)}",
