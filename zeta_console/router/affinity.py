@@ -13,7 +13,7 @@ the next turn goes to is the policy's call (`adaptive`, on predicted cost; polic
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 
 from zeta_console.router.candidates import SessionHint
@@ -52,6 +52,7 @@ class SessionTable:
     def __init__(self, settings: Affinity) -> None:
         self._settings = settings
         self._held: OrderedDict[str, _Holding] = OrderedDict()
+        self._per_endpoint: Counter[str] = Counter()
 
     def __len__(self) -> int:
         return len(self._held)
@@ -61,18 +62,27 @@ class SessionTable:
         margin = self._settings.margin
         holding = self._held.get(key)
         if holding is None:
-            return SessionHint(key, None, 0, margin, NEW_SESSION)
+            return SessionHint(key, None, 0, margin, NEW_SESSION, dict(self._per_endpoint))
         idle_s = now - holding.used_at
         if idle_s > self._settings.idle_ttl_s:
-            del self._held[key]
+            self._forget(key)
             ttl = self._settings.idle_ttl_s
-            return SessionHint(key, None, 0, margin, f"forgotten: idle {idle_s:.0f} s > {ttl:g} s (affinity.idle_ttl_s)")
+            why = f"forgotten: idle {idle_s:.0f} s > {ttl:g} s (affinity.idle_ttl_s)"
+            return SessionHint(key, None, 0, margin, why, dict(self._per_endpoint))
         cached = min(holding.tokens, prompt_tokens - 1) if prompt_tokens > 1 else 0
         return SessionHint(key, holding.endpoint, max(0, cached), margin)
 
     def remember(self, key: str, endpoint: str, tokens: int, now: float) -> None:
         """`endpoint` answered the session's latest turn and now holds `tokens` of it."""
+        if key in self._held:
+            self._forget(key)
         self._held[key] = _Holding(endpoint, tokens, now)
-        self._held.move_to_end(key)
+        self._per_endpoint[endpoint] += 1
         while len(self._held) > self._settings.max_sessions:
-            self._held.popitem(last=False)
+            self._forget(next(iter(self._held)))
+
+    def _forget(self, key: str) -> None:
+        holding = self._held.pop(key)
+        self._per_endpoint[holding.endpoint] -= 1
+        if not self._per_endpoint[holding.endpoint]:
+            del self._per_endpoint[holding.endpoint]

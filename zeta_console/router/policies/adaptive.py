@@ -139,7 +139,7 @@ class AdaptivePolicy(ScreenedPolicy):
             best = pick_lowest(scores, rng)
         excluded = {i: SATURATED + saturation(pool[i]) for i in shut} if gated else {}
         affinity = stick(session, pool, holder, best, scores, open_, excluded, s.rejected) if session is not None else None
-        if affinity is not None and affinity.hit:
+        if affinity is not None:
             best = affinity.chosen
         # exploring would cost a held session its cache
         explore = len(open_) > 1 and not (affinity is not None and affinity.hit) and rng.random() < self._explore_rate

@@ -3,9 +3,12 @@
 The endpoint holding the session's prefix in its prompt cache (`SessionHint.holder`) is already
 scored for the uncached part of the prompt only. It keeps the session while its score is within
 `affinity.margin` of the best other open endpoint's; otherwise the session moves (and so does its
-cache). Every outcome is one phrase of the decision's reason:
+cache). A session no endpoint holds is placed where it will stay: on the endpoint with a free slot
+holding the fewest sessions per slot, within the same margin of the best score (or never measured
+yet, which is how a new replica gets its share), since a chat's load comes back turn after turn
+while an instantaneous score sees only this turn. Every outcome is one phrase of the decision's reason:
   affinity hit: <holder> holds ~N tokens; score 0.31 vs <other> 0.95, margin 50%
-  affinity miss: new session (or forgotten as least recently used)
+  affinity miss: new session (or forgotten as least recently used); placed on <e>, 2 sessions per slot ...
   affinity moved: <holder> holds ~N tokens but costs more than the margin allows; score ... / ... saturated / ... drained
 """
 
@@ -19,8 +22,8 @@ from zeta_console.router.candidates import EndpointState, SessionHint
 
 @dataclass(frozen=True, slots=True)
 class Stick:
-    hit: bool  # the holder takes the request
-    chosen: int  # pool index: the holder on a hit, else the policy's own best
+    hit: bool  # the holder takes the request (then no exploration: it would cost the cache)
+    chosen: int  # pool index: the holder on a hit, a new session's placement, else the policy's own best
     reason: str
 
 
@@ -46,7 +49,7 @@ def stick(
 ) -> Stick:
     """Whether the session stays on its holder, and why (`best`: the policy's choice without affinity)."""
     if session.holder is None:
-        return Stick(False, best, f"affinity miss: {session.unheld}")
+        return _place(session, pool, best, scores, open_)
     if holder is None:
         why = rejected.get(session.holder, "unavailable")
         return Stick(False, best, f"affinity moved: {session.holder} holds the session but cannot take it ({why})")
@@ -61,3 +64,23 @@ def stick(
     if scores[holder] <= scores[other] * (1.0 + session.margin):
         return Stick(True, holder, f"affinity hit: {held}; {terms}")
     return Stick(False, best, f"affinity moved: {held} but costs more than the margin allows; {terms}")
+
+
+def _place(session: SessionHint, pool: Sequence[EndpointState], best: int, scores: Sequence[float], open_: Sequence[int]) -> Stick:
+    """A session no endpoint holds: the open endpoint with a free slot and the fewest sessions per slot
+    whose score is within the margin of the best (or that was never measured), else the best."""
+    limit = scores[best] * (1.0 + session.margin)
+
+    def per_slot(i: int) -> float:
+        return session.held.get(pool[i].id, 0) / max(1, pool[i].slots)
+
+    fits = [
+        i
+        for i in open_
+        if pool[i].in_flight < pool[i].slots and (scores[i] <= limit or (pool[i].ttft_ewma_s is None and pool[i].resident is not False))
+    ]
+    chosen = min(fits, key=lambda i: (per_slot(i), scores[i]), default=best)
+    reason = f"affinity miss: {session.unheld}"
+    if chosen != best:
+        reason += f"; placed on {pool[chosen].id} ({per_slot(chosen):.2g} sessions per slot, fewest within margin)"
+    return Stick(False, chosen, reason)
