@@ -7,6 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import ollama
+
+from tests.helpers import wait_until
 from tests.router.routing import answer, routed
 from zeta_console.router.api import RequestRecord
 from zeta_console.router.requests import ChatRequest
@@ -90,3 +93,17 @@ async def test_a_busy_holder_loses_the_session_when_waiting_costs_more_than_the_
     assert second.endpoint == elsewhere, second.decision.reason
     assert f"affinity moved: {holder} holds ~" in second.decision.reason
     assert "costs more than the margin allows" in second.decision.reason and "margin 50%" in second.decision.reason
+
+
+async def test_a_new_session_is_placed_on_the_host_holding_fewer_sessions() -> None:
+    async with routed(TWO_CODERS, **two_coder_settings()) as run:
+        for host in ("a", "b"):  # both coders loaded, as on a fleet that has been up a while
+            async with ollama.AsyncClient(host=run.fleet.host(host).url) as client:
+                await client.generate(model=CODER.name)
+        await wait_until(
+            lambda: all(e.resident for e in run.router.snapshot().endpoints if e.tier == "coder"), message="both coders resident"
+        )
+        _, first = await answer(run.router, turn([SYSTEM], "chat four: first question"))
+        _, second = await answer(run.router, turn([SYSTEM], "chat five: another first question"))
+    assert host_of(second) == other(host_of(first))
+    assert "affinity miss: new session" in second.decision.reason
