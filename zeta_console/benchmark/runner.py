@@ -55,9 +55,10 @@ def prompt_text(tokens: int) -> str:
 
 
 def opening_messages(request: TraceRequest) -> list[Message]:
-    """A request's messages before any history: its question, after its chat's system prompt."""
+    """A request's messages before any history: its question, after its chat's system prompt. Each
+    names its request (or chat), so that no two requests of a trace share a prompt, or a prompt cache."""
     if request.conversation is None:
-        return [{"role": "user", "content": prompt_text(request.prompt_tokens)}]
+        return [{"role": "user", "content": f"{request.request_id}: {prompt_text(request.prompt_tokens)}"}]
     question = {"role": "user", "content": f"chat {request.conversation} turn {request.turn}: {prompt_text(request.prompt_tokens)}"}
     if request.turn:
         return [question]
