@@ -95,7 +95,7 @@ async def test_a_busy_holder_loses_the_session_when_waiting_costs_more_than_the_
     assert "costs more than the margin allows" in second.decision.reason and "margin 50%" in second.decision.reason
 
 
-async def test_a_new_session_is_placed_on_the_host_holding_fewer_sessions() -> None:
+async def test_a_new_session_is_placed_on_the_host_holding_fewer_conversations() -> None:
     async with routed(TWO_CODERS, **two_coder_settings()) as run:
         for host in ("a", "b"):  # both coders loaded, as on a fleet that has been up a while
             async with ollama.AsyncClient(host=run.fleet.host(host).url) as client:
@@ -103,7 +103,10 @@ async def test_a_new_session_is_placed_on_the_host_holding_fewer_sessions() -> N
         await wait_until(
             lambda: all(e.resident for e in run.router.snapshot().endpoints if e.tier == "coder"), message="both coders resident"
         )
-        _, first = await answer(run.router, turn([SYSTEM], "chat four: first question"))
+        question = "chat four: first question"
+        reply, first = await answer(run.router, turn([SYSTEM], question))
+        history = [SYSTEM, {"role": "user", "content": question}, {"role": "assistant", "content": reply}]
+        await answer(run.router, turn(history, "chat four: second question"))  # it came back: a conversation on its host
         _, second = await answer(run.router, turn([SYSTEM], "chat five: another first question"))
     assert host_of(second) == other(host_of(first))
     assert "affinity miss: new session" in second.decision.reason

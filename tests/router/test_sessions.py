@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from zeta_console.router.affinity import NEW_SESSION, SessionTable, session_key
 from zeta_console.router.requests import ChatRequest, EmbedRequest, GenerateRequest
 from zeta_console.settings import Affinity
@@ -58,3 +60,19 @@ def test_the_cached_part_never_covers_the_whole_prompt() -> None:
     table = SessionTable(Affinity())
     table.remember("chat", "coder@a", 300, now=0.0)
     assert table.hint("chat", 200, now=1.0).cached_tokens == 199  # the last token is always evaluated
+
+
+def test_an_endpoint_is_expected_to_serve_its_conversations_and_its_first_turns_at_the_return_rate() -> None:
+    table = SessionTable(Affinity(max_sessions=4))
+    table.remember("chat", "coder@b", 100, now=0.0)
+    table.remember("chat", "coder@b", 300, now=1.0)  # it came back: a conversation
+    for index in range(3):
+        table.remember(f"one-shot {index}", "coder@a", 100, now=2.0 + index)
+    held = table.hint("new", 50, now=9.0).held
+    assert held["coder@b"] == 1.0
+    assert held["coder@a"] == pytest.approx(3 * (1 + 0.5) / (4 + 1))  # 1 of 4 sessions came back (with a prior of one half)
+    table.remember("chat", "coder@a", 400, now=10.0)  # it moved
+    table.remember("one-shot 3", "coder@a", 100, now=11.0)  # the least recently used ("one-shot 0") is forgotten
+    held = table.hint("new", 50, now=12.0).held
+    assert "coder@b" not in held
+    assert held["coder@a"] == pytest.approx(1 + 3 * (1 + 0.5) / (5 + 1))

@@ -6,7 +6,9 @@ caller's own name for it (serve's `X-Zeta-Session` header, the prompt pane's con
 a digest of its system prompt and first user message, which every later turn repeats. The router
 remembers, per session, the endpoint that last answered it and about how many tokens that slot
 holds (the prompt the router sent plus the answer); it forgets the least recently used session
-past `affinity.max_sessions` and any idle for longer than `affinity.idle_ttl_s`. Which endpoint
+past `affinity.max_sessions` and any idle for longer than `affinity.idle_ttl_s`. It also counts,
+per endpoint, the conversations it holds: sessions that came back for a second turn (a one-shot
+request is a session that never returns, and should not weigh on where the next one goes). Which endpoint
 the next turn goes to is the policy's call (`adaptive`, on predicted cost; policies/adaptive.py).
 """
 
@@ -44,6 +46,11 @@ class _Holding:
     endpoint: str
     tokens: int  # what the endpoint's slot holds after the last turn: prompt + answer
     used_at: float  # monotonic
+    turns: int  # answered so far
+
+    @property
+    def conversation(self) -> bool:
+        return self.turns > 1
 
 
 class SessionTable:
@@ -52,7 +59,10 @@ class SessionTable:
     def __init__(self, settings: Affinity) -> None:
         self._settings = settings
         self._held: OrderedDict[str, _Holding] = OrderedDict()
-        self._per_endpoint: Counter[str] = Counter()
+        self._conversations: Counter[str] = Counter()  # endpoint -> sessions it holds that came back
+        self._first_turns: Counter[str] = Counter()  # endpoint -> sessions it holds that have not (yet)
+        self._sessions = 0  # sessions ever seen ...
+        self._returned = 0  # ... and those that came back for a second turn
 
     def __len__(self) -> int:
         return len(self._held)
@@ -62,27 +72,42 @@ class SessionTable:
         margin = self._settings.margin
         holding = self._held.get(key)
         if holding is None:
-            return SessionHint(key, None, 0, margin, NEW_SESSION, dict(self._per_endpoint))
+            return SessionHint(key, None, 0, margin, NEW_SESSION, self._expected_load())
         idle_s = now - holding.used_at
         if idle_s > self._settings.idle_ttl_s:
             self._forget(key)
             ttl = self._settings.idle_ttl_s
             why = f"forgotten: idle {idle_s:.0f} s > {ttl:g} s (affinity.idle_ttl_s)"
-            return SessionHint(key, None, 0, margin, why, dict(self._per_endpoint))
+            return SessionHint(key, None, 0, margin, why, self._expected_load())
         cached = min(holding.tokens, prompt_tokens - 1) if prompt_tokens > 1 else 0
         return SessionHint(key, holding.endpoint, max(0, cached), margin)
 
+    def _expected_load(self) -> dict[str, float]:
+        """Per endpoint, the sessions expected to come back: every conversation, and each first turn
+        at the rate sessions have come back so far (one-shot traffic: near 0; chats: near 1)."""
+        comes_back = (self._returned + 0.5) / (self._sessions + 1)
+        load = {endpoint: float(count) for endpoint, count in self._conversations.items()}
+        for endpoint, count in self._first_turns.items():
+            load[endpoint] = load.get(endpoint, 0.0) + comes_back * count
+        return load
+
     def remember(self, key: str, endpoint: str, tokens: int, now: float) -> None:
         """`endpoint` answered the session's latest turn and now holds `tokens` of it."""
-        if key in self._held:
-            self._forget(key)
-        self._held[key] = _Holding(endpoint, tokens, now)
-        self._per_endpoint[endpoint] += 1
+        turns = self._forget(key).turns + 1 if key in self._held else 1
+        self._sessions += turns == 1
+        self._returned += turns == 2
+        holding = self._held[key] = _Holding(endpoint, tokens, now, turns)
+        self._counter(holding)[endpoint] += 1
         while len(self._held) > self._settings.max_sessions:
             self._forget(next(iter(self._held)))
 
-    def _forget(self, key: str) -> None:
+    def _counter(self, holding: _Holding) -> Counter[str]:
+        return self._conversations if holding.conversation else self._first_turns
+
+    def _forget(self, key: str) -> _Holding:
         holding = self._held.pop(key)
-        self._per_endpoint[holding.endpoint] -= 1
-        if not self._per_endpoint[holding.endpoint]:
-            del self._per_endpoint[holding.endpoint]
+        counter = self._counter(holding)
+        counter[holding.endpoint] -= 1
+        if not counter[holding.endpoint]:
+            del counter[holding.endpoint]
+        return holding

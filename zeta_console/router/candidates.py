@@ -51,7 +51,7 @@ class SessionHint:
     cached_tokens: int  # how much of this request's prompt that cache should serve (estimated)
     margin: float  # affinity.margin
     unheld: str = ""  # why no endpoint is known ("new session", "forgotten: idle ...")
-    held: Mapping[str, int] = field(default_factory=dict)  # endpoint id -> sessions it holds (where a new one fits best)
+    held: Mapping[str, float] = field(default_factory=dict)  # endpoint id -> sessions expected back (where a new one fits best)
 
 
 @dataclass(frozen=True)

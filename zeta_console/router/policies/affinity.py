@@ -3,12 +3,16 @@
 The endpoint holding the session's prefix in its prompt cache (`SessionHint.holder`) is already
 scored for the uncached part of the prompt only. It keeps the session while its score is within
 `affinity.margin` of the best other open endpoint's; otherwise the session moves (and so does its
-cache). A session no endpoint holds is placed where it will stay: on the endpoint with a free slot
-holding the fewest sessions per slot, within the same margin of the best score (or never measured
-yet, which is how a new replica gets its share), since a chat's load comes back turn after turn
-while an instantaneous score sees only this turn. Every outcome is one phrase of the decision's reason:
+cache). A session no endpoint holds is placed where it will stay: a chat's load comes back turn
+after turn, while an instantaneous score sees only this turn. It goes to the replica of the best
+endpoint's tier expected to serve the fewest returning sessions per slot (`SessionHint.held`:
+conversations, plus first turns at the rate sessions have come back), if the best endpoint holds
+at least one more and that replica's score is within the margin of the best (or it was never
+measured, which is how a new replica gets its share); otherwise the best endpoint. One-shot
+traffic never comes back, so there the best endpoint it is. Every outcome is one phrase of the
+decision's reason:
   affinity hit: <holder> holds ~N tokens; score 0.31 vs <other> 0.95, margin 50%
-  affinity miss: new session (or forgotten as least recently used); placed on <e>, 2 sessions per slot ...
+  affinity miss: new session (or forgotten as least recently used); placed on <e> (0.5 sessions per slot ...)
   affinity moved: <holder> holds ~N tokens but costs more than the margin allows; score ... / ... saturated / ... drained
 """
 
@@ -67,20 +71,23 @@ def stick(
 
 
 def _place(session: SessionHint, pool: Sequence[EndpointState], best: int, scores: Sequence[float], open_: Sequence[int]) -> Stick:
-    """A session no endpoint holds: the open endpoint with a free slot and the fewest sessions per slot
-    whose score is within the margin of the best (or that was never measured), else the best."""
+    """A session no endpoint holds: the replica of the best endpoint's tier expected to serve the
+    fewest returning sessions per slot, when the best serves at least one more and the replica's
+    score is within the margin (or it was never measured); else the best."""
     limit = scores[best] * (1.0 + session.margin)
+    tier = pool[best].tier
+    crowd = session.held.get(pool[best].id, 0.0) - 1.0
 
     def per_slot(i: int) -> float:
-        return session.held.get(pool[i].id, 0) / max(1, pool[i].slots)
+        return session.held.get(pool[i].id, 0.0) / max(1, pool[i].slots)
 
-    fits = [
-        i
-        for i in open_
-        if pool[i].in_flight < pool[i].slots and (scores[i] <= limit or (pool[i].ttft_ewma_s is None and pool[i].resident is not False))
-    ]
-    chosen = min(fits, key=lambda i: (per_slot(i), scores[i]), default=best)
+    def fits(i: int) -> bool:
+        e = pool[i]
+        cheap = scores[i] <= limit or (e.ttft_ewma_s is None and e.resident is not False)
+        return e.tier == tier and session.held.get(e.id, 0.0) <= crowd and cheap
+
+    chosen = min((i for i in open_ if fits(i)), key=lambda i: (per_slot(i), scores[i]), default=best)
     reason = f"affinity miss: {session.unheld}"
     if chosen != best:
-        reason += f"; placed on {pool[chosen].id} ({per_slot(chosen):.2g} sessions per slot, fewest within margin)"
+        reason += f"; placed on {pool[chosen].id} ({per_slot(chosen):.2g} sessions per slot expected back, fewest within margin)"
     return Stick(False, chosen, reason)
