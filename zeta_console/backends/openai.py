@@ -199,7 +199,10 @@ async def _deltas(open_stream: OpenStream, convert: Callable[[_Reading, Any], De
     try:
         stream = await open_stream()
         async for chunk in stream:
-            delta = convert(reading, chunk)
+            try:
+                delta = convert(reading, chunk)
+            except (AttributeError, TypeError, IndexError) as error:  # the client builds chunks without validating them
+                raise ValueError(f"a chunk of an unexpected shape: {str(chunk)[:80]}") from error
             if delta is not None:  # role-only and usage-only chunks carry nothing to hand out
                 mid_stream = True
                 yield delta
@@ -433,6 +436,9 @@ class OpenAIBackend:
                 reported = row.get("capabilities")
                 return frozenset(str(name) for name in reported) if isinstance(reported, list) else None
         return None
+
+    def missing_advice(self, model: str) -> str:
+        return f"set the tier's model to an id the server lists, or serve {model} there"
 
     async def queue_signals(self) -> QueueSignals | None:
         return None
