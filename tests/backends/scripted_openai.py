@@ -1,5 +1,5 @@
 """A real HTTP server on loopback that answers each OpenAI request with the reply scripted for its
-`model`: an error status with a body, or an SSE stream of given events that ends with `[DONE]`, with
+`model` (a GET: for its path): an error status with a body, or an SSE stream of given events that ends with `[DONE]`, with
 nothing, or with a cut connection (no last chunk of the chunked body). For what a small real model
 never does on demand: reasoning deltas, tool calls, 429s, error events, truncated streams."""
 
@@ -34,6 +34,7 @@ class ScriptedServer:
     replies: dict[str, Status | Events | Stall] = field(default_factory=dict)
     requests: list[dict[str, Any]] = field(default_factory=list)
     authorizations: list[str] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
     url: str = ""
     _server: asyncio.Server | None = None
 
@@ -54,9 +55,10 @@ class ScriptedServer:
             length = next((int(line.split(":", 1)[1]) for line in head.split("\r\n") if line.lower().startswith("content-length:")), 0)
             request = json.loads(await reader.readexactly(length)) if length else {}
             self.requests.append(request)
+            self.paths.append(head.split(" ", 2)[1])
             lines = head.split("\r\n")
             self.authorizations += [line.split(":", 1)[1].strip() for line in lines if line.lower().startswith("authorization:")]
-            reply = self.replies[request.get("model", "")]
+            reply = self.replies[request.get("model") or self.paths[-1]]  # a GET is scripted by its path
             if isinstance(reply, Stall):
                 await asyncio.Event().wait()
             if isinstance(reply, Status):

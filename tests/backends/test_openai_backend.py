@@ -86,7 +86,7 @@ async def test_a_real_server_reports_its_name_models_and_capabilities(llama_serv
     assert [model.name for model in await backend.installed()] == ["coder"]
     assert [model.model for model in await backend.loaded()] == ["coder"]
     facts = await backend.show("coder")
-    assert facts.capabilities == frozenset({"completion"}) and facts.parameter_size == "135M"
+    assert facts.capabilities == frozenset() and facts.parameter_size == "135M"  # SmolLM2's template takes no tools
     assert await backend.queue_signals() is None
 
 
@@ -227,3 +227,17 @@ async def test_without_a_key_variable_a_placeholder_key_is_sent(scripted: Script
     scripted.replies["m"] = Events([chunk({"content": "ok"}, "stop")])
     await read_all(await backend_at(scripted.url, api_key_env="ZETA_UNSET_VARIABLE").chat("m", [{"role": "user", "content": "hi"}]))
     assert scripted.authorizations == ["Bearer no-key"]
+
+
+async def test_llama_cpp_props_add_tools_and_vision_and_other_servers_do_not_say(scripted: ScriptedServer) -> None:
+    scripted.replies["/v1/models"] = Status(200, {"object": "list", "data": [{"id": "m", "object": "model", "owned_by": "llamacpp"}]})
+    scripted.replies["/props"] = Status(200, {"chat_template_caps": {"supports_tools": True}, "modalities": {"vision": True}})
+    assert await backend_at(scripted.url).capabilities("m") == frozenset({"tools", "vision"})
+    async with ScriptedServer() as vllm:
+        listing = {"object": "list", "data": [{"id": "Qwen/Qwen3-8B", "object": "model", "owned_by": "vllm"}]}
+        vllm.replies["/v1/models"] = Status(200, listing)
+        backend = backend_at(vllm.url)
+        assert await backend.version() == "vLLM"
+        assert await backend.capabilities("Qwen/Qwen3-8B") is None
+        assert [model.name for model in await backend.installed()] == ["Qwen/Qwen3-8B"]
+    assert vllm.paths == ["/v1/models"]  # read once for all three questions; /props is llama.cpp's only

@@ -429,13 +429,25 @@ class OpenAIBackend:
         return ModelFacts(capabilities=await self.capabilities(model), parameter_size=_parameter_size(count), parameter_count=count)
 
     async def capabilities(self, model: str) -> frozenset[str] | None:
-        """llama.cpp also lists its models the Ollama way, with capabilities; other servers do not say."""
-        listed = [row for row in (await self._model_list()).get("models") or [] if isinstance(row, Mapping)]
-        for row in listed:
-            if model in (row.get("name"), row.get("model")) or len(listed) == 1:  # one model: it answers to any name
-                reported = row.get("capabilities")
-                return frozenset(str(name) for name in reported) if isinstance(reported, list) else None
-        return None
+        """What llama.cpp's /props shows beyond completion: tools (its chat template takes them) and
+        vision. Other servers do not say. (llama.cpp's Ollama-shaped model list says "completion"
+        even for an embedding server, so it is not read.)"""
+        if "llamacpp" not in {entry.get("owned_by") for entry in await self._entries()}:
+            return None
+        try:
+            props = await self._get("/props")
+        except BackendError as error:
+            if error.kind in (ErrorKind.NOT_FOUND, ErrorKind.BAD_REQUEST):  # router mode wants ?model=; a proxy may hide it
+                return None
+            raise
+        template = props.get("chat_template_caps") if isinstance(props, Mapping) else None
+        modalities = props.get("modalities") if isinstance(props, Mapping) else None
+        found = set()
+        if isinstance(template, Mapping) and template.get("supports_tools"):
+            found.add("tools")
+        if isinstance(modalities, Mapping) and modalities.get("vision"):
+            found.add("vision")
+        return frozenset(found)
 
     def missing_advice(self, model: str) -> str:
         return f"set the tier's model to an id the server lists, or serve {model} there"
