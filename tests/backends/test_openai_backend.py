@@ -199,11 +199,13 @@ async def test_ollama_fields_are_sent_as_openai_ones(scripted: ScriptedServer, m
     scripted.replies["m"] = Events([chunk({"content": "ok"}, "stop")])
     backend = backend_at(scripted.url, api_key_env="ZETA_TEST_KEY")
     options = {"num_predict": 7, "temperature": 0.2, "top_p": 0.9, "seed": 3, "stop": ["\n"], "top_k": 20, "num_ctx": 4096}
-    image = b"\x89PNG"
+    image = b"\xff\xd8\xff\xe0 a jpeg"
+    calls = [{"function": {"name": "f", "arguments": {"a": 1}}}, {"function": {"name": "g", "arguments": {}}}]
     messages = [
         {"role": "user", "content": "look", "images": [image]},
-        {"role": "assistant", "content": "", "tool_calls": [{"function": {"name": "f", "arguments": {"a": 1}}}]},
-        {"role": "tool", "content": "42"},
+        {"role": "assistant", "content": "", "tool_calls": calls},
+        {"role": "tool", "content": "from g", "tool_name": "g"},
+        {"role": "tool", "content": "from f"},
     ]
     await read_all(await backend.chat("m", messages, options=options, format={"type": "object"}, think="low", keep_alive="5m"))
     await read_all(await backend.chat("m", [{"role": "user", "content": "hi"}], format="json", think=False, options={"num_predict": -1}))
@@ -215,10 +217,12 @@ async def test_ollama_fields_are_sent_as_openai_ones(scripted: ScriptedServer, m
     assert "num_ctx" not in sent and "keep_alive" not in sent and sent["stream_options"] == {"include_usage": True}
     assert sent["response_format"] == {"type": "json_schema", "json_schema": {"name": "response", "schema": {"type": "object"}}}
     assert sent["reasoning_effort"] == "low"
-    data_uri = f"data:image/png;base64,{base64.b64encode(image).decode()}"
-    assert sent["messages"][0]["content"][1] == {"type": "image_url", "image_url": {"url": data_uri}}
-    assert sent["messages"][1]["tool_calls"][0]["function"] == {"name": "f", "arguments": '{"a": 1}'}
-    assert sent["messages"][2]["tool_call_id"] == "call_0"
+    data_uri = f"data:image/jpeg;base64,{base64.b64encode(image).decode()}"
+    assert sent["messages"][0]["content"] == [{"type": "text", "text": "look"}, {"type": "image_url", "image_url": {"url": data_uri}}]
+    sent_calls = sent["messages"][1]["tool_calls"]
+    assert [call["function"] for call in sent_calls] == [{"name": "f", "arguments": '{"a": 1}'}, {"name": "g", "arguments": "{}"}]
+    # each result answers its own call: g's by its tool_name, then f's, the one still open
+    assert [message["tool_call_id"] for message in sent["messages"][2:]] == [sent_calls[1]["id"], sent_calls[0]["id"]]
     assert plain["response_format"] == {"type": "json_object"} and plain["chat_template_kwargs"] == {"enable_thinking": False}
     assert "max_tokens" not in plain  # -1 is Ollama's "no limit", OpenAI's default
 

@@ -147,6 +147,8 @@ class _Reading:
         choice = chunk.choices[0]
         self.done_reason = choice.finish_reason or self.done_reason
         delta = choice.delta
+        if delta is None:
+            return None
         for call in delta.tool_calls or ():
             parts = self.tool_parts.setdefault(call.index, [""])
             if call.function is not None:
@@ -242,28 +244,50 @@ def request_fields(
     return fields
 
 
-def openai_message(message: Mapping[str, Any]) -> dict[str, Any]:
-    """One Ollama-style chat message in OpenAI's shape: images as data-URI parts, tool-call
-    arguments as JSON text; Ollama's `thinking` is not sent back."""
-    converted: dict[str, Any] = {"role": message.get("role", "user"), "content": message.get("content") or ""}
-    if message.get("images"):
-        parts: list[dict[str, Any]] = [{"type": "text", "text": converted["content"]}]
-        for image in message["images"]:
-            data = base64.b64encode(image).decode() if isinstance(image, bytes) else str(image)
-            parts.append({"type": "image_url", "image_url": {"url": f"data:image/png;base64,{data}"}})
-        converted["content"] = parts
-    if message.get("tool_calls"):
-        converted["tool_calls"] = [
-            {
-                "id": f"call_{index}",
-                "type": "function",
-                "function": {"name": call["function"]["name"], "arguments": json.dumps(call["function"].get("arguments") or {})},
-            }
-            for index, call in enumerate(message["tool_calls"])
-        ]
-    if message.get("role") == "tool":
-        converted["tool_call_id"] = message.get("tool_call_id") or "call_0"
+def openai_messages(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Ollama-style chat messages in OpenAI's shape: images as data-URI parts, tool calls with ids
+    and JSON-text arguments, each tool result tied to the call it answers (by Ollama's `tool_name`,
+    else in order); Ollama's `thinking` is not sent back."""
+    converted: list[dict[str, Any]] = []
+    unanswered: list[tuple[str, str]] = []  # (id, function name) of the last assistant turn's calls
+    for number, message in enumerate(messages):
+        turn: dict[str, Any] = {"role": message.get("role", "user"), "content": message.get("content") or ""}
+        if message.get("images"):
+            turn["content"] = [{"type": "text", "text": turn["content"]}, *map(_image_part, message["images"])]
+        if message.get("tool_calls"):
+            functions = [call["function"] for call in message["tool_calls"]]
+            unanswered = [(f"call_{number}_{index}", function["name"]) for index, function in enumerate(functions)]
+            turn["tool_calls"] = [
+                {"id": call_id, "type": "function", "function": {"name": name, "arguments": json.dumps(function.get("arguments") or {})}}
+                for (call_id, name), function in zip(unanswered, functions, strict=True)
+            ]
+        if turn["role"] == "tool":
+            turn["tool_call_id"] = message.get("tool_call_id") or _answered(unanswered, message.get("tool_name")) or f"call_{number}"
+        converted.append(turn)
     return converted
+
+
+def _answered(unanswered: list[tuple[str, str]], name: str | None) -> str | None:
+    """The id of the call a tool result answers (its function's, else the first still open), now answered."""
+    for index, (call_id, function) in enumerate(unanswered):
+        if name is None or function == name:
+            del unanswered[index]
+            return call_id
+    return unanswered.pop(0)[0] if unanswered else None
+
+
+IMAGE_SIGNATURES = ((b"\x89PNG", "png"), (b"\xff\xd8\xff", "jpeg"), (b"GIF8", "gif"), (b"RIFF", "webp"))
+
+
+def _image_part(image: bytes | str) -> dict[str, Any]:
+    """An image (bytes, or base64 text as Ollama's API carries it) as an OpenAI data-URI part."""
+    data = base64.b64encode(image).decode() if isinstance(image, bytes) else str(image)
+    try:
+        head = base64.b64decode(data[:24] + "=" * (-len(data[:24]) % 4))
+    except ValueError:  # not base64: the server will say so
+        head = b""
+    kind = next((kind for signature, kind in IMAGE_SIGNATURES if head.startswith(signature)), "png")
+    return {"type": "image_url", "image_url": {"url": f"data:image/{kind};base64,{data}"}}
 
 
 class OpenAIBackend:
@@ -304,7 +328,7 @@ class OpenAIBackend:
         fields = request_fields(options, format, think)
         if tools:
             fields["tools"] = list(tools)
-        return self._chat_stream(model, [openai_message(message) for message in messages], fields)
+        return self._chat_stream(model, openai_messages(messages), fields)
 
     async def generate(
         self,
@@ -329,7 +353,7 @@ class OpenAIBackend:
         if images:
             turn["images"] = images
         messages = [*([{"role": "system", "content": system}] if system else []), turn]
-        return self._chat_stream(model, [openai_message(message) for message in messages], fields)
+        return self._chat_stream(model, openai_messages(messages), fields)
 
     def _chat_stream(self, model: str, messages: list[dict[str, Any]], fields: dict[str, Any]) -> DeltaStream:
         def open_stream() -> Awaitable[AsyncIterator[Any]]:
