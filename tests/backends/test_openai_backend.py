@@ -247,3 +247,16 @@ async def test_llama_cpp_props_add_tools_and_vision_and_other_servers_do_not_say
         assert await backend.capabilities("Qwen/Qwen3-8B") is None
         assert [model.name for model in await backend.installed()] == ["Qwen/Qwen3-8B"]
     assert vllm.paths == ["/v1/models"]  # read once for all three questions; /props is llama.cpp's only
+
+
+async def test_aliases_count_as_names_and_router_mode_models_not_loaded_are_not_resident(scripted: ScriptedServer) -> None:
+    scripted.replies["/v1/models"] = Status(200, {"object": "list", "data": [
+        {"id": "qwen", "aliases": ["qwen", "coder"], "owned_by": "llamacpp", "meta": {"n_params": 7_615_616_512}},
+        {"id": "gemma", "owned_by": "llamacpp", "status": {"value": "unloaded"}},
+    ]})
+    scripted.replies["/props"] = Status(400, {"error": {"code": 400, "message": "model name is missing", "type": "invalid_request_error"}})
+    backend = backend_at(scripted.url)
+    assert [model.name for model in await backend.installed()] == ["qwen", "coder", "gemma"]
+    assert [model.model for model in await backend.loaded()] == ["qwen", "coder"]
+    facts = await backend.show("coder")
+    assert facts.parameter_size == "7.62B" and facts.capabilities is None  # router mode's /props wants ?model=

@@ -429,27 +429,22 @@ class OpenAIBackend:
         """The models the server answers to now: every /v1/models entry, except those llama.cpp's
         router mode reports as not loaded."""
         return tuple(
-            ResidentModel(model=str(entry["id"]), size_bytes=_count(_meta(entry).get("size")), size_vram_bytes=None, expires_at=None)
+            ResidentModel(model=name, size_bytes=_count(_meta(entry).get("size")), size_vram_bytes=None, expires_at=None)
             for entry in await self._entries()
-            if "id" in entry and _status(entry) in (None, "loaded")
+            if _status(entry) in (None, "loaded")
+            for name in _names(entry)
         )
 
     async def installed(self) -> tuple[InstalledModel, ...]:
-        """Every id (and llama.cpp alias) in /v1/models: what a tier's `model` may name."""
-        found: list[InstalledModel] = []
-        for entry in await self._entries():
-            meta = _meta(entry)
-            aliases = entry.get("aliases")
-            for name in dict.fromkeys([entry.get("id"), *(aliases if isinstance(aliases, list) else [])]):
-                if isinstance(name, str) and name:
-                    found.append(InstalledModel(name, _count(meta.get("size")), _parameter_size(meta.get("n_params")), None))
-        return tuple(found)
+        """Every /v1/models entry: what a tier's `model` may name."""
+        return tuple(
+            InstalledModel(name, _count(_meta(entry).get("size")), _parameter_size(_meta(entry).get("n_params")), None)
+            for entry in await self._entries()
+            for name in _names(entry)
+        )
 
     async def show(self, model: str) -> ModelFacts:
-        count = None
-        for entry in await self._entries():
-            if entry.get("id") == model:
-                count = _count(_meta(entry).get("n_params"))
+        count = next((_count(_meta(entry).get("n_params")) for entry in await self._entries() if model in _names(entry)), None)
         return ModelFacts(capabilities=await self.capabilities(model), parameter_size=_parameter_size(count), parameter_count=count)
 
     async def capabilities(self, model: str) -> frozenset[str] | None:
@@ -483,6 +478,13 @@ class OpenAIBackend:
 def _meta(entry: Mapping[str, Any]) -> Mapping[str, Any]:
     meta = entry.get("meta")
     return meta if isinstance(meta, Mapping) else {}
+
+
+def _names(entry: Mapping[str, Any]) -> list[str]:
+    """The id a /v1/models entry answers to, and llama.cpp's other aliases of it."""
+    aliases = entry.get("aliases")
+    names = [entry.get("id"), *(aliases if isinstance(aliases, list) else [])]
+    return list(dict.fromkeys(name for name in names if isinstance(name, str) and name))
 
 
 def _status(entry: Mapping[str, Any]) -> str | None:
