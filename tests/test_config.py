@@ -267,3 +267,13 @@ def test_a_key_written_as_api_key_env_is_refused_without_being_echoed(capsys: py
     error = capsys.readouterr().err
     assert "leak.yaml:4: hosts[0].api_key_env: expected the name of an environment variable" in error
     assert "4f9a8b7c6d5e" not in error
+
+
+def test_the_readmes_example_of_other_servers_is_a_valid_configuration() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    Path("other.yaml").write_text(readme.split("## Other servers")[1].split("```yaml\n")[1].split("```")[0])
+    settings = load_settings("other.yaml", overrides=False)
+    assert {host.name: host.api for host in settings.hosts} == {
+        "local": "ollama", "llama": "openai", "gpu": "openai", "sglang": "openai", "studio": "openai", "ollama-v1": "openai",
+    }
+    assert settings.host("gpu").api_key_env == "VLLM_API_KEY" and settings.host("sglang").telemetry is Telemetry.SGLANG
