@@ -45,7 +45,7 @@ async def scripted() -> AsyncIterator[ScriptedServer]:
 
 async def test_a_real_chat_streams_text_and_ends_with_llama_cpp_timings(llama_servers: LlamaServers) -> None:
     backend = backend_at(llama_servers.shared("coder").url)
-    messages = [{"role": "user", "content": "Name a colour"}]
+    messages = [{"role": "user", "content": "Tell me a story about a cat"}]
     for _ in range(2):  # the second time the prompt comes from the server's cache
         deltas = await read_all(await backend.chat("coder", messages, options={"num_predict": 5, "temperature": 0}))
     assert "".join(delta.content for delta in deltas).strip()

@@ -32,6 +32,7 @@ from zeta_console.sim import default_fleet_spec, run_fleet
 from zeta_console.sim.profiles import EMBEDDER
 
 SHORT = {"num_predict": 8, "temperature": 0}
+STORY = "Tell me a story about a cat"  # an answer longer than SHORT allows: it ends by length
 CHAT = frozenset({"completion"})
 COUNTING = "1, 2, 3, 4, 5, 6, 7, 8,"  # a raw continuation SmolLM2 keeps counting: a long generation on demand
 
@@ -71,7 +72,7 @@ async def test_a_chat_streams_from_a_real_server_with_its_timings(llama_servers:
     coder = llama_servers.shared("coder")
     settings = llama_settings({"llama": coder.url}, (ModelConfig("coder", "coder", ("llama",), CHAT),))
     async with router_over(settings) as router:
-        text, record = await answer(router, ask("Say hello", Task.SIMPLE, options=SHORT))
+        text, record = await answer(router, ask(STORY, Task.SIMPLE, options=SHORT))
         assert text.strip() and record.outcome is Outcome.OK and record.endpoint == "coder@llama"
         assert record.output_tokens == 8 and record.ttft_s is not None
         endpoint = next(endpoint for endpoint in router.snapshot().endpoints if endpoint.id == "coder@llama")
@@ -133,7 +134,7 @@ async def test_a_server_killed_before_its_first_token_fails_over_within_the_tier
         holder = asyncio.create_task(_hold_the_slot(victim))
         await wait_until(lambda: slot_busy(victim), timeout=10, interval=0.05, message="the victim's slot taken")
         router.controls.drain("coder@steady")  # so the request goes to the victim and waits there for its slot
-        routed = asyncio.create_task(answer(router, ask("Say hello", Task.SIMPLE, options=SHORT)))
+        routed = asyncio.create_task(answer(router, ask(STORY, Task.SIMPLE, options=SHORT)))
         await wait_until(lambda: gauge(victim, "llamacpp:requests_deferred") >= 1, timeout=10, interval=0.05, message="deferred")
         router.controls.undrain("coder@steady")
         victim.kill()  # SIGKILL: a crash, with our request queued and no token sent
@@ -175,7 +176,7 @@ async def test_one_fleet_mixes_an_emulated_ollama_host_and_real_llama_servers(ll
         settings = llama_settings({"llama": coder.url}, models)
         settings = replace(settings, hosts=(*settings.hosts, HostConfig("local", fleet.host("local").url)))
         async with router_over(settings) as router:
-            text, record = await answer(router, ask("Say hello", Task.SIMPLE, options=SHORT))
+            text, record = await answer(router, ask(STORY, Task.SIMPLE, options=SHORT))
             embedded = await router.embed(EmbedRequest(input="one apple"))
             assert record.endpoint == "coder@llama" and text.strip() and not text.startswith("[simulated")
             assert embedded.decision.chosen == "embedder@local" and len(embedded.response.embeddings) == 1
@@ -186,7 +187,7 @@ async def test_one_fleet_mixes_an_emulated_ollama_host_and_real_llama_servers(ll
             try:
                 async with httpx.AsyncClient(timeout=30) as client:
                     reply = (await client.post(f"{endpoint.url}/api/chat", json={
-                        "model": "coder", "stream": False, "options": SHORT, "messages": [{"role": "user", "content": "Say hello"}],
+                        "model": "coder", "stream": False, "options": SHORT, "messages": [{"role": "user", "content": STORY}],
                     })).json()
             finally:
                 await endpoint.stop()
