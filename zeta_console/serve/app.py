@@ -28,7 +28,7 @@ from zeta_console.serve.access_log import CLIENT_CLOSED_REQUEST, AccessLog, Exch
 from zeta_console.serve.catalogue import Catalogue
 from zeta_console.serve.metrics import ServeMetrics
 from zeta_console.serve.relay import RoutedChunks, embed_reply, embed_response, legacy_embedding_reply, stream_response
-from zeta_console.serve.replies import Shape, header_safe
+from zeta_console.serve.replies import OllamaWire, Shape, header_safe
 from zeta_console.serve.security import ORIGINS_ENV, BodyTooLarge, OriginPolicy, RequestGuard, origins_from_env
 from zeta_console.serve.translate import Request as RequestT
 from zeta_console.serve.translate import RequestTranslator, Routable
@@ -95,7 +95,7 @@ class OllamaFrontend:
             return exchange.routed
 
         shape = Shape.CHAT if isinstance(routable.request, ChatRequest) else Shape.GENERATE
-        return stream_response(open_stream, routable.asked_model, shape, routable.stream, self.upstream_urls)
+        return stream_response(open_stream, OllamaWire(routable.asked_model, shape), routable.stream, self.upstream_urls)
 
     def _embedding(self, request: Request, routable: Routable[EmbedRequest]) -> Callable[[], Awaitable[EmbedResult]]:
         exchange = Exchange.of(request.scope)

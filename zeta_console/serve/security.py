@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import json
 import re
 import socket
 from collections.abc import Iterable
@@ -20,6 +19,7 @@ import psutil
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from zeta_console.errors import UserError
+from zeta_console.serve.envelope import OLLAMA, Envelope, envelope_for
 
 LOCAL_NAME_SUFFIXES = (".localhost", ".local", ".internal")
 # Go's netip.Addr.IsPrivate, which Ollama uses: narrower than Python's is_private.
@@ -165,9 +165,11 @@ async def send_plain_status(send: Send, status: int, body: bytes = b"", headers:
     await send({"type": "http.response.body", "body": body})
 
 
-async def send_json_error(send: Send, status: int, message: str, extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
+async def send_json_error(
+    send: Send, status: int, message: str, extra_headers: list[tuple[bytes, bytes]] | None = None, envelope: Envelope = OLLAMA
+) -> None:
     headers = [(b"content-type", b"application/json; charset=utf-8"), *(extra_headers or [])]
-    await send_plain_status(send, status, json.dumps({"error": message}, separators=(",", ":")).encode(), headers)
+    await send_plain_status(send, status, envelope.error_body(status, message), headers)
 
 
 class RequestGuard:
@@ -198,11 +200,11 @@ class RequestGuard:
                 return
             send = self._with_allow_origin(send, origin)
         if self.token and not bearer_token_matches(headers.get(b"authorization", ""), self.token):
-            await send_json_error(send, 401, "unauthorized", [(b"www-authenticate", b"Bearer")])
+            await send_json_error(send, 401, "unauthorized", [(b"www-authenticate", b"Bearer")], envelope_for(scope["path"]))
             return
         declared = headers.get(b"content-length", "0").strip()
         if declared.isdigit() and int(declared) > self.max_body_bytes:
-            await send_json_error(send, 413, str(BodyTooLarge(self.max_body_bytes)))
+            await send_json_error(send, 413, str(BodyTooLarge(self.max_body_bytes)), envelope=envelope_for(scope["path"]))
             return
         await self.app(scope, self._counting(receive), send)
 
