@@ -129,7 +129,9 @@ class CancelOnDisconnect:
             pass
 
 
-def stream_response(open_stream: Callable[[], RoutedChunks], wire: Wire, stream: bool, upstream_urls: Mapping[str, str]) -> CancelOnDisconnect:
+def stream_response(
+    open_stream: Callable[[], RoutedChunks], wire: Wire, stream: bool, upstream_urls: Mapping[str, str]
+) -> CancelOnDisconnect:
     """`upstream_urls`: endpoint id -> its host's URL, to name the host in a failure."""
 
     async def respond(send: Send) -> None:
