@@ -77,3 +77,96 @@ async def test_any_request_gets_an_answer_below_500(http: httpx.AsyncClient, pat
         assert "error" in response.json()
     alive = await http.get("/")
     assert alive.status_code == 200
+
+
+# OpenAI's /v1 bodies: its own field names, content parts, tool calls, stream options.
+V1_POST_PATHS = ["/v1/chat/completions", "/v1/completions", "/v1/embeddings"]
+V1_FIELDS = [
+    "model", "messages", "prompt", "suffix", "input", "stream", "stream_options", "max_tokens", "max_completion_tokens",
+    "temperature", "top_p", "seed", "stop", "frequency_penalty", "presence_penalty", "response_format", "tools",
+    "reasoning_effort", "reasoning", "encoding_format", "dimensions", "n", "user",
+]  # fmt: skip
+content_parts = st.lists(
+    st.fixed_dictionaries(
+        {"type": st.sampled_from(["text", "image_url", "input_audio", ""]) | json_values},
+        optional={
+            "text": st.text(max_size=12) | json_values,
+            "image_url": st.fixed_dictionaries(
+                {"url": st.sampled_from(["data:image/png;base64,iVBORw0KGgo=", "data:;base64,@@", "https://x/y.png"])}
+            )
+            | json_values,
+        },
+    ),
+    max_size=3,
+)
+tool_calls = st.lists(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "id": st.text(max_size=6) | json_values,
+            "type": st.just("function") | json_values,
+            "function": st.fixed_dictionaries(
+                {},
+                optional={
+                    "name": st.text(max_size=6) | json_values,
+                    "arguments": st.sampled_from(["{}", '{"a":1}', "{not", "[]"]) | json_values,
+                },
+            ),
+        },
+    ),
+    max_size=2,
+)
+v1_messages = st.lists(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "role": st.sampled_from(["user", "system", "developer", "assistant", "tool", ""]) | json_values,
+            "content": st.text(max_size=30) | content_parts | json_values,
+            "tool_calls": tool_calls | json_values,
+            "tool_call_id": st.text(max_size=6) | json_values,
+            "reasoning": json_values,
+        },
+    ),
+    max_size=3,
+)
+v1_values: dict[str, Any] = {
+    "model": field_values["model"],
+    "messages": v1_messages | json_values,
+    "stream": st.booleans() | json_values,
+    "stream_options": st.fixed_dictionaries({}, optional={"include_usage": st.booleans() | json_values}) | json_values,
+    "input": st.text(max_size=12) | st.lists(st.text(max_size=8), max_size=3) | json_values,
+    "encoding_format": st.sampled_from(["float", "base64", "int8"]) | json_values,
+    "reasoning_effort": st.sampled_from(["none", "minimal", "low", "high", "xhigh", "huge"]) | json_values,
+    "reasoning": st.fixed_dictionaries({}, optional={"effort": st.sampled_from(["low", "max", "odd"]) | json_values}) | json_values,
+    "response_format": st.fixed_dictionaries(
+        {"type": st.sampled_from(["text", "json_object", "json_schema", "yaml"]) | json_values},
+        optional={"json_schema": st.fixed_dictionaries({}, optional={"schema": json_values})},
+    )
+    | json_values,
+}
+v1_bodies = st.fixed_dictionaries({}, optional={name: v1_values.get(name, json_values) for name in V1_FIELDS})
+v1_raw_bodies = st.one_of(v1_bodies.map(lambda body: json.dumps(body).encode()), raw_bodies)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(path=st.sampled_from(V1_POST_PATHS), body=v1_raw_bodies, extra_headers=headers)
+async def test_any_openai_request_gets_an_answer_below_500_in_openais_envelope(
+    http: httpx.AsyncClient, path: str, body: bytes, extra_headers: dict[str, str]
+) -> None:
+    response = await http.post(path, content=body, headers=extra_headers)
+    await response.aread()
+    assert response.status_code < 500, (path, body, response.text)
+    if response.status_code >= 400 and response.status_code != 403:
+        error = response.json()["error"]
+        assert set(error) == {"message", "type", "param", "code"} and error["message"], (path, body, response.text)
+    elif response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream"):
+        assert response.text.endswith("data: [DONE]\n\n"), (path, body, response.text)
+    alive = await http.get("/v1/models")
+    assert alive.status_code == 200
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters="?#%"), max_size=24))
+async def test_any_model_id_is_found_or_not_found(http: httpx.AsyncClient, name: str) -> None:
+    response = await http.get(f"/v1/models/{name}")
+    assert response.status_code in (200, 404), (name, response.text)

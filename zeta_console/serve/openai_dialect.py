@@ -177,7 +177,8 @@ def _messages(raw_messages: Sequence[Mapping[str, Any] | None]) -> list[dict[str
             message["thinking"] = raw["reasoning"]
         if raw.get("tool_calls") is not None:
             message["tool_calls"] = _tool_calls(raw["tool_calls"], names_by_id)
-        tool_name = raw.get("name") or names_by_id.get(raw.get("tool_call_id") or "")
+        call_id = raw.get("tool_call_id")
+        tool_name = raw.get("name") or (names_by_id.get(call_id) if isinstance(call_id, str) else None)
         if role == "tool" and tool_name:
             message["tool_name"] = tool_name
         native.append(message)
