@@ -8,6 +8,7 @@ Ollama's model-management routes answer that models are managed on the hosts.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -110,7 +111,7 @@ class Frontend:
 
     async def openai_embeddings(self, request: Request) -> ASGIApp:
         routable, as_base64 = self.openai.embedding(await request.body(), client_mark(request))
-        reply = lambda result: embeddings_reply(result, routable.asked_model, as_base64)  # noqa: E731
+        reply = functools.partial(embeddings_reply, asked_model=routable.asked_model, as_base64=as_base64)
         return embed_response(self._embedding(request, routable), reply, OPENAI)
 
     async def openai_models(self, request: Request) -> Response:
