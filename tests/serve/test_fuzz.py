@@ -86,15 +86,23 @@ V1_FIELDS = [
     "temperature", "top_p", "seed", "stop", "frequency_penalty", "presence_penalty", "response_format", "tools",
     "reasoning_effort", "reasoning", "encoding_format", "dimensions", "n", "user",
 ]  # fmt: skip
+
+
+def mostly(typed: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """The typed value three times in four, else any JSON value: a wrong type stops a message early."""
+    return st.one_of(typed, typed, typed, json_values)
+
+
 content_parts = st.lists(
     st.fixed_dictionaries(
-        {"type": st.sampled_from(["text", "image_url", "input_audio", ""]) | json_values},
+        {"type": mostly(st.sampled_from(["text", "image_url", "input_audio", ""]))},
         optional={
-            "text": st.text(max_size=12) | json_values,
-            "image_url": st.fixed_dictionaries(
-                {"url": st.sampled_from(["data:image/png;base64,iVBORw0KGgo=", "data:;base64,@@", "https://x/y.png"])}
-            )
-            | json_values,
+            "text": mostly(st.text(max_size=12)),
+            "image_url": mostly(
+                st.fixed_dictionaries(
+                    {"url": st.sampled_from(["data:image/png;base64,iVBORw0KGgo=", "data:;base64,@@", "https://x/y.png"])}
+                )
+            ),
         },
     ),
     max_size=3,
@@ -103,13 +111,13 @@ tool_calls = st.lists(
     st.fixed_dictionaries(
         {},
         optional={
-            "id": st.text(max_size=6) | json_values,
-            "type": st.just("function") | json_values,
+            "id": mostly(st.sampled_from(["call_1", "call_2", ""])),
+            "type": mostly(st.just("function")),
             "function": st.fixed_dictionaries(
                 {},
                 optional={
-                    "name": st.text(max_size=6) | json_values,
-                    "arguments": st.sampled_from(["{}", '{"a":1}', "{not", "[]"]) | json_values,
+                    "name": mostly(st.sampled_from(["weather", "search", ""])),
+                    "arguments": mostly(st.sampled_from(["{}", '{"a":1}', "{not", "[]"])),
                 },
             ),
         },
@@ -120,35 +128,71 @@ v1_messages = st.lists(
     st.fixed_dictionaries(
         {},
         optional={
-            "role": st.sampled_from(["user", "system", "developer", "assistant", "tool", ""]) | json_values,
-            "content": st.text(max_size=30) | content_parts | json_values,
-            "tool_calls": tool_calls | json_values,
-            "tool_call_id": st.text(max_size=6) | json_values,
-            "reasoning": json_values,
+            "role": mostly(st.sampled_from(["user", "system", "developer", "assistant", "tool", ""])),
+            "content": mostly(st.none() | st.text(max_size=30) | content_parts),
+            "tool_calls": mostly(tool_calls),
+            "tool_call_id": st.sampled_from(["call_1", "call_2", ""]) | json_values,
+            "name": mostly(st.sampled_from(["weather", ""])),
+            "reasoning": mostly(st.text(max_size=8)),
         },
     ),
     max_size=3,
 )
+numbers = st.integers(-3, 40) | st.floats(-2, 2, allow_nan=False)
+texts = st.text(max_size=12)
+tools = st.lists(
+    st.fixed_dictionaries(
+        {"type": st.just("function")},
+        optional={"function": st.fixed_dictionaries({"name": texts}, optional={"parameters": st.just({"type": "object"}) | json_values})},
+    ),
+    max_size=2,
+)
+# Well-typed values (the decoder answers a wrong type before anything else looks at the body); a
+# body then has at most one field replaced by any JSON value.
 v1_values: dict[str, Any] = {
-    "model": field_values["model"],
-    "messages": v1_messages | json_values,
-    "stream": st.booleans() | json_values,
-    "stream_options": st.fixed_dictionaries({}, optional={"include_usage": st.booleans() | json_values}) | json_values,
-    "input": st.text(max_size=12) | st.lists(st.text(max_size=8), max_size=3) | json_values,
-    "encoding_format": st.sampled_from(["float", "base64", "int8"]) | json_values,
-    "reasoning_effort": st.sampled_from(["none", "minimal", "low", "high", "xhigh", "huge"]) | json_values,
-    "reasoning": st.fixed_dictionaries({}, optional={"effort": st.sampled_from(["low", "max", "odd"]) | json_values}) | json_values,
+    "model": st.sampled_from(MODELS) | texts,
+    "messages": v1_messages,
+    "prompt": texts,
+    "suffix": texts,
+    "input": texts | st.lists(st.text(max_size=8), max_size=3),
+    "stream": st.booleans(),
+    "stream_options": st.fixed_dictionaries({}, optional={"include_usage": st.booleans() | json_values}),
+    "max_tokens": st.integers(-3, 40),
+    "max_completion_tokens": st.integers(-3, 40),
+    "temperature": numbers,
+    "top_p": numbers,
+    "seed": st.integers(-3, 2**40),
+    "stop": texts | st.lists(texts, max_size=3),
+    "frequency_penalty": numbers,
+    "presence_penalty": numbers,
     "response_format": st.fixed_dictionaries(
         {"type": st.sampled_from(["text", "json_object", "json_schema", "yaml"]) | json_values},
         optional={"json_schema": st.fixed_dictionaries({}, optional={"schema": json_values})},
-    )
-    | json_values,
+    ),
+    "tools": tools,
+    "reasoning_effort": st.sampled_from(["none", "minimal", "low", "high", "xhigh", "huge"]),
+    "reasoning": st.fixed_dictionaries({}, optional={"effort": st.sampled_from(["low", "max", "odd"]) | json_values}),
+    "encoding_format": st.sampled_from(["float", "base64", "int8"]),
+    "dimensions": st.integers(-2, 8),
+    "n": st.integers(0, 3),
+    "user": texts,
 }
-v1_bodies = st.fixed_dictionaries({}, optional={name: v1_values.get(name, json_values) for name in V1_FIELDS})
-v1_raw_bodies = st.one_of(v1_bodies.map(lambda body: json.dumps(body).encode()), raw_bodies)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+def with_one_wrong(body: dict[str, Any], wrong: tuple[str, Any] | None) -> dict[str, Any]:
+    return body if wrong is None else {**body, wrong[0]: wrong[1]}
+
+
+v1_bodies = st.builds(
+    with_one_wrong,
+    st.fixed_dictionaries({}, optional={name: v1_values[name] for name in V1_FIELDS}),
+    st.none() | st.tuples(st.sampled_from(V1_FIELDS), json_values),
+)
+v1_json_bodies = v1_bodies.map(lambda body: json.dumps(body).encode())
+v1_raw_bodies = st.one_of(v1_json_bodies, v1_json_bodies, v1_json_bodies, raw_bodies)  # mostly bodies a client could mean
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(path=st.sampled_from(V1_POST_PATHS), body=v1_raw_bodies, extra_headers=headers)
 async def test_any_openai_request_gets_an_answer_below_500_in_openais_envelope(
     http: httpx.AsyncClient, path: str, body: bytes, extra_headers: dict[str, str]

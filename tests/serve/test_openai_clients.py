@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import httpx
 import openai
 import pytest
 import pytest_asyncio
@@ -149,6 +150,13 @@ async def test_client_mistakes_are_bad_requests_in_openais_envelope(client: open
     assert isinstance(empty.value.body, dict) and empty.value.body["type"] == "invalid_request_error"
     assert "too short" in empty.value.message and "invalid input" in no_vectors.value.message
     assert "reasoning effort" in effort.value.message and "does not support thinking" in no_thinking.value.message
+
+
+async def test_a_tool_result_naming_its_call_with_a_non_string_is_a_bad_request(served: Served) -> None:
+    async with httpx.AsyncClient(base_url=served.url) as http:
+        response = await http.post("/v1/chat/completions", json={"model": "zeta:code", "messages": [{"role": "tool", "tool_call_id": [1]}]})
+    assert response.status_code == 400
+    assert response.json()["error"]["message"] == "invalid tool_call_id: expected a string"
 
 
 async def test_a_conversation_with_tool_calls_and_results_is_routed(client: openai.AsyncOpenAI, served: Served) -> None:

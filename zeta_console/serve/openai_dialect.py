@@ -177,8 +177,10 @@ def _messages(raw_messages: Sequence[Mapping[str, Any] | None]) -> list[dict[str
             message["thinking"] = raw["reasoning"]
         if raw.get("tool_calls") is not None:
             message["tool_calls"] = _tool_calls(raw["tool_calls"], names_by_id)
-        call_id = raw.get("tool_call_id")
-        tool_name = raw.get("name") or (names_by_id.get(call_id) if isinstance(call_id, str) else None)
+        call_id = raw.get("tool_call_id") or ""
+        if not isinstance(call_id, str):
+            raise ApiError(400, "invalid tool_call_id: expected a string")
+        tool_name = raw.get("name") or names_by_id.get(call_id)
         if role == "tool" and tool_name:
             message["tool_name"] = tool_name
         native.append(message)
