@@ -30,10 +30,17 @@ PRIVATE_NETWORKS = tuple(
 LOCAL_ORIGIN_HOSTS = ("localhost", "127.0.0.1", "0.0.0.0", "[::1]")
 APP_ORIGIN_SCHEMES = ("app", "file", "tauri", "vscode-webview", "vscode-file")
 ORIGINS_ENV = "OLLAMA_ORIGINS"
+# The request headers pages may send: Ollama's list, with the headers OpenAI's JavaScript SDK adds.
+ALLOWED_REQUEST_HEADERS = (
+    "Authorization", "Content-Type", "User-Agent", "Accept", "X-Requested-With", "OpenAI-Beta", "x-stainless-arch",
+    "x-stainless-async", "x-stainless-custom-poll-interval", "x-stainless-helper-method", "x-stainless-lang", "x-stainless-os",
+    "x-stainless-package-version", "x-stainless-poll-helper", "x-stainless-retry-count", "x-stainless-runtime",
+    "x-stainless-runtime-version", "x-stainless-timeout",
+)  # fmt: skip
 # gin-contrib/cors's preflight answer, as Ollama configures it.
 PREFLIGHT_HEADERS = [
     (b"access-control-allow-methods", b"GET,POST,HEAD,OPTIONS"),
-    (b"access-control-allow-headers", b"Authorization,Content-Type,User-Agent,Accept,X-Requested-With"),
+    (b"access-control-allow-headers", ",".join(ALLOWED_REQUEST_HEADERS).encode()),
     (b"access-control-max-age", b"43200"),
     (b"vary", b"Origin, Access-Control-Request-Method, Access-Control-Request-Headers"),
 ]
