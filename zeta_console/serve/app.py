@@ -100,14 +100,13 @@ class Frontend:
         return OllamaJSONResponse({"error": message}, status_code=501)
 
     async def openai_chat(self, request: Request) -> ASGIApp:
-        routable, options = self.openai.chat(await request.body(), client_mark(request))
-        wire = OpenAIWire(routable.asked_model, chat=True, include_usage=options.include_usage)
-        return self._routed(request, routable, self.router.chat, wire, options.stream)
+        routable, include_usage = self.openai.chat(await request.body(), client_mark(request))
+        return self._routed(request, routable, self.router.chat, OpenAIWire(routable.asked_model, chat=True, include_usage=include_usage))
 
     async def openai_completion(self, request: Request) -> ASGIApp:
-        routable, options = self.openai.completion(await request.body(), client_mark(request))
-        wire = OpenAIWire(routable.asked_model, chat=False, include_usage=options.include_usage)
-        return self._routed(request, routable, self.router.generate, wire, options.stream)
+        routable, include_usage = self.openai.completion(await request.body(), client_mark(request))
+        wire = OpenAIWire(routable.asked_model, chat=False, include_usage=include_usage)
+        return self._routed(request, routable, self.router.generate, wire)
 
     async def openai_embeddings(self, request: Request) -> ASGIApp:
         routable, as_base64 = self.openai.embedding(await request.body(), client_mark(request))
@@ -121,15 +120,7 @@ class Frontend:
         model = the_model(self.catalogue, request.path_params["model"])
         return OllamaJSONResponse(model_object(model, int(self.started_at)))
 
-    def _routed(
-        self,
-        request: Request,
-        routable: Routable[RequestT],
-        route: Callable[[RequestT], RoutedChunks],
-        wire: Wire,
-        stream: bool | None = None,
-    ) -> ASGIApp:
-        """`stream`: the dialect's own flag when its default differs from Ollama's (OpenAI: off)."""
+    def _routed(self, request: Request, routable: Routable[RequestT], route: Callable[[RequestT], RoutedChunks], wire: Wire) -> ASGIApp:
         exchange = Exchange.of(request.scope)
         exchange.asked_model = routable.asked_model
 
@@ -137,7 +128,7 @@ class Frontend:
             exchange.routed = route(routable.request)
             return exchange.routed
 
-        return stream_response(open_stream, wire, routable.stream if stream is None else stream, self.upstream_urls)
+        return stream_response(open_stream, wire, routable.stream, self.upstream_urls)
 
     def _embedding(self, request: Request, routable: Routable[EmbedRequest]) -> Callable[[], Awaitable[EmbedResult]]:
         exchange = Exchange.of(request.scope)

@@ -21,7 +21,6 @@ import secrets
 import struct
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from pydantic_core import to_json
@@ -65,17 +64,11 @@ _DATA_URI = re.compile(r"data:(?:image/(?:jpeg|jpg|png|webp))?;base64,(.*)", re.
 SYSTEM_FINGERPRINT = "fp_zeta"
 
 
-@dataclass(frozen=True)
-class StreamOptions:
-    stream: bool
-    include_usage: bool
-
-
-def _stream_options(fields: Mapping[str, Any]) -> StreamOptions:
+def _include_usage(fields: Mapping[str, Any]) -> bool:
     include_usage = fields.get("stream_options", {}).get("include_usage")
     if include_usage is not None and not isinstance(include_usage, bool):
         raise ApiError(400, "stream_options.include_usage must be a boolean")
-    return StreamOptions(bool(fields.get("stream", False)), bool(include_usage))
+    return bool(include_usage)
 
 
 def _options(fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -188,7 +181,7 @@ def _messages(raw_messages: Sequence[Mapping[str, Any] | None]) -> list[dict[str
 
 
 def _base(fields: Mapping[str, Any]) -> dict[str, Any]:
-    return {"model": fields.get("model", ""), "options": _options(fields)}
+    return {"model": fields.get("model", ""), "options": _options(fields), "stream": fields.get("stream", False)}  # OpenAI: off by default
 
 
 class OpenAITranslator:
@@ -197,19 +190,20 @@ class OpenAITranslator:
     def __init__(self, native: RequestTranslator) -> None:
         self.native = native
 
-    def chat(self, body: bytes, client: str) -> tuple[Routable[ChatRequest], StreamOptions]:
+    def chat(self, body: bytes, client: str) -> tuple[Routable[ChatRequest], bool]:
+        """The request and whether a stream ends with a usage chunk."""
         fields = decode_body(body, "openai.ChatCompletionRequest", CHAT_SCHEMA)
         native = _base(fields) | {"messages": _messages(fields.get("messages", ())), "tools": fields.get("tools", [])}
         native |= {"think": _think(fields), "format": _format(fields.get("response_format"))}
-        return self.native.chat_fields(native, client), _stream_options(fields)
+        return self.native.chat_fields(native, client), _include_usage(fields)
 
-    def completion(self, body: bytes, client: str) -> tuple[Routable[GenerateRequest], StreamOptions]:
+    def completion(self, body: bytes, client: str) -> tuple[Routable[GenerateRequest], bool]:
         fields = decode_body(body, "openai.CompletionRequest", COMPLETION_SCHEMA)
         prompt = fields.get("prompt", "")
         if not isinstance(prompt, str):
             raise ApiError(400, "invalid prompt: expected a string")
         native = _base(fields) | {"prompt": prompt} | ({"suffix": fields["suffix"]} if "suffix" in fields else {})
-        return self.native.generate_fields(native, client), _stream_options(fields)
+        return self.native.generate_fields(native, client), _include_usage(fields)
 
     def embedding(self, body: bytes, client: str) -> tuple[Routable[EmbedRequest], bool]:
         """The request and whether the vectors go back as base64."""
