@@ -31,6 +31,7 @@ class RequestResult:
     fallbacks: int = 0  # endpoints that failed before the first token and were replaced
     failed_after_first_token: bool = False
     error: str | None = None
+    answer_intact: bool | None = None  # the caller's text is exactly one host's whole answer (None: not checked)
 
     @property
     def tier(self) -> str | None:
@@ -46,3 +47,5 @@ class ContenderRun:
     wall_s: float  # how long the replay took
     loop_lag_p99_ms: float | None  # event-loop lag of the harness itself: high values void the run
     results: tuple[RequestResult, ...]
+    hedges_sent: int | None = None  # None: the contender does not hedge
+    hedges_won: int | None = None

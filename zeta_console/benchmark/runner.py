@@ -34,6 +34,7 @@ class Served:
     fallbacks: int = 0
     failed_after_first_token: bool = False
     error: str | None = None
+    answer_intact: bool | None = None  # None: not checked
 
 
 class Contender(Protocol):
@@ -112,4 +113,5 @@ def _to_scenario_time(request: TraceRequest, served: Served, time_scale: float, 
         fallbacks=served.fallbacks,
         failed_after_first_token=served.failed_after_first_token,
         error=served.error,
+        answer_intact=served.answer_intact,
     )

@@ -7,6 +7,7 @@ router's own account: endpoint, fallbacks, error kind) can be matched to what th
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from zeta_console.benchmark.results import Fate
 from zeta_console.benchmark.runner import Served, prompt_text
@@ -18,11 +19,17 @@ from zeta_console.settings import Task
 
 CLIENT_PREFIX = "bench:"
 
+# (endpoint id, message contents, num_predict) -> the whole answer that endpoint's host gives
+ExpectedAnswer = Callable[[str, list[str], int], str]
+
 
 class ZetaContender:
-    def __init__(self, name: str, router: ZetaDynamicRouter) -> None:
+    def __init__(self, name: str, router: ZetaDynamicRouter, expected: ExpectedAnswer | None = None) -> None:
+        """With `expected`, every streamed answer is checked byte for byte: the caller's text must be
+        exactly the serving host's whole answer (nothing duplicated, nothing spliced from another)."""
         self.name = name
         self._router = router
+        self._expected = expected
         self._records: dict[str, RequestRecord] = {}
         router.subscribe(self._on_event)
 
@@ -35,6 +42,7 @@ class ZetaContender:
         text = prompt_text(request.prompt_tokens)
         started = time.perf_counter()
         first_token_s: float | None = None
+        pieces: list[str] = []
         try:
             if request.task is Task.EMBEDDING:
                 await self._router.embed(EmbedRequest(input=text, client=client))
@@ -49,18 +57,23 @@ class ZetaContender:
                 async for delta in self._router.chat(chat):
                     if first_token_s is None and (delta.content or delta.thinking):
                         first_token_s = time.perf_counter() - started
+                    pieces.append(delta.content)
         except Exception:  # noqa: BLE001 - the router's record says what went wrong
             pass
         total_s = time.perf_counter() - started
-        return self._served(self._records.pop(client, None), first_token_s, total_s)
+        record = self._records.pop(client, None)
+        intact = None
+        if self._expected is not None and request.task is not Task.EMBEDDING and record is not None and record.endpoint:
+            intact = "".join(pieces) == self._expected(record.endpoint, [text], request.output_tokens)
+        return self._served(record, first_token_s, total_s, intact)
 
     @staticmethod
-    def _served(record: RequestRecord | None, first_token_s: float | None, total_s: float) -> Served:
+    def _served(record: RequestRecord | None, first_token_s: float | None, total_s: float, intact: bool | None) -> Served:
         if record is None:
             return Served(Fate.LOST, error="the router emitted no record")
         fallbacks = len(record.decision.fallbacks)
         if record.outcome is Outcome.OK:
-            return Served(Fate.OK, record.endpoint, first_token_s, total_s, fallbacks)
+            return Served(Fate.OK, record.endpoint, first_token_s, total_s, fallbacks, answer_intact=intact)
         return Served(
             Fate.FAILED,
             record.endpoint,
