@@ -378,6 +378,9 @@ class RequestRun:
         try:
             delay = ctx.hedger.delay_s(ctx.metrics[primary.endpoint.id], time.monotonic()) if ctx.controls.state.hedging else None
             if delay is not None:
+                # A model that may be loading is not late: a hedge would start a second cold load and,
+                # if it won, abort the first (Ollama drops a load whose client went away).
+                delay += self._load_allowance_s(primary.endpoint)
                 done, _ = await asyncio.wait(racing, timeout=max(0.0, primary.started + delay - time.monotonic()))
                 hedge = None if done else self._hedge(primary)
                 if hedge is not None:
