@@ -31,7 +31,7 @@ async def chat_text(http: httpx.AsyncClient, model: str = "zeta:auto") -> str:
 
 
 def metric(text: str, name: str) -> float:
-    return next(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(name + " ") or line.startswith(name + "{"))
+    return next(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith((name + " ", name + "{")))
 
 
 async def test_a_hedged_stream_reaches_the_client_once_and_metrics_count_it() -> None:
