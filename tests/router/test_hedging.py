@@ -12,7 +12,7 @@ from tests.helpers import wait_until
 from tests.router.routing import FAST, Routed, answer, ask, counters_are_zero, routed
 from zeta_console.router.api import Decision, OperatorAction, Outcome, RouterEvent
 from zeta_console.settings import Hedging, Task, Timeouts
-from zeta_console.sim import Fault
+from zeta_console.sim import Fault, SimHost
 
 MODELS = {"coder@local": "qwen2.5-coder:7b", "reasoner@local": "qwen3:14b"}
 HEDGE_AFTER_S = 2.0  # scenario seconds (0.04 s of wall time at FAST)
@@ -25,7 +25,7 @@ QUESTION = "hello there"
 class StallWhereRouted:
     """On each request's first decision, stall the chosen endpoint (with `fault`) and clear the others."""
 
-    run: Routed
+    host: SimHost
     fault: Fault
     primaries: list[str] = field(default_factory=list)
 
@@ -33,7 +33,7 @@ class StallWhereRouted:
         if not isinstance(event, Decision) or event.chosen is None or event.reason.startswith("hedged"):
             return
         self.primaries.append(event.chosen)
-        host = self.run.fleet.host("local")
+        host = self.host
         for endpoint, model in MODELS.items():
             if endpoint == event.chosen:
                 host.set_fault(model, Fault(**vars(self.fault)))
@@ -60,7 +60,7 @@ def busy(run: Routed, endpoint: str) -> int:
 async def test_a_stalled_first_token_is_hedged_the_faster_wins_and_the_loser_is_freed() -> None:
     async with routed(hedging=hedging(), timeouts=PATIENT) as run:
         await warm(run)
-        stall = StallWhereRouted(run, Fault(stall_s=STALL_S))
+        stall = StallWhereRouted(run.fleet.host("local"), Fault(stall_s=STALL_S))
         run.router.subscribe(stall)
         text, record = await answer(run.router, ask(QUESTION, Task.SIMPLE))
         primary = stall.primaries[0]
@@ -84,7 +84,7 @@ async def test_the_first_first_token_wins_even_when_it_is_the_stalled_one() -> N
     # The hedge's endpoint is slower still: the primary answers first and the hedge is cancelled.
     async with routed(hedging=hedging(), timeouts=PATIENT) as run:
         await warm(run)
-        stall = StallWhereRouted(run, Fault(stall_s=STALL_S / 5))
+        stall = StallWhereRouted(run.fleet.host("local"), Fault(stall_s=STALL_S / 5))
         run.router.subscribe(stall)
         primary = "coder@local"
         run.router.subscribe(
@@ -107,7 +107,7 @@ async def test_the_budget_caps_hedges() -> None:
     # full, so the first late request is hedged, the second finds 0.5 and is not, the third finds 1.0.
     async with routed(hedging=hedging(ratio=0.5, burst=1), timeouts=PATIENT) as run:
         await warm(run)
-        run.router.subscribe(StallWhereRouted(run, Fault(stall_s=STALL_S / 5)))
+        run.router.subscribe(StallWhereRouted(run.fleet.host("local"), Fault(stall_s=STALL_S / 5)))
         records = [(await answer(run.router, ask(QUESTION, Task.SIMPLE)))[1] for _ in range(3)]
         assert [record.outcome for record in records] == [Outcome.OK] * 3
         assert [record.decision.reason.startswith("hedged") for record in records] == [True, False, True]
@@ -119,7 +119,7 @@ async def test_the_budget_caps_hedges() -> None:
 async def test_the_switch_turns_hedging_off_and_is_recorded() -> None:
     async with routed(hedging=hedging(), timeouts=PATIENT) as run:
         await warm(run)
-        stall = StallWhereRouted(run, Fault(stall_s=STALL_S / 5))
+        stall = StallWhereRouted(run.fleet.host("local"), Fault(stall_s=STALL_S / 5))
         run.router.subscribe(stall)
         action = run.router.controls.set_hedging(False, source="console")
         assert (action.action, action.target, action.old, action.new) == ("set_hedging", "hedging", "on", "off")
@@ -141,7 +141,7 @@ async def test_a_hedge_never_happens_after_the_first_token() -> None:
     async with routed(hedging=hedging(), timeouts=PATIENT) as run:
         await warm(run)
         successes = {endpoint.id: endpoint.successes for endpoint in run.router.snapshot().endpoints}
-        run.router.subscribe(StallWhereRouted(run, Fault(slow_factor=20.0)))
+        run.router.subscribe(StallWhereRouted(run.fleet.host("local"), Fault(slow_factor=20.0)))
         text, record = await answer(run.router, ask(QUESTION, Task.SIMPLE, options={"num_predict": 60}))
         assert record.outcome is Outcome.OK and not record.decision.reason.startswith("hedged")
         assert record.ttft_s is not None and record.ttft_s < HEDGE_AFTER_S / FAST
@@ -159,7 +159,7 @@ async def test_by_default_a_request_is_hedged_once_it_is_later_than_its_endpoint
     async with routed(hedging=Hedging(ratio=1.0), timeouts=PATIENT) as run:
         for _ in range(3):  # measured: each endpoint gets a p95 (whichever the policy picks)
             await warm(run)
-        run.router.subscribe(StallWhereRouted(run, Fault(stall_s=STALL_S)))
+        run.router.subscribe(StallWhereRouted(run.fleet.host("local"), Fault(stall_s=STALL_S)))
         _, record = await answer(run.router, ask(QUESTION, Task.SIMPLE))
         assert record.decision.reason.startswith("hedged after ")
         assert record.ttft_s is not None and record.ttft_s < STALL_S / FAST / 2

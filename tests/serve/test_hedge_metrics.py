@@ -8,11 +8,12 @@ from dataclasses import replace
 import httpx
 
 from tests.helpers import wait_until
+from tests.router.test_hedging import MODELS, StallWhereRouted
 from tests.serve.conftest import FAST, busy_slots, serving
 from zeta_console.settings import Hedging, Settings, Timeouts
 from zeta_console.sim import Fault
 
-CODER, REASONER = "qwen2.5-coder:7b", "qwen3:14b"
+CODER, REASONER = MODELS.values()
 HELLO = "hello there"
 STALL_S = 200.0  # 1 s of wall time at FAST
 BASE = replace(Settings(), hedging=Hedging(ratio=1.0, delay_s=0.05), timeouts=Timeouts(first_token_s=30.0))
@@ -41,9 +42,11 @@ async def test_a_hedged_stream_reaches_the_client_once_and_metrics_count_it() ->
         for model in (CODER, REASONER):  # both models loaded: a model that may be loading is not hedged
             await chat_text(http, model)
         host = stack.fleet.host("local")
-        host.set_fault(CODER, Fault(stall_s=STALL_S))  # the coder, the first choice for a simple question, straggles
+        stall = StallWhereRouted(host, Fault(stall_s=STALL_S))  # whichever model the router picks first straggles
+        stack.router.subscribe(stall)
         text = await chat_text(http)
-        assert text == host.chat_answer(REASONER, [HELLO])  # the hedge's whole answer, nothing of the coder's
+        winner = next(model for endpoint, model in MODELS.items() if endpoint != stall.primaries[0])
+        assert text == host.chat_answer(winner, [HELLO])  # the hedge's whole answer, nothing of the straggler's
         await wait_until(lambda: busy_slots(stack.fleet) == 0, timeout=STALL_S / FAST / 2, message="the stalled attempt's slot freed")
         after = (await http.get("/metrics")).text
         for result, count in (("sent", 1), ("won", 1), ("cancelled", 1), ("denied", 0)):
