@@ -33,6 +33,7 @@ class RequestResult:
     error: str | None = None
     conversation: int | None = None  # the chat this request is a turn of
     turn: int = 0
+    answer_intact: bool | None = None  # the caller's text is exactly one host's whole answer (None: not checked)
 
     @property
     def tier(self) -> str | None:
@@ -52,3 +53,5 @@ class ContenderRun:
     wall_s: float  # how long the replay took
     loop_lag_p99_ms: float | None  # event-loop lag of the harness itself: high values void the run
     results: tuple[RequestResult, ...]
+    hedges_sent: int | None = None  # None: the contender does not hedge
+    hedges_won: int | None = None

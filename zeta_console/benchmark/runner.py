@@ -37,6 +37,7 @@ class Served:
     failed_after_first_token: bool = False
     error: str | None = None
     reply: str = ""  # the answer's text (a conversation sends it back in its next turn)
+    answer_intact: bool | None = None  # None: not checked
 
 
 Message = Mapping[str, str]
@@ -149,4 +150,5 @@ def _to_scenario_time(request: TraceRequest, served: Served, time_scale: float, 
         error=served.error,
         conversation=request.conversation,
         turn=request.turn,
+        answer_intact=served.answer_intact,
     )

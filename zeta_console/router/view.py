@@ -11,6 +11,7 @@ from zeta_console.router.candidates import EndpointState
 from zeta_console.router.controls import OperatorControls, task_needs
 from zeta_console.router.endpoint import Endpoint
 from zeta_console.router.health import CircuitBreakers, HealthMonitor
+from zeta_console.router.hedging import Hedger
 from zeta_console.router.metrics import EndpointMetrics, FleetTraffic
 from zeta_console.router.policies import policy_names
 from zeta_console.router.slots import SlotTable
@@ -48,6 +49,7 @@ class RouterView:
         health: HealthMonitor,
         controls: OperatorControls,
         traffic: FleetTraffic,
+        hedger: Hedger,
     ) -> None:
         """`capabilities` is the router's own mapping (updated in place as /api/show answers)."""
         self._endpoints = endpoints
@@ -58,6 +60,7 @@ class RouterView:
         self._health = health
         self._controls = controls
         self._traffic = traffic
+        self._hedger = hedger
 
     def endpoint_state(self, endpoint: Endpoint, queued: int, now: float) -> EndpointState:
         """What a policy knows about one endpoint right now; `queued`: the requests ahead in the router's queue."""
@@ -216,4 +219,5 @@ class RouterView:
             hosts={name: host.resources for name, host in self._health.hosts.items()},
             differs_from_config=self._controls.differs_from_config(),
             installed={name: tuple(host.installed.values()) for name, host in self._health.hosts.items() if host.installed is not None},
+            hedging=self._hedger.snapshot(self._controls.state.hedging),
         )
