@@ -1,0 +1,160 @@
+"""Reading a server's own load gauges over HTTP: a real llama.cpp server under load, and loopback
+servers answering with vLLM's and SGLang's texts (detection remembered, `none`, failed reads)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from tests.backends.test_telemetry_parsing import SGLANG_METRICS, VLLM_METRICS
+from tests.helpers import wait_until
+from tests.llama_fleet import LlamaServers
+from zeta_console.backends.telemetry import ServerTelemetry
+from zeta_console.backends.types import QueueSignals
+
+
+@asynccontextmanager
+async def filled(url: str, requests: int, max_tokens: int = 48) -> AsyncIterator[list[asyncio.Task[httpx.Response]]]:
+    """`requests` chats sent straight to a llama.cpp server at once (not through any router), each
+    generating exactly `max_tokens` tokens; cancelled (the server frees the slot) on the way out."""
+    body = {
+        "model": "any",
+        "messages": [{"role": "user", "content": "Tell me a long story."}],
+        "max_tokens": max_tokens,
+        "ignore_eos": True,
+    }
+    async with httpx.AsyncClient(timeout=60) as client:
+        tasks = [asyncio.create_task(client.post(f"{url}/v1/chat/completions", json=body)) for _ in range(requests)]
+        try:
+            yield tasks
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_a_real_llama_server_with_one_slot_and_three_requests_runs_one_and_defers_two(llama_servers: LlamaServers) -> None:
+    server = llama_servers.own("busy", parallel=1)
+    telemetry = ServerTelemetry(server.url)
+    try:
+        assert await telemetry.read() == QueueSignals(server="llama.cpp", running=0, waiting=0, slots=1)
+        assert telemetry.kind == "llamacpp"  # detected from /v1/models' owned_by
+        async with filled(server.url, 3):
+            seen: list[QueueSignals | None] = []
+
+            async def one_running_two_deferred() -> bool:
+                seen.append(await telemetry.read())
+                return seen[-1] == QueueSignals(server="llama.cpp", running=1, waiting=2, slots=1)
+
+            await wait_until(one_running_two_deferred, timeout=30, interval=0.02, message=f"1 running, 2 deferred (read {seen[-3:]})")
+    finally:
+        await telemetry.aclose()
+
+
+class Canned:
+    """A loopback HTTP server answering each path with a status and a text the test sets."""
+
+    def __init__(self) -> None:
+        self.replies: dict[str, tuple[int, str]] = {}
+        self.asked: list[str] = []
+        self.url = ""
+
+    async def _reply(self, request: Request) -> Response:
+        self.asked.append(request.url.path)
+        status, text = self.replies.get(request.url.path, (404, "404 page not found"))
+        return PlainTextResponse(text, status_code=status, media_type="application/json" if text.startswith("{") else "text/plain")
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[Canned]:
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        app = Starlette(routes=[Route("/{path:path}", self._reply)])
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+        task = asyncio.create_task(server.serve(sockets=[sock]))
+        await wait_until(lambda: server.started, message="the canned server")
+        try:
+            yield self
+        finally:
+            server.should_exit = True
+            await task
+
+
+@pytest.fixture
+async def canned() -> AsyncIterator[Canned]:
+    async with Canned().running() as server:
+        yield server
+
+
+async def test_auto_detects_vllm_once_and_reads_its_metrics(canned: Canned) -> None:
+    canned.replies = {
+        "/v1/models": (200, '{"object":"list","data":[{"id":"Qwen/Qwen3-8B","owned_by":"vllm"}]}'),
+        "/metrics": (200, VLLM_METRICS),
+    }
+    telemetry = ServerTelemetry(f"{canned.url}/v1")  # an OpenAI base URL: the gauges sit beside /v1
+    try:
+        assert await telemetry.read() == QueueSignals(server="vLLM", running=5, waiting=5, kv_cache_usage=0.62)
+        assert await telemetry.read() == QueueSignals(server="vLLM", running=5, waiting=5, kv_cache_usage=0.62)
+        assert canned.asked == ["/v1/models", "/metrics", "/metrics"]  # the kind is remembered
+        canned.replies["/metrics"] = (200, "upstream connect error or disconnect/reset before headers")
+        assert await telemetry.read() == QueueSignals(server="vLLM")  # malformed: unknown, not idle
+        canned.replies["/metrics"] = (500, "Internal Server Error")
+        assert await telemetry.read() == QueueSignals(server="vLLM")
+    finally:
+        await telemetry.aclose()
+
+
+async def test_auto_detects_sglang_by_its_metric_prefix_when_models_do_not_say(canned: Canned) -> None:
+    canned.replies = {
+        "/v1/models": (200, '{"object":"list","data":[{"id":"qwen","owned_by":"someone"}]}'),
+        "/metrics": (200, SGLANG_METRICS),
+    }
+    telemetry = ServerTelemetry(canned.url)
+    try:
+        assert await telemetry.read() == QueueSignals(server="SGLang", running=12, waiting=3, kv_cache_usage=0.27)
+        assert telemetry.kind == "sglang"
+    finally:
+        await telemetry.aclose()
+
+
+async def test_a_server_with_no_known_gauges_has_none_and_is_not_asked_again(canned: Canned) -> None:
+    canned.replies = {"/v1/models": (200, '{"object":"list","data":[{"id":"llama3.2:latest","owned_by":"library"}]}')}
+    telemetry = ServerTelemetry(canned.url)
+    try:
+        assert await telemetry.read() is None  # Ollama's /v1, LM Studio: the router counts for itself
+        assert await telemetry.read() is None
+        assert canned.asked == ["/v1/models", "/metrics"]
+    finally:
+        await telemetry.aclose()
+
+
+async def test_telemetry_none_reads_nothing(canned: Canned) -> None:
+    telemetry = ServerTelemetry(canned.url, "none")
+    assert await telemetry.read() is None
+    assert canned.asked == []
+
+
+async def test_a_configured_kind_skips_detection_and_an_unreachable_server_is_unknown(canned: Canned) -> None:
+    canned.replies = {"/metrics": (200, SGLANG_METRICS)}
+    telemetry = ServerTelemetry(canned.url, "sglang")
+    unreachable = ServerTelemetry("http://127.0.0.1:9", "vllm")  # discard port: connection refused
+    undetected = ServerTelemetry("http://127.0.0.1:9")
+    try:
+        assert (await telemetry.read() or QueueSignals()).running == 12
+        assert canned.asked == ["/metrics"]
+        assert await unreachable.read() == QueueSignals(server="vLLM")
+        assert await undetected.read() == QueueSignals()  # unknown; detection is tried again next time
+        assert undetected.kind is None
+    finally:
+        for each in (telemetry, unreachable, undetected):
+            await each.aclose()
