@@ -16,6 +16,7 @@ from zeta_console.settings import HostConfig, Timeouts
 
 BACKENDS: dict[str, str] = {
     "ollama": "zeta_console.backends.ollama:OllamaBackend",
+    "openai": "zeta_console.backends.openai:OpenAIBackend",
 }
 
 # How a kind of host is named to people (the console's cards) until its server's gauges say more
@@ -34,7 +35,7 @@ class Backends:
 
     def __init__(self, hosts: Iterable[HostConfig], timeouts: Timeouts) -> None:
         hosts = tuple(hosts)
-        self._by_host = {host.name: backend_factory(host.api)(host.url, timeouts) for host in hosts}
+        self._by_host = {host.name: backend_factory(host.api)(host, timeouts) for host in hosts}
         self._labels = {host.name: LABELS.get(host.api, host.api) for host in hosts}
 
     def __getitem__(self, host: str) -> Backend:
