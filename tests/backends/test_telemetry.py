@@ -21,6 +21,7 @@ from tests.helpers import wait_until
 from tests.llama_fleet import LlamaServers
 from zeta_console.backends.telemetry import ServerTelemetry
 from zeta_console.backends.types import QueueSignals
+from zeta_console.settings import Telemetry
 
 
 @asynccontextmanager
@@ -139,15 +140,15 @@ async def test_a_server_with_no_known_gauges_has_none_and_is_not_asked_again(can
 
 
 async def test_telemetry_none_reads_nothing(canned: Canned) -> None:
-    telemetry = ServerTelemetry(canned.url, "none")
+    telemetry = ServerTelemetry(canned.url, Telemetry.NONE)
     assert await telemetry.read() is None
     assert canned.asked == []
 
 
 async def test_a_configured_kind_skips_detection_and_an_unreachable_server_is_unknown(canned: Canned) -> None:
     canned.replies = {"/metrics": (200, SGLANG_METRICS)}
-    telemetry = ServerTelemetry(canned.url, "sglang")
-    unreachable = ServerTelemetry("http://127.0.0.1:9", "vllm")  # discard port: connection refused
+    telemetry = ServerTelemetry(canned.url, Telemetry.SGLANG)
+    unreachable = ServerTelemetry("http://127.0.0.1:9", Telemetry.VLLM)  # discard port: connection refused
     undetected = ServerTelemetry("http://127.0.0.1:9")
     try:
         assert (await telemetry.read() or QueueSignals()).running == 12

@@ -16,7 +16,6 @@ read with a small httpx client of their own (one per event loop), not the `opena
 
 from __future__ import annotations
 
-import asyncio
 import math
 import re
 from collections.abc import Mapping
@@ -26,12 +25,12 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from zeta_console.backends.clients import PerLoop
 from zeta_console.backends.types import QueueSignals
+from zeta_console.settings import Telemetry
 
-TELEMETRY_MODES = ("auto", "llamacpp", "vllm", "sglang", "none")  # a host's `telemetry:` setting
-LABELS = {"llamacpp": "llama.cpp", "vllm": "vLLM", "sglang": "SGLang"}  # as people know them
+LABELS: Mapping[str, str] = {"llamacpp": "llama.cpp", "vllm": "vLLM", "sglang": "SGLang"}  # as people know them
 READ_TIMEOUT_S = 2.0
-NONE = "none"
 _PREFIX = re.compile(r"^(?:# (?:HELP|TYPE) )?(llamacpp|vllm|sglang):", re.MULTILINE)
 
 
@@ -117,28 +116,20 @@ def server_root(url: str) -> str:
 
 
 class ServerTelemetry:
-    """Reads one server's gauges. `mode`: one of TELEMETRY_MODES."""
+    """Reads one server's gauges, as its host's `telemetry` setting says."""
 
-    def __init__(self, url: str, mode: str = "auto", *, api_key: str | None = None, timeout_s: float = READ_TIMEOUT_S) -> None:
+    def __init__(self, url: str, mode: Telemetry = Telemetry.AUTO, *, api_key: str | None = None) -> None:
         self.root = server_root(url)
-        self.kind: str | None = None if mode == "auto" else mode  # None: not detected yet
-        self._headers: Mapping[str, str] = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._timeout = httpx.Timeout(timeout_s)
-        self._clients: dict[asyncio.AbstractEventLoop, httpx.AsyncClient] = {}
+        self.kind: str | None = None if mode is Telemetry.AUTO else mode.value  # None: not detected yet
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}  # llama.cpp's --api-key guards /metrics too
+        self._clients = PerLoop(lambda: httpx.AsyncClient(base_url=self.root, headers=headers, timeout=httpx.Timeout(READ_TIMEOUT_S)))
         self._slots: int | None = None  # llama.cpp's /props total_slots, once read
 
     def _client(self) -> httpx.AsyncClient:
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
-            for stale in [other for other, c in self._clients.items() if c.is_closed]:
-                del self._clients[stale]
-            client = httpx.AsyncClient(base_url=self.root, headers=dict(self._headers), timeout=self._timeout)
-            self._clients[loop] = client
-        return client
+        return self._clients.get()
 
     async def aclose(self) -> None:
-        client = self._clients.pop(asyncio.get_running_loop(), None)
+        client = self._clients.pop()
         if client is not None:
             await client.aclose()
 
@@ -148,7 +139,7 @@ class ServerTelemetry:
             self.kind = await self._detect()
             if self.kind is None:  # the server did not answer: try again next time
                 return QueueSignals()
-        if self.kind == NONE:
+        if self.kind == Telemetry.NONE:
             return None
         if self.kind == "llamacpp":
             return await self._read_llamacpp()
@@ -167,7 +158,7 @@ class ServerTelemetry:
         if kind is None:
             text = await self._get_text("/metrics")
             kind = kind_from_metrics(text) if text is not None else None
-        return kind or NONE
+        return kind or Telemetry.NONE.value
 
     async def _read_llamacpp(self) -> QueueSignals:
         if self._slots is None:
