@@ -8,7 +8,6 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
 import pytest
 import uvicorn
 from starlette.applications import Starlette
@@ -18,48 +17,28 @@ from starlette.routing import Route
 
 from tests.backends.test_telemetry_parsing import SGLANG_METRICS, VLLM_METRICS
 from tests.helpers import wait_until
-from tests.llama_fleet import LlamaServers
+from tests.llama_fleet import LlamaServers, filled
+from zeta_console.backends.openai import OpenAIBackend
 from zeta_console.backends.telemetry import ServerTelemetry
 from zeta_console.backends.types import QueueSignals
-from zeta_console.settings import Telemetry
-
-
-@asynccontextmanager
-async def filled(url: str, requests: int, max_tokens: int = 48) -> AsyncIterator[list[asyncio.Task[httpx.Response]]]:
-    """`requests` chats sent straight to a llama.cpp server at once (not through any router), each
-    generating exactly `max_tokens` tokens; cancelled (the server frees the slot) on the way out."""
-    body = {
-        "model": "any",
-        "messages": [{"role": "user", "content": "Tell me a long story."}],
-        "max_tokens": max_tokens,
-        "ignore_eos": True,
-    }
-    async with httpx.AsyncClient(timeout=60) as client:
-        tasks = [asyncio.create_task(client.post(f"{url}/v1/chat/completions", json=body)) for _ in range(requests)]
-        try:
-            yield tasks
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+from zeta_console.settings import HostConfig, Telemetry, Timeouts
 
 
 async def test_a_real_llama_server_with_one_slot_and_three_requests_runs_one_and_defers_two(llama_servers: LlamaServers) -> None:
     server = llama_servers.own("busy", parallel=1)
-    telemetry = ServerTelemetry(server.url)
+    backend = OpenAIBackend(HostConfig("busy", server.url, api="openai"), Timeouts())
     try:
-        assert await telemetry.read() == QueueSignals(server="llama.cpp", running=0, waiting=0, slots=1)
-        assert telemetry.kind == "llamacpp"  # detected from /v1/models' owned_by
+        assert await backend.queue_signals() == QueueSignals(server="llama.cpp", running=0, waiting=0, slots=1)
         async with filled(server.url, 3):
             seen: list[QueueSignals | None] = []
 
             async def one_running_two_deferred() -> bool:
-                seen.append(await telemetry.read())
+                seen.append(await backend.queue_signals())
                 return seen[-1] == QueueSignals(server="llama.cpp", running=1, waiting=2, slots=1)
 
             await wait_until(one_running_two_deferred, timeout=30, interval=0.02, message=f"1 running, 2 deferred (read {seen[-3:]})")
     finally:
-        await telemetry.aclose()
+        await backend.aclose()
 
 
 class Canned:

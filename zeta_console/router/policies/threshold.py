@@ -87,6 +87,7 @@ class ThresholdPolicy(ScreenedPolicy):
         if tier is None:
             chosen = pool[pick_lowest(scores, inp.rng)]
             reason = f"every endpoint over a threshold; {chosen.id} is the least over ({crossed(chosen)})"
+            replicas = [chosen]
         else:
             replicas = [e for e, score in zip(pool, scores, strict=True) if score <= 1.0 and e.tier == tier]
             chosen = replicas[pick_lowest([float(outstanding(e)) for e in replicas], inp.rng)]
@@ -94,7 +95,7 @@ class ThresholdPolicy(ScreenedPolicy):
         wait = all_full(pool)
         extra = "every slot busy, waiting" if wait else ""
         candidates = partial(_candidates, inp.endpoints, s, tier, scores, ratios)
-        return PolicyResult(chosen.id, candidates, with_notes(reason, s, server_notes(chosen), extra), wait)
+        return PolicyResult(chosen.id, candidates, with_notes(reason, s, server_notes(*replicas), extra), wait)
 
 
 def _fallback_reason(inp: DecisionInput, s: Screen, tier: str, chosen: EndpointState, scores: list[float]) -> str:
