@@ -1,16 +1,22 @@
 """Through the real router over real llama.cpp servers: a server whose one slot is taken and whose
 queue holds two deferred requests from other clients (sent straight to it, so the router's own
 count of it stays 0) loses new traffic to its idle twin, under every policy, on the figures the
-health loop reads from the server."""
+health loop reads from the server. Gauges that cannot be read are unknown, not idle."""
 
 from __future__ import annotations
 
+import time
+from dataclasses import replace
+
+from tests.backends.test_telemetry_parsing import VLLM_METRICS
+from tests.canned_http import Canned
 from tests.helpers import wait_until
 from tests.llama_fleet import LlamaServers, filled
 from tests.router.routing import answer, ask
 from zeta_console.backends.types import QueueSignals
 from zeta_console.composition import build_router
 from zeta_console.router.api import EndpointSnapshot
+from zeta_console.router.candidates import EndpointState
 from zeta_console.router.policies import policy_names
 from zeta_console.router.router import ZetaDynamicRouter
 from zeta_console.settings import Adaptive, HostConfig, ModelConfig, Settings, Task
@@ -47,3 +53,28 @@ async def test_new_traffic_moves_away_from_a_real_server_with_deferred_requests(
                     _, record = await answer(router, ask("Say hi.", task=Task.CODE, options={"num_predict": 4}))
                     assert (record.outcome, record.endpoint) == ("ok", "coder@gpu2"), f"{policy}: {record.decision.reason}"
                     assert "coder@gpu1 server 1/1 busy" in record.decision.reason, f"{policy}: {record.decision.reason}"
+
+
+VLLM_MODELS = '{"object":"list","data":[{"id":"coder","object":"model","owned_by":"vllm","max_model_len":32768}]}'
+
+
+async def test_gauges_that_cannot_be_read_are_unknown_not_idle_and_the_routers_own_count_stands() -> None:
+    async with Canned().running() as vllm:  # vLLM's replies in its real formats
+        vllm.replies = {"/v1/models": (200, VLLM_MODELS), "/metrics": (200, VLLM_METRICS)}
+        settings = replace(
+            real_pair(vllm.url, "http://127.0.0.1:9"), models=(ModelConfig("coder", "coder", ("gpu1",), frozenset({"completion"})),)
+        )
+        async with build_router(settings, health_poll_s=0.05, seed=1) as router:
+            endpoint = router.endpoints["coder@gpu1"]
+
+            def state() -> EndpointState:
+                return router.view.endpoint_state(endpoint, 0, time.monotonic())
+
+            await wait_until(lambda: card(router, "coder@gpu1").server_signals is not None, message="a reading")
+            assert card(router, "coder@gpu1").server_signals == QueueSignals(server="vLLM", running=5, waiting=5, kv_cache_usage=0.62)
+            # 5 running and 5 waiting: vLLM runs at least 5 at once, whatever the configured slots say.
+            assert (state().server_running, state().server_waiting, state().server_slots) == (5, 5, 5)
+            vllm.replies["/metrics"] = (200, "<html><body>502 Bad Gateway</body></html>")
+            await wait_until(lambda: card(router, "coder@gpu1").server_signals == QueueSignals(server="vLLM"), message="an unknown reading")
+            assert (state().server_running, state().server_waiting) == (None, None)  # not 0: the router counts for itself
+            assert card(router, "coder@gpu1").server == "vLLM"
