@@ -33,12 +33,15 @@ class PerLoop(Generic[Client]):
 
 
 def describe_transport_error(error: BaseException) -> str:
-    """The root cause in a few words ("connection refused"), not the client's generic wrapper text."""
+    """The root cause in a few words ("connection refused", "peer closed connection without sending
+    complete message body"), not a client's generic wrapper text ("Connection error.")."""
     cause: BaseException | None = error
+    deepest = str(error) or type(error).__name__
     while cause is not None:
         if isinstance(cause, ConnectionRefusedError):
             return "connection refused"
         if isinstance(cause, OSError) and cause.strerror:
             return cause.strerror.lower()
+        deepest = str(cause) or deepest
         cause = cause.__cause__ or cause.__context__
-    return str(error) or type(error).__name__
+    return deepest
