@@ -8,8 +8,8 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
+from tests.backends.scripted_openai import ScriptedServer, Status
 from tests.backends.test_telemetry_parsing import VLLM_METRICS
-from tests.canned_http import Canned
 from tests.helpers import wait_until
 from tests.llama_fleet import LlamaServers, filled
 from tests.router.routing import answer, ask
@@ -55,12 +55,12 @@ async def test_new_traffic_moves_away_from_a_real_server_with_deferred_requests(
                     assert "coder@gpu1 server 1/1 busy" in record.decision.reason, f"{policy}: {record.decision.reason}"
 
 
-VLLM_MODELS = '{"object":"list","data":[{"id":"coder","object":"model","owned_by":"vllm","max_model_len":32768}]}'
+VLLM_MODELS = {"object": "list", "data": [{"id": "coder", "object": "model", "owned_by": "vllm", "max_model_len": 32768}]}
 
 
 async def test_gauges_that_cannot_be_read_are_unknown_not_idle_and_the_routers_own_count_stands() -> None:
-    async with Canned().running() as vllm:  # vLLM's replies in its real formats
-        vllm.replies = {"/v1/models": (200, VLLM_MODELS), "/metrics": (200, VLLM_METRICS)}
+    async with ScriptedServer() as vllm:  # vLLM's replies in its real formats
+        vllm.replies = {"/v1/models": Status(200, VLLM_MODELS), "/metrics": Status(200, VLLM_METRICS)}
         settings = replace(
             real_pair(vllm.url, "http://127.0.0.1:9"), models=(ModelConfig("coder", "coder", ("gpu1",), frozenset({"completion"})),)
         )
@@ -74,7 +74,7 @@ async def test_gauges_that_cannot_be_read_are_unknown_not_idle_and_the_routers_o
             assert card(router, "coder@gpu1").server_signals == QueueSignals(server="vLLM", running=5, waiting=5, kv_cache_usage=0.62)
             # 5 running and 5 waiting: vLLM runs at least 5 at once, whatever the configured slots say.
             assert (state().server_running, state().server_waiting, state().server_slots) == (5, 5, 5)
-            vllm.replies["/metrics"] = (200, "<html><body>502 Bad Gateway</body></html>")
+            vllm.replies["/metrics"] = Status(200, "<html><body>502 Bad Gateway</body></html>")
             await wait_until(lambda: card(router, "coder@gpu1").server_signals == QueueSignals(server="vLLM"), message="an unknown reading")
             assert (state().server_running, state().server_waiting) == (None, None)  # not 0: the router counts for itself
             assert card(router, "coder@gpu1").server == "vLLM"
