@@ -56,6 +56,7 @@ def endpoint(tier: str, model: str, status: EndpointStatus, **changes: Any) -> E
         "load_s": 2.5, "successes": 120, "errors": 1, "error_rate": 0.008, "errors_by_kind": MappingProxyType({"busy": 1}),
         "resident": True, "size_bytes": int(5.2 * GB), "size_vram_bytes": int(5.2 * GB), "expires_at": T0 + 252,
         "ttft_history": wave(40, 0.3, 0.12, 0.0), "latency_history": wave(40, 2.5, 1.0, 1.0), "tps_history": wave(40, 40, 5, 0),
+        "server": "Ollama",
     }  # fmt: skip
     values.update(changes)
     return EndpointSnapshot(**values)

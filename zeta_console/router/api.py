@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
-from zeta_console.backends.types import Delta, Embeddings
+from zeta_console.backends.types import Delta, Embeddings, QueueSignals
 from zeta_console.backends.types import ErrorKind as ErrorKind  # records carry the backend's kind; importers may take it from here
 from zeta_console.settings import PolicyName, Task, Thresholds
 
@@ -149,6 +149,10 @@ class EndpointSnapshot:
     ttft_history: tuple[float, ...]  # bounded, oldest first, for sparklines
     latency_history: tuple[float, ...]
     tps_history: tuple[float, ...]
+    server: str = ""  # what the host runs, as people call it: "Ollama", "llama.cpp", "vLLM", "SGLang", "OpenAI"
+    # The server's own gauges as last read, while recent (None: it has none, or the reading is stale);
+    # figures it did not give, or a read that failed, are None.
+    server_signals: QueueSignals | None = None
 
 
 @dataclass(frozen=True)

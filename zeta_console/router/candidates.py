@@ -40,6 +40,12 @@ class EndpointState:
     last_sample_age_s: float | None = None  # staleness of the telemetry (freshest probe or response); None = unknown, not stale
     latency_ewma_s: float | None = None  # peak-EWMA of total latency: the expected service time of a queued request
     status_reason: str = ""  # why the status is what it is (a MISSING endpoint's exclusion names it)
+    # The server's own counts (its gauges, plus what this router sent there since they were read) and the
+    # slots it runs, when it has gauges and they are fresh; None: it has none (Ollama) or they are unknown
+    # or stale, and policies count this router's own `in_flight` against `slots`.
+    server_running: int | None = None
+    server_waiting: int | None = None
+    server_slots: int | None = None
 
 
 @dataclass(frozen=True)

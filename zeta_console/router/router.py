@@ -59,7 +59,9 @@ class ZetaDynamicRouter:
         self.metrics = {endpoint_id: EndpointMetrics(time_scale) for endpoint_id in self.endpoints}
         host_urls = {host.name: host.url for host in settings.hosts}
         self.backends = Backends(settings.hosts, settings.timeouts)
-        self.health = HealthMonitor(self.backends, host_urls, health_poll_s, on_round=self._after_health_round)
+        self.health = HealthMonitor(
+            self.backends, host_urls, health_poll_s, on_round=self._after_health_round, own_in_flight=self._host_in_flight
+        )
         self.traffic = FleetTraffic()
         self.hedger = Hedger(settings.hedging)
         self.view = RouterView(
@@ -173,6 +175,9 @@ class ZetaDynamicRouter:
         self._read_capabilities_soon()
 
     # -- read side -------------------------------------------------------------------------
+
+    def _host_in_flight(self, host: str) -> int:
+        return self.view.host_in_flight(host)
 
     def snapshot(self) -> RouterSnapshot:
         return self.view.snapshot()

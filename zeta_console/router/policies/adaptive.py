@@ -2,7 +2,8 @@
 
 score = (wait_s + load_s + prefill_s) x feedback x retry + tier_penalty_s   (lower is better)
   wait_s          work ahead beyond the free slots x expected service time / slots (`predicted_wait_s`,
-                  which admission also uses to shed a request that would wait past its patience)
+                  which admission also uses to shed a request that would wait past its patience); the
+                  work and the slots are the server's own where it reports them (llama.cpp, vLLM, SGLang)
   load_s          cold-start time when the model is not resident (a busy warm endpoint can lose
                   to an idle cold one: warm-first only while warm is idle)
   prefill_s       prompt tokens x prefill rate (peak-EWMA TTFT when the rate is unknown), slowed by
@@ -36,10 +37,13 @@ from zeta_console.router.policies.base import (
     ScreenedPolicy,
     all_full,
     assemble,
+    capacity,
+    on_server,
     pick_lowest,
     queue_estimate,
     scored_candidate,
     seconds,
+    server_notes,
     service_time_s,
     ttft_estimate,
     with_notes,
@@ -59,11 +63,11 @@ _FACTORS = (4, 5)
 
 def predict(e: EndpointState, prompt_tokens: int, embedding: bool, rank: int, weight: float) -> tuple[float, Terms]:
     """An endpoint's score and its terms."""
-    slots = e.slots if e.slots > 0 else 1
+    slots = capacity(e)
     service = service_time_s(e)
     if service is None:
         service = SEED_SERVICE_S
-    in_flight = e.in_flight
+    in_flight = on_server(e)
     # predicted_wait_s((e,)) inlined: this runs for every candidate of every decision.
     ahead = in_flight + e.queued + e.recent_fast_failures + 1 - slots
     wait = ahead * service / slots if ahead > 0 else 0.0
@@ -82,9 +86,8 @@ def predict(e: EndpointState, prompt_tokens: int, embedding: bool, rank: int, we
 
 def is_saturated(e: EndpointState) -> bool:
     """Queue over threshold or stale telemetry: the endpoint should not take more work now."""
-    over = e.in_flight - e.slots
     age = e.last_sample_age_s
-    return e.queued + (over if over > 0 else 0) > e.thresholds.queue or (age is not None and age > STALE_TELEMETRY_S)
+    return queue_estimate(e) > e.thresholds.queue or (age is not None and age > STALE_TELEMETRY_S)
 
 
 def saturation(e: EndpointState) -> str:
@@ -156,6 +159,7 @@ class AdaptivePolicy(ScreenedPolicy):
         beaten = _runner_up(scores, open_, chosen)
         if beaten is not None:
             parts.append(f"beat {pool[beaten].id} (score {scores[beaten]:.2f}) on {deciding_term(t, terms[beaten])}")
+        parts.append(server_notes(winner, pool[beaten] if beaten is not None else None))
         if gated:
             parts.extend(f"{pool[i].id} {why}" for i, why in excluded.items())
         elif is_saturated(winner):
@@ -165,7 +169,7 @@ class AdaptivePolicy(ScreenedPolicy):
             parts.append("every slot busy, waiting")
         cached = (holder, session.cached_tokens) if holder is not None and session is not None else None
         candidates = partial(_candidates, inp.endpoints, s.rejected, pool, scores, terms, excluded, cached)
-        return PolicyResult(winner.id, candidates, with_notes("; ".join(parts), s), wait)
+        return PolicyResult(winner.id, candidates, with_notes("; ".join(part for part in parts if part), s), wait)
 
 
 def _candidates(
