@@ -60,7 +60,11 @@ async def open_loop(http: httpx.AsyncClient, url: str, rate: float, seconds: flo
 
     async def one(scheduled: float) -> None:
         nonlocal errors
-        response = await http.post(url, json=BODY)
+        try:
+            response = await http.post(url, json=BODY)
+        except httpx.HTTPError:  # an overloaded server may close connections: count it, as a status error
+            errors += 1
+            return
         if response.status_code == 200:
             latencies.append(loop.time() - scheduled)
         else:

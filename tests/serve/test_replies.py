@@ -43,10 +43,10 @@ def test_chat_lines_are_the_client_models_bytes() -> None:
 
 
 def test_a_reply_without_streaming_merges_text_thinking_and_tool_calls() -> None:
-    reply = ReplyAccumulator(Shape.CHAT)
+    reply = ReplyAccumulator(Shape.CHAT, "zeta:code")
     for delta in (Delta(thinking="a"), Delta(thinking="b", content="x"), Delta(tool_calls=(CALL,)), Delta(content="y", final=FINAL)):
         reply.add(delta)
-    merged = json.loads(reply.reply("zeta:code"))
+    merged = json.loads(reply.reply())
     calls = [{"function": {"name": "weather", "arguments": dict(CALL.arguments)}}]
     assert merged["message"] == {"role": "assistant", "content": "xy", "thinking": "ab", "tool_calls": calls}
     assert merged["done"] is True and {name: merged[name] for name in STATS} == STATS

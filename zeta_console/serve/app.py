@@ -21,16 +21,16 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from zeta_console.ollama_api.errors import ApiError, OllamaJSONResponse, error_response
-from zeta_console.router.api import EmbedResult, Router
-from zeta_console.router.requests import ChatRequest, EmbedRequest
+from zeta_console.router.api import Chunk, RoutedPieces, Router
+from zeta_console.router.requests import ChatRequest, GenerateRequest
 from zeta_console.serve import listing
 from zeta_console.serve.access_log import CLIENT_CLOSED_REQUEST, AccessLog, Exchange
 from zeta_console.serve.catalogue import Catalogue
 from zeta_console.serve.metrics import ServeMetrics
-from zeta_console.serve.relay import RoutedChunks, embed_reply, embed_response, legacy_embedding_reply, stream_response
-from zeta_console.serve.replies import Shape, header_safe
+from zeta_console.serve.passthrough import OllamaPassThrough, RawEncoding
+from zeta_console.serve.relay import Encoding, Result, embed_reply, embed_response, legacy_embedding_reply, relayed_reply, stream_response
+from zeta_console.serve.replies import DeltaEncoding, Shape, header_safe
 from zeta_console.serve.security import ORIGINS_ENV, BodyTooLarge, OriginPolicy, RequestGuard, origins_from_env
-from zeta_console.serve.translate import Request as RequestT
 from zeta_console.serve.translate import RequestTranslator, Routable
 from zeta_console.settings import Settings
 
@@ -47,7 +47,10 @@ def client_mark(request: Request) -> str:
 
 
 class OllamaFrontend:
-    """Request handlers, bound to one router and one catalogue."""
+    """Request handlers, bound to one router and one catalogue.
+
+    When every host speaks Ollama's API, inference is relayed as bytes (`passthrough.py`); otherwise
+    it goes through the backends' neutral deltas and is written back as Ollama's replies."""
 
     def __init__(self, router: Router, settings: Settings) -> None:
         self.router = router
@@ -55,6 +58,12 @@ class OllamaFrontend:
         self.translate = RequestTranslator(self.catalogue)
         self.upstream_urls = {endpoint.id: endpoint.url for endpoint in router.snapshot().endpoints}
         self.started_at = time.time()
+        same_dialect = all(host.api == "ollama" for host in settings.hosts)
+        self.passthrough = OllamaPassThrough(settings.timeouts) if same_dialect else None
+
+    async def aclose(self) -> None:
+        if self.passthrough is not None:
+            await self.passthrough.aclose()
 
     async def liveness(self, request: Request) -> Response:
         return PlainTextResponse("Ollama is running")
@@ -73,36 +82,55 @@ class OllamaFrontend:
         return OllamaJSONResponse(listing.show(self.catalogue, model, self.router.snapshot(), self.started_at))
 
     async def chat(self, request: Request) -> ASGIApp:
-        return self._routed(request, self.translate.chat(await request.body(), client_mark(request)), self.router.chat)
+        return self._inference(request, self.translate.chat(await request.body(), client_mark(request)))
 
     async def generate(self, request: Request) -> ASGIApp:
-        return self._routed(request, self.translate.generate(await request.body(), client_mark(request)), self.router.generate)
+        return self._inference(request, self.translate.generate(await request.body(), client_mark(request)))
 
     async def embed(self, request: Request) -> ASGIApp:
         routable = self.translate.embed(await request.body(), client_mark(request))
-        return embed_response(self._embedding(request, routable), embed_reply(routable.asked_model))
+        if self.passthrough is not None:
+            send = self.passthrough.send("/api/embed", routable.fields, routable.asked_model)
+            relayed = self._embedding(request, routable.asked_model, lambda: self.router.relay_embed(routable.request, send))
+            return embed_response(relayed, relayed_reply)
+        embedded = self._embedding(request, routable.asked_model, lambda: self.router.embed(routable.request))
+        return embed_response(embedded, embed_reply(routable.asked_model))
 
     async def embeddings(self, request: Request) -> ASGIApp:
+        """The legacy endpoint: its reply is not Ollama's /api/embed reply, so it is always rebuilt."""
         routable = self.translate.embeddings(await request.body(), client_mark(request))
-        return embed_response(self._embedding(request, routable), legacy_embedding_reply)
+        embedded = self._embedding(request, routable.asked_model, lambda: self.router.embed(routable.request))
+        return embed_response(embedded, legacy_embedding_reply)
 
-    def _routed(self, request: Request, routable: Routable[RequestT], route: Callable[[RequestT], RoutedChunks]) -> ASGIApp:
+    def _inference(self, request: Request, routable: Routable[ChatRequest] | Routable[GenerateRequest]) -> ASGIApp:
+        routed_request, asked = routable.request, routable.asked_model
+        shape = Shape.CHAT if isinstance(routed_request, ChatRequest) else Shape.GENERATE
+        if self.passthrough is not None:
+            relay = self.passthrough.stream(shape, routable.fields, asked)
+            return self._routed(request, asked, routable.stream, lambda: self.router.relay(routed_request, relay), RawEncoding(shape))
+        if isinstance(routed_request, ChatRequest):
+            return self._routed(request, asked, routable.stream, lambda: self.router.chat(routed_request), DeltaEncoding(shape, asked))
+        return self._routed(request, asked, routable.stream, lambda: self.router.generate(routed_request), DeltaEncoding(shape, asked))
+
+    def _routed(
+        self, request: Request, asked_model: str, stream: bool, route: Callable[[], RoutedPieces[Chunk]], encoding: Encoding[Chunk]
+    ) -> ASGIApp:
         exchange = Exchange.of(request.scope)
-        exchange.asked_model = routable.asked_model
+        exchange.asked_model = asked_model
 
-        def open_stream() -> RoutedChunks:
-            exchange.routed = route(routable.request)
-            return exchange.routed
+        def open_stream() -> RoutedPieces[Chunk]:
+            routed = route()
+            exchange.routed = routed
+            return routed
 
-        shape = Shape.CHAT if isinstance(routable.request, ChatRequest) else Shape.GENERATE
-        return stream_response(open_stream, routable.asked_model, shape, routable.stream, self.upstream_urls)
+        return stream_response(open_stream, encoding, stream, self.upstream_urls)
 
-    def _embedding(self, request: Request, routable: Routable[EmbedRequest]) -> Callable[[], Awaitable[EmbedResult]]:
+    def _embedding(self, request: Request, asked_model: str, send: Callable[[], Awaitable[Result]]) -> Callable[[], Awaitable[Result]]:
         exchange = Exchange.of(request.scope)
-        exchange.asked_model = routable.asked_model
+        exchange.asked_model = asked_model
 
-        async def embed() -> EmbedResult:
-            result = await self.router.embed(routable.request)
+        async def embed() -> Result:
+            result = await send()
             exchange.embedded = result.decision
             return result
 
@@ -167,6 +195,7 @@ def create_app(
             yield
         finally:
             unsubscribe()
+            await frontend.aclose()
 
     app = Starlette(
         routes=[Route(path, handler, methods=methods) for path, (handler, methods) in handlers.items()],

@@ -13,15 +13,15 @@ import asyncio
 import contextlib
 import json
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol, TypeVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from zeta_console.backends.types import BackendError, Delta, ErrorKind
-from zeta_console.router.api import Decision, EmbedResult, RequestRecord
+from zeta_console.backends.types import BackendError, ErrorKind
+from zeta_console.router.api import Chunk, Decision, EmbedResult, RelayedReply, RoutedPieces
 from zeta_console.router.errors import RejectedError
-from zeta_console.serve.replies import ReplyAccumulator, Shape, decision_headers, embed_json, ndjson_line
+from zeta_console.serve.replies import decision_headers, embed_json
 from zeta_console.serve.security import send_json_error
 
 NDJSON = b"application/x-ndjson"
@@ -29,16 +29,22 @@ JSON = b"application/json; charset=utf-8"
 SHUTTING_DOWN = "server shutting down"
 
 
-class RoutedChunks(Protocol):
-    """What `router.chat()` / `router.generate()` return."""
+Taken = TypeVar("Taken", contravariant=True)
 
-    @property
-    def decision(self) -> Decision | None: ...
-    @property
-    def record(self) -> RequestRecord | None: ...  # once the request has finished
-    def __aiter__(self) -> AsyncIterator[Delta]: ...
-    async def __anext__(self) -> Delta: ...
-    async def aclose(self) -> None: ...
+
+class Accumulator(Protocol[Taken]):
+    """Builds the single object of a `stream: false` reply from a stream's pieces."""
+
+    def add(self, piece: Taken) -> None: ...
+    def reply(self) -> bytes: ...
+
+
+class Encoding(Protocol[Taken]):
+    """How a routed stream's pieces become the client's bytes: one NDJSON line per backend delta
+    (`replies.DeltaEncoding`), or relayed bytes as they came (`passthrough.RawEncoding`)."""
+
+    def lines(self, piece: Taken) -> bytes: ...
+    def accumulator(self) -> Accumulator[Taken]: ...
 
 
 def failure_status(error: BackendError) -> int:
@@ -117,7 +123,7 @@ class CancelOnDisconnect:
 
 
 def stream_response(
-    open_stream: Callable[[], RoutedChunks], asked_model: str, shape: Shape, stream: bool, upstream_urls: Mapping[str, str]
+    open_stream: Callable[[], RoutedPieces[Chunk]], encoding: Encoding[Chunk], stream: bool, upstream_urls: Mapping[str, str]
 ) -> CancelOnDisconnect:
     """`upstream_urls`: endpoint id -> its host's URL, to name the host in a failure."""
 
@@ -134,21 +140,21 @@ def stream_response(
                 return
             headers = decision_headers(routed.decision) if routed.decision else {}
             if stream:
-                await _relay(send, routed, first, asked_model, shape, headers)
+                await _relay(send, routed, first, encoding, headers)
             else:
-                await _aggregate(send, routed, first, asked_model, shape, headers)
+                await _aggregate(send, routed, first, encoding.accumulator(), headers)
         finally:
             await routed.aclose()
 
     return CancelOnDisconnect(respond)
 
 
-async def _relay(send: Send, routed: RoutedChunks, first: Delta, asked_model: str, shape: Shape, headers: dict[str, str]) -> None:
+async def _relay(send: Send, routed: RoutedPieces[Chunk], first: Chunk, encoding: Encoding[Chunk], headers: dict[str, str]) -> None:
     await send(_start(200, NDJSON, headers))
-    await send({"type": "http.response.body", "body": ndjson_line(first, asked_model, shape), "more_body": True})
+    await send({"type": "http.response.body", "body": encoding.lines(first), "more_body": True})
     try:
-        async for delta in routed:
-            await send({"type": "http.response.body", "body": ndjson_line(delta, asked_model, shape), "more_body": True})
+        async for piece in routed:
+            await send({"type": "http.response.body", "body": encoding.lines(piece), "more_body": True})
     except BackendError as error:
         await send({"type": "http.response.body", "body": error_line(error.message), "more_body": True})
     await send({"type": "http.response.body", "body": b""})
@@ -159,20 +165,29 @@ def error_line(message: str) -> bytes:
     return json.dumps({"error": message}, separators=(",", ":")).encode() + b"\n"
 
 
-async def _aggregate(send: Send, routed: RoutedChunks, first: Delta, asked_model: str, shape: Shape, headers: dict[str, str]) -> None:
-    reply = ReplyAccumulator(shape)
+async def _aggregate(
+    send: Send, routed: RoutedPieces[Chunk], first: Chunk, reply: Accumulator[Chunk], headers: dict[str, str]
+) -> None:
     reply.add(first)
     try:
-        async for delta in routed:
-            reply.add(delta)
+        async for piece in routed:
+            reply.add(piece)
     except BackendError as error:
         await _send_failure(send, error, error.message, _encoded(headers))
         return
     await send(_start(200, JSON, headers))
-    await send({"type": "http.response.body", "body": reply.reply(asked_model)})
+    await send({"type": "http.response.body", "body": reply.reply()})
 
 
-def embed_response(embed: Callable[[], Awaitable[EmbedResult]], shape: Callable[[EmbedResult], bytes]) -> CancelOnDisconnect:
+class Answered(Protocol):
+    @property
+    def decision(self) -> Decision: ...
+
+
+Result = TypeVar("Result", bound=Answered)
+
+
+def embed_response(embed: Callable[[], Awaitable[Result]], shape: Callable[[Result], bytes]) -> CancelOnDisconnect:
     async def respond(send: Send) -> None:
         try:
             result = await embed()
@@ -187,6 +202,10 @@ def embed_response(embed: Callable[[], Awaitable[EmbedResult]], shape: Callable[
 
 def embed_reply(asked_model: str) -> Callable[[EmbedResult], bytes]:
     return lambda result: embed_json(result.response, asked_model)
+
+
+def relayed_reply(result: RelayedReply) -> bytes:
+    return result.reply.body
 
 
 def legacy_embedding_reply(result: EmbedResult) -> bytes:

@@ -79,8 +79,9 @@ class ReplyAccumulator:
     """Builds the single object of a `stream: false` reply: the final chunk with the text of
     all chunks concatenated and every tool call merged (ollama-api.md §1.3, §1.4)."""
 
-    def __init__(self, shape: Shape) -> None:
+    def __init__(self, shape: Shape, asked_model: str) -> None:
         self._shape = shape
+        self._asked_model = asked_model
         self._content: list[str] = []
         self._thinking: list[str] = []
         self._tool_calls: list[ToolCall] = []
@@ -92,9 +93,23 @@ class ReplyAccumulator:
         self._tool_calls.extend(delta.tool_calls)
         self._final = delta.final
 
-    def reply(self, asked_model: str) -> bytes:
+    def reply(self) -> bytes:
         text = _text(self._shape, "".join(self._content), "".join(self._thinking), self._tool_calls)
-        return _reply(self._shape, asked_model, self._final, text)
+        return _reply(self._shape, self._asked_model, self._final, text)
+
+
+class DeltaEncoding:
+    """A backend's deltas written as Ollama's replies (the translating path)."""
+
+    def __init__(self, shape: Shape, asked_model: str) -> None:
+        self._shape = shape
+        self._asked_model = asked_model
+
+    def lines(self, delta: Delta) -> bytes:
+        return ndjson_line(delta, self._asked_model, self._shape)
+
+    def accumulator(self) -> ReplyAccumulator:
+        return ReplyAccumulator(self._shape, self._asked_model)
 
 
 def embed_json(result: Embeddings, asked_model: str) -> bytes:
