@@ -25,7 +25,8 @@ from zeta_console.sim import Fault, FleetSpec, HostSpec, SimFleet, default_fleet
 FAST = 200.0
 CODER = "qwen2.5-coder:7b"
 CODER_PROFILE, EMBEDDER_PROFILE, REASONER_PROFILE = default_fleet_spec().hosts[0].models
-ASK = {"model": "zeta:code", "messages": [{"role": "user", "content": "write a python function"}], "options": {"num_predict": 40}}
+ASKED = "library/qwen2.5-coder:7b"  # the coder, pinned, by a name that differs from the host's
+ASK = {"model": ASKED, "messages": [{"role": "user", "content": "write a python function"}], "options": {"num_predict": 40}}
 EMULATOR_LINE = re.compile(rb'\{"model":"[^"]*","created_at"[^\n]*\n')
 
 
@@ -135,12 +136,12 @@ async def test_a_streamed_reply_is_the_emulators_bytes_with_the_asked_model_name
     async with recorded_stack() as (served, recorder), httpx.AsyncClient(base_url=served.endpoint.url) as http:
         chat = b"".join([part async for part in _streamed(http, "/api/chat", ASK)])
         chat_lines = recorder.lines()
-        generate = {"model": "zeta:code", "prompt": "write a python function", "options": {"num_predict": 20}}
+        generate = {"model": ASKED, "prompt": "write a python function", "options": {"num_predict": 20}}
         generated = b"".join([part async for part in _streamed(http, "/api/generate", generate)])
         generate_lines = recorder.lines()[len(chat_lines) :]
     assert len(chat_lines) > 10 and generate_lines
-    assert chat == b"".join(renamed(line, CODER, "zeta:code") for line in chat_lines)
-    assert generated == b"".join(renamed(line, CODER, "zeta:code") for line in generate_lines)
+    assert chat == b"".join(renamed(line, CODER, ASKED) for line in chat_lines)
+    assert generated == b"".join(renamed(line, CODER, ASKED) for line in generate_lines)
     assert b'"done":true' in chat_lines[-1] and f'"model":"{CODER}"'.encode() not in chat
 
 
@@ -157,7 +158,7 @@ async def test_a_reply_without_streaming_is_built_from_the_relayed_lines_as_olla
         lines = [json.loads(line) for line in recorder.lines()]
     assert reply.status_code == 200
     whole = reply.json()
-    assert whole == {**lines[-1], "model": "zeta:code", "message": {"role": "assistant", "content": "".join(
+    assert whole == {**lines[-1], "model": ASKED, "message": {"role": "assistant", "content": "".join(
         line["message"]["content"] for line in lines
     )}}
 
@@ -178,14 +179,22 @@ async def test_an_embedding_is_relayed_with_the_asked_model_name() -> None:
 async def test_a_failure_before_the_first_byte_fails_over_to_another_host() -> None:
     # static: the least loaded coder, whatever was measured
     async with stack(TWO_HOSTS, policy="static") as served, httpx.AsyncClient(base_url=served.endpoint.url) as http:
-        served.fleet.host("a").set_fault(CODER, Fault(error_rate=1.0))
+        a, b = served.fleet.host("a"), served.fleet.host("b")
+        a.set_fault(CODER, Fault(error_rate=1.0))
+        b.set_fault(CODER, Fault(stall_s=10_000))
         served.router.controls.drain("coder@a")
-        async with http.stream("POST", "/api/chat", json={**ASK, "options": {"num_predict": 5000}}) as busy:
-            assert busy.headers["x-zeta-endpoint"] == "coder@b"  # b now has work outstanding: a is the policy's choice
-            served.router.controls.undrain("coder@a")
-            reply = await http.post("/api/chat", json=ASK)
+        busy = asyncio.ensure_future(http.post("/api/chat", json=ASK))  # b has work outstanding: a becomes the policy's choice
+        await wait_until(lambda: _in_flight(served.router, "coder@b") == 1, message="the stalled request to reach b")
+        b.clear_faults()
+        served.router.controls.undrain("coder@a")
+        reply = await http.post("/api/chat", json=ASK)
+        busy.cancel()
     assert reply.status_code == 200 and b'"done":true' in reply.content.splitlines()[-1]
     assert (reply.headers["x-zeta-endpoint"], reply.headers["x-zeta-fallbacks"]) == ("coder@b", "coder@a")
+
+
+def _in_flight(router: ZetaDynamicRouter, endpoint: str) -> int:
+    return next(e.in_flight for e in router.snapshot().endpoints if e.id == endpoint)
 
 
 async def test_a_failure_mid_stream_ends_with_its_error_line_and_nothing_spliced() -> None:
@@ -229,7 +238,7 @@ async def test_the_journal_records_ttft_and_the_done_lines_token_counts(tmp_path
     try:
         async with stack(ONE_HOST, journal=journal) as served, httpx.AsyncClient(base_url=served.endpoint.url) as http:
             streamed = await http.post("/api/chat", json=ASK)
-            whole = await http.post("/api/generate", json={"model": "zeta:code", "prompt": "hello", "stream": False})
+            whole = await http.post("/api/generate", json={"model": ASKED, "prompt": "hello", "stream": False})
             coder = next(e for e in served.router.snapshot().endpoints if e.id == "coder@local")
         assert journal.flush(5.0)
         rows = journal.recent_requests(2)

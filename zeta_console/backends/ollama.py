@@ -54,7 +54,7 @@ def map_error(error: BaseException, *, mid_stream: bool = False) -> BackendError
         return BackendError(ErrorKind.TIMED_OUT, f"{type(error).__name__}: {error}".rstrip(": "))
     if isinstance(error, CONNECTION_ERRORS):
         kind = ErrorKind.FAILED_MID_STREAM if mid_stream else ErrorKind.UNAVAILABLE
-        return BackendError(kind, _describe_transport_error(error))
+        return BackendError(kind, describe_transport_error(error))
     if isinstance(error, pydantic.ValidationError):
         return BackendError(ErrorKind.BAD_REQUEST, f"invalid request or reply: {error.errors()[0]['msg']}")
     if isinstance(error, (httpx.HTTPError, ValueError)):  # ValueError: a malformed NDJSON line
@@ -62,7 +62,7 @@ def map_error(error: BaseException, *, mid_stream: bool = False) -> BackendError
     raise error
 
 
-def _describe_transport_error(error: BaseException) -> str:
+def describe_transport_error(error: BaseException) -> str:
     """The root cause in a few words ("connection refused"), not httpx's generic wrapper text."""
     cause: BaseException | None = error
     while cause is not None:

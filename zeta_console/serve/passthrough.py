@@ -18,17 +18,18 @@ import re
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-import httpx
+import httpcore
 from pydantic_core import to_json
 
-from zeta_console.backends.ollama import map_error
+from zeta_console.backends.ollama import describe_transport_error, map_error
 from zeta_console.backends.types import BackendError, ErrorKind, FinalTimings, RawChunk, RawReply, RawStream, kind_for_status
 from zeta_console.router.api import RelaySend, RelayStream, Upstream
 from zeta_console.serve.replies import Shape
+from zeta_console.serve.upstream_sockets import GatheringBackend
 from zeta_console.settings import Timeouts
 
 NS = 1e-9
-HEADERS = [(b"content-type", b"application/json"), (b"accept", b"application/x-ndjson")]
+HEADERS = [(b"Content-Type", b"application/json"), (b"Accept", b"application/x-ndjson")]
 ERROR_LINE = b'{"error"'
 DONE = b'"done":true'
 _EMBED_STATS = re.compile(rb'"(total_duration|load_duration|prompt_eval_count)":(\d+)')
@@ -94,20 +95,32 @@ def _final_of(block: bytes) -> FinalTimings | None:
     return final_timings(parsed) if isinstance(parsed, dict) and parsed.get("done") is True else None
 
 
+def transport_error(error: Exception, mid_stream: bool) -> BackendError:
+    """A failure of httpcore (httpx's transport layer) in the router's terms, as the backend maps httpx's."""
+    if isinstance(error, httpcore.TimeoutException):
+        return BackendError(ErrorKind.TIMED_OUT, f"{type(error).__name__}: {error}".rstrip(": "))
+    if isinstance(error, (httpcore.NetworkError, httpcore.ProtocolError)):
+        return BackendError(ErrorKind.FAILED_MID_STREAM if mid_stream else ErrorKind.UNAVAILABLE, describe_transport_error(error))
+    return map_error(error, mid_stream=mid_stream)
+
+
 class OllamaPassThrough:
-    """Carries requests to Ollama hosts as bytes: one connection pool (httpx's transport) per app."""
+    """Carries requests to Ollama hosts as bytes: one httpcore connection pool per app, on
+    `upstream_sockets.GatheringBackend` (one send per request, a cheap idle check)."""
 
     def __init__(self, timeouts: Timeouts) -> None:
         # The router enforces first-token, idle and total deadlines itself; these are backstops, as
         # in the backend.
-        timeout = httpx.Timeout(connect=timeouts.connect_s, read=timeouts.total_s, write=timeouts.connect_s, pool=timeouts.total_s)
-        self._extensions = {"timeout": timeout.as_dict()}
-        self._transport: httpx.AsyncHTTPTransport | None = None
+        self._extensions = {
+            "timeout": {"connect": timeouts.connect_s, "read": timeouts.total_s, "write": timeouts.connect_s, "pool": timeouts.total_s}
+        }
+        self._pool: httpcore.AsyncConnectionPool | None = None
+        self._hosts: dict[str, bytes] = {}
 
     async def aclose(self) -> None:
-        if self._transport is not None:
-            await self._transport.aclose()
-            self._transport = None
+        if self._pool is not None:
+            await self._pool.aclose()
+            self._pool = None
 
     def stream(self, shape: Shape, fields: Mapping[str, Any], asked_model: str) -> RelayStream:
         """How the router reaches one endpoint for this chat or generate. Upstream always streams:
@@ -132,34 +145,37 @@ class OllamaPassThrough:
 
         return send
 
-    async def _open(self, url: str, body: bytes) -> httpx.Response:
-        if self._transport is None:
-            self._transport = httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=None, max_keepalive_connections=None))
-        request = httpx.Request("POST", url, content=body, headers=HEADERS, extensions=self._extensions)
-        return await self._transport.handle_async_request(request)
+    async def _open(self, url: str, body: bytes) -> httpcore.Response:
+        if self._pool is None:
+            self._pool = httpcore.AsyncConnectionPool(max_connections=None, network_backend=GatheringBackend())
+        host = self._hosts.get(url)
+        if host is None:
+            parsed = httpcore.URL(url)
+            host = self._hosts[url] = parsed.host if parsed.port is None else b"%b:%d" % (parsed.host, parsed.port)
+        headers = [(b"Host", host), *HEADERS, (b"Content-Length", b"%d" % len(body))]
+        request = httpcore.Request(b"POST", url, headers=headers, content=body, extensions=self._extensions)
+        return await self._pool.handle_async_request(request)
 
     async def _whole(self, url: str, body: bytes) -> tuple[int, bytes]:
         try:
             response = await self._open(url, body)
             try:
-                return response.status_code, await _read(response)
+                return response.status, await response.aread()
             finally:
                 await response.aclose()
-        except BackendError:
-            raise
         except Exception as error:
-            raise map_error(error) from error
+            raise transport_error(error, mid_stream=False) from error
 
     async def _lines(self, url: str, body: bytes, old: bytes, new: bytes) -> RawStream:
         """The upstream reply as blocks of complete lines, renamed; no I/O until the first is awaited.
         Closing it closes the connection, which makes Ollama stop generating and free the slot."""
         mid_stream = False
-        response: httpx.Response | None = None
+        response: httpcore.Response | None = None
         try:
             response = await self._open(url, body)
-            if response.status_code != 200:
-                raise BackendError(kind_for_status(response.status_code), _error_text(await _read(response)), response.status_code)
-            async for block in _line_blocks(_byte_stream(response)):
+            if response.status != 200:
+                raise BackendError(kind_for_status(response.status), _error_text(await response.aread()), response.status)
+            async for block in _line_blocks(response.aiter_stream()):
                 answer, error = _split(renamed(block, old, new))
                 if answer is not None:
                     yield answer
@@ -169,13 +185,13 @@ class OllamaPassThrough:
         except BackendError:
             raise
         except Exception as error:
-            raise map_error(error, mid_stream=mid_stream) from error
+            raise transport_error(error, mid_stream) from error
         finally:
             if response is not None:
                 await response.aclose()
 
 
-async def _line_blocks(stream: httpx.AsyncByteStream) -> AsyncIterator[bytes]:
+async def _line_blocks(stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     """The bytes as they arrive, cut after their last complete line (the rest waits for its end)."""
     pending = b""
     async for data in stream:
@@ -206,16 +222,6 @@ def _body(fields: Mapping[str, Any], model: str, stream: bool | None) -> bytes:
     if stream is not None:
         sent["stream"] = stream
     return to_json(sent)
-
-
-async def _read(response: httpx.Response) -> bytes:
-    return b"".join([part async for part in _byte_stream(response)])
-
-
-def _byte_stream(response: httpx.Response) -> httpx.AsyncByteStream:
-    stream = response.stream
-    assert isinstance(stream, httpx.AsyncByteStream)  # the async transport's responses stream asynchronously
-    return stream
 
 
 class RawEncoding:
