@@ -1,15 +1,18 @@
-"""The Starlette app: Ollama's API in front of the router, plus /metrics.
+"""The Starlette app: Ollama's API and its OpenAI-compatible `/v1` routes in front of the router, plus /metrics.
 
-Routes, error shapes and defaults follow ollama-api.md §1-2: unknown paths and verbs get
-gin's plain-text 404/405, every other error Ollama's `{"error": ...}` envelope.
+Routes, error shapes and defaults follow ollama-api.md §1-2 and backends-api.md §3: unknown paths
+and verbs get gin's plain-text 404/405, every other error the envelope of the route's dialect.
+Ollama's model-management routes answer that models are managed on the hosts.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
@@ -20,16 +23,18 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from zeta_console.ollama_api.errors import ApiError, OllamaJSONResponse, error_response
-from zeta_console.router.api import Chunk, RoutedPieces, Router
-from zeta_console.router.requests import ChatRequest, GenerateRequest
+from zeta_console.ollama_api.errors import ApiError, OllamaJSONResponse
+from zeta_console.router.api import Chunk, EmbedResult, RoutedPieces, Router
+from zeta_console.router.requests import ChatRequest, EmbedRequest, GenerateRequest
 from zeta_console.serve import listing
 from zeta_console.serve.access_log import CLIENT_CLOSED_REQUEST, AccessLog, Exchange
 from zeta_console.serve.catalogue import Catalogue
+from zeta_console.serve.envelope import OPENAI, envelope_for
 from zeta_console.serve.metrics import ServeMetrics
-from zeta_console.serve.passthrough import OllamaPassThrough, RawEncoding
-from zeta_console.serve.relay import Encoding, Result, embed_reply, embed_response, legacy_embedding_reply, relayed_reply, stream_response
-from zeta_console.serve.replies import DeltaEncoding, Shape, header_safe
+from zeta_console.serve.openai_dialect import OpenAITranslator, OpenAIWire, embeddings_reply, model_object, models_list, the_model
+from zeta_console.serve.passthrough import OllamaPassThrough, OllamaRawWire
+from zeta_console.serve.relay import Result, Wire, embed_reply, embed_response, legacy_embedding_reply, relayed_reply, stream_response
+from zeta_console.serve.replies import OllamaWire, Shape, header_safe
 from zeta_console.serve.security import ORIGINS_ENV, BodyTooLarge, OriginPolicy, RequestGuard, origins_from_env
 from zeta_console.serve.translate import RequestTranslator, Routable
 from zeta_console.settings import Settings
@@ -46,17 +51,20 @@ def client_mark(request: Request) -> str:
     return f"serve:{product}@{peer}" if product else f"serve:{peer}"
 
 
-class OllamaFrontend:
-    """Request handlers, bound to one router and one catalogue.
+class Frontend:
+    """Request handlers of both dialects, bound to one router and one catalogue.
 
-    When every host speaks Ollama's API, inference is relayed as bytes (`passthrough.py`); otherwise
-    it goes through the backends' neutral deltas and is written back as Ollama's replies."""
+    When every host speaks Ollama's API, Ollama-dialect inference is relayed as bytes
+    (`passthrough.py`); otherwise it goes through the backends' neutral deltas and is written back
+    in the client's dialect."""
 
     def __init__(self, router: Router, settings: Settings) -> None:
         self.router = router
         self.catalogue = Catalogue(settings, router.snapshot)
         self.translate = RequestTranslator(self.catalogue)
+        self.openai = OpenAITranslator(self.translate)
         self.upstream_urls = {endpoint.id: endpoint.url for endpoint in router.snapshot().endpoints}
+        self.hosts = ", ".join(f"{host.name} ({host.url})" for host in settings.hosts)
         self.started_at = time.time()
         same_dialect = all(host.api == "ollama" for host in settings.hosts)
         self.passthrough = OllamaPassThrough(settings.timeouts) if same_dialect else None
@@ -82,52 +90,82 @@ class OllamaFrontend:
         return OllamaJSONResponse(listing.show(self.catalogue, model, self.router.snapshot(), self.started_at))
 
     async def chat(self, request: Request) -> ASGIApp:
-        return self._inference(request, self.translate.chat(await request.body(), client_mark(request)))
+        return self._ollama_inference(request, self.translate.chat(await request.body(), client_mark(request)))
 
     async def generate(self, request: Request) -> ASGIApp:
-        return self._inference(request, self.translate.generate(await request.body(), client_mark(request)))
+        return self._ollama_inference(request, self.translate.generate(await request.body(), client_mark(request)))
 
     async def embed(self, request: Request) -> ASGIApp:
         routable = self.translate.embed(await request.body(), client_mark(request))
         if self.passthrough is not None:
             send = self.passthrough.send("/api/embed", routable.fields, routable.asked_model)
-            relayed = self._embedding(request, routable.asked_model, lambda: self.router.relay_embed(routable.request, send))
+            relayed = self._embedding(request, routable, lambda: self.router.relay_embed(routable.request, send))
             return embed_response(relayed, relayed_reply)
-        embedded = self._embedding(request, routable.asked_model, lambda: self.router.embed(routable.request))
-        return embed_response(embedded, embed_reply(routable.asked_model))
+        return embed_response(self._embedded(request, routable), embed_reply(routable.asked_model))
 
     async def embeddings(self, request: Request) -> ASGIApp:
         """The legacy endpoint: its reply is not Ollama's /api/embed reply, so it is always rebuilt."""
         routable = self.translate.embeddings(await request.body(), client_mark(request))
-        embedded = self._embedding(request, routable.asked_model, lambda: self.router.embed(routable.request))
-        return embed_response(embedded, legacy_embedding_reply)
+        return embed_response(self._embedded(request, routable), legacy_embedding_reply)
 
-    def _inference(self, request: Request, routable: Routable[ChatRequest] | Routable[GenerateRequest]) -> ASGIApp:
+    def _ollama_inference(self, request: Request, routable: Routable[ChatRequest] | Routable[GenerateRequest]) -> ASGIApp:
         routed_request, asked = routable.request, routable.asked_model
         shape = Shape.CHAT if isinstance(routed_request, ChatRequest) else Shape.GENERATE
         if self.passthrough is not None:
             relay = self.passthrough.stream(shape, routable.fields, asked)
-            return self._routed(request, asked, routable.stream, lambda: self.router.relay(routed_request, relay), RawEncoding(shape))
+            return self._routed(request, routable, lambda: self.router.relay(routed_request, relay), OllamaRawWire(shape))
         if isinstance(routed_request, ChatRequest):
-            return self._routed(request, asked, routable.stream, lambda: self.router.chat(routed_request), DeltaEncoding(shape, asked))
-        return self._routed(request, asked, routable.stream, lambda: self.router.generate(routed_request), DeltaEncoding(shape, asked))
+            return self._routed(request, routable, lambda: self.router.chat(routed_request), OllamaWire(asked, shape))
+        return self._routed(request, routable, lambda: self.router.generate(routed_request), OllamaWire(asked, shape))
+
+    async def not_managed(self, request: Request) -> Response:
+        """Ollama's model-management routes: serve routes to models, the hosts hold them."""
+        message = f"zeta-console serve does not manage models; pull, push, create, copy and delete them on the hosts: {self.hosts}"
+        return OllamaJSONResponse({"error": message}, status_code=501)
+
+    async def openai_chat(self, request: Request) -> ASGIApp:
+        routable, include_usage = self.openai.chat(await request.body(), client_mark(request))
+        wire = OpenAIWire(routable.asked_model, chat=True, include_usage=include_usage)
+        return self._routed(request, routable, lambda: self.router.chat(routable.request), wire)
+
+    async def openai_completion(self, request: Request) -> ASGIApp:
+        routable, include_usage = self.openai.completion(await request.body(), client_mark(request))
+        wire = OpenAIWire(routable.asked_model, chat=False, include_usage=include_usage)
+        return self._routed(request, routable, lambda: self.router.generate(routable.request), wire)
+
+    async def openai_embeddings(self, request: Request) -> ASGIApp:
+        routable, as_base64 = self.openai.embedding(await request.body(), client_mark(request))
+        reply = functools.partial(embeddings_reply, asked_model=routable.asked_model, as_base64=as_base64)
+        return embed_response(self._embedded(request, routable), reply, OPENAI)
+
+    async def openai_models(self, request: Request) -> Response:
+        return OllamaJSONResponse(models_list(self.catalogue, int(self.started_at)))
+
+    async def openai_model(self, request: Request) -> Response:
+        model = the_model(self.catalogue, request.path_params["model"])
+        return OllamaJSONResponse(model_object(model, int(self.started_at)))
 
     def _routed(
-        self, request: Request, asked_model: str, stream: bool, route: Callable[[], RoutedPieces[Chunk]], encoding: Encoding[Chunk]
+        self, request: Request, routable: Routable[Any], route: Callable[[], RoutedPieces[Chunk]], wire: Wire[Chunk]
     ) -> ASGIApp:
         exchange = Exchange.of(request.scope)
-        exchange.asked_model = asked_model
+        exchange.asked_model = routable.asked_model
 
         def open_stream() -> RoutedPieces[Chunk]:
             routed = route()
             exchange.routed = routed
             return routed
 
-        return stream_response(open_stream, encoding, stream, self.upstream_urls)
+        return stream_response(open_stream, wire, routable.stream, self.upstream_urls)
 
-    def _embedding(self, request: Request, asked_model: str, send: Callable[[], Awaitable[Result]]) -> Callable[[], Awaitable[Result]]:
+    def _embedded(self, request: Request, routable: Routable[EmbedRequest]) -> Callable[[], Awaitable[EmbedResult]]:
+        return self._embedding(request, routable, lambda: self.router.embed(routable.request))
+
+    def _embedding(
+        self, request: Request, routable: Routable[EmbedRequest], send: Callable[[], Awaitable[Result]]
+    ) -> Callable[[], Awaitable[Result]]:
         exchange = Exchange.of(request.scope)
-        exchange.asked_model = asked_model
+        exchange.asked_model = routable.asked_model
 
         async def embed() -> Result:
             result = await send()
@@ -137,22 +175,27 @@ class OllamaFrontend:
         return embed
 
 
+def _error(request: Request, status: int, message: str) -> Response:
+    body = envelope_for(request.url.path).error_body(status, message)
+    return Response(body, status, media_type="application/json; charset=utf-8")
+
+
 async def _gin_status_text(request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
     if error.status_code == 405:
         return PlainTextResponse("405 method not allowed", 405, headers=error.headers)
     if error.status_code == 404:
         return PlainTextResponse("404 page not found", 404)
-    return error_response(error.status_code, str(error.detail))
+    return _error(request, error.status_code, str(error.detail))
 
 
 async def _api_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, ApiError)
-    return error.response()
+    return _error(request, error.status, error.message)
 
 
 async def _body_too_large(request: Request, error: Exception) -> Response:
-    return error_response(413, str(error))
+    return _error(request, 413, str(error))
 
 
 async def _client_gone(request: Request, error: Exception) -> Response:
@@ -160,7 +203,7 @@ async def _client_gone(request: Request, error: Exception) -> Response:
 
 
 async def _unexpected(request: Request, error: Exception) -> Response:
-    return error_response(500, f"internal error: {type(error).__name__}")
+    return _error(request, 500, f"internal error: {type(error).__name__}")
 
 
 def create_app(
@@ -168,7 +211,7 @@ def create_app(
 ) -> Starlette:
     """The endpoint's ASGI app. `check_host`: the server is bound to loopback (ollama-api.md §1.0);
     `access_log`: where each request's line goes (none by default: the console draws on the terminal)."""
-    frontend = OllamaFrontend(router, settings)
+    frontend = Frontend(router, settings)
     metrics = ServeMetrics(router.snapshot)
     origins = OriginPolicy((*settings.serve.allowed_origins, *origins_from_env(os.environ.get(ORIGINS_ENV, ""))))
 
@@ -185,6 +228,17 @@ def create_app(
         "/api/generate": (frontend.generate, ["POST"]),
         "/api/embed": (frontend.embed, ["POST"]),
         "/api/embeddings": (frontend.embeddings, ["POST"]),
+        "/api/pull": (frontend.not_managed, ["POST"]),
+        "/api/push": (frontend.not_managed, ["POST"]),
+        "/api/create": (frontend.not_managed, ["POST"]),
+        "/api/copy": (frontend.not_managed, ["POST"]),
+        "/api/delete": (frontend.not_managed, ["DELETE"]),
+        "/api/blobs/{digest}": (frontend.not_managed, ["HEAD", "POST"]),
+        "/v1/chat/completions": (frontend.openai_chat, ["POST"]),
+        "/v1/completions": (frontend.openai_completion, ["POST"]),
+        "/v1/embeddings": (frontend.openai_embeddings, ["POST"]),
+        "/v1/models": (frontend.openai_models, ["GET"]),
+        "/v1/models/{model:path}": (frontend.openai_model, ["GET"]),
         "/metrics": (scrape, ["GET"]),
     }
 

@@ -21,9 +21,11 @@ from typing import Any
 import httpcore
 from pydantic_core import to_json
 
-from zeta_console.backends.ollama import describe_transport_error, map_error
+from zeta_console.backends.clients import describe_transport_error
+from zeta_console.backends.ollama import map_error
 from zeta_console.backends.types import BackendError, ErrorKind, FinalTimings, RawChunk, RawReply, RawStream, kind_for_status
 from zeta_console.router.api import RelaySend, RelayStream, Upstream
+from zeta_console.serve.envelope import OLLAMA
 from zeta_console.serve.replies import Shape
 from zeta_console.serve.upstream_sockets import GatheringBackend
 from zeta_console.settings import Timeouts
@@ -224,23 +226,13 @@ def _body(fields: Mapping[str, Any], model: str, stream: bool | None) -> bytes:
     return to_json(sent)
 
 
-class RawEncoding:
-    """Relayed lines go to the client as they came; a `stream: false` reply is built from them."""
+class OllamaRawWire:
+    """Relayed lines go to the client as they came; for `stream: false` the single object is built
+    from them as Ollama builds it: the `done` line with the text of every line concatenated and the
+    tool calls merged (ollama-api.md §1.3, §1.4). The lines are already renamed, so the done
+    line's `model` is the name asked."""
 
-    def __init__(self, shape: Shape) -> None:
-        self._shape = shape
-
-    def lines(self, piece: RawChunk) -> bytes:
-        return piece.data
-
-    def accumulator(self) -> RawAccumulator:
-        return RawAccumulator(self._shape)
-
-
-class RawAccumulator:
-    """The single object of a `stream: false` reply, as Ollama builds it: the `done` line with the
-    text of every line concatenated and the tool calls merged (ollama-api.md §1.3, §1.4). The lines
-    are already renamed, so the done line's `model` is the name asked."""
+    envelope = OLLAMA
 
     def __init__(self, shape: Shape) -> None:
         self._chat = shape is Shape.CHAT
@@ -248,6 +240,12 @@ class RawAccumulator:
         self._thinking: list[str] = []
         self._tool_calls: list[Any] = []
         self._last: dict[str, Any] = {}
+
+    def chunk(self, piece: RawChunk) -> bytes:
+        return piece.data
+
+    def end(self) -> bytes:
+        return b""
 
     def add(self, piece: RawChunk) -> None:
         for line in piece.data.splitlines():
