@@ -124,6 +124,19 @@ async def closed_loop(http: httpx.AsyncClient, target: Target, concurrency: int,
     return done, done / (loop.time() - started)
 
 
+async def settled(process: psutil.Process, limit_s: float = 60.0) -> None:
+    """Wait until a server has worked off what an overloaded run left it (LiteLLM keeps serving
+    requests its clients gave up on), so that it does not slow the next target's run."""
+    deadline = time.monotonic() + limit_s
+    before = cpu_s(process)
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+        now = cpu_s(process)
+        if now - before < 0.05:  # under 10 % of a core
+            return
+        before = now
+
+
 def cpu_s(process: psutil.Process) -> float:
     total = 0.0
     for each in (process, *process.children(recursive=True)):
@@ -146,6 +159,7 @@ async def measure(targets: list[Target], args: argparse.Namespace) -> list[Run]:
         for rate in args.rates:
             for target in targets:
                 latencies, errors = await open_loop(http, target, rate, args.seconds)
+                await settled(target.process)
                 p50, p99 = percentile(latencies, 0.5) * 1e3, percentile(latencies, 0.99) * 1e3
                 runs.append(Run(target.name, rate, len(latencies) + errors, errors, p50, p99, len(latencies) / args.seconds))
         for target in targets:
