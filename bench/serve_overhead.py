@@ -1,6 +1,6 @@
 """Added latency of `serve`, and of LiteLLM's proxy: the same request to the emulator directly and through each.
 
-    python bench/serve_overhead.py [--seconds 10] [--rates 50,200,400] [--concurrency 16] [--litellm PATH] [--json OUT]
+    python bench/serve_overhead.py [--seconds 10] [--rates 50,200,400] [--closed-only] [--concurrency 16] [--litellm PATH] [--json OUT]
 
 Processes on this machine: the emulated fleet with zero-latency models, `serve` (router +
 endpoint) in front of it, LiteLLM's proxy in front of it too (when found), and this load
@@ -304,6 +304,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rates", type=lambda text: [float(rate) for rate in text.split(",")], default=[50.0, 200.0, 400.0])
+    parser.add_argument("--closed-only", action="store_true", help="only the closed loop: maximum req/s and CPU per request")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--litellm", metavar="PATH", help="LiteLLM's `litellm` command (litellm[proxy] in a venv of its own)")
     parser.add_argument("--no-litellm", action="store_true", help="leave LiteLLM's proxy out")
@@ -337,6 +338,8 @@ def main() -> int:
         elif not args.no_litellm:
             print("LiteLLM's proxy not found (--litellm PATH; see this script's docstring to make its venv): left out")
         started = time.perf_counter()
+        if args.closed_only:
+            args.rates = []
         runs = asyncio.run(measure(targets, args))
         result = report(runs, [target.name for target in targets], args)
         print(f"(took {time.perf_counter() - started:.0f} s)")
