@@ -2,9 +2,9 @@
 
 When the client and the host speak the same dialect, converting every chunk into objects and back
 costs most of the proxy's CPU. Here the router still decides, admits, fails over and records (the
-request runs through `router.relay` / `router.relay_embed`), but the bytes go over `httpx`'s
-transport directly (not the `ollama` client: this is serve's byte path only) and come back as
-they were written. What is read of them is only what routing needs: where each NDJSON line ends
+request runs through `router.relay` / `router.relay_embed`), but the bytes go over httpcore,
+httpx's transport layer, directly (not the `ollama` client: this is serve's byte path only) and
+come back as they were written. What is read of them is only what routing needs: where each NDJSON line ends
 (the first line is the first token), the `done` line's statistics, an `{"error": ...}` line. The
 one change is the model's name: the body sent upstream names the endpoint's model, and each reply
 line's leading `{"model":"<endpoint model>"` becomes the name the client asked for (Ollama writes
