@@ -29,9 +29,17 @@ class Stall:
     """Read the request, never answer."""
 
 
+@dataclass(frozen=True)
+class Hangup:
+    """Read the request, close the connection without a byte of answer."""
+
+
+Reply = Status | Events | Stall | Hangup
+
+
 @dataclass
 class ScriptedServer:
-    replies: dict[str, Status | Events | Stall] = field(default_factory=dict)
+    replies: dict[str, Reply | list[Reply]] = field(default_factory=dict)  # a list: one reply per request, in order
     requests: list[dict[str, Any]] = field(default_factory=list)
     authorizations: list[str] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
@@ -59,8 +67,12 @@ class ScriptedServer:
             lines = head.split("\r\n")
             self.authorizations += [line.split(":", 1)[1].strip() for line in lines if line.lower().startswith("authorization:")]
             reply = self.replies[request.get("model") or self.paths[-1]]  # a GET is scripted by its path
+            if isinstance(reply, list):
+                reply = reply.pop(0)
             if isinstance(reply, Stall):
                 await asyncio.Event().wait()
+            if isinstance(reply, Hangup):
+                return
             if isinstance(reply, Status):
                 body = reply.body.encode() if isinstance(reply.body, str) else json.dumps(reply.body).encode()
                 kind = "text/plain" if isinstance(reply.body, str) else "application/json"

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 
-from tests.backends.scripted_openai import Events, ScriptedServer, Stall, Status, chunk
+from tests.backends.scripted_openai import Events, Hangup, ScriptedServer, Stall, Status, chunk
 from tests.llama_fleet import LlamaServers
 from zeta_console.backends.openai import OpenAIBackend
 from zeta_console.backends.types import BackendError, Delta, ErrorKind
@@ -260,3 +260,22 @@ async def test_aliases_count_as_names_and_router_mode_models_not_loaded_are_not_
     assert [model.model for model in await backend.loaded()] == ["qwen", "coder"]
     facts = await backend.show("coder")
     assert facts.parameter_size == "7.62B" and facts.capabilities is None  # router mode's /props wants ?model=
+
+
+async def test_a_connection_closed_without_any_answer_is_sent_once_more(scripted: ScriptedServer) -> None:
+    listing = Status(200, {"object": "list", "data": [{"id": "m", "owned_by": "vllm"}]})
+    scripted.replies |= {
+        "once": [Hangup(), Events([chunk({"content": "ok"}, "stop")])],
+        "always": [Hangup(), Hangup()],
+        "embed": [Hangup(), Status(200, {"object": "list", "data": [{"object": "embedding", "index": 0, "embedding": [0.5]}]})],
+        "/v1/models": [Hangup(), listing],
+    }
+    backend = backend_at(scripted.url)
+    deltas = await read_all(await backend.chat("once", [{"role": "user", "content": "hi"}]))
+    assert deltas[0].content == "ok"
+    assert (await backend.embed("embed", "x")).embeddings == [[0.5]]
+    assert await backend.version() == "vLLM"
+    with pytest.raises(BackendError) as raised:  # twice: the server is really refusing, and says so
+        await anext(await backend.chat("always", [{"role": "user", "content": "hi"}]))
+    assert raised.value.kind is ErrorKind.UNAVAILABLE and raised.value.message == "Server disconnected without sending a response."
+    assert scripted.paths.count("/v1/chat/completions") == 4 and scripted.paths.count("/v1/embeddings") == 2

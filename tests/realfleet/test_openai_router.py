@@ -160,6 +160,7 @@ async def test_a_server_killed_after_its_first_token_gives_a_clear_error_and_no_
                 async for delta in stream:
                     parts.append(delta.content)
         assert raised.value.kind is ErrorKind.FAILED_MID_STREAM
+        assert raised.value.message.startswith("peer closed connection without sending complete message body")
         assert stream.record is not None and stream.record.outcome is Outcome.ERROR
         assert stream.record.endpoint == "coder@victim" and stream.record.decision.fallbacks == ()
         # Only the victim's own counting, never another server's answer appended to it.

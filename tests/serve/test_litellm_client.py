@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-import litellm
+import os
+
 import pytest
+
+# Offline: the bundled model cost map instead of a fetch at import, and no telemetry.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("LITELLM_TELEMETRY", "False")
+import litellm  # after the environment above, which it reads at import
 
 from tests.serve.conftest import Served
 

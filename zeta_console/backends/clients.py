@@ -32,16 +32,24 @@ class PerLoop(Generic[Client]):
         return self._clients.pop(asyncio.get_running_loop(), None)
 
 
+def causes(error: BaseException) -> list[BaseException]:
+    """`error` and what caused it, outermost first."""
+    chain: list[BaseException] = []
+    cause: BaseException | None = error
+    while cause is not None and cause not in chain:
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    return chain
+
+
 def describe_transport_error(error: BaseException) -> str:
     """The root cause in a few words ("connection refused", "peer closed connection without sending
     complete message body"), not a client's generic wrapper text ("Connection error.")."""
-    cause: BaseException | None = error
     deepest = str(error) or type(error).__name__
-    while cause is not None:
+    for cause in causes(error):
         if isinstance(cause, ConnectionRefusedError):
             return "connection refused"
         if isinstance(cause, OSError) and cause.strerror:
             return cause.strerror.lower()
         deepest = str(cause) or deepest
-        cause = cause.__cause__ or cause.__context__
     return deepest

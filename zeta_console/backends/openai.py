@@ -19,13 +19,13 @@ import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx2
 import openai
 from openai import AsyncOpenAI, AsyncStream
 
-from zeta_console.backends.clients import PerLoop, describe_transport_error
+from zeta_console.backends.clients import PerLoop, causes, describe_transport_error
 from zeta_console.backends.types import (
     BackendError,
     Delta,
@@ -58,6 +58,8 @@ OPTION_FIELDS: Mapping[str, str] = {
     "presence_penalty": "presence_penalty",
 }
 EXTRA_OPTIONS = ("top_k", "min_p")  # not OpenAI's, but llama.cpp, vLLM and SGLang read them as is
+NO_ANSWER = "Server disconnected without sending a response"  # httpcore's words for a connection closed before any reply
+Answer = TypeVar("Answer")
 
 
 def map_error(error: BaseException, *, mid_stream: bool = False) -> BackendError:
@@ -94,6 +96,20 @@ def _error_message(error: openai.APIError) -> str:
     if isinstance(error, openai.APIStatusError) and error.response.text.strip():
         return error.response.text.strip()[:200]
     return error.message
+
+
+async def _sent(call: Callable[[], Awaitable[Answer]]) -> Answer:
+    """`call()`, sent once more on a new connection when the server closed the connection without
+    a byte of answer: a kept-alive connection closed as the request went out on it (llama.cpp's
+    HTTP threads drop idle ones). The request was not answered at all, so sending it again is safe,
+    as browsers and Go's net/http do; the client's own retries are off, and the router's would
+    count a failure against a healthy server."""
+    try:
+        return await call()
+    except openai.APIConnectionError as error:
+        if not any(str(cause).startswith(NO_ANSWER) for cause in causes(error)):
+            raise
+    return await call()
 
 
 def _number(value: Any) -> float | None:
@@ -199,7 +215,7 @@ async def _deltas(open_stream: OpenStream, convert: Callable[[_Reading, Any], De
     mid_stream = False
     stream: AsyncIterator[Any] | None = None
     try:
-        stream = await open_stream()
+        stream = await _sent(open_stream)
         async for chunk in stream:
             try:
                 delta = convert(reading, chunk)
@@ -383,11 +399,13 @@ class OpenAIBackend:
     ) -> Embeddings:
         started = time.monotonic()
         try:
-            reply = await self._client().embeddings.create(
-                model=model,
-                input=input if isinstance(input, str) else list(input),
-                encoding_format="float",  # the client asks for base64 otherwise, which not every server speaks
-                dimensions=openai.omit if dimensions is None else dimensions,
+            reply = await _sent(
+                lambda: self._client().embeddings.create(
+                    model=model,
+                    input=input if isinstance(input, str) else list(input),
+                    encoding_format="float",  # the client asks for base64 otherwise, which not every server speaks
+                    dimensions=openai.omit if dimensions is None else dimensions,
+                )
             )
         except Exception as error:
             raise map_error(error) from error
@@ -401,7 +419,7 @@ class OpenAIBackend:
     async def _get(self, path: str) -> Any:
         """GET a path of the server's (not under /v1 unless it says so), as parsed JSON."""
         try:
-            return await self._client().get(f"{self.url}{path}", cast_to=object)
+            return await _sent(lambda: self._client().get(f"{self.url}{path}", cast_to=object))
         except Exception as error:
             raise map_error(error) from error
 

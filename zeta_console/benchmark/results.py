@@ -31,10 +31,16 @@ class RequestResult:
     fallbacks: int = 0  # endpoints that failed before the first token and were replaced
     failed_after_first_token: bool = False
     error: str | None = None
+    conversation: int | None = None  # the chat this request is a turn of
+    turn: int = 0
 
     @property
     def tier(self) -> str | None:
         return self.endpoint.split("@", 1)[0] if self.endpoint else None
+
+    @property
+    def host(self) -> str | None:
+        return self.endpoint.split("@", 1)[1] if self.endpoint and "@" in self.endpoint else None
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,18 @@ class EndpointState:
 
 
 @dataclass(frozen=True)
+class SessionHint:
+    """What the router remembers of the request's session (router/affinity.py)."""
+
+    key: str
+    holder: str | None  # the endpoint whose prompt cache holds the session's prefix; None: no endpoint known
+    cached_tokens: int  # how much of this request's prompt that cache should serve (estimated)
+    margin: float  # affinity.margin
+    unheld: str = ""  # why no endpoint is known ("new session", "forgotten: idle ...")
+    held: Mapping[str, float] = field(default_factory=dict)  # endpoint id -> sessions expected back (where a new one fits best)
+
+
+@dataclass(frozen=True)
 class DecisionInput:
     request_id: str
     classification: Classification
@@ -54,3 +66,4 @@ class DecisionInput:
     feedback_weights: Mapping[tuple[Task, str], float] = field(default_factory=dict)  # (task, tier) -> multiplier, 1.0 = neutral
     excluded: frozenset[str] = frozenset()  # endpoints already tried for this request (failover)
     rng: random.Random = field(default_factory=random.Random)
+    session: SessionHint | None = None  # a conversation the router has seen: prefer its cache holder (adaptive)

@@ -19,6 +19,7 @@ from typing import Any, Protocol, TypeVar
 
 from zeta_console.backends.registry import Backends
 from zeta_console.backends.types import BackendError, DeltaStream, Embeddings, FinalTimings
+from zeta_console.router.affinity import SessionTable, session_key
 from zeta_console.router.api import Classification, Decision, EmbedResult, ErrorKind, Outcome, RequestRecord
 from zeta_console.router.candidates import DecisionInput, EndpointState
 from zeta_console.router.classify import Classifier
@@ -75,6 +76,7 @@ class RequestState:
     deadline: float  # monotonic: started + total timeout
     prompt_tokens: int
     needs: frozenset[str]
+    session: str | None  # router/affinity.py: None for requests that are not conversations
     classification: Classification | None = None
     target_tier: str | None = None  # the request's own pin
     decision: Decision | None = None
@@ -114,6 +116,7 @@ class RunContext:
     traffic: FleetTraffic
     listeners: Listeners
     rng: random.Random
+    sessions: SessionTable
 
 
 def first_token_allowance_s(timeouts: Timeouts, prompt_tokens: int) -> float:
@@ -139,6 +142,7 @@ class RequestRun:
             deadline=now + context.settings.timeouts.total_s,
             prompt_tokens=request.estimated_prompt_tokens(),
             needs=request.capabilities_needed(),
+            session=session_key(request),
         )
 
     # -- the two ways a request runs ---------------------------------------------------------
@@ -242,6 +246,7 @@ class RequestRun:
             feedback_weights=ctx.feedback.weights(time.time()),
             excluded=frozenset(state.tried),
             rng=ctx.rng,
+            session=ctx.sessions.hint(state.session, state.prompt_tokens, now) if state.session else None,
         )
 
     async def _admit(self) -> tuple[Endpoint, bool]:
@@ -417,6 +422,9 @@ class RequestRun:
         ctx.breakers.on_success(endpoint.id, now)
         ctx.health.refresh_soon(endpoint.host)
         ctx.feedback.observe(self._task(), endpoint.tier, ok=True, ttft_s=attempt.ttft_s, latency_s=latency, at=time.time())
+        if state.session is not None:  # its slot now holds the prompt and the answer
+            output_tokens = state.timings.output_tokens if state.timings and state.timings.output_tokens else 0
+            ctx.sessions.remember(state.session, endpoint.id, state.prompt_tokens + output_tokens, now)
         state.outcome = Outcome.OK
         state.attempt = None
 

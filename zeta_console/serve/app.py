@@ -42,6 +42,7 @@ from zeta_console.settings import Settings
 # The Ollama release whose API shapes this endpoint serves (ollama-api.md).
 OLLAMA_API_VERSION = "0.32.15"
 USER_AGENT_PRODUCT_LIMIT = 40
+SESSION_HEADER = "x-zeta-session"  # the caller's conversation: its turns go back to the endpoint caching it
 
 
 def client_mark(request: Request) -> str:
@@ -90,10 +91,12 @@ class Frontend:
         return OllamaJSONResponse(listing.show(self.catalogue, model, self.router.snapshot(), self.started_at))
 
     async def chat(self, request: Request) -> ASGIApp:
-        return self._ollama_inference(request, self.translate.chat(await request.body(), client_mark(request)))
+        routable = self.translate.chat(await request.body(), client_mark(request), request.headers.get(SESSION_HEADER))
+        return self._ollama_inference(request, routable)
 
     async def generate(self, request: Request) -> ASGIApp:
-        return self._ollama_inference(request, self.translate.generate(await request.body(), client_mark(request)))
+        routable = self.translate.generate(await request.body(), client_mark(request), request.headers.get(SESSION_HEADER))
+        return self._ollama_inference(request, routable)
 
     async def embed(self, request: Request) -> ASGIApp:
         routable = self.translate.embed(await request.body(), client_mark(request))
@@ -124,12 +127,12 @@ class Frontend:
         return OllamaJSONResponse({"error": message}, status_code=501)
 
     async def openai_chat(self, request: Request) -> ASGIApp:
-        routable, include_usage = self.openai.chat(await request.body(), client_mark(request))
+        routable, include_usage = self.openai.chat(await request.body(), client_mark(request), request.headers.get(SESSION_HEADER))
         wire = OpenAIWire(routable.asked_model, chat=True, include_usage=include_usage)
         return self._routed(request, routable, lambda: self.router.chat(routable.request), wire)
 
     async def openai_completion(self, request: Request) -> ASGIApp:
-        routable, include_usage = self.openai.completion(await request.body(), client_mark(request))
+        routable, include_usage = self.openai.completion(await request.body(), client_mark(request), request.headers.get(SESSION_HEADER))
         wire = OpenAIWire(routable.asked_model, chat=False, include_usage=include_usage)
         return self._routed(request, routable, lambda: self.router.generate(routable.request), wire)
 

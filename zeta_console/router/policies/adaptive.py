@@ -11,6 +11,9 @@ score = (wait_s + load_s + prefill_s) x feedback x retry + tier_penalty_s   (low
   retry           1 / (1 - error rate): the expected number of tries
   tier_penalty_s  route rank x half the tier's TTFT threshold, so the preferred tier wins while
                   loads are similar
+For a conversation the router has seen (`inp.session`), the endpoint holding its prefix in its
+prompt cache prefills only the uncached part, and it keeps the session unless its score exceeds
+the best other's by more than `affinity.margin` (policies/affinity.py: "affinity hit / miss / moved").
 Saturated endpoints (queue over threshold, stale telemetry) are excluded unless all are; tiers
 with many replicas are sampled two at a time (power of two choices); with probability
 `explore_rate` a random eligible endpoint is taken so recovered ones get measured again.
@@ -22,6 +25,7 @@ import random
 from functools import partial
 
 from zeta_console.router.candidates import DecisionInput, EndpointState
+from zeta_console.router.policies.affinity import holder_index, stick
 from zeta_console.router.policies.base import (
     SEED_LOAD_S,
     SEED_SERVICE_S,
@@ -114,13 +118,16 @@ class AdaptivePolicy(ScreenedPolicy):
         factors = {t: (i, weights.get((task, t), 1.0)) for i, t in enumerate(s.tiers)}
         embedding = "embedding" in inp.needs
         prompt_tokens = inp.prompt_tokens
+        session = inp.session
+        holder = holder_index(session, pool)
         scores: list[float] = []
         terms: list[Terms] = []
         open_: list[int] = []
         shut: list[int] = []
         for i, e in enumerate(pool):
             rank, weight = factors[e.tier]
-            score, t = predict(e, prompt_tokens, embedding, rank, weight)
+            uncached = prompt_tokens - session.cached_tokens if i == holder and session is not None else prompt_tokens
+            score, t = predict(e, uncached, embedding, rank, weight)
             scores.append(score)
             terms.append(t)
             (shut if is_saturated(e) else open_).append(i)
@@ -130,14 +137,20 @@ class AdaptivePolicy(ScreenedPolicy):
         else:
             open_ = list(range(len(pool)))
             best = pick_lowest(scores, rng)
-        explore = len(open_) > 1 and rng.random() < self._explore_rate
-        chosen = rng.choice(open_) if explore else best
         excluded = {i: SATURATED + saturation(pool[i]) for i in shut} if gated else {}
+        affinity = stick(session, pool, holder, best, scores, open_, excluded, s.rejected) if session is not None else None
+        if affinity is not None:
+            best = affinity.chosen
+        # exploring would cost a held session its cache
+        explore = len(open_) > 1 and not (affinity is not None and affinity.hit) and rng.random() < self._explore_rate
+        chosen = rng.choice(open_) if explore else best
 
         winner = pool[chosen]
         t = terms[chosen]
         predicted = t[0] + t[1] + t[2]  # wait + load + prefill
         parts = [f"{winner.id} predicted {'completion' if embedding else 'TTFT'} {seconds(predicted)} (score {scores[chosen]:.2f})"]
+        if affinity is not None:
+            parts.append(affinity.reason)
         if explore:
             parts.append(f"explore: random pick at rate {self._explore_rate:.0%}, best by score was {pool[best].id}")
         beaten = _runner_up(scores, open_, chosen)
@@ -150,7 +163,8 @@ class AdaptivePolicy(ScreenedPolicy):
         wait = all_full(s.pool)
         if wait:
             parts.append("every slot busy, waiting")
-        candidates = partial(_candidates, inp.endpoints, s.rejected, pool, scores, terms, excluded)
+        cached = (holder, session.cached_tokens) if holder is not None and session is not None else None
+        candidates = partial(_candidates, inp.endpoints, s.rejected, pool, scores, terms, excluded, cached)
         return PolicyResult(winner.id, candidates, with_notes("; ".join(parts), s), wait)
 
 
@@ -161,9 +175,15 @@ def _candidates(
     scores: list[float],
     terms: list[Terms],
     excluded: dict[int, str],
+    cached: tuple[int, int] | None,
 ) -> Candidates:
-    """The fleet's candidates: the pool scored with its terms (`excluded`: the saturated ones, by pool index)."""
+    """The fleet's candidates: the pool scored with its terms (`excluded`: the saturated ones, by pool
+    index; `cached`: the session holder's pool index and the prompt tokens its cache serves)."""
     scored = {e.id: scored_candidate(e, scores[i], _named(terms[i]), excluded.get(i)) for i, e in enumerate(pool)}
+    if cached is not None:
+        index, tokens = cached
+        e = pool[index]
+        scored[e.id] = scored_candidate(e, scores[index], {**_named(terms[index]), "cached_tokens": float(tokens)}, excluded.get(index))
     return assemble(endpoints, scored, rejected)
 
 
