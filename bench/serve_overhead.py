@@ -1,17 +1,25 @@
-"""Added latency of `serve`: the same request to the emulator directly and through the proxy.
+"""Added latency of `serve`, and of LiteLLM's proxy: the same request to the emulator directly and through each.
 
-    python bench/serve_overhead.py [--seconds 10] [--rates 50,200] [--concurrency 16] [--json OUT]
+    python bench/serve_overhead.py [--seconds 10] [--rates 50,200,400] [--closed-only] [--concurrency 16] [--litellm PATH] [--json OUT]
 
-Three processes on this machine: the emulated fleet with zero-latency models, `serve` (router +
-endpoint) in front of it, and this load generator. Each rate is an open loop: arrivals are
-paced on a fixed schedule whatever the replies do, and a request's latency runs from its
-scheduled start to the end of its reply (so a stalled proxy cannot hide its queue). The
-request is a non-streaming chat pinned to the coder model, identical for both targets; the
-added latency is p50/p99 through the proxy minus p50/p99 direct. Maximum req/s is a closed
-loop with `--concurrency` requests always outstanding. CPU per request is the server process's
-CPU time (user + system) over the closed loop divided by the requests it answered: on a small
-shared machine it is much steadier than the latencies. Goal at 200 req/s: p50 <= 1 ms and
-p99 <= 5 ms added.
+Processes on this machine: the emulated fleet with zero-latency models, `serve` (router +
+endpoint) in front of it, LiteLLM's proxy in front of it too (when found), and this load
+generator. Each rate is an open loop: arrivals are paced on a fixed schedule whatever the replies
+do, and a request's latency runs from its scheduled start to the end of its reply (so a stalled
+proxy cannot hide its queue). The request is a non-streaming chat pinned to the coder model:
+Ollama's `/api/chat` to the emulator and to serve, OpenAI's `/v1/chat/completions` to serve
+(when it has that route) and to LiteLLM (whose `ollama_chat/` provider calls the emulator's
+`/api/chat`). The added latency is a target's p50/p99 minus the emulator's, measured in the same
+round. Maximum req/s is a closed loop with `--concurrency` requests always outstanding. CPU per
+request is the server process's CPU time (user + system, its children included) over the closed
+loop divided by the requests it answered: on a small shared machine it is much steadier than the
+latencies. Goal at 200 req/s: serve adds p50 <= 1 ms, p99 <= 5 ms, CPU <= 0.8 ms per request, and
+at most 1/5 of LiteLLM's added latency.
+
+LiteLLM's proxy is not a dependency (`litellm[proxy]` pins rich 13, which changes Textual's
+rendering): give its `litellm` command with `--litellm`, or make a venv of its own, e.g.
+`python -m venv ~/litellm-venv && ~/litellm-venv/bin/pip install 'litellm[proxy]'`; the default
+looks in /work/litellm-venv, ~/litellm-venv and on PATH. Without it the run says so and skips it.
 """
 
 from __future__ import annotations
@@ -21,19 +29,35 @@ import asyncio
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
 
 WARM_UP_REQUESTS = 300
-GOAL_P50_MS, GOAL_P99_MS = 1.0, 5.0
+GOAL_P50_MS, GOAL_P99_MS, GOAL_CPU_MS, GOAL_SHARE_OF_LITELLM = 1.0, 5.0, 0.8, 0.2
 MODEL = "qwen2.5-coder:7b"
-BODY = {"model": MODEL, "messages": [{"role": "user", "content": "hello"}], "stream": False, "options": {"num_predict": 8}}
+PROMPT = [{"role": "user", "content": "hello"}]
+OLLAMA_BODY = {"model": MODEL, "messages": PROMPT, "stream": False, "options": {"num_predict": 8}}
+OPENAI_BODY = {"model": MODEL, "messages": PROMPT, "stream": False, "max_tokens": 8}
+LITELLM_KEY = "sk-zeta-bench"
+LITELLM_CANDIDATES = ("/work/litellm-venv/bin/litellm", str(Path.home() / "litellm-venv/bin/litellm"))
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    url: str
+    body: dict[str, Any]
+    process: psutil.Process
+    headers: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -49,19 +73,28 @@ class Run:
 
 
 def percentile(samples: list[float], fraction: float) -> float:
+    if not samples:
+        return float("nan")
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
 
 
-async def open_loop(http: httpx.AsyncClient, url: str, rate: float, seconds: float) -> tuple[list[float], int]:
+async def post(http: httpx.AsyncClient, target: Target) -> bool:
+    try:
+        response = await http.post(target.url, json=target.body, headers=target.headers)
+    except httpx.HTTPError:  # an overloaded server may close connections: counted as an error
+        return False
+    return response.status_code == 200
+
+
+async def open_loop(http: httpx.AsyncClient, target: Target, rate: float, seconds: float) -> tuple[list[float], int]:
     loop = asyncio.get_running_loop()
     latencies: list[float] = []
     errors = 0
 
     async def one(scheduled: float) -> None:
         nonlocal errors
-        response = await http.post(url, json=BODY)
-        if response.status_code == 200:
+        if await post(http, target):
             latencies.append(loop.time() - scheduled)
         else:
             errors += 1
@@ -76,7 +109,7 @@ async def open_loop(http: httpx.AsyncClient, url: str, rate: float, seconds: flo
     return latencies, errors
 
 
-async def closed_loop(http: httpx.AsyncClient, url: str, concurrency: int, seconds: float) -> tuple[int, float]:
+async def closed_loop(http: httpx.AsyncClient, target: Target, concurrency: int, seconds: float) -> tuple[int, float]:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     done = 0
@@ -84,74 +117,97 @@ async def closed_loop(http: httpx.AsyncClient, url: str, concurrency: int, secon
     async def worker() -> None:
         nonlocal done
         while loop.time() < deadline:
-            await http.post(url, json=BODY)
-            done += 1
+            done += await post(http, target)
 
     started = loop.time()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return done, done / (loop.time() - started)
 
 
+async def settled(process: psutil.Process, limit_s: float = 60.0) -> None:
+    """Wait until a server has worked off what an overloaded run left it (LiteLLM keeps serving
+    requests its clients gave up on), so that it does not slow the next target's run."""
+    deadline = time.monotonic() + limit_s
+    before = cpu_s(process)
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+        now = cpu_s(process)
+        if now - before < 0.05:  # under 10 % of a core
+            return
+        before = now
+
+
 def cpu_s(process: psutil.Process) -> float:
-    times = process.cpu_times()
-    return times.user + times.system
+    total = 0.0
+    for each in (process, *process.children(recursive=True)):
+        try:
+            times = each.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
 
 
-async def measure(direct: str, proxy: str, servers: dict[str, psutil.Process], args: argparse.Namespace) -> list[Run]:
+async def measure(targets: list[Target], args: argparse.Namespace) -> list[Run]:
     limits = httpx.Limits(max_connections=512, max_keepalive_connections=512)
     runs: list[Run] = []
     async with httpx.AsyncClient(limits=limits, timeout=30) as http:
-        for base in (direct, proxy):
-            await asyncio.gather(*(http.post(f"{base}/api/chat", json=BODY) for _ in range(WARM_UP_REQUESTS // 10)))
+        for target in targets:
+            await asyncio.gather(*(post(http, target) for _ in range(WARM_UP_REQUESTS // 10)))
             for _ in range(WARM_UP_REQUESTS):
-                await http.post(f"{base}/api/chat", json=BODY)
+                await post(http, target)
         for rate in args.rates:
-            for name, base in (("direct", direct), ("proxy", proxy)):
-                latencies, errors = await open_loop(http, f"{base}/api/chat", rate, args.seconds)
-                runs.append(
-                    Run(
-                        name,
-                        rate,
-                        len(latencies) + errors,
-                        errors,
-                        percentile(latencies, 0.5) * 1e3,
-                        percentile(latencies, 0.99) * 1e3,
-                        len(latencies) / args.seconds,
-                    )
-                )
-        for name, base in (("direct", direct), ("proxy", proxy)):
-            cpu_before = cpu_s(servers[name])
-            done, per_s = await closed_loop(http, f"{base}/api/chat", args.concurrency, args.seconds)
-            cpu_ms = (cpu_s(servers[name]) - cpu_before) / done * 1e3
-            runs.append(Run(name, None, done, 0, float("nan"), float("nan"), per_s, cpu_ms))
+            for target in targets:
+                latencies, errors = await open_loop(http, target, rate, args.seconds)
+                await settled(target.process)
+                p50, p99 = percentile(latencies, 0.5) * 1e3, percentile(latencies, 0.99) * 1e3
+                runs.append(Run(target.name, rate, len(latencies) + errors, errors, p50, p99, len(latencies) / args.seconds))
+        for target in targets:
+            cpu_before = cpu_s(target.process)
+            done, per_s = await closed_loop(http, target, args.concurrency, args.seconds)
+            cpu_ms = (cpu_s(target.process) - cpu_before) / max(1, done) * 1e3
+            runs.append(Run(target.name, None, done, 0, float("nan"), float("nan"), per_s, cpu_ms))
     return runs
 
 
-def report(runs: list[Run], args: argparse.Namespace) -> dict[str, object]:
+def report(runs: list[Run], names: list[str], args: argparse.Namespace) -> dict[str, object]:
+    load = os.getloadavg()
     print(
-        f"serve overhead: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs,"
-        f" Python {platform.python_version()}, {args.seconds:g} s per run"
+        f"serve overhead: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()},"
+        f" {args.seconds:g} s per run, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the end"
     )
-    print(f"{'rate':>8} {'target':>7} {'requests':>9} {'errors':>7} {'p50 ms':>8} {'p99 ms':>8}")
-    added: dict[str, dict[str, float]] = {}
+    print(f"{'rate':>6} {'target':>14} {'requests':>9} {'errors':>7} {'p50 ms':>8} {'p99 ms':>8} {'added p50':>10} {'added p99':>10}")
+    added: dict[str, dict[str, dict[str, float]]] = {}
     for rate in args.rates:
-        pair = {run.target: run for run in runs if run.rate == rate}
-        for run in pair.values():
-            print(f"{rate:>8g} {run.target:>7} {run.requests:>9} {run.errors:>7} {run.p50_ms:>8.2f} {run.p99_ms:>8.2f}")
-        added[f"{rate:g}"] = {
-            "p50_ms": pair["proxy"].p50_ms - pair["direct"].p50_ms,
-            "p99_ms": pair["proxy"].p99_ms - pair["direct"].p99_ms,
-        }
-        print(f"{rate:>8g} {'added':>7} {'':>9} {'':>7} {added[f'{rate:g}']['p50_ms']:>8.2f} {added[f'{rate:g}']['p99_ms']:>8.2f}")
+        by_target = {run.target: run for run in runs if run.rate == rate}
+        direct = by_target["emulator"]
+        added[f"{rate:g}"] = {}
+        for name in names:
+            run = by_target[name]
+            extra = {"p50_ms": run.p50_ms - direct.p50_ms, "p99_ms": run.p99_ms - direct.p99_ms}
+            if name != "emulator":
+                added[f"{rate:g}"][name] = extra
+            shown = f"{extra['p50_ms']:>10.2f} {extra['p99_ms']:>10.2f}" if name != "emulator" else ""
+            print(f"{rate:>6g} {name:>14} {run.requests:>9} {run.errors:>7} {run.p50_ms:>8.2f} {run.p99_ms:>8.2f} {shown}")
     maximum = {run.target: run.achieved_per_s for run in runs if run.rate is None}
     cpu = {run.target: run.server_cpu_ms_per_request for run in runs if run.rate is None}
-    print(f"maximum req/s ({args.concurrency} outstanding): direct {maximum['direct']:.0f}, proxy {maximum['proxy']:.0f}")
-    print(f"server CPU per request at maximum: emulator {cpu['direct']:.3f} ms, proxy {cpu['proxy']:.3f} ms")
-    at_200 = added.get("200")
-    if at_200 is not None:
-        met = at_200["p50_ms"] <= GOAL_P50_MS and at_200["p99_ms"] <= GOAL_P99_MS
-        print(f"goal at 200 req/s (added p50 <= {GOAL_P50_MS:g} ms, p99 <= {GOAL_P99_MS:g} ms): {'met' if met else 'NOT met'}")
-    return {"runs": [asdict(run) for run in runs], "added": added, "max_per_s": maximum, "server_cpu_ms_per_request": cpu}
+    print(f"closed loop ({args.concurrency} outstanding), per target: maximum req/s, server CPU ms per request")
+    for name in names:
+        print(f"{'':>6} {name:>14} {maximum[name]:>9.0f} {cpu[name]:>9.3f}")
+    at_200 = added.get("200", {})
+    for name in (name for name in names if name.startswith("serve")):
+        if name not in at_200:
+            continue
+        verdict = [
+            f"p50 {'ok' if at_200[name]['p50_ms'] <= GOAL_P50_MS else 'NOT met'}",
+            f"p99 {'ok' if at_200[name]['p99_ms'] <= GOAL_P99_MS else 'NOT met'}",
+            f"CPU {'ok' if cpu[name] <= GOAL_CPU_MS else 'NOT met'}",
+        ]
+        if "litellm" in at_200:
+            share = at_200[name]["p50_ms"] / at_200["litellm"]["p50_ms"] if at_200["litellm"]["p50_ms"] > 0 else float("nan")
+            verdict.append(f"{share:.2f} of LiteLLM's added p50 ({'ok' if share <= GOAL_SHARE_OF_LITELLM else 'NOT met'})")
+        print(f"goal at 200 req/s for {name}: " + ", ".join(verdict))
+    return {"runs": [asdict(run) for run in runs], "added": added, "max_per_s": maximum, "server_cpu_ms_per_request": cpu, "load": load}
 
 
 # -- the two server processes --------------------------------------------------------------------
@@ -195,11 +251,63 @@ def spawn(*role: str) -> tuple[subprocess.Popen[str], str]:
     return process, process.stdout.readline().strip()
 
 
+def find_litellm(given: str | None) -> str | None:
+    if given:
+        return given
+    return next((path for path in LITELLM_CANDIDATES if os.access(path, os.X_OK)), None) or shutil.which("litellm")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def spawn_litellm(command: str, upstream: str, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """LiteLLM's proxy with one model, the emulator's coder through its `ollama_chat/` provider."""
+    config = workdir / "litellm.yaml"
+    model = {"model_name": MODEL, "litellm_params": {"model": f"ollama_chat/{MODEL}", "api_base": upstream}}
+    config.write_text(json.dumps({"model_list": [model], "general_settings": {"master_key": LITELLM_KEY}}))  # JSON is YAML
+    port = free_port()
+    # Offline: the bundled model-cost map, no telemetry; its log to a file, not this terminal.
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_TELEMETRY": "False", "LITELLM_LOG": "ERROR"}
+    log = (workdir / "litellm.log").open("wb")
+    process = subprocess.Popen(
+        [command, "--config", str(config), "--host", "127.0.0.1", "--port", str(port), "--num_workers", "1"],
+        stdout=log, stderr=subprocess.STDOUT, env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"LiteLLM's proxy exited at start ({workdir / 'litellm.log'}): {command}")
+        try:
+            if httpx.get(f"{url}/health/liveliness", timeout=1).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    process.terminate()
+    raise SystemExit(f"LiteLLM's proxy did not answer within 120 s ({workdir / 'litellm.log'})")
+
+
+def serves_openai(proxy: str) -> bool:
+    try:
+        return httpx.post(f"{proxy}/v1/chat/completions", json=OPENAI_BODY, timeout=10).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--rates", type=lambda text: [float(rate) for rate in text.split(",")], default=[50.0, 200.0])
+    parser.add_argument("--rates", type=lambda text: [float(rate) for rate in text.split(",")], default=[50.0, 200.0, 400.0])
+    parser.add_argument("--closed-only", action="store_true", help="only the closed loop: maximum req/s and CPU per request")
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--litellm", metavar="PATH", help="LiteLLM's `litellm` command (litellm[proxy] in a venv of its own)")
+    parser.add_argument("--no-litellm", action="store_true", help="leave LiteLLM's proxy out")
     parser.add_argument("--json", metavar="OUT")
     parser.add_argument("--role", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -208,16 +316,38 @@ def main() -> int:
         return 0
     emulator, direct = spawn("emulator")
     proxy_process, proxy = spawn("proxy", direct)
+    processes: list[subprocess.Popen[Any]] = [proxy_process, emulator]
+    workdir = Path(tempfile.mkdtemp(prefix="serve-overhead-"))
     try:
+        targets = [
+            Target("emulator", f"{direct}/api/chat", OLLAMA_BODY, psutil.Process(emulator.pid)),
+            Target("serve", f"{proxy}/api/chat", OLLAMA_BODY, psutil.Process(proxy_process.pid)),
+        ]
+        if serves_openai(proxy):
+            targets.append(Target("serve /v1", f"{proxy}/v1/chat/completions", OPENAI_BODY, psutil.Process(proxy_process.pid)))
+        else:
+            print("serve has no /v1/chat/completions here: its OpenAI route is left out")
+        litellm = None if args.no_litellm else find_litellm(args.litellm)
+        if litellm is not None:
+            litellm_process, litellm_url = spawn_litellm(litellm, direct, workdir)
+            processes.insert(0, litellm_process)
+            headers = {"Authorization": f"Bearer {LITELLM_KEY}"}
+            targets.append(
+                Target("litellm", f"{litellm_url}/v1/chat/completions", OPENAI_BODY, psutil.Process(litellm_process.pid), headers)
+            )
+        elif not args.no_litellm:
+            print("LiteLLM's proxy not found (--litellm PATH; see this script's docstring to make its venv): left out")
         started = time.perf_counter()
-        servers = {"direct": psutil.Process(emulator.pid), "proxy": psutil.Process(proxy_process.pid)}
-        runs = asyncio.run(measure(direct, proxy, servers, args))
-        result = report(runs, args)
+        if args.closed_only:
+            args.rates = []
+        runs = asyncio.run(measure(targets, args))
+        result = report(runs, [target.name for target in targets], args)
         print(f"(took {time.perf_counter() - started:.0f} s)")
     finally:
-        for process in (proxy_process, emulator):
+        for process in processes:
             process.terminate()
             process.wait(timeout=10)
+        shutil.rmtree(workdir, ignore_errors=True)
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2))
     return 0

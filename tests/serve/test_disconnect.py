@@ -10,6 +10,7 @@ import pytest
 
 from tests.helpers import wait_until
 from tests.serve.conftest import busy_slots, serving
+from zeta_console.sim import Fault
 
 SLOW = 20.0  # fast loads, yet a long answer is still streaming when the client leaves
 LONG_ANSWER = {
@@ -48,6 +49,8 @@ async def test_disconnect_while_queued_in_the_router_leaves_the_queue() -> None:
             found = next(point for point in served.router.snapshot().endpoints if point.id == name)
             return found.in_flight, found.queued
 
+        # Answers are 30-120 tokens: slowed down, the first one holds the only slot for about a second, not ~0.1 s.
+        served.fleet.host("local").set_fault("qwen2.5-coder:7b", Fault(slow_factor=10))
         async with http.stream("POST", "/api/chat", json=LONG_ANSWER) as holder:
             holder_lines = holder.aiter_lines()  # keep it referenced: a collected iterator closes the response
             await anext(holder_lines)

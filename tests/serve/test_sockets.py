@@ -6,11 +6,13 @@ otherwise wait for the peer's delayed ACK, ~40 ms on Linux.
 
 from __future__ import annotations
 
+import gc
 import socket
 
 import httpx
 
 from tests.serve.conftest import serving
+from zeta_console.serve.upstream_sockets import GatheringStream
 
 CHAT = {"model": "zeta:simple", "messages": [{"role": "user", "content": "hi"}], "stream": False}
 
@@ -25,5 +27,6 @@ async def test_client_and_upstream_connections_have_tcp_nodelay() -> None:
         accepted = [connection.transport.get_extra_info("socket") for connection in served.endpoint._server.server_state.connections]
         upstream_pool = served.router.backends["local"]._client()._client._transport._pool  # type: ignore[attr-defined]
         upstream = [connection._connection._network_stream.get_extra_info("socket") for connection in upstream_pool.connections]
-        assert accepted and upstream
-        assert all(_nodelay(sock) for sock in accepted + upstream)
+        relayed = [stream.get_extra_info("socket") for stream in gc.get_objects() if isinstance(stream, GatheringStream)]  # pass-through
+        assert accepted and upstream and relayed
+        assert all(_nodelay(sock) for sock in accepted + upstream + relayed)

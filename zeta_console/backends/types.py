@@ -105,11 +105,32 @@ class Delta:
 DeltaStream = AsyncGenerator[Delta, None]
 
 
+@dataclass(slots=True)
+class RawChunk:
+    """Bytes of an answer relayed as the server wrote them, for a client that speaks the server's
+    own dialect (serve's pass-through). The last chunk of a stream, and only it, has `final`."""
+
+    data: bytes
+    final: FinalTimings | None = None
+
+
+# A relayed answer: iterate it, `aclose()` it to cancel (the server stops generating).
+RawStream = AsyncGenerator[RawChunk, None]
+
+
 @dataclass(frozen=True, slots=True)
 class Embeddings:
     """The answer to an embed request: one vector per input, in order."""
 
     embeddings: Sequence[Sequence[float]]
+    timings: FinalTimings
+
+
+@dataclass(frozen=True, slots=True)
+class RawReply:
+    """A whole answer relayed as the server wrote it (an embedding), with what it cost."""
+
+    body: bytes
     timings: FinalTimings
 
 

@@ -9,12 +9,12 @@ Nothing here imports the UI.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from zeta_console.backends.types import Delta, Embeddings, QueueSignals
+from zeta_console.backends.types import Delta, Embeddings, QueueSignals, RawChunk, RawReply
 from zeta_console.backends.types import ErrorKind as ErrorKind  # records carry the backend's kind; importers may take it from here
 from zeta_console.settings import PolicyName, Task, Thresholds
 
@@ -214,18 +214,49 @@ class RouterControls(Protocol):
     def thresholds_for(self, tier: str) -> Thresholds: ...  # effective: config, then the operator's changes
 
 
-class RoutedAnswer(Protocol):
-    """A routed chat or generate: iterate its chunks, or `aclose()` it to cancel."""
+@dataclass(frozen=True)
+class RelayedReply:
+    """A relayed embedding: the server's bytes, and the decision that chose the server."""
+
+    reply: RawReply
+    decision: Decision
+
+
+Chunk = TypeVar("Chunk", Delta, RawChunk)
+
+
+class RoutedPieces(Protocol[Chunk]):
+    """A routed chat or generate: iterate its pieces, or `aclose()` it to cancel."""
 
     @property
     def decision(self) -> Decision | None: ...  # the decision in force (it changes on failover before the first token)
     @property
     def record(self) -> RequestRecord | None: ...  # once the request has finished
-    def __aiter__(self) -> AsyncIterator[Delta]: ...
-    async def __anext__(self) -> Delta: ...
+    def __aiter__(self) -> AsyncIterator[Chunk]: ...
+    async def __anext__(self) -> Chunk: ...
     async def aclose(self) -> None: ...
-    async def __aenter__(self) -> RoutedAnswer: ...
+    async def __aenter__(self) -> RoutedPieces[Chunk]: ...
     async def __aexit__(self, *exc_info: object) -> None: ...  # closes it
+
+
+RoutedAnswer = RoutedPieces[Delta]  # through the backends, as deltas
+RoutedRelay = RoutedPieces[RawChunk]  # relayed as the server wrote it
+
+
+class Upstream(Protocol):
+    """Where a relayed request goes: the endpoint the router chose, its host's URL and its model."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def model(self) -> str: ...
+
+
+# The caller's relay of a request to one endpoint, in the client's own dialect (serve's pass-through).
+RelayStream = Callable[[Upstream], Awaitable[AsyncGenerator[RawChunk, None]]]
+RelaySend = Callable[[Upstream], Awaitable[RawReply]]
 
 
 class Router(Protocol):
@@ -236,5 +267,9 @@ class Router(Protocol):
     def chat(self, request: ChatRequest) -> RoutedAnswer: ...
     def generate(self, request: GenerateRequest) -> RoutedAnswer: ...
     async def embed(self, request: EmbedRequest) -> EmbedResult: ...
+    # The same requests, routed alike, with the caller carrying the bytes to the endpoint chosen
+    # (its host speaks the client's dialect): no per-chunk conversion.
+    def relay(self, request: ChatRequest | GenerateRequest, open_stream: RelayStream) -> RoutedRelay: ...
+    async def relay_embed(self, request: EmbedRequest, send: RelaySend) -> RelayedReply: ...
     def snapshot(self) -> RouterSnapshot: ...
     def subscribe(self, listener: EventListener) -> Callable[[], None]: ...  # returns unsubscribe

@@ -16,9 +16,9 @@ import uuid
 from collections.abc import Callable, Sequence
 
 from zeta_console.backends.registry import Backends
-from zeta_console.backends.types import BackendError
+from zeta_console.backends.types import BackendError, Delta, RawChunk
 from zeta_console.router.affinity import SessionTable
-from zeta_console.router.api import EmbedResult, EventListener, OperatorAction, RouterSnapshot
+from zeta_console.router.api import EmbedResult, EventListener, OperatorAction, RelayedReply, RelaySend, RelayStream, RouterSnapshot
 from zeta_console.router.classify import Classifier
 from zeta_console.router.controls import OperatorControls, PolicyFactory
 from zeta_console.router.endpoint import Endpoint, configured_endpoints
@@ -141,14 +141,23 @@ class ZetaDynamicRouter:
 
     # -- requests: each one is a RequestRun ---------------------------------------------------
 
-    def chat(self, request: ChatRequest) -> RoutedStream:
-        return RoutedStream(self._run(request))
+    def chat(self, request: ChatRequest) -> RoutedStream[Delta]:
+        run = self._run(request)
+        return RoutedStream(run, run.open_backend_stream)
 
-    def generate(self, request: GenerateRequest) -> RoutedStream:
-        return RoutedStream(self._run(request))
+    def generate(self, request: GenerateRequest) -> RoutedStream[Delta]:
+        run = self._run(request)
+        return RoutedStream(run, run.open_backend_stream)
 
     async def embed(self, request: EmbedRequest) -> EmbedResult:
         return await self._run(request).embed()
+
+    def relay(self, request: ChatRequest | GenerateRequest, open_stream: RelayStream) -> RoutedStream[RawChunk]:
+        return RoutedStream(self._run(request), open_stream)
+
+    async def relay_embed(self, request: EmbedRequest, send: RelaySend) -> RelayedReply:
+        reply, decision = await self._run(request).answer(send)
+        return RelayedReply(reply, decision)
 
     def _run(self, request: AnyRequest) -> RequestRun:
         return RequestRun(self._runs, f"{next(self._ids):06d}-{uuid.uuid4().hex[:8]}", request)

@@ -15,10 +15,10 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from zeta_console.backends.registry import Backends
-from zeta_console.backends.types import BackendError, Delta, DeltaStream, Embeddings, FinalTimings
+from zeta_console.backends.types import BackendError, DeltaStream, Embeddings, FinalTimings
 from zeta_console.router.affinity import SessionTable, session_key
 from zeta_console.router.api import Classification, Decision, EmbedResult, ErrorKind, Outcome, RequestRecord
 from zeta_console.router.candidates import DecisionInput, EndpointState
@@ -33,7 +33,7 @@ from zeta_console.router.hedging import Hedger
 from zeta_console.router.metrics import EndpointMetrics, FleetTraffic
 from zeta_console.router.policies import PolicyResult
 from zeta_console.router.policies.base import predicted_wait_s, service_time_s
-from zeta_console.router.requests import AnyRequest, ChatRequest, EmbedRequest, GenerateRequest, StreamRequest
+from zeta_console.router.requests import AnyRequest, ChatRequest, EmbedRequest, StreamRequest
 from zeta_console.router.retry import RetryBudget, retryable
 from zeta_console.router.slots import SlotTable, Waiter
 from zeta_console.router.view import RouterView
@@ -41,6 +41,26 @@ from zeta_console.settings import Settings, Task, Timeouts
 from zeta_console.wording import counted
 
 Answer = TypeVar("Answer")
+
+
+class Piece(Protocol):
+    """A piece of a streamed answer: a backend's `Delta`, or bytes relayed as they came (`RawChunk`)."""
+
+    @property
+    def final(self) -> FinalTimings | None: ...  # set on the last piece, and only on it
+
+
+class Whole(Protocol):
+    """A whole answer: a backend's `Embeddings`, or a relayed `RawReply`."""
+
+    @property
+    def timings(self) -> FinalTimings: ...
+
+
+P = TypeVar("P", bound=Piece)
+W = TypeVar("W", bound=Whole)
+# How a request reaches one endpoint: through its backend, or relayed as bytes by the caller.
+StreamOpener = Callable[[Endpoint], Awaitable[AsyncGenerator[P, None]]]
 
 LAST_ATTEMPT_GRACE = 2.0  # the last attempt gets this many times the first-token allowance
 LOAD_ALLOWANCE_FACTOR = 3.0
@@ -108,8 +128,9 @@ def first_token_allowance_s(timeouts: Timeouts, prompt_tokens: int) -> float:
 
 
 class RequestRun:
-    """One request's life. `stream()` (chat, generate) or `embed()` runs it; `finish()` records a
-    stream that was closed before it ever ran."""
+    """One request's life. `stream()` (chat, generate) or `answer()` (embed) runs it; `finish()`
+    records a stream that was closed before it ever ran. Each is given how to reach an endpoint:
+    `open_backend_stream` / `send_backend_embed`, or a caller's relay of the client's own bytes."""
 
     def __init__(self, context: RunContext, request_id: str, request: AnyRequest) -> None:
         self._ctx = context
@@ -130,17 +151,16 @@ class RequestRun:
 
     # -- the two ways a request runs ---------------------------------------------------------
 
-    async def stream(self) -> AsyncGenerator[Delta, None]:
+    async def stream(self, open_stream: StreamOpener[P]) -> AsyncGenerator[P, None]:
         """Try endpoints until one produces a first token; then relay its chunks to the end.
 
         One generator for the whole request (no nesting): every extra layer costs on every chunk."""
         state = self.state
-        request: StreamRequest = state.request  # type: ignore[assignment]  # stream() runs only chat and generate requests
         idle_s = self._ctx.settings.timeouts.idle_s
         loop = asyncio.get_running_loop()
 
-        async def start(endpoint: Endpoint) -> tuple[DeltaStream, Delta]:
-            upstream = await self._open_stream(endpoint, request)
+        async def start(endpoint: Endpoint) -> tuple[AsyncGenerator[P, None], P]:
+            upstream = await open_stream(endpoint)
             try:
                 first = await upstream.__anext__()
             except StopAsyncIteration:
@@ -177,16 +197,20 @@ class RequestRun:
                     await upstream.aclose()
                 self._attempt_succeeded(attempt)
 
-    async def embed(self) -> EmbedResult:
+    async def answer(self, send: Callable[[Endpoint], Awaitable[W]]) -> tuple[W, Decision]:
+        """Try endpoints until one answers whole (an embedding)."""
         state = self.state
-        request: EmbedRequest = state.request  # type: ignore[assignment]  # embed() runs only embed requests
         with self._recorded():
             await self._classify()
-            async with self._first_answer(lambda endpoint: self._send_embed(endpoint, request)) as (attempt, response):
+            async with self._first_answer(send) as (attempt, response):
                 state.timings = response.timings
                 self._attempt_succeeded(attempt)
         assert state.decision is not None
-        return EmbedResult(response=response, decision=state.decision)
+        return response, state.decision
+
+    async def embed(self) -> EmbedResult:
+        response, decision = await self.answer(self.send_backend_embed)
+        return EmbedResult(response=response, decision=decision)
 
     # -- classify ------------------------------------------------------------------------------
 
@@ -462,7 +486,8 @@ class RequestRun:
         load_s = self._ctx.metrics[endpoint.id].load_s.value
         return LOAD_ALLOWANCE_FACTOR * load_s if load_s is not None else self._ctx.settings.timeouts.total_s
 
-    async def _open_stream(self, endpoint: Endpoint, request: ChatRequest | GenerateRequest) -> DeltaStream:
+    async def open_backend_stream(self, endpoint: Endpoint) -> DeltaStream:
+        request: StreamRequest = self.state.request  # type: ignore[assignment]  # streams run only chat and generate requests
         backend = self._ctx.backends[endpoint.host]
         common: dict[str, Any] = {
             "think": request.think, "options": request.options, "format": request.format, "keep_alive": request.keep_alive
@@ -480,7 +505,8 @@ class RequestRun:
             **common,
         )
 
-    async def _send_embed(self, endpoint: Endpoint, request: EmbedRequest) -> Embeddings:
+    async def send_backend_embed(self, endpoint: Endpoint) -> Embeddings:
+        request: EmbedRequest = self.state.request  # type: ignore[assignment]  # embeddings run only embed requests
         return await self._ctx.backends[endpoint.host].embed(
             endpoint.model,
             request.input,
@@ -615,7 +641,7 @@ class IdleTimer:
         self._handle: asyncio.TimerHandle | None = None
         self._expired = False
 
-    async def next_chunk(self, upstream: DeltaStream) -> Delta | None:
+    async def next_chunk(self, upstream: AsyncGenerator[P, None]) -> P | None:
         """The next chunk, or None at the end of the stream; BackendError(timed_out) when stalled."""
         limit = self._loop.time() + self._idle_s
         self._limit = limit if limit < self._deadline else self._deadline

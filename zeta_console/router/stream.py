@@ -1,20 +1,21 @@
-"""`RoutedStream`: what `router.chat()` / `router.generate()` return, an async iterator of the upstream chunks."""
+"""`RoutedStream`: what `router.chat()` / `router.generate()` / `router.relay()` return, an async
+iterator of the upstream's pieces (backend deltas, or relayed bytes)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Generic
 
-from zeta_console.backends.types import Delta
 from zeta_console.router.api import Decision, RequestRecord
-from zeta_console.router.run import RequestRun
+from zeta_console.router.run import P, RequestRun, StreamOpener
 
 
-class RoutedStream:
+class RoutedStream(Generic[P]):
     """The answer to one routed chat/generate: iterate it, or `aclose()` it to cancel."""
 
-    def __init__(self, run: RequestRun) -> None:
+    def __init__(self, run: RequestRun, open_stream: StreamOpener[P]) -> None:
         self._run = run
-        self._chunks: AsyncGenerator[Delta, None] = run.stream()
+        self._chunks: AsyncGenerator[P, None] = run.stream(open_stream)
         self._started = False
 
     @property
@@ -31,12 +32,12 @@ class RoutedStream:
         """The RequestRecord, once the request has finished."""
         return self._run.state.record
 
-    def __aiter__(self) -> AsyncIterator[Delta]:
+    def __aiter__(self) -> AsyncIterator[P]:
         # `async for` iterates the generator itself: no extra call per chunk.
         self._started = True
         return self._chunks
 
-    async def __anext__(self) -> Delta:
+    async def __anext__(self) -> P:
         self._started = True
         return await self._chunks.__anext__()
 
@@ -46,7 +47,7 @@ class RoutedStream:
             self._run.finish()
         await self._chunks.aclose()
 
-    async def __aenter__(self) -> RoutedStream:
+    async def __aenter__(self) -> RoutedStream[P]:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

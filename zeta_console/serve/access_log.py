@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from zeta_console.router.api import Decision
-from zeta_console.serve.relay import RoutedChunks, last_endpoint
+from zeta_console.router.api import Decision, RoutedAnswer, RoutedRelay
+from zeta_console.serve.relay import last_endpoint
 
 CLIENT_CLOSED_REQUEST = 499  # nginx's status for a client that left before its answer: only logs and metrics see it
 _EXCHANGE = "zeta.exchange"
@@ -28,7 +28,7 @@ class Exchange:
     """What the handlers learned about one request."""
 
     asked_model: str | None = None
-    routed: RoutedChunks | None = None  # chat / generate: its decision, and its record (TTFT) once finished
+    routed: RoutedAnswer | RoutedRelay | None = None  # chat / generate: its decision, and its record (TTFT) once finished
     embedded: Decision | None = None  # embed: the decision of a successful request
 
     @staticmethod

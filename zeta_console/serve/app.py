@@ -12,6 +12,7 @@ import functools
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
@@ -23,18 +24,18 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from zeta_console.ollama_api.errors import ApiError, OllamaJSONResponse
-from zeta_console.router.api import EmbedResult, Router
-from zeta_console.router.requests import EmbedRequest
+from zeta_console.router.api import Chunk, EmbedResult, RoutedPieces, Router
+from zeta_console.router.requests import ChatRequest, EmbedRequest, GenerateRequest
 from zeta_console.serve import listing
 from zeta_console.serve.access_log import CLIENT_CLOSED_REQUEST, AccessLog, Exchange
 from zeta_console.serve.catalogue import Catalogue
 from zeta_console.serve.envelope import OPENAI, envelope_for
 from zeta_console.serve.metrics import ServeMetrics
 from zeta_console.serve.openai_dialect import OpenAITranslator, OpenAIWire, embeddings_reply, model_object, models_list, the_model
-from zeta_console.serve.relay import RoutedChunks, Wire, embed_reply, embed_response, legacy_embedding_reply, stream_response
+from zeta_console.serve.passthrough import OllamaPassThrough, OllamaRawWire
+from zeta_console.serve.relay import Result, Wire, embed_reply, embed_response, legacy_embedding_reply, relayed_reply, stream_response
 from zeta_console.serve.replies import OllamaWire, Shape, header_safe
 from zeta_console.serve.security import ORIGINS_ENV, BodyTooLarge, OriginPolicy, RequestGuard, origins_from_env
-from zeta_console.serve.translate import Request as RequestT
 from zeta_console.serve.translate import RequestTranslator, Routable
 from zeta_console.settings import Settings
 
@@ -52,7 +53,11 @@ def client_mark(request: Request) -> str:
 
 
 class Frontend:
-    """Request handlers of both dialects, bound to one router and one catalogue."""
+    """Request handlers of both dialects, bound to one router and one catalogue.
+
+    When every host speaks Ollama's API, Ollama-dialect inference is relayed as bytes
+    (`passthrough.py`); otherwise it goes through the backends' neutral deltas and is written back
+    in the client's dialect."""
 
     def __init__(self, router: Router, settings: Settings) -> None:
         self.router = router
@@ -62,6 +67,12 @@ class Frontend:
         self.upstream_urls = {endpoint.id: endpoint.url for endpoint in router.snapshot().endpoints}
         self.hosts = ", ".join(f"{host.name} ({host.url})" for host in settings.hosts)
         self.started_at = time.time()
+        same_dialect = all(host.api == "ollama" for host in settings.hosts)
+        self.passthrough = OllamaPassThrough(settings.timeouts) if same_dialect else None
+
+    async def aclose(self) -> None:
+        if self.passthrough is not None:
+            await self.passthrough.aclose()
 
     async def liveness(self, request: Request) -> Response:
         return PlainTextResponse("Ollama is running")
@@ -81,19 +92,34 @@ class Frontend:
 
     async def chat(self, request: Request) -> ASGIApp:
         routable = self.translate.chat(await request.body(), client_mark(request), request.headers.get(SESSION_HEADER))
-        return self._routed(request, routable, self.router.chat, OllamaWire(routable.asked_model, Shape.CHAT))
+        return self._ollama_inference(request, routable)
 
     async def generate(self, request: Request) -> ASGIApp:
         routable = self.translate.generate(await request.body(), client_mark(request), request.headers.get(SESSION_HEADER))
-        return self._routed(request, routable, self.router.generate, OllamaWire(routable.asked_model, Shape.GENERATE))
+        return self._ollama_inference(request, routable)
 
     async def embed(self, request: Request) -> ASGIApp:
         routable = self.translate.embed(await request.body(), client_mark(request))
-        return embed_response(self._embedding(request, routable), embed_reply(routable.asked_model))
+        if self.passthrough is not None:
+            send = self.passthrough.send("/api/embed", routable.fields, routable.asked_model)
+            relayed = self._embedding(request, routable, lambda: self.router.relay_embed(routable.request, send))
+            return embed_response(relayed, relayed_reply)
+        return embed_response(self._embedded(request, routable), embed_reply(routable.asked_model))
 
     async def embeddings(self, request: Request) -> ASGIApp:
+        """The legacy endpoint: its reply is not Ollama's /api/embed reply, so it is always rebuilt."""
         routable = self.translate.embeddings(await request.body(), client_mark(request))
-        return embed_response(self._embedding(request, routable), legacy_embedding_reply)
+        return embed_response(self._embedded(request, routable), legacy_embedding_reply)
+
+    def _ollama_inference(self, request: Request, routable: Routable[ChatRequest] | Routable[GenerateRequest]) -> ASGIApp:
+        routed_request, asked = routable.request, routable.asked_model
+        shape = Shape.CHAT if isinstance(routed_request, ChatRequest) else Shape.GENERATE
+        if self.passthrough is not None:
+            relay = self.passthrough.stream(shape, routable.fields, asked)
+            return self._routed(request, routable, lambda: self.router.relay(routed_request, relay), OllamaRawWire(shape))
+        if isinstance(routed_request, ChatRequest):
+            return self._routed(request, routable, lambda: self.router.chat(routed_request), OllamaWire(asked, shape))
+        return self._routed(request, routable, lambda: self.router.generate(routed_request), OllamaWire(asked, shape))
 
     async def not_managed(self, request: Request) -> Response:
         """Ollama's model-management routes: serve routes to models, the hosts hold them."""
@@ -102,17 +128,18 @@ class Frontend:
 
     async def openai_chat(self, request: Request) -> ASGIApp:
         routable, include_usage = self.openai.chat(await request.body(), client_mark(request), request.headers.get(SESSION_HEADER))
-        return self._routed(request, routable, self.router.chat, OpenAIWire(routable.asked_model, chat=True, include_usage=include_usage))
+        wire = OpenAIWire(routable.asked_model, chat=True, include_usage=include_usage)
+        return self._routed(request, routable, lambda: self.router.chat(routable.request), wire)
 
     async def openai_completion(self, request: Request) -> ASGIApp:
         routable, include_usage = self.openai.completion(await request.body(), client_mark(request), request.headers.get(SESSION_HEADER))
         wire = OpenAIWire(routable.asked_model, chat=False, include_usage=include_usage)
-        return self._routed(request, routable, self.router.generate, wire)
+        return self._routed(request, routable, lambda: self.router.generate(routable.request), wire)
 
     async def openai_embeddings(self, request: Request) -> ASGIApp:
         routable, as_base64 = self.openai.embedding(await request.body(), client_mark(request))
         reply = functools.partial(embeddings_reply, asked_model=routable.asked_model, as_base64=as_base64)
-        return embed_response(self._embedding(request, routable), reply, OPENAI)
+        return embed_response(self._embedded(request, routable), reply, OPENAI)
 
     async def openai_models(self, request: Request) -> Response:
         return OllamaJSONResponse(models_list(self.catalogue, int(self.started_at)))
@@ -121,22 +148,30 @@ class Frontend:
         model = the_model(self.catalogue, request.path_params["model"])
         return OllamaJSONResponse(model_object(model, int(self.started_at)))
 
-    def _routed(self, request: Request, routable: Routable[RequestT], route: Callable[[RequestT], RoutedChunks], wire: Wire) -> ASGIApp:
+    def _routed(
+        self, request: Request, routable: Routable[Any], route: Callable[[], RoutedPieces[Chunk]], wire: Wire[Chunk]
+    ) -> ASGIApp:
         exchange = Exchange.of(request.scope)
         exchange.asked_model = routable.asked_model
 
-        def open_stream() -> RoutedChunks:
-            exchange.routed = route(routable.request)
-            return exchange.routed
+        def open_stream() -> RoutedPieces[Chunk]:
+            routed = route()
+            exchange.routed = routed
+            return routed
 
         return stream_response(open_stream, wire, routable.stream, self.upstream_urls)
 
-    def _embedding(self, request: Request, routable: Routable[EmbedRequest]) -> Callable[[], Awaitable[EmbedResult]]:
+    def _embedded(self, request: Request, routable: Routable[EmbedRequest]) -> Callable[[], Awaitable[EmbedResult]]:
+        return self._embedding(request, routable, lambda: self.router.embed(routable.request))
+
+    def _embedding(
+        self, request: Request, routable: Routable[EmbedRequest], send: Callable[[], Awaitable[Result]]
+    ) -> Callable[[], Awaitable[Result]]:
         exchange = Exchange.of(request.scope)
         exchange.asked_model = routable.asked_model
 
-        async def embed() -> EmbedResult:
-            result = await self.router.embed(routable.request)
+        async def embed() -> Result:
+            result = await send()
             exchange.embedded = result.decision
             return result
 
@@ -217,6 +252,7 @@ def create_app(
             yield
         finally:
             unsubscribe()
+            await frontend.aclose()
 
     app = Starlette(
         routes=[Route(path, handler, methods=methods) for path, (handler, methods) in handlers.items()],

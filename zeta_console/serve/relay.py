@@ -13,13 +13,13 @@ import asyncio
 import contextlib
 import json
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol, TypeVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from zeta_console.backends.types import BackendError, Delta, ErrorKind
-from zeta_console.router.api import Decision, EmbedResult, RequestRecord
+from zeta_console.backends.types import BackendError, ErrorKind
+from zeta_console.router.api import Chunk, Decision, EmbedResult, RelayedReply, RoutedPieces
 from zeta_console.router.errors import RejectedError
 from zeta_console.serve.envelope import OLLAMA, Envelope, envelope_for
 from zeta_console.serve.replies import decision_headers, embed_json
@@ -29,26 +29,18 @@ JSON = b"application/json; charset=utf-8"
 SHUTTING_DOWN = "server shutting down"
 
 
-class RoutedChunks(Protocol):
-    """What `router.chat()` / `router.generate()` return."""
-
-    @property
-    def decision(self) -> Decision | None: ...
-    @property
-    def record(self) -> RequestRecord | None: ...  # once the request has finished
-    def __aiter__(self) -> AsyncIterator[Delta]: ...
-    async def __anext__(self) -> Delta: ...
-    async def aclose(self) -> None: ...
+Taken = TypeVar("Taken", contravariant=True)
 
 
-class Wire(Protocol):
-    """How one routed answer is written in the client's dialect (Ollama's NDJSON, OpenAI's SSE)."""
+class Wire(Protocol[Taken]):
+    """How one routed answer is written in the client's dialect (Ollama's NDJSON, OpenAI's SSE), from
+    backend deltas or from bytes relayed as they came (`passthrough.OllamaRawWire`)."""
 
     @property
     def envelope(self) -> Envelope: ...
-    def chunk(self, delta: Delta) -> bytes: ...  # streaming: what one delta becomes (maybe several events)
-    def end(self) -> bytes: ...  # streaming: what follows the last delta
-    def add(self, delta: Delta) -> None: ...  # not streaming: collect the answer
+    def chunk(self, piece: Taken) -> bytes: ...  # streaming: what one piece becomes (maybe several events)
+    def end(self) -> bytes: ...  # streaming: what follows the last piece
+    def add(self, piece: Taken) -> None: ...  # not streaming: collect the answer
     def reply(self) -> bytes: ...  # not streaming: the one JSON object
 
 
@@ -130,7 +122,7 @@ class CancelOnDisconnect:
 
 
 def stream_response(
-    open_stream: Callable[[], RoutedChunks], wire: Wire, stream: bool, upstream_urls: Mapping[str, str]
+    open_stream: Callable[[], RoutedPieces[Chunk]], wire: Wire[Chunk], stream: bool, upstream_urls: Mapping[str, str]
 ) -> CancelOnDisconnect:
     """`upstream_urls`: endpoint id -> its host's URL, to name the host in a failure."""
 
@@ -156,12 +148,12 @@ def stream_response(
     return CancelOnDisconnect(respond)
 
 
-async def _relay(send: Send, routed: RoutedChunks, first: Delta, wire: Wire, headers: dict[str, str]) -> None:
+async def _relay(send: Send, routed: RoutedPieces[Chunk], first: Chunk, wire: Wire[Chunk], headers: dict[str, str]) -> None:
     await send(_start(200, wire.envelope.stream_type, headers))
     await send({"type": "http.response.body", "body": wire.chunk(first), "more_body": True})
     try:
-        async for delta in routed:
-            await send({"type": "http.response.body", "body": wire.chunk(delta), "more_body": True})
+        async for piece in routed:
+            await send({"type": "http.response.body", "body": wire.chunk(piece), "more_body": True})
     except BackendError as error:
         await send({"type": "http.response.body", "body": wire.envelope.stream_error(error.message), "more_body": True})
     else:
@@ -170,11 +162,11 @@ async def _relay(send: Send, routed: RoutedChunks, first: Delta, wire: Wire, hea
     await send({"type": "http.response.body", "body": b""})
 
 
-async def _aggregate(send: Send, routed: RoutedChunks, first: Delta, wire: Wire, headers: dict[str, str]) -> None:
+async def _aggregate(send: Send, routed: RoutedPieces[Chunk], first: Chunk, wire: Wire[Chunk], headers: dict[str, str]) -> None:
     wire.add(first)
     try:
-        async for delta in routed:
-            wire.add(delta)
+        async for piece in routed:
+            wire.add(piece)
     except BackendError as error:
         await _send_failure(send, error, error.message, wire.envelope, _encoded(headers))
         return
@@ -182,8 +174,16 @@ async def _aggregate(send: Send, routed: RoutedChunks, first: Delta, wire: Wire,
     await send({"type": "http.response.body", "body": wire.reply()})
 
 
+class Answered(Protocol):
+    @property
+    def decision(self) -> Decision: ...
+
+
+Result = TypeVar("Result", bound=Answered)
+
+
 def embed_response(
-    embed: Callable[[], Awaitable[EmbedResult]], shape: Callable[[EmbedResult], bytes], envelope: Envelope = OLLAMA
+    embed: Callable[[], Awaitable[Result]], shape: Callable[[Result], bytes], envelope: Envelope = OLLAMA
 ) -> CancelOnDisconnect:
     async def respond(send: Send) -> None:
         try:
@@ -199,6 +199,10 @@ def embed_response(
 
 def embed_reply(asked_model: str) -> Callable[[EmbedResult], bytes]:
     return lambda result: embed_json(result.response, asked_model)
+
+
+def relayed_reply(result: RelayedReply) -> bytes:
+    return result.reply.body
 
 
 def legacy_embedding_reply(result: EmbedResult) -> bytes:

@@ -43,6 +43,7 @@ class Routable(Generic[Request]):
     request: Request
     asked_model: str  # the `model` string exactly as the client sent it
     stream: bool
+    fields: Mapping[str, Any]  # the body's known fields, checked: what a pass-through sends upstream
 
 
 def _format(value: Any) -> str | Mapping[str, Any] | None:
@@ -145,7 +146,7 @@ class RequestTranslator:
             self._require(model, "tools", f"{asked} does not support tools")
         if any(message.get("images") for message in messages):
             self._require(model, "vision", f"{asked} does not support vision")
-        return Routable(ChatRequest(messages=messages, tools=tools or None, **common), asked, fields.get("stream", True))
+        return Routable(ChatRequest(messages=messages, tools=tools or None, **common), asked, fields.get("stream", True), fields)
 
     def generate(self, body: bytes, client: str, session: str | None = None) -> Routable[GenerateRequest]:
         return self.generate_fields(decode_body(body, "api.GenerateRequest", GENERATE_SCHEMA), client, session)
@@ -170,7 +171,7 @@ class RequestTranslator:
             template=fields.get("template"),
             **common,
         )
-        return Routable(request, asked, fields.get("stream", True))
+        return Routable(request, asked, fields.get("stream", True), fields)
 
     def embed(self, body: bytes, client: str) -> Routable[EmbedRequest]:
         fields = decode_body(body, "api.EmbedRequest", EMBED_SCHEMA)
@@ -202,7 +203,7 @@ class RequestTranslator:
             keep_alive=keep_alive_seconds(fields.get("keep_alive"), "api.EmbedRequest"),
             client=client,
         )
-        return Routable(request, asked, stream=False)
+        return Routable(request, asked, stream=False, fields=fields)
 
     def show(self, body: bytes) -> tuple[str, CatalogueModel]:
         fields = decode_body(body, "api.ShowRequest", SHOW_SCHEMA)

@@ -1,0 +1,270 @@
+"""Pass-through: an Ollama-dialect request relayed to an Ollama host as bytes.
+
+When the client and the host speak the same dialect, converting every chunk into objects and back
+costs most of the proxy's CPU. Here the router still decides, admits, fails over and records (the
+request runs through `router.relay` / `router.relay_embed`), but the bytes go over httpcore,
+httpx's transport layer, directly (not the `ollama` client: this is serve's byte path only) and
+come back as they were written. What is read of them is only what routing needs: where each NDJSON line ends
+(the first line is the first token), the `done` line's statistics, an `{"error": ...}` line. The
+one change is the model's name: the body sent upstream names the endpoint's model, and each reply
+line's leading `{"model":"<endpoint model>"` becomes the name the client asked for (Ollama writes
+`model` first: a prefix replacement, no parsing).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import httpcore
+from pydantic_core import to_json
+
+from zeta_console.backends.clients import describe_transport_error
+from zeta_console.backends.ollama import map_error
+from zeta_console.backends.types import BackendError, ErrorKind, FinalTimings, RawChunk, RawReply, RawStream, kind_for_status
+from zeta_console.router.api import RelaySend, RelayStream, Upstream
+from zeta_console.serve.envelope import OLLAMA
+from zeta_console.serve.replies import Shape
+from zeta_console.serve.upstream_sockets import GatheringBackend
+from zeta_console.settings import Timeouts
+
+NS = 1e-9
+HEADERS = [(b"Content-Type", b"application/json"), (b"Accept", b"application/x-ndjson")]
+ERROR_LINE = b'{"error"'
+DONE = b'"done":true'
+_EMBED_STATS = re.compile(rb'"(total_duration|load_duration|prompt_eval_count)":(\d+)')
+PATHS = {Shape.CHAT: "/api/chat", Shape.GENERATE: "/api/generate"}
+
+
+def model_prefix(model: str) -> bytes:
+    """How every Ollama reply begins: its `model` field, written first."""
+    return b'{"model":' + json.dumps(model, ensure_ascii=False).encode() + b","
+
+
+def renamed(block: bytes, old: bytes, new: bytes) -> bytes:
+    """Complete NDJSON lines with each line's leading model field replaced (a line break can only
+    start a line: JSON strings escape theirs)."""
+    if block.startswith(old):
+        block = new + block[len(old) :]
+    return block.replace(b"\n" + old, b"\n" + new) if b"\n" + old in block else block
+
+
+def final_timings(stats: Mapping[str, Any]) -> FinalTimings:
+    """The statistics of Ollama's `done` line (or an embed reply), in seconds."""
+
+    def seconds(name: str) -> float | None:
+        value = stats.get(name)
+        return value * NS if isinstance(value, int) else None
+
+    prompt, output = stats.get("prompt_eval_count"), stats.get("eval_count")
+    return FinalTimings(
+        total_s=seconds("total_duration"),
+        load_s=seconds("load_duration"),
+        prompt_tokens=prompt if isinstance(prompt, int) else None,
+        prefill_s=seconds("prompt_eval_duration"),
+        output_tokens=output if isinstance(output, int) else None,
+        decode_s=seconds("eval_duration"),
+        done_reason=stats.get("done_reason"),
+    )
+
+
+def _error_text(body: bytes) -> str:
+    """The message of an `{"error": ...}` body, or the body itself (as the ollama client reads it)."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return body.decode("utf-8", "replace").strip()
+    error = parsed.get("error") if isinstance(parsed, dict) else None
+    return str(error) if error is not None else body.decode("utf-8", "replace").strip()
+
+
+def _error_line_at(block: bytes) -> int:
+    """Where an `{"error": ...}` line starts in a block of lines, or -1."""
+    if block.startswith(ERROR_LINE):
+        return 0
+    at = block.find(b"\n" + ERROR_LINE)
+    return at + 1 if at >= 0 else -1
+
+
+def _final_of(block: bytes) -> FinalTimings | None:
+    """The statistics when the block's last line is the `done` line."""
+    last = block[block.rfind(b"\n", 0, len(block) - 1) + 1 :]
+    if DONE not in last:
+        return None
+    parsed = json.loads(last)
+    return final_timings(parsed) if isinstance(parsed, dict) and parsed.get("done") is True else None
+
+
+def transport_error(error: Exception, mid_stream: bool) -> BackendError:
+    """A failure of httpcore (httpx's transport layer) in the router's terms, as the backend maps httpx's."""
+    if isinstance(error, httpcore.TimeoutException):
+        return BackendError(ErrorKind.TIMED_OUT, f"{type(error).__name__}: {error}".rstrip(": "))
+    if isinstance(error, (httpcore.NetworkError, httpcore.ProtocolError)):
+        return BackendError(ErrorKind.FAILED_MID_STREAM if mid_stream else ErrorKind.UNAVAILABLE, describe_transport_error(error))
+    return map_error(error, mid_stream=mid_stream)
+
+
+class OllamaPassThrough:
+    """Carries requests to Ollama hosts as bytes: one httpcore connection pool per app, on
+    `upstream_sockets.GatheringBackend` (one send per request, a cheap idle check)."""
+
+    def __init__(self, timeouts: Timeouts) -> None:
+        # The router enforces first-token, idle and total deadlines itself; these are backstops, as
+        # in the backend.
+        self._extensions = {
+            "timeout": {"connect": timeouts.connect_s, "read": timeouts.total_s, "write": timeouts.connect_s, "pool": timeouts.total_s}
+        }
+        self._pool: httpcore.AsyncConnectionPool | None = None
+        self._hosts: dict[str, bytes] = {}
+
+    async def aclose(self) -> None:
+        if self._pool is not None:
+            await self._pool.aclose()
+            self._pool = None
+
+    def stream(self, shape: Shape, fields: Mapping[str, Any], asked_model: str) -> RelayStream:
+        """How the router reaches one endpoint for this chat or generate. Upstream always streams:
+        the first line is the first token, whether the client asked for a stream or not."""
+        path, new = PATHS[shape], model_prefix(asked_model)
+
+        async def open_stream(upstream: Upstream) -> RawStream:
+            return self._lines(upstream.url + path, _body(fields, upstream.model, stream=True), model_prefix(upstream.model), new)
+
+        return open_stream
+
+    def send(self, path: str, fields: Mapping[str, Any], asked_model: str) -> RelaySend:
+        """How the router reaches one endpoint for this embedding."""
+        new = model_prefix(asked_model)
+
+        async def send(upstream: Upstream) -> RawReply:
+            status, body = await self._whole(upstream.url + path, _body(fields, upstream.model, stream=None))
+            if status != 200:
+                raise BackendError(kind_for_status(status), _error_text(body), status)
+            stats = {name.decode(): int(value) for name, value in _EMBED_STATS.findall(body)}
+            return RawReply(renamed(body, model_prefix(upstream.model), new), final_timings(stats))
+
+        return send
+
+    async def _open(self, url: str, body: bytes) -> httpcore.Response:
+        if self._pool is None:
+            self._pool = httpcore.AsyncConnectionPool(max_connections=None, network_backend=GatheringBackend())
+        host = self._hosts.get(url)
+        if host is None:
+            parsed = httpcore.URL(url)
+            host = self._hosts[url] = parsed.host if parsed.port is None else b"%b:%d" % (parsed.host, parsed.port)
+        headers = [(b"Host", host), *HEADERS, (b"Content-Length", b"%d" % len(body))]
+        request = httpcore.Request(b"POST", url, headers=headers, content=body, extensions=self._extensions)
+        return await self._pool.handle_async_request(request)
+
+    async def _whole(self, url: str, body: bytes) -> tuple[int, bytes]:
+        try:
+            response = await self._open(url, body)
+            try:
+                return response.status, await response.aread()
+            finally:
+                await response.aclose()
+        except Exception as error:
+            raise transport_error(error, mid_stream=False) from error
+
+    async def _lines(self, url: str, body: bytes, old: bytes, new: bytes) -> RawStream:
+        """The upstream reply as blocks of complete lines, renamed; no I/O until the first is awaited.
+        Closing it closes the connection, which makes Ollama stop generating and free the slot."""
+        mid_stream = False
+        response: httpcore.Response | None = None
+        try:
+            response = await self._open(url, body)
+            if response.status != 200:
+                raise BackendError(kind_for_status(response.status), _error_text(await response.aread()), response.status)
+            async for block in _line_blocks(response.aiter_stream()):
+                answer, error = _split(renamed(block, old, new))
+                if answer is not None:
+                    yield answer
+                    mid_stream = True
+                if error is not None:
+                    raise error
+        except BackendError:
+            raise
+        except Exception as error:
+            raise transport_error(error, mid_stream) from error
+        finally:
+            if response is not None:
+                await response.aclose()
+
+
+async def _line_blocks(stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The bytes as they arrive, cut after their last complete line (the rest waits for its end)."""
+    pending = b""
+    async for data in stream:
+        if pending:
+            data, pending = pending + data, b""
+        end = data.rfind(b"\n") + 1
+        if end < len(data):
+            data, pending = data[:end], data[end:]
+        if data:
+            yield data
+    if pending:  # a last line without its line break
+        yield pending
+
+
+def _split(block: bytes) -> tuple[RawChunk | None, BackendError | None]:
+    """A block of complete lines as the answer's next chunk and, when it holds an `{"error": ...}`
+    line, that error: the lines before it are still relayed, nothing after it (Ollama ends there)."""
+    at = _error_line_at(block)
+    if at < 0:
+        return RawChunk(block, _final_of(block)), None
+    error = BackendError(ErrorKind.FAILED_MID_STREAM, _error_text(block[at:].split(b"\n", 1)[0]))
+    return (RawChunk(block[:at]) if at else None), error
+
+
+def _body(fields: Mapping[str, Any], model: str, stream: bool | None) -> bytes:
+    sent = {name: value for name, value in fields.items() if name != "stream"}
+    sent["model"] = model
+    if stream is not None:
+        sent["stream"] = stream
+    return to_json(sent)
+
+
+class OllamaRawWire:
+    """Relayed lines go to the client as they came; for `stream: false` the single object is built
+    from them as Ollama builds it: the `done` line with the text of every line concatenated and the
+    tool calls merged (ollama-api.md §1.3, §1.4). The lines are already renamed, so the done
+    line's `model` is the name asked."""
+
+    envelope = OLLAMA
+
+    def __init__(self, shape: Shape) -> None:
+        self._chat = shape is Shape.CHAT
+        self._content: list[str] = []
+        self._thinking: list[str] = []
+        self._tool_calls: list[Any] = []
+        self._last: dict[str, Any] = {}
+
+    def chunk(self, piece: RawChunk) -> bytes:
+        return piece.data
+
+    def end(self) -> bytes:
+        return b""
+
+    def add(self, piece: RawChunk) -> None:
+        for line in piece.data.splitlines():
+            parsed = json.loads(line)
+            text = (parsed.get("message") or {}) if self._chat else parsed
+            self._content.append(text.get("content" if self._chat else "response") or "")
+            self._thinking.append(text.get("thinking") or "")
+            self._tool_calls.extend(text.get("tool_calls") or ())
+            self._last = parsed
+
+    def reply(self) -> bytes:
+        last = self._last
+        text: dict[str, Any] = dict(last.get("message") or {}) if self._chat else last
+        text["content" if self._chat else "response"] = "".join(self._content)
+        thinking = "".join(self._thinking)
+        if thinking:
+            text["thinking"] = thinking
+        if self._tool_calls:
+            text["tool_calls"] = self._tool_calls
+        if self._chat:
+            last["message"] = text
+        return to_json(last)
