@@ -254,9 +254,26 @@ class Upstream(Protocol):
     def model(self) -> str: ...
 
 
-# The caller's relay of a request to one endpoint, in the client's own dialect (serve's pass-through).
-RelayStream = Callable[[Upstream], Awaitable[AsyncGenerator[RawChunk, None]]]
-RelaySend = Callable[[Upstream], Awaitable[RawReply]]
+class Relay(Protocol):
+    """The caller's relay of a chat or generate in its client's dialect (serve's pass-through).
+
+    The router calls `open` for an endpoint whose host speaks `api`; any other endpoint is reached
+    through its backend and each delta written in the client's dialect by a fresh `translator()`
+    (one per attempt: a translator may keep state across its stream)."""
+
+    @property
+    def api(self) -> str: ...  # the dialect relayed, as a host's `api` names it
+    def open(self, upstream: Upstream) -> Awaitable[AsyncGenerator[RawChunk, None]]: ...
+    def translator(self) -> Callable[[Delta], RawChunk]: ...
+
+
+class RelayEmbed(Protocol):
+    """The caller's relay of an embedding: `send` for a host speaking `api`, `translated` otherwise."""
+
+    @property
+    def api(self) -> str: ...
+    def send(self, upstream: Upstream) -> Awaitable[RawReply]: ...
+    def translated(self, answer: Embeddings) -> RawReply: ...
 
 
 class Router(Protocol):
@@ -269,7 +286,7 @@ class Router(Protocol):
     async def embed(self, request: EmbedRequest) -> EmbedResult: ...
     # The same requests, routed alike, with the caller carrying the bytes to the endpoint chosen
     # (its host speaks the client's dialect): no per-chunk conversion.
-    def relay(self, request: ChatRequest | GenerateRequest, open_stream: RelayStream) -> RoutedRelay: ...
-    async def relay_embed(self, request: EmbedRequest, send: RelaySend) -> RelayedReply: ...
+    def relay(self, request: ChatRequest | GenerateRequest, relay: Relay) -> RoutedRelay: ...
+    async def relay_embed(self, request: EmbedRequest, relay: RelayEmbed) -> RelayedReply: ...
     def snapshot(self) -> RouterSnapshot: ...
     def subscribe(self, listener: EventListener) -> Callable[[], None]: ...  # returns unsubscribe

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from zeta_console.backends.registry import Backends
 from zeta_console.backends.types import BackendError, Delta, RawChunk
 from zeta_console.router.affinity import SessionTable
-from zeta_console.router.api import EmbedResult, EventListener, OperatorAction, RelayedReply, RelaySend, RelayStream, RouterSnapshot
+from zeta_console.router.api import EmbedResult, EventListener, OperatorAction, Relay, RelayedReply, RelayEmbed, RouterSnapshot
 from zeta_console.router.classify import Classifier
 from zeta_console.router.controls import OperatorControls, PolicyFactory
 from zeta_console.router.endpoint import Endpoint, configured_endpoints
@@ -152,11 +152,13 @@ class ZetaDynamicRouter:
     async def embed(self, request: EmbedRequest) -> EmbedResult:
         return await self._run(request).embed()
 
-    def relay(self, request: ChatRequest | GenerateRequest, open_stream: RelayStream) -> RoutedStream[RawChunk]:
-        return RoutedStream(self._run(request), open_stream)
+    def relay(self, request: ChatRequest | GenerateRequest, relay: Relay) -> RoutedStream[RawChunk]:
+        run = self._run(request)
+        return RoutedStream(run, run.relay_opener(relay))
 
-    async def relay_embed(self, request: EmbedRequest, send: RelaySend) -> RelayedReply:
-        reply, decision = await self._run(request).answer(send)
+    async def relay_embed(self, request: EmbedRequest, relay: RelayEmbed) -> RelayedReply:
+        run = self._run(request)
+        reply, decision = await run.answer(run.relay_sender(relay))
         return RelayedReply(reply, decision)
 
     def _run(self, request: AnyRequest) -> RequestRun:

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 
 from zeta_console.backends.registry import Backends
-from zeta_console.backends.types import BackendError, DeltaStream, Embeddings, FinalTimings
+from zeta_console.backends.types import BackendError, Delta, DeltaStream, Embeddings, FinalTimings, RawChunk, RawReply
 from zeta_console.router.affinity import SessionTable, session_key
-from zeta_console.router.api import Classification, Decision, EmbedResult, ErrorKind, Outcome, RequestRecord
+from zeta_console.router.api import Classification, Decision, EmbedResult, ErrorKind, Outcome, Relay, RelayEmbed, RequestRecord
 from zeta_console.router.candidates import DecisionInput, EndpointState
 from zeta_console.router.classify import Classifier
 from zeta_console.router.controls import OperatorControls
@@ -516,6 +516,27 @@ class RequestRun:
             keep_alive=request.keep_alive,
         )
 
+    def relay_opener(self, relay: Relay) -> StreamOpener[RawChunk]:
+        """The caller's relay for endpoints speaking its dialect, the backend translated for the others."""
+
+        async def open_stream(endpoint: Endpoint) -> AsyncGenerator[RawChunk, None]:
+            if self._speaks(endpoint, relay.api):
+                return await relay.open(endpoint)
+            return _translated(await self.open_backend_stream(endpoint), relay.translator())
+
+        return open_stream
+
+    def relay_sender(self, relay: RelayEmbed) -> Callable[[Endpoint], Awaitable[RawReply]]:
+        async def send(endpoint: Endpoint) -> RawReply:
+            if self._speaks(endpoint, relay.api):
+                return await relay.send(endpoint)
+            return relay.translated(await self.send_backend_embed(endpoint))
+
+        return send
+
+    def _speaks(self, endpoint: Endpoint, api: str) -> bool:
+        return self._ctx.settings.host(endpoint.host).api == api
+
     def _first_token(self, attempt: Attempt) -> None:
         now = time.monotonic()
         attempt.ttft_s = now - attempt.started
@@ -672,6 +693,14 @@ class IdleTimer:
     def stop(self) -> None:
         if self._handle is not None:
             self._handle.cancel()
+
+
+async def _translated(deltas: DeltaStream, translate: Callable[[Delta], RawChunk]) -> AsyncGenerator[RawChunk, None]:
+    try:
+        async for delta in deltas:
+            yield translate(delta)
+    finally:
+        await deltas.aclose()
 
 
 def _loop_deadline(loop: asyncio.AbstractEventLoop, deadline: float) -> float:

@@ -33,8 +33,8 @@ from zeta_console.serve.envelope import OPENAI, envelope_for
 from zeta_console.serve.metrics import ServeMetrics
 from zeta_console.serve.openai_dialect import OpenAITranslator, OpenAIWire, embeddings_reply, model_object, models_list, the_model
 from zeta_console.serve.passthrough import OllamaPassThrough, OllamaRawWire
-from zeta_console.serve.relay import Result, Wire, embed_reply, embed_response, legacy_embedding_reply, relayed_reply, stream_response
-from zeta_console.serve.replies import OllamaWire, Shape, header_safe
+from zeta_console.serve.relay import Result, Wire, embed_response, legacy_embedding_reply, relayed_reply, stream_response
+from zeta_console.serve.replies import Shape, header_safe
 from zeta_console.serve.security import ORIGINS_ENV, BodyTooLarge, OriginPolicy, RequestGuard, origins_from_env
 from zeta_console.serve.translate import RequestTranslator, Routable
 from zeta_console.settings import Settings
@@ -55,9 +55,9 @@ def client_mark(request: Request) -> str:
 class Frontend:
     """Request handlers of both dialects, bound to one router and one catalogue.
 
-    When every host speaks Ollama's API, Ollama-dialect inference is relayed as bytes
-    (`passthrough.py`); otherwise it goes through the backends' neutral deltas and is written back
-    in the client's dialect."""
+    Ollama-dialect inference routed to an Ollama host is relayed as bytes (`passthrough.py`); routed
+    to a host of another dialect, and every `/v1` request, it goes through the backends' neutral
+    deltas and is written back in the client's dialect (the router chooses per endpoint)."""
 
     def __init__(self, router: Router, settings: Settings) -> None:
         self.router = router
@@ -67,12 +67,10 @@ class Frontend:
         self.upstream_urls = {endpoint.id: endpoint.url for endpoint in router.snapshot().endpoints}
         self.hosts = ", ".join(f"{host.name} ({host.url})" for host in settings.hosts)
         self.started_at = time.time()
-        same_dialect = all(host.api == "ollama" for host in settings.hosts)
-        self.passthrough = OllamaPassThrough(settings.timeouts) if same_dialect else None
+        self.passthrough = OllamaPassThrough(settings.timeouts)
 
     async def aclose(self) -> None:
-        if self.passthrough is not None:
-            await self.passthrough.aclose()
+        await self.passthrough.aclose()
 
     async def liveness(self, request: Request) -> Response:
         return PlainTextResponse("Ollama is running")
@@ -100,11 +98,8 @@ class Frontend:
 
     async def embed(self, request: Request) -> ASGIApp:
         routable = self.translate.embed(await request.body(), client_mark(request))
-        if self.passthrough is not None:
-            send = self.passthrough.send("/api/embed", routable.fields, routable.asked_model)
-            relayed = self._embedding(request, routable, lambda: self.router.relay_embed(routable.request, send))
-            return embed_response(relayed, relayed_reply)
-        return embed_response(self._embedded(request, routable), embed_reply(routable.asked_model))
+        relay = self.passthrough.send("/api/embed", routable.fields, routable.asked_model)
+        return embed_response(self._embedding(request, routable, lambda: self.router.relay_embed(routable.request, relay)), relayed_reply)
 
     async def embeddings(self, request: Request) -> ASGIApp:
         """The legacy endpoint: its reply is not Ollama's /api/embed reply, so it is always rebuilt."""
@@ -112,14 +107,10 @@ class Frontend:
         return embed_response(self._embedded(request, routable), legacy_embedding_reply)
 
     def _ollama_inference(self, request: Request, routable: Routable[ChatRequest] | Routable[GenerateRequest]) -> ASGIApp:
-        routed_request, asked = routable.request, routable.asked_model
+        routed_request = routable.request
         shape = Shape.CHAT if isinstance(routed_request, ChatRequest) else Shape.GENERATE
-        if self.passthrough is not None:
-            relay = self.passthrough.stream(shape, routable.fields, asked)
-            return self._routed(request, routable, lambda: self.router.relay(routed_request, relay), OllamaRawWire(shape))
-        if isinstance(routed_request, ChatRequest):
-            return self._routed(request, routable, lambda: self.router.chat(routed_request), OllamaWire(asked, shape))
-        return self._routed(request, routable, lambda: self.router.generate(routed_request), OllamaWire(asked, shape))
+        relay = self.passthrough.stream(shape, routable.fields, routable.asked_model)
+        return self._routed(request, routable, lambda: self.router.relay(routed_request, relay), OllamaRawWire(shape))
 
     async def not_managed(self, request: Request) -> Response:
         """Ollama's model-management routes: serve routes to models, the hosts hold them."""

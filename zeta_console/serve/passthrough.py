@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import httpcore
@@ -23,10 +23,20 @@ from pydantic_core import to_json
 
 from zeta_console.backends.clients import describe_transport_error
 from zeta_console.backends.ollama import map_error
-from zeta_console.backends.types import BackendError, ErrorKind, FinalTimings, RawChunk, RawReply, RawStream, kind_for_status
-from zeta_console.router.api import RelaySend, RelayStream, Upstream
+from zeta_console.backends.types import (
+    BackendError,
+    Delta,
+    Embeddings,
+    ErrorKind,
+    FinalTimings,
+    RawChunk,
+    RawReply,
+    RawStream,
+    kind_for_status,
+)
+from zeta_console.router.api import Relay, RelayEmbed, Upstream
 from zeta_console.serve.envelope import OLLAMA
-from zeta_console.serve.replies import Shape
+from zeta_console.serve.replies import Shape, embed_json, ndjson_line
 from zeta_console.serve.upstream_sockets import GatheringBackend
 from zeta_console.settings import Timeouts
 
@@ -124,28 +134,14 @@ class OllamaPassThrough:
             await self._pool.aclose()
             self._pool = None
 
-    def stream(self, shape: Shape, fields: Mapping[str, Any], asked_model: str) -> RelayStream:
+    def stream(self, shape: Shape, fields: Mapping[str, Any], asked_model: str) -> Relay:
         """How the router reaches one endpoint for this chat or generate. Upstream always streams:
         the first line is the first token, whether the client asked for a stream or not."""
-        path, new = PATHS[shape], model_prefix(asked_model)
+        return _ChatRelay(self, shape, fields, asked_model)
 
-        async def open_stream(upstream: Upstream) -> RawStream:
-            return self._lines(upstream.url + path, _body(fields, upstream.model, stream=True), model_prefix(upstream.model), new)
-
-        return open_stream
-
-    def send(self, path: str, fields: Mapping[str, Any], asked_model: str) -> RelaySend:
+    def send(self, path: str, fields: Mapping[str, Any], asked_model: str) -> RelayEmbed:
         """How the router reaches one endpoint for this embedding."""
-        new = model_prefix(asked_model)
-
-        async def send(upstream: Upstream) -> RawReply:
-            status, body = await self._whole(upstream.url + path, _body(fields, upstream.model, stream=None))
-            if status != 200:
-                raise BackendError(kind_for_status(status), _error_text(body), status)
-            stats = {name.decode(): int(value) for name, value in _EMBED_STATS.findall(body)}
-            return RawReply(renamed(body, model_prefix(upstream.model), new), final_timings(stats))
-
-        return send
+        return _EmbedRelay(self, path, fields, asked_model)
 
     async def _open(self, url: str, body: bytes) -> httpcore.Response:
         if self._pool is None:
@@ -158,7 +154,7 @@ class OllamaPassThrough:
         request = httpcore.Request(b"POST", url, headers=headers, content=body, extensions=self._extensions)
         return await self._pool.handle_async_request(request)
 
-    async def _whole(self, url: str, body: bytes) -> tuple[int, bytes]:
+    async def whole(self, url: str, body: bytes) -> tuple[int, bytes]:
         try:
             response = await self._open(url, body)
             try:
@@ -168,7 +164,7 @@ class OllamaPassThrough:
         except Exception as error:
             raise transport_error(error, mid_stream=False) from error
 
-    async def _lines(self, url: str, body: bytes, old: bytes, new: bytes) -> RawStream:
+    async def lines(self, url: str, body: bytes, old: bytes, new: bytes) -> RawStream:
         """The upstream reply as blocks of complete lines, renamed; no I/O until the first is awaited.
         Closing it closes the connection, which makes Ollama stop generating and free the slot."""
         mid_stream = False
@@ -191,6 +187,41 @@ class OllamaPassThrough:
         finally:
             if response is not None:
                 await response.aclose()
+
+
+class _ChatRelay:
+    api = "ollama"
+
+    def __init__(self, carrier: OllamaPassThrough, shape: Shape, fields: Mapping[str, Any], asked_model: str) -> None:
+        self._carrier, self._path, self._fields = carrier, PATHS[shape], fields
+        self._shape, self._asked_model, self._new = shape, asked_model, model_prefix(asked_model)
+
+    async def open(self, upstream: Upstream) -> RawStream:
+        body = _body(self._fields, upstream.model, stream=True)
+        return self._carrier.lines(upstream.url + self._path, body, model_prefix(upstream.model), self._new)
+
+    def translator(self) -> Callable[[Delta], RawChunk]:
+        """An endpoint of another dialect: its deltas as the lines Ollama would have written."""
+        asked_model, shape = self._asked_model, self._shape
+        return lambda delta: RawChunk(ndjson_line(delta, asked_model, shape), delta.final)
+
+
+class _EmbedRelay:
+    api = "ollama"
+
+    def __init__(self, carrier: OllamaPassThrough, path: str, fields: Mapping[str, Any], asked_model: str) -> None:
+        self._carrier, self._path, self._fields = carrier, path, fields
+        self._asked_model, self._new = asked_model, model_prefix(asked_model)
+
+    async def send(self, upstream: Upstream) -> RawReply:
+        status, body = await self._carrier.whole(upstream.url + self._path, _body(self._fields, upstream.model, stream=None))
+        if status != 200:
+            raise BackendError(kind_for_status(status), _error_text(body), status)
+        stats = {name.decode(): int(value) for name, value in _EMBED_STATS.findall(body)}
+        return RawReply(renamed(body, model_prefix(upstream.model), self._new), final_timings(stats))
+
+    def translated(self, answer: Embeddings) -> RawReply:
+        return RawReply(embed_json(answer, self._asked_model), answer.timings)
 
 
 async def _line_blocks(stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

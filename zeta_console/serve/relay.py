@@ -22,7 +22,7 @@ from zeta_console.backends.types import BackendError, ErrorKind
 from zeta_console.router.api import Chunk, Decision, EmbedResult, RelayedReply, RoutedPieces
 from zeta_console.router.errors import RejectedError
 from zeta_console.serve.envelope import OLLAMA, Envelope, envelope_for
-from zeta_console.serve.replies import decision_headers, embed_json
+from zeta_console.serve.replies import decision_headers
 from zeta_console.serve.security import send_json_error
 
 JSON = b"application/json; charset=utf-8"
@@ -195,10 +195,6 @@ def embed_response(
         await send({"type": "http.response.body", "body": shape(result)})
 
     return CancelOnDisconnect(respond)
-
-
-def embed_reply(asked_model: str) -> Callable[[EmbedResult], bytes]:
-    return lambda result: embed_json(result.response, asked_model)
 
 
 def relayed_reply(result: RelayedReply) -> bytes:
