@@ -32,6 +32,7 @@ from zeta_console.serve.catalogue import Catalogue
 from zeta_console.serve.envelope import OPENAI, envelope_for
 from zeta_console.serve.metrics import ServeMetrics
 from zeta_console.serve.openai_dialect import OpenAITranslator, OpenAIWire, embeddings_reply, model_object, models_list, the_model
+from zeta_console.serve.openai_passthrough import OpenAIEmbedRelay, OpenAIRawWire, OpenAIStreamRelay
 from zeta_console.serve.passthrough import OllamaPassThrough, OllamaRawWire
 from zeta_console.serve.relay import Result, Wire, embed_response, legacy_embedding_reply, relayed_reply, stream_response
 from zeta_console.serve.replies import Shape, header_safe
@@ -68,6 +69,8 @@ class Frontend:
         self.hosts = ", ".join(f"{host.name} ({host.url})" for host in settings.hosts)
         self.started_at = time.time()
         self.passthrough = OllamaPassThrough(settings.timeouts)
+        # OpenAI hosts' keys, by URL, read once as the backends read them.
+        self.keys = {host.url: os.environ.get(host.api_key_env, "") for host in settings.hosts if host.api_key_env}
 
     async def aclose(self) -> None:
         await self.passthrough.aclose()
@@ -119,18 +122,34 @@ class Frontend:
 
     async def openai_chat(self, request: Request) -> ASGIApp:
         routable, include_usage = self.openai.chat(await request.body(), client_mark(request), request.headers.get(SESSION_HEADER))
+        if routable.stream:
+            return self._openai_relayed(request, routable, include_usage, chat=True)
         wire = OpenAIWire(routable.asked_model, chat=True, include_usage=include_usage)
         return self._routed(request, routable, lambda: self.router.chat(routable.request), wire)
 
     async def openai_completion(self, request: Request) -> ASGIApp:
         routable, include_usage = self.openai.completion(await request.body(), client_mark(request), request.headers.get(SESSION_HEADER))
+        if routable.stream:
+            return self._openai_relayed(request, routable, include_usage, chat=False)
         wire = OpenAIWire(routable.asked_model, chat=False, include_usage=include_usage)
         return self._routed(request, routable, lambda: self.router.generate(routable.request), wire)
+
+    def _openai_relayed(
+        self, request: Request, routable: Routable[ChatRequest] | Routable[GenerateRequest], include_usage: bool, chat: bool
+    ) -> ASGIApp:
+        """A streamed `/v1` answer: relayed as bytes from an OpenAI host, translated from any other."""
+        routed_request = routable.request
+        relay = OpenAIStreamRelay(
+            self.passthrough, self.keys, routable.fields, routable.asked_model, chat=chat, include_usage=include_usage
+        )
+        return self._routed(request, routable, lambda: self.router.relay(routed_request, relay), OpenAIRawWire())
 
     async def openai_embeddings(self, request: Request) -> ASGIApp:
         routable, as_base64 = self.openai.embedding(await request.body(), client_mark(request))
         reply = functools.partial(embeddings_reply, asked_model=routable.asked_model, as_base64=as_base64)
-        return embed_response(self._embedded(request, routable), reply, OPENAI)
+        relay = OpenAIEmbedRelay(self.passthrough, self.keys, routable.fields, reply)
+        relayed = self._embedding(request, routable, lambda: self.router.relay_embed(routable.request, relay))
+        return embed_response(relayed, relayed_reply, OPENAI)
 
     async def openai_models(self, request: Request) -> Response:
         return OllamaJSONResponse(models_list(self.catalogue, int(self.started_at)))

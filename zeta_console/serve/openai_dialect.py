@@ -21,15 +21,15 @@ import secrets
 import struct
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from pydantic_core import to_json
 
-from zeta_console.backends.types import Delta, FinalTimings, ToolCall
+from zeta_console.backends.types import Delta, Embeddings, FinalTimings, ToolCall
 from zeta_console.ollama_api.decode import BOOL, FLOAT, INT, OBJECT, STRING, decode_body, list_of
 from zeta_console.ollama_api.errors import ApiError
 from zeta_console.ollama_api.fields import ANY
-from zeta_console.router.api import EmbedResult
 from zeta_console.router.requests import ChatRequest, EmbedRequest, GenerateRequest
 from zeta_console.serve.catalogue import Catalogue, CatalogueModel
 from zeta_console.serve.envelope import OPENAI
@@ -185,7 +185,8 @@ def _base(fields: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class OpenAITranslator:
-    """`/v1` bodies -> router requests, through the native translator of the same catalogue."""
+    """`/v1` bodies -> router requests, through the native translator of the same catalogue. Each
+    `Routable` carries the OpenAI body's fields: what a pass-through to an OpenAI host sends."""
 
     def __init__(self, native: RequestTranslator) -> None:
         self.native = native
@@ -196,7 +197,7 @@ class OpenAITranslator:
         fields = decode_body(body, "openai.ChatCompletionRequest", CHAT_SCHEMA)
         native = _base(fields) | {"messages": _messages(fields.get("messages", ())), "tools": fields.get("tools", [])}
         native |= {"think": _think(fields), "format": _format(fields.get("response_format"))}
-        return self.native.chat_fields(native, client, session or fields.get("user")), _include_usage(fields)
+        return replace(self.native.chat_fields(native, client, session or fields.get("user")), fields=fields), _include_usage(fields)
 
     def completion(self, body: bytes, client: str, session: str | None = None) -> tuple[Routable[GenerateRequest], bool]:
         fields = decode_body(body, "openai.CompletionRequest", COMPLETION_SCHEMA)
@@ -204,7 +205,8 @@ class OpenAITranslator:
         if not isinstance(prompt, str):
             raise ApiError(400, "invalid prompt: expected a string")
         native = _base(fields) | {"prompt": prompt} | ({"suffix": fields["suffix"]} if "suffix" in fields else {})
-        return self.native.generate_fields(native, client, session or fields.get("user")), _include_usage(fields)
+        routable = self.native.generate_fields(native, client, session or fields.get("user"))
+        return replace(routable, fields=fields), _include_usage(fields)
 
     def embedding(self, body: bytes, client: str) -> tuple[Routable[EmbedRequest], bool]:
         """The request and whether the vectors go back as base64."""
@@ -218,7 +220,7 @@ class OpenAITranslator:
         if encoding not in ("float", "base64"):
             raise ApiError(400, f'invalid encoding format {json.dumps(encoding)}: expected "float" or "base64"')
         native = {"model": fields.get("model", ""), "dimensions": fields.get("dimensions")}
-        return self.native.embedding(native, raw_input, client), encoding == "base64"
+        return replace(self.native.embedding(native, raw_input, client), fields=fields), encoding == "base64"
 
 
 def _usage(final: FinalTimings | None) -> dict[str, int]:
@@ -324,12 +326,12 @@ def _base64_floats(vector: Sequence[float]) -> str:
     return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
 
 
-def embeddings_reply(result: EmbedResult, asked_model: str, as_base64: bool) -> bytes:
+def embeddings_reply(answer: Embeddings, asked_model: str, as_base64: bool) -> bytes:
     data = [
         {"object": "embedding", "index": index, "embedding": _base64_floats(vector) if as_base64 else list(vector)}
-        for index, vector in enumerate(result.response.embeddings)
+        for index, vector in enumerate(answer.embeddings)
     ]
-    tokens = result.response.timings.prompt_tokens or 0
+    tokens = answer.timings.prompt_tokens or 0
     return to_json({"object": "list", "data": data, "model": asked_model, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
 
 

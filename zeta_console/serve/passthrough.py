@@ -80,13 +80,16 @@ def final_timings(stats: Mapping[str, Any]) -> FinalTimings:
     )
 
 
-def _error_text(body: bytes) -> str:
-    """The message of an `{"error": ...}` body, or the body itself (as the ollama client reads it)."""
+def error_text(body: bytes) -> str:
+    """The message of an `{"error": ...}` body (Ollama's string, or OpenAI's object's `message`), or
+    the body itself (as the official clients read it)."""
     try:
         parsed = json.loads(body)
     except ValueError:
         return body.decode("utf-8", "replace").strip()
     error = parsed.get("error") if isinstance(parsed, dict) else None
+    if isinstance(error, dict) and "message" in error:
+        return str(error["message"])
     return str(error) if error is not None else body.decode("utf-8", "replace").strip()
 
 
@@ -143,20 +146,21 @@ class OllamaPassThrough:
         """How the router reaches one endpoint for this embedding."""
         return _EmbedRelay(self, path, fields, asked_model)
 
-    async def _open(self, url: str, body: bytes) -> httpcore.Response:
+    async def open(self, url: str, body: bytes, headers: list[tuple[bytes, bytes]] = HEADERS) -> httpcore.Response:
+        """The upstream's response to a POST, its body not read yet (httpx's transport layer)."""
         if self._pool is None:
             self._pool = httpcore.AsyncConnectionPool(max_connections=None, network_backend=GatheringBackend())
         host = self._hosts.get(url)
         if host is None:
             parsed = httpcore.URL(url)
             host = self._hosts[url] = parsed.host if parsed.port is None else b"%b:%d" % (parsed.host, parsed.port)
-        headers = [(b"Host", host), *HEADERS, (b"Content-Length", b"%d" % len(body))]
-        request = httpcore.Request(b"POST", url, headers=headers, content=body, extensions=self._extensions)
+        sent = [(b"Host", host), *headers, (b"Content-Length", b"%d" % len(body))]
+        request = httpcore.Request(b"POST", url, headers=sent, content=body, extensions=self._extensions)
         return await self._pool.handle_async_request(request)
 
-    async def whole(self, url: str, body: bytes) -> tuple[int, bytes]:
+    async def whole(self, url: str, body: bytes, headers: list[tuple[bytes, bytes]] = HEADERS) -> tuple[int, bytes]:
         try:
-            response = await self._open(url, body)
+            response = await self.open(url, body, headers)
             try:
                 return response.status, await response.aread()
             finally:
@@ -170,10 +174,10 @@ class OllamaPassThrough:
         mid_stream = False
         response: httpcore.Response | None = None
         try:
-            response = await self._open(url, body)
+            response = await self.open(url, body)
             if response.status != 200:
-                raise BackendError(kind_for_status(response.status), _error_text(await response.aread()), response.status)
-            async for block in _line_blocks(response.aiter_stream()):
+                raise BackendError(kind_for_status(response.status), error_text(await response.aread()), response.status)
+            async for block in line_blocks(response.aiter_stream()):
                 answer, error = _split(renamed(block, old, new))
                 if answer is not None:
                     yield answer
@@ -197,7 +201,7 @@ class _ChatRelay:
         self._shape, self._asked_model, self._new = shape, asked_model, model_prefix(asked_model)
 
     async def open(self, upstream: Upstream) -> RawStream:
-        body = _body(self._fields, upstream.model, stream=True)
+        body = body_for(self._fields, upstream.model, stream=True)
         return self._carrier.lines(upstream.url + self._path, body, model_prefix(upstream.model), self._new)
 
     def translator(self) -> Callable[[Delta], RawChunk]:
@@ -214,9 +218,9 @@ class _EmbedRelay:
         self._asked_model, self._new = asked_model, model_prefix(asked_model)
 
     async def send(self, upstream: Upstream) -> RawReply:
-        status, body = await self._carrier.whole(upstream.url + self._path, _body(self._fields, upstream.model, stream=None))
+        status, body = await self._carrier.whole(upstream.url + self._path, body_for(self._fields, upstream.model, stream=None))
         if status != 200:
-            raise BackendError(kind_for_status(status), _error_text(body), status)
+            raise BackendError(kind_for_status(status), error_text(body), status)
         stats = {name.decode(): int(value) for name, value in _EMBED_STATS.findall(body)}
         return RawReply(renamed(body, model_prefix(upstream.model), self._new), final_timings(stats))
 
@@ -224,13 +228,15 @@ class _EmbedRelay:
         return RawReply(embed_json(answer, self._asked_model), answer.timings)
 
 
-async def _line_blocks(stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """The bytes as they arrive, cut after their last complete line (the rest waits for its end)."""
+async def line_blocks(stream: AsyncIterator[bytes], separator: bytes = b"\n") -> AsyncIterator[bytes]:
+    """The bytes as they arrive, cut after their last complete line (or SSE event, with `separator`
+    b"\n\n"); the rest waits for its end."""
     pending = b""
     async for data in stream:
         if pending:
             data, pending = pending + data, b""
-        end = data.rfind(b"\n") + 1
+        at = data.rfind(separator)
+        end = at + len(separator) if at >= 0 else 0
         if end < len(data):
             data, pending = data[:end], data[end:]
         if data:
@@ -245,11 +251,11 @@ def _split(block: bytes) -> tuple[RawChunk | None, BackendError | None]:
     at = _error_line_at(block)
     if at < 0:
         return RawChunk(block, _final_of(block)), None
-    error = BackendError(ErrorKind.FAILED_MID_STREAM, _error_text(block[at:].split(b"\n", 1)[0]))
+    error = BackendError(ErrorKind.FAILED_MID_STREAM, error_text(block[at:].split(b"\n", 1)[0]))
     return (RawChunk(block[:at]) if at else None), error
 
 
-def _body(fields: Mapping[str, Any], model: str, stream: bool | None) -> bytes:
+def body_for(fields: Mapping[str, Any], model: str, stream: bool | None) -> bytes:
     sent = {name: value for name, value in fields.items() if name != "stream"}
     sent["model"] = model
     if stream is not None:
