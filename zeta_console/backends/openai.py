@@ -27,6 +27,8 @@ from openai import AsyncOpenAI, AsyncStream
 
 from zeta_console.backends import telemetry
 from zeta_console.backends.clients import PerLoop, causes, describe_transport_error
+from zeta_console.backends.openai_usage import count as _count
+from zeta_console.backends.openai_usage import final_timings
 from zeta_console.backends.types import (
     BackendError,
     Delta,
@@ -111,34 +113,6 @@ async def _sent(call: Callable[[], Awaitable[Answer]]) -> Answer:
         if not any(str(cause).startswith(NO_ANSWER) for cause in causes(error)):
             raise
     return await call()
-
-
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def _count(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def final_timings(usage: Any, timings: Any, done_reason: str | None) -> FinalTimings:
-    """`usage` (token counts, any server) and llama.cpp's `timings` (milliseconds, cached prompt tokens)."""
-    timings = timings if isinstance(timings, Mapping) else {}
-    prompt_ms, predicted_ms = _number(timings.get("prompt_ms")), _number(timings.get("predicted_ms"))
-    prefill_s = prompt_ms / 1000 if prompt_ms is not None else None
-    decode_s = predicted_ms / 1000 if predicted_ms is not None else None
-    details = getattr(usage, "prompt_tokens_details", None)
-    cached = _count(timings.get("cache_n"))
-    return FinalTimings(
-        total_s=prefill_s + decode_s if prefill_s is not None and decode_s is not None else None,
-        load_s=None,
-        prompt_tokens=_count(getattr(usage, "prompt_tokens", None)),
-        prefill_s=prefill_s,
-        output_tokens=_count(getattr(usage, "completion_tokens", None)),
-        decode_s=decode_s,
-        done_reason=done_reason,
-        cached_prompt_tokens=cached if cached is not None else _count(getattr(details, "cached_tokens", None)),
-    )
 
 
 @dataclass

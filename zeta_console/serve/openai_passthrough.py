@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic_core import to_json
 
-from zeta_console.backends.openai import final_timings
+from zeta_console.backends.openai_usage import final_timings
 from zeta_console.backends.types import (
     BackendError,
     Delta,
