@@ -36,6 +36,7 @@ class Recorder:
     def __init__(self, port: int) -> None:
         self._port = port
         self.written: list[bytearray] = []  # one per connection, in the order opened
+        self.sent: list[bytearray] = []  # what the client sent, likewise
         self._server: asyncio.Server | None = None
 
     @property
@@ -57,14 +58,14 @@ class Recorder:
 
     async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", self._port)
-        written = bytearray()
+        written, sent = bytearray(), bytearray()
         self.written.append(written)
+        self.sent.append(sent)
 
-        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter, record: bytearray | None) -> None:
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter, record: bytearray) -> None:
             try:
                 while data := await source.read(65536):
-                    if record is not None:
-                        record.extend(data)
+                    record.extend(data)
                     sink.write(data)
                     await sink.drain()
             except ConnectionError:
@@ -72,7 +73,7 @@ class Recorder:
             finally:
                 sink.close()
 
-        await asyncio.gather(pipe(reader, upstream_writer, None), pipe(upstream_reader, writer, written))
+        await asyncio.gather(pipe(reader, upstream_writer, sent), pipe(upstream_reader, writer, written))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,150 @@
+"""The OpenAI pass-through: `/v1` requests routed to a real llama.cpp server (`api: openai`) get the
+bytes llama.cpp wrote (the model's name aside), and are still routed, failed over and cancelled."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+
+import httpx
+import pytest
+
+from tests.helpers import wait_until
+from tests.llama_fleet import LlamaServers
+from tests.serve.test_passthrough import Recorder
+from zeta_console.realfleet.llama_server import LlamaServer
+from zeta_console.router.router import ZetaDynamicRouter
+from zeta_console.serve.endpoint import start_endpoint
+from zeta_console.settings import HostConfig, ModelConfig, PolicyName, Settings, Task
+
+ASKED = "zeta:auto"
+KEY_ENV, KEY = "ZETA_TEST_LLAMA_KEY", "sk-test-relay"
+EVENT = re.compile(rb"data: [^\n]*\n\n")
+CHAT = {"model": ASKED, "messages": [{"role": "user", "content": "Say hello"}], "max_tokens": 8, "stream": True}
+
+
+@dataclass(frozen=True)
+class Stack:
+    url: str
+    router: ZetaDynamicRouter
+    recorders: dict[str, Recorder]  # host name -> what its server wrote
+
+
+def fleet_settings(urls: dict[str, str], embed_url: str | None = None) -> Settings:
+    hosts = tuple(HostConfig(name, url, api="openai", api_key_env=KEY_ENV) for name, url in urls.items())
+    models = [ModelConfig("coder", "coder", tuple(urls), frozenset({"completion"}), slots=2)]  # the failover test's servers have 2
+    if embed_url is not None:
+        hosts += (HostConfig("embed", embed_url, api="openai", api_key_env=KEY_ENV),)
+        models.append(ModelConfig("embedder", "embedder", ("embed",), frozenset({"embedding"})))
+    routes = {Task.SIMPLE: ("coder",), Task.CODE: ("coder",), Task.COMPLEX_REASONING: ("coder",), Task.EMBEDDING: ("embedder",)}
+    return replace(Settings(), hosts=hosts, models=tuple(models), routes=routes, policy=PolicyName("static"), source="<llama.cpp>")
+
+
+@asynccontextmanager
+async def relayed(servers: dict[str, LlamaServer], monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Stack]:
+    monkeypatch.setenv(KEY_ENV, KEY)
+    recorders = {name: Recorder(int(server.url.rsplit(":", 1)[1])) for name, server in servers.items()}
+    for recorder in recorders.values():
+        await recorder.__aenter__()
+    try:
+        urls = {name: recorder.url for name, recorder in recorders.items() if name != "embed"}
+        settings = fleet_settings(urls, recorders["embed"].url if "embed" in recorders else None)
+        async with ZetaDynamicRouter(settings, health_poll_s=3600) as router:
+            endpoint = await start_endpoint(router, settings, "127.0.0.1:0")
+            try:
+                yield Stack(endpoint.url, router, recorders)
+            finally:
+                await endpoint.stop()
+    finally:
+        for recorder in recorders.values():
+            await recorder.__aexit__()
+
+
+def renamed(data: bytes) -> bytes:
+    return data.replace(b'"model":"coder"', f'"model":"{ASKED}"'.encode())
+
+
+async def _streamed(http: httpx.AsyncClient, path: str, body: dict[str, object]) -> tuple[httpx.Headers, bytes]:
+    async with http.stream("POST", path, json=body) as response:
+        assert response.status_code == 200, await response.aread()
+        return response.headers, b"".join([part async for part in response.aiter_raw()])
+
+
+async def test_a_stream_is_llama_cpps_bytes_renamed_without_the_usage_chunk_it_did_not_ask_for(
+    llama_servers: LlamaServers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with relayed({"llama": llama_servers.shared("coder")}, monkeypatch) as stack, httpx.AsyncClient(
+        base_url=stack.url, timeout=120
+    ) as http:
+        headers, chat = await _streamed(http, "/v1/chat/completions", CHAT)
+        _, with_usage = await _streamed(http, "/v1/chat/completions", {**CHAT, "stream_options": {"include_usage": True}})
+        _, completion = await _streamed(http, "/v1/completions", {"model": ASKED, "prompt": "Once", "max_tokens": 6, "stream": True})
+        recorder = stack.recorders["llama"]
+        written = [EVENT.findall(bytes(connection)) for connection in recorder.written]
+        sent = b"".join(recorder.sent)
+    events = [event for connection in written for event in connection]
+    usage = [event for event in events if b'"usage":{' in event]
+    assert headers["x-zeta-endpoint"] == "coder@llama" and len(usage) == 3  # asked for upstream every time
+    upstream_chat, upstream_usage, upstream_completion = _by_request(events)
+    assert chat == renamed(b"".join(event for event in upstream_chat if event not in usage))
+    assert with_usage == renamed(b"".join(upstream_usage)) and b'"usage":{' in with_usage
+    assert completion == renamed(b"".join(event for event in upstream_completion if event not in usage))
+    assert chat.endswith(b"data: [DONE]\n\n") and b'"model":"coder"' not in chat + with_usage + completion
+    assert f"Authorization: Bearer {KEY}".lower().encode() in sent.lower()
+    assert sent.count(b'"stream_options":{"include_usage":true}') == 3
+
+
+def _by_request(events: list[bytes]) -> list[list[bytes]]:
+    """The events of each answer, in order: each ends with `[DONE]`."""
+    answers: list[list[bytes]] = [[]]
+    for event in events:
+        answers[-1].append(event)
+        if event == b"data: [DONE]\n\n":
+            answers.append([])
+    return answers[:-1]
+
+
+async def test_an_embedding_is_llama_cpps_reply_renamed(llama_servers: LlamaServers, monkeypatch: pytest.MonkeyPatch) -> None:
+    servers = {"llama": llama_servers.shared("coder"), "embed": llama_servers.shared("embedder", embedding=True)}
+    async with relayed(servers, monkeypatch) as stack, httpx.AsyncClient(base_url=stack.url, timeout=120) as http:
+        reply = await http.post("/v1/embeddings", json={"model": "zeta:embed", "input": ["a cat", "a dog"]})
+        written = bytes(stack.recorders["embed"].written[-1])
+    body = written.split(b"\r\n\r\n", 1)[1]
+    assert reply.status_code == 200 and reply.headers["x-zeta-endpoint"] == "embedder@embed"
+    assert reply.content == body.replace(b'"model":"embedder"', b'"model":"zeta:embed"')
+    assert len(reply.json()["data"]) == 2
+
+
+async def test_a_client_that_disconnects_frees_the_llama_cpp_slot(llama_servers: LlamaServers, monkeypatch: pytest.MonkeyPatch) -> None:
+    server = llama_servers.own("coder")
+    async with relayed({"llama": server}, monkeypatch) as stack, httpx.AsyncClient(base_url=stack.url, timeout=120) as http:
+        long = {**CHAT, "max_tokens": 400, "ignore_eos": True}
+        async with http.stream("POST", "/v1/chat/completions", json=long) as response:
+            async for _ in response.aiter_raw():
+                assert _processing(server)
+                break
+        await wait_until(lambda: not _processing(server), timeout=20, message="llama.cpp to free the slot")
+        assert _in_flight(stack.router) == 0
+
+
+def _processing(server: LlamaServer) -> bool:
+    return any(slot["is_processing"] for slot in httpx.get(f"{server.url}/slots", timeout=5).json())
+
+
+def _in_flight(router: ZetaDynamicRouter) -> int:
+    return sum(endpoint.in_flight for endpoint in router.snapshot().endpoints)
+
+
+async def test_a_dead_server_fails_over_before_the_first_byte(llama_servers: LlamaServers, monkeypatch: pytest.MonkeyPatch) -> None:
+    servers = {"one": llama_servers.own("coder", parallel=2), "two": llama_servers.own("coder", parallel=2)}
+    async with relayed(servers, monkeypatch) as stack, httpx.AsyncClient(base_url=stack.url, timeout=120) as http:
+        async with http.stream("POST", "/v1/chat/completions", json={**CHAT, "max_tokens": 400, "ignore_eos": True}) as busy:
+            busy_at = busy.headers["x-zeta-endpoint"].split("@")[1]  # outstanding work there: the other becomes the choice
+            idle = next(name for name in servers if name != busy_at)
+            servers[idle].kill()
+            headers, chat = await _streamed(http, "/v1/chat/completions", CHAT)
+    assert (headers["x-zeta-endpoint"], headers["x-zeta-fallbacks"]) == (f"coder@{busy_at}", f"coder@{idle}")
+    assert chat.endswith(b"data: [DONE]\n\n") and json.loads(chat.split(b"\n\n")[0][len(b"data: ") :])["model"] == ASKED
