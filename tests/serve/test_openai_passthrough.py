@@ -140,11 +140,15 @@ def _in_flight(router: ZetaDynamicRouter) -> int:
 
 async def test_a_dead_server_fails_over_before_the_first_byte(llama_servers: LlamaServers, monkeypatch: pytest.MonkeyPatch) -> None:
     servers = {"one": llama_servers.own("coder", parallel=2), "two": llama_servers.own("coder", parallel=2)}
-    async with relayed(servers, monkeypatch) as stack, httpx.AsyncClient(base_url=stack.url, timeout=120) as http:
-        async with http.stream("POST", "/v1/chat/completions", json={**CHAT, "max_tokens": 400, "ignore_eos": True}) as busy:
-            busy_at = busy.headers["x-zeta-endpoint"].split("@")[1]  # outstanding work there: the other becomes the choice
-            idle = next(name for name in servers if name != busy_at)
-            servers[idle].kill()
-            headers, chat = await _streamed(http, "/v1/chat/completions", CHAT)
+    long = {**CHAT, "max_tokens": 400, "ignore_eos": True}
+    async with (
+        relayed(servers, monkeypatch) as stack,
+        httpx.AsyncClient(base_url=stack.url, timeout=120) as http,
+        http.stream("POST", "/v1/chat/completions", json=long) as busy,
+    ):
+        busy_at = busy.headers["x-zeta-endpoint"].split("@")[1]  # outstanding work there: the other becomes the choice
+        idle = next(name for name in servers if name != busy_at)
+        servers[idle].kill()
+        headers, chat = await _streamed(http, "/v1/chat/completions", CHAT)
     assert (headers["x-zeta-endpoint"], headers["x-zeta-fallbacks"]) == (f"coder@{busy_at}", f"coder@{idle}")
     assert chat.endswith(b"data: [DONE]\n\n") and json.loads(chat.split(b"\n\n")[0][len(b"data: ") :])["model"] == ASKED
