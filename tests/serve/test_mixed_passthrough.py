@@ -104,3 +104,20 @@ async def test_a_request_fails_over_before_the_first_byte_to_a_host_of_the_other
 
 def _in_flight(router: ZetaDynamicRouter, endpoint: str) -> int:
     return next(e.in_flight for e in router.snapshot().endpoints if e.id == endpoint)
+
+
+async def test_an_openai_stream_is_relayed_from_llama_cpp_and_translated_from_ollama(llama_servers: LlamaServers) -> None:
+    body = {"model": ASKED, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 8, "stream": True}
+    async with mixed(llama_servers.shared(CODER)) as stack, httpx.AsyncClient(base_url=stack.url, timeout=120) as http:
+        stack.router.controls.drain("coder@llama")
+        translated = await http.post("/v1/chat/completions", json=body)
+        emulator_wrote = b"".join(stack.emulator.written)
+        stack.router.controls.undrain("coder@llama")
+        stack.router.controls.drain("coder@a")
+        relayed = await http.post("/v1/chat/completions", json=body)
+        llama_wrote = bytes(stack.llama.written[-1])
+    assert translated.headers["x-zeta-endpoint"] == "coder@a" and b'"done":true' in emulator_wrote  # Ollama's NDJSON upstream ...
+    assert translated.content.count(b"data: [DONE]\n\n") == 1 and translated.content.endswith(b"data: [DONE]\n\n")  # ... SSE out
+    assert relayed.headers["x-zeta-endpoint"] == "coder@llama"
+    first = relayed.content.split(b"\n\n", 1)[0] + b"\n\n"
+    assert first.replace(f'"model":"{ASKED}"'.encode(), f'"model":"{CODER}"'.encode()) in llama_wrote  # llama.cpp's own event
