@@ -9,6 +9,7 @@ the demo knows the server is ready without polling it.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import select
 import signal
 import subprocess
@@ -57,6 +58,12 @@ class LlamaServer:
 
     def start(self, timeout_s: float = READY_TIMEOUT_S) -> str:
         """Start the server and return its URL once it answers."""
+        self.launch()
+        return self.wait_ready(timeout_s)
+
+    def launch(self) -> None:
+        """Start the process and return at once: several servers then load side by side, and
+        `stop()` reaches a process launched here even while another thread waits in `wait_ready`."""
         log = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
         try:
             self._process = subprocess.Popen(
@@ -65,6 +72,9 @@ class LlamaServer:
         finally:
             if self.log_path:
                 log.close()  # type: ignore[union-attr]  # the child holds its own descriptor
+
+    def wait_ready(self, timeout_s: float = READY_TIMEOUT_S) -> str:
+        """Block until the launched server prints its URL, and return it."""
         self.url = self._ready_url(timeout_s)
         return self.url
 
@@ -108,6 +118,12 @@ class LlamaServer:
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
         self.stop()
+
+
+def require_xllamacpp(what: str) -> None:
+    """Refuse in one line, before anything starts, when llama.cpp's server is not installed."""
+    if importlib.util.find_spec("xllamacpp") is None:
+        raise UserError(f"{what} needs llama.cpp's server (xllamacpp), not installed: pip install 'zeta-console[real]'", exit_code=2)
 
 
 def _serve(arguments: argparse.Namespace) -> None:
