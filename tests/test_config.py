@@ -87,7 +87,7 @@ BAD_CONFIGS = [
         "hosts:\n  - name: local\n    url: ftp://x\n",
         'bad.yaml:3: hosts[0].url: expected an http(s) URL such as "http://127.0.0.1:11434", got "ftp://x"',
     ),
-    ("hosts:\n  - name: local\n    api: openai\n", 'bad.yaml:3: hosts[0].api: unknown api "openai" (expected one of: ollama)'),
+    ("hosts:\n  - name: local\n    api: grpc\n", 'bad.yaml:3: hosts[0].api: unknown api "grpc" (expected one of: ollama, openai)'),
     ("serve:\n  listen: nowhere\n", 'bad.yaml:2: serve.listen: expected host:port such as "127.0.0.1:11435", got "nowhere"'),
     ("adaptive:\n  min_weight: 3\n", "bad.yaml:2: adaptive.max_weight: must be at least adaptive.min_weight (3)"),
     (

@@ -18,6 +18,7 @@ import dataclasses
 import functools
 import json
 import os
+import re
 import sys
 import tempfile
 import types
@@ -380,6 +381,13 @@ def _check_api(value: str) -> str | None:
     return None if value in BACKENDS else unknown("api", value, sorted(BACKENDS))
 
 
+def _check_env_name(value: str) -> str | None:
+    """The name of an environment variable, never the secret itself (which is not echoed back)."""
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,127}", value):
+        return None
+    return "expected the name of an environment variable holding the key (letters, digits and _, e.g. LLAMA_API_KEY), not the key itself"
+
+
 def _check_capability(value: str) -> str | None:
     return None if value in CAPABILITIES else unknown("capability", value, sorted(CAPABILITIES))
 
@@ -425,6 +433,7 @@ def shipped_theme_names() -> tuple[str, ...]:
 _STRING_CHECKS: Mapping[str, Callable[[str], str | None]] = {
     "url": _check_url,
     "api": _check_api,
+    "api_key_env": _check_env_name,
     "listen": _check_listen,
     "capabilities": _check_capability,
     "policy": _check_policy,

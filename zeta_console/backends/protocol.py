@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from zeta_console.backends.types import DeltaStream, Embeddings, InstalledModel, ModelFacts, QueueSignals, ResidentModel
-from zeta_console.settings import Timeouts
+from zeta_console.settings import HostConfig, Timeouts
 
 
 class Backend(Protocol):
@@ -77,5 +77,5 @@ class Backend(Protocol):
     async def aclose(self) -> None: ...
 
 
-# A backend kind's constructor: the host's URL and the fleet's timeouts.
-BackendFactory = Callable[[str, Timeouts], Backend]
+# A backend kind's constructor: the host's configuration and the fleet's timeouts.
+BackendFactory = Callable[[HostConfig, Timeouts], Backend]

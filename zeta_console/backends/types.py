@@ -63,6 +63,7 @@ class FinalTimings:
     output_tokens: int | None
     decode_s: float | None
     done_reason: str | None = None  # "stop", "length", "load", "unload", "tool_calls", ...
+    cached_prompt_tokens: int | None = None  # of prompt_tokens, reused from the server's prompt cache (llama.cpp)
 
     @property
     def decode_tps(self) -> float | None:
@@ -72,8 +73,9 @@ class FinalTimings:
 
     @property
     def prefill_s_per_token(self) -> float | None:
-        if self.prompt_tokens and self.prefill_s is not None:
-            return self.prefill_s / self.prompt_tokens
+        evaluated = (self.prompt_tokens or 0) - (self.cached_prompt_tokens or 0)
+        if evaluated > 0 and self.prefill_s is not None:
+            return self.prefill_s / evaluated
         return None
 
 
