@@ -9,7 +9,9 @@ the demo knows the server is ready without polling it.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import importlib.util
+import os
 import select
 import signal
 import subprocess
@@ -22,6 +24,7 @@ from types import TracebackType
 from zeta_console.errors import UserError
 
 READY_TIMEOUT_S = 60.0
+PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,8 @@ class LlamaServerOptions:
 
     def argv(self) -> list[str]:
         argv = [sys.executable, "-m", "zeta_console.realfleet.llama_server", "--model", str(self.model), "--alias", self.alias,
-                "--threads", str(self.threads), "--parallel", str(self.parallel), "--context", str(self.context), "--port", str(self.port)]
+                "--threads", str(self.threads), "--parallel", str(self.parallel), "--context", str(self.context), "--port", str(self.port),
+                "--parent", str(os.getpid())]
         return argv + (["--embedding"] if self.embedding else [])
 
 
@@ -63,7 +67,9 @@ class LlamaServer:
 
     def launch(self) -> None:
         """Start the process and return at once: several servers then load side by side, and
-        `stop()` reaches a process launched here even while another thread waits in `wait_ready`."""
+        `stop()` reaches a process launched here even while another thread waits in `wait_ready`.
+        On Linux the server ends when the thread that launched it does (the parent-death signal
+        is per thread): launch from the main thread."""
         log = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
         try:
             self._process = subprocess.Popen(
@@ -150,6 +156,15 @@ def _serve(arguments: argparse.Namespace) -> None:
     signal.sigwait({signal.SIGTERM, signal.SIGINT})
 
 
+def _end_with(parent: int) -> None:
+    """Linux: SIGTERM this server when its parent dies, even by SIGKILL or a closed terminal, so no
+    server outlives the console, test or benchmark that started it."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # it died before the signal was armed
+        raise SystemExit(0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m zeta_console.realfleet.llama_server", description=__doc__)
     parser.add_argument("--model", required=True)
@@ -159,8 +174,12 @@ def main() -> None:
     parser.add_argument("--context", type=int, default=2048)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--embedding", action="store_true")
+    parser.add_argument("--parent", type=int, help="stop when this process dies")
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})  # taken by sigwait, in every thread
-    _serve(parser.parse_args())
+    arguments = parser.parse_args()
+    if arguments.parent is not None:
+        _end_with(arguments.parent)
+    _serve(arguments)
 
 
 if __name__ == "__main__":
