@@ -188,8 +188,9 @@ COMMANDS = {
         ),
         Command(
             "bench",
-            help="replay a scenario against a fresh emulator fleet per policy",
-            description="Replay a scenario against a fresh emulator fleet per contender and compare them.",
+            help="replay a scenario against a fresh emulator (or real llama.cpp) fleet per policy",
+            description="Replay a scenario against a fresh emulator fleet (real llama.cpp servers for a `real: true` scenario) "
+            "per contender and compare them.",
             handler="zeta_console.benchmark.cli:run_bench_command",
             arguments=_bench_arguments,
         ),

@@ -1,7 +1,8 @@
 """LiteLLM's Router as a contender: same emulator, same trace, same load generator.
 
 Configured the way a LiteLLM user would mirror Zeta's route table: one model group per tier
-(`ollama_chat/<model>` deployments, one per host, `api_base` the emulator's URL), the
+(`ollama_chat/<model>` deployments, one per host, `api_base` the emulator's URL; for real
+llama.cpp servers, `openai/<model>` with `api_base` the server's /v1), the
 `latency-based-routing` or `least-busy` strategy choosing among a tier's replicas, and
 `fallbacks` from each task's preferred tier to the next ones in its route. A request that has
 not produced its headers within Zeta's own first-token allowance times out and falls back, so
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
 from typing import Any
 
 from zeta_console.benchmark.results import Fate
@@ -24,7 +24,7 @@ from zeta_console.benchmark.runner import Served, prompt_text
 from zeta_console.benchmark.trace import TraceRequest
 from zeta_console.errors import UserError
 from zeta_console.router.run import first_token_allowance_s
-from zeta_console.settings import Settings, Task
+from zeta_console.settings import HostConfig, ModelConfig, Settings, Task
 
 STRATEGIES = {"litellm:latency": "latency-based-routing", "litellm:least_busy": "least-busy"}
 
@@ -42,18 +42,15 @@ def _import_litellm() -> Any:
 
 
 class LiteLLMContender:
-    def __init__(self, name: str, settings: Settings, urls: Mapping[str, str]) -> None:
-        """`urls`: host name -> emulator URL; `settings` as the Zeta contenders get them (scaled)."""
+    def __init__(self, name: str, settings: Settings, *, salted: bool = False) -> None:
+        """`settings` as the Zeta contenders get them (scaled), hosts pointing at the servers."""
         litellm = _import_litellm()
         self.name = name
         self._routes = settings.routes
+        self._salted = salted  # prompts a prefix cache cannot reuse (real servers)
         model_list = [
-            {
-                "model_name": model.tier,
-                # LiteLLM's ollama_chat provider has no embeddings; its ollama one does.
-                "litellm_params": {"model": f"{_provider(model.capabilities)}/{model.model}", "api_base": urls[host]},
-                "model_info": {"id": f"{model.tier}@{host}"},
-            }
+            {"model_name": model.tier, "litellm_params": _deployment(model, settings.host(host)),
+             "model_info": {"id": f"{model.tier}@{host}"}}
             for model in settings.models
             for host in model.hosts
         ]
@@ -74,7 +71,7 @@ class LiteLLMContender:
     async def serve(self, request: TraceRequest) -> Served:
         tier = self._routes[request.task][0]
         started = time.perf_counter()
-        text = prompt_text(request.prompt_tokens)
+        text = prompt_text(request, self._salted)
         first_token_s: float | None = None
         try:
             if request.task is Task.EMBEDDING:
@@ -111,8 +108,13 @@ class LiteLLMContender:
         )
 
 
-def _provider(capabilities: frozenset[str]) -> str:
-    return "ollama" if "embedding" in capabilities else "ollama_chat"
+def _deployment(model: ModelConfig, host: HostConfig) -> dict[str, str]:
+    """LiteLLM's parameters for `model` on `host`: its OpenAI-compatible provider for an `api: openai`
+    host (the server's /v1), else Ollama's (`ollama_chat`, which has no embeddings; `ollama` has)."""
+    if host.api == "openai":
+        return {"model": f"openai/{model.model}", "api_base": f"{host.url}/v1", "api_key": "no-key"}
+    provider = "ollama" if "embedding" in model.capabilities else "ollama_chat"
+    return {"model": f"{provider}/{model.model}", "api_base": host.url}
 
 
 def _merge_fallbacks(entries: list[dict[str, list[str]]]) -> list[dict[str, list[str]]]:

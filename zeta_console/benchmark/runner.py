@@ -42,8 +42,13 @@ class Contender(Protocol):
     async def serve(self, request: TraceRequest) -> Served: ...
 
 
-def prompt_text(tokens: int) -> str:
-    return TOKEN_TEXT * tokens
+def prompt_text(request: TraceRequest, salted: bool = False) -> str:
+    """The request's prompt, `prompt_tokens` long by the router's estimate. `salted`: it opens with the
+    request's index (as wide as one token), so a real server's prefix cache cannot reuse an earlier
+    prompt; the emulator's runs keep the unsalted text their recorded figures were measured with."""
+    if not salted:
+        return TOKEN_TEXT * request.prompt_tokens
+    return f"{request.index % 1000:03d} " + TOKEN_TEXT * (request.prompt_tokens - 1)
 
 
 async def _measure_loop_lag(samples: list[float], stop: asyncio.Event) -> None:

@@ -20,8 +20,9 @@ CLIENT_PREFIX = "bench:"
 
 
 class ZetaContender:
-    def __init__(self, name: str, router: ZetaDynamicRouter) -> None:
+    def __init__(self, name: str, router: ZetaDynamicRouter, *, salted: bool = False) -> None:
         self.name = name
+        self._salted = salted  # prompts a prefix cache cannot reuse (real servers)
         self._router = router
         self._records: dict[str, RequestRecord] = {}
         router.subscribe(self._on_event)
@@ -32,7 +33,7 @@ class ZetaContender:
 
     async def serve(self, request: TraceRequest) -> Served:
         client = f"{CLIENT_PREFIX}{request.index}"
-        text = prompt_text(request.prompt_tokens)
+        text = prompt_text(request, self._salted)
         started = time.perf_counter()
         first_token_s: float | None = None
         try:

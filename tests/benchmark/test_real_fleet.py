@@ -1,0 +1,85 @@
+"""Real-fleet scenarios (`real: true`): they load and refuse what a real server cannot do, the oracle
+reads the servers' true slots, and a short real run answers every request through Zeta and LiteLLM."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.benchmark.test_scenarios import error_of, write
+from tests.helpers import wait_until_sync
+from tests.llama_fleet import LlamaServers
+from zeta_console.benchmark.real_fleet import ServersTruth, run_real_contender
+from zeta_console.benchmark.results import Fate
+from zeta_console.benchmark.scenarios import load_scenario
+from zeta_console.benchmark.trace import generate_trace
+
+REAL = """\
+description: two real servers, a few requests
+real: true
+duration_s: 6
+seed: 1
+fleet:
+  hosts:
+    - {name: a, tiers: [coder]}
+    - {name: b, tiers: [reasoner]}
+traffic:
+  - rates_per_s: {complex_reasoning: 0.8, code: 0.3}
+sizes:
+  complex_reasoning: {prompt_tokens: [10, 20], output_tokens: [4, 8]}
+  code: {prompt_tokens: [10, 20], output_tokens: [4, 8]}
+"""
+
+
+def test_the_shipped_real_scenario_runs_at_1x_on_one_tier_per_host() -> None:
+    scenario = load_scenario("real-overload")
+    assert scenario.real and scenario.time_scale == scenario.quick_time_scale == 1.0
+    assert [host.tiers for host in scenario.hosts] == [("coder",), ("reasoner",)]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (("real: true\n", "real: true\ntime_scale: 10\n"), ":3: time_scale: a real fleet (real: true) runs at 1x"),
+        (("tiers: [coder]", "tiers: [coder, reasoner]"), ":7: fleet.hosts[0].tiers: a real host runs one llama.cpp server: one tier"),
+        (("real: true", "real: yes please"), ":2: real: expected true or false, got 'yes please'"),
+    ],
+)
+def test_a_real_scenario_refuses_what_real_servers_cannot_do(tmp_path: Path, change: tuple[str, str], expected: str) -> None:
+    message = error_of(tmp_path, REAL.replace(*change))
+    assert message.startswith(write(tmp_path, "") + expected)
+
+
+def test_the_oracle_reads_a_busy_slot_from_the_server(llama_servers: LlamaServers) -> None:
+    idle, busy = llama_servers.own("idle"), llama_servers.own("busy")
+    long_answer = threading.Thread(target=httpx.post, args=(f"{busy.url}/v1/chat/completions",), daemon=True, kwargs={
+        "json": {"model": "busy", "messages": [{"role": "user", "content": "Count to one hundred."}], "max_tokens": 400},
+        "timeout": 120,
+    })
+    long_answer.start()
+    with ServersTruth({"idle": idle.url, "busy": busy.url}) as truth:
+        def busy_slot() -> bool:
+            return any(slot["is_processing"] for slot in httpx.get(f"{busy.url}/slots").json())
+
+        wait_until_sync(busy_slot, timeout=30, interval=0.02, message="the long answer's slot busy")
+        idle_ttft = truth.predicted_ttft_s("idle", "idle", 20)
+        busy_ttft = truth.predicted_ttft_s("busy", "busy", 20)
+        assert idle_ttft is not None and busy_ttft is not None
+        assert busy_ttft > idle_ttft + 1.0  # hundreds of tokens left to decode on the busy one
+        idle.stop()
+        assert truth.predicted_ttft_s("idle", "idle", 20) is None  # a stopped server cannot answer
+
+
+@pytest.mark.parametrize("contender", ["oracle", "litellm:least_busy"])
+def test_a_short_real_run_answers_every_request(tmp_path: Path, contender: str) -> None:
+    scenario = load_scenario(write(tmp_path, REAL))
+    trace = generate_trace(scenario.traffic, scenario.seed, scenario.sizes)
+    assert len(trace) >= 4
+    run = asyncio.run(run_real_contender(contender, scenario, trace))
+    assert [result.fate for result in run.results] == [Fate.OK] * len(trace), [result.error for result in run.results]
+    assert {result.endpoint for result in run.results} <= {"coder@a", "reasoner@b"}
+    assert all(result.ttft_s is not None and result.ttft_s > 0 for result in run.results)
