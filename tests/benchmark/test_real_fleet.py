@@ -4,6 +4,7 @@ reads the servers' true slots, and a short real run answers every request throug
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from pathlib import Path
 
@@ -56,10 +57,12 @@ def test_a_real_scenario_refuses_what_real_servers_cannot_do(tmp_path: Path, cha
 
 def test_the_oracle_reads_a_busy_slot_from_the_server(llama_servers: LlamaServers) -> None:
     idle, busy = llama_servers.own("idle"), llama_servers.own("busy")
-    long_answer = threading.Thread(target=httpx.post, args=(f"{busy.url}/v1/chat/completions",), daemon=True, kwargs={
-        "json": {"model": "busy", "messages": [{"role": "user", "content": "Count to one hundred."}], "max_tokens": 400},
-        "timeout": 120,
-    })
+    def ask_for_a_long_answer() -> None:
+        body = {"model": "busy", "messages": [{"role": "user", "content": "Count to one hundred."}], "max_tokens": 400}
+        with contextlib.suppress(httpx.HTTPError):  # the server is stopped at the end of the test
+            httpx.post(f"{busy.url}/v1/chat/completions", json=body, timeout=120)
+
+    long_answer = threading.Thread(target=ask_for_a_long_answer, daemon=True)
     long_answer.start()
     with ServersTruth({"idle": idle.url, "busy": busy.url}) as truth:
         def busy_slot() -> bool:
