@@ -14,10 +14,12 @@ import pytest
 from tests.benchmark.test_scenarios import error_of, write
 from tests.helpers import wait_until_sync
 from tests.llama_fleet import LlamaServers
+from zeta_console.benchmark.goals import verdicts_for
 from zeta_console.benchmark.real_fleet import ServersTruth, run_real_contender
-from zeta_console.benchmark.results import Fate
+from zeta_console.benchmark.results import ContenderRun, Fate, RequestResult
 from zeta_console.benchmark.scenarios import load_scenario
 from zeta_console.benchmark.trace import generate_trace
+from zeta_console.settings import Task
 
 REAL = """\
 description: two real servers, a few requests
@@ -86,3 +88,26 @@ def test_a_short_real_run_answers_every_request(tmp_path: Path, contender: str) 
     assert [result.fate for result in run.results] == [Fate.OK] * len(trace), [result.error for result in run.results]
     assert {result.endpoint for result in run.results} <= {"coder@a", "reasoner@b"}
     assert all(result.ttft_s is not None and result.ttft_s > 0 for result in run.results)
+
+
+def run_of(contender: str, ttfts: list[float | None]) -> ContenderRun:
+    """Complex-reasoning results with these TTFTs; None is a lost request."""
+    results = tuple(
+        RequestResult(index, Task.COMPLEX_REASONING, float(index), Fate.LOST if ttft is None else Fate.OK, "reasoner",
+                      None if ttft is None else "reasoner@b", ttft_s=ttft, total_s=None if ttft is None else ttft + 1)
+        for index, ttft in enumerate(ttfts)
+    )
+    return ContenderRun(contender, "real-overload", 1.0, 30.0, 30.0, None, results)
+
+
+def test_the_real_overload_goals_compare_adaptive_with_litellms_best_and_the_oracle() -> None:
+    runs = [run_of("adaptive", [1.0, 2.0]), run_of("oracle", [1.0, 1.6]), run_of("litellm:latency", [3.0, 9.0]),
+            run_of("litellm:least_busy", [3.0, 4.0])]
+    verdicts = verdicts_for(load_scenario("real-overload"), runs)
+    assert [(verdict.goal, verdict.met) for verdict in verdicts] == [
+        ("p95 TTFT <= 0.5x LiteLLM's best", True),  # 2.0 against 4.0
+        ("p95 TTFT <= 1.3x oracle", True),  # 2.0 against 1.6: 1.25x
+        ("adaptive: zero lost requests", True),
+    ]
+    runs[0] = run_of("adaptive", [1.0, 2.1, None])
+    assert [verdict.met for verdict in verdicts_for(load_scenario("real-overload"), runs)] == [False, False, False]
