@@ -32,13 +32,24 @@ class PerLoop(Generic[Client]):
         return self._clients.pop(asyncio.get_running_loop(), None)
 
 
-def describe_transport_error(error: BaseException) -> str:
-    """The root cause in a few words ("connection refused"), not the client's generic wrapper text."""
+def causes(error: BaseException) -> list[BaseException]:
+    """`error` and what caused it, outermost first."""
+    chain: list[BaseException] = []
     cause: BaseException | None = error
-    while cause is not None:
+    while cause is not None and cause not in chain:
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    return chain
+
+
+def describe_transport_error(error: BaseException) -> str:
+    """The root cause in a few words ("connection refused", "peer closed connection without sending
+    complete message body"), not a client's generic wrapper text ("Connection error.")."""
+    deepest = str(error) or type(error).__name__
+    for cause in causes(error):
         if isinstance(cause, ConnectionRefusedError):
             return "connection refused"
         if isinstance(cause, OSError) and cause.strerror:
             return cause.strerror.lower()
-        cause = cause.__cause__ or cause.__context__
-    return str(error) or type(error).__name__
+        deepest = str(cause) or deepest
+    return deepest

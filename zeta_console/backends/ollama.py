@@ -248,6 +248,9 @@ class OllamaBackend:
         """Capabilities reported by /api/show; None when the server does not report them."""
         return (await self.show(model)).capabilities
 
+    def missing_advice(self, model: str) -> str:
+        return f"`ollama pull {model}`, edit the config or run `zeta-console init`"
+
     async def queue_signals(self) -> QueueSignals | None:
         """Ollama exposes no queue or slot gauges (backends-api.md §8): the router counts its own."""
         return None

@@ -19,13 +19,13 @@ import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx2
 import openai
 from openai import AsyncOpenAI, AsyncStream
 
-from zeta_console.backends.clients import PerLoop, describe_transport_error
+from zeta_console.backends.clients import PerLoop, causes, describe_transport_error
 from zeta_console.backends.types import (
     BackendError,
     Delta,
@@ -58,6 +58,8 @@ OPTION_FIELDS: Mapping[str, str] = {
     "presence_penalty": "presence_penalty",
 }
 EXTRA_OPTIONS = ("top_k", "min_p")  # not OpenAI's, but llama.cpp, vLLM and SGLang read them as is
+NO_ANSWER = "Server disconnected without sending a response"  # httpcore's words for a connection closed before any reply
+Answer = TypeVar("Answer")
 
 
 def map_error(error: BaseException, *, mid_stream: bool = False) -> BackendError:
@@ -94,6 +96,20 @@ def _error_message(error: openai.APIError) -> str:
     if isinstance(error, openai.APIStatusError) and error.response.text.strip():
         return error.response.text.strip()[:200]
     return error.message
+
+
+async def _sent(call: Callable[[], Awaitable[Answer]]) -> Answer:
+    """`call()`, sent once more on a new connection when the server closed the connection without
+    a byte of answer: a kept-alive connection closed as the request went out on it (llama.cpp's
+    HTTP threads drop idle ones). The request was not answered at all, so sending it again is safe,
+    as browsers and Go's net/http do; the client's own retries are off, and the router's would
+    count a failure against a healthy server."""
+    try:
+        return await call()
+    except openai.APIConnectionError as error:
+        if not any(str(cause).startswith(NO_ANSWER) for cause in causes(error)):
+            raise
+    return await call()
 
 
 def _number(value: Any) -> float | None:
@@ -147,6 +163,8 @@ class _Reading:
         choice = chunk.choices[0]
         self.done_reason = choice.finish_reason or self.done_reason
         delta = choice.delta
+        if delta is None:
+            return None
         for call in delta.tool_calls or ():
             parts = self.tool_parts.setdefault(call.index, [""])
             if call.function is not None:
@@ -197,9 +215,12 @@ async def _deltas(open_stream: OpenStream, convert: Callable[[_Reading, Any], De
     mid_stream = False
     stream: AsyncIterator[Any] | None = None
     try:
-        stream = await open_stream()
+        stream = await _sent(open_stream)
         async for chunk in stream:
-            delta = convert(reading, chunk)
+            try:
+                delta = convert(reading, chunk)
+            except (AttributeError, TypeError, IndexError) as error:  # the client builds chunks without validating them
+                raise ValueError(f"a chunk of an unexpected shape: {str(chunk)[:80]}") from error
             if delta is not None:  # role-only and usage-only chunks carry nothing to hand out
                 mid_stream = True
                 yield delta
@@ -239,28 +260,50 @@ def request_fields(
     return fields
 
 
-def openai_message(message: Mapping[str, Any]) -> dict[str, Any]:
-    """One Ollama-style chat message in OpenAI's shape: images as data-URI parts, tool-call
-    arguments as JSON text; Ollama's `thinking` is not sent back."""
-    converted: dict[str, Any] = {"role": message.get("role", "user"), "content": message.get("content") or ""}
-    if message.get("images"):
-        parts: list[dict[str, Any]] = [{"type": "text", "text": converted["content"]}]
-        for image in message["images"]:
-            data = base64.b64encode(image).decode() if isinstance(image, bytes) else str(image)
-            parts.append({"type": "image_url", "image_url": {"url": f"data:image/png;base64,{data}"}})
-        converted["content"] = parts
-    if message.get("tool_calls"):
-        converted["tool_calls"] = [
-            {
-                "id": f"call_{index}",
-                "type": "function",
-                "function": {"name": call["function"]["name"], "arguments": json.dumps(call["function"].get("arguments") or {})},
-            }
-            for index, call in enumerate(message["tool_calls"])
-        ]
-    if message.get("role") == "tool":
-        converted["tool_call_id"] = message.get("tool_call_id") or "call_0"
+def openai_messages(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Ollama-style chat messages in OpenAI's shape: images as data-URI parts, tool calls with ids
+    and JSON-text arguments, each tool result tied to the call it answers (by Ollama's `tool_name`,
+    else in order); Ollama's `thinking` is not sent back."""
+    converted: list[dict[str, Any]] = []
+    unanswered: list[tuple[str, str]] = []  # (id, function name) of the last assistant turn's calls
+    for number, message in enumerate(messages):
+        turn: dict[str, Any] = {"role": message.get("role", "user"), "content": message.get("content") or ""}
+        if message.get("images"):
+            turn["content"] = [{"type": "text", "text": turn["content"]}, *map(_image_part, message["images"])]
+        if message.get("tool_calls"):
+            functions = [call["function"] for call in message["tool_calls"]]
+            unanswered = [(f"call_{number}_{index}", function["name"]) for index, function in enumerate(functions)]
+            turn["tool_calls"] = [
+                {"id": call_id, "type": "function", "function": {"name": name, "arguments": json.dumps(function.get("arguments") or {})}}
+                for (call_id, name), function in zip(unanswered, functions, strict=True)
+            ]
+        if turn["role"] == "tool":
+            turn["tool_call_id"] = message.get("tool_call_id") or _answered(unanswered, message.get("tool_name")) or f"call_{number}"
+        converted.append(turn)
     return converted
+
+
+def _answered(unanswered: list[tuple[str, str]], name: str | None) -> str | None:
+    """The id of the call a tool result answers (its function's, else the first still open), now answered."""
+    for index, (call_id, function) in enumerate(unanswered):
+        if name is None or function == name:
+            del unanswered[index]
+            return call_id
+    return unanswered.pop(0)[0] if unanswered else None
+
+
+IMAGE_SIGNATURES = ((b"\x89PNG", "png"), (b"\xff\xd8\xff", "jpeg"), (b"GIF8", "gif"), (b"RIFF", "webp"))
+
+
+def _image_part(image: bytes | str) -> dict[str, Any]:
+    """An image (bytes, or base64 text as Ollama's API carries it) as an OpenAI data-URI part."""
+    data = base64.b64encode(image).decode() if isinstance(image, bytes) else str(image)
+    try:
+        head = base64.b64decode(data[:24] + "=" * (-len(data[:24]) % 4))
+    except ValueError:  # not base64: the server will say so
+        head = b""
+    kind = next((kind for signature, kind in IMAGE_SIGNATURES if head.startswith(signature)), "png")
+    return {"type": "image_url", "image_url": {"url": f"data:image/{kind};base64,{data}"}}
 
 
 class OpenAIBackend:
@@ -301,7 +344,7 @@ class OpenAIBackend:
         fields = request_fields(options, format, think)
         if tools:
             fields["tools"] = list(tools)
-        return self._chat_stream(model, [openai_message(message) for message in messages], fields)
+        return self._chat_stream(model, openai_messages(messages), fields)
 
     async def generate(
         self,
@@ -326,7 +369,7 @@ class OpenAIBackend:
         if images:
             turn["images"] = images
         messages = [*([{"role": "system", "content": system}] if system else []), turn]
-        return self._chat_stream(model, [openai_message(message) for message in messages], fields)
+        return self._chat_stream(model, openai_messages(messages), fields)
 
     def _chat_stream(self, model: str, messages: list[dict[str, Any]], fields: dict[str, Any]) -> DeltaStream:
         def open_stream() -> Awaitable[AsyncIterator[Any]]:
@@ -356,11 +399,13 @@ class OpenAIBackend:
     ) -> Embeddings:
         started = time.monotonic()
         try:
-            reply = await self._client().embeddings.create(
-                model=model,
-                input=input if isinstance(input, str) else list(input),
-                encoding_format="float",  # the client asks for base64 otherwise, which not every server speaks
-                dimensions=openai.omit if dimensions is None else dimensions,
+            reply = await _sent(
+                lambda: self._client().embeddings.create(
+                    model=model,
+                    input=input if isinstance(input, str) else list(input),
+                    encoding_format="float",  # the client asks for base64 otherwise, which not every server speaks
+                    dimensions=openai.omit if dimensions is None else dimensions,
+                )
             )
         except Exception as error:
             raise map_error(error) from error
@@ -374,7 +419,7 @@ class OpenAIBackend:
     async def _get(self, path: str) -> Any:
         """GET a path of the server's (not under /v1 unless it says so), as parsed JSON."""
         try:
-            return await self._client().get(f"{self.url}{path}", cast_to=object)
+            return await _sent(lambda: self._client().get(f"{self.url}{path}", cast_to=object))
         except Exception as error:
             raise map_error(error) from error
 
@@ -402,37 +447,47 @@ class OpenAIBackend:
         """The models the server answers to now: every /v1/models entry, except those llama.cpp's
         router mode reports as not loaded."""
         return tuple(
-            ResidentModel(model=str(entry["id"]), size_bytes=_count(_meta(entry).get("size")), size_vram_bytes=None, expires_at=None)
+            ResidentModel(model=name, size_bytes=_count(_meta(entry).get("size")), size_vram_bytes=None, expires_at=None)
             for entry in await self._entries()
-            if "id" in entry and _status(entry) in (None, "loaded")
+            if _status(entry) in (None, "loaded")
+            for name in _names(entry)
         )
 
     async def installed(self) -> tuple[InstalledModel, ...]:
-        """Every id (and llama.cpp alias) in /v1/models: what a tier's `model` may name."""
-        found: list[InstalledModel] = []
-        for entry in await self._entries():
-            meta = _meta(entry)
-            aliases = entry.get("aliases")
-            for name in dict.fromkeys([entry.get("id"), *(aliases if isinstance(aliases, list) else [])]):
-                if isinstance(name, str) and name:
-                    found.append(InstalledModel(name, _count(meta.get("size")), _parameter_size(meta.get("n_params")), None))
-        return tuple(found)
+        """Every /v1/models entry: what a tier's `model` may name."""
+        return tuple(
+            InstalledModel(name, _count(_meta(entry).get("size")), _parameter_size(_meta(entry).get("n_params")), None)
+            for entry in await self._entries()
+            for name in _names(entry)
+        )
 
     async def show(self, model: str) -> ModelFacts:
-        count = None
-        for entry in await self._entries():
-            if entry.get("id") == model:
-                count = _count(_meta(entry).get("n_params"))
+        count = next((_count(_meta(entry).get("n_params")) for entry in await self._entries() if model in _names(entry)), None)
         return ModelFacts(capabilities=await self.capabilities(model), parameter_size=_parameter_size(count), parameter_count=count)
 
     async def capabilities(self, model: str) -> frozenset[str] | None:
-        """llama.cpp also lists its models the Ollama way, with capabilities; other servers do not say."""
-        listed = [row for row in (await self._model_list()).get("models") or [] if isinstance(row, Mapping)]
-        for row in listed:
-            if model in (row.get("name"), row.get("model")) or len(listed) == 1:  # one model: it answers to any name
-                reported = row.get("capabilities")
-                return frozenset(str(name) for name in reported) if isinstance(reported, list) else None
-        return None
+        """What llama.cpp's /props shows beyond completion: tools (its chat template takes them) and
+        vision. Other servers do not say. (llama.cpp's Ollama-shaped model list says "completion"
+        even for an embedding server, so it is not read.)"""
+        if "llamacpp" not in {entry.get("owned_by") for entry in await self._entries()}:
+            return None
+        try:
+            props = await self._get("/props")
+        except BackendError as error:
+            if error.kind in (ErrorKind.NOT_FOUND, ErrorKind.BAD_REQUEST):  # router mode wants ?model=; a proxy may hide it
+                return None
+            raise
+        template = props.get("chat_template_caps") if isinstance(props, Mapping) else None
+        modalities = props.get("modalities") if isinstance(props, Mapping) else None
+        found = set()
+        if isinstance(template, Mapping) and template.get("supports_tools"):
+            found.add("tools")
+        if isinstance(modalities, Mapping) and modalities.get("vision"):
+            found.add("vision")
+        return frozenset(found)
+
+    def missing_advice(self, model: str) -> str:
+        return f"set the tier's model to an id the server lists, or serve {model} there"
 
     async def queue_signals(self) -> QueueSignals | None:
         return None
@@ -441,6 +496,13 @@ class OpenAIBackend:
 def _meta(entry: Mapping[str, Any]) -> Mapping[str, Any]:
     meta = entry.get("meta")
     return meta if isinstance(meta, Mapping) else {}
+
+
+def _names(entry: Mapping[str, Any]) -> list[str]:
+    """The id a /v1/models entry answers to, and llama.cpp's other aliases of it."""
+    aliases = entry.get("aliases")
+    names = [entry.get("id"), *(aliases if isinstance(aliases, list) else [])]
+    return list(dict.fromkeys(name for name in names if isinstance(name, str) and name))
 
 
 def _status(entry: Mapping[str, Any]) -> str | None:

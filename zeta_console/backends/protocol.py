@@ -70,6 +70,10 @@ class Backend(Protocol):
         """What the server says the model can do; None when it does not say."""
         ...
 
+    def missing_advice(self, model: str) -> str:
+        """What the operator can do when the host does not have `model` (shown with the MISSING status)."""
+        ...
+
     async def queue_signals(self) -> QueueSignals | None:
         """The server's own load gauges; None when it has none."""
         ...
