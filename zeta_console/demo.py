@@ -103,7 +103,7 @@ def demo_log_dir() -> Path:
 async def real_demo_fleet(base: Settings | None = None, report: Callable[[str], None] | None = None) -> AsyncIterator[Demo]:
     """Two real llama.cpp servers of the tiny model (fetched first if the cache lacks it) and the
     emulated embedder; every server is stopped when the block ends, however it ends."""
-    from zeta_console.realfleet.llama_server import LlamaServer, LlamaServerOptions, require_xllamacpp
+    from zeta_console.realfleet.llama_server import LlamaServer, LlamaServerOptions, require_xllamacpp, start_together
     from zeta_console.realfleet.tiny_model import SMOLLM2, ensure_model
 
     require_xllamacpp("--demo real")
@@ -112,12 +112,7 @@ async def real_demo_fleet(base: Settings | None = None, report: Callable[[str], 
     logs.mkdir(parents=True, exist_ok=True)
     servers = {host: LlamaServer(LlamaServerOptions(model, SMOLLM2.name), log_path=logs / f"{host}.log") for host in REAL_TIERS.values()}
     async with AsyncExitStack() as stack:
-        for server in servers.values():
-            stack.callback(server.stop)
-            server.launch()  # here, not in a thread: a cancelled start still stops every process
-        ready = await asyncio.gather(*(asyncio.to_thread(server.wait_ready) for server in servers.values()), return_exceptions=True)
-        if failed := [outcome for outcome in ready if isinstance(outcome, BaseException)]:
-            raise failed[0]
+        await start_together(servers.values(), stack)
         fleet = await stack.enter_async_context(run_fleet(FleetSpec(hosts=(HostSpec(name=EMBEDDER_HOST, models=(EMBEDDER,)),))))
         urls = {host: server.url for host, server in servers.items()}
         settings = real_demo_settings(urls, fleet.host(EMBEDDER_HOST).url, SMOLLM2.name, base)

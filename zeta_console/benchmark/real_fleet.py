@@ -28,7 +28,7 @@ from zeta_console.benchmark.scenarios import Scenario
 from zeta_console.benchmark.trace import TraceRequest
 from zeta_console.benchmark.zeta_driver import ZetaContender
 from zeta_console.composition import build_router
-from zeta_console.realfleet.llama_server import LlamaServer, LlamaServerOptions, require_xllamacpp
+from zeta_console.realfleet.llama_server import LlamaServer, LlamaServerOptions, require_xllamacpp, start_together
 from zeta_console.realfleet.tiny_model import SMOLLM2, ensure_model
 from zeta_console.router.policies import make_policy
 from zeta_console.settings import Admission, HostConfig, Settings
@@ -62,12 +62,7 @@ async def llama_fleet(scenario: Scenario) -> AsyncIterator[dict[str, str]]:
     model = await asyncio.to_thread(ensure_model, SMOLLM2, None)
     servers = {plan.name: LlamaServer(LlamaServerOptions(model, SMOLLM2.name)) for plan in scenario.hosts}
     async with AsyncExitStack() as stack:
-        for server in servers.values():
-            stack.callback(server.stop)
-            server.launch()
-        ready = await asyncio.gather(*(asyncio.to_thread(server.wait_ready) for server in servers.values()), return_exceptions=True)
-        if failed := [outcome for outcome in ready if isinstance(outcome, BaseException)]:
-            raise failed[0]
+        await start_together(servers.values(), stack)
         yield {host: server.url for host, server in servers.items()}
 
 
@@ -75,7 +70,6 @@ async def run_real_contender(name: str, scenario: Scenario, trace: Sequence[Trac
     async with llama_fleet(scenario) as urls:
         settings = real_settings(scenario, urls)
         preferred = {task: route[0] for task, route in settings.routes.items()}
-        contender: Contender
         if name in LITELLM_CONTENDERS:
             return await _replay(LiteLLMContender(name, settings, salted=True), scenario, trace, preferred)
         with ServersTruth(urls) as truth:
@@ -84,8 +78,7 @@ async def run_real_contender(name: str, scenario: Scenario, trace: Sequence[Trac
                 settings, policy_factory=lambda _configured, current: baseline(current) if baseline else make_policy(name, current)
             )
             async with router:
-                contender = ZetaContender(name, router, salted=True)
-                return await _replay(contender, scenario, trace, preferred)
+                return await _replay(ZetaContender(name, router, salted=True), scenario, trace, preferred)
 
 
 async def _replay(contender: Contender, scenario: Scenario, trace: Sequence[TraceRequest], preferred: Mapping[Any, str]) -> ContenderRun:
@@ -131,9 +124,9 @@ class ServersTruth:
 
     @staticmethod
     def _work_left_s(slot: Mapping[str, Any], prefill_tps: float, decode_tps: float) -> float:
-        prompt_left = max(0, slot.get("n_prompt_tokens", 0) - slot.get("n_prompt_tokens_processed", 0))
+        prompt_left = max(0, int(slot.get("n_prompt_tokens", 0)) - int(slot.get("n_prompt_tokens_processed", 0)))
         progress = (slot.get("next_token") or [{}])[0]
-        answer_left = max(0, progress.get("n_remain", 0))
+        answer_left = max(0, int(progress.get("n_remain", 0)))
         return prompt_left / prefill_tps + answer_left / decode_tps
 
     def _rates_of(self, host: str) -> tuple[float, float]:

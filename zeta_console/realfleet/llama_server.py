@@ -9,6 +9,7 @@ the demo knows the server is ready without polling it.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import ctypes
 import importlib.util
 import os
@@ -17,6 +18,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -124,6 +127,19 @@ class LlamaServer:
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None) -> None:
         self.stop()
+
+
+async def start_together(servers: Iterable[LlamaServer], stack: AsyncExitStack) -> None:
+    """Launch every server here (in the main thread, see `launch`), each one's stop on `stack` first,
+    and wait until all are ready, loading side by side; the first failure is raised and `stack`
+    stops them all, even when the wait is cancelled."""
+    servers = list(servers)
+    for server in servers:
+        stack.callback(server.stop)
+        server.launch()
+    ready = await asyncio.gather(*(asyncio.to_thread(server.wait_ready) for server in servers), return_exceptions=True)
+    if failed := [outcome for outcome in ready if isinstance(outcome, BaseException)]:
+        raise failed[0]
 
 
 def require_xllamacpp(what: str) -> None:
