@@ -232,6 +232,8 @@ def _join_words(argv: Sequence[str]) -> list[str]:
     while index < len(argv):
         token = argv[index]
         option = options.get(token)
+        if token == "--":  # what follows is positional text, e.g. a prompt that reads "--demo"
+            return joined + list(argv[index:])
         if option is not None and index + 1 < len(argv) and argv[index + 1] in option.words:
             joined.append(f"{token}={argv[index + 1]}")
             index += 1

@@ -39,11 +39,13 @@ def started_here() -> Callable[[], set[psutil.Process]]:
         (["route", "hello", "--demo", "real"], DEMO_REAL),
         (["serve", "--demo=real"], DEMO_REAL),
         (["route", "hello"], None),
+        (["route", "--", "--demo"], None),  # a prompt that reads "--demo"
     ],
 )
 def test_demo_takes_real_as_its_one_optional_word(argv: list[str], demo: str | None) -> None:
     _, args = parse(argv)
     assert args.demo == demo
+    assert getattr(args, "prompt", "--demo") in ("hello", "--demo")
 
 
 def test_an_unknown_demo_word_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
