@@ -49,6 +49,7 @@ _RANGES: Mapping[str, _Range] = {
     "error_rate": _FRACTION,
     "ratio": _FRACTION,
     "explore_rate": _FRACTION,
+    "margin": _Range(0, 100, low_included=True),  # affinity: 0 = stay only while the holder is the best
     "confidence_threshold": _FRACTION,
     "min_per_s": _RATE,
     "rate_per_s": _RATE,
@@ -56,6 +57,7 @@ _RANGES: Mapping[str, _Range] = {
     "max_weight": _Range(0, 100, low_included=False),
     "refresh_hz": _Range(0, 60, low_included=False),
     "first_token_per_1k_prompt_tokens_s": _Range(0, _DAY_S, low_included=True),
+    "delay_s": _Range(0, _DAY_S, low_included=True),  # hedging: 0 means "the endpoint's predicted p95 TTFT"
 }
 _THRESHOLD_TYPES: Mapping[str, type] = typing.get_type_hints(Thresholds)
 

@@ -125,6 +125,17 @@ class RetryBudget:
 
 
 @dataclass(frozen=True)
+class Hedging:
+    # Before its first token, a streamed request that is late against its endpoint's predicted p95
+    # time to first token (or `delay_s`, when set) is sent to the next-best endpoint too; the first
+    # first token wins and the other attempt is cancelled. A token bucket caps the extra requests.
+    enabled: bool = True  # where the console's live switch starts
+    ratio: float = 0.05  # hedges may add at most this share of requests (each request earns the bucket this much) ...
+    burst: int = 5  # ... and the bucket holds at most this many hedges
+    delay_s: float = 0.0  # 0: hedge after the endpoint's predicted p95 TTFT; else after this fixed delay
+
+
+@dataclass(frozen=True)
 class Admission:
     # Background requests (load, serve clients) waiting in the router for a slot; past this they
     # are shed at once with a 503, as Ollama's own queue does (OLLAMA_MAX_QUEUE, 512 by default).
@@ -148,6 +159,16 @@ class Adaptive:
     half_life_s: float = 300.0  # decay of the feedback history
     min_weight: float = 0.5
     max_weight: float = 2.0
+
+
+@dataclass(frozen=True)
+class Affinity:
+    """Load-aware session affinity (adaptive): a conversation's next turn goes back to the endpoint
+    whose prompt cache holds its prefix, unless that costs more than `margin` over the best other."""
+
+    margin: float = 0.5  # stay while the holder's predicted TTFT <= the best alternative's x (1 + margin)
+    max_sessions: int = 10_000  # sessions remembered; the least recently used is forgotten first
+    idle_ttl_s: float = 1800.0  # a session idle longer than this is forgotten (its cache is likely gone)
 
 
 DEFAULT_EXAMPLES: Mapping[Task, tuple[str, ...]] = _frozen(
@@ -238,9 +259,11 @@ class Settings:
     policy: PolicyName = DEFAULT_POLICY
     timeouts: Timeouts = Timeouts()
     retry: RetryBudget = RetryBudget()
+    hedging: Hedging = Hedging()
     admission: Admission = Admission()
     breaker: Breaker = Breaker()
     adaptive: Adaptive = Adaptive()
+    affinity: Affinity = Affinity()
     classifier: Classifier = Classifier()
     journal: Journal = Journal()
     ui: UI = UI()

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from zeta_console.benchmark.results import Fate, RequestResult
+import dataclasses
+
+from zeta_console.benchmark.goals import straggler_verdicts
+from zeta_console.benchmark.report import hedging_table
+from zeta_console.benchmark.results import ContenderRun, Fate, RequestResult
 from zeta_console.benchmark.summary import summarize, traffic_shift
 from zeta_console.settings import Task
 
@@ -34,3 +38,23 @@ def test_traffic_shift_counts_requests_until_moving_off_and_back() -> None:
     assert shift.share_during == 3 / 5
     assert shift.sent_elsewhere_before_return == 2
     assert shift.share_after == 1 / 3
+
+
+def test_straggler_goals_compare_hedging_on_and_off_and_count_broken_answers() -> None:
+    def run(name: str, ttfts: list[float], intact: list[bool], hedges: int | None) -> ContenderRun:
+        results = tuple(
+            dataclasses.replace(result(index, float(index), "coder@a"), ttft_s=ttft, answer_intact=ok)
+            for index, (ttft, ok) in enumerate(zip(ttfts, intact, strict=True))
+        )
+        return ContenderRun(name, "straggler", 10, 100, 10, None, results, hedges_sent=hedges, hedges_won=hedges and 1)
+
+    hedged = run("adaptive", [1.0] * 98 + [2.0] * 2, [True] * 100, 4)
+    plain = run("adaptive:no_hedge", [1.0] * 98 + [10.0] * 2, [True] * 99 + [False], None)
+    verdicts = {verdict.goal: verdict for verdict in straggler_verdicts([hedged, plain])}
+    assert verdicts["p99 TTFT >= 40% lower with hedging"].met  # 2.0 s against 10.0 s: 80 % lower
+    assert verdicts["extra requests <= 5%"].met and "4.0%" in verdicts["extra requests <= 5%"].measured
+    assert verdicts["adaptive: no duplicated or spliced answer"].met
+    assert not verdicts["adaptive:no_hedge: no duplicated or spliced answer"].met
+    assert summarize(plain.results, 100).broken_answers == 1
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in hedging_table([hedged, plain]).splitlines()[2:]]
+    assert rows == [["adaptive", "4", "1", "4.0%", "100", "0"], ["adaptive:no_hedge", "-", "-", "-", "100", "1"]]

@@ -50,7 +50,7 @@ def card_has_sparkline(text: str, endpoint: str) -> bool:
 def test_the_real_demo_answers_with_the_model_and_stops_its_servers(real_console: str) -> None:
     wait_for_screen(real_console, "REAL · tiny models")
     wait_for_screen(real_console, lambda text: text.count("UP llama.cpp") == 2 and "embedder · qwen3-embedding:4b" in text)
-    assert all(f"─ {host} ─" in screen(real_console) for host in ("llama-a", "llama-b", "sim"))  # each card's host
+    assert all(f"─ {host}" in screen(real_console) for host in ("llama-a", "llama-b", "sim"))  # each card's host
     servers = llama_servers_of(real_console)
     assert len(servers) == 2
     tmux("send-keys", "-t", real_console, "/code reverse a list in python", "Enter")

@@ -1,8 +1,8 @@
 """A contender's run against real llama.cpp servers of the tiny model (`real: true` scenarios), at 1x.
 
 Each contender gets fresh servers (one per host, one thread and one slot each, so no prompt cache
-carries over) and the same trace. Every prompt starts with its request's index, so a server's
-prefix cache cannot reuse one request's prompt for the next: real prompts differ too. The oracle
+carries over) and the same trace (every prompt names its request, so no server's prefix cache
+reuses another's: real prompts differ too). The oracle
 reads each server's true state (`/slots`: is its slot busy, how much of the prompt and of the
 answer is left) at the moment it decides; the servers' own counters (`/metrics`) give their rates.
 """
@@ -71,14 +71,14 @@ async def run_real_contender(name: str, scenario: Scenario, trace: Sequence[Trac
         settings = real_settings(scenario, urls)
         preferred = {task: route[0] for task, route in settings.routes.items()}
         if name in LITELLM_CONTENDERS:
-            return await _replay(LiteLLMContender(name, settings, salted=True), scenario, trace, preferred)
+            return await _replay(LiteLLMContender(name, settings), scenario, trace, preferred)
         with ServersTruth(urls) as truth:
             baseline = baseline_factories(truth).get(name)
             router = build_router(
                 settings, policy_factory=lambda _configured, current: baseline(current) if baseline else make_policy(name, current)
             )
             async with router:
-                return await _replay(ZetaContender(name, router, salted=True), scenario, trace, preferred)
+                return await _replay(ZetaContender(name, router), scenario, trace, preferred)
 
 
 async def _replay(contender: Contender, scenario: Scenario, trace: Sequence[TraceRequest], preferred: Mapping[Any, str]) -> ContenderRun:

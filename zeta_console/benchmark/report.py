@@ -9,7 +9,7 @@ from typing import Any
 import plotext
 
 from zeta_console.benchmark.results import ContenderRun
-from zeta_console.benchmark.summary import ALL_TASKS, Summary, summaries_by_task, ttft_p95_over_time
+from zeta_console.benchmark.summary import ALL_TASKS, Summary, conversation_summary, summaries_by_task, ttft_p95_over_time
 
 CHART_MARKERS = ("x", "o", "+", "*", "#", "@", "%", "&", "=")
 _COLUMNS = (
@@ -70,6 +70,48 @@ def comparison_table(runs: Sequence[ContenderRun]) -> str:
     return format_table(header, rows)
 
 
+def conversation_table(runs: Sequence[ContenderRun], hosts: Sequence[str]) -> str:
+    """Per contender: how often a chat's next turn went back to the host caching it, TTFT, load per host."""
+    header = ["contender", "turns", "on cache host", "ttft p50", "p90", *(f"turns on {host}" for host in hosts), "busiest / mean"]
+    rows = []
+    for run in runs:
+        summary = conversation_summary(run, hosts)
+        if summary is None:
+            continue
+        hit = f"{summary.on_cache_host:.1%} of {summary.later_turns}" if summary.on_cache_host is not None else "-"
+        rows.append(
+            [
+                run.contender,
+                str(summary.turns),
+                hit,
+                _cell(summary.ttft_p50_s, "ttft"),
+                _cell(summary.ttft_p90_s, "ttft"),
+                *(str(summary.host_turns[host]) for host in hosts),
+                _cell(summary.busiest_over_mean, "ratio"),
+            ]
+        )
+    return format_table(header, rows)
+
+
+def hedging_table(runs: Sequence[ContenderRun]) -> str:
+    """Per contender: hedges sent and won, the extra requests they made (share of the trace), and the
+    answers checked byte for byte against one host's whole answer, with how many were duplicated or spliced."""
+    header = ["contender", "hedges sent", "won", "extra requests", "answers checked", "duplicated or spliced"]
+    rows = []
+    for run in runs:
+        checked = [result for result in run.results if result.answer_intact is not None]
+        extra = run.hedges_sent / len(run.results) if run.hedges_sent is not None and run.results else None
+        rows.append([
+            run.contender,
+            _cell(run.hedges_sent, "hedges"),
+            _cell(run.hedges_won, "hedges"),
+            "-" if extra is None else f"{extra:.1%}",
+            str(len(checked)) if checked else "-",
+            str(sum(result.answer_intact is False for result in checked)) if checked else "-",
+        ])
+    return format_table(header, rows)
+
+
 def p95_chart(runs: Sequence[ContenderRun], width: int = 90, height: int = 22) -> str:
     """p95 TTFT per arrival window, one ASCII marker per contender (readable without colour), log y."""
     plotext.clear_figure()
@@ -89,7 +131,7 @@ def p95_chart(runs: Sequence[ContenderRun], width: int = 90, height: int = 22) -
 def render_text(runs: Sequence[ContenderRun], extra_sections: Sequence[str] = ()) -> str:
     scenario = runs[0].scenario if runs else "?"
     chart = f"```text\n{p95_chart(runs)}\n```"  # fenced: the output pastes into Markdown as it is
-    parts = [f"## {scenario}: all contenders (latencies in scenario seconds)", comparison_table(runs), chart]
+    parts = [f"## {scenario}: all contenders (latencies in scenario seconds)", comparison_table(runs), hedging_table(runs), chart]
     for run in runs:
         parts.append(f"### {run.contender} (time scale {run.time_scale:g}x, {run.wall_s:.1f} s wall)")
         parts.append(contender_table(run))
@@ -105,6 +147,8 @@ def run_to_json(run: ContenderRun) -> dict[str, Any]:
         "duration_s": run.duration_s,
         "wall_s": run.wall_s,
         "loop_lag_p99_ms": run.loop_lag_p99_ms,
+        "hedges_sent": run.hedges_sent,
+        "hedges_won": run.hedges_won,
         "summary": {task: dataclasses.asdict(summary) for task, summary in summaries_by_task(run).items()},
         "p95_ttft_over_time": [{"at_s": at, "p95_s": p95} for at, p95 in ttft_p95_over_time(run)],
         "requests": [dataclasses.asdict(result) for result in run.results],

@@ -31,10 +31,17 @@ class RequestResult:
     fallbacks: int = 0  # endpoints that failed before the first token and were replaced
     failed_after_first_token: bool = False
     error: str | None = None
+    conversation: int | None = None  # the chat this request is a turn of
+    turn: int = 0
+    answer_intact: bool | None = None  # the caller's text is exactly one host's whole answer (None: not checked)
 
     @property
     def tier(self) -> str | None:
         return self.endpoint.split("@", 1)[0] if self.endpoint else None
+
+    @property
+    def host(self) -> str | None:
+        return self.endpoint.split("@", 1)[1] if self.endpoint and "@" in self.endpoint else None
 
 
 @dataclass(frozen=True)
@@ -46,3 +53,5 @@ class ContenderRun:
     wall_s: float  # how long the replay took
     loop_lag_p99_ms: float | None  # event-loop lag of the harness itself: high values void the run
     results: tuple[RequestResult, ...]
+    hedges_sent: int | None = None  # None: the contender does not hedge
+    hedges_won: int | None = None

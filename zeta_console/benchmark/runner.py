@@ -3,7 +3,9 @@
 Each contender (a Zeta policy, a LiteLLM strategy) gets a fresh emulator fleet and the very
 same trace; only the object that routes a request differs. The generator fires each request at
 `at_s / time_scale` wall seconds after the start without waiting for earlier ones (open loop),
-and stops waiting at a deadline: whatever has not answered by then is counted as lost.
+and stops waiting at a deadline: whatever has not answered by then is counted as lost. A later
+turn of a conversation is the exception: it is sent `think_s` after its previous turn's answer
+ended, with the whole conversation so far (that answer included) as its messages.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from zeta_console.benchmark.results import ContenderRun, Fate, RequestResult
@@ -34,21 +36,34 @@ class Served:
     fallbacks: int = 0
     failed_after_first_token: bool = False
     error: str | None = None
+    reply: str = ""  # the answer's text (a conversation sends it back in its next turn)
+    answer_intact: bool | None = None  # None: not checked
+
+
+Message = Mapping[str, str]
 
 
 class Contender(Protocol):
     name: str
 
-    async def serve(self, request: TraceRequest) -> Served: ...
+    async def serve(self, request: TraceRequest, messages: Sequence[Message]) -> Served:
+        """Send `messages` (a chat's whole context; an embedding embeds the last one's text)."""
+        ...
 
 
-def prompt_text(request: TraceRequest, salted: bool = False) -> str:
-    """The request's prompt, `prompt_tokens` long by the router's estimate. `salted`: it opens with the
-    request's index (as wide as one token), so a real server's prefix cache cannot reuse an earlier
-    prompt; the emulator's runs keep the unsalted text their recorded figures were measured with."""
-    if not salted:
-        return TOKEN_TEXT * request.prompt_tokens
-    return f"{request.index % 1000:03d} " + TOKEN_TEXT * (request.prompt_tokens - 1)
+def prompt_text(tokens: int) -> str:
+    return TOKEN_TEXT * tokens
+
+
+def opening_messages(request: TraceRequest) -> list[Message]:
+    """A request's messages before any history: its question, after its chat's system prompt. Each
+    names its request (or chat), so that no two requests of a trace share a prompt, or a prompt cache."""
+    if request.conversation is None:
+        return [{"role": "user", "content": f"{request.request_id}: {prompt_text(request.prompt_tokens)}"}]
+    question = {"role": "user", "content": f"chat {request.conversation} turn {request.turn}: {prompt_text(request.prompt_tokens)}"}
+    if request.turn:
+        return [question]
+    return [{"role": "system", "content": f"chat {request.conversation}: {prompt_text(request.system_tokens)}"}, question]
 
 
 async def _measure_loop_lag(samples: list[float], stop: asyncio.Event) -> None:
@@ -75,12 +90,27 @@ async def replay(
     stop_probe = asyncio.Event()
     probe = asyncio.create_task(_measure_loop_lag(lags, stop_probe))
 
+    answered: dict[int, asyncio.Future[Served]] = {request.index: asyncio.get_running_loop().create_future() for request in trace}
+    contexts: dict[int, list[Message]] = {}  # conversation -> its messages so far
+    sent_at: dict[int, float] = {}  # later turns: when they were really sent, scenario seconds
+
     async def fire(request: TraceRequest) -> Served:
-        await asyncio.sleep(max(0.0, started + request.at_s / time_scale - time.perf_counter()))
+        if request.follows is None:
+            await asyncio.sleep(max(0.0, started + request.at_s / time_scale - time.perf_counter()))
+        else:
+            await answered[request.follows]
+            await asyncio.sleep(request.think_s / time_scale)
+            sent_at[request.index] = (time.perf_counter() - started) * time_scale
+        context = contexts.setdefault(request.conversation, []) if request.conversation is not None else []
+        messages = [*context, *opening_messages(request)]
         try:
-            return await asyncio.wait_for(contender.serve(request), timeout=max(0.0, deadline - time.perf_counter()))
+            served = await asyncio.wait_for(contender.serve(request, messages), timeout=max(0.0, deadline - time.perf_counter()))
         except TimeoutError:
-            return Served(Fate.LOST, error="no answer before the run's deadline")
+            served = Served(Fate.LOST, error="no answer before the run's deadline")
+        if request.conversation is not None and served.fate is Fate.OK:  # a failed turn is not part of the context
+            context.extend([*messages[len(context) :], {"role": "assistant", "content": served.reply}])
+        answered[request.index].set_result(served)
+        return served
 
     try:
         served = await asyncio.gather(*(fire(request) for request in trace))
@@ -96,7 +126,8 @@ async def replay(
         wall_s=time.perf_counter() - started,
         loop_lag_p99_ms=lag * 1000 if lag is not None else None,
         results=tuple(
-            _to_scenario_time(request, outcome, time_scale, preferred_tiers) for request, outcome in zip(trace, served, strict=True)
+            _to_scenario_time(replace(request, at_s=sent_at.get(request.index, request.at_s)), outcome, time_scale, preferred_tiers)
+            for request, outcome in zip(trace, served, strict=True)
         ),
     )
 
@@ -117,4 +148,7 @@ def _to_scenario_time(request: TraceRequest, served: Served, time_scale: float, 
         fallbacks=served.fallbacks,
         failed_after_first_token=served.failed_after_first_token,
         error=served.error,
+        conversation=request.conversation,
+        turn=request.turn,
+        answer_intact=served.answer_intact,
     )

@@ -7,9 +7,10 @@ router's own account: endpoint, fallbacks, error kind) can be matched to what th
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 
 from zeta_console.benchmark.results import Fate
-from zeta_console.benchmark.runner import Served, prompt_text
+from zeta_console.benchmark.runner import Message, Served
 from zeta_console.benchmark.trace import TraceRequest
 from zeta_console.router.api import ErrorKind, Outcome, RequestRecord, RouterEvent
 from zeta_console.router.requests import ChatRequest, EmbedRequest
@@ -18,12 +19,17 @@ from zeta_console.settings import Task
 
 CLIENT_PREFIX = "bench:"
 
+# (endpoint id, message contents, num_predict) -> the whole answer that endpoint's host gives
+ExpectedAnswer = Callable[[str, list[str], int], str]
+
 
 class ZetaContender:
-    def __init__(self, name: str, router: ZetaDynamicRouter, *, salted: bool = False) -> None:
+    def __init__(self, name: str, router: ZetaDynamicRouter, expected: ExpectedAnswer | None = None) -> None:
+        """With `expected`, every streamed answer is checked byte for byte: the caller's text must be
+        exactly the serving host's whole answer (nothing duplicated, nothing spliced from another)."""
         self.name = name
-        self._salted = salted  # prompts a prefix cache cannot reuse (real servers)
         self._router = router
+        self._expected = expected
         self._records: dict[str, RequestRecord] = {}
         router.subscribe(self._on_event)
 
@@ -31,37 +37,38 @@ class ZetaContender:
         if isinstance(event, RequestRecord) and event.decision.client.startswith(CLIENT_PREFIX):
             self._records[event.decision.client] = event
 
-    async def serve(self, request: TraceRequest) -> Served:
+    async def serve(self, request: TraceRequest, messages: Sequence[Message]) -> Served:
         client = f"{CLIENT_PREFIX}{request.index}"
-        text = prompt_text(request, self._salted)
         started = time.perf_counter()
         first_token_s: float | None = None
+        reply: list[str] = []
         try:
             if request.task is Task.EMBEDDING:
-                await self._router.embed(EmbedRequest(input=text, client=client))
+                await self._router.embed(EmbedRequest(input=messages[-1]["content"], client=client))
                 first_token_s = time.perf_counter() - started
             else:
-                chat = ChatRequest(
-                    messages=[{"role": "user", "content": text}],
-                    task=request.task,
-                    options={"num_predict": request.output_tokens},
-                    client=client,
-                )
+                chat = ChatRequest(messages=messages, task=request.task, options={"num_predict": request.output_tokens}, client=client)
                 async for delta in self._router.chat(chat):
                     if first_token_s is None and (delta.content or delta.thinking):
                         first_token_s = time.perf_counter() - started
+                    reply.append(delta.content)
         except Exception:  # noqa: BLE001 - the router's record says what went wrong
             pass
         total_s = time.perf_counter() - started
-        return self._served(self._records.pop(client, None), first_token_s, total_s)
+        record = self._records.pop(client, None)
+        text = "".join(reply)
+        intact = None
+        if self._expected is not None and request.task is not Task.EMBEDDING and record is not None and record.endpoint:
+            intact = text == self._expected(record.endpoint, [message["content"] for message in messages], request.output_tokens)
+        return self._served(record, first_token_s, total_s, text, intact)
 
     @staticmethod
-    def _served(record: RequestRecord | None, first_token_s: float | None, total_s: float) -> Served:
+    def _served(record: RequestRecord | None, first_token_s: float | None, total_s: float, reply: str, intact: bool | None) -> Served:
         if record is None:
             return Served(Fate.LOST, error="the router emitted no record")
         fallbacks = len(record.decision.fallbacks)
         if record.outcome is Outcome.OK:
-            return Served(Fate.OK, record.endpoint, first_token_s, total_s, fallbacks)
+            return Served(Fate.OK, record.endpoint, first_token_s, total_s, fallbacks, reply=reply, answer_intact=intact)
         return Served(
             Fate.FAILED,
             record.endpoint,

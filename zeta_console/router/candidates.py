@@ -40,6 +40,24 @@ class EndpointState:
     last_sample_age_s: float | None = None  # staleness of the telemetry (freshest probe or response); None = unknown, not stale
     latency_ewma_s: float | None = None  # peak-EWMA of total latency: the expected service time of a queued request
     status_reason: str = ""  # why the status is what it is (a MISSING endpoint's exclusion names it)
+    # The server's own counts (its gauges, plus what this router sent there since they were read) and the
+    # slots it runs, when it has gauges and they are fresh; None: it has none (Ollama) or they are unknown
+    # or stale, and policies count this router's own `in_flight` against `slots`.
+    server_running: int | None = None
+    server_waiting: int | None = None
+    server_slots: int | None = None
+
+
+@dataclass(frozen=True)
+class SessionHint:
+    """What the router remembers of the request's session (router/affinity.py)."""
+
+    key: str
+    holder: str | None  # the endpoint whose prompt cache holds the session's prefix; None: no endpoint known
+    cached_tokens: int  # how much of this request's prompt that cache should serve (estimated)
+    margin: float  # affinity.margin
+    unheld: str = ""  # why no endpoint is known ("new session", "forgotten: idle ...")
+    held: Mapping[str, float] = field(default_factory=dict)  # endpoint id -> sessions expected back (where a new one fits best)
 
 
 @dataclass(frozen=True)
@@ -54,3 +72,4 @@ class DecisionInput:
     feedback_weights: Mapping[tuple[Task, str], float] = field(default_factory=dict)  # (task, tier) -> multiplier, 1.0 = neutral
     excluded: frozenset[str] = frozenset()  # endpoints already tried for this request (failover)
     rng: random.Random = field(default_factory=random.Random)
+    session: SessionHint | None = None  # a conversation the router has seen: prefer its cache holder (adaptive)

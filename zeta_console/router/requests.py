@@ -23,6 +23,7 @@ class ChatRequest:
     tools: Sequence[Any] | None = None
     client: str = "local"
     interactive: bool = False  # the operator's own prompt: ahead of background load in the queue
+    session: str | None = None  # the caller's conversation (X-Zeta-Session); None: the opening messages name it
 
     def capabilities_needed(self) -> frozenset[str]:
         needs = {"completion"}
@@ -61,6 +62,7 @@ class GenerateRequest:
     template: str | None = None
     client: str = "local"
     interactive: bool = False
+    session: str | None = None  # the caller's conversation (X-Zeta-Session): a generate call has no other
 
     def capabilities_needed(self) -> frozenset[str]:
         needs = {"completion"}

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 
 from zeta_console.backends.registry import Backends
 from zeta_console.backends.types import BackendError
+from zeta_console.router.affinity import SessionTable
 from zeta_console.router.api import EmbedResult, EventListener, OperatorAction, RouterSnapshot
 from zeta_console.router.classify import Classifier
 from zeta_console.router.controls import OperatorControls, PolicyFactory
@@ -24,6 +25,7 @@ from zeta_console.router.endpoint import Endpoint, configured_endpoints
 from zeta_console.router.events import Listeners
 from zeta_console.router.feedback import FeedbackLoop
 from zeta_console.router.health import CircuitBreakers, HealthMonitor
+from zeta_console.router.hedging import Hedger
 from zeta_console.router.metrics import EndpointMetrics, FleetTraffic
 from zeta_console.router.policies import make_policy
 from zeta_console.router.requests import AnyRequest, ChatRequest, EmbedRequest, GenerateRequest
@@ -57,10 +59,14 @@ class ZetaDynamicRouter:
         self.metrics = {endpoint_id: EndpointMetrics(time_scale) for endpoint_id in self.endpoints}
         host_urls = {host.name: host.url for host in settings.hosts}
         self.backends = Backends(settings.hosts, settings.timeouts)
-        self.health = HealthMonitor(self.backends, host_urls, health_poll_s, on_round=self._after_health_round)
+        self.health = HealthMonitor(
+            self.backends, host_urls, health_poll_s, on_round=self._after_health_round, own_in_flight=self._host_in_flight
+        )
         self.traffic = FleetTraffic()
+        self.hedger = Hedger(settings.hedging)
         self.view = RouterView(
-            self.endpoints, self.capabilities, self.metrics, self.slots, self.breakers, self.health, self.controls, self.traffic
+            self.endpoints, self.capabilities, self.metrics, self.slots, self.breakers, self.health, self.controls, self.traffic,
+            self.hedger,
         )
         self._runs = RunContext(
             settings=settings,
@@ -75,9 +81,11 @@ class ZetaDynamicRouter:
             feedback=FeedbackLoop(settings),
             backends=self.backends,
             retry_budget=RetryBudget(settings.retry),
+            hedger=self.hedger,
             traffic=self.traffic,
             listeners=self.listeners,
             rng=random.Random(seed),
+            sessions=SessionTable(settings.affinity),
         )
         self._ids = itertools.count(1)
         self._availability: tuple[bool, ...] = ()
@@ -167,6 +175,9 @@ class ZetaDynamicRouter:
         self._read_capabilities_soon()
 
     # -- read side -------------------------------------------------------------------------
+
+    def _host_in_flight(self, host: str) -> int:
+        return self.view.host_in_flight(host)
 
     def snapshot(self) -> RouterSnapshot:
         return self.view.snapshot()

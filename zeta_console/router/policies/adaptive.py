@@ -2,7 +2,8 @@
 
 score = (wait_s + load_s + prefill_s) x feedback x retry + tier_penalty_s   (lower is better)
   wait_s          work ahead beyond the free slots x expected service time / slots (`predicted_wait_s`,
-                  which admission also uses to shed a request that would wait past its patience)
+                  which admission also uses to shed a request that would wait past its patience); the
+                  work and the slots are the server's own where it reports them (llama.cpp, vLLM, SGLang)
   load_s          cold-start time when the model is not resident (a busy warm endpoint can lose
                   to an idle cold one: warm-first only while warm is idle)
   prefill_s       prompt tokens x prefill rate (peak-EWMA TTFT when the rate is unknown), slowed by
@@ -11,6 +12,9 @@ score = (wait_s + load_s + prefill_s) x feedback x retry + tier_penalty_s   (low
   retry           1 / (1 - error rate): the expected number of tries
   tier_penalty_s  route rank x half the tier's TTFT threshold, so the preferred tier wins while
                   loads are similar
+For a conversation the router has seen (`inp.session`), the endpoint holding its prefix in its
+prompt cache prefills only the uncached part, and it keeps the session unless its score exceeds
+the best other's by more than `affinity.margin` (policies/affinity.py: "affinity hit / miss / moved").
 Saturated endpoints (queue over threshold, stale telemetry) are excluded unless all are; tiers
 with many replicas are sampled two at a time (power of two choices); with probability
 `explore_rate` a random eligible endpoint is taken so recovered ones get measured again.
@@ -22,6 +26,7 @@ import random
 from functools import partial
 
 from zeta_console.router.candidates import DecisionInput, EndpointState
+from zeta_console.router.policies.affinity import holder_index, stick
 from zeta_console.router.policies.base import (
     SEED_LOAD_S,
     SEED_SERVICE_S,
@@ -32,10 +37,13 @@ from zeta_console.router.policies.base import (
     ScreenedPolicy,
     all_full,
     assemble,
+    capacity,
+    on_server,
     pick_lowest,
     queue_estimate,
     scored_candidate,
     seconds,
+    server_notes,
     service_time_s,
     ttft_estimate,
     with_notes,
@@ -55,11 +63,11 @@ _FACTORS = (4, 5)
 
 def predict(e: EndpointState, prompt_tokens: int, embedding: bool, rank: int, weight: float) -> tuple[float, Terms]:
     """An endpoint's score and its terms."""
-    slots = e.slots if e.slots > 0 else 1
+    slots = capacity(e)
     service = service_time_s(e)
     if service is None:
         service = SEED_SERVICE_S
-    in_flight = e.in_flight
+    in_flight = on_server(e)
     # predicted_wait_s((e,)) inlined: this runs for every candidate of every decision.
     ahead = in_flight + e.queued + e.recent_fast_failures + 1 - slots
     wait = ahead * service / slots if ahead > 0 else 0.0
@@ -78,9 +86,8 @@ def predict(e: EndpointState, prompt_tokens: int, embedding: bool, rank: int, we
 
 def is_saturated(e: EndpointState) -> bool:
     """Queue over threshold or stale telemetry: the endpoint should not take more work now."""
-    over = e.in_flight - e.slots
     age = e.last_sample_age_s
-    return e.queued + (over if over > 0 else 0) > e.thresholds.queue or (age is not None and age > STALE_TELEMETRY_S)
+    return queue_estimate(e) > e.thresholds.queue or (age is not None and age > STALE_TELEMETRY_S)
 
 
 def saturation(e: EndpointState) -> str:
@@ -114,13 +121,16 @@ class AdaptivePolicy(ScreenedPolicy):
         factors = {t: (i, weights.get((task, t), 1.0)) for i, t in enumerate(s.tiers)}
         embedding = "embedding" in inp.needs
         prompt_tokens = inp.prompt_tokens
+        session = inp.session
+        holder = holder_index(session, pool)
         scores: list[float] = []
         terms: list[Terms] = []
         open_: list[int] = []
         shut: list[int] = []
         for i, e in enumerate(pool):
             rank, weight = factors[e.tier]
-            score, t = predict(e, prompt_tokens, embedding, rank, weight)
+            uncached = prompt_tokens - session.cached_tokens if i == holder and session is not None else prompt_tokens
+            score, t = predict(e, uncached, embedding, rank, weight)
             scores.append(score)
             terms.append(t)
             (shut if is_saturated(e) else open_).append(i)
@@ -130,19 +140,26 @@ class AdaptivePolicy(ScreenedPolicy):
         else:
             open_ = list(range(len(pool)))
             best = pick_lowest(scores, rng)
-        explore = len(open_) > 1 and rng.random() < self._explore_rate
-        chosen = rng.choice(open_) if explore else best
         excluded = {i: SATURATED + saturation(pool[i]) for i in shut} if gated else {}
+        affinity = stick(session, pool, holder, best, scores, open_, excluded, s.rejected) if session is not None else None
+        if affinity is not None:
+            best = affinity.chosen
+        # exploring would cost a held session its cache
+        explore = len(open_) > 1 and not (affinity is not None and affinity.hit) and rng.random() < self._explore_rate
+        chosen = rng.choice(open_) if explore else best
 
         winner = pool[chosen]
         t = terms[chosen]
         predicted = t[0] + t[1] + t[2]  # wait + load + prefill
         parts = [f"{winner.id} predicted {'completion' if embedding else 'TTFT'} {seconds(predicted)} (score {scores[chosen]:.2f})"]
+        if affinity is not None:
+            parts.append(affinity.reason)
         if explore:
             parts.append(f"explore: random pick at rate {self._explore_rate:.0%}, best by score was {pool[best].id}")
         beaten = _runner_up(scores, open_, chosen)
         if beaten is not None:
             parts.append(f"beat {pool[beaten].id} (score {scores[beaten]:.2f}) on {deciding_term(t, terms[beaten])}")
+        parts.append(server_notes(winner, pool[beaten] if beaten is not None else None))
         if gated:
             parts.extend(f"{pool[i].id} {why}" for i, why in excluded.items())
         elif is_saturated(winner):
@@ -150,8 +167,9 @@ class AdaptivePolicy(ScreenedPolicy):
         wait = all_full(s.pool)
         if wait:
             parts.append("every slot busy, waiting")
-        candidates = partial(_candidates, inp.endpoints, s.rejected, pool, scores, terms, excluded)
-        return PolicyResult(winner.id, candidates, with_notes("; ".join(parts), s), wait)
+        cached = (holder, session.cached_tokens) if holder is not None and session is not None else None
+        candidates = partial(_candidates, inp.endpoints, s.rejected, pool, scores, terms, excluded, cached)
+        return PolicyResult(winner.id, candidates, with_notes("; ".join(part for part in parts if part), s), wait)
 
 
 def _candidates(
@@ -161,9 +179,15 @@ def _candidates(
     scores: list[float],
     terms: list[Terms],
     excluded: dict[int, str],
+    cached: tuple[int, int] | None,
 ) -> Candidates:
-    """The fleet's candidates: the pool scored with its terms (`excluded`: the saturated ones, by pool index)."""
+    """The fleet's candidates: the pool scored with its terms (`excluded`: the saturated ones, by pool
+    index; `cached`: the session holder's pool index and the prompt tokens its cache serves)."""
     scored = {e.id: scored_candidate(e, scores[i], _named(terms[i]), excluded.get(i)) for i, e in enumerate(pool)}
+    if cached is not None:
+        index, tokens = cached
+        e = pool[index]
+        scored[e.id] = scored_candidate(e, scores[index], {**_named(terms[index]), "cached_tokens": float(tokens)}, excluded.get(index))
     return assemble(endpoints, scored, rejected)
 
 
