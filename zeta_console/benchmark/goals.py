@@ -1,4 +1,4 @@
-"""Issue 6's and issue 15's goals, checked against a scenario's runs and printed as plain verdicts."""
+"""Issue 6's, 13's (real fleet) and 15's goals, checked against a scenario's runs and printed as plain verdicts."""
 
 from __future__ import annotations
 
@@ -38,15 +38,30 @@ def _ratio_verdict(goal: str, ours: float | None, theirs: float | None, limit: f
     return Verdict(goal, ratio <= limit, f"adaptive {ours:.2f} s vs {versus} {theirs:.2f} s = {ratio:.2f}x (limit {limit:.2f}x)")
 
 
-def overload_verdicts(runs: Sequence[ContenderRun]) -> list[Verdict]:
-    task = Task.COMPLEX_REASONING.value
-    by_name = {run.contender: _ttft_p95(run, task) for run in runs}
-    ours = by_name.get(ADAPTIVE)
+def _reasoning_p95s(runs: Sequence[ContenderRun]) -> tuple[float | None, dict[str, float | None], float | None]:
+    """(adaptive's, every contender's, LiteLLM's best) complex-reasoning p95 TTFT."""
+    by_name = {run.contender: _ttft_p95(run, Task.COMPLEX_REASONING.value) for run in runs}
     litellm = [p95 for name, p95 in by_name.items() if name.startswith("litellm") and p95 is not None]
+    return by_name.get(ADAPTIVE), by_name, min(litellm) if litellm else None
+
+
+def overload_verdicts(runs: Sequence[ContenderRun]) -> list[Verdict]:
+    ours, by_name, litellm = _reasoning_p95s(runs)
     return [
         _ratio_verdict("p95 TTFT <= 1/3 of static", ours, by_name.get("static"), 1 / 3, "static"),
         _ratio_verdict("p95 TTFT <= 1.25x oracle", ours, by_name.get("oracle"), 1.25, "oracle"),
-        _ratio_verdict("p95 TTFT <= 0.8x LiteLLM's best", ours, min(litellm) if litellm else None, 0.8, "best LiteLLM"),
+        _ratio_verdict("p95 TTFT <= 0.8x LiteLLM's best", ours, litellm, 0.8, "best LiteLLM"),
+    ]
+
+
+def real_overload_verdicts(runs: Sequence[ContenderRun]) -> list[Verdict]:
+    """Issue 13's goals on real llama.cpp servers."""
+    ours, by_name, litellm = _reasoning_p95s(runs)
+    lost = [summaries_by_task(run)[ALL_TASKS].lost for run in runs if run.contender == ADAPTIVE]
+    return [
+        _ratio_verdict("p95 TTFT <= 0.5x LiteLLM's best", ours, litellm, 0.5, "best LiteLLM"),
+        _ratio_verdict("p95 TTFT <= 1.3x oracle", ours, by_name.get("oracle"), 1.3, "oracle"),
+        Verdict("adaptive: zero lost requests", lost == [0] if lost else None, f"{lost[0]} lost" if lost else "needs adaptive"),
     ]
 
 
@@ -173,6 +188,8 @@ def verdicts_for(scenario: Scenario, runs: Sequence[ContenderRun]) -> list[Verdi
         return conversation_verdicts(runs, [host.name for host in scenario.hosts])
     if scenario.name == "overload":
         return overload_verdicts(runs)
+    if scenario.name == "real-overload":
+        return real_overload_verdicts(runs)
     if scenario.name == "failure":
         return failure_verdicts(runs)
     if scenario.name == "slowdown":
