@@ -244,7 +244,9 @@ def test_adaptive_reason_names_the_saturation_and_the_deciding_term() -> None:
     assert "reasoner@local saturated: queue 6 > 4" in result.reason
     assert excluded(result)["reasoner@local"] == "saturated: queue 6 > 4"
     coder = next(c for c in result.candidates if c.endpoint == "coder@local")
-    assert set(coder.terms) == {"wait_s", "load_s", "prefill_s", "tier_penalty_s", "feedback", "retry"}
+    assert set(coder.terms) == {
+        "wait_s", "load_s", "prefill_s", "overhead_s", "decode_s", "tier_penalty_s", "feedback", "retry", "ttft_s", "completion_s"
+    }  # fmt: skip
 
     cold = decide(
         "adaptive", (endpoint("coder", "h0", in_flight=1, queued=2), endpoint("coder", "h1", resident=False, load_s=4.0)), Task.CODE
@@ -384,7 +386,9 @@ def test_candidates_given_as_a_function_are_built_once_on_first_read() -> None:
 def test_lazily_built_candidates_keep_their_terms_in_order(policy: str) -> None:
     result = decide(policy, fleet(reasoner={"in_flight": 1, "queued": 6}), Task.COMPLEX_REASONING)
     names = {
-        "adaptive": ["wait_s", "load_s", "prefill_s", "tier_penalty_s", "feedback", "retry"],
+        "adaptive": [
+            "wait_s", "load_s", "prefill_s", "overhead_s", "decode_s", "tier_penalty_s", "feedback", "retry", "ttft_s", "completion_s"
+        ],  # fmt: skip
         "threshold": ["ttft_p95", "latency_p95", "queue", "error_rate"],
     }
     for c in result.candidates:

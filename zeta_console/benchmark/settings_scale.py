@@ -34,5 +34,9 @@ def scaled_settings(settings: Settings, time_scale: float) -> Settings:
         breaker=replace(breaker, base_ejection_s=breaker.base_ejection_s / time_scale, max_ejection_s=breaker.max_ejection_s / time_scale),
         retry=replace(settings.retry, min_per_s=settings.retry.min_per_s * time_scale),
         admission=replace(settings.admission, patience_s=settings.admission.patience_s / time_scale),
-        adaptive=replace(settings.adaptive, half_life_s=settings.adaptive.half_life_s / time_scale),
+        adaptive=replace(
+            settings.adaptive,
+            half_life_s=settings.adaptive.half_life_s / time_scale,
+            reading_s_per_token=settings.adaptive.reading_s_per_token / time_scale,
+        ),
     )

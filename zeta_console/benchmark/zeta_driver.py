@@ -45,6 +45,7 @@ class ZetaContender:
                     task=request.task,
                     options={"num_predict": request.output_tokens},
                     client=client,
+                    stream=False,  # the bench's callers are programs that use the whole answer
                 )
                 async for delta in self._router.chat(chat):
                     if first_token_s is None and (delta.content or delta.thinking):

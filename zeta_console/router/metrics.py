@@ -193,6 +193,7 @@ class EndpointMetrics:
         self.decode_tps = Ewma(tau_s=tau_s)
         self.prefill_s_per_token = Ewma(tau_s=tau_s)
         self.load_s = Ewma(tau_s=tau_s)
+        self.ttft_overhead_s = Ewma(tau_s=tau_s)  # measured TTFT minus the reported load and prefill
         self._ttft_window = SampleWindow(window_s=PERCENTILE_WINDOW_S / time_scale)
         self._latency_window = SampleWindow(window_s=PERCENTILE_WINDOW_S / time_scale)
         self._ttft_history: deque[float] = deque(maxlen=HISTORY_SAMPLES)
@@ -212,7 +213,7 @@ class EndpointMetrics:
         self._ttft_history.append(ttft_s)
         self._last_sample_at = now
 
-    def observe_success(self, total_s: float, timings: FinalTimings | None, now: float) -> None:
+    def observe_success(self, total_s: float, timings: FinalTimings | None, now: float, ttft_s: float | None = None) -> None:
         self.successes += 1
         self._errors.add(True, now)
         self.latency.observe(total_s, now)
@@ -226,6 +227,8 @@ class EndpointMetrics:
             self._tps_history.append(tps)
         if (per_token := timings.prefill_s_per_token) is not None:
             self.prefill_s_per_token.observe(per_token, now)
+            if ttft_s is not None and timings.prefill_s is not None:
+                self.ttft_overhead_s.observe(max(0.0, ttft_s - timings.prefill_s - (timings.load_s or 0.0)), now)
         if timings.load_s is not None and timings.load_s >= COLD_LOAD_MIN_S:
             self.load_s.observe(timings.load_s, now)
 

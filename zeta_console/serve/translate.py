@@ -155,7 +155,8 @@ class RequestTranslator:
             self._require(model, "tools", f"{asked} does not support tools")
         if any(message.get("images") for message in messages):
             self._require(model, "vision", f"{asked} does not support vision")
-        return Routable(ChatRequest(messages=messages, tools=tools or None, **common), asked, fields.get("stream", True))
+        stream = fields.get("stream", True)
+        return Routable(ChatRequest(messages=messages, tools=tools or None, stream=bool(stream), **common), asked, stream)
 
     def generate(self, body: bytes, client: str) -> Routable[GenerateRequest]:
         fields = decode_body(body, "api.GenerateRequest", GENERATE_SCHEMA)
@@ -175,9 +176,10 @@ class RequestTranslator:
             images=images or None,
             raw=fields.get("raw"),
             template=fields.get("template"),
+            stream=bool(fields.get("stream", True)),  # a client that does not stream waits for the whole answer
             **common,
         )
-        return Routable(request, asked, fields.get("stream", True))
+        return Routable(request, asked, request.stream)
 
     def embed(self, body: bytes, client: str) -> Routable[EmbedRequest]:
         fields = decode_body(body, "api.EmbedRequest", EMBED_SCHEMA)

@@ -1,16 +1,16 @@
-"""`adaptive`: rank endpoints by predicted time to first token (completion for embeddings).
+"""`adaptive`: rank endpoints by the predicted time the caller waits for (policies/prediction.py).
 
-score = (wait_s + load_s + prefill_s) x feedback x retry + tier_penalty_s   (lower is better)
-  wait_s          work ahead beyond the free slots x expected service time / slots (`predicted_wait_s`,
-                  which admission also uses to shed a request that would wait past its patience)
-  load_s          cold-start time when the model is not resident (a busy warm endpoint can lose
-                  to an idle cold one: warm-first only while warm is idle)
-  prefill_s       prompt tokens x prefill rate (peak-EWMA TTFT when the rate is unknown), slowed by
-                  the requests sharing the endpoint's parallel slots
+score = (wait_s + load_s + prefill_s + overhead_s + decode_s) x feedback x retry + tier_penalty_s   (lower is better)
+  wait_s .. overhead_s  the predicted TTFT (prediction.py says how each is estimated; `predicted_wait_s`,
+                  which admission uses to shed a request that would wait past its patience, is wait_s)
+  decode_s        the decode time the caller notices: all of it for non-streaming calls and programs
+                  (expected output tokens x measured seconds per token), only what is slower than
+                  reading for a person reading a stream (`adaptive.reading_s_per_token`), 0 for embeddings
   feedback        the feedback loop's weight for (task, tier), 1.0 = neutral
   retry           1 / (1 - error rate): the expected number of tries
   tier_penalty_s  route rank x half the tier's TTFT threshold, so the preferred tier wins while
                   loads are similar
+The candidates also show each endpoint's predicted `ttft_s` and `completion_s` (not in the score).
 Saturated endpoints (queue over threshold, stale telemetry) are excluded unless all are; tiers
 with many replicas are sampled two at a time (power of two choices); with probability
 `explore_rate` a random eligible endpoint is taken so recovered ones get measured again.
@@ -22,9 +22,8 @@ import random
 from functools import partial
 
 from zeta_console.router.candidates import DecisionInput, EndpointState
+from zeta_console.router.api import Ranking
 from zeta_console.router.policies.base import (
-    SEED_LOAD_S,
-    SEED_SERVICE_S,
     STALE_TELEMETRY_S,
     Candidates,
     PolicyResult,
@@ -36,10 +35,9 @@ from zeta_console.router.policies.base import (
     queue_estimate,
     scored_candidate,
     seconds,
-    service_time_s,
-    ttft_estimate,
     with_notes,
 )
+from zeta_console.router.policies.prediction import estimate, expected_output
 from zeta_console.settings import Settings
 
 TIER_PENALTY_PER_RANK = 0.5  # x the endpoint's TTFT threshold, per step down the route
@@ -47,33 +45,20 @@ P2C_ABOVE = 4  # replicas in a tier beyond which only two random ones are scored
 MAX_ERROR_RATE = 0.9  # caps the retry factor at 10
 NOT_SAMPLED = "not sampled (power of two choices)"
 SATURATED = "saturated: "
-TERMS = ("wait_s", "load_s", "prefill_s", "tier_penalty_s", "feedback", "retry")
-Terms = tuple[float, float, float, float, float, float]  # values in TERMS order
-_ADDITIVE = (0, 1, 2, 3)
-_FACTORS = (4, 5)
+TERMS = ("wait_s", "load_s", "prefill_s", "overhead_s", "decode_s", "tier_penalty_s", "feedback", "retry")
+Terms = tuple[float, float, float, float, float, float, float, float, float]  # TERMS, then the whole expected decode
+_ADDITIVE = (0, 1, 2, 3, 4, 5)
+_FACTORS = (6, 7)
 
 
-def predict(e: EndpointState, prompt_tokens: int, embedding: bool, rank: int, weight: float) -> tuple[float, Terms]:
+def predict(e: EndpointState, prompt_tokens: int, embedding: bool, rank: int, weight: float, output_tokens: float = 0.0,
+            reading_s_per_token: float = 0.0) -> tuple[float, Terms]:
     """An endpoint's score and its terms."""
-    slots = e.slots if e.slots > 0 else 1
-    service = service_time_s(e)
-    if service is None:
-        service = SEED_SERVICE_S
-    in_flight = e.in_flight
-    # predicted_wait_s((e,)) inlined: this runs for every candidate of every decision.
-    ahead = in_flight + e.queued + e.recent_fast_failures + 1 - slots
-    wait = ahead * service / slots if ahead > 0 else 0.0
-    load = (e.load_s if e.load_s is not None else SEED_LOAD_S) if e.resident is False else 0.0
-    if e.prefill_s_per_token is not None:  # noqa: SIM108 - as one expression it would nest two conditionals
-        base = prompt_tokens * e.prefill_s_per_token
-    else:
-        base = service if embedding else ttft_estimate(e)
-    sharing = in_flight if in_flight < slots else slots - 1  # requests running beside this one
-    prefill = base + base * sharing / slots
+    wait, load, prefill, overhead, decode, full_decode = estimate(e, prompt_tokens, embedding, output_tokens, reading_s_per_token)
     retry = 1.0 / (1.0 - (e.error_rate if e.error_rate < MAX_ERROR_RATE else MAX_ERROR_RATE))
     penalty = rank * TIER_PENALTY_PER_RANK * e.thresholds.ttft_s
-    score = (wait + load + prefill) * weight * retry + penalty
-    return score, (wait, load, prefill, penalty, weight, retry)
+    score = (wait + load + prefill + overhead + decode) * weight * retry + penalty
+    return score, (wait, load, prefill, overhead, decode, penalty, weight, retry, full_decode)
 
 
 def is_saturated(e: EndpointState) -> bool:
@@ -105,22 +90,25 @@ class AdaptivePolicy(ScreenedPolicy):
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         self._explore_rate = settings.adaptive.explore_rate
+        self._reading_s_per_token = settings.adaptive.reading_s_per_token
 
     def choose(self, inp: DecisionInput, s: Screen) -> PolicyResult:
         rng = inp.rng
         pool = _power_of_two(s.pool, s.tiers, s.rejected, rng) if len(s.pool) > P2C_ABOVE else s.pool
         task = inp.classification.task
         weights = inp.feedback_weights
-        factors = {t: (i, weights.get((task, t), 1.0)) for i, t in enumerate(s.tiers)}
+        factors = {t: (i, weights.get((task, t), 1.0), expected_output(inp, t)) for i, t in enumerate(s.tiers)}
         embedding = "embedding" in inp.needs
+        completion = embedding or inp.ranking is Ranking.COMPLETION
+        reading = 0.0 if completion else self._reading_s_per_token
         prompt_tokens = inp.prompt_tokens
         scores: list[float] = []
         terms: list[Terms] = []
         open_: list[int] = []
         shut: list[int] = []
         for i, e in enumerate(pool):
-            rank, weight = factors[e.tier]
-            score, t = predict(e, prompt_tokens, embedding, rank, weight)
+            rank, weight, output = factors[e.tier]
+            score, t = predict(e, prompt_tokens, embedding, rank, weight, output, reading)
             scores.append(score)
             terms.append(t)
             (shut if is_saturated(e) else open_).append(i)
@@ -136,8 +124,11 @@ class AdaptivePolicy(ScreenedPolicy):
 
         winner = pool[chosen]
         t = terms[chosen]
-        predicted = t[0] + t[1] + t[2]  # wait + load + prefill
-        parts = [f"{winner.id} predicted {'completion' if embedding else 'TTFT'} {seconds(predicted)} (score {scores[chosen]:.2f})"]
+        ttft = t[0] + t[1] + t[2] + t[3]
+        parts = [
+            f"{winner.id} predicted TTFT {seconds(ttft)}, completion {seconds(ttft + t[8])}"
+            f" (score {scores[chosen]:.2f}, by {'completion' if completion else 'TTFT + decode slower than reading'})"
+        ]
         if explore:
             parts.append(f"explore: random pick at rate {self._explore_rate:.0%}, best by score was {pool[best].id}")
         beaten = _runner_up(scores, open_, chosen)
@@ -168,7 +159,11 @@ def _candidates(
 
 
 def _named(t: Terms) -> dict[str, float]:
-    return {"wait_s": t[0], "load_s": t[1], "prefill_s": t[2], "tier_penalty_s": t[3], "feedback": t[4], "retry": t[5]}
+    ttft = t[0] + t[1] + t[2] + t[3]
+    return {
+        "wait_s": t[0], "load_s": t[1], "prefill_s": t[2], "overhead_s": t[3], "decode_s": t[4], "tier_penalty_s": t[5],
+        "feedback": t[6], "retry": t[7], "ttft_s": ttft, "completion_s": ttft + t[8],
+    }  # fmt: skip
 
 
 def _runner_up(scores: list[float], open_: list[int], chosen: int) -> int | None:
