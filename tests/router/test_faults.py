@@ -133,7 +133,9 @@ async def test_host_down_is_seen_by_the_poll_and_recovers_by_itself() -> None:
 async def test_a_slow_reasoner_loses_complex_traffic_to_the_coder_and_wins_it_back() -> None:
     # A long prompt, so that time to first token is mostly prefill, which the slowdown stretches.
     request = ask("prove, step by step, that there are infinitely many primes. " * 60, Task.COMPLEX_REASONING, think=False)
-    async with routed(adaptive=Adaptive(explore_rate=0.2)) as run:
+    # A short feedback half-life: the slow samples must age out of the reasoner's weight within the test (its
+    # TTFT is about twice the coder's here, so only the tier penalty keeps it first: a weight of 1.15 tips that).
+    async with routed(adaptive=Adaptive(explore_rate=0.2, half_life_s=60.0)) as run:
 
         async def route_some(count: int) -> list[RequestRecord]:
             records = [(await answer(run.router, request))[1] for _ in range(count)]

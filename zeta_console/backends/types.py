@@ -70,12 +70,6 @@ class FinalTimings:
             return self.output_tokens / self.decode_s
         return None
 
-    @property
-    def prefill_s_per_token(self) -> float | None:
-        if self.prompt_tokens and self.prefill_s is not None:
-            return self.prefill_s / self.prompt_tokens
-        return None
-
 
 @dataclass(frozen=True, slots=True)
 class ToolCall:

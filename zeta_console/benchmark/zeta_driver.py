@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 
-from zeta_console.benchmark.results import Fate
+from zeta_console.benchmark.results import Calibration, Fate
 from zeta_console.benchmark.runner import Served, prompt_text
 from zeta_console.benchmark.trace import TraceRequest
 from zeta_console.router.api import ErrorKind, Outcome, RequestRecord, RouterEvent
@@ -60,8 +60,12 @@ class ZetaContender:
         if record is None:
             return Served(Fate.LOST, error="the router emitted no record")
         fallbacks = len(record.decision.fallbacks)
+        prediction = record.decision.prediction
+        calibration = None
+        if prediction is not None:
+            calibration = Calibration(prediction.ttft_s, prediction.completion_s, record.actual_ttft_s, record.actual_completion_s)
         if record.outcome is Outcome.OK:
-            return Served(Fate.OK, record.endpoint, first_token_s, total_s, fallbacks)
+            return Served(Fate.OK, record.endpoint, first_token_s, total_s, fallbacks, calibration=calibration)
         return Served(
             Fate.FAILED,
             record.endpoint,
@@ -70,4 +74,5 @@ class ZetaContender:
             fallbacks,
             failed_after_first_token=record.error_kind is ErrorKind.FAILED_MID_STREAM or first_token_s is not None,
             error=f"{record.outcome.value}: {record.error_kind.value if record.error_kind else ''} {record.error or ''}".strip(),
+            calibration=calibration,
         )

@@ -40,7 +40,7 @@ class EndpointState:
     last_sample_age_s: float | None = None  # staleness of the telemetry (freshest probe or response); None = unknown, not stale
     latency_ewma_s: float | None = None  # peak-EWMA of total latency: the expected service time of a queued request
     status_reason: str = ""  # why the status is what it is (a MISSING endpoint's exclusion names it)
-    ttft_overhead_s: float | None = None  # EWMA of measured TTFT minus reported load and prefill: network, scheduling, first step
+    ttft_overhead_s: float | None = None  # the host's recent median of TTFT beyond load, prefill and the first step
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ PERCENTILE_WINDOW_S = 300.0
 PERCENTILE_REFRESH_S = 0.25
 HISTORY_SAMPLES = 60  # sparkline length
 EWMA_TAU_S = 10.0
+OVERHEAD_SAMPLES = 32
 ERROR_HALF_LIFE_S = 60.0
 MIN_ERROR_SAMPLES = 5.0  # a rate over fewer (decayed) outcomes is taken over this many
 COLD_LOAD_MIN_S = 0.25  # load_duration below this is a warm model (it also includes queueing)
@@ -178,6 +179,12 @@ class MetricsView:
         return 1.0 / self.prefill_s_per_token if self.prefill_s_per_token else None
 
 
+def overhead_window(time_scale: float = 1.0) -> SampleWindow:
+    """Recent first-token overheads of one host. Small and noisy (the event loop's scheduling), so a median of
+    many, and per host: every endpoint's traffic keeps it fresh, and the noise is the same for all of them."""
+    return SampleWindow(size=OVERHEAD_SAMPLES, window_s=PERCENTILE_WINDOW_S / time_scale)
+
+
 class EndpointMetrics:
     """Per endpoint (host x model). Times are `time.monotonic()` seconds.
 
@@ -185,7 +192,8 @@ class EndpointMetrics:
     that against an emulator running N times faster the router forgets N times faster too.
     """
 
-    def __init__(self, time_scale: float = 1.0) -> None:
+    def __init__(self, time_scale: float = 1.0, host_overhead: SampleWindow | None = None) -> None:
+        """`host_overhead`: the window of first-token overheads shared by every endpoint of the host (`overhead_window`)."""
         tau_s = EWMA_TAU_S / time_scale
         half_life_s = ERROR_HALF_LIFE_S / time_scale
         self.ttft = Ewma(peak=True, tau_s=tau_s)
@@ -193,7 +201,7 @@ class EndpointMetrics:
         self.decode_tps = Ewma(tau_s=tau_s)
         self.prefill_s_per_token = Ewma(tau_s=tau_s)
         self.load_s = Ewma(tau_s=tau_s)
-        self.ttft_overhead_s = Ewma(tau_s=tau_s)  # measured TTFT minus the reported load and prefill
+        self._overhead_window = host_overhead if host_overhead is not None else overhead_window(time_scale)
         self._ttft_window = SampleWindow(window_s=PERCENTILE_WINDOW_S / time_scale)
         self._latency_window = SampleWindow(window_s=PERCENTILE_WINDOW_S / time_scale)
         self._ttft_history: deque[float] = deque(maxlen=HISTORY_SAMPLES)
@@ -225,10 +233,15 @@ class EndpointMetrics:
         if (tps := timings.decode_tps) is not None:
             self.decode_tps.observe(tps, now)
             self._tps_history.append(tps)
-        if (per_token := timings.prefill_s_per_token) is not None:
-            self.prefill_s_per_token.observe(per_token, now)
-            if ttft_s is not None and timings.prefill_s is not None:
-                self.ttft_overhead_s.observe(max(0.0, ttft_s - timings.prefill_s - (timings.load_s or 0.0)), now)
+        prefill_s = timings.prefill_s
+        if not prefill_s and not timings.output_tokens and timings.total_s is not None:
+            # An embedding: Ollama reports no prefill time for it, but all of it past the load is prefill.
+            prefill_s = max(0.0, timings.total_s - (timings.load_s or 0.0))
+        if prefill_s is not None and timings.prompt_tokens:
+            self.prefill_s_per_token.observe(prefill_s / timings.prompt_tokens, now)
+            if ttft_s is not None:
+                first_step = timings.decode_s / timings.output_tokens if timings.decode_s and timings.output_tokens else 0.0
+                self._overhead_window.add(max(0.0, ttft_s - prefill_s - (timings.load_s or 0.0) - first_step), now)
         if timings.load_s is not None and timings.load_s >= COLD_LOAD_MIN_S:
             self.load_s.observe(timings.load_s, now)
 
@@ -253,6 +266,11 @@ class EndpointMetrics:
 
     def ttft_percentile(self, fraction: float, now: float) -> float | None:
         return self._ttft_window.percentile(fraction, now)
+
+    def ttft_overhead_s(self, now: float) -> float | None:
+        """What a first token on this host takes beyond the reported load, prefill and first decode step
+        (network, scheduling): the recent median over the host's endpoints."""
+        return self._overhead_window.percentile(0.5, now)
 
     def latency_percentile(self, fraction: float, now: float) -> float | None:
         return self._latency_window.percentile(fraction, now)

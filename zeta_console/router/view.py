@@ -87,7 +87,7 @@ class RouterView:
             last_sample_age_s=self._telemetry_age_s(endpoint, now),
             latency_ewma_s=metrics.latency.value,
             status_reason=status_reason,
-            ttft_overhead_s=metrics.ttft_overhead_s.value,
+            ttft_overhead_s=metrics.ttft_overhead_s(now),
         )
 
     def is_resident(self, endpoint: Endpoint) -> bool | None:

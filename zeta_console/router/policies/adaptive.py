@@ -21,8 +21,8 @@ from __future__ import annotations
 import random
 from functools import partial
 
-from zeta_console.router.candidates import DecisionInput, EndpointState
 from zeta_console.router.api import Ranking
+from zeta_console.router.candidates import DecisionInput, EndpointState
 from zeta_console.router.policies.base import (
     STALE_TELEMETRY_S,
     Candidates,

@@ -11,8 +11,9 @@ wait_s      work ahead beyond the free slots x expected service time / slots
 load_s      cold-start time when the model is not resident
 prefill_s   prompt tokens x prefill rate (peak-EWMA TTFT when the rate is unknown), slowed by the
             requests sharing the endpoint's parallel slots
-overhead_s  what a first token takes beyond the reported load and prefill (network, scheduling,
-            the first decode step): an EWMA of the measured difference, 0 until measured
+overhead_s  the first token's own decode step (1 / decode rate) plus what a first token on the
+            host takes beyond the reported load, prefill and first step (network, scheduling): the
+            recent median over the host's endpoints, 0 until measured
 Expected output tokens are learned per task x tier (the feedback loop), capped by the request's
 own `num_predict`; never latency divided by output length.
 """
@@ -41,16 +42,18 @@ def estimate(e: EndpointState, prompt_tokens: int, embedding: bool, output_token
     ahead = in_flight + e.queued + e.recent_fast_failures + 1 - slots
     wait = ahead * service / slots if ahead > 0 else 0.0
     load = (e.load_s if e.load_s is not None else SEED_LOAD_S) if e.resident is False else 0.0
+    tps = e.decode_tps
     overhead = 0.0
     if e.prefill_s_per_token is not None:
         base = prompt_tokens * e.prefill_s_per_token
         if e.ttft_overhead_s is not None:
             overhead = e.ttft_overhead_s
+        if tps and not embedding:
+            overhead += 1.0 / tps  # the first token's own decode step
     else:  # the TTFT estimate already holds the overhead
         base = service if embedding else ttft_estimate(e)
     sharing = in_flight if in_flight < slots else slots - 1  # requests running beside this one
     prefill = base + base * sharing / slots
-    tps = e.decode_tps
     decode = output_tokens / tps if tps else output_tokens * SEED_S_PER_TOKEN
     unread = decode - output_tokens * reading_s_per_token
     return wait, load, prefill, overhead, (unread if unread > 0.0 else 0.0), decode
