@@ -25,7 +25,9 @@ from zeta_console.router.candidates import DecisionInput, EndpointState
 from zeta_console.router.policies.base import SEED_LOAD_S, SEED_SERVICE_S, service_time_s, ttft_estimate
 
 SEED_OUTPUT_TOKENS = 256.0  # expected output of a task x tier never observed
-SEED_S_PER_TOKEN = 0.05  # 20 tokens/s: a conservative decode rate for an endpoint never measured
+# An endpoint never measured decodes a token in this share of its TTFT threshold: 20 tokens/s at the default
+# 2 s, conservative; from the threshold, so that it follows a time-scaled emulator as the thresholds do.
+SEED_TOKEN_PER_TTFT_THRESHOLD = 1 / 40
 
 # wait, load, prefill, overhead, decode counted, full decode: seconds
 Estimate = tuple[float, float, float, float, float, float]
@@ -54,7 +56,7 @@ def estimate(e: EndpointState, prompt_tokens: int, embedding: bool, output_token
         base = service if embedding else ttft_estimate(e)
     sharing = in_flight if in_flight < slots else slots - 1  # requests running beside this one
     prefill = base + base * sharing / slots
-    decode = output_tokens / tps if tps else output_tokens * SEED_S_PER_TOKEN
+    decode = output_tokens / tps if tps else output_tokens * e.thresholds.ttft_s * SEED_TOKEN_PER_TTFT_THRESHOLD
     unread = decode - output_tokens * reading_s_per_token
     return wait, load, prefill, overhead, (unread if unread > 0.0 else 0.0), decode
 
