@@ -7,8 +7,8 @@ import pytest
 from tests.policy_fixtures import decision_input, endpoint, fleet
 from zeta_console.router.api import EndpointStatus
 from zeta_console.router.policies import POLICIES, PolicyResult, make_policy, register_policy
-from zeta_console.router.policies.adaptive import predict
 from zeta_console.router.policies.base import predicted_wait_s
+from zeta_console.router.policies.prediction import estimate
 from zeta_console.settings import Adaptive, Settings, Task, Thresholds
 
 SETTINGS = Settings()
@@ -399,7 +399,7 @@ def test_predicted_wait_is_adaptives_wait_term_and_pools_the_endpoints_a_request
     busy = endpoint("coder", "a", slots=2, in_flight=2, queued=3, latency_ewma_s=4.0)
     other = endpoint("coder", "b", slots=1, in_flight=1, queued=0, latency_ewma_s=2.0)
     assert predicted_wait_s((busy,)) == 4 * 4.0 / 2  # 4 ahead beyond 2 slots, each slot freeing every 4 s
-    assert predict(busy, 100, False, 0, 1.0)[1][0] == predicted_wait_s((busy,))  # adaptive's inlined copy agrees
+    assert estimate(busy, 100, False, 0.0, 0.0)[0] == predicted_wait_s((busy,))  # adaptive's inlined copy agrees
     # Taking whichever frees first: 4 ahead beyond 3 slots, served at 2/4 + 1/2 = 1 request/s.
     assert predicted_wait_s((busy, other)) == 4.0
     assert predicted_wait_s((endpoint("coder", slots=4, in_flight=1),)) == 0.0  # a free slot: no wait

@@ -51,16 +51,6 @@ _ADDITIVE = (0, 1, 2, 3, 4, 5)
 _FACTORS = (6, 7)
 
 
-def predict(e: EndpointState, prompt_tokens: int, embedding: bool, rank: int, weight: float, output_tokens: float = 0.0,
-            reading_s_per_token: float = 0.0) -> tuple[float, Terms]:
-    """An endpoint's score and its terms."""
-    wait, load, prefill, overhead, decode, full_decode = estimate(e, prompt_tokens, embedding, output_tokens, reading_s_per_token)
-    retry = 1.0 / (1.0 - (e.error_rate if e.error_rate < MAX_ERROR_RATE else MAX_ERROR_RATE))
-    penalty = rank * TIER_PENALTY_PER_RANK * e.thresholds.ttft_s
-    score = (wait + load + prefill + overhead + decode) * weight * retry + penalty
-    return score, (wait, load, prefill, overhead, decode, penalty, weight, retry, full_decode)
-
-
 def is_saturated(e: EndpointState) -> bool:
     """Queue over threshold or stale telemetry: the endpoint should not take more work now."""
     over = e.in_flight - e.slots
@@ -108,9 +98,12 @@ class AdaptivePolicy(ScreenedPolicy):
         shut: list[int] = []
         for i, e in enumerate(pool):
             rank, weight, output = factors[e.tier]
-            score, t = predict(e, prompt_tokens, embedding, rank, weight, output, reading)
-            scores.append(score)
-            terms.append(t)
+            wait, load, prefill, overhead, decode, full_decode = estimate(e, prompt_tokens, embedding, output, reading)
+            error_rate = e.error_rate
+            retry = 1.0 / (1.0 - (error_rate if error_rate < MAX_ERROR_RATE else MAX_ERROR_RATE))
+            penalty = rank * TIER_PENALTY_PER_RANK * e.thresholds.ttft_s
+            scores.append((wait + load + prefill + overhead + decode) * weight * retry + penalty)
+            terms.append((wait, load, prefill, overhead, decode, penalty, weight, retry, full_decode))
             (shut if is_saturated(e) else open_).append(i)
         gated = bool(open_ and shut)
         if gated:
