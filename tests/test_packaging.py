@@ -34,6 +34,8 @@ def test_readme_opens_with_the_two_commands() -> None:
 
 
 def run(*command: str | Path, cwd: Path, env: dict[str, str] | None = None) -> str:
+    # Without PYTHONPATH: a checkout on it (with its egg-info) would count as zeta-console "already installed".
+    env = {name: value for name, value in (env or os.environ).items() if name != "PYTHONPATH"}
     done = subprocess.run([str(part) for part in command], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, f"{command} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
     return done.stdout
