@@ -116,3 +116,18 @@ def test_an_embedding_learns_its_prefill_rate_from_its_total_time() -> None:
     metrics.observe_success(0.26, timings, now=1.0, ttft_s=0.26)
     assert metrics.prefill_s_per_token.value == pytest.approx(0.2 / 400)
     assert metrics.ttft_overhead_s(1.0) == pytest.approx(0.01)
+
+
+def test_a_fixed_cost_per_request_does_not_inflate_the_prefill_rate_but_lands_in_the_overhead() -> None:
+    metrics = EndpointMetrics()
+    # 0.5 ms per token plus 10 ms of scheduling per request, on a 10-token and a 1,000-token prompt.
+    for now, tokens in ((1.0, 10), (1.1, 1000), (1.2, 10), (1.3, 1000)):
+        prefill = 0.010 + tokens * 0.0005
+        timings = FinalTimings(total_s=prefill + 1.0, load_s=0.0, prompt_tokens=tokens, prefill_s=prefill, output_tokens=50, decode_s=1.0)
+        metrics.observe_success(prefill + 1.0, timings, now=now, ttft_s=prefill + 0.02)  # + the first step
+    rate = metrics.prefill_s_per_token.value
+    assert rate is not None and rate < 0.0006  # an average of per-request rates would read ~0.0008
+    overhead = metrics.ttft_overhead_s(1.3)
+    assert overhead is not None
+    for tokens in (10, 1000):  # rate and overhead add up to the TTFT, small prompt or large
+        assert tokens * rate + 0.02 + overhead == pytest.approx(0.010 + tokens * 0.0005 + 0.02, abs=0.006)

@@ -23,6 +23,7 @@ PERCENTILE_REFRESH_S = 0.25
 HISTORY_SAMPLES = 60  # sparkline length
 EWMA_TAU_S = 10.0
 OVERHEAD_SAMPLES = 32
+MIN_SIZE_SPREAD = 0.01  # sizes whose variance is under 1 % of their squared mean are too alike to draw a line through
 ERROR_HALF_LIFE_S = 60.0
 MIN_ERROR_SAMPLES = 5.0  # a rate over fewer (decayed) outcomes is taken over this many
 COLD_LOAD_MIN_S = 0.25  # load_duration below this is a warm model (it also includes queueing)
@@ -51,6 +52,43 @@ class Ewma:
             keep = math.exp(-max(0.0, now - self._at) / self._tau_s)
             self.value = self.value * keep + sample * (1.0 - keep)
         self._at = now
+
+
+class DecayedSlope:
+    """Seconds per token (e.g. of prefill) as the slope of a time-decayed least-squares line
+    y = fixed + slope * x over recent requests.
+
+    An average of per-request ratios would charge a fixed cost per request (scheduling, a late
+    timer) to the tokens of small requests and inflate the rate; the line keeps that cost out of the
+    slope (the first-token overhead picks it up). While the sizes seen are too alike to draw a line,
+    or the line slopes down (noise), it is the ratio of the decayed sums instead."""
+
+    __slots__ = ("_at", "_tau_s", "_w", "_x", "_xx", "_xy", "_y")
+
+    def __init__(self, *, tau_s: float = EWMA_TAU_S) -> None:
+        self._tau_s = tau_s
+        self._at = 0.0
+        self._w = self._x = self._y = self._xx = self._xy = 0.0
+
+    def observe(self, x: float, y: float, now: float) -> None:
+        keep = math.exp(-max(0.0, now - self._at) / self._tau_s)
+        self._at = now
+        self._w = self._w * keep + 1.0
+        self._x = self._x * keep + x
+        self._y = self._y * keep + y
+        self._xx = self._xx * keep + x * x
+        self._xy = self._xy * keep + x * y
+
+    @property
+    def value(self) -> float | None:
+        if self._x <= 0:
+            return None
+        spread = self._w * self._xx - self._x * self._x  # w^2 x the variance of the sizes
+        if spread > MIN_SIZE_SPREAD * self._x * self._x:
+            slope = (self._w * self._xy - self._x * self._y) / spread
+            if slope > 0:
+                return slope
+        return self._y / self._x
 
 
 class DecayedCount:
@@ -199,7 +237,7 @@ class EndpointMetrics:
         self.ttft = Ewma(peak=True, tau_s=tau_s)
         self.latency = Ewma(peak=True, tau_s=tau_s)
         self.decode_tps = Ewma(tau_s=tau_s)
-        self.prefill_s_per_token = Ewma(tau_s=tau_s)
+        self.prefill_s_per_token = DecayedSlope(tau_s=tau_s)
         self.load_s = Ewma(tau_s=tau_s)
         self._overhead_window = host_overhead if host_overhead is not None else overhead_window(time_scale)
         self._ttft_window = SampleWindow(window_s=PERCENTILE_WINDOW_S / time_scale)
@@ -238,10 +276,14 @@ class EndpointMetrics:
             # An embedding: Ollama reports no prefill time for it, but all of it past the load is prefill.
             prefill_s = max(0.0, timings.total_s - (timings.load_s or 0.0))
         if prefill_s is not None and timings.prompt_tokens:
-            self.prefill_s_per_token.observe(prefill_s / timings.prompt_tokens, now)
-            if ttft_s is not None:
+            self.prefill_s_per_token.observe(timings.prompt_tokens, prefill_s, now)
+            rate = self.prefill_s_per_token.value
+            if ttft_s is not None and rate is not None:
+                # Against the prefill the rate predicts, not the one reported: the fixed cost per request
+                # the slope leaves out lands here, so rate and overhead add up to the TTFT.
                 first_step = timings.decode_s / timings.output_tokens if timings.decode_s and timings.output_tokens else 0.0
-                self._overhead_window.add(max(0.0, ttft_s - prefill_s - (timings.load_s or 0.0) - first_step), now)
+                predicted = timings.prompt_tokens * rate + (timings.load_s or 0.0) + first_step
+                self._overhead_window.add(max(0.0, ttft_s - predicted), now)
         if timings.load_s is not None and timings.load_s >= COLD_LOAD_MIN_S:
             self.load_s.observe(timings.load_s, now)
 
