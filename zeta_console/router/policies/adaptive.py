@@ -1,8 +1,11 @@
 """`adaptive`: rank endpoints by the predicted time the caller waits for (policies/prediction.py).
 
-score = (wait_s + load_s + prefill_s + overhead_s + decode_s) x feedback x retry + tier_penalty_s   (lower is better)
+score = (wait_s + load_s + prefill_s + decode_s) x feedback x retry + overhead_s + tier_penalty_s   (lower is better)
   wait_s .. overhead_s  the predicted TTFT (prediction.py says how each is estimated; `predicted_wait_s`,
-                  which admission uses to shed a request that would wait past its patience, is wait_s)
+                  which admission uses to shed a request that would wait past its patience, is wait_s);
+                  the overhead (mostly the host's network and scheduling, shared by its endpoints) is
+                  not weighted: scaled by different weights, a shared constant would make a difference
+                  between endpoints that is not there
   decode_s        the decode time the caller notices: all of it for non-streaming calls and programs
                   (expected output tokens x measured seconds per token), only what is slower than
                   reading for a person reading a stream (`adaptive.reading_s_per_token`), 0 for embeddings
@@ -102,7 +105,7 @@ class AdaptivePolicy(ScreenedPolicy):
             error_rate = e.error_rate
             retry = 1.0 / (1.0 - (error_rate if error_rate < MAX_ERROR_RATE else MAX_ERROR_RATE))
             penalty = rank * TIER_PENALTY_PER_RANK * e.thresholds.ttft_s
-            scores.append((wait + load + prefill + overhead + decode) * weight * retry + penalty)
+            scores.append((wait + load + prefill + decode) * weight * retry + overhead + penalty)
             terms.append((wait, load, prefill, overhead, decode, penalty, weight, retry, full_decode))
             (shut if is_saturated(e) else open_).append(i)
         gated = bool(open_ and shut)
