@@ -12,7 +12,7 @@ import pytest
 from zeta_console.cli import main
 from zeta_console.config import ConfigError, clear_overrides, load_settings, overrides_path, save_overrides
 from zeta_console.number_rules import parse_duration
-from zeta_console.settings import PolicyName, Settings, Task, Thresholds
+from zeta_console.settings import PolicyName, Settings, Task, Telemetry, Thresholds
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.usefixtures("isolated_xdg")
@@ -87,7 +87,7 @@ BAD_CONFIGS = [
         "hosts:\n  - name: local\n    url: ftp://x\n",
         'bad.yaml:3: hosts[0].url: expected an http(s) URL such as "http://127.0.0.1:11434", got "ftp://x"',
     ),
-    ("hosts:\n  - name: local\n    api: openai\n", 'bad.yaml:3: hosts[0].api: unknown api "openai" (expected one of: ollama)'),
+    ("hosts:\n  - name: local\n    api: grpc\n", 'bad.yaml:3: hosts[0].api: unknown api "grpc" (expected one of: ollama, openai)'),
     ("serve:\n  listen: nowhere\n", 'bad.yaml:2: serve.listen: expected host:port such as "127.0.0.1:11435", got "nowhere"'),
     ("adaptive:\n  min_weight: 3\n", "bad.yaml:2: adaptive.max_weight: must be at least adaptive.min_weight (3)"),
     (
@@ -249,3 +249,31 @@ def test_a_chat_only_fleet_is_a_valid_configuration() -> None:
                                  + "routes: {simple: [chat], code: [chat], complex_reasoning: [chat], embedding: []}\n")
     settings = load_settings("chat.yaml", overrides=False)
     assert settings.routes[Task.EMBEDDING] == () and [model.tier for model in settings.models] == ["chat"]
+
+
+def test_an_openai_host_takes_a_key_variable_and_a_telemetry_source() -> None:
+    Path("openai.yaml").write_text(
+        "hosts:\n  - name: local\n  - name: gpu\n    url: http://10.0.0.5:8080\n    api: openai\n"
+        "    api_key_env: LLAMA_API_KEY\n    telemetry: llamacpp\n"
+    )
+    local, gpu = load_settings("openai.yaml", overrides=False).hosts
+    assert (local.api, local.api_key_env, local.telemetry) == ("ollama", None, Telemetry.AUTO)
+    assert (gpu.api, gpu.api_key_env, gpu.telemetry) == ("openai", "LLAMA_API_KEY", Telemetry.LLAMACPP)
+
+
+def test_a_key_written_as_api_key_env_is_refused_without_being_echoed(capsys: pytest.CaptureFixture[str]) -> None:
+    Path("leak.yaml").write_text("hosts:\n  - name: local\n    api: openai\n    api_key_env: sk-proj-4f9a8b7c6d5e\n")
+    assert main(["check-config", "leak.yaml"]) == 2
+    error = capsys.readouterr().err
+    assert "leak.yaml:4: hosts[0].api_key_env: expected the name of an environment variable" in error
+    assert "4f9a8b7c6d5e" not in error
+
+
+def test_the_readmes_example_of_other_servers_is_a_valid_configuration() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    Path("other.yaml").write_text(readme.split("## Other servers")[1].split("```yaml\n")[1].split("```")[0])
+    settings = load_settings("other.yaml", overrides=False)
+    assert {host.name: host.api for host in settings.hosts} == {
+        "local": "ollama", "llama": "openai", "gpu": "openai", "sglang": "openai", "studio": "openai", "ollama-v1": "openai",
+    }
+    assert settings.host("gpu").api_key_env == "VLLM_API_KEY" and settings.host("sglang").telemetry is Telemetry.SGLANG

@@ -18,6 +18,7 @@ import dataclasses
 import functools
 import json
 import os
+import re
 import sys
 import tempfile
 import types
@@ -34,7 +35,7 @@ import yaml
 from zeta_console.backends.registry import BACKENDS
 from zeta_console.number_rules import number_problem, number_value
 from zeta_console.router.policies import policy_name
-from zeta_console.settings import CAPABILITIES, HostConfig, ModelConfig, Settings, Task, Thresholds, default_ollama_url
+from zeta_console.settings import CAPABILITIES, HostConfig, ModelConfig, Settings, Task, Telemetry, Thresholds, default_ollama_url
 from zeta_console.wording import counted
 from zeta_console.yaml_source import ConfigError, Keys, YamlSource, describe, dotted, parse_yaml, raise_all, read_yaml, unknown
 
@@ -380,6 +381,13 @@ def _check_api(value: str) -> str | None:
     return None if value in BACKENDS else unknown("api", value, sorted(BACKENDS))
 
 
+def _check_env_name(value: str) -> str | None:
+    """The name of an environment variable, never the secret itself (which is not echoed back)."""
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,127}", value):
+        return None
+    return "expected the name of an environment variable holding the key (letters, digits and _, e.g. LLAMA_API_KEY), not the key itself"
+
+
 def _check_capability(value: str) -> str | None:
     return None if value in CAPABILITIES else unknown("capability", value, sorted(CAPABILITIES))
 
@@ -425,6 +433,7 @@ def shipped_theme_names() -> tuple[str, ...]:
 _STRING_CHECKS: Mapping[str, Callable[[str], str | None]] = {
     "url": _check_url,
     "api": _check_api,
+    "api_key_env": _check_env_name,
     "listen": _check_listen,
     "capabilities": _check_capability,
     "policy": _check_policy,
@@ -460,6 +469,11 @@ def _check_references(settings: Settings, locations: Locations, file: str, incom
     for index, name in enumerate(host_names):
         if name in host_names[:index]:
             fail(f"hosts[{index}].name", f'duplicate host "{name}"')
+    for index, host in enumerate(settings.hosts):
+        if host.api == "ollama" and host.api_key_env is not None:
+            fail(f"hosts[{index}].api_key_env", "applies to api: openai hosts only (Ollama takes no key)")
+        if host.api == "ollama" and host.telemetry not in (Telemetry.AUTO, Telemetry.NONE):
+            fail(f"hosts[{index}].telemetry", f"{host.telemetry.value} is not an Ollama server's; an Ollama host has auto or none")
     for index, model in enumerate(settings.models):
         if any(other.tier == model.tier for other in settings.models[:index]):
             fail(f"models[{index}].tier", f'duplicate tier "{model.tier}"')

@@ -29,7 +29,7 @@ from zeta_console.errors import UserError
 from zeta_console.ollama_api.names import canonical_name
 from zeta_console.ollama_api.sizes import parameter_count
 from zeta_console.router.health import is_local
-from zeta_console.settings import CAPABILITIES, Settings, Task, default_ollama_url, ollama_url
+from zeta_console.settings import CAPABILITIES, HostConfig, Settings, Task, default_ollama_url, ollama_url
 
 MID_SIZE_B = 8.0  # billions of parameters: a chat model near this is quick enough for simple and code work
 SUGGESTED_EMBEDDER = "nomic-embed-text"  # written, as a model to pull, when no host has an embedding model
@@ -100,7 +100,7 @@ async def survey(urls: Sequence[str], settings: Settings | None = None) -> Surve
     names = host_names(urls)
     models: dict[str, FoundModel] = {}  # canonical name -> the model, with every host that has it
     for name, url in zip(names, urls, strict=True):
-        backend = OllamaBackend(url, timeouts)
+        backend = OllamaBackend(HostConfig(name, url), timeouts)
         try:
             for model in await backend.installed():
                 key = canonical_name(model.name)

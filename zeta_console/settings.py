@@ -67,11 +67,23 @@ def _frozen(mapping: Mapping[_Key, _Value]) -> Mapping[_Key, _Value]:
     return MappingProxyType(dict(mapping))
 
 
+class Telemetry(StrEnum):
+    """Where a host's own load figures come from (backends-api.md §8); auto: as the server reveals itself."""
+
+    AUTO = "auto"
+    LLAMACPP = "llamacpp"
+    VLLM = "vllm"
+    SGLANG = "sglang"
+    NONE = "none"
+
+
 @dataclass(frozen=True)
 class HostConfig:
     name: str
     url: str
     api: str = "ollama"  # the kind of server: a name in backends.registry.BACKENDS
+    api_key_env: str | None = None  # the environment variable holding the host's API key (never the key itself)
+    telemetry: Telemetry = Telemetry.AUTO
 
 
 @dataclass(frozen=True)

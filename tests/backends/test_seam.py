@@ -35,7 +35,7 @@ async def fleet() -> AsyncIterator[SimFleet]:
 
 @pytest_asyncio.fixture
 async def backend(fleet: SimFleet) -> AsyncIterator[OllamaBackend]:
-    ollama_backend = OllamaBackend(fleet.host("local").url, Timeouts())
+    ollama_backend = OllamaBackend(HostConfig("local", fleet.host("local").url), Timeouts())
     yield ollama_backend
     await ollama_backend.aclose()
 
@@ -84,9 +84,9 @@ class CountingBackend(OllamaBackend):
 
     built: ClassVar[list[str]] = []
 
-    def __init__(self, url: str, timeouts: Timeouts) -> None:
-        super().__init__(url, timeouts)
-        CountingBackend.built.append(url)
+    def __init__(self, host: HostConfig, timeouts: Timeouts) -> None:
+        super().__init__(host, timeouts)
+        CountingBackend.built.append(host.url)
 
 
 async def test_each_host_gets_the_backend_its_api_names(fleet: SimFleet, monkeypatch: pytest.MonkeyPatch) -> None:

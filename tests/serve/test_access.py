@@ -76,3 +76,19 @@ def test_serve_refuses_bad_listen_addresses_in_one_line(argv: list[str], needle:
     assert main(argv) == 2
     error = capsys.readouterr().err
     assert needle in error and error.count("\n") == 1
+
+
+async def test_the_openai_routes_pass_the_same_guard_and_answer_in_openais_envelope() -> None:
+    ask = {"model": "zeta:simple", "messages": [{"role": "user", "content": "hi"}]}
+    base = replace(Settings(), serve=Serve(max_body_bytes=1024))
+    async with serving(base=base) as served, httpx.AsyncClient(base_url=served.url) as http:
+        rebound = await http.post("/v1/chat/completions", json=ask, headers={"Host": "attacker.example:11435"})
+        hostile = await http.post("/v1/chat/completions", json=ask, headers={"Origin": "http://evil.example", "Content-Type": "text/plain"})
+        routed_after = served.router.snapshot().total_requests
+        too_big = await http.post("/v1/embeddings", content=b"x" * 2048)
+    assert (rebound.status_code, rebound.content) == (403, b"") and (hostile.status_code, hostile.content) == (403, b"")
+    assert routed_after == 0
+    assert too_big.status_code == 413
+    assert too_big.json() == {
+        "error": {"message": "request body exceeds the limit of 1024 bytes", "type": "api_error", "param": None, "code": None}
+    }

@@ -45,10 +45,22 @@ run();
 </script></body></html>"""
 
 
+# What OpenAI's JavaScript SDK sends from a page (dangerouslyAllowBrowser): a bearer key and its
+# x-stainless-* headers, so the browser asks a preflight naming them.
+OPENAI_SDK_PAGE = """<!doctype html><html><body><pre id="result">pending</pre><script>
+const headers = {"Content-Type": "application/json", "Authorization": "Bearer unused", "x-stainless-lang": "js",
+                 "x-stainless-os": "Linux", "x-stainless-retry-count": "0", "x-stainless-timeout": "600"};
+fetch(SERVE_URL + "/v1/chat/completions", {method: "POST", headers, body: JSON.stringify(ASK)})
+  .then(async reply => "status " + reply.status + " " + await reply.text(), error => "blocked " + error.name)
+  .then(result => { document.getElementById("result").textContent = result; });
+</script></body></html>"""
+V1_ASK = {"model": "zeta:simple", "messages": [{"role": "user", "content": "hi"}]}
+
+
 @contextmanager
-def page_server(serve_url: str) -> Iterator[int]:
+def page_server(serve_url: str, page: str = PAGE, ask: dict[str, object] = ASK) -> Iterator[int]:
     """A second loopback server (another port, so another origin) serving the page; yields its port."""
-    body = PAGE.replace("SERVE_URL", json.dumps(serve_url)).replace("ASK", json.dumps(ASK)).encode()
+    body = page.replace("SERVE_URL", json.dumps(serve_url)).replace("ASK", json.dumps(ask)).encode()
 
     class Page(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -117,3 +129,12 @@ async def test_a_page_on_a_local_origin_can_post_to_serve(tmp_path: Path) -> Non
         assert status == "200", result
         assert json.loads(body)["done"] is True
         assert served.router.snapshot().total_requests == 2
+
+
+async def test_a_local_page_using_openais_sdk_headers_passes_the_preflight(tmp_path: Path) -> None:
+    async with serving() as served:
+        with page_server(served.url, OPENAI_SDK_PAGE, V1_ASK) as port:
+            result = await page_result(f"http://127.0.0.1:{port}/", tmp_path / "profile")
+        status, _, body = result.removeprefix("status ").partition(" ")
+        assert status == "200", result
+        assert json.loads(body)["choices"][0]["message"]["content"]

@@ -72,6 +72,25 @@ async def test_what_outlives_a_short_grace_gets_an_error_line_or_a_503_and_is_jo
         outcomes = [record.outcome for record in JournalReader(tmp_path / "journal.sqlite3").recent_requests(10)]
         assert outcomes == ["ok", "cancelled", "cancelled"]
 
+async def test_an_openai_stream_cut_by_the_stop_ends_with_an_error_event_and_a_waiting_one_gets_openais_503() -> None:
+    base = with_serve(Settings(), drain_grace_s=0.3)
+    async with demo_fleet(time_scale=TIME_SCALE, base=base) as (fleet, settings), ZetaDynamicRouter(settings) as router:
+        endpoint = await start_endpoint(router, settings, "127.0.0.1:0")
+        async with httpx.AsyncClient(base_url=endpoint.url, timeout=30) as http:
+            await warm_then_slow(http, fleet)
+            async with http.stream("POST", "/v1/chat/completions", json={**CHAT, "stream": True}) as streaming:
+                lines = streaming.aiter_lines()
+                assert '"role":"assistant"' in await anext(lines)
+                waiting = asyncio.ensure_future(http.post("/v1/chat/completions", json=CHAT))
+                await wait_until(lambda: queued(router) == 1, message="the second request to queue")
+                await endpoint.stop()
+                rest = [line async for line in lines if line]
+            refused = await waiting
+    error = {"message": "server shutting down", "type": "api_error", "param": None, "code": None}
+    assert rest[-1] == "data: " + json.dumps({"error": error}, separators=(",", ":"))
+    assert "data: [DONE]" not in rest
+    assert (refused.status_code, refused.json()) == (503, {"error": error})
+
 
 # -- `zeta-console serve` and a real signal ----------------------------------------------------
 

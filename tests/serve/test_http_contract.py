@@ -80,7 +80,7 @@ async def test_client_mistakes_get_ollamas_status_and_text(
 
 
 async def test_unknown_paths_and_verbs_get_gins_plain_text(http: httpx.AsyncClient) -> None:
-    missing = await http.get("/api/pull")
+    missing = await http.get("/api/no-such-route")
     wrong_verb = await http.get("/api/chat")
     assert (missing.status_code, missing.text) == (404, "404 page not found")
     assert (wrong_verb.status_code, wrong_verb.text) == (405, "405 method not allowed")

@@ -9,7 +9,7 @@ import re
 import ollama
 
 from zeta_console.backends.types import Delta, Embeddings, FinalTimings, ToolCall
-from zeta_console.serve.replies import ReplyAccumulator, Shape, embed_json, ndjson_line
+from zeta_console.serve.replies import OllamaWire, Shape, embed_json, ndjson_line
 
 FINAL = FinalTimings(total_s=1.25, load_s=0.000_123_456, prompt_tokens=12, prefill_s=0.2, output_tokens=3, decode_s=0.9, done_reason="stop")
 STATS = {
@@ -43,10 +43,10 @@ def test_chat_lines_are_the_client_models_bytes() -> None:
 
 
 def test_a_reply_without_streaming_merges_text_thinking_and_tool_calls() -> None:
-    reply = ReplyAccumulator(Shape.CHAT)
+    reply = OllamaWire("zeta:code", Shape.CHAT)
     for delta in (Delta(thinking="a"), Delta(thinking="b", content="x"), Delta(tool_calls=(CALL,)), Delta(content="y", final=FINAL)):
         reply.add(delta)
-    merged = json.loads(reply.reply("zeta:code"))
+    merged = json.loads(reply.reply())
     calls = [{"function": {"name": "weather", "arguments": dict(CALL.arguments)}}]
     assert merged["message"] == {"role": "assistant", "content": "xy", "thinking": "ab", "tool_calls": calls}
     assert merged["done"] is True and {name: merged[name] for name in STATS} == STATS

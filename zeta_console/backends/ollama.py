@@ -9,7 +9,6 @@ the client's own stream, which makes Ollama stop generating and free the slot (ย
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
@@ -18,6 +17,7 @@ import httpx
 import ollama
 import pydantic
 
+from zeta_console.backends.clients import PerLoop, describe_transport_error
 from zeta_console.backends.types import (
     BackendError,
     Delta,
@@ -32,7 +32,7 @@ from zeta_console.backends.types import (
     ToolCall,
     kind_for_status,
 )
-from zeta_console.settings import Timeouts
+from zeta_console.settings import HostConfig, Timeouts
 
 NS = 1e-9
 CONNECTION_ERRORS = (httpx.ConnectError, ConnectionError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
@@ -54,24 +54,12 @@ def map_error(error: BaseException, *, mid_stream: bool = False) -> BackendError
         return BackendError(ErrorKind.TIMED_OUT, f"{type(error).__name__}: {error}".rstrip(": "))
     if isinstance(error, CONNECTION_ERRORS):
         kind = ErrorKind.FAILED_MID_STREAM if mid_stream else ErrorKind.UNAVAILABLE
-        return BackendError(kind, _describe_transport_error(error))
+        return BackendError(kind, describe_transport_error(error))
     if isinstance(error, pydantic.ValidationError):
         return BackendError(ErrorKind.BAD_REQUEST, f"invalid request or reply: {error.errors()[0]['msg']}")
     if isinstance(error, (httpx.HTTPError, ValueError)):  # ValueError: a malformed NDJSON line
         return BackendError(ErrorKind.FAILED_MID_STREAM if mid_stream else ErrorKind.SERVER_ERROR, str(error) or type(error).__name__)
     raise error
-
-
-def _describe_transport_error(error: BaseException) -> str:
-    """The root cause in a few words ("connection refused"), not httpx's generic wrapper text."""
-    cause: BaseException | None = error
-    while cause is not None:
-        if isinstance(cause, ConnectionRefusedError):
-            return "connection refused"
-        if isinstance(cause, OSError) and cause.strerror:
-            return cause.strerror.lower()
-        cause = cause.__cause__ or cause.__context__
-    return str(error) or type(error).__name__
 
 
 def _seconds(value: int | None) -> float | None:
@@ -124,26 +112,18 @@ async def _deltas(chunks: AsyncGenerator[Chunk, None], convert: Callable[[Chunk]
 class OllamaBackend:
     """One Ollama host. Holds one `ollama.AsyncClient` per event loop (a client must not cross loops)."""
 
-    def __init__(self, url: str, timeouts: Timeouts) -> None:
-        self.url = url.rstrip("/")
+    def __init__(self, host: HostConfig, timeouts: Timeouts) -> None:
+        self.url = host.url.rstrip("/")
         # The router enforces first-token, idle and total deadlines itself; the read timeout is only
         # a backstop so that no socket read can hang forever.
-        self._timeout = httpx.Timeout(connect=timeouts.connect_s, read=timeouts.total_s, write=timeouts.connect_s, pool=timeouts.total_s)
-        self._clients: dict[asyncio.AbstractEventLoop, ollama.AsyncClient] = {}
+        timeout = httpx.Timeout(connect=timeouts.connect_s, read=timeouts.total_s, write=timeouts.connect_s, pool=timeouts.total_s)
+        self._clients = PerLoop(lambda: ollama.AsyncClient(host=self.url, timeout=timeout))
 
     def _client(self) -> ollama.AsyncClient:
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
-            for stale in [other for other in self._clients if other.is_closed()]:
-                del self._clients[stale]
-            client = ollama.AsyncClient(host=self.url, timeout=self._timeout)
-            self._clients[loop] = client
-        return client
+        return self._clients.get()
 
     async def aclose(self) -> None:
-        """Close the client of the running loop (clients of other loops die with their loop)."""
-        client = self._clients.pop(asyncio.get_running_loop(), None)
+        client = self._clients.pop()
         if client is not None:
             await client.close()  # type: ignore[no-untyped-call]  # the ollama client leaves close() unannotated
 
@@ -267,6 +247,9 @@ class OllamaBackend:
     async def capabilities(self, model: str) -> frozenset[str] | None:
         """Capabilities reported by /api/show; None when the server does not report them."""
         return (await self.show(model)).capabilities
+
+    def missing_advice(self, model: str) -> str:
+        return f"`ollama pull {model}`, edit the config or run `zeta-console init`"
 
     async def queue_signals(self) -> QueueSignals | None:
         """Ollama exposes no queue or slot gauges (backends-api.md ยง8): the router counts its own."""

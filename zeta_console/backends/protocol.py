@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from zeta_console.backends.types import DeltaStream, Embeddings, InstalledModel, ModelFacts, QueueSignals, ResidentModel
-from zeta_console.settings import Timeouts
+from zeta_console.settings import HostConfig, Timeouts
 
 
 class Backend(Protocol):
@@ -70,6 +70,10 @@ class Backend(Protocol):
         """What the server says the model can do; None when it does not say."""
         ...
 
+    def missing_advice(self, model: str) -> str:
+        """What the operator can do when the host does not have `model` (shown with the MISSING status)."""
+        ...
+
     async def queue_signals(self) -> QueueSignals | None:
         """The server's own load gauges; None when it has none."""
         ...
@@ -77,5 +81,5 @@ class Backend(Protocol):
     async def aclose(self) -> None: ...
 
 
-# A backend kind's constructor: the host's URL and the fleet's timeouts.
-BackendFactory = Callable[[str, Timeouts], Backend]
+# A backend kind's constructor: the host's configuration and the fleet's timeouts.
+BackendFactory = Callable[[HostConfig, Timeouts], Backend]

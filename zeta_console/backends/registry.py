@@ -16,6 +16,7 @@ from zeta_console.settings import HostConfig, Timeouts
 
 BACKENDS: dict[str, str] = {
     "ollama": "zeta_console.backends.ollama:OllamaBackend",
+    "openai": "zeta_console.backends.openai:OpenAIBackend",
 }
 
 
@@ -29,7 +30,7 @@ class Backends:
     """The backends of a fleet, one per host name, each of its host's kind."""
 
     def __init__(self, hosts: Iterable[HostConfig], timeouts: Timeouts) -> None:
-        self._by_host = {host.name: backend_factory(host.api)(host.url, timeouts) for host in hosts}
+        self._by_host = {host.name: backend_factory(host.api)(host, timeouts) for host in hosts}
 
     def __getitem__(self, host: str) -> Backend:
         return self._by_host[host]

@@ -63,11 +63,24 @@ class FinalTimings:
     output_tokens: int | None
     decode_s: float | None
     done_reason: str | None = None  # "stop", "length", "load", "unload", "tool_calls", ...
+    cached_prompt_tokens: int | None = None  # of prompt_tokens, reused from the server's prompt cache (llama.cpp)
 
     @property
     def decode_tps(self) -> float | None:
         if self.output_tokens and self.decode_s:
             return self.output_tokens / self.decode_s
+        return None
+
+    @property
+    def evaluated_prompt_tokens(self) -> int:
+        """The prompt tokens the server had to read: those not reused from its prompt cache."""
+        return (self.prompt_tokens or 0) - (self.cached_prompt_tokens or 0)
+
+    @property
+    def prefill_s_per_token(self) -> float | None:
+        evaluated = self.evaluated_prompt_tokens
+        if evaluated > 0 and self.prefill_s is not None:
+            return self.prefill_s / evaluated
         return None
 
 

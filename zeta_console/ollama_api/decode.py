@@ -55,6 +55,7 @@ BOOL = GoType("bool", lambda value: isinstance(value, bool))
 INT = GoType("int", _is_int)
 OBJECT = GoType("map[string]interface {}", lambda value: isinstance(value, dict))
 STRINGS = list_of(STRING)
+FLOAT = GoType("float64", lambda value: is_finite_number(value))
 
 Schema = Mapping[str, GoType]
 

@@ -245,7 +245,7 @@ class HealthMonitor:
         """The advice for a configured model the host does not have."""
         installed = self.hosts[host].installed or {}
         has = f"it has {', '.join(installed.values())}" if installed else "it has no models"
-        return f"not installed on {host} ({has}): `ollama pull {model}`, edit the config or run `zeta-console init`"
+        return f"not installed on {host} ({has}): {self._backends[host].missing_advice(model)}"
 
     def residency(self, host: str, model: str) -> ResidentModel | Literal[False] | None:
         """The /api/ps row of `model` on `host`; False = not resident; None = unknown (not probed)."""

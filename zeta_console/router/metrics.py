@@ -275,14 +275,15 @@ class EndpointMetrics:
         if not prefill_s and not timings.output_tokens and timings.total_s is not None:
             # An embedding: Ollama reports no prefill time for it, but all of it past the load is prefill.
             prefill_s = max(0.0, timings.total_s - (timings.load_s or 0.0))
-        if prefill_s is not None and timings.prompt_tokens:
-            self.prefill_s_per_token.observe(timings.prompt_tokens, prefill_s, now)
+        evaluated = timings.evaluated_prompt_tokens
+        if prefill_s is not None and evaluated > 0:
+            self.prefill_s_per_token.observe(evaluated, prefill_s, now)
             rate = self.prefill_s_per_token.value
             if ttft_s is not None and rate is not None:
                 # Against the prefill the rate predicts, not the one reported: the fixed cost per request
                 # the slope leaves out lands here, so rate and overhead add up to the TTFT.
                 first_step = timings.decode_s / timings.output_tokens if timings.decode_s and timings.output_tokens else 0.0
-                predicted = timings.prompt_tokens * rate + (timings.load_s or 0.0) + first_step
+                predicted = evaluated * rate + (timings.load_s or 0.0) + first_step
                 self._overhead_window.add(max(0.0, ttft_s - predicted), now)
         if timings.load_s is not None and timings.load_s >= COLD_LOAD_MIN_S:
             self.load_s.observe(timings.load_s, now)

@@ -1,12 +1,14 @@
-"""The Starlette app: Ollama's API in front of the router, plus /metrics.
+"""The Starlette app: Ollama's API and its OpenAI-compatible `/v1` routes in front of the router, plus /metrics.
 
-Routes, error shapes and defaults follow ollama-api.md §1-2: unknown paths and verbs get
-gin's plain-text 404/405, every other error Ollama's `{"error": ...}` envelope.
+Routes, error shapes and defaults follow ollama-api.md §1-2 and backends-api.md §3: unknown paths
+and verbs get gin's plain-text 404/405, every other error the envelope of the route's dialect.
+Ollama's model-management routes answer that models are managed on the hosts.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -20,15 +22,17 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from zeta_console.ollama_api.errors import ApiError, OllamaJSONResponse, error_response
+from zeta_console.ollama_api.errors import ApiError, OllamaJSONResponse
 from zeta_console.router.api import EmbedResult, Router
-from zeta_console.router.requests import ChatRequest, EmbedRequest
+from zeta_console.router.requests import EmbedRequest
 from zeta_console.serve import listing
 from zeta_console.serve.access_log import CLIENT_CLOSED_REQUEST, AccessLog, Exchange
 from zeta_console.serve.catalogue import Catalogue
+from zeta_console.serve.envelope import OPENAI, envelope_for
 from zeta_console.serve.metrics import ServeMetrics
-from zeta_console.serve.relay import RoutedChunks, embed_reply, embed_response, legacy_embedding_reply, stream_response
-from zeta_console.serve.replies import Shape, header_safe
+from zeta_console.serve.openai_dialect import OpenAITranslator, OpenAIWire, embeddings_reply, model_object, models_list, the_model
+from zeta_console.serve.relay import RoutedChunks, Wire, embed_reply, embed_response, legacy_embedding_reply, stream_response
+from zeta_console.serve.replies import OllamaWire, Shape, header_safe
 from zeta_console.serve.security import ORIGINS_ENV, BodyTooLarge, OriginPolicy, RequestGuard, origins_from_env
 from zeta_console.serve.translate import Request as RequestT
 from zeta_console.serve.translate import RequestTranslator, Routable
@@ -46,14 +50,16 @@ def client_mark(request: Request) -> str:
     return f"serve:{product}@{peer}" if product else f"serve:{peer}"
 
 
-class OllamaFrontend:
-    """Request handlers, bound to one router and one catalogue."""
+class Frontend:
+    """Request handlers of both dialects, bound to one router and one catalogue."""
 
     def __init__(self, router: Router, settings: Settings) -> None:
         self.router = router
         self.catalogue = Catalogue(settings, router.snapshot)
         self.translate = RequestTranslator(self.catalogue)
+        self.openai = OpenAITranslator(self.translate)
         self.upstream_urls = {endpoint.id: endpoint.url for endpoint in router.snapshot().endpoints}
+        self.hosts = ", ".join(f"{host.name} ({host.url})" for host in settings.hosts)
         self.started_at = time.time()
 
     async def liveness(self, request: Request) -> Response:
@@ -73,10 +79,12 @@ class OllamaFrontend:
         return OllamaJSONResponse(listing.show(self.catalogue, model, self.router.snapshot(), self.started_at))
 
     async def chat(self, request: Request) -> ASGIApp:
-        return self._routed(request, self.translate.chat(await request.body(), client_mark(request)), self.router.chat)
+        routable = self.translate.chat(await request.body(), client_mark(request))
+        return self._routed(request, routable, self.router.chat, OllamaWire(routable.asked_model, Shape.CHAT))
 
     async def generate(self, request: Request) -> ASGIApp:
-        return self._routed(request, self.translate.generate(await request.body(), client_mark(request)), self.router.generate)
+        routable = self.translate.generate(await request.body(), client_mark(request))
+        return self._routed(request, routable, self.router.generate, OllamaWire(routable.asked_model, Shape.GENERATE))
 
     async def embed(self, request: Request) -> ASGIApp:
         routable = self.translate.embed(await request.body(), client_mark(request))
@@ -86,7 +94,33 @@ class OllamaFrontend:
         routable = self.translate.embeddings(await request.body(), client_mark(request))
         return embed_response(self._embedding(request, routable), legacy_embedding_reply)
 
-    def _routed(self, request: Request, routable: Routable[RequestT], route: Callable[[RequestT], RoutedChunks]) -> ASGIApp:
+    async def not_managed(self, request: Request) -> Response:
+        """Ollama's model-management routes: serve routes to models, the hosts hold them."""
+        message = f"zeta-console serve does not manage models; pull, push, create, copy and delete them on the hosts: {self.hosts}"
+        return OllamaJSONResponse({"error": message}, status_code=501)
+
+    async def openai_chat(self, request: Request) -> ASGIApp:
+        routable, include_usage = self.openai.chat(await request.body(), client_mark(request))
+        return self._routed(request, routable, self.router.chat, OpenAIWire(routable.asked_model, chat=True, include_usage=include_usage))
+
+    async def openai_completion(self, request: Request) -> ASGIApp:
+        routable, include_usage = self.openai.completion(await request.body(), client_mark(request))
+        wire = OpenAIWire(routable.asked_model, chat=False, include_usage=include_usage)
+        return self._routed(request, routable, self.router.generate, wire)
+
+    async def openai_embeddings(self, request: Request) -> ASGIApp:
+        routable, as_base64 = self.openai.embedding(await request.body(), client_mark(request))
+        reply = functools.partial(embeddings_reply, asked_model=routable.asked_model, as_base64=as_base64)
+        return embed_response(self._embedding(request, routable), reply, OPENAI)
+
+    async def openai_models(self, request: Request) -> Response:
+        return OllamaJSONResponse(models_list(self.catalogue, int(self.started_at)))
+
+    async def openai_model(self, request: Request) -> Response:
+        model = the_model(self.catalogue, request.path_params["model"])
+        return OllamaJSONResponse(model_object(model, int(self.started_at)))
+
+    def _routed(self, request: Request, routable: Routable[RequestT], route: Callable[[RequestT], RoutedChunks], wire: Wire) -> ASGIApp:
         exchange = Exchange.of(request.scope)
         exchange.asked_model = routable.asked_model
 
@@ -94,8 +128,7 @@ class OllamaFrontend:
             exchange.routed = route(routable.request)
             return exchange.routed
 
-        shape = Shape.CHAT if isinstance(routable.request, ChatRequest) else Shape.GENERATE
-        return stream_response(open_stream, routable.asked_model, shape, routable.stream, self.upstream_urls)
+        return stream_response(open_stream, wire, routable.stream, self.upstream_urls)
 
     def _embedding(self, request: Request, routable: Routable[EmbedRequest]) -> Callable[[], Awaitable[EmbedResult]]:
         exchange = Exchange.of(request.scope)
@@ -109,22 +142,27 @@ class OllamaFrontend:
         return embed
 
 
+def _error(request: Request, status: int, message: str) -> Response:
+    body = envelope_for(request.url.path).error_body(status, message)
+    return Response(body, status, media_type="application/json; charset=utf-8")
+
+
 async def _gin_status_text(request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
     if error.status_code == 405:
         return PlainTextResponse("405 method not allowed", 405, headers=error.headers)
     if error.status_code == 404:
         return PlainTextResponse("404 page not found", 404)
-    return error_response(error.status_code, str(error.detail))
+    return _error(request, error.status_code, str(error.detail))
 
 
 async def _api_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, ApiError)
-    return error.response()
+    return _error(request, error.status, error.message)
 
 
 async def _body_too_large(request: Request, error: Exception) -> Response:
-    return error_response(413, str(error))
+    return _error(request, 413, str(error))
 
 
 async def _client_gone(request: Request, error: Exception) -> Response:
@@ -132,7 +170,7 @@ async def _client_gone(request: Request, error: Exception) -> Response:
 
 
 async def _unexpected(request: Request, error: Exception) -> Response:
-    return error_response(500, f"internal error: {type(error).__name__}")
+    return _error(request, 500, f"internal error: {type(error).__name__}")
 
 
 def create_app(
@@ -140,7 +178,7 @@ def create_app(
 ) -> Starlette:
     """The endpoint's ASGI app. `check_host`: the server is bound to loopback (ollama-api.md §1.0);
     `access_log`: where each request's line goes (none by default: the console draws on the terminal)."""
-    frontend = OllamaFrontend(router, settings)
+    frontend = Frontend(router, settings)
     metrics = ServeMetrics(router.snapshot)
     origins = OriginPolicy((*settings.serve.allowed_origins, *origins_from_env(os.environ.get(ORIGINS_ENV, ""))))
 
@@ -157,6 +195,17 @@ def create_app(
         "/api/generate": (frontend.generate, ["POST"]),
         "/api/embed": (frontend.embed, ["POST"]),
         "/api/embeddings": (frontend.embeddings, ["POST"]),
+        "/api/pull": (frontend.not_managed, ["POST"]),
+        "/api/push": (frontend.not_managed, ["POST"]),
+        "/api/create": (frontend.not_managed, ["POST"]),
+        "/api/copy": (frontend.not_managed, ["POST"]),
+        "/api/delete": (frontend.not_managed, ["DELETE"]),
+        "/api/blobs/{digest}": (frontend.not_managed, ["HEAD", "POST"]),
+        "/v1/chat/completions": (frontend.openai_chat, ["POST"]),
+        "/v1/completions": (frontend.openai_completion, ["POST"]),
+        "/v1/embeddings": (frontend.openai_embeddings, ["POST"]),
+        "/v1/models": (frontend.openai_models, ["GET"]),
+        "/v1/models/{model:path}": (frontend.openai_model, ["GET"]),
         "/metrics": (scrape, ["GET"]),
     }
 

@@ -2,7 +2,7 @@
 
 Headers wait for the first chunk (the router fails over before it), so a failure before the
 first token is a proper error response with its status; after it, an error is one extra
-NDJSON line and no `done` chunk (ollama-api.md §2.4). A client that disconnects, at any point,
+line or event in the client's dialect and no `done` chunk (ollama-api.md §2.4). A client that disconnects, at any point,
 cancels the routed request, which closes the upstream stream and frees its slot. A request the
 server cuts when it stops ends the same way (`EndCutReplies`).
 """
@@ -21,10 +21,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from zeta_console.backends.types import BackendError, Delta, ErrorKind
 from zeta_console.router.api import Decision, EmbedResult, RequestRecord
 from zeta_console.router.errors import RejectedError
-from zeta_console.serve.replies import ReplyAccumulator, Shape, decision_headers, embed_json, ndjson_line
+from zeta_console.serve.envelope import OLLAMA, Envelope, envelope_for
+from zeta_console.serve.replies import decision_headers, embed_json
 from zeta_console.serve.security import send_json_error
 
-NDJSON = b"application/x-ndjson"
 JSON = b"application/json; charset=utf-8"
 SHUTTING_DOWN = "server shutting down"
 
@@ -39,6 +39,17 @@ class RoutedChunks(Protocol):
     def __aiter__(self) -> AsyncIterator[Delta]: ...
     async def __anext__(self) -> Delta: ...
     async def aclose(self) -> None: ...
+
+
+class Wire(Protocol):
+    """How one routed answer is written in the client's dialect (Ollama's NDJSON, OpenAI's SSE)."""
+
+    @property
+    def envelope(self) -> Envelope: ...
+    def chunk(self, delta: Delta) -> bytes: ...  # streaming: what one delta becomes (maybe several events)
+    def end(self) -> bytes: ...  # streaming: what follows the last delta
+    def add(self, delta: Delta) -> None: ...  # not streaming: collect the answer
+    def reply(self) -> bytes: ...  # not streaming: the one JSON object
 
 
 def failure_status(error: BackendError) -> int:
@@ -70,14 +81,16 @@ def failure_message(error: BackendError, decision: Decision | None, upstream_url
     return f"upstream {upstream_urls.get(endpoint, '?')} ({endpoint}): {error.message}"
 
 
-async def _send_failure(send: Send, error: BackendError, message: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+async def _send_failure(
+    send: Send, error: BackendError, message: str, envelope: Envelope, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
     """The error response; a 503 says when to retry, in whole seconds: the router's estimate when it
     shed the request, at least 1."""
     status = failure_status(error)
     if status == 503:
         estimate_s = error.retry_after_s if isinstance(error, RejectedError) and error.retry_after_s is not None else 0.0
         headers = [*(headers or []), (b"retry-after", str(max(1, math.ceil(estimate_s))).encode())]
-    await send_json_error(send, status, message, headers)
+    await send_json_error(send, status, message, headers, envelope)
 
 
 def _encoded(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
@@ -117,7 +130,7 @@ class CancelOnDisconnect:
 
 
 def stream_response(
-    open_stream: Callable[[], RoutedChunks], asked_model: str, shape: Shape, stream: bool, upstream_urls: Mapping[str, str]
+    open_stream: Callable[[], RoutedChunks], wire: Wire, stream: bool, upstream_urls: Mapping[str, str]
 ) -> CancelOnDisconnect:
     """`upstream_urls`: endpoint id -> its host's URL, to name the host in a failure."""
 
@@ -127,57 +140,56 @@ def stream_response(
             try:
                 first = await anext(routed)
             except BackendError as error:
-                await _send_failure(send, error, failure_message(error, routed.decision, upstream_urls))
+                await _send_failure(send, error, failure_message(error, routed.decision, upstream_urls), wire.envelope)
                 return
             except StopAsyncIteration:
-                await send_json_error(send, 502, "the model sent no reply")
+                await send_json_error(send, 502, "the model sent no reply", envelope=wire.envelope)
                 return
             headers = decision_headers(routed.decision) if routed.decision else {}
             if stream:
-                await _relay(send, routed, first, asked_model, shape, headers)
+                await _relay(send, routed, first, wire, headers)
             else:
-                await _aggregate(send, routed, first, asked_model, shape, headers)
+                await _aggregate(send, routed, first, wire, headers)
         finally:
             await routed.aclose()
 
     return CancelOnDisconnect(respond)
 
 
-async def _relay(send: Send, routed: RoutedChunks, first: Delta, asked_model: str, shape: Shape, headers: dict[str, str]) -> None:
-    await send(_start(200, NDJSON, headers))
-    await send({"type": "http.response.body", "body": ndjson_line(first, asked_model, shape), "more_body": True})
+async def _relay(send: Send, routed: RoutedChunks, first: Delta, wire: Wire, headers: dict[str, str]) -> None:
+    await send(_start(200, wire.envelope.stream_type, headers))
+    await send({"type": "http.response.body", "body": wire.chunk(first), "more_body": True})
     try:
         async for delta in routed:
-            await send({"type": "http.response.body", "body": ndjson_line(delta, asked_model, shape), "more_body": True})
+            await send({"type": "http.response.body", "body": wire.chunk(delta), "more_body": True})
     except BackendError as error:
-        await send({"type": "http.response.body", "body": error_line(error.message), "more_body": True})
+        await send({"type": "http.response.body", "body": wire.envelope.stream_error(error.message), "more_body": True})
+    else:
+        await send({"type": "http.response.body", "body": wire.end()})
+        return
     await send({"type": "http.response.body", "body": b""})
 
 
-def error_line(message: str) -> bytes:
-    """How a stream that already started reports a failure: one `{"error": ...}` NDJSON line."""
-    return json.dumps({"error": message}, separators=(",", ":")).encode() + b"\n"
-
-
-async def _aggregate(send: Send, routed: RoutedChunks, first: Delta, asked_model: str, shape: Shape, headers: dict[str, str]) -> None:
-    reply = ReplyAccumulator(shape)
-    reply.add(first)
+async def _aggregate(send: Send, routed: RoutedChunks, first: Delta, wire: Wire, headers: dict[str, str]) -> None:
+    wire.add(first)
     try:
         async for delta in routed:
-            reply.add(delta)
+            wire.add(delta)
     except BackendError as error:
-        await _send_failure(send, error, error.message, _encoded(headers))
+        await _send_failure(send, error, error.message, wire.envelope, _encoded(headers))
         return
     await send(_start(200, JSON, headers))
-    await send({"type": "http.response.body", "body": reply.reply(asked_model)})
+    await send({"type": "http.response.body", "body": wire.reply()})
 
 
-def embed_response(embed: Callable[[], Awaitable[EmbedResult]], shape: Callable[[EmbedResult], bytes]) -> CancelOnDisconnect:
+def embed_response(
+    embed: Callable[[], Awaitable[EmbedResult]], shape: Callable[[EmbedResult], bytes], envelope: Envelope = OLLAMA
+) -> CancelOnDisconnect:
     async def respond(send: Send) -> None:
         try:
             result = await embed()
         except BackendError as error:
-            await _send_failure(send, error, error.message)
+            await _send_failure(send, error, error.message, envelope)
             return
         await send(_start(200, JSON, decision_headers(result.decision)))
         await send({"type": "http.response.body", "body": shape(result)})
@@ -211,7 +223,7 @@ class EndCutReplies:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        reply = _ReplyProgress(send)
+        reply = _ReplyProgress(send, envelope_for(scope["path"]))
         try:
             await self.app(scope, receive, reply.send)
         except asyncio.CancelledError:
@@ -222,10 +234,11 @@ class EndCutReplies:
 
 
 class _ReplyProgress:
-    """How far a reply got: not started, streaming NDJSON, or finished."""
+    """How far a reply got: not started, streaming, or finished."""
 
-    def __init__(self, send: Send) -> None:
+    def __init__(self, send: Send, envelope: Envelope) -> None:
         self._send = send
+        self._envelope = envelope
         self.started = False
         self.streaming = False
         self.finished = False
@@ -233,7 +246,7 @@ class _ReplyProgress:
     async def send(self, message: Message) -> None:
         if message["type"] == "http.response.start":
             self.started = True
-            self.streaming = (b"content-type", NDJSON) in message.get("headers", ())
+            self.streaming = (b"content-type", self._envelope.stream_type) in message.get("headers", ())
         elif message["type"] == "http.response.body" and not message.get("more_body", False):
             self.finished = True
         await self._send(message)
@@ -242,8 +255,8 @@ class _ReplyProgress:
         if self.finished:
             return
         if not self.started:
-            await send_json_error(self._send, 503, SHUTTING_DOWN)
+            await send_json_error(self._send, 503, SHUTTING_DOWN, envelope=self._envelope)
             return
         if self.streaming:
-            await self._send({"type": "http.response.body", "body": error_line(SHUTTING_DOWN), "more_body": True})
+            await self._send({"type": "http.response.body", "body": self._envelope.stream_error(SHUTTING_DOWN), "more_body": True})
         await self._send({"type": "http.response.body", "body": b""})

@@ -19,6 +19,7 @@ from pydantic_core import to_json
 from zeta_console.backends.types import Delta, Embeddings, FinalTimings, ToolCall
 from zeta_console.ollama_api.timestamps import utc_timestamp
 from zeta_console.router.api import Decision
+from zeta_console.serve.envelope import OLLAMA
 
 HEADER_VALUE_LIMIT = 512
 _NOT_HEADER_SAFE = re.compile(r"[^\x20-\x7e]+")
@@ -75,16 +76,26 @@ def ndjson_line(delta: Delta, asked_model: str, shape: Shape) -> bytes:
     return _reply(shape, asked_model, delta.final, _text(shape, delta.content, delta.thinking, delta.tool_calls)) + b"\n"
 
 
-class ReplyAccumulator:
-    """Builds the single object of a `stream: false` reply: the final chunk with the text of
-    all chunks concatenated and every tool call merged (ollama-api.md §1.3, §1.4)."""
+class OllamaWire:
+    """One answer in Ollama's dialect: NDJSON lines, or for `stream: false` the single object made
+    of the final chunk with the text of all chunks concatenated and every tool call merged
+    (ollama-api.md §1.3, §1.4)."""
 
-    def __init__(self, shape: Shape) -> None:
+    envelope = OLLAMA
+
+    def __init__(self, asked_model: str, shape: Shape) -> None:
+        self._asked_model = asked_model
         self._shape = shape
         self._content: list[str] = []
         self._thinking: list[str] = []
         self._tool_calls: list[ToolCall] = []
         self._final: FinalTimings | None = None
+
+    def chunk(self, delta: Delta) -> bytes:
+        return ndjson_line(delta, self._asked_model, self._shape)
+
+    def end(self) -> bytes:
+        return b""
 
     def add(self, delta: Delta) -> None:
         self._content.append(delta.content)
@@ -92,9 +103,9 @@ class ReplyAccumulator:
         self._tool_calls.extend(delta.tool_calls)
         self._final = delta.final
 
-    def reply(self, asked_model: str) -> bytes:
+    def reply(self) -> bytes:
         text = _text(self._shape, "".join(self._content), "".join(self._thinking), self._tool_calls)
-        return _reply(self._shape, asked_model, self._final, text)
+        return _reply(self._shape, self._asked_model, self._final, text)
 
 
 def embed_json(result: Embeddings, asked_model: str) -> bytes:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import json
 import re
 import socket
 from collections.abc import Iterable
@@ -20,6 +19,7 @@ import psutil
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from zeta_console.errors import UserError
+from zeta_console.serve.envelope import OLLAMA, Envelope, envelope_for
 
 LOCAL_NAME_SUFFIXES = (".localhost", ".local", ".internal")
 # Go's netip.Addr.IsPrivate, which Ollama uses: narrower than Python's is_private.
@@ -30,10 +30,17 @@ PRIVATE_NETWORKS = tuple(
 LOCAL_ORIGIN_HOSTS = ("localhost", "127.0.0.1", "0.0.0.0", "[::1]")
 APP_ORIGIN_SCHEMES = ("app", "file", "tauri", "vscode-webview", "vscode-file")
 ORIGINS_ENV = "OLLAMA_ORIGINS"
+# The request headers pages may send: Ollama's list, with the headers OpenAI's JavaScript SDK adds.
+ALLOWED_REQUEST_HEADERS = (
+    "Authorization", "Content-Type", "User-Agent", "Accept", "X-Requested-With", "OpenAI-Beta", "x-stainless-arch",
+    "x-stainless-async", "x-stainless-custom-poll-interval", "x-stainless-helper-method", "x-stainless-lang", "x-stainless-os",
+    "x-stainless-package-version", "x-stainless-poll-helper", "x-stainless-retry-count", "x-stainless-runtime",
+    "x-stainless-runtime-version", "x-stainless-timeout",
+)  # fmt: skip
 # gin-contrib/cors's preflight answer, as Ollama configures it.
 PREFLIGHT_HEADERS = [
     (b"access-control-allow-methods", b"GET,POST,HEAD,OPTIONS"),
-    (b"access-control-allow-headers", b"Authorization,Content-Type,User-Agent,Accept,X-Requested-With"),
+    (b"access-control-allow-headers", ",".join(ALLOWED_REQUEST_HEADERS).encode()),
     (b"access-control-max-age", b"43200"),
     (b"vary", b"Origin, Access-Control-Request-Method, Access-Control-Request-Headers"),
 ]
@@ -165,9 +172,11 @@ async def send_plain_status(send: Send, status: int, body: bytes = b"", headers:
     await send({"type": "http.response.body", "body": body})
 
 
-async def send_json_error(send: Send, status: int, message: str, extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
+async def send_json_error(
+    send: Send, status: int, message: str, extra_headers: list[tuple[bytes, bytes]] | None = None, envelope: Envelope = OLLAMA
+) -> None:
     headers = [(b"content-type", b"application/json; charset=utf-8"), *(extra_headers or [])]
-    await send_plain_status(send, status, json.dumps({"error": message}, separators=(",", ":")).encode(), headers)
+    await send_plain_status(send, status, envelope.error_body(status, message), headers)
 
 
 class RequestGuard:
@@ -198,11 +207,11 @@ class RequestGuard:
                 return
             send = self._with_allow_origin(send, origin)
         if self.token and not bearer_token_matches(headers.get(b"authorization", ""), self.token):
-            await send_json_error(send, 401, "unauthorized", [(b"www-authenticate", b"Bearer")])
+            await send_json_error(send, 401, "unauthorized", [(b"www-authenticate", b"Bearer")], envelope_for(scope["path"]))
             return
         declared = headers.get(b"content-length", "0").strip()
         if declared.isdigit() and int(declared) > self.max_body_bytes:
-            await send_json_error(send, 413, str(BodyTooLarge(self.max_body_bytes)))
+            await send_json_error(send, 413, str(BodyTooLarge(self.max_body_bytes)), envelope=envelope_for(scope["path"]))
             return
         await self.app(scope, self._counting(receive), send)
 

@@ -45,22 +45,12 @@ class Routable(Generic[Request]):
     stream: bool
 
 
-
-
-
-
-
-
-
-
 def _format(value: Any) -> str | Mapping[str, Any] | None:
     if value is None or value == "":
         return None
     if value == "json" or isinstance(value, dict):
         return value  # type: ignore[no-any-return]  # the string "json" or a JSON schema object
     raise ApiError(400, 'invalid format: expected "json" or a JSON schema object')
-
-
 
 
 def _image_bytes(value: str, field: str) -> bytes:
@@ -100,10 +90,6 @@ def _first_problem(error: pydantic.ValidationError) -> str:
     problem = error.errors()[0]
     location = ".".join(str(part) for part in problem["loc"])
     return f"{location}: {problem['msg']}" if location else str(problem["msg"])
-
-
-
-
 
 
 class RequestTranslator:
@@ -146,7 +132,10 @@ class RequestTranslator:
         }
 
     def chat(self, body: bytes, client: str) -> Routable[ChatRequest]:
-        fields = decode_body(body, "api.ChatRequest", CHAT_SCHEMA)
+        return self.chat_fields(decode_body(body, "api.ChatRequest", CHAT_SCHEMA), client)
+
+    def chat_fields(self, fields: Mapping[str, Any], client: str) -> Routable[ChatRequest]:
+        """A chat request from fields in /api/chat's shape (decoded, or rewritten from another dialect)."""
         asked = fields.get("model", "")
         model, common = self._inference(fields, "chat", "api.ChatRequest", client, ApiError(400, "model is required"))
         messages = tuple(_message(raw, index) for index, raw in enumerate(fields.get("messages", ())) if raw is not None)
@@ -159,7 +148,10 @@ class RequestTranslator:
         return Routable(ChatRequest(messages=messages, tools=tools or None, stream=bool(stream), **common), asked, stream)
 
     def generate(self, body: bytes, client: str) -> Routable[GenerateRequest]:
-        fields = decode_body(body, "api.GenerateRequest", GENERATE_SCHEMA)
+        return self.generate_fields(decode_body(body, "api.GenerateRequest", GENERATE_SCHEMA), client)
+
+    def generate_fields(self, fields: Mapping[str, Any], client: str) -> Routable[GenerateRequest]:
+        """A generate request from fields in /api/generate's shape."""
         asked = fields.get("model", "")
         model, common = self._inference(fields, "generate", "api.GenerateRequest", client, empty=None)
         if fields.get("raw") and ("template" in fields or "system" in fields or "context" in fields):
@@ -187,14 +179,15 @@ class RequestTranslator:
         if not (isinstance(raw_input, str) or STRINGS.accepts(raw_input)):
             raise ApiError(400, "invalid input type")
         text = raw_input if isinstance(raw_input, str) else [item for item in raw_input if item is not None]
-        return self._embedding(fields, text, client)
+        return self.embedding(fields, text, client)
 
     def embeddings(self, body: bytes, client: str) -> Routable[EmbedRequest]:
         """The legacy endpoint: one prompt, one vector."""
         fields = decode_body(body, "api.EmbeddingsRequest", EMBEDDINGS_SCHEMA)
-        return self._embedding(fields, fields.get("prompt", ""), client)
+        return self.embedding(fields, fields.get("prompt", ""), client)
 
-    def _embedding(self, fields: Mapping[str, Any], text: str | list[str], client: str) -> Routable[EmbedRequest]:
+    def embedding(self, fields: Mapping[str, Any], text: str | list[str], client: str) -> Routable[EmbedRequest]:
+        """An embed request from fields in /api/embed's shape and its input texts."""
         asked = fields.get("model", "")
         model = self._model(asked, f'model "{asked}" not found, try pulling it first')
         self._require(model, "embedding", f'"{asked}" does not support embeddings')
