@@ -131,3 +131,13 @@ def test_a_fixed_cost_per_request_does_not_inflate_the_prefill_rate_but_lands_in
     assert overhead is not None
     for tokens in (10, 1000):  # rate and overhead add up to the TTFT, small prompt or large
         assert tokens * rate + 0.02 + overhead == pytest.approx(0.010 + tokens * 0.0005 + 0.02, abs=0.006)
+
+
+def test_the_prefill_rate_counts_only_the_prompt_tokens_the_server_evaluated() -> None:
+    metrics = EndpointMetrics()
+    # 300 prompt tokens, 200 of them from the server's prompt cache: 0.1 s for the 100 it read.
+    timings = FinalTimings(
+        total_s=1.2, load_s=0.0, prompt_tokens=300, prefill_s=0.1, output_tokens=40, decode_s=1.0, cached_prompt_tokens=200
+    )
+    metrics.observe_success(1.2, timings, now=1.0, ttft_s=0.15)
+    assert metrics.prefill_s_per_token.value == pytest.approx(0.001)
