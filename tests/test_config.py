@@ -93,7 +93,7 @@ BAD_CONFIGS = [
     (
         "source: x\n",
         'bad.yaml:1: source: unknown key "source" (expected one of: hosts, models, routes, thresholds, policy,'
-        " timeouts, retry, admission, breaker, adaptive, classifier, journal, ui, load_generator, serve)",
+        " timeouts, retry, admission, breaker, adaptive, affinity, classifier, journal, ui, load_generator, serve)",
     ),
     ("- 1\n", "bad.yaml:1: expected a mapping of settings at the top level, got a list"),
     ("policy: [static\n", "bad.yaml:2: expected ',' or ']', but got '<stream end>' (while parsing a flow sequence)"),

@@ -49,6 +49,7 @@ _RANGES: Mapping[str, _Range] = {
     "error_rate": _FRACTION,
     "ratio": _FRACTION,
     "explore_rate": _FRACTION,
+    "margin": _Range(0, 100, low_included=True),  # affinity: 0 = stay only while the holder is the best
     "confidence_threshold": _FRACTION,
     "min_per_s": _RATE,
     "rate_per_s": _RATE,

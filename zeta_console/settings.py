@@ -153,6 +153,16 @@ class Adaptive:
     reading_s_per_token: float = 0.15
 
 
+@dataclass(frozen=True)
+class Affinity:
+    """Load-aware session affinity (adaptive): a conversation's next turn goes back to the endpoint
+    whose prompt cache holds its prefix, unless that costs more than `margin` over the best other."""
+
+    margin: float = 0.5  # stay while the holder's predicted TTFT <= the best alternative's x (1 + margin)
+    max_sessions: int = 10_000  # sessions remembered; the least recently used is forgotten first
+    idle_ttl_s: float = 1800.0  # a session idle longer than this is forgotten (its cache is likely gone)
+
+
 DEFAULT_EXAMPLES: Mapping[Task, tuple[str, ...]] = _frozen(
     {
         Task.SIMPLE: ("what is the capital of France", "hello, how are you", "translate good morning to Spanish"),
@@ -244,6 +254,7 @@ class Settings:
     admission: Admission = Admission()
     breaker: Breaker = Breaker()
     adaptive: Adaptive = Adaptive()
+    affinity: Affinity = Affinity()
     classifier: Classifier = Classifier()
     journal: Journal = Journal()
     ui: UI = UI()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from zeta_console.benchmark.trace import TrafficPhase, generate_trace
+from zeta_console.benchmark.scenarios import load_scenario
+from zeta_console.benchmark.trace import TraceRequest, TrafficPhase, generate_trace
 from zeta_console.settings import Task
 
 PHASES = (
@@ -38,3 +39,24 @@ def test_sizes_stay_within_their_ranges() -> None:
         if request.task is Task.SIMPLE:
             assert 20 <= request.prompt_tokens <= 120
             assert 30 <= request.output_tokens <= 200
+
+
+def test_each_later_turn_of_a_chat_follows_its_previous_turn() -> None:
+    scenario = load_scenario("conversations")
+    assert scenario.conversations is not None
+    trace = generate_trace(scenario.traffic, scenario.seed, scenario.sizes, scenario.conversations)
+    assert trace == generate_trace(scenario.traffic, scenario.seed, scenario.sizes, scenario.conversations)
+    chats: dict[int, list[TraceRequest]] = {}
+    for request in trace:
+        assert request.conversation is not None
+        chats.setdefault(request.conversation, []).append(request)
+    assert len(chats) == scenario.conversations.count
+    for turns in chats.values():
+        assert [turn.turn for turn in turns] == list(range(len(turns)))
+        assert 8 <= len(turns) <= 12
+        assert turns[0].follows is None and turns[0].system_tokens >= 1000 and turns[0].at_s <= 400
+        for previous, turn in zip(turns, turns[1:], strict=False):
+            assert turn.follows == previous.index and 10 <= turn.think_s <= 30 and turn.system_tokens == 0
+        # the context grows to ~8k tokens: the system prompt, every question and every answer
+        context = turns[0].system_tokens + sum(turn.prompt_tokens + turn.output_tokens for turn in turns)
+        assert 4000 < context < 14000

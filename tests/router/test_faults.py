@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import replace
 
@@ -12,7 +13,7 @@ from tests.router.routing import FAST, answer, ask, best_scored, counters_are_ze
 from zeta_console.backends.types import BackendError
 from zeta_console.router.api import EndpointStatus, ErrorKind, Outcome, RequestRecord
 from zeta_console.router.metrics import ERROR_HALF_LIFE_S
-from zeta_console.router.requests import EmbedRequest
+from zeta_console.router.requests import ChatRequest, EmbedRequest
 from zeta_console.settings import Adaptive, HostConfig, PolicyName, Settings, Task, Thresholds
 from zeta_console.sim import Fault, FleetSpec, HostSpec, default_fleet_spec
 
@@ -131,20 +132,26 @@ async def test_host_down_is_seen_by_the_poll_and_recovers_by_itself() -> None:
 
 
 async def test_a_slow_reasoner_loses_complex_traffic_to_the_coder_and_wins_it_back() -> None:
-    # A long prompt, so that time to first token is mostly prefill, which the slowdown stretches.
-    request = ask("prove, step by step, that there are infinitely many primes. " * 60, Task.COMPLEX_REASONING, think=False)
+    # A long prompt, so that time to first token is mostly prefill, which the slowdown stretches; a new
+    # question each time, so that neither the slots' prompt caches nor session affinity serve a repeat.
+    questions = itertools.count()
+
+    def request(**changes: str) -> ChatRequest:
+        text = f"question {next(questions)}: " + "prove, step by step, that there are infinitely many primes. " * 60
+        return replace(ask(text, Task.COMPLEX_REASONING, think=False), **changes)
+
     # A short feedback half-life: the slow samples must age out of the reasoner's weight within the test (its
     # TTFT is about twice the coder's here, so only the tier penalty keeps it first: a weight of 1.15 tips that).
     async with routed(adaptive=Adaptive(explore_rate=0.2, half_life_s=60.0)) as run:
 
         async def route_some(count: int) -> list[RequestRecord]:
-            records = [(await answer(run.router, request))[1] for _ in range(count)]
+            records = [(await answer(run.router, request()))[1] for _ in range(count)]
             assert all(r.endpoint == best_scored(r) or "explore" in r.decision.reason for r in records)
             return records
 
         for _ in range(2):  # warm up: both tiers loaded and measured
-            await answer(run.router, replace(request, target="coder"))
-            await answer(run.router, replace(request, target="reasoner"))
+            await answer(run.router, request(target="coder"))
+            await answer(run.router, request(target="reasoner"))
         assert [best_scored(r) for r in await route_some(4)] == ["reasoner@local"] * 4
 
         run.fleet.host("local").set_fault(REASONER, Fault(slow_factor=5.0))

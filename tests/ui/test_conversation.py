@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from textual._xterm_parser import XTermParser
 from textual.pilot import Pilot
@@ -56,8 +57,16 @@ async def test_the_second_turn_carries_the_first_turns_messages() -> None:
         assert prompt_tokens_received(app) == chat_prompt_tokens([first])
         answer = turns(app)[0].answer_text
         await ask(app, pilot, second)
-        # the host counted all three messages: the first prompt, its answer and the new prompt
-        assert prompt_tokens_received(app) == chat_prompt_tokens([first, answer, second])
+        # the conversation is a session: its second turn went back to the endpoint caching the first, which
+        # evaluated only the new prompt (Ollama's prompt_eval_count) and now holds all three messages
+        record = prompt_entries(app)[-1].record
+        assert record is not None and record.endpoint == prompt_entries(app)[0].record.endpoint  # type: ignore[union-attr]
+        assert "affinity hit" in record.decision.reason
+        assert prompt_tokens_received(app) == chat_prompt_tokens([second])
+        url = next(e.url for e in app.session.router.snapshot().endpoints if e.id == record.endpoint)
+        async with httpx.AsyncClient(base_url=url) as http:
+            caches = (await http.get("/sim/state")).json()["models"][record.model]["slot_caches"]
+        assert max(cache["cached_tokens"] for cache in caches) >= chat_prompt_tokens([first, answer, second])
         assert [message["role"] for message in app.conversation.messages] == ["user", "assistant"] * 2
         assert len(turns(app)) == 2 and turns(app)[0].answer_text == answer  # the transcript keeps both
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import platform
 import sys
@@ -11,9 +12,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from zeta_console.benchmark.goals import render_verdicts, verdicts_for
-from zeta_console.benchmark.report import render_text, run_to_json
+from zeta_console.benchmark.report import conversation_table, render_text, run_to_json
 from zeta_console.benchmark.results import ContenderRun
 from zeta_console.benchmark.scenarios import Scenario, available_scenarios, load_scenario
+from zeta_console.benchmark.summary import conversation_summary
 from zeta_console.benchmark.trace import generate_trace
 from zeta_console.errors import UserError
 from zeta_console.wording import counted
@@ -53,7 +55,7 @@ def run_bench_command(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     contenders = parse_contenders(args.policies, known_contenders())
     time_scale = scenario.quick_time_scale if args.quick else scenario.time_scale
-    trace = generate_trace(scenario.traffic, scenario.seed, scenario.sizes)
+    trace = generate_trace(scenario.traffic, scenario.seed, scenario.sizes, scenario.conversations)
     print(
         f"bench {scenario.name}: {counted(len(trace), 'request')} over {scenario.duration_s:g} s at {time_scale:g}x "
         f"(seed {scenario.seed}), contenders: {', '.join(contenders)}",
@@ -79,6 +81,9 @@ def scenario_list() -> str:
 def render_report(scenario: Scenario, runs: Sequence[ContenderRun], time_scale: float) -> str:
     verdicts = verdicts_for(scenario, runs)
     goals = [f"### Goals\n{render_verdicts(verdicts)}"] if verdicts else []
+    if scenario.conversations is not None:
+        chats = "### Conversations (on cache host: later turns served by the host that served the chat's previous turn)"
+        goals.insert(0, f"{chats}\n{conversation_table(runs, [host.name for host in scenario.hosts])}")
     header = f"# {scenario.name}: {scenario.description}\nmachine: {machine_line()}; time scale {time_scale:g}x; seed {scenario.seed}\n"
     return header + "\n" + render_text(runs, goals)
 
@@ -93,6 +98,10 @@ def write_json(path: Path, scenario: Scenario, runs: Sequence[ContenderRun], tim
         "goals": [verdict.__dict__ for verdict in verdicts_for(scenario, runs)],
         "runs": [run_to_json(run) for run in runs],
     }
+    if scenario.conversations is not None:
+        hosts = [host.name for host in scenario.hosts]
+        summaries = {run.contender: conversation_summary(run, hosts) for run in runs}
+        document["conversations"] = {name: dataclasses.asdict(summary) for name, summary in summaries.items() if summary is not None}
     try:
         path.write_text(json.dumps(document, indent=1, default=str) + "\n")
     except OSError as error:

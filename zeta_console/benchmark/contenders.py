@@ -45,8 +45,13 @@ def fleet_spec(scenario: Scenario, time_scale: float) -> FleetSpec:
         HostSpec(
             name=plan.name,
             models=tuple(
-                replace(profile, prefill_tps=profile.prefill_tps * plan.speed, decode_tps=profile.decode_tps * plan.speed)
-                for profile in (profiles[settings.model(tier).model] for tier in plan.tiers)
+                replace(
+                    profiles[settings.model(tier).model],
+                    prefill_tps=profiles[settings.model(tier).model].prefill_tps * plan.speed,
+                    decode_tps=profiles[settings.model(tier).model].decode_tps * plan.speed,
+                    num_parallel=(plan.slots or {}).get(tier, profiles[settings.model(tier).model].num_parallel),
+                )
+                for tier in plan.tiers
             ),
             **keep_alive,
         )
@@ -64,7 +69,11 @@ def bench_settings(scenario: Scenario, fleet: SimFleet) -> Settings:
     base = replace(Settings(), admission=Admission(patience_s=math.inf))
     hosts = tuple(HostConfig(plan.name, fleet.host(plan.name).url) for plan in scenario.hosts)
     models = tuple(
-        replace(model, hosts=tuple(plan.name for plan in scenario.hosts if model.tier in plan.tiers))
+        replace(
+            model,
+            hosts=tuple(plan.name for plan in scenario.hosts if model.tier in plan.tiers),
+            slots=max((plan.slots or {}).get(model.tier, model.slots) for plan in scenario.hosts),
+        )
         for model in base.models
         if any(model.tier in plan.tiers for plan in scenario.hosts)
     )

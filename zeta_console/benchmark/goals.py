@@ -7,12 +7,15 @@ from dataclasses import dataclass
 
 from zeta_console.benchmark.results import ContenderRun
 from zeta_console.benchmark.scenarios import Scenario
-from zeta_console.benchmark.summary import ALL_TASKS, calibration, summaries_by_task, traffic_shift
+from zeta_console.benchmark.summary import ALL_TASKS, calibration, conversation_summary, summaries_by_task, traffic_shift
 from zeta_console.settings import Task
 from zeta_console.wording import counted
 
 ADAPTIVE = "adaptive"
 MAX_REQUESTS_TO_MOVE_OFF = 5
+MIN_ON_CACHE_HOST = 0.9  # conversations: share of later turns served by the host caching them
+MAX_BUSIEST_OVER_MEAN = 1.25
+TTFT_P90_GAIN = 3.0  # conversations: adaptive's p90 TTFT at least this many times better than the load balancers'
 
 
 @dataclass(frozen=True)
@@ -127,11 +130,45 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.0%}"
 
 
+def conversation_verdicts(runs: Sequence[ContenderRun], hosts: Sequence[str]) -> list[Verdict]:
+    summaries = {run.contender: conversation_summary(run, hosts) for run in runs}
+    ours = summaries.get(ADAPTIVE)
+    if ours is None:
+        return [Verdict("adaptive keeps chats on their cache host", None, "needs adaptive")]
+    hit, balance = ours.on_cache_host, ours.busiest_over_mean
+    verdicts = [
+        Verdict(
+            f"adaptive: >= {MIN_ON_CACHE_HOST:.0%} of later turns on their cache host",
+            hit is not None and hit >= MIN_ON_CACHE_HOST,
+            f"{_pct(hit)} of {ours.later_turns}",
+        ),
+        Verdict(
+            f"adaptive: busiest host <= {MAX_BUSIEST_OVER_MEAN:.2f}x the mean load",
+            balance is not None and balance <= MAX_BUSIEST_OVER_MEAN,
+            "turns per host " + ", ".join(f"{host} {n}" for host, n in ours.host_turns.items()) + f" = {balance or 0:.2f}x the mean",
+        ),
+    ]
+    for versus in ("least_load", "litellm:least_busy"):
+        theirs = summaries.get(versus)
+        verdicts.append(
+            _ratio_verdict(
+                f"p90 TTFT <= 1/{TTFT_P90_GAIN:g} of {versus}",
+                ours.ttft_p90_s,
+                theirs.ttft_p90_s if theirs is not None else None,
+                1 / TTFT_P90_GAIN,
+                versus,
+            )
+        )
+    return verdicts
+
+
 COMPLETION_SCENARIOS = ("overload", "replicas", "slowdown")
 CALIBRATION_SCENARIOS = ("steady", "overload", "replicas")
 
 
 def verdicts_for(scenario: Scenario, runs: Sequence[ContenderRun]) -> list[Verdict]:
+    if scenario.conversations is not None:
+        return conversation_verdicts(runs, [host.name for host in scenario.hosts])
     verdicts: list[Verdict] = []
     if scenario.name == "overload":
         verdicts += overload_verdicts(runs)

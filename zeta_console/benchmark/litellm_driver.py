@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from zeta_console.benchmark.results import Fate
-from zeta_console.benchmark.runner import Served, prompt_text
+from zeta_console.benchmark.runner import Message, Served
 from zeta_console.benchmark.trace import TraceRequest
 from zeta_console.errors import UserError
+from zeta_console.router.requests import CHARS_PER_TOKEN
 from zeta_console.router.run import first_token_allowance_s
 from zeta_console.settings import Settings, Task
 
@@ -71,26 +72,28 @@ class LiteLLMContender:
             allowed_fails=settings.breaker.consecutive_failures,
         )
 
-    async def serve(self, request: TraceRequest) -> Served:
+    async def serve(self, request: TraceRequest, messages: Sequence[Message]) -> Served:
         tier = self._routes[request.task][0]
         started = time.perf_counter()
-        text = prompt_text(request.prompt_tokens)
         first_token_s: float | None = None
+        reply: list[str] = []
         try:
             if request.task is Task.EMBEDDING:
-                response = await self._router.aembedding(model=tier, input=[text])
+                response = await self._router.aembedding(model=tier, input=[messages[-1]["content"]])
                 first_token_s = time.perf_counter() - started
             else:
+                context_tokens = sum(len(message["content"]) for message in messages) // CHARS_PER_TOKEN
                 response = await self._router.acompletion(
                     model=tier,
-                    messages=[{"role": "user", "content": text}],
+                    messages=list(messages),
                     stream=True,
                     max_tokens=request.output_tokens,
-                    stream_timeout=first_token_allowance_s(self._timeouts, request.prompt_tokens),
+                    stream_timeout=first_token_allowance_s(self._timeouts, context_tokens),
                 )
                 async for chunk in response:
                     if first_token_s is None and _has_content(chunk):
                         first_token_s = time.perf_counter() - started
+                    reply.append(_content(chunk))
         except Exception as error:  # noqa: BLE001 - LiteLLM raises many exception types of its own; all are a failed request here
             return Served(
                 Fate.FAILED,
@@ -108,6 +111,7 @@ class LiteLLMContender:
             total_s=time.perf_counter() - started,
             # LiteLLM does not report its retries; a different tier means at least one fallback.
             fallbacks=int(served_tier is not None and served_tier != tier),
+            reply="".join(reply),
         )
 
 
@@ -130,6 +134,11 @@ def _has_content(chunk: Any) -> bool:
         return False
     delta = choices[0].delta
     return bool(getattr(delta, "content", None) or getattr(delta, "reasoning_content", None))
+
+
+def _content(chunk: Any) -> str:
+    choices = getattr(chunk, "choices", None) or []
+    return str(getattr(choices[0].delta, "content", None) or "") if choices else ""
 
 
 def _deployment_id(response: Any) -> str | None:

@@ -9,7 +9,7 @@ from typing import Any
 import plotext
 
 from zeta_console.benchmark.results import ContenderRun
-from zeta_console.benchmark.summary import ALL_TASKS, Summary, calibration, summaries_by_task, ttft_p95_over_time
+from zeta_console.benchmark.summary import ALL_TASKS, Summary, calibration, conversation_summary, summaries_by_task, ttft_p95_over_time
 
 CHART_MARKERS = ("x", "o", "+", "*", "#", "@", "%", "&", "=")
 _COLUMNS = (
@@ -86,6 +86,29 @@ def calibration_table(runs: Sequence[ContenderRun]) -> str | None:
         return None
     header = ["contender", "predicted", "TTFT error p50", "p90", "completion error p50", "p90"]
     return "Calibration (|predicted - actual| / actual, both from the decision):\n\n" + format_table(header, rows)
+
+
+def conversation_table(runs: Sequence[ContenderRun], hosts: Sequence[str]) -> str:
+    """Per contender: how often a chat's next turn went back to the host caching it, TTFT, load per host."""
+    header = ["contender", "turns", "on cache host", "ttft p50", "p90", *(f"turns on {host}" for host in hosts), "busiest / mean"]
+    rows = []
+    for run in runs:
+        summary = conversation_summary(run, hosts)
+        if summary is None:
+            continue
+        hit = f"{summary.on_cache_host:.1%} of {summary.later_turns}" if summary.on_cache_host is not None else "-"
+        rows.append(
+            [
+                run.contender,
+                str(summary.turns),
+                hit,
+                _cell(summary.ttft_p50_s, "ttft"),
+                _cell(summary.ttft_p90_s, "ttft"),
+                *(str(summary.host_turns[host]) for host in hosts),
+                _cell(summary.busiest_over_mean, "ratio"),
+            ]
+        )
+    return format_table(header, rows)
 
 
 def p95_chart(runs: Sequence[ContenderRun], width: int = 90, height: int = 22) -> str:

@@ -50,10 +50,16 @@ class RequestResult:
     failed_after_first_token: bool = False
     error: str | None = None
     calibration: Calibration | None = None  # predicted and actual times (Zeta's contenders only)
+    conversation: int | None = None  # the chat this request is a turn of
+    turn: int = 0
 
     @property
     def tier(self) -> str | None:
         return self.endpoint.split("@", 1)[0] if self.endpoint else None
+
+    @property
+    def host(self) -> str | None:
+        return self.endpoint.split("@", 1)[1] if self.endpoint and "@" in self.endpoint else None
 
 
 @dataclass(frozen=True)

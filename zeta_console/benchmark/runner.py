@@ -3,7 +3,9 @@
 Each contender (a Zeta policy, a LiteLLM strategy) gets a fresh emulator fleet and the very
 same trace; only the object that routes a request differs. The generator fires each request at
 `at_s / time_scale` wall seconds after the start without waiting for earlier ones (open loop),
-and stops waiting at a deadline: whatever has not answered by then is counted as lost.
+and stops waiting at a deadline: whatever has not answered by then is counted as lost. A later
+turn of a conversation is the exception: it is sent `think_s` after its previous turn's answer
+ended, with the whole conversation so far (that answer included) as its messages.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from zeta_console.benchmark.results import Calibration, ContenderRun, Fate, RequestResult
@@ -35,16 +37,33 @@ class Served:
     failed_after_first_token: bool = False
     error: str | None = None
     calibration: Calibration | None = None  # the router's prediction for the endpoint it chose, and what it measured
+    reply: str = ""  # the answer's text (a conversation sends it back in its next turn)
+
+
+Message = Mapping[str, str]
 
 
 class Contender(Protocol):
     name: str
 
-    async def serve(self, request: TraceRequest) -> Served: ...
+    async def serve(self, request: TraceRequest, messages: Sequence[Message]) -> Served:
+        """Send `messages` (a chat's whole context; an embedding embeds the last one's text)."""
+        ...
 
 
 def prompt_text(tokens: int) -> str:
     return TOKEN_TEXT * tokens
+
+
+def opening_messages(request: TraceRequest) -> list[Message]:
+    """A request's messages before any history: its question, after its chat's system prompt. Each
+    names its request (or chat), so that no two requests of a trace share a prompt, or a prompt cache."""
+    if request.conversation is None:
+        return [{"role": "user", "content": f"{request.request_id}: {prompt_text(request.prompt_tokens)}"}]
+    question = {"role": "user", "content": f"chat {request.conversation} turn {request.turn}: {prompt_text(request.prompt_tokens)}"}
+    if request.turn:
+        return [question]
+    return [{"role": "system", "content": f"chat {request.conversation}: {prompt_text(request.system_tokens)}"}, question]
 
 
 async def _measure_loop_lag(samples: list[float], stop: asyncio.Event) -> None:
@@ -71,12 +90,27 @@ async def replay(
     stop_probe = asyncio.Event()
     probe = asyncio.create_task(_measure_loop_lag(lags, stop_probe))
 
+    answered: dict[int, asyncio.Future[Served]] = {request.index: asyncio.get_running_loop().create_future() for request in trace}
+    contexts: dict[int, list[Message]] = {}  # conversation -> its messages so far
+    sent_at: dict[int, float] = {}  # later turns: when they were really sent, scenario seconds
+
     async def fire(request: TraceRequest) -> Served:
-        await asyncio.sleep(max(0.0, started + request.at_s / time_scale - time.perf_counter()))
+        if request.follows is None:
+            await asyncio.sleep(max(0.0, started + request.at_s / time_scale - time.perf_counter()))
+        else:
+            await answered[request.follows]
+            await asyncio.sleep(request.think_s / time_scale)
+            sent_at[request.index] = (time.perf_counter() - started) * time_scale
+        context = contexts.setdefault(request.conversation, []) if request.conversation is not None else []
+        messages = [*context, *opening_messages(request)]
         try:
-            return await asyncio.wait_for(contender.serve(request), timeout=max(0.0, deadline - time.perf_counter()))
+            served = await asyncio.wait_for(contender.serve(request, messages), timeout=max(0.0, deadline - time.perf_counter()))
         except TimeoutError:
-            return Served(Fate.LOST, error="no answer before the run's deadline")
+            served = Served(Fate.LOST, error="no answer before the run's deadline")
+        if request.conversation is not None and served.fate is Fate.OK:  # a failed turn is not part of the context
+            context.extend([*messages[len(context) :], {"role": "assistant", "content": served.reply}])
+        answered[request.index].set_result(served)
+        return served
 
     try:
         served = await asyncio.gather(*(fire(request) for request in trace))
@@ -92,7 +126,8 @@ async def replay(
         wall_s=time.perf_counter() - started,
         loop_lag_p99_ms=lag * 1000 if lag is not None else None,
         results=tuple(
-            _to_scenario_time(request, outcome, time_scale, preferred_tiers) for request, outcome in zip(trace, served, strict=True)
+            _to_scenario_time(replace(request, at_s=sent_at.get(request.index, request.at_s)), outcome, time_scale, preferred_tiers)
+            for request, outcome in zip(trace, served, strict=True)
         ),
     )
 
@@ -114,4 +149,6 @@ def _to_scenario_time(request: TraceRequest, served: Served, time_scale: float, 
         failed_after_first_token=served.failed_after_first_token,
         error=served.error,
         calibration=served.calibration.scaled(time_scale) if served.calibration else None,
+        conversation=request.conversation,
+        turn=request.turn,
     )

@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from zeta_console.benchmark.trace import DEFAULT_SIZES, TaskSizes, TokenRange, TrafficPhase
+from zeta_console.benchmark.trace import DEFAULT_SIZES, ConversationPlan, TaskSizes, TokenRange, TrafficPhase
 from zeta_console.settings import Task
 from zeta_console.sim.faults import Fault
 from zeta_console.yaml_source import ConfigError, Keys, YamlSource, read_yaml
@@ -55,6 +55,7 @@ class Scenario:
     sizes: Mapping[Task, TaskSizes]
     events: tuple[FaultEvent, ...]
     watch_tier: str | None  # the tier whose fault the slowdown/failure measurements follow
+    conversations: ConversationPlan | None = None  # multi-turn chats beside (or instead of) the traffic phases
 
 
 class _Reader:
@@ -133,6 +134,7 @@ def load_scenario(name_or_path: str) -> Scenario:
                 "sizes",
                 "events",
                 "watch_tier",
+                "conversations",
             }
         ),
     )
@@ -143,6 +145,7 @@ def load_scenario(name_or_path: str) -> Scenario:
     watch_tier = top.raw("watch_tier")
     if watch_tier is not None and watch_tier not in tiers:
         raise top.error("watch_tier", f"{watch_tier!r} is not a tier of the fleet ({', '.join(sorted(tiers))})")
+    conversations = _conversations(top, duration_s) if top.has("conversations") else None
     return Scenario(
         name=path.stem,
         description=top.text("description"),
@@ -153,10 +156,11 @@ def load_scenario(name_or_path: str) -> Scenario:
         quick_time_scale=top.number("quick_time_scale", default=40, positive=True),
         hosts=hosts,
         keep_alive_s=top.number("keep_alive_s") if top.has("keep_alive_s") else None,
-        traffic=_traffic(top, duration_s),
+        traffic=_traffic(top, duration_s, required=conversations is None),
         sizes=_sizes(top),
         events=events,
         watch_tier=watch_tier,
+        conversations=conversations,
     )
 
 
@@ -185,7 +189,7 @@ def _hosts(top: _Reader) -> tuple[HostPlan, ...]:
     return tuple(hosts)
 
 
-def _traffic(top: _Reader, duration_s: float) -> tuple[TrafficPhase, ...]:
+def _traffic(top: _Reader, duration_s: float, required: bool) -> tuple[TrafficPhase, ...]:
     phases: list[TrafficPhase] = []
     for index, raw in top.items("traffic"):
         entry = _Reader(top.source, raw, ("traffic", index), frozenset({"start_s", "end_s", "rates_per_s"}))
@@ -196,9 +200,35 @@ def _traffic(top: _Reader, duration_s: float) -> tuple[TrafficPhase, ...]:
         rates_raw = entry.raw("rates_per_s")
         rates = entry.child("rates_per_s", rates_raw, frozenset(task.value for task in Task))
         phases.append(TrafficPhase(start_s, end_s, {_task(rates, key): rates.number(key) for key in rates_raw}))
-    if not phases:
-        raise top.error("traffic", "a scenario needs at least one traffic phase")
+    if not phases and required:
+        raise top.error("traffic", "a scenario needs at least one traffic phase (or conversations)")
     return tuple(phases)
+
+
+_CONVERSATION_KEYS = frozenset(
+    {"count", "start_s", "end_s", "task", "turns", "system_tokens", "question_tokens", "output_tokens", "think_s"}
+)
+
+
+def _conversations(top: _Reader, duration_s: float) -> ConversationPlan:
+    entry = top.child("conversations", top.raw("conversations"), _CONVERSATION_KEYS)
+    start_s = entry.number("start_s", default=0.0)
+    end_s = entry.number("end_s", default=duration_s)
+    if not start_s < end_s <= duration_s:
+        raise entry.error("end_s", f"need start_s < end_s <= duration_s ({duration_s:g}), got {start_s:g}..{end_s:g}")
+    task = Task(entry.text("task", default=Task.SIMPLE.value, choices=frozenset(t.value for t in Task if t is not Task.EMBEDDING)))
+    think = _token_range(entry, "think_s", TokenRange(10, 30))
+    return ConversationPlan(
+        count=int(entry.number("count", positive=True)),
+        start_s=start_s,
+        end_s=end_s,
+        task=task,
+        turns=_token_range(entry, "turns", TokenRange(6, 12)),
+        system_tokens=_token_range(entry, "system_tokens", TokenRange(500, 1500)),
+        question_tokens=_token_range(entry, "question_tokens", TokenRange(200, 600)),
+        output_tokens=_token_range(entry, "output_tokens", TokenRange(60, 120)),
+        think_s=(float(think.low), float(think.high)),
+    )
 
 
 def _sizes(top: _Reader) -> Mapping[Task, TaskSizes]:

@@ -39,4 +39,5 @@ def scaled_settings(settings: Settings, time_scale: float) -> Settings:
             half_life_s=settings.adaptive.half_life_s / time_scale,
             reading_s_per_token=settings.adaptive.reading_s_per_token / time_scale,
         ),
+        affinity=replace(settings.affinity, idle_ttl_s=settings.affinity.idle_ttl_s / time_scale),
     )

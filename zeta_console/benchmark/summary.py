@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from zeta_console.benchmark.results import ContenderRun, Fate, RequestResult
@@ -134,3 +135,47 @@ def _count_until(ordered: Sequence[RequestResult], condition: Callable[[RequestR
         if condition(result):
             return position
     return None
+
+
+@dataclass(frozen=True)
+class Conversations:
+    """How a run served multi-turn chats (the affinity goal)."""
+
+    turns: int  # every turn of every chat
+    later_turns: int  # answered turns whose chat's previous turn was answered too: they have a cache host
+    on_cache_host: float | None  # of those, served by the host that served the previous turn (affinity hit rate)
+    ttft_p50_s: float | None  # over every answered turn
+    ttft_p90_s: float | None
+    host_turns: Mapping[str, int]  # answered turns per host: the load
+    busiest_over_mean: float | None  # the busiest host's turns over the mean over hosts that serve chats
+
+
+def conversation_summary(run: ContenderRun, hosts: Sequence[str]) -> Conversations | None:
+    """None when the run had no conversations. `hosts`: every host serving the chats' tier (an idle one counts)."""
+    turns = sorted((result for result in run.results if result.conversation is not None), key=lambda r: (r.conversation, r.turn))
+    if not turns:
+        return None
+    answered = [result for result in turns if result.fate is Fate.OK]
+    previous_host: dict[int, str | None] = {}
+    later = same = 0
+    for result in turns:
+        assert result.conversation is not None
+        cache_host = previous_host.get(result.conversation) if result.turn else None
+        served_host = result.host if result.fate is Fate.OK else None
+        if cache_host is not None and served_host is not None:
+            later += 1
+            same += served_host == cache_host
+        previous_host[result.conversation] = served_host
+    loads = Counter(result.host for result in answered if result.host)
+    host_turns = {host: loads.get(host, 0) for host in hosts}
+    mean = sum(host_turns.values()) / len(host_turns) if host_turns else 0.0
+    ttfts = [result.ttft_s for result in answered if result.ttft_s is not None]
+    return Conversations(
+        turns=len(turns),
+        later_turns=later,
+        on_cache_host=share(same, later),
+        ttft_p50_s=percentile(ttfts, 50),
+        ttft_p90_s=percentile(ttfts, 90),
+        host_turns=host_turns,
+        busiest_over_mean=max(host_turns.values()) / mean if mean > 0 else None,
+    )

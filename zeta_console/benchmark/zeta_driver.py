@@ -7,9 +7,10 @@ router's own account: endpoint, fallbacks, error kind) can be matched to what th
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 from zeta_console.benchmark.results import Calibration, Fate
-from zeta_console.benchmark.runner import Served, prompt_text
+from zeta_console.benchmark.runner import Message, Served
 from zeta_console.benchmark.trace import TraceRequest
 from zeta_console.router.api import ErrorKind, Outcome, RequestRecord, RouterEvent
 from zeta_console.router.requests import ChatRequest, EmbedRequest
@@ -30,18 +31,18 @@ class ZetaContender:
         if isinstance(event, RequestRecord) and event.decision.client.startswith(CLIENT_PREFIX):
             self._records[event.decision.client] = event
 
-    async def serve(self, request: TraceRequest) -> Served:
+    async def serve(self, request: TraceRequest, messages: Sequence[Message]) -> Served:
         client = f"{CLIENT_PREFIX}{request.index}"
-        text = prompt_text(request.prompt_tokens)
         started = time.perf_counter()
         first_token_s: float | None = None
+        reply: list[str] = []
         try:
             if request.task is Task.EMBEDDING:
-                await self._router.embed(EmbedRequest(input=text, client=client))
+                await self._router.embed(EmbedRequest(input=messages[-1]["content"], client=client))
                 first_token_s = time.perf_counter() - started
             else:
                 chat = ChatRequest(
-                    messages=[{"role": "user", "content": text}],
+                    messages=messages,
                     task=request.task,
                     options={"num_predict": request.output_tokens},
                     client=client,
@@ -50,13 +51,14 @@ class ZetaContender:
                 async for delta in self._router.chat(chat):
                     if first_token_s is None and (delta.content or delta.thinking):
                         first_token_s = time.perf_counter() - started
+                    reply.append(delta.content)
         except Exception:  # noqa: BLE001 - the router's record says what went wrong
             pass
         total_s = time.perf_counter() - started
-        return self._served(self._records.pop(client, None), first_token_s, total_s)
+        return self._served(self._records.pop(client, None), first_token_s, total_s, "".join(reply))
 
     @staticmethod
-    def _served(record: RequestRecord | None, first_token_s: float | None, total_s: float) -> Served:
+    def _served(record: RequestRecord | None, first_token_s: float | None, total_s: float, reply: str) -> Served:
         if record is None:
             return Served(Fate.LOST, error="the router emitted no record")
         fallbacks = len(record.decision.fallbacks)
@@ -65,7 +67,7 @@ class ZetaContender:
         if prediction is not None:
             calibration = Calibration(prediction.ttft_s, prediction.completion_s, record.actual_ttft_s, record.actual_completion_s)
         if record.outcome is Outcome.OK:
-            return Served(Fate.OK, record.endpoint, first_token_s, total_s, fallbacks, calibration=calibration)
+            return Served(Fate.OK, record.endpoint, first_token_s, total_s, fallbacks, reply=reply, calibration=calibration)
         return Served(
             Fate.FAILED,
             record.endpoint,

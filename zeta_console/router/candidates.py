@@ -44,6 +44,18 @@ class EndpointState:
 
 
 @dataclass(frozen=True)
+class SessionHint:
+    """What the router remembers of the request's session (router/affinity.py)."""
+
+    key: str
+    holder: str | None  # the endpoint whose prompt cache holds the session's prefix; None: no endpoint known
+    cached_tokens: int  # how much of this request's prompt that cache should serve (estimated)
+    margin: float  # affinity.margin
+    unheld: str = ""  # why no endpoint is known ("new session", "forgotten: idle ...")
+    held: Mapping[str, float] = field(default_factory=dict)  # endpoint id -> sessions expected back (where a new one fits best)
+
+
+@dataclass(frozen=True)
 class DecisionInput:
     request_id: str
     classification: Classification
@@ -58,3 +70,4 @@ class DecisionInput:
     ranking: Ranking = Ranking.COMPLETION  # what the caller waits for
     expected_output_tokens: Mapping[str, float] = field(default_factory=dict)  # tier -> learned output length for this task
     max_output_tokens: int | None = None  # the request's own cap (num_predict)
+    session: SessionHint | None = None  # a conversation the router has seen: prefer its cache holder (adaptive)

@@ -32,6 +32,7 @@ class ChatRequest:
     # True: someone reads the answer as it streams (ranked by TTFT + decode slower than reading);
     # False: the caller waits for the whole answer (ranked by predicted completion).
     stream: bool = True
+    session: str | None = None  # the caller's conversation (X-Zeta-Session); None: the opening messages name it
 
     def capabilities_needed(self) -> frozenset[str]:
         needs = {"completion"}
@@ -71,6 +72,7 @@ class GenerateRequest:
     client: str = "local"
     interactive: bool = False
     stream: bool = True  # as ChatRequest.stream
+    session: str | None = None  # the caller's conversation (X-Zeta-Session): a generate call has no other
 
     def capabilities_needed(self) -> frozenset[str]:
         needs = {"completion"}

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 
 from zeta_console.backends.registry import Backends
 from zeta_console.backends.types import BackendError
+from zeta_console.router.affinity import SessionTable
 from zeta_console.router.api import EmbedResult, EventListener, OperatorAction, RouterSnapshot
 from zeta_console.router.classify import Classifier
 from zeta_console.router.controls import OperatorControls, PolicyFactory
@@ -79,6 +80,7 @@ class ZetaDynamicRouter:
             traffic=self.traffic,
             listeners=self.listeners,
             rng=random.Random(seed),
+            sessions=SessionTable(settings.affinity),
         )
         self._ids = itertools.count(1)
         self._availability: tuple[bool, ...] = ()

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from zeta_console.backends.registry import Backends
 from zeta_console.backends.types import BackendError, Delta, DeltaStream, Embeddings, FinalTimings
+from zeta_console.router.affinity import SessionTable, session_key
 from zeta_console.router.api import Classification, Decision, EmbedResult, ErrorKind, Outcome, Ranking, RequestRecord
 from zeta_console.router.candidates import DecisionInput, EndpointState
 from zeta_console.router.classify import Classifier
@@ -58,6 +59,7 @@ class RequestState:
     needs: frozenset[str]
     ranking: Ranking  # what the caller waits for (embeddings and non-streaming calls: the whole answer)
     max_output_tokens: int | None  # num_predict
+    session: str | None  # router/affinity.py: None for requests that are not conversations
     classification: Classification | None = None
     target_tier: str | None = None  # the request's own pin
     decision: Decision | None = None
@@ -97,6 +99,7 @@ class RunContext:
     traffic: FleetTraffic
     listeners: Listeners
     rng: random.Random
+    sessions: SessionTable
 
 
 def first_token_allowance_s(timeouts: Timeouts, prompt_tokens: int) -> float:
@@ -123,6 +126,7 @@ class RequestRun:
             needs=request.capabilities_needed(),
             ranking=Ranking.READER if not isinstance(request, EmbedRequest) and request.stream else Ranking.COMPLETION,
             max_output_tokens=output_cap(request.options),
+            session=session_key(request),
         )
 
     # -- the two ways a request runs ---------------------------------------------------------
@@ -226,6 +230,7 @@ class RequestRun:
             ranking=state.ranking,
             expected_output_tokens=ctx.feedback.expected_output_tokens(task),
             max_output_tokens=state.max_output_tokens,
+            session=ctx.sessions.hint(state.session, state.prompt_tokens, now) if state.session else None,
         )
 
     async def _admit(self) -> tuple[Endpoint, bool]:
@@ -408,6 +413,8 @@ class RequestRun:
         ctx.feedback.observe(
             self._task(), endpoint.tier, ok=True, ttft_s=attempt.ttft_s, latency_s=latency, at=time.time(), output_tokens=output_tokens
         )
+        if state.session is not None:  # its slot now holds the prompt and the answer
+            ctx.sessions.remember(state.session, endpoint.id, state.prompt_tokens + (output_tokens or 0), now)
         state.outcome = Outcome.OK
         state.attempt = None
 

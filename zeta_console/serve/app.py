@@ -41,6 +41,7 @@ from zeta_console.settings import Settings
 # The Ollama release whose API shapes this endpoint serves (ollama-api.md).
 OLLAMA_API_VERSION = "0.32.15"
 USER_AGENT_PRODUCT_LIMIT = 40
+SESSION_HEADER = "x-zeta-session"  # the caller's conversation: its turns go back to the endpoint caching it
 
 
 def client_mark(request: Request) -> str:
@@ -79,11 +80,11 @@ class Frontend:
         return OllamaJSONResponse(listing.show(self.catalogue, model, self.router.snapshot(), self.started_at))
 
     async def chat(self, request: Request) -> ASGIApp:
-        routable = self.translate.chat(await request.body(), client_mark(request))
+        routable = self.translate.chat(await request.body(), client_mark(request), request.headers.get(SESSION_HEADER))
         return self._routed(request, routable, self.router.chat, OllamaWire(routable.asked_model, Shape.CHAT))
 
     async def generate(self, request: Request) -> ASGIApp:
-        routable = self.translate.generate(await request.body(), client_mark(request))
+        routable = self.translate.generate(await request.body(), client_mark(request), request.headers.get(SESSION_HEADER))
         return self._routed(request, routable, self.router.generate, OllamaWire(routable.asked_model, Shape.GENERATE))
 
     async def embed(self, request: Request) -> ASGIApp:
@@ -100,11 +101,11 @@ class Frontend:
         return OllamaJSONResponse({"error": message}, status_code=501)
 
     async def openai_chat(self, request: Request) -> ASGIApp:
-        routable, include_usage = self.openai.chat(await request.body(), client_mark(request))
+        routable, include_usage = self.openai.chat(await request.body(), client_mark(request), request.headers.get(SESSION_HEADER))
         return self._routed(request, routable, self.router.chat, OpenAIWire(routable.asked_model, chat=True, include_usage=include_usage))
 
     async def openai_completion(self, request: Request) -> ASGIApp:
-        routable, include_usage = self.openai.completion(await request.body(), client_mark(request))
+        routable, include_usage = self.openai.completion(await request.body(), client_mark(request), request.headers.get(SESSION_HEADER))
         wire = OpenAIWire(routable.asked_model, chat=False, include_usage=include_usage)
         return self._routed(request, routable, self.router.generate, wire)
 

@@ -36,7 +36,7 @@ from zeta_console.serve.envelope import OPENAI
 from zeta_console.serve.translate import RequestTranslator, Routable
 
 _SAMPLING = {"temperature": FLOAT, "top_p": FLOAT, "seed": INT, "stop": ANY, "frequency_penalty": FLOAT, "presence_penalty": FLOAT}
-_COMMON = {"model": STRING, "stream": BOOL, "stream_options": OBJECT, "max_tokens": INT, **_SAMPLING}
+_COMMON = {"model": STRING, "stream": BOOL, "stream_options": OBJECT, "max_tokens": INT, "user": STRING, **_SAMPLING}
 CHAT_SCHEMA = {
     **_COMMON,
     "messages": list_of(OBJECT, "[]openai.Message"),
@@ -190,20 +190,21 @@ class OpenAITranslator:
     def __init__(self, native: RequestTranslator) -> None:
         self.native = native
 
-    def chat(self, body: bytes, client: str) -> tuple[Routable[ChatRequest], bool]:
-        """The request and whether a stream ends with a usage chunk."""
+    def chat(self, body: bytes, client: str, session: str | None = None) -> tuple[Routable[ChatRequest], bool]:
+        """The request and whether a stream ends with a usage chunk. The session is serve's
+        X-Zeta-Session header, else OpenAI's `user` field."""
         fields = decode_body(body, "openai.ChatCompletionRequest", CHAT_SCHEMA)
         native = _base(fields) | {"messages": _messages(fields.get("messages", ())), "tools": fields.get("tools", [])}
         native |= {"think": _think(fields), "format": _format(fields.get("response_format"))}
-        return self.native.chat_fields(native, client), _include_usage(fields)
+        return self.native.chat_fields(native, client, session or fields.get("user")), _include_usage(fields)
 
-    def completion(self, body: bytes, client: str) -> tuple[Routable[GenerateRequest], bool]:
+    def completion(self, body: bytes, client: str, session: str | None = None) -> tuple[Routable[GenerateRequest], bool]:
         fields = decode_body(body, "openai.CompletionRequest", COMPLETION_SCHEMA)
         prompt = fields.get("prompt", "")
         if not isinstance(prompt, str):
             raise ApiError(400, "invalid prompt: expected a string")
         native = _base(fields) | {"prompt": prompt} | ({"suffix": fields["suffix"]} if "suffix" in fields else {})
-        return self.native.generate_fields(native, client), _include_usage(fields)
+        return self.native.generate_fields(native, client, session or fields.get("user")), _include_usage(fields)
 
     def embedding(self, body: bytes, client: str) -> tuple[Routable[EmbedRequest], bool]:
         """The request and whether the vectors go back as base64."""

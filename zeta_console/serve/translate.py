@@ -111,9 +111,9 @@ class RequestTranslator:
         return model
 
     def _inference(
-        self, fields: Mapping[str, Any], operation: str, struct: str, client: str, empty: ApiError | None
+        self, fields: Mapping[str, Any], operation: str, struct: str, client: str, empty: ApiError | None, session: str | None
     ) -> tuple[CatalogueModel, dict[str, Any]]:
-        """The model and the router fields that chat and generate share, validated."""
+        """The model and the router fields that chat and generate share, validated (an empty session is none)."""
         asked = fields.get("model", "")
         model = self._model(asked, f"model '{asked}' not found", empty)
         self._require(model, "completion", f'"{asked}" does not support {operation}')
@@ -129,15 +129,16 @@ class RequestTranslator:
             "format": _format(fields.get("format")),
             "keep_alive": keep_alive_seconds(fields.get("keep_alive"), struct),
             "client": client,
+            "session": session or None,
         }
 
-    def chat(self, body: bytes, client: str) -> Routable[ChatRequest]:
-        return self.chat_fields(decode_body(body, "api.ChatRequest", CHAT_SCHEMA), client)
+    def chat(self, body: bytes, client: str, session: str | None = None) -> Routable[ChatRequest]:
+        return self.chat_fields(decode_body(body, "api.ChatRequest", CHAT_SCHEMA), client, session)
 
-    def chat_fields(self, fields: Mapping[str, Any], client: str) -> Routable[ChatRequest]:
+    def chat_fields(self, fields: Mapping[str, Any], client: str, session: str | None = None) -> Routable[ChatRequest]:
         """A chat request from fields in /api/chat's shape (decoded, or rewritten from another dialect)."""
         asked = fields.get("model", "")
-        model, common = self._inference(fields, "chat", "api.ChatRequest", client, ApiError(400, "model is required"))
+        model, common = self._inference(fields, "chat", "api.ChatRequest", client, ApiError(400, "model is required"), session)
         messages = tuple(_message(raw, index) for index, raw in enumerate(fields.get("messages", ())) if raw is not None)
         tools = tuple(_tool(raw) for raw in fields.get("tools", ()) if raw is not None)
         if tools:
@@ -147,13 +148,13 @@ class RequestTranslator:
         stream = fields.get("stream", True)
         return Routable(ChatRequest(messages=messages, tools=tools or None, stream=bool(stream), **common), asked, stream)
 
-    def generate(self, body: bytes, client: str) -> Routable[GenerateRequest]:
-        return self.generate_fields(decode_body(body, "api.GenerateRequest", GENERATE_SCHEMA), client)
+    def generate(self, body: bytes, client: str, session: str | None = None) -> Routable[GenerateRequest]:
+        return self.generate_fields(decode_body(body, "api.GenerateRequest", GENERATE_SCHEMA), client, session)
 
-    def generate_fields(self, fields: Mapping[str, Any], client: str) -> Routable[GenerateRequest]:
+    def generate_fields(self, fields: Mapping[str, Any], client: str, session: str | None = None) -> Routable[GenerateRequest]:
         """A generate request from fields in /api/generate's shape."""
         asked = fields.get("model", "")
-        model, common = self._inference(fields, "generate", "api.GenerateRequest", client, empty=None)
+        model, common = self._inference(fields, "generate", "api.GenerateRequest", client, None, session)
         if fields.get("raw") and ("template" in fields or "system" in fields or "context" in fields):
             raise ApiError(400, "raw mode does not support template, system, or context")
         if fields.get("suffix"):

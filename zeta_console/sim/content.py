@@ -13,11 +13,12 @@ import math
 import random
 import re
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 ANSWER_TOKENS = (30, 120)  # range of answer lengths (tokens) when nothing limits them
 CHAT_TOKENS_PER_MESSAGE = 4  # role markers of the chat template
+HEAD_CHARS = 32  # of a prompt block's text, kept to show what a slot's cache holds
 _FILLER = (
     "synthetic", "placeholder", "emulated", "token", "stream", "sample", "output", "text", "lorem", "ipsum",
     "dolor", "sit", "amet", "alpha", "beta", "gamma", "delta", "step", "result", "value",
@@ -35,6 +36,30 @@ def count_tokens(text: str) -> int:
 
 def chat_prompt_tokens(contents: list[str]) -> int:
     return sum(count_tokens(content) + CHAT_TOKENS_PER_MESSAGE for content in contents)
+
+
+@dataclass(frozen=True)
+class PromptBlock:
+    """One piece of a prompt as a slot's prompt cache compares it (a chat message, a generate
+    prompt): equal blocks in the same position are served from the cache."""
+
+    digest: int  # hash of the role and the text: equality is all the cache needs
+    tokens: int
+    head: str = field(default="", compare=False)  # the text's start, to show what a slot holds
+
+    @classmethod
+    def of(cls, role: str, text: str, overhead: int = 0) -> PromptBlock:
+        return cls(hash((role, text)), count_tokens(text) + overhead, text[:HEAD_CHARS])
+
+
+def chat_blocks(messages: list[tuple[str, str]]) -> tuple[PromptBlock, ...]:
+    """(role, content) pairs as cache blocks; their tokens sum to `chat_prompt_tokens` of the contents."""
+    return tuple(PromptBlock.of(role, content, CHAT_TOKENS_PER_MESSAGE) for role, content in messages)
+
+
+def assistant_block(content: str) -> PromptBlock:
+    """The answer a slot generated, as the next turn of the conversation sends it back."""
+    return PromptBlock.of("assistant", content, CHAT_TOKENS_PER_MESSAGE)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,10 @@ Mirrors Ollama's scheduler (ollama-api.md §3.2-3.5, §3.8):
   not fit in 80 % of the free memory: the idle model with the shortest keep-alive goes first
   (then by name); if none is idle, the shortest keep-alive one is drained and then unloaded;
 - each model has `slots` (FIFO, unbounded wait); a disconnect frees what the request held;
+- each slot keeps the prompt it last processed (its KV cache, `SlotCache`): a request takes the
+  free slot whose cache shares the longest prefix with its prompt, else the least recently used
+  one (Ollama's runner, `findBestCacheSlot`), and pays prefill only for the rest; unloading a
+  model clears its caches;
 - when the last request of a model finishes, it expires after its keep-alive (last writer
   wins; 0 = unload at once, negative = never).
 Every wait is on the wall clock: simulated durations are divided by time_scale first.
@@ -24,6 +28,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from zeta_console.ollama_api.errors import ApiError
+from zeta_console.sim.content import PromptBlock
 from zeta_console.sim.faults import SERVER_BUSY
 from zeta_console.sim.latency import RequestPace
 from zeta_console.sim.profiles import HostSpec, ModelProfile
@@ -37,9 +42,10 @@ class Work:
     """One request's demand, for the scheduler's own prediction of waiting times."""
 
     pace: RequestPace
-    prompt_tokens: int
+    prompt_tokens: int  # still to evaluate: the whole prompt until a slot's cache has served its prefix
     output_tokens: int
     stall_s: float = 0.0  # wall seconds
+    blocks: tuple[PromptBlock, ...] = ()  # the prompt, for the slots' prompt cache
     tokens_left: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -50,6 +56,42 @@ class Work:
 
     def service_s(self, active_streams: int) -> float:
         return self.stall_s + self.pace.prefill_s(self.prompt_tokens) + self.remaining_s(active_streams)
+
+
+@dataclass(eq=False)
+class SlotCache:
+    """What one slot's KV cache holds: the prompt blocks it last processed (and its answer)."""
+
+    blocks: tuple[PromptBlock, ...] = ()
+    in_use: bool = False
+    used_at: float = 0.0  # monotonic, when it was last released (least recently used goes first)
+
+    @property
+    def tokens(self) -> int:
+        return sum(block.tokens for block in self.blocks)
+
+    @property
+    def opening(self) -> str:
+        """The start of the first two blocks (a system prompt and a first question): whose conversation this is."""
+        return " | ".join(block.head for block in self.blocks[:2])
+
+    def shared_blocks(self, blocks: tuple[PromptBlock, ...]) -> int:
+        """How many leading blocks of `blocks` this cache holds."""
+        shared = 0
+        for mine, theirs in zip(self.blocks, blocks, strict=False):
+            if mine != theirs:
+                break
+            shared += 1
+        return shared
+
+    def reuse(self, blocks: tuple[PromptBlock, ...], prompt_tokens: int) -> int:
+        """Keep the prefix `blocks` shares with the cache (the rest is overwritten) and return its
+        tokens, at most `prompt_tokens - 1`: the last prompt token is always evaluated, for its logits."""
+        self.blocks = self.blocks[: self.shared_blocks(blocks)]
+        return max(0, min(self.tokens, prompt_tokens - 1))
+
+    def hold(self, blocks: tuple[PromptBlock, ...]) -> None:
+        self.blocks = blocks
 
 
 @dataclass(eq=False)
@@ -71,10 +113,21 @@ class ModelRuntime:
     running: set[Work] = field(default_factory=set)
     idle: asyncio.Event = field(default_factory=asyncio.Event)
     expiry: asyncio.TimerHandle | None = None
+    caches: list[SlotCache] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.caches = [SlotCache() for _ in range(self.slots)]
 
     @property
     def usable(self) -> bool:
         return self.resident and not self.draining
+
+    def take_cache(self, blocks: tuple[PromptBlock, ...]) -> SlotCache:
+        """The free slot whose cache shares the longest prefix with `blocks`, else the least recently used."""
+        free = [cache for cache in self.caches if not cache.in_use]
+        cache = max(free, key=lambda cache: (cache.shared_blocks(blocks), -cache.used_at))
+        cache.in_use = True
+        return cache
 
 
 @dataclass(eq=False)
@@ -148,8 +201,8 @@ class HostEngine:
     # -- slots ------------------------------------------------------------------------------
 
     @asynccontextmanager
-    async def slot(self, runtime: ModelRuntime, work: Work) -> AsyncIterator[None]:
-        """One of the model's slots, first come first served."""
+    async def slot(self, runtime: ModelRuntime, work: Work) -> AsyncIterator[SlotCache]:
+        """One of the model's slots, first come first served, with its prompt cache."""
         if runtime.busy < runtime.slots and not runtime.waiters:
             runtime.busy += 1
         else:
@@ -166,9 +219,12 @@ class HostEngine:
                     self._release_slot(runtime)  # handed to us as we were cancelled
                 raise
         runtime.running.add(work)
+        cache = runtime.take_cache(work.blocks)
         try:
-            yield
+            yield cache
         finally:
+            cache.in_use = False
+            cache.used_at = time.monotonic()
             runtime.running.discard(work)
             self._release_slot(runtime)
 
@@ -240,6 +296,8 @@ class HostEngine:
         self._cancel_expiry(runtime)
         runtime.resident = runtime.draining = False
         runtime.expires_at = None
+        for cache in runtime.caches:
+            cache.hold(())
 
     # -- keep-alive -------------------------------------------------------------------------
 

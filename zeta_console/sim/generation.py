@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from zeta_console.ollama_api.errors import ApiError
-from zeta_console.sim.content import Completion, count_tokens, embedding
+from zeta_console.sim.content import Completion, assistant_block, count_tokens, embedding
 from zeta_console.sim.engine import HostEngine, Work
 from zeta_console.sim.faults import RUNNER_STOPPED, RequestFaults
 from zeta_console.sim.latency import RequestPace
@@ -68,13 +68,16 @@ async def run_completion(
     engine: HostEngine, request: CompletionRequest, completion: Completion, pace: RequestPace, faults: RequestFaults
 ) -> AsyncIterator[Piece | Finished]:
     tokens = [(text, "") for text in completion.thinking] + [("", text) for text in completion.content]
-    work = Work(pace, request.prompt_tokens, len(tokens), pace.simulated_s(faults.stall_s))
+    work = Work(pace, request.prompt_tokens, len(tokens), pace.simulated_s(faults.stall_s), request.blocks)
     started = time.perf_counter()
     if faults.drop_connection and faults.fail_after_chunks is None:
         raise DropConnection()
-    async with engine.runner(request.profile, request.keep_alive_s, work) as runtime, engine.slot(runtime, work):
+    async with engine.runner(request.profile, request.keep_alive_s, work) as runtime, engine.slot(runtime, work) as cache:
         ready = time.perf_counter()
-        await _prefill(pace, faults, request.prompt_tokens)
+        cached = cache.reuse(request.blocks, request.prompt_tokens)
+        work.prompt_tokens = request.prompt_tokens - cached
+        await _prefill(pace, faults, work.prompt_tokens)
+        cache.hold(request.blocks)
         work.stall_s = 0.0
         prefilled = time.perf_counter()
         loop = asyncio.get_running_loop()
@@ -92,11 +95,13 @@ async def run_completion(
             yield Piece(thinking, content)
         if faults.fail_after_chunks is not None and faults.fail_after_chunks >= len(tokens) > 0:
             raise _failure(faults, len(tokens))
+        cache.hold((*request.blocks, assistant_block("".join(completion.content))))
         finished = time.perf_counter()
     metrics = Metrics(
         total_ns=_ns(finished - started),
         load_ns=_ns(ready - started),
-        prompt_eval_count=request.prompt_tokens,
+        prompt_eval_count=work.prompt_tokens,  # as Ollama counts: the evaluated part only
+        prompt_eval_cached_count=cached,
         prompt_eval_ns=_ns(prefilled - ready),
         eval_count=len(tokens),
         eval_ns=_ns(finished - prefilled),

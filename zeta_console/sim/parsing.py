@@ -24,7 +24,7 @@ from zeta_console.ollama_api.fields import (
     parse_think,
 )
 from zeta_console.ollama_api.names import canonical_name
-from zeta_console.sim.content import chat_prompt_tokens, count_tokens
+from zeta_console.sim.content import PromptBlock, chat_blocks, count_tokens
 from zeta_console.sim.profiles import HostSpec, ModelProfile
 
 REGISTRY_PREFIX = "registry.ollama.ai/library/"
@@ -45,6 +45,7 @@ class CompletionRequest:
     num_predict: int | None
     stop: tuple[str, ...]
     raw: bool = False
+    blocks: tuple[PromptBlock, ...] = ()  # the prompt as the slots' prompt cache compares it
 
     @property
     def load_only(self) -> bool:
@@ -113,12 +114,15 @@ def parse_chat(host: HostSpec, body: bytes) -> CompletionRequest:
     if not fields.get("model"):
         raise ApiError(400, "model is required")
     messages = [message for message in fields.get("messages", ()) if message is not None]
-    contents = [str(message.get("content") or "") for message in messages]
+    turns = [(str(message.get("role") or ""), str(message.get("content") or "")) for message in messages]
+    contents = [content for _, content in turns]
     if any(message.get("images") for message in messages):
         profile = _model_named(host, fields["model"], f"model '{fields['model']}' not found")
         _require(profile, "vision", f"{REGISTRY_PREFIX}{profile.name} does not support vision")
     prompt = "\n".join(contents) if messages else ""
-    return _completion(host, fields, "chat", "api.ChatRequest", prompt, chat_prompt_tokens(contents))
+    blocks = chat_blocks(turns)
+    request = _completion(host, fields, "chat", "api.ChatRequest", prompt, sum(block.tokens for block in blocks))
+    return replace(request, blocks=blocks)
 
 
 def parse_generate(host: HostSpec, body: bytes) -> CompletionRequest:
@@ -134,7 +138,7 @@ def parse_generate(host: HostSpec, body: bytes) -> CompletionRequest:
         return request
     text = "\n".join(part for part in (fields.get("system", ""), request.prompt, fields.get("suffix", "")) if part)
     tokens = count_tokens(text) + (0 if request.raw else len(fields.get("context", ())))
-    return replace(request, prompt=text, prompt_tokens=tokens)
+    return replace(request, prompt=text, prompt_tokens=tokens, blocks=(PromptBlock.of("generate", text),))
 
 
 def _embedding_request(host: HostSpec, fields: dict[str, Any], inputs: tuple[str, ...], struct: str) -> EmbedRequest:

@@ -104,6 +104,10 @@ class HostService:
                 "error_rate": fault.error_rate,
                 "expires_at": None if runtime.expires_at is None else local_timestamp(runtime.expires_at),
                 "predicted_ttft_s": self.predict_ttft_s(name, 1),
+                "slot_caches": [
+                    {"cached_tokens": cache.tokens, "blocks": len(cache.blocks), "opening": cache.opening, "in_use": cache.in_use}
+                    for cache in runtime.caches
+                ],
             }
         return {"host": self.spec.name, "up": up, "models": models}
 

@@ -38,16 +38,18 @@ class Metrics:
 
     total_ns: int
     load_ns: int
-    prompt_eval_count: int
+    prompt_eval_count: int  # evaluated prompt tokens: what the prompt cache did not serve
     prompt_eval_ns: int
     eval_count: int
     eval_ns: int
+    prompt_eval_cached_count: int = 0  # served from the slot's prompt cache (Ollama PR #17943; llama.cpp's cache_n)
 
     def fields(self) -> dict[str, int]:
         named = {
             "total_duration": self.total_ns,
             "load_duration": self.load_ns,
             "prompt_eval_count": self.prompt_eval_count,
+            "prompt_eval_cached_count": self.prompt_eval_cached_count,
             "prompt_eval_duration": self.prompt_eval_ns,
             "eval_count": self.eval_count,
             "eval_duration": self.eval_ns,

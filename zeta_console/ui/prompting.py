@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from dataclasses import dataclass, field
 
 from zeta_console.router.api import Decision, Router
@@ -20,14 +21,16 @@ class Conversation:
     """The prompt pane's context: the turns answered in full, as chat messages, oldest first.
 
     A cancelled or failed turn stays in the transcript but not in the context, and so do
-    embeddings, which are not chat. Each turn is routed afresh (the router has no sessions).
+    embeddings, which are not chat. Every turn names the conversation as its session, so the
+    router sends it back to the endpoint whose prompt cache holds the context, load permitting.
     """
 
     messages: list[dict[str, str]] = field(default_factory=list)
+    session: str = field(default_factory=lambda: f"prompt-{uuid.uuid4().hex[:12]}")
 
     def request(self, prompt: str, task: Task | None) -> ChatRequest:
         messages = [*self.messages, {"role": "user", "content": prompt}]
-        return ChatRequest(messages=messages, task=task, client=CLIENT, interactive=True)
+        return ChatRequest(messages=messages, task=task, client=CLIENT, interactive=True, session=self.session)
 
     def remember(self, prompt: str, answer: str) -> None:
         self.messages += [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}]

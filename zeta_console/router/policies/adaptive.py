@@ -14,6 +14,9 @@ score = (wait_s + load_s + prefill_s + decode_s) x feedback x retry + overhead_s
   tier_penalty_s  route rank x half the tier's TTFT threshold, so the preferred tier wins while
                   loads are similar
 The candidates also show each endpoint's predicted `ttft_s` and `completion_s` (not in the score).
+For a conversation the router has seen (`inp.session`), the endpoint holding its prefix in its
+prompt cache prefills only the uncached part, and it keeps the session unless its score exceeds
+the best other's by more than `affinity.margin` (policies/affinity.py: "affinity hit / miss / moved").
 Saturated endpoints (queue over threshold, stale telemetry) are excluded unless all are; tiers
 with many replicas are sampled two at a time (power of two choices); with probability
 `explore_rate` a random eligible endpoint is taken so recovered ones get measured again.
@@ -26,6 +29,7 @@ from functools import partial
 
 from zeta_console.router.api import Ranking
 from zeta_console.router.candidates import DecisionInput, EndpointState
+from zeta_console.router.policies.affinity import holder_index, stick
 from zeta_console.router.policies.base import (
     STALE_TELEMETRY_S,
     Candidates,
@@ -95,13 +99,16 @@ class AdaptivePolicy(ScreenedPolicy):
         completion = embedding or inp.ranking is Ranking.COMPLETION
         reading = 0.0 if completion else self._reading_s_per_token
         prompt_tokens = inp.prompt_tokens
+        session = inp.session
+        holder = holder_index(session, pool)
         scores: list[float] = []
         terms: list[Terms] = []
         open_: list[int] = []
         shut: list[int] = []
         for i, e in enumerate(pool):
             rank, weight, output = factors[e.tier]
-            wait, load, prefill, overhead, decode, full_decode = estimate(e, prompt_tokens, embedding, output, reading)
+            uncached = prompt_tokens - session.cached_tokens if i == holder and session is not None else prompt_tokens
+            wait, load, prefill, overhead, decode, full_decode = estimate(e, uncached, embedding, output, reading)
             error_rate = e.error_rate
             retry = 1.0 / (1.0 - (error_rate if error_rate < MAX_ERROR_RATE else MAX_ERROR_RATE))
             penalty = rank * TIER_PENALTY_PER_RANK * e.thresholds.ttft_s
@@ -114,9 +121,13 @@ class AdaptivePolicy(ScreenedPolicy):
         else:
             open_ = list(range(len(pool)))
             best = pick_lowest(scores, rng)
-        explore = len(open_) > 1 and rng.random() < self._explore_rate
-        chosen = rng.choice(open_) if explore else best
         excluded = {i: SATURATED + saturation(pool[i]) for i in shut} if gated else {}
+        affinity = stick(session, pool, holder, best, scores, open_, excluded, s.rejected) if session is not None else None
+        if affinity is not None:
+            best = affinity.chosen
+        # exploring would cost a held session its cache
+        explore = len(open_) > 1 and not (affinity is not None and affinity.hit) and rng.random() < self._explore_rate
+        chosen = rng.choice(open_) if explore else best
 
         winner = pool[chosen]
         t = terms[chosen]
@@ -125,6 +136,8 @@ class AdaptivePolicy(ScreenedPolicy):
             f"{winner.id} predicted TTFT {seconds(ttft)}, completion {seconds(ttft + t[8])}"
             f" (score {scores[chosen]:.2f}, by {'completion' if completion else 'TTFT + decode slower than reading'})"
         ]
+        if affinity is not None:
+            parts.append(affinity.reason)
         if explore:
             parts.append(f"explore: random pick at rate {self._explore_rate:.0%}, best by score was {pool[best].id}")
         beaten = _runner_up(scores, open_, chosen)
@@ -137,7 +150,8 @@ class AdaptivePolicy(ScreenedPolicy):
         wait = all_full(s.pool)
         if wait:
             parts.append("every slot busy, waiting")
-        candidates = partial(_candidates, inp.endpoints, s.rejected, pool, scores, terms, excluded)
+        cached = (holder, session.cached_tokens) if holder is not None and session is not None else None
+        candidates = partial(_candidates, inp.endpoints, s.rejected, pool, scores, terms, excluded, cached)
         return PolicyResult(winner.id, candidates, with_notes("; ".join(parts), s), wait)
 
 
@@ -148,9 +162,15 @@ def _candidates(
     scores: list[float],
     terms: list[Terms],
     excluded: dict[int, str],
+    cached: tuple[int, int] | None,
 ) -> Candidates:
-    """The fleet's candidates: the pool scored with its terms (`excluded`: the saturated ones, by pool index)."""
+    """The fleet's candidates: the pool scored with its terms (`excluded`: the saturated ones, by pool
+    index; `cached`: the session holder's pool index and the prompt tokens its cache serves)."""
     scored = {e.id: scored_candidate(e, scores[i], _named(terms[i]), excluded.get(i)) for i, e in enumerate(pool)}
+    if cached is not None:
+        index, tokens = cached
+        e = pool[index]
+        scored[e.id] = scored_candidate(e, scores[index], {**_named(terms[index]), "cached_tokens": float(tokens)}, excluded.get(index))
     return assemble(endpoints, scored, rejected)
 
 
