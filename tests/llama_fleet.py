@@ -3,14 +3,18 @@
 `llama_servers.shared(alias, ...)` starts a server once per session and hands the same one to every
 test that asks for the same options (loading takes ~0.6 s, and two cores are shared); a test that
 kills, stalls or fills a server asks `llama_servers.own(...)` for one of its own, stopped when the
-test ends. The model is fetched once per machine into the user's cache (`tiny_model`).
+test ends. The model is fetched once per machine into the user's cache (`tiny_model`). `filled`
+loads a server with requests of its own, straight to it (not through any router).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 
 from zeta_console.realfleet.llama_server import LlamaServer, LlamaServerOptions
@@ -69,3 +73,19 @@ def _llama_session(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -
 def llama_servers(_llama_session: LlamaServers) -> Iterator[LlamaServers]:
     yield _llama_session
     _llama_session.stop_owned()
+
+
+@asynccontextmanager
+async def filled(url: str, requests: int, max_tokens: int = 48) -> AsyncIterator[list[asyncio.Task[httpx.Response]]]:
+    """`requests` chats sent straight to a llama.cpp server at once, each generating exactly
+    `max_tokens` tokens (as other clients of the server would); cancelled on the way out, which
+    frees the slot."""
+    body = {"messages": [{"role": "user", "content": "Tell me a long story."}], "max_tokens": max_tokens, "ignore_eos": True}
+    async with httpx.AsyncClient(timeout=120) as client:
+        tasks = [asyncio.create_task(client.post(f"{url}/v1/chat/completions", json=body)) for _ in range(requests)]
+        try:
+            yield tasks
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)

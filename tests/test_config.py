@@ -42,6 +42,13 @@ BAD_CONFIGS = [
         'bad.yaml:2: timeouts.idle_s: expected a positive duration (seconds, or e.g. "500ms", "2s", "5m"), got "2 parsecs"',
     ),
     ("retry:\n  max_attempts: 2.5\n", "bad.yaml:2: retry.max_attempts: expected a positive integer, got 2.5"),
+    ("hedging:\n  ratio: 1.5\n", "bad.yaml:2: hedging.ratio: expected a number between 0 and 1, got 1.5"),
+    ("hedging:\n  burst: 0\n", "bad.yaml:2: hedging.burst: expected a positive integer, got 0"),
+    (
+        "hedging:\n  delay_s: -1\n",
+        'bad.yaml:2: hedging.delay_s: expected a duration >= 0 (seconds, or e.g. "500ms", "2s", "5m"), got -1',
+    ),
+    ("hedging:\n  enabled: sometimes\n", 'bad.yaml:2: hedging.enabled: expected true or false, got "sometimes"'),
     ("journal:\n  store_prompts: maybe\n", 'bad.yaml:2: journal.store_prompts: expected true or false, got "maybe"'),
     ("journal:\n  path: ''\n", 'bad.yaml:2: journal.path: expected a non-empty string, got ""'),
     ("\n\npolicy: fastest\n", 'bad.yaml:3: policy: unknown policy "fastest" (expected one of: static, threshold, least_load, adaptive)'),
@@ -93,7 +100,7 @@ BAD_CONFIGS = [
     (
         "source: x\n",
         'bad.yaml:1: source: unknown key "source" (expected one of: hosts, models, routes, thresholds, policy,'
-        " timeouts, retry, admission, breaker, adaptive, affinity, classifier, journal, ui, load_generator, serve)",
+        " timeouts, retry, hedging, admission, breaker, adaptive, affinity, classifier, journal, ui, load_generator, serve)",
     ),
     ("- 1\n", "bad.yaml:1: expected a mapping of settings at the top level, got a list"),
     ("policy: [static\n", "bad.yaml:2: expected ',' or ']', but got '<stream end>' (while parsing a flow sequence)"),

@@ -469,11 +469,11 @@ def _check_references(settings: Settings, locations: Locations, file: str, incom
     for index, name in enumerate(host_names):
         if name in host_names[:index]:
             fail(f"hosts[{index}].name", f'duplicate host "{name}"')
-    for index, host in enumerate(settings.hosts):
-        if host.api == "ollama" and host.api_key_env is not None:
+    for index, configured in enumerate(settings.hosts):
+        if configured.api == "ollama" and configured.api_key_env is not None:
             fail(f"hosts[{index}].api_key_env", "applies to api: openai hosts only (Ollama takes no key)")
-        if host.api == "ollama" and host.telemetry not in (Telemetry.AUTO, Telemetry.NONE):
-            fail(f"hosts[{index}].telemetry", f"{host.telemetry.value} is not an Ollama server's; an Ollama host has auto or none")
+        if configured.api == "ollama" and configured.telemetry not in (Telemetry.AUTO, Telemetry.NONE):
+            fail(f"hosts[{index}].telemetry", f"{configured.telemetry.value} is not an Ollama server's; an Ollama host has auto or none")
     for index, model in enumerate(settings.models):
         if any(other.tier == model.tier for other in settings.models[:index]):
             fail(f"models[{index}].tier", f'duplicate tier "{model.tier}"')

@@ -125,6 +125,17 @@ class RetryBudget:
 
 
 @dataclass(frozen=True)
+class Hedging:
+    # Before its first token, a streamed request that is late against its endpoint's predicted p95
+    # time to first token (or `delay_s`, when set) is sent to the next-best endpoint too; the first
+    # first token wins and the other attempt is cancelled. A token bucket caps the extra requests.
+    enabled: bool = True  # where the console's live switch starts
+    ratio: float = 0.05  # hedges may add at most this share of requests (each request earns the bucket this much) ...
+    burst: int = 5  # ... and the bucket holds at most this many hedges
+    delay_s: float = 0.0  # 0: hedge after the endpoint's predicted p95 TTFT; else after this fixed delay
+
+
+@dataclass(frozen=True)
 class Admission:
     # Background requests (load, serve clients) waiting in the router for a slot; past this they
     # are shed at once with a 503, as Ollama's own queue does (OLLAMA_MAX_QUEUE, 512 by default).
@@ -251,6 +262,7 @@ class Settings:
     policy: PolicyName = DEFAULT_POLICY
     timeouts: Timeouts = Timeouts()
     retry: RetryBudget = RetryBudget()
+    hedging: Hedging = Hedging()
     admission: Admission = Admission()
     breaker: Breaker = Breaker()
     adaptive: Adaptive = Adaptive()

@@ -14,7 +14,7 @@ import pytest_asyncio
 from tests.backends.scripted_openai import Events, Hangup, ScriptedServer, Stall, Status, chunk
 from tests.llama_fleet import LlamaServers
 from zeta_console.backends.openai import OpenAIBackend
-from zeta_console.backends.types import BackendError, Delta, ErrorKind
+from zeta_console.backends.types import BackendError, Delta, ErrorKind, QueueSignals
 from zeta_console.settings import HostConfig, Timeouts
 
 COUNTING = "1, 2, 3, 4, 5, 6, 7, 8,"
@@ -87,7 +87,7 @@ async def test_a_real_server_reports_its_name_models_and_capabilities(llama_serv
     assert [model.model for model in await backend.loaded()] == ["coder"]
     facts = await backend.show("coder")
     assert facts.capabilities == frozenset() and facts.parameter_size == "135M"  # SmolLM2's template takes no tools
-    assert await backend.queue_signals() is None
+    assert await backend.queue_signals() == QueueSignals(server="llama.cpp", running=0, waiting=0, slots=1)  # its own gauges
 
 
 async def test_a_stream_does_no_io_until_its_first_delta_and_a_dead_port_is_unavailable() -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from zeta_console.benchmark.goals import calibration_verdicts
-from zeta_console.benchmark.report import calibration_table
+from zeta_console.benchmark.goals import calibration_verdicts, straggler_verdicts
+from zeta_console.benchmark.report import calibration_table, hedging_table
 from zeta_console.benchmark.results import Calibration, ContenderRun, Fate, RequestResult
 from zeta_console.benchmark.summary import calibration, summarize, traffic_shift
 from zeta_console.settings import Task
@@ -71,3 +73,23 @@ def test_bench_reports_calibration_per_contender_and_judges_adaptives() -> None:
     assert [v.met for v in verdicts] == [True, True]
     bad = run_of("adaptive", [predicted(i, 3.0, 1.0) for i in range(10)])  # 200 % off
     assert [v.met for v in calibration_verdicts([bad])] == [False, False]
+
+
+def test_straggler_goals_compare_hedging_on_and_off_and_count_broken_answers() -> None:
+    def run(name: str, ttfts: list[float], intact: list[bool], hedges: int | None) -> ContenderRun:
+        results = tuple(
+            dataclasses.replace(result(index, float(index), "coder@a"), ttft_s=ttft, answer_intact=ok)
+            for index, (ttft, ok) in enumerate(zip(ttfts, intact, strict=True))
+        )
+        return ContenderRun(name, "straggler", 10, 100, 10, None, results, hedges_sent=hedges, hedges_won=hedges and 1)
+
+    hedged = run("adaptive", [1.0] * 98 + [2.0] * 2, [True] * 100, 4)
+    plain = run("adaptive:no_hedge", [1.0] * 98 + [10.0] * 2, [True] * 99 + [False], None)
+    verdicts = {verdict.goal: verdict for verdict in straggler_verdicts([hedged, plain])}
+    assert verdicts["p99 TTFT >= 40% lower with hedging"].met  # 2.0 s against 10.0 s: 80 % lower
+    assert verdicts["extra requests <= 5%"].met and "4.0%" in verdicts["extra requests <= 5%"].measured
+    assert verdicts["adaptive: no duplicated or spliced answer"].met
+    assert not verdicts["adaptive:no_hedge: no duplicated or spliced answer"].met
+    assert summarize(plain.results, 100).broken_answers == 1
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in hedging_table([hedged, plain]).splitlines()[2:]]
+    assert rows == [["adaptive", "4", "1", "4.0%", "100", "0"], ["adaptive:no_hedge", "-", "-", "-", "100", "1"]]

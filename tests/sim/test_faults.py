@@ -75,6 +75,31 @@ async def test_stall_delays_the_first_token() -> None:
             await stream.aclose()
 
 
+async def test_stragglers_take_straggle_factor_times_as_long_to_prefill_and_the_answer_is_unchanged() -> None:
+    prompt = [{"role": "user", "content": "word " * 400}]  # ~400 tokens: 0.1 s of prefill at 4,000 tok/s
+    async with run_fleet(fleet_with(paced(CODER, prefill_tps=4000))) as fleet:
+        host = fleet.host("local")
+        async with ollama.AsyncClient(host=host.url) as client:
+            # keep_alive 0 unloads the model after each answer, and its prompt cache with it: every request prefills in full
+            normal = await client.chat(model=CODER.name, messages=prompt, options={"num_predict": 5}, keep_alive=0)
+            host.set_fault(CODER.name, Fault(straggle_rate=1.0, straggle_factor=5.0))
+            straggler = await client.chat(model=CODER.name, messages=prompt, options={"num_predict": 5}, keep_alive=0)
+            host.set_fault(CODER.name, Fault(straggle_rate=0.0))
+            again = await client.chat(model=CODER.name, messages=prompt, options={"num_predict": 5}, keep_alive=0)
+    assert (straggler.prompt_eval_duration or 0) > 3.5 * (normal.prompt_eval_duration or 0)
+    assert (again.prompt_eval_duration or 0) < 1.5 * (normal.prompt_eval_duration or 0)
+    assert straggler.message.content == normal.message.content == host.chat_answer(CODER.name, ["word " * 400], num_predict=5)
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [({"straggle_rate": 1.5}, "straggle_rate must be between 0 and 1"), ({"straggle_factor": 0.5}, "straggle_factor must be >= 1")],
+)
+def test_straggle_fields_are_checked(fields: dict[str, float], problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        Fault.from_mapping(fields)
+
+
 async def test_slow_factor_slows_decoding_and_shows_in_state() -> None:
     async with run_fleet(fleet_with(paced(CODER, decode_tps=500))) as fleet:
         host = fleet.host("local")

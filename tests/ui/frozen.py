@@ -23,6 +23,7 @@ from zeta_console.router.api import (
     EndpointSnapshot,
     EndpointStatus,
     EventListener,
+    HedgingSnapshot,
     HostResources,
     OperatorAction,
     Outcome,
@@ -57,6 +58,7 @@ def endpoint(tier: str, model: str, status: EndpointStatus, **changes: Any) -> E
         "load_s": 2.5, "successes": 120, "errors": 1, "error_rate": 0.008, "errors_by_kind": MappingProxyType({"busy": 1}),
         "resident": True, "size_bytes": int(5.2 * GB), "size_vram_bytes": int(5.2 * GB), "expires_at": T0 + 252,
         "ttft_history": wave(40, 0.3, 0.12, 0.0), "latency_history": wave(40, 2.5, 1.0, 1.0), "tps_history": wave(40, 40, 5, 0),
+        "server": "Ollama",
     }  # fmt: skip
     values.update(changes)
     return EndpointSnapshot(**values)
@@ -90,6 +92,7 @@ SNAPSHOT = RouterSnapshot(
     total_requests=461,
     hosts=MappingProxyType({"local": HostResources(cpu_percent=37.0, memory_percent=61.0)}),
     differs_from_config=frozenset({"thresholds.ttft_s", "pins.code"}),
+    hedging=HedgingSnapshot(enabled=True, sent=9, won=6, cancelled=9, denied=1, budget=2.4, ratio=0.05),
 )
 
 
@@ -228,6 +231,11 @@ class FrozenRouter:
 
     def restore(self, endpoint: str, source: str = "operator") -> OperatorAction:
         return self._endpoint("restore", endpoint, ejected=False)
+
+    def set_hedging(self, enabled: bool, source: str = "operator") -> OperatorAction:
+        assert self.state.hedging is not None
+        old, new = ("on" if flag else "off" for flag in (self.state.hedging.enabled, enabled))
+        return self._act("set_hedging", "hedging", old, new, hedging=dataclasses.replace(self.state.hedging, enabled=enabled))
 
     def revert_to_config(self, source: str = "operator") -> tuple[OperatorAction, ...]:
         self.state = SNAPSHOT

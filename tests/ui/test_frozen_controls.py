@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import Button, DataTable, Input, Label, Select, Static
+from textual.widgets import Button, Checkbox, DataTable, Input, Label, Select, Static
 
 from tests.ui.conftest import settle
 from tests.ui.frozen import SNAPSHOT, FrozenRouter, frozen_app
@@ -188,6 +188,30 @@ async def test_controls_apply_policy_threshold_pin_and_drain() -> None:
         assert screen.query_one("#policy", Select).value == "static"
 
 
+async def test_the_hedging_switch_applies_shows_its_counts_and_follows_the_palette() -> None:
+    app = frozen_app()
+    router = router_of(app)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("f2")
+        screen = app.screen
+        assert isinstance(screen, ControlsScreen)
+        switch = screen.query_one("#hedging", Checkbox)
+        assert switch.value
+        assert str(screen.query_one("#hedging-note", Static).content) == (
+            "9 sent, 6 won, 9 cancelled, 1 denied; budget 2.4, ≤ 5% extra"
+        )
+        switch.value = False
+        await settle(pilot, lambda: router.state.hedging is not None and not router.state.hedging.enabled, message="hedging off")
+        assert [(a.action, a.old, a.new) for a in router.actions] == [("set_hedging", "on", "off")]
+        from zeta_console.ui.commands import ConsoleCommands
+
+        titles = [title for title, _, _ in ConsoleCommands(app.screen).entries()]
+        assert "hedging: switch on" in titles and "hedging: switch off" not in titles
+        router.controls.set_hedging(True)  # elsewhere (the palette): the open screen follows
+        screen.refresh_view()
+        assert switch.value and len(router.actions) == 2
+
+
 async def test_thresholds_start_in_the_global_scope() -> None:
     app = frozen_app()
     async with app.run_test(size=(80, 24)) as pilot:
@@ -207,12 +231,15 @@ def test_scope_note_names_tiers_that_keep_their_own_thresholds() -> None:
 def test_settings_changes_are_overrides_keys_and_leave_runtime_state_out() -> None:
     snapshot = dataclasses.replace(
         SNAPSHOT,
-        differs_from_config=frozenset({"policy", "thresholds.ttft_s", "coder.thresholds.queue", "pins.code", "drained.coder@local"}),
+        differs_from_config=frozenset(
+            {"policy", "thresholds.ttft_s", "coder.thresholds.queue", "pins.code", "drained.coder@local", "hedging.enabled"}
+        ),
     )
     assert settings_changes(snapshot, lambda tier: Thresholds(queue=9)) == {
         "policy": "adaptive",
         "thresholds.ttft_s": 1.0,
         "models.coder.thresholds.queue": 9,
+        "hedging.enabled": True,
     }
 
 

@@ -9,7 +9,7 @@ from dataclasses import replace
 import ollama
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Button, Input, Label, OptionList, Select, Static
+from textual.widgets import Button, Checkbox, Input, Label, OptionList, Select, Static
 
 from tests.policy_fixtures import registered_policy
 from tests.ui.conftest import settle
@@ -115,6 +115,21 @@ async def test_pin_from_the_controls_is_obeyed() -> None:
         assert entry.decision.pins.get("simple") == "reasoner"
         assert any(e.action is not None and e.action.action == "pin" for e in app.events)
         assert "pins" in str(app.screen.query_one("#summary", Static).content)
+
+
+async def test_hedging_switch_from_the_controls_reaches_the_router_and_the_log() -> None:
+    async with live_console() as (app, pilot):
+        router = app.session.router
+        assert router.snapshot().hedging is not None and router.snapshot().hedging.enabled  # type: ignore[union-attr]  # checked first
+        await pilot.press("f2")
+        app.screen.query_one("#hedging", Checkbox).value = False
+        await settle(pilot, lambda: not router.snapshot().hedging.enabled, message="hedging off")  # type: ignore[union-attr]  # as above
+        await settle(
+            pilot,
+            lambda: any(e.action is not None and (e.action.action, e.action.new) == ("set_hedging", "off") for e in app.events),
+            message="the operator action in the log",
+        )
+        assert "hedging.enabled" in router.snapshot().differs_from_config
 
 
 async def test_threshold_change_reroutes() -> None:

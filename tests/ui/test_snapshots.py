@@ -12,6 +12,7 @@ from textual.widgets import Input
 
 from tests.ui.conftest import settle
 from tests.ui.frozen import SNAPSHOT, T0, FrozenRouter, events, frozen_app
+from zeta_console.backends.types import QueueSignals
 from zeta_console.router.api import EndpointStatus
 from zeta_console.ui.session import Serving
 
@@ -74,6 +75,25 @@ def test_banner_when_no_ollama_answers(snap_compare: Compare, monkeypatch: pytes
     )
     router.state = dataclasses.replace(SNAPSHOT, endpoints=down)
     assert snap_compare(app, terminal_size=(120, 40))
+
+
+def test_cards_of_openai_compatible_servers_show_their_kind_and_their_own_queue(snap_compare: Compare) -> None:
+    """llama.cpp with one slot taken and two requests deferred, vLLM (no slot count, KV use), a
+    server whose gauges could not be read, and one with none (LM Studio: the card says OpenAI)."""
+    app = frozen_app(simulated=False)
+    router = app.session.router
+    assert isinstance(router, FrozenRouter)
+    coder, embedder, reasoner = SNAPSHOT.endpoints
+    real = (
+        dataclasses.replace(coder, id="coder@gpu1", host="gpu1", server="llama.cpp", resident=True, expires_at=None, size_vram_bytes=None,
+                            server_signals=QueueSignals(server="llama.cpp", running=1, waiting=2, slots=1)),
+        dataclasses.replace(coder, id="coder@gpu2", host="gpu2", server="vLLM",
+                            server_signals=QueueSignals(server="vLLM", running=5, waiting=0, kv_cache_usage=0.62)),
+        dataclasses.replace(reasoner, host="gpu3", server="SGLang", server_signals=QueueSignals(server="SGLang")),
+        dataclasses.replace(embedder, host="studio", server="OpenAI", resident=None),
+    )  # fmt: skip
+    router.state = dataclasses.replace(SNAPSHOT, endpoints=real)
+    assert snap_compare(app, terminal_size=(160, 40))
 
 
 # Every theme the console offers (its own, Textual's built-ins: F8 and the palette's "Change theme"

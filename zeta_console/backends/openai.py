@@ -25,6 +25,7 @@ import httpx2
 import openai
 from openai import AsyncOpenAI, AsyncStream
 
+from zeta_console.backends import telemetry
 from zeta_console.backends.clients import PerLoop, causes, describe_transport_error
 from zeta_console.backends.types import (
     BackendError,
@@ -45,7 +46,7 @@ from zeta_console.settings import HostConfig, Timeouts
 PLACEHOLDER_KEY = "no-key"  # the client refuses an empty key; servers without auth ignore it
 MODELS_FRESH_S = 1.0  # one health round reads /v1/models once for version(), loaded() and installed()
 # /v1/models `owned_by` -> the server's name (backends-api.md §3-§6); anything else is "openai-compatible"
-SERVER_NAMES: Mapping[str, str] = {"llamacpp": "llama.cpp", "vllm": "vLLM", "sglang": "SGLang", "library": "Ollama /v1"}
+SERVER_NAMES: Mapping[str, str] = {**telemetry.LABELS, "library": "Ollama /v1"}
 # Ollama options with an OpenAI request field of the same meaning; the rest (num_ctx, num_gpu, ...)
 # are load-time settings of Ollama's runner and have no per-request equivalent.
 OPTION_FIELDS: Mapping[str, str] = {
@@ -319,6 +320,7 @@ class OpenAIBackend:
             lambda: AsyncOpenAI(base_url=f"{self.url}/v1", api_key=key or PLACEHOLDER_KEY, timeout=timeout, max_retries=0)
         )
         self._models: tuple[float, Mapping[str, Any]] | None = None  # (monotonic time read, /v1/models reply)
+        self._telemetry = telemetry.ServerTelemetry(self.url, host.telemetry, api_key=key or None)
 
     def _client(self) -> AsyncOpenAI:
         return self._clients.get()
@@ -327,6 +329,7 @@ class OpenAIBackend:
         client = self._clients.pop()
         if client is not None:
             await client.close()
+        await self._telemetry.aclose()
 
     # -- inference -----------------------------------------------------------------------------
 
@@ -490,7 +493,8 @@ class OpenAIBackend:
         return f"set the tier's model to an id the server lists, or serve {model} there"
 
     async def queue_signals(self) -> QueueSignals | None:
-        return None
+        """The server's own load gauges (`telemetry.ServerTelemetry`: llama.cpp, vLLM, SGLang); None when it has none."""
+        return await self._telemetry.read()
 
 
 def _meta(entry: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -150,9 +150,18 @@ class ModelFacts:
 @dataclass(frozen=True, slots=True)
 class QueueSignals:
     """The host's own view of its load, where it has one (backends-api.md §8): llama.cpp's
-    /slots and /metrics, vLLM's and SGLang's /metrics. Ollama has none."""
+    /slots and /metrics, vLLM's and SGLang's /metrics. Ollama has none.
 
+    A field is None when the server did not say (a failed or malformed scrape leaves the
+    fields it could not read None: unknown, never zero)."""
+
+    server: str | None = None  # what answered, as shown to people: "llama.cpp", "vLLM", "SGLang"
     running: int | None = None  # requests being processed
     waiting: int | None = None  # requests queued or deferred
     slots: int | None = None  # how many it runs at once
     kv_cache_usage: float | None = None  # 0..1
+
+    @property
+    def known(self) -> bool:
+        """The server said how many requests it is running (the figure the router combines with its own)."""
+        return self.running is not None

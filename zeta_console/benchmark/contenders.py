@@ -18,21 +18,23 @@ from zeta_console.benchmark.runner import Contender, replay
 from zeta_console.benchmark.scenarios import FaultEvent, Scenario
 from zeta_console.benchmark.settings_scale import scaled_settings
 from zeta_console.benchmark.trace import TraceRequest
-from zeta_console.benchmark.zeta_driver import ZetaContender
+from zeta_console.benchmark.zeta_driver import ExpectedAnswer, ZetaContender
 from zeta_console.composition import build_router
 from zeta_console.router.policies import make_policy, policy_names
 from zeta_console.router.router import HEALTH_POLL_S
 from zeta_console.settings import Admission, HostConfig, Settings, Task
 from zeta_console.sim import Fault, FleetSpec, HostSpec, SimFleet, default_fleet_spec, run_fleet
 
+NO_HEDGE = ":no_hedge"  # a Zeta contender with hedging switched off, e.g. "adaptive:no_hedge"
 DRAIN_FACTOR = 1.0  # after the last arrival, wait up to this many scenario durations for answers
 MIN_HEALTH_POLL_S = 0.05
 
 
 def known_contenders() -> tuple[str, ...]:
     """Every registered policy (read when asked, so a policy registered at import is one), the
-    bench-only baselines and the LiteLLM strategies."""
-    return (*policy_names(), *BASELINES, *LITELLM_CONTENDERS)
+    bench-only baselines, each of them with hedging off too, and the LiteLLM strategies."""
+    zeta = (*policy_names(), *BASELINES)
+    return (*zeta, *(f"{name}{NO_HEDGE}" for name in zeta), *LITELLM_CONTENDERS)
 
 
 def fleet_spec(scenario: Scenario, time_scale: float) -> FleetSpec:
@@ -121,15 +123,32 @@ async def run_contender(name: str, scenario: Scenario, trace: Sequence[TraceRequ
         if name in LITELLM_CONTENDERS:
             urls = {host.name: host.url for host in settings.hosts}
             return await _replay(LiteLLMContender(name, settings, urls), fleet, settings, scenario, trace, time_scale, preferred)
-        baseline = baseline_factories(FleetTruth(fleet)).get(name)
+        policy = name.removesuffix(NO_HEDGE)
+        settings = replace(settings, hedging=replace(settings.hedging, enabled=not name.endswith(NO_HEDGE)))
+        baseline = baseline_factories(FleetTruth(fleet)).get(policy)
         router = build_router(
             settings,
-            policy_factory=lambda _configured, current: baseline(current) if baseline else make_policy(name, current),
+            policy_factory=lambda _configured, current: baseline(current) if baseline else make_policy(policy, current),
             health_poll_s=max(MIN_HEALTH_POLL_S, HEALTH_POLL_S / time_scale),
             time_scale=time_scale,
         )
         async with router:
-            return await _replay(ZetaContender(name, router), fleet, settings, scenario, trace, time_scale, preferred)
+            contender = ZetaContender(name, router, expected_answers(fleet, settings))
+            run = await _replay(contender, fleet, settings, scenario, trace, time_scale, preferred)
+            hedging = router.snapshot().hedging
+            if hedging is None or not settings.hedging.enabled:
+                return run
+            return replace(run, hedges_sent=hedging.sent, hedges_won=hedging.won)
+
+
+def expected_answers(fleet: SimFleet, settings: Settings) -> ExpectedAnswer:
+    """What each endpoint's host answers a chat: the reference the caller's bytes are checked against."""
+
+    def expected(endpoint: str, contents: list[str], num_predict: int) -> str:
+        tier, _, host = endpoint.partition("@")
+        return fleet.host(host).chat_answer(settings.model(tier).model, contents, num_predict=num_predict)
+
+    return expected
 
 
 async def _replay(

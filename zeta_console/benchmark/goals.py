@@ -1,4 +1,4 @@
-"""Issue 6's goals, checked against a scenario's runs and printed as plain verdicts."""
+"""Issue 6's and issue 15's goals, checked against a scenario's runs and printed as plain verdicts."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ MAX_REQUESTS_TO_MOVE_OFF = 5
 MIN_ON_CACHE_HOST = 0.9  # conversations: share of later turns served by the host caching them
 MAX_BUSIEST_OVER_MEAN = 1.25
 TTFT_P90_GAIN = 3.0  # conversations: adaptive's p90 TTFT at least this many times better than the load balancers'
+HEDGE_P99_CUT = 0.40  # straggler: p99 TTFT at least this much lower with hedging than without
+MAX_HEDGE_SHARE = 0.05  # ... for at most this share of extra requests
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,44 @@ def slowdown_verdicts(runs: Sequence[ContenderRun], scenario: Scenario) -> list[
     return verdicts
 
 
+def straggler_verdicts(runs: Sequence[ContenderRun]) -> list[Verdict]:
+    """Hedging against a straggler: adaptive with hedging against `adaptive:no_hedge`, plus every
+    contender's answers checked byte for byte."""
+    by_name = {run.contender: run for run in runs}
+    hedged, plain = by_name.get(ADAPTIVE), by_name.get(f"{ADAPTIVE}:no_hedge")
+    verdicts = []
+    if hedged is None or plain is None:
+        verdicts.append(Verdict(f"p99 TTFT >= {HEDGE_P99_CUT:.0%} lower with hedging", None, "needs adaptive and adaptive:no_hedge"))
+    else:
+        ours, theirs = (summaries_by_task(run)[ALL_TASKS].ttft_p99_s for run in (hedged, plain))
+        cut = 1 - ours / theirs if ours is not None and theirs else None
+        verdicts.append(
+            Verdict(
+                f"p99 TTFT >= {HEDGE_P99_CUT:.0%} lower with hedging",
+                None if cut is None else cut >= HEDGE_P99_CUT,
+                f"adaptive {ours or 0:.2f} s vs without hedging {theirs or 0:.2f} s: {cut or 0:.0%} lower",
+            )
+        )
+    if hedged is not None and hedged.hedges_sent is not None:
+        share = hedged.hedges_sent / len(hedged.results) if hedged.results else 0.0
+        verdicts.append(
+            Verdict(
+                f"extra requests <= {MAX_HEDGE_SHARE:.0%}",
+                share <= MAX_HEDGE_SHARE,
+                f"{counted(hedged.hedges_sent, 'hedge')} ({hedged.hedges_won} won) "
+                f"for {counted(len(hedged.results), 'request')}: {share:.1%}",
+            )
+        )
+    for run in runs:
+        checked = [result for result in run.results if result.answer_intact is not None]
+        if checked:
+            broken = sum(result.answer_intact is False for result in checked)
+            verdicts.append(
+                Verdict(f"{run.contender}: no duplicated or spliced answer", broken == 0, f"{broken} of {len(checked)} answers checked")
+            )
+    return verdicts
+
+
 def _count(value: int | None) -> str:
     return "never" if value is None else str(value)
 
@@ -176,6 +216,8 @@ def verdicts_for(scenario: Scenario, runs: Sequence[ContenderRun]) -> list[Verdi
         verdicts += failure_verdicts(runs)
     if scenario.name == "slowdown":
         verdicts += slowdown_verdicts(runs, scenario)
+    if scenario.name == "straggler":
+        verdicts += straggler_verdicts(runs)
     if scenario.name in COMPLETION_SCENARIOS:
         verdicts += completion_verdicts(runs)
     if scenario.name in CALIBRATION_SCENARIOS:

@@ -111,6 +111,25 @@ def conversation_table(runs: Sequence[ContenderRun], hosts: Sequence[str]) -> st
     return format_table(header, rows)
 
 
+def hedging_table(runs: Sequence[ContenderRun]) -> str:
+    """Per contender: hedges sent and won, the extra requests they made (share of the trace), and the
+    answers checked byte for byte against one host's whole answer, with how many were duplicated or spliced."""
+    header = ["contender", "hedges sent", "won", "extra requests", "answers checked", "duplicated or spliced"]
+    rows = []
+    for run in runs:
+        checked = [result for result in run.results if result.answer_intact is not None]
+        extra = run.hedges_sent / len(run.results) if run.hedges_sent is not None and run.results else None
+        rows.append([
+            run.contender,
+            _cell(run.hedges_sent, "hedges"),
+            _cell(run.hedges_won, "hedges"),
+            "-" if extra is None else f"{extra:.1%}",
+            str(len(checked)) if checked else "-",
+            str(sum(result.answer_intact is False for result in checked)) if checked else "-",
+        ])
+    return format_table(header, rows)
+
+
 def p95_chart(runs: Sequence[ContenderRun], width: int = 90, height: int = 22) -> str:
     """p95 TTFT per arrival window, one ASCII marker per contender (readable without colour), log y."""
     plotext.clear_figure()
@@ -130,7 +149,7 @@ def p95_chart(runs: Sequence[ContenderRun], width: int = 90, height: int = 22) -
 def render_text(runs: Sequence[ContenderRun], extra_sections: Sequence[str] = ()) -> str:
     scenario = runs[0].scenario if runs else "?"
     chart = f"```text\n{p95_chart(runs)}\n```"  # fenced: the output pastes into Markdown as it is
-    parts = [f"## {scenario}: all contenders (latencies in scenario seconds)", comparison_table(runs), chart]
+    parts = [f"## {scenario}: all contenders (latencies in scenario seconds)", comparison_table(runs), hedging_table(runs), chart]
     calibrated = calibration_table(runs)
     if calibrated:
         parts.insert(2, calibrated)
@@ -149,6 +168,8 @@ def run_to_json(run: ContenderRun) -> dict[str, Any]:
         "duration_s": run.duration_s,
         "wall_s": run.wall_s,
         "loop_lag_p99_ms": run.loop_lag_p99_ms,
+        "hedges_sent": run.hedges_sent,
+        "hedges_won": run.hedges_won,
         "summary": {task: dataclasses.asdict(summary) for task, summary in summaries_by_task(run).items()},
         "calibration": dataclasses.asdict(calibration(run.results)),
         "p95_ttft_over_time": [{"at_s": at, "p95_s": p95} for at, p95 in ttft_p95_over_time(run)],

@@ -52,6 +52,7 @@ class RequestResult:
     calibration: Calibration | None = None  # predicted and actual times (Zeta's contenders only)
     conversation: int | None = None  # the chat this request is a turn of
     turn: int = 0
+    answer_intact: bool | None = None  # the caller's text is exactly one host's whole answer (None: not checked)
 
     @property
     def tier(self) -> str | None:
@@ -71,3 +72,5 @@ class ContenderRun:
     wall_s: float  # how long the replay took
     loop_lag_p99_ms: float | None  # event-loop lag of the harness itself: high values void the run
     results: tuple[RequestResult, ...]
+    hedges_sent: int | None = None  # None: the contender does not hedge
+    hedges_won: int | None = None

@@ -38,6 +38,7 @@ class Served:
     error: str | None = None
     calibration: Calibration | None = None  # the router's prediction for the endpoint it chose, and what it measured
     reply: str = ""  # the answer's text (a conversation sends it back in its next turn)
+    answer_intact: bool | None = None  # None: not checked
 
 
 Message = Mapping[str, str]
@@ -151,4 +152,5 @@ def _to_scenario_time(request: TraceRequest, served: Served, time_scale: float, 
         calibration=served.calibration.scaled(time_scale) if served.calibration else None,
         conversation=request.conversation,
         turn=request.turn,
+        answer_intact=served.answer_intact,
     )

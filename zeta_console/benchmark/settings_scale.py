@@ -33,6 +33,7 @@ def scaled_settings(settings: Settings, time_scale: float) -> Settings:
         ),
         breaker=replace(breaker, base_ejection_s=breaker.base_ejection_s / time_scale, max_ejection_s=breaker.max_ejection_s / time_scale),
         retry=replace(settings.retry, min_per_s=settings.retry.min_per_s * time_scale),
+        hedging=replace(settings.hedging, delay_s=settings.hedging.delay_s / time_scale),
         admission=replace(settings.admission, patience_s=settings.admission.patience_s / time_scale),
         adaptive=replace(
             settings.adaptive,

@@ -29,6 +29,7 @@ class Summary:
     fallbacks: int  # pre-first-token failovers taken
     recovered: int  # requests answered after at least one failover
     unrecovered_pre_token: int  # requests that failed without ever producing a token
+    broken_answers: int  # answered, but the text was not exactly one whole answer (duplicated or spliced)
 
 
 def summarize(results: Sequence[RequestResult], makespan_s: float) -> Summary:
@@ -51,6 +52,7 @@ def summarize(results: Sequence[RequestResult], makespan_s: float) -> Summary:
         fallbacks=sum(result.fallbacks for result in results),
         recovered=sum(result.fate is Fate.OK and result.fallbacks > 0 for result in results),
         unrecovered_pre_token=sum(result.fate is Fate.FAILED and not result.failed_after_first_token for result in results),
+        broken_answers=sum(result.answer_intact is False for result in results),
     )
 
 

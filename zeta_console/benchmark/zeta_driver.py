@@ -7,7 +7,7 @@ router's own account: endpoint, fallbacks, error kind) can be matched to what th
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from zeta_console.benchmark.results import Calibration, Fate
 from zeta_console.benchmark.runner import Message, Served
@@ -19,11 +19,17 @@ from zeta_console.settings import Task
 
 CLIENT_PREFIX = "bench:"
 
+# (endpoint id, message contents, num_predict) -> the whole answer that endpoint's host gives
+ExpectedAnswer = Callable[[str, list[str], int], str]
+
 
 class ZetaContender:
-    def __init__(self, name: str, router: ZetaDynamicRouter) -> None:
+    def __init__(self, name: str, router: ZetaDynamicRouter, expected: ExpectedAnswer | None = None) -> None:
+        """With `expected`, every streamed answer is checked byte for byte: the caller's text must be
+        exactly the serving host's whole answer (nothing duplicated, nothing spliced from another)."""
         self.name = name
         self._router = router
+        self._expected = expected
         self._records: dict[str, RequestRecord] = {}
         router.subscribe(self._on_event)
 
@@ -55,10 +61,15 @@ class ZetaContender:
         except Exception:  # noqa: BLE001 - the router's record says what went wrong
             pass
         total_s = time.perf_counter() - started
-        return self._served(self._records.pop(client, None), first_token_s, total_s, "".join(reply))
+        record = self._records.pop(client, None)
+        text = "".join(reply)
+        intact = None
+        if self._expected is not None and request.task is not Task.EMBEDDING and record is not None and record.endpoint:
+            intact = text == self._expected(record.endpoint, [message["content"] for message in messages], request.output_tokens)
+        return self._served(record, first_token_s, total_s, text, intact)
 
     @staticmethod
-    def _served(record: RequestRecord | None, first_token_s: float | None, total_s: float, reply: str) -> Served:
+    def _served(record: RequestRecord | None, first_token_s: float | None, total_s: float, reply: str, intact: bool | None) -> Served:
         if record is None:
             return Served(Fate.LOST, error="the router emitted no record")
         fallbacks = len(record.decision.fallbacks)
@@ -67,7 +78,9 @@ class ZetaContender:
         if prediction is not None:
             calibration = Calibration(prediction.ttft_s, prediction.completion_s, record.actual_ttft_s, record.actual_completion_s)
         if record.outcome is Outcome.OK:
-            return Served(Fate.OK, record.endpoint, first_token_s, total_s, fallbacks, reply=reply, calibration=calibration)
+            return Served(
+                Fate.OK, record.endpoint, first_token_s, total_s, fallbacks, reply=reply, answer_intact=intact, calibration=calibration
+            )
         return Served(
             Fate.FAILED,
             record.endpoint,

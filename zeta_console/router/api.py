@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
-from zeta_console.backends.types import Delta, Embeddings
+from zeta_console.backends.types import Delta, Embeddings, QueueSignals
 from zeta_console.backends.types import ErrorKind as ErrorKind  # records carry the backend's kind; importers may take it from here
 from zeta_console.settings import PolicyName, Task, Thresholds
 
@@ -130,8 +130,8 @@ class RequestRecord:
 @dataclass(frozen=True)
 class OperatorAction:
     at: float
-    action: str  # "set_policy", "set_threshold", "pin", "unpin", "drain", "undrain", "eject", "restore"
-    target: str  # e.g. "thresholds.ttft_s", "reasoner", "coder@local", "complex_reasoning"
+    action: str  # "set_policy", "set_threshold", "pin", "unpin", "drain", "undrain", "eject", "restore", "set_hedging"
+    target: str  # e.g. "thresholds.ttft_s", "reasoner", "coder@local", "complex_reasoning", "hedging"
     old: str
     new: str
     source: str = "operator"  # "console", "serve", "api", "config"
@@ -182,6 +182,23 @@ class EndpointSnapshot:
     ttft_history: tuple[float, ...]  # bounded, oldest first, for sparklines
     latency_history: tuple[float, ...]
     tps_history: tuple[float, ...]
+    server: str = ""  # what the host runs, as people call it: "Ollama", "llama.cpp", "vLLM", "SGLang", "OpenAI"
+    # The server's own gauges as last read, while recent (None: it has none, or the reading is stale);
+    # figures it did not give, or a read that failed, are None.
+    server_signals: QueueSignals | None = None
+
+
+@dataclass(frozen=True)
+class HedgingSnapshot:
+    """Hedging before the first token: the live switch, what it did since the router started, its budget."""
+
+    enabled: bool
+    sent: int  # hedges sent
+    won: int  # ... whose first token came first
+    cancelled: int  # attempts cancelled because the other attempt answered first
+    denied: int  # late first tokens left unhedged: the budget was spent
+    budget: float  # hedges the token bucket allows now
+    ratio: float  # the share of requests hedges may add
 
 
 @dataclass(frozen=True)
@@ -198,6 +215,7 @@ class RouterSnapshot:
     hosts: Mapping[str, HostResources]
     differs_from_config: frozenset[str]  # setting names the operator changed, e.g. {"policy", "thresholds.ttft_s"}
     installed: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # host -> models it has pulled (/api/tags), where known
+    hedging: HedgingSnapshot | None = None
 
 
 @dataclass(frozen=True)
@@ -223,6 +241,7 @@ class RouterControls(Protocol):
     def undrain(self, endpoint: str, source: str = "operator") -> OperatorAction: ...
     def eject(self, endpoint: str, source: str = "operator") -> OperatorAction: ...
     def restore(self, endpoint: str, source: str = "operator") -> OperatorAction: ...
+    def set_hedging(self, enabled: bool, source: str = "operator") -> OperatorAction: ...  # the live switch
     def revert_to_config(self, source: str = "operator") -> tuple[OperatorAction, ...]: ...
     def differs_from_config(self) -> frozenset[str]: ...
     def thresholds_for(self, tier: str) -> Thresholds: ...  # effective: config, then the operator's changes

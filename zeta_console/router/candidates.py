@@ -41,6 +41,12 @@ class EndpointState:
     latency_ewma_s: float | None = None  # peak-EWMA of total latency: the expected service time of a queued request
     status_reason: str = ""  # why the status is what it is (a MISSING endpoint's exclusion names it)
     ttft_overhead_s: float | None = None  # the host's recent median of TTFT beyond load, prefill and the first step
+    # The server's own counts (its gauges, plus what this router sent there since they were read) and the
+    # slots it runs, when it has gauges and they are fresh; None: it has none (Ollama) or they are unknown
+    # or stale, and policies count this router's own `in_flight` against `slots`.
+    server_running: int | None = None
+    server_waiting: int | None = None
+    server_slots: int | None = None
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ class ControlState:
     tier_thresholds: dict[str, dict[str, Any]] = field(default_factory=dict)  # tier -> name -> value (operator overrides)
     pins: dict[str, str] = field(default_factory=dict)  # task value or "*" -> tier
     drained: set[str] = field(default_factory=set)
+    hedging: bool = True  # hedge late first tokens (the live switch)
 
 
 class OperatorControls:
@@ -50,7 +51,7 @@ class OperatorControls:
     ) -> None:
         """`sole_server_of(endpoint)`: a task whose route has no usable endpoint but this one (it may not be ejected)."""
         self.settings = settings
-        self.state = ControlState(policy=settings.policy, thresholds=settings.thresholds)
+        self.state = ControlState(policy=settings.policy, thresholds=settings.thresholds, hedging=settings.hedging.enabled)
         self.breakers = breakers
         self.endpoint_ids = tuple(endpoint_ids)
         self._policy_factory = policy_factory
@@ -158,6 +159,11 @@ class OperatorControls:
         self.breakers.restore(endpoint)
         return self._record("restore", endpoint, "ejected" if old else "in", "in", source)
 
+    def set_hedging(self, enabled: bool, source: str = "operator") -> OperatorAction:
+        """Switch hedging before the first token on or off; races under way finish as they started."""
+        old, self.state.hedging = self.state.hedging, bool(enabled)
+        return self._record("set_hedging", "hedging", _on_off(old), _on_off(self.state.hedging), source)
+
     def differs_from_config(self) -> frozenset[str]:
         changed: set[str] = set()
         if self.state.policy != self.settings.policy:
@@ -168,6 +174,8 @@ class OperatorControls:
         changed.update(f"pins.{task}" for task in self.state.pins)
         changed.update(f"drained.{endpoint}" for endpoint in self.state.drained)
         changed.update(f"ejected.{endpoint}" for endpoint in self.endpoint_ids if self.breakers.state(endpoint).manual)
+        if self.state.hedging != self.settings.hedging.enabled:
+            changed.add("hedging.enabled")
         return frozenset(changed)
 
     def revert_to_config(self, source: str = "operator") -> tuple[OperatorAction, ...]:
@@ -188,4 +196,10 @@ class OperatorControls:
         actions.extend(self.unpin(task, source) for task in list(self.state.pins))
         actions.extend(self.undrain(endpoint, source) for endpoint in sorted(self.state.drained))
         actions.extend(self.restore(endpoint, source) for endpoint in self.endpoint_ids if self.breakers.state(endpoint).manual)
+        if self.state.hedging != self.settings.hedging.enabled:
+            actions.append(self.set_hedging(self.settings.hedging.enabled, source))
         return tuple(actions)
+
+
+def _on_off(enabled: bool) -> str:
+    return "on" if enabled else "off"

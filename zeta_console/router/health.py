@@ -5,8 +5,9 @@ failure). An ejected endpoint sits out `base x times ejected` seconds (capped), 
 request is let through as the half-open probe and decides its return. The last capable
 endpoint of a route is never ejected: the router answers that question (`may_eject`).
 The poll loop (`/api/version`, `/api/ps`, `/api/tags`, host CPU/RAM/GPU) confirms reachability,
-residency and which models each host has installed; it re-arms itself after each round, so
-rounds never overlap.
+residency and which models each host has installed, and reads the server's own load gauges where
+it has them (`queue_signals`: llama.cpp, vLLM, SGLang; a failed read is unknown, not idle); it
+re-arms itself after each round, so rounds never overlap.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from urllib.parse import urlsplit
 import psutil
 
 from zeta_console.backends.registry import Backends
-from zeta_console.backends.types import BackendError, ResidentModel
+from zeta_console.backends.types import BackendError, QueueSignals, ResidentModel
 from zeta_console.ollama_api.names import canonical_name
 from zeta_console.router.api import ErrorKind, HostResources
 from zeta_console.settings import Breaker
@@ -139,6 +140,16 @@ class HostState:
     probed_at: float | None = None  # monotonic
     # /api/tags of the last round, canonical name -> name as reported; None = unknown (not read, or unreadable)
     installed: Mapping[str, str] | None = None
+    # The server's own gauges at `signals_at` (monotonic), when this router had `own_at_signals` requests
+    # in flight there; None = it has none. A failed read leaves them unknown (`QueueSignals.known` False).
+    signals: QueueSignals | None = None
+    signals_at: float | None = None
+    own_at_signals: int = 0
+
+
+def _unknown(last: QueueSignals | None) -> QueueSignals | None:
+    """Gauges that could not be read: unknown figures from the same kind of server (None if it has none)."""
+    return None if last is None else QueueSignals(server=last.server)
 
 
 # Cached: the health checks of every decision match each endpoint's configured model name.
@@ -152,8 +163,18 @@ def is_local(url: str) -> bool:
 class HealthMonitor:
     """Polls every host; round after round, never two at once."""
 
-    def __init__(self, backends: Backends, host_urls: Mapping[str, str], interval_s: float, on_round: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        backends: Backends,
+        host_urls: Mapping[str, str],
+        interval_s: float,
+        on_round: Callable[[], None],
+        own_in_flight: Callable[[str], int] = lambda host: 0,
+    ) -> None:
+        """`own_in_flight(host)`: this router's requests in flight on a host, noted with each reading of
+        its gauges so that readers can add what the router sent since (the gauges lag by a round)."""
         self._backends = backends
+        self._own_in_flight = own_in_flight
         self._local = {name for name, url in host_urls.items() if is_local(url)}
         self.interval_s = interval_s
         self._on_round = on_round
@@ -161,6 +182,11 @@ class HealthMonitor:
         self._task: asyncio.Task[None] | None = None
         self._gpu = shutil.which("nvidia-smi")
         self._refreshing: dict[str, asyncio.Task[None]] = {}
+
+    @property
+    def signals_fresh_s(self) -> float:
+        """How long a reading of a server's gauges stands for its load: three rounds (and a probe's timeout)."""
+        return 3 * self.interval_s + PROBE_TIMEOUT_S
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="zeta-health")
@@ -218,13 +244,30 @@ class HealthMonitor:
             host.reason = error.message if isinstance(error, BackendError) else "health probe timed out"
             host.resident = {}
             host.installed = None
+            self._note_signals(name, _unknown(host.signals))
         else:
             host.reachable = True
             host.reason = host.version
             host.resident = {row.model: row for row in rows}
             if read_installed:
                 host.installed = await self._read_installed(name)
+            self._note_signals(name, await self._read_signals(name))
         host.probed_at = time.monotonic()
+
+    async def _read_signals(self, name: str) -> QueueSignals | None:
+        """The server's own gauges; a read that fails or hangs is unknown (never idle)."""
+        try:
+            async with asyncio.timeout(PROBE_TIMEOUT_S):
+                return await self._backends[name].queue_signals()
+        except (BackendError, TimeoutError) as error:
+            log.debug("cannot read the load gauges of %s: %s", name, error)
+            return _unknown(self.hosts[name].signals)
+
+    def _note_signals(self, name: str, signals: QueueSignals | None) -> None:
+        host = self.hosts[name]
+        host.signals = signals
+        host.signals_at = time.monotonic()
+        host.own_at_signals = self._own_in_flight(name)
 
     async def _read_installed(self, name: str) -> Mapping[str, str] | None:
         """The host's /api/tags; None when it cannot be read (then no model counts as missing)."""
@@ -240,6 +283,11 @@ class HealthMonitor:
         """Whether `host` has `model` pulled, matched as Ollama matches names; None = unknown."""
         installed = self.hosts[host].installed
         return None if installed is None else canonical(model) in installed
+
+    def server_kind(self, host: str) -> str:
+        """What the host runs, as people call it: what its gauges name ("llama.cpp"), else its kind ("Ollama")."""
+        signals = self.hosts[host].signals
+        return signals.server if signals is not None and signals.server else self._backends.label(host)
 
     def missing_reason(self, host: str, model: str) -> str:
         """The advice for a configured model the host does not have."""

@@ -25,6 +25,7 @@ from zeta_console.router.endpoint import Endpoint, configured_endpoints
 from zeta_console.router.events import Listeners
 from zeta_console.router.feedback import FeedbackLoop
 from zeta_console.router.health import CircuitBreakers, HealthMonitor
+from zeta_console.router.hedging import Hedger
 from zeta_console.router.metrics import EndpointMetrics, FleetTraffic, overhead_window
 from zeta_console.router.policies import make_policy
 from zeta_console.router.requests import AnyRequest, ChatRequest, EmbedRequest, GenerateRequest
@@ -59,10 +60,14 @@ class ZetaDynamicRouter:
         self.metrics = {endpoint.id: EndpointMetrics(time_scale, overheads[endpoint.host]) for endpoint in self.endpoints.values()}
         host_urls = {host.name: host.url for host in settings.hosts}
         self.backends = Backends(settings.hosts, settings.timeouts)
-        self.health = HealthMonitor(self.backends, host_urls, health_poll_s, on_round=self._after_health_round)
+        self.health = HealthMonitor(
+            self.backends, host_urls, health_poll_s, on_round=self._after_health_round, own_in_flight=self._host_in_flight
+        )
         self.traffic = FleetTraffic()
+        self.hedger = Hedger(settings.hedging)
         self.view = RouterView(
-            self.endpoints, self.capabilities, self.metrics, self.slots, self.breakers, self.health, self.controls, self.traffic
+            self.endpoints, self.capabilities, self.metrics, self.slots, self.breakers, self.health, self.controls, self.traffic,
+            self.hedger,
         )
         self._runs = RunContext(
             settings=settings,
@@ -77,6 +82,7 @@ class ZetaDynamicRouter:
             feedback=FeedbackLoop(settings),
             backends=self.backends,
             retry_budget=RetryBudget(settings.retry),
+            hedger=self.hedger,
             traffic=self.traffic,
             listeners=self.listeners,
             rng=random.Random(seed),
@@ -170,6 +176,9 @@ class ZetaDynamicRouter:
         self._read_capabilities_soon()
 
     # -- read side -------------------------------------------------------------------------
+
+    def _host_in_flight(self, host: str) -> int:
+        return self.view.host_in_flight(host)
 
     def snapshot(self) -> RouterSnapshot:
         return self.view.snapshot()

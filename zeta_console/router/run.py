@@ -14,7 +14,7 @@ import random
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, asynccontextmanager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from zeta_console.backends.registry import Backends
@@ -29,6 +29,7 @@ from zeta_console.router.errors import RejectedError, gave_up
 from zeta_console.router.events import Listeners
 from zeta_console.router.feedback import FeedbackLoop
 from zeta_console.router.health import FAILURE_KINDS, CircuitBreakers, HealthMonitor
+from zeta_console.router.hedging import Hedger
 from zeta_console.router.metrics import EndpointMetrics, FleetTraffic
 from zeta_console.router.policies import PolicyResult
 from zeta_console.router.policies.base import predicted_wait_s, service_time_s
@@ -77,6 +78,7 @@ class Attempt:
     endpoint: Endpoint
     started: float  # monotonic
     probe: bool  # the endpoint's half-open probe
+    slot: ExitStack  # holds the endpoint's slot until closed
     ttft_s: float | None = None
 
 
@@ -96,6 +98,7 @@ class RunContext:
     feedback: FeedbackLoop
     backends: Backends
     retry_budget: RetryBudget
+    hedger: Hedger
     traffic: FleetTraffic
     listeners: Listeners
     rng: random.Random
@@ -115,6 +118,7 @@ class RequestRun:
         self._ctx = context
         now = time.monotonic()
         context.retry_budget.on_request(now)
+        context.hedger.budget.on_request()
         context.traffic.arrived(now)
         self.state = RequestState(
             request_id=request_id,
@@ -154,7 +158,7 @@ class RequestRun:
 
         with self._recorded():
             await self._classify()
-            async with self._first_answer(start) as (attempt, (upstream, chunk)):
+            async with self._first_answer(start, discard=lambda answer: answer[0].aclose()) as (attempt, (upstream, chunk)):
                 idle = IdleTimer(loop, idle_s, _loop_deadline(loop, state.deadline))
                 try:
                     while chunk.final is None:
@@ -321,31 +325,26 @@ class RequestRun:
     # -- attempts and failover -------------------------------------------------------------------
 
     @asynccontextmanager
-    async def _first_answer(self, start: Callable[[Endpoint], Awaitable[Answer]]) -> AsyncIterator[tuple[Attempt, Answer]]:
+    async def _first_answer(
+        self, start: Callable[[Endpoint], Awaitable[Answer]], discard: Callable[[Answer], Awaitable[None]] | None = None
+    ) -> AsyncIterator[tuple[Attempt, Answer]]:
         """Admit, occupy a slot and `start` the request there, failing over until it answers.
 
-        Inside the block the slot is still held and the first answer (the first chunk of a stream,
-        or a whole embedding) has arrived; failover is over: whatever fails now is the caller's.
+        With `discard` (how to drop an answer that lost), a late first answer is hedged: see `_race`.
+        Inside the block the winner's slot is still held and the first answer (the first chunk of a
+        stream, or a whole embedding) has arrived; failover is over: whatever fails now is the caller's.
         """
-        state, ctx = self.state, self._ctx
-        loop = asyncio.get_running_loop()
+        state = self.state
         while True:
             endpoint, last_chance = await self._admit()
-            with ctx.slots.occupying(endpoint.id):
-                now = time.monotonic()
-                attempt = state.attempt = Attempt(endpoint, now, ctx.breakers.on_dispatch(endpoint.id, now))
-                allowance = first_token_allowance_s(ctx.settings.timeouts, state.prompt_tokens) * (
-                    LAST_ATTEMPT_GRACE if last_chance else 1.0
-                )
-                allowance += self._load_allowance_s(endpoint)
+            attempt = state.attempt = self._dispatch(endpoint)
+            try:
                 try:
-                    try:
-                        async with asyncio.timeout_at(min(loop.time() + allowance, _loop_deadline(loop, state.deadline))):
-                            answer = await start(endpoint)
-                    except TimeoutError:
-                        raise BackendError(ErrorKind.TIMED_OUT, f"no first token within {allowance:.1f} s") from None
-                except BackendError as error:
-                    self._attempt_failed(attempt, error)
+                    if discard is None:
+                        answer = await self._until_first(attempt, start, last_chance)
+                    else:
+                        attempt, answer = await self._race(attempt, start, discard, last_chance)
+                except BackendError as error:  # every failed attempt is already recorded
                     if retryable(error) and self._may_retry():
                         continue
                     final = self._gave_up()
@@ -355,6 +354,116 @@ class RequestRun:
                 self._first_token(attempt)
                 yield attempt, answer
                 return
+            finally:
+                attempt.slot.close()
+
+    def _dispatch(self, endpoint: Endpoint) -> Attempt:
+        """Occupy a slot of `endpoint` (the caller checked it has room) and start an attempt there."""
+        ctx = self._ctx
+        slot = ExitStack()
+        slot.enter_context(ctx.slots.occupying(endpoint.id))
+        now = time.monotonic()
+        return Attempt(endpoint, now, ctx.breakers.on_dispatch(endpoint.id, now), slot)
+
+    async def _until_first(self, attempt: Attempt, start: Callable[[Endpoint], Awaitable[Answer]], last_chance: bool) -> Answer:
+        """`start` on the attempt's endpoint within the first-token allowance; a failure is recorded, then raised."""
+        ctx, loop = self._ctx, asyncio.get_running_loop()
+        allowance = first_token_allowance_s(ctx.settings.timeouts, self.state.prompt_tokens) * (LAST_ATTEMPT_GRACE if last_chance else 1.0)
+        allowance += self._load_allowance_s(attempt.endpoint)
+        try:
+            try:
+                async with asyncio.timeout_at(min(loop.time() + allowance, _loop_deadline(loop, self.state.deadline))):
+                    return await start(attempt.endpoint)
+            except TimeoutError:
+                raise BackendError(ErrorKind.TIMED_OUT, f"no first token within {allowance:.1f} s") from None
+        except BackendError as error:
+            self._attempt_failed(attempt, error)
+            raise
+
+    async def _race(
+        self,
+        primary: Attempt,
+        start: Callable[[Endpoint], Awaitable[Answer]],
+        discard: Callable[[Answer], Awaitable[None]],
+        last_chance: bool,
+    ) -> tuple[Attempt, Answer]:
+        """The first answer of `primary`, or of a hedge sent to the next-best endpoint when
+        `primary` stays silent past its endpoint's hedge delay (switch on, budget and a free slot
+        allowing). The first first answer wins; the other attempt is cancelled, its slot freed and
+        any answer it had already opened discarded, so the caller gets exactly one answer."""
+        ctx, loop = self._ctx, asyncio.get_running_loop()
+        racing: dict[asyncio.Task[Answer], Attempt] = {loop.create_task(self._until_first(primary, start, last_chance)): primary}
+        hedged_at: float | None = None
+        try:
+            delay = ctx.hedger.delay_s(ctx.metrics[primary.endpoint.id], time.monotonic()) if ctx.controls.state.hedging else None
+            if delay is not None:
+                # A model that may be loading is not late: a hedge would start a second cold load and,
+                # if it won, abort the first (Ollama drops a load whose client went away).
+                delay += self._load_allowance_s(primary.endpoint)
+                done, _ = await asyncio.wait(racing, timeout=max(0.0, primary.started + delay - time.monotonic()))
+                hedge = None if done else self._hedge(primary)
+                if hedge is not None:
+                    hedged_at = time.monotonic() - primary.started
+                    racing[loop.create_task(self._until_first(hedge, start, last_chance))] = hedge
+            failure: BaseException | None = None
+            while racing:
+                done, _ = await asyncio.wait(racing, return_when=asyncio.FIRST_COMPLETED)
+                for task in sorted(done, key=lambda task: racing[task].started):  # answered together: the earlier attempt wins
+                    attempt = racing.pop(task)
+                    failure = task.exception()
+                    if failure is not None:
+                        attempt.slot.close()
+                    else:
+                        answer = task.result()
+                        if hedged_at is not None:
+                            self._hedge_resolved(attempt, primary, hedged_at, cancelled=len(racing))
+                        self.state.attempt = attempt
+                        return attempt, answer
+            assert failure is not None
+            raise failure
+        finally:
+            await self._cancel(racing, discard)
+
+    async def _cancel(self, racing: dict[asyncio.Task[Answer], Attempt], discard: Callable[[Answer], Awaitable[None]]) -> None:
+        """Cancel the attempts still racing: close what they opened, free their slots, no verdict on their endpoints."""
+        for task in racing:
+            task.cancel()
+        for task, attempt in racing.items():
+            try:
+                answer = await task
+            except BaseException:  # noqa: BLE001 - cancelled or failed: start() closed its stream
+                pass
+            else:  # it answered in the meantime: drop that answer
+                await discard(answer)
+            self._ctx.breakers.on_abandoned(attempt.endpoint.id, attempt.probe)
+            attempt.slot.close()
+            if self.state.attempt is attempt:  # so that finish() does not abandon it again
+                self.state.attempt = None
+        racing.clear()
+
+    def _hedge(self, primary: Attempt) -> Attempt | None:
+        """A hedge of `primary` on the next-best endpoint that has a free slot now, if the budget allows."""
+        ctx = self._ctx
+        inp = self._decision_input(ctx.slots.queued)
+        result = ctx.controls.policy.decide(replace(inp, excluded=inp.excluded | {primary.endpoint.id}))
+        if result.chosen is None or result.wait or not ctx.slots.has_room(result.chosen):
+            return None  # nowhere to hedge to without queueing: a queued hedge would not start sooner
+        if not ctx.hedger.budget.try_spend():
+            ctx.hedger.denied += 1
+            return None
+        ctx.hedger.sent += 1
+        return self._dispatch(ctx.endpoints[result.chosen])
+
+    def _hedge_resolved(self, winner: Attempt, primary: Attempt, hedged_at: float, cancelled: int) -> None:
+        """Count the race's outcome and say it in the request's decision: "hedged after 1.2 s: coder@b won"."""
+        state, hedger = self.state, self._ctx.hedger
+        hedger.won += winner is not primary
+        hedger.cancelled += cancelled
+        if state.decision is None:
+            return
+        reason = f"hedged after {hedged_at:.1f} s: {winner.endpoint.id} won; {state.decision.reason}"
+        state.decision = replace(state.decision, chosen=winner.endpoint.id, reason=reason, at=time.time())
+        self._ctx.listeners.emit(state.decision)
 
     def _load_allowance_s(self, endpoint: Endpoint) -> float:
         """Extra time for the first token when the model may have to be loaded first.

@@ -6,15 +6,33 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping
 
+from zeta_console.backends.types import QueueSignals
 from zeta_console.router.api import EndpointSnapshot, EndpointStatus, RouterSnapshot
 from zeta_console.router.candidates import EndpointState
 from zeta_console.router.controls import OperatorControls, task_needs
 from zeta_console.router.endpoint import Endpoint
 from zeta_console.router.health import CircuitBreakers, HealthMonitor
+from zeta_console.router.hedging import Hedger
 from zeta_console.router.metrics import EndpointMetrics, FleetTraffic
 from zeta_console.router.policies import policy_names
 from zeta_console.router.slots import SlotTable
 from zeta_console.settings import Task, Thresholds
+
+ServerQueue = tuple[int, int, int]  # running, waiting, slots
+
+
+def combined_queue(signals: QueueSignals, own_at_signals: int, own_now: int, configured_slots: int) -> ServerQueue | None:
+    """A server's running and waiting requests now and the slots it runs: its gauges plus what this
+    router sent there since they were read (less what finished), never fewer than this router's own
+    in flight (the gauges lag by up to a round, backends-api.md §8). A server that does not report its
+    slots runs at least what it runs while it queues nothing; None when its gauges are unknown."""
+    if signals.running is None:
+        return None
+    total = max(own_now, signals.running + (signals.waiting or 0) + own_now - own_at_signals)
+    slots = signals.slots or max(configured_slots, signals.running if signals.waiting else total)
+    running = min(total, slots)
+    return running, total - running, slots
+
 
 UNUSABLE = (EndpointStatus.EJECTED, EndpointStatus.DOWN, EndpointStatus.DRAINED, EndpointStatus.MISSING)
 
@@ -48,6 +66,7 @@ class RouterView:
         health: HealthMonitor,
         controls: OperatorControls,
         traffic: FleetTraffic,
+        hedger: Hedger,
     ) -> None:
         """`capabilities` is the router's own mapping (updated in place as /api/show answers)."""
         self._endpoints = endpoints
@@ -58,11 +77,36 @@ class RouterView:
         self._health = health
         self._controls = controls
         self._traffic = traffic
+        self._hedger = hedger
+        self._on_host: dict[str, list[str]] = {}  # host -> its endpoints' ids
+        for endpoint in endpoints.values():
+            self._on_host.setdefault(endpoint.host, []).append(endpoint.id)
+
+    def host_in_flight(self, host: str) -> int:
+        """This router's requests in flight on `host`, over all its endpoints (a server's gauges count them all)."""
+        in_flight = self._slots.in_flight
+        return sum(in_flight[endpoint_id] for endpoint_id in self._on_host.get(host, ()))
+
+    def fresh_signals(self, host: str, now: float) -> QueueSignals | None:
+        """The host's last reading of its own gauges, if it has them and the reading is recent."""
+        state = self._health.hosts[host]
+        if state.signals is None or state.signals_at is None or now - state.signals_at > self._health.signals_fresh_s:
+            return None
+        return state.signals
+
+    def server_queue(self, endpoint: Endpoint, now: float) -> ServerQueue | None:
+        """The endpoint's server's own counts now (`combined_queue`); None when it has no fresh gauges."""
+        signals = self.fresh_signals(endpoint.host, now)
+        if signals is None or signals.running is None:
+            return None
+        own_at = self._health.hosts[endpoint.host].own_at_signals
+        return combined_queue(signals, own_at, self.host_in_flight(endpoint.host), endpoint.slots)
 
     def endpoint_state(self, endpoint: Endpoint, queued: int, now: float) -> EndpointState:
         """What a policy knows about one endpoint right now; `queued`: the requests ahead in the router's queue."""
         metrics = self._metrics[endpoint.id]
         status, status_reason = self.status(endpoint, now)
+        server = self.server_queue(endpoint, now)
         return EndpointState(
             id=endpoint.id,
             tier=endpoint.tier,
@@ -88,6 +132,9 @@ class RouterView:
             latency_ewma_s=metrics.latency.value,
             status_reason=status_reason,
             ttft_overhead_s=metrics.ttft_overhead_s(now),
+            server_running=server[0] if server else None,
+            server_waiting=server[1] if server else None,
+            server_slots=server[2] if server else None,
         )
 
     def is_resident(self, endpoint: Endpoint) -> bool | None:
@@ -200,6 +247,8 @@ class RouterView:
             ttft_history=view.ttft_history,
             latency_history=view.latency_history,
             tps_history=view.tps_history,
+            server=self._health.server_kind(endpoint.host),
+            server_signals=self.fresh_signals(endpoint.host, now),
         )
 
     def snapshot(self) -> RouterSnapshot:
@@ -217,4 +266,5 @@ class RouterView:
             hosts={name: host.resources for name, host in self._health.hosts.items()},
             differs_from_config=self._controls.differs_from_config(),
             installed={name: tuple(host.installed.values()) for name, host in self._health.hosts.items() if host.installed is not None},
+            hedging=self._hedger.snapshot(self._controls.state.hedging),
         )

@@ -10,11 +10,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from zeta_console.router.api import Decision, EndpointStatus, OperatorAction, RequestRecord, RouterEvent, RouterSnapshot
+from zeta_console.router.api import (
+    Decision,
+    EndpointStatus,
+    HedgingSnapshot,
+    OperatorAction,
+    RequestRecord,
+    RouterEvent,
+    RouterSnapshot,
+)
 
 TTFT_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 LATENCY_BUCKETS_S = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
@@ -67,6 +75,28 @@ class _SnapshotCollector(Collector):
         policy = GaugeMetricFamily("zeta_router_policy", "1 for the routing policy in force", labels=["policy"])
         policy.add_metric([snapshot.policy], 1.0)
         yield from (in_flight, queued, slots, breaker, status, resident, error_rate, policy)
+        if snapshot.hedging is not None:
+            yield from _hedging_metrics(snapshot.hedging)
+
+
+def _hedging_metrics(hedging: HedgingSnapshot) -> Iterable[Metric]:
+    """Hedging before the first token: what it did since the router started (counters kept by the
+    router, read at scrape time like the gauges), its switch and its budget."""
+    hedges = CounterMetricFamily(
+        "zeta_hedges",
+        "Hedges before the first token: sent; won (the hedge answered first); cancelled (attempts that lost the race); "
+        "denied (late, but the budget was spent)",
+        labels=["result"],
+    )
+    for result, count in (("sent", hedging.sent), ("won", hedging.won), ("cancelled", hedging.cancelled), ("denied", hedging.denied)):
+        hedges.add_metric([result], count)
+    enabled = GaugeMetricFamily("zeta_hedging_enabled", "1 while hedging before the first token is switched on")
+    enabled.add_metric([], 1.0 if hedging.enabled else 0.0)
+    budget = GaugeMetricFamily("zeta_hedge_budget", "Hedges the token bucket allows now")
+    budget.add_metric([], hedging.budget)
+    ratio = GaugeMetricFamily("zeta_hedge_budget_ratio", "The share of requests that hedges may add")
+    ratio.add_metric([], hedging.ratio)
+    yield from (hedges, enabled, budget, ratio)
 
 
 class ServeMetrics:

@@ -22,6 +22,8 @@ class Fault:
     stall_s: float = 0.0  # simulated seconds of silence before the first token
     drop_connection: bool = False  # the socket is cut (after fail_after_chunks chunks, else at once)
     busy_burst: int = 0  # the next N requests get 503 "server busy"
+    straggle_rate: float = 0.0  # share of requests (seeded draws) whose prefill, so their first token, is slow ...
+    straggle_factor: float = 10.0  # ... by this factor (a straggler: the same server answers the others at full speed)
 
     def __post_init__(self) -> None:
         if self.slow_factor <= 0:
@@ -32,6 +34,10 @@ class Fault:
             raise ValueError("fail_after_chunks must be >= 0")
         if self.stall_s < 0 or self.busy_burst < 0:
             raise ValueError("stall_s and busy_burst must be >= 0")
+        if not 0.0 <= self.straggle_rate <= 1.0:
+            raise ValueError("straggle_rate must be between 0 and 1")
+        if self.straggle_factor < 1:
+            raise ValueError("straggle_factor must be >= 1")
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any]) -> Fault:
@@ -66,6 +72,7 @@ class RequestFaults:
     fail_after_chunks: int | None = None
     stall_s: float = 0.0
     drop_connection: bool = False
+    prefill_factor: float = 1.0  # a straggler's slower prefill
 
 
 class FaultBook:
@@ -105,4 +112,5 @@ class FaultBook:
             fail_after_chunks=fault.fail_after_chunks,
             stall_s=fault.stall_s,
             drop_connection=fault.drop_connection,
+            prefill_factor=fault.straggle_factor if fault.straggle_rate > 0 and self._random.random() < fault.straggle_rate else 1.0,
         )

@@ -52,9 +52,14 @@ def _ns(seconds: float) -> int:
 async def _prefill(pace: RequestPace, faults: RequestFaults, prompt_tokens: int) -> None:
     if faults.fail_now:
         raise ApiError(500, RUNNER_STOPPED)
-    delay = pace.prefill_s(prompt_tokens) + pace.simulated_s(faults.stall_s)
+    delay = pace.prefill_s(prompt_tokens) * faults.prefill_factor + pace.simulated_s(faults.stall_s)
     if delay > MIN_SLEEP_S:
         await asyncio.sleep(delay)
+
+
+def _stall_s(pace: RequestPace, faults: RequestFaults, prompt_tokens: int) -> float:
+    """The silence a fault adds before the first token (the true state's predictions count it)."""
+    return pace.simulated_s(faults.stall_s) + pace.prefill_s(prompt_tokens) * (faults.prefill_factor - 1.0)
 
 
 def _failure(faults: RequestFaults, chunks_sent: int) -> Exception:
@@ -68,7 +73,7 @@ async def run_completion(
     engine: HostEngine, request: CompletionRequest, completion: Completion, pace: RequestPace, faults: RequestFaults
 ) -> AsyncIterator[Piece | Finished]:
     tokens = [(text, "") for text in completion.thinking] + [("", text) for text in completion.content]
-    work = Work(pace, request.prompt_tokens, len(tokens), pace.simulated_s(faults.stall_s), request.blocks)
+    work = Work(pace, request.prompt_tokens, len(tokens), _stall_s(pace, faults, request.prompt_tokens), request.blocks)
     started = time.perf_counter()
     if faults.drop_connection and faults.fail_after_chunks is None:
         raise DropConnection()
@@ -131,7 +136,7 @@ async def run_embedding(
     if faults.drop_connection:
         raise DropConnection()
     token_counts = [count_tokens(text) for text in request.inputs]
-    work = Work(pace, sum(token_counts), 0, pace.simulated_s(faults.stall_s))
+    work = Work(pace, sum(token_counts), 0, _stall_s(pace, faults, sum(token_counts)))
     started = time.perf_counter()
     vectors = []
     async with engine.runner(request.profile, request.keep_alive_s, work) as runtime:

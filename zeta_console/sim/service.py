@@ -89,6 +89,16 @@ class HostService:
         pace = RequestPace(profile, self.time_scale, fault.slow_factor)
         return self.engine.predict_ttft_s(profile.name, pace, prompt_tokens) + pace.simulated_s(fault.stall_s)
 
+    def chat_answer(self, model: str, contents: list[str], *, num_predict: int | None = None) -> str:
+        """The whole answer text (thinking aside) this host streams for a chat of these message
+        contents (`think` not set): what a caller must get, once and unspliced."""
+        profile = self.profile(model)
+        completion = plan_completion(
+            profile.name, "\n".join(contents), seed=self.seed, thinking_tokens=profile.thinking_tokens if profile.can_think else 0,
+            num_predict=num_predict,
+        )
+        return "".join(completion.content)
+
     def state(self, up: bool) -> dict[str, Any]:
         models = {}
         for name, runtime in self.engine.models.items():

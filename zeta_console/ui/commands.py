@@ -37,7 +37,7 @@ class ConsoleCommands(Provider):
         snapshot = router.snapshot()
         run = app.command
 
-        yield ("screen: controls", app.action_controls, "thresholds, policy, pins, endpoints, load")
+        yield ("screen: controls", app.action_controls, "thresholds, policy, hedging, pins, endpoints, load")
         yield ("screen: charts", app.action_charts, "latency over time, TTFT histogram")
         yield ("screen: help", app.action_help, "every key, generated from the bindings")
         yield ("prompt: new conversation", app.action_new_conversation, "forget the context; ↑ still recalls earlier prompts")
@@ -49,6 +49,13 @@ class ConsoleCommands(Provider):
         for policy in snapshot.policies:
             if policy != snapshot.policy:
                 yield (f"policy: switch to {policy}", partial(run, partial(router.controls.set_policy, policy, "console"), "Policy"), "")
+        if snapshot.hedging is not None:
+            enabled = snapshot.hedging.enabled
+            yield (
+                f"hedging: switch {'off' if enabled else 'on'}",
+                partial(run, partial(router.controls.set_hedging, not enabled, "console"), "Hedging"),
+                "send a late first token's request to the next-best endpoint too (budgeted)",
+            )
         for task, tier in sorted(snapshot.pins.items()):
             yield (
                 f"tier: unpin {tier} from {task}",

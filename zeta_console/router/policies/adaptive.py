@@ -2,7 +2,8 @@
 
 score = (wait_s + load_s + prefill_s + decode_s) x feedback x retry + overhead_s + tier_penalty_s   (lower is better)
   wait_s .. overhead_s  the predicted TTFT (prediction.py says how each is estimated; `predicted_wait_s`,
-                  which admission uses to shed a request that would wait past its patience, is wait_s);
+                  which admission uses to shed a request that would wait past its patience, is wait_s;
+                  the work and the slots are the server's own where it reports them: llama.cpp, vLLM, SGLang);
                   the overhead (mostly the host's network and scheduling, shared by its endpoints) is
                   not weighted: scaled by different weights, a shared constant would make a difference
                   between endpoints that is not there
@@ -42,6 +43,7 @@ from zeta_console.router.policies.base import (
     queue_estimate,
     scored_candidate,
     seconds,
+    server_notes,
     with_notes,
 )
 from zeta_console.router.policies.prediction import estimate, expected_output
@@ -60,9 +62,8 @@ _FACTORS = (6, 7)
 
 def is_saturated(e: EndpointState) -> bool:
     """Queue over threshold or stale telemetry: the endpoint should not take more work now."""
-    over = e.in_flight - e.slots
     age = e.last_sample_age_s
-    return e.queued + (over if over > 0 else 0) > e.thresholds.queue or (age is not None and age > STALE_TELEMETRY_S)
+    return queue_estimate(e) > e.thresholds.queue or (age is not None and age > STALE_TELEMETRY_S)
 
 
 def saturation(e: EndpointState) -> str:
@@ -143,6 +144,7 @@ class AdaptivePolicy(ScreenedPolicy):
         beaten = _runner_up(scores, open_, chosen)
         if beaten is not None:
             parts.append(f"beat {pool[beaten].id} (score {scores[beaten]:.2f}) on {deciding_term(t, terms[beaten])}")
+        parts.append(server_notes(winner, pool[beaten] if beaten is not None else None))
         if gated:
             parts.extend(f"{pool[i].id} {why}" for i, why in excluded.items())
         elif is_saturated(winner):
@@ -152,7 +154,7 @@ class AdaptivePolicy(ScreenedPolicy):
             parts.append("every slot busy, waiting")
         cached = (holder, session.cached_tokens) if holder is not None and session is not None else None
         candidates = partial(_candidates, inp.endpoints, s.rejected, pool, scores, terms, excluded, cached)
-        return PolicyResult(winner.id, candidates, with_notes("; ".join(parts), s), wait)
+        return PolicyResult(winner.id, candidates, with_notes("; ".join(part for part in parts if part), s), wait)
 
 
 def _candidates(

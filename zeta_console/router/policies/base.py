@@ -218,16 +218,45 @@ def pick_lowest(scores: Sequence[float], rng: random.Random, ranks: Sequence[int
     return ties[0] if len(ties) == 1 else rng.choice(ties)
 
 
+def on_server(e: EndpointState) -> int:
+    """Requests on the endpoint's server now: its own count where it reports one (which includes what
+    this router sent since the reading, `view.combined_queue`), else this router's in flight."""
+    running = e.server_running
+    return e.in_flight if running is None else running + (e.server_waiting or 0)
+
+
+def capacity(e: EndpointState) -> int:
+    """How many requests the endpoint's server runs at once: as it reports, else the configured slots."""
+    slots = e.slots if e.server_slots is None else e.server_slots
+    return slots if slots > 0 else 1
+
+
 def queue_estimate(e: EndpointState) -> int:
-    """Requests waiting for this endpoint: in the router, and in Ollama beyond its slots."""
-    over = e.in_flight - e.slots
-    return e.queued + over if over > 0 else e.queued
+    """Requests waiting for this endpoint: in the router, and on the server (as it reports, else the
+    router's own in flight beyond the slots: Ollama queues those)."""
+    waiting = e.server_waiting
+    if waiting is None:
+        over = e.in_flight - e.slots
+        waiting = over if over > 0 else 0
+    return e.queued + waiting
 
 
 def outstanding(e: EndpointState) -> int:
     """Work ahead of a new request. A recent fast failure (503 queue full) counts as load, so an
     endpoint shedding requests does not look idle (olla #144)."""
-    return e.in_flight + e.queued + e.recent_fast_failures
+    return on_server(e) + e.queued + e.recent_fast_failures
+
+
+def server_count(e: EndpointState) -> str:
+    """The server's own count, for a reason: "server 1/1 busy, 2 waiting"; "" when it reports none."""
+    if e.server_running is None:
+        return ""
+    return f"server {e.server_running}/{e.server_slots} busy, {e.server_waiting} waiting"
+
+
+def server_notes(*endpoints: EndpointState | None) -> str:
+    """The servers' own counts behind a decision: "a@gpu1 server 1/1 busy, 2 waiting, b@gpu2 server 0/1 busy, 0 waiting"."""
+    return ", ".join(f"{e.id} {server_count(e)}" for e in endpoints if e is not None and e.server_running is not None)
 
 
 def service_time_s(e: EndpointState) -> float | None:
@@ -242,14 +271,16 @@ def predicted_wait_s(endpoints: Iterable[EndpointState], unmeasured_s: float = S
     ahead = 1
     per_s = 0.0
     for e in endpoints:
-        slots = e.slots if e.slots > 0 else 1
+        slots = capacity(e)
         service = service_time_s(e)
-        ahead += e.in_flight + e.queued + e.recent_fast_failures - slots
+        ahead += outstanding(e) - slots
         per_s += slots / (service if service is not None else unmeasured_s)
     return ahead / per_s if ahead > 0 and per_s > 0 else 0.0
 
 
 def all_full(pool: Sequence[EndpointState]) -> bool:
+    """Every endpoint at its slot limit in this router's own count: the router holds the request until
+    one of its own requests ends (a server busy with other clients' work wakes nobody when it frees)."""
     for e in pool:  # noqa: SIM110 - a plain loop: no generator object per decision on the hot path
         if e.in_flight < e.slots:
             return False

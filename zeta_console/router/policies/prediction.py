@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from zeta_console.router.api import Prediction, Ranking
 from zeta_console.router.candidates import DecisionInput, EndpointState
-from zeta_console.router.policies.base import SEED_LOAD_S, SEED_SERVICE_S, service_time_s, ttft_estimate
+from zeta_console.router.policies.base import SEED_LOAD_S, SEED_SERVICE_S, capacity, on_server, service_time_s, ttft_estimate
 
 SEED_OUTPUT_TOKENS = 256.0  # expected output of a task x tier never observed
 # An endpoint never measured decodes a token in this share of its TTFT threshold: 20 tokens/s at the default
@@ -35,11 +35,11 @@ Estimate = tuple[float, float, float, float, float, float]
 
 def estimate(e: EndpointState, prompt_tokens: int, embedding: bool, output_tokens: float, reading_s_per_token: float) -> Estimate:
     """The endpoint's predicted times for a request. `reading_s_per_token` 0 counts all of the decode."""
-    slots = e.slots if e.slots > 0 else 1
+    slots = capacity(e)
     service = service_time_s(e)
     if service is None:
         service = SEED_SERVICE_S
-    in_flight = e.in_flight
+    in_flight = on_server(e)
     # predicted_wait_s((e,)) inlined: this runs for every candidate of every decision.
     ahead = in_flight + e.queued + e.recent_fast_failures + 1 - slots
     wait = ahead * service / slots if ahead > 0 else 0.0

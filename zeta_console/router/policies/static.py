@@ -1,5 +1,6 @@
 """`static`: the route table only. The first tier with an available endpoint takes the request,
-whatever its load; replicas of that tier share it by outstanding work."""
+whatever its load; replicas of that tier share it by outstanding work (the server's own count
+where it reports one)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from zeta_console.router.policies.base import (
     outstanding,
     pick_lowest,
     scored_candidate,
+    server_notes,
     unavailable,
     with_notes,
 )
@@ -38,6 +40,7 @@ class StaticPolicy(ScreenedPolicy):
         extra = [
             *(unavailable(t, inp.endpoints, s) for t in skipped),
             f"least loaded of {len(replicas)} replicas" if len(replicas) > 1 else "",
+            server_notes(*replicas) if len(replicas) > 1 else "",
             f"all {tier} slots busy, waiting" if wait else "",
         ]
         return PolicyResult(chosen.id, assemble(inp.endpoints, scored, s.rejected), with_notes(reason, s, *extra), wait)

@@ -1,6 +1,7 @@
 """`threshold`: the preferred tier unless it is over a threshold (TTFT p95, latency p95, queue,
 error rate), then the next tier in route order that is within them; if all are over, the least
-over. The score is the worst ratio of a metric to its threshold (> 1 = over)."""
+over. The score is the worst ratio of a metric to its threshold (> 1 = over). The queue counts the
+server's own waiting requests where it reports them."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from zeta_console.router.policies.base import (
     queue_estimate,
     scored_candidate,
     seconds,
+    server_count,
+    server_notes,
     unavailable,
     with_notes,
 )
@@ -59,7 +62,8 @@ def crossed(e: EndpointState) -> str:
         over.append(f"latency p95 {seconds(e.latency_p95_s)} > {seconds(t.latency_s)}")
     queue = queue_estimate(e)
     if queue > t.queue:
-        over.append(f"queue {queue} > {t.queue}")
+        count = server_count(e)
+        over.append(f"queue {queue} > {t.queue}" + (f" ({count})" if count else ""))
     if e.error_rate > t.error_rate:
         over.append(f"error rate {e.error_rate:.0%} > {t.error_rate:.0%}")
     return ", ".join(over)
@@ -83,6 +87,7 @@ class ThresholdPolicy(ScreenedPolicy):
         if tier is None:
             chosen = pool[pick_lowest(scores, inp.rng)]
             reason = f"every endpoint over a threshold; {chosen.id} is the least over ({crossed(chosen)})"
+            replicas = [chosen]
         else:
             replicas = [e for e, score in zip(pool, scores, strict=True) if score <= 1.0 and e.tier == tier]
             chosen = replicas[pick_lowest([float(outstanding(e)) for e in replicas], inp.rng)]
@@ -90,7 +95,7 @@ class ThresholdPolicy(ScreenedPolicy):
         wait = all_full(pool)
         extra = "every slot busy, waiting" if wait else ""
         candidates = partial(_candidates, inp.endpoints, s, tier, scores, ratios)
-        return PolicyResult(chosen.id, candidates, with_notes(reason, s, extra), wait)
+        return PolicyResult(chosen.id, candidates, with_notes(reason, s, server_notes(*replicas), extra), wait)
 
 
 def _fallback_reason(inp: DecisionInput, s: Screen, tier: str, chosen: EndpointState, scores: list[float]) -> str:

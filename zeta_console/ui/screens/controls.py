@@ -1,4 +1,4 @@
-"""Operator controls: policy, thresholds (global or per tier), pins, endpoint drain/eject/restore, load rate, save/revert."""
+"""Operator controls: policy, hedging switch, thresholds (global or per tier), pins, drain/eject/restore, load rate, save/revert."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Select, Static
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
-from zeta_console.router.api import EndpointSnapshot, EndpointStatus, RouterSnapshot
+from zeta_console.router.api import EndpointSnapshot, EndpointStatus, HedgingSnapshot, RouterSnapshot
 from zeta_console.settings import Settings, Task, Thresholds
 
 if TYPE_CHECKING:
@@ -47,11 +47,22 @@ def settings_changes(snapshot: RouterSnapshot, thresholds_for: Callable[[str], T
         tier, tiered, threshold = name.partition(TIER_THRESHOLD)
         if name == "policy":
             changes[name] = snapshot.policy
+        elif name == "hedging.enabled" and snapshot.hedging is not None:
+            changes[name] = snapshot.hedging.enabled
         elif name.startswith("thresholds."):
             changes[name] = getattr(snapshot.thresholds, name.removeprefix("thresholds."))
         elif tiered:
             changes[f"models.{tier}.thresholds.{threshold}"] = getattr(thresholds_for(tier), threshold)
     return changes
+
+
+def hedging_note(hedging: HedgingSnapshot | None) -> str:
+    if hedging is None:
+        return "not available"
+    return (
+        f"{hedging.sent} sent, {hedging.won} won, {hedging.cancelled} cancelled, {hedging.denied} denied; "
+        f"budget {hedging.budget:.1f}, ≤ {hedging.ratio:.0%} extra"
+    )
 
 
 def pin_choices(settings: Settings, task: Task) -> list[tuple[str, str]]:
@@ -75,7 +86,7 @@ class ControlsScreen(ModalScreen[None]):
 
     def __init__(self) -> None:
         super().__init__()
-        self._seen: dict[str, str | None] = {}
+        self._seen: dict[str, str | bool | None] = {}
 
     def compose(self) -> ComposeResult:
         session = self.app.session
@@ -93,6 +104,16 @@ class ControlsScreen(ModalScreen[None]):
                         compact=True,
                         id="policy",
                     )
+                with Horizontal(classes="control-row"):
+                    yield Label("hedging", classes="control-label")
+                    yield Checkbox(
+                        "on",
+                        value=snapshot.hedging is not None and snapshot.hedging.enabled,
+                        disabled=snapshot.hedging is None,
+                        compact=True,
+                        id="hedging",
+                    )
+                    yield Static(hedging_note(snapshot.hedging), id="hedging-note", classes="note")
                 yield Static("Thresholds (Enter applies)", classes="section")
                 with Horizontal(classes="control-row"):
                     yield Label("scope", classes="control-label")
@@ -146,15 +167,20 @@ class ControlsScreen(ModalScreen[None]):
             self.query_one(f"#drain-{index}", Button).label = "undrain" if endpoint.drained else "drain"
             eject = self.query_one(f"#eject-{index}", Button)
             eject.label, eject.variant = ("restore", "success") if EndpointStatus.EJECTED in endpoint.states else ("eject", "error")
+        self.query_one("#hedging-note", Static).update(hedging_note(snapshot.hedging))
         self._sync_selects(snapshot)
 
     def _sync_selects(self, snapshot: RouterSnapshot) -> None:
         """Show changes made elsewhere (palette, revert): only values the router changed since the
         last look are pushed, so an edit still in flight is never overwritten."""
-        seen = {"policy": snapshot.policy, **{f"pin-{task.value}": snapshot.pins.get(task.value) for task in Task}}
+        hedging = snapshot.hedging is not None and snapshot.hedging.enabled
+        seen = {"policy": snapshot.policy, "hedging": hedging, **{f"pin-{task.value}": snapshot.pins.get(task.value) for task in Task}}
         for widget_id, value in seen.items():
             if self._seen.get(widget_id, value) != value:
-                self.query_one(f"#{widget_id}", Select).value = Select.NULL if value is None else value
+                if widget_id == "hedging":
+                    self.query_one("#hedging", Checkbox).value = hedging
+                else:
+                    self.query_one(f"#{widget_id}", Select).value = Select.NULL if value is None else value
         self._seen = seen
 
     @on(Select.Changed, "#policy")
@@ -163,6 +189,14 @@ class ControlsScreen(ModalScreen[None]):
         if event.value != router.snapshot().policy and isinstance(event.value, str):
             policy = event.value
             self.app.command(lambda: router.controls.set_policy(policy, source="console"), "Policy")
+
+    @on(Checkbox.Changed, "#hedging")
+    def _hedging(self, event: Checkbox.Changed) -> None:
+        router = self.app.session.router
+        hedging = router.snapshot().hedging
+        if hedging is not None and event.value != hedging.enabled:
+            enabled = event.value
+            self.app.command(lambda: router.controls.set_hedging(enabled, source="console"), "Hedging")
 
     @on(Select.Changed, ".pin")
     def _pin(self, event: Select.Changed) -> None:

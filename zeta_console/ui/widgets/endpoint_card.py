@@ -1,4 +1,5 @@
-"""One card per endpoint: status, TTFT/latency sparklines, load gauge, errors, residency."""
+"""One card per endpoint: status, TTFT/latency sparklines, load gauge, errors, the server's own queue
+(where it reports one) and residency; the border names the host and the kind of server."""
 
 from __future__ import annotations
 
@@ -77,6 +78,31 @@ def load_text(endpoint: EndpointSnapshot) -> str:
     return f"{endpoint.in_flight}/{endpoint.slots} q{endpoint.queued}"
 
 
+def server_queue_text(endpoint: EndpointSnapshot) -> str:
+    """The server's own figures, as it last reported them: "srv 1/1 busy · 2 waiting" (llama.cpp),
+    "srv 5 running · 5 waiting · KV 62%" (vLLM: no slot count); "" when it reports none (Ollama)."""
+    signals = endpoint.server_signals
+    if signals is None:
+        return ""
+    if signals.running is None:
+        return "srv load unknown"
+    parts = [f"srv {signals.running}/{signals.slots} busy" if signals.slots else f"srv {signals.running} running"]
+    if signals.waiting is not None:
+        parts.append(f"{signals.waiting} waiting")
+    if signals.kv_cache_usage is not None:
+        parts.append(f"KV {signals.kv_cache_usage:.0%}")
+    return " · ".join(parts)
+
+
+def last_line(endpoint: EndpointSnapshot, now: float) -> str:
+    """The server's own queue, when it has one, before the residency."""
+    return " · ".join(part for part in (server_queue_text(endpoint), residency_text(endpoint, now)) if part)
+
+
+def subtitle(endpoint: EndpointSnapshot) -> str:
+    return f"{endpoint.host} · {endpoint.server}" if endpoint.server else endpoint.host
+
+
 class EndpointCard(Vertical):
     """Renders one `EndpointSnapshot`; `-compact` (set by the screen) folds it to one line."""
 
@@ -84,7 +110,7 @@ class EndpointCard(Vertical):
         super().__init__(**kwargs)
         self.endpoint_id = endpoint.id
         self.border_title = f"{endpoint.tier} · {endpoint.model}"
-        self.border_subtitle = endpoint.host
+        self._subtitle = self.border_subtitle = subtitle(endpoint)
         self._first = (endpoint, thresholds, now)
 
     def on_mount(self) -> None:
@@ -111,6 +137,9 @@ class EndpointCard(Vertical):
     def show(self, endpoint: EndpointSnapshot, thresholds: Thresholds, now: float) -> None:
         for status in EndpointStatus:
             self.set_class(status is endpoint.status, f"-{status.value}")
+        label = subtitle(endpoint)
+        if label != self._subtitle:  # an OpenAI-compatible server names its kind once its gauges are read
+            self._subtitle = self.border_subtitle = label
         self.query_one("#ttft-spark", Sparkline).data = endpoint.ttft_history
         self.query_one("#latency-spark", Sparkline).data = endpoint.latency_history
         capacity = endpoint.slots + thresholds.queue
@@ -126,7 +155,7 @@ class EndpointCard(Vertical):
             # decode speed beside the load, so the counts line fits a card at 110 columns (32 cells)
             "load": f"{fmt.rate(endpoint.decode_tps, ' tok/s')} · {load_text(endpoint)}",
             "throughput": Content.assemble(errors, f" · {endpoint.successes} ok / {endpoint.errors} failed"),
-            "residency": residency_text(endpoint, now),
+            "residency": last_line(endpoint, now),
             "compact-line": Content.assemble(
                 Content.styled("● ", f"$status-{endpoint.status.value}"),
                 (f"{endpoint.tier:<9}", "bold"),

@@ -1,0 +1,165 @@
+"""Hedging before the first token, through the real router against the emulator over HTTP.
+
+A listener stalls whichever endpoint the router chooses for a request (the emulator decides a
+request's faults when it arrives, which is after the decision), so each test stalls the primary
+attempt whatever the policy prefers, and the hedge goes to the other endpoint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tests.helpers import wait_until
+from tests.router.routing import FAST, Routed, answer, ask, counters_are_zero, routed
+from zeta_console.router.api import Decision, OperatorAction, Outcome, RouterEvent
+from zeta_console.settings import Hedging, Task, Timeouts
+from zeta_console.sim import Fault, SimHost
+
+MODELS = {"coder@local": "qwen2.5-coder:7b", "reasoner@local": "qwen3:14b"}
+HEDGE_AFTER_S = 2.0  # scenario seconds (0.04 s of wall time at FAST)
+STALL_S = 50.0  # 1 s of wall time: far past the hedge delay, within the first-token allowance
+PATIENT = Timeouts(first_token_s=300.0)  # 6 s of wall time: a stall is a straggler here, not a timeout
+QUESTION = "hello there"
+
+
+@dataclass
+class StallWhereRouted:
+    """On each request's first decision, stall the chosen endpoint (with `fault`) and clear the others."""
+
+    host: SimHost
+    fault: Fault
+    primaries: list[str] = field(default_factory=list)
+
+    def __call__(self, event: RouterEvent) -> None:
+        if not isinstance(event, Decision) or event.chosen is None or event.reason.startswith("hedged"):
+            return
+        self.primaries.append(event.chosen)
+        host = self.host
+        for endpoint, model in MODELS.items():
+            if endpoint == event.chosen:
+                host.set_fault(model, Fault(**vars(self.fault)))
+            else:
+                host.clear_faults(model)
+
+
+async def warm(run: Routed) -> None:
+    """Load both models: a model that may still be loading is never hedged."""
+    for tier in ("coder", "reasoner"):
+        await answer(run.router, ask(QUESTION, Task.SIMPLE, target=tier))
+
+
+def hedging(ratio: float = 1.0, burst: int = 5, enabled: bool = True) -> Hedging:
+    return Hedging(enabled=enabled, ratio=ratio, burst=burst, delay_s=HEDGE_AFTER_S)
+
+
+def busy(run: Routed, endpoint: str) -> int:
+    """Slots the emulator itself is using or queueing for on `endpoint`'s model (its truth)."""
+    model = run.fleet.host("local").state()["models"][MODELS[endpoint]]
+    return int(model["busy_slots"]) + int(model["waiting"])
+
+
+async def test_a_stalled_first_token_is_hedged_the_faster_wins_and_the_loser_is_freed() -> None:
+    async with routed(hedging=hedging(), timeouts=PATIENT) as run:
+        await warm(run)
+        stall = StallWhereRouted(run.fleet.host("local"), Fault(stall_s=STALL_S))
+        run.router.subscribe(stall)
+        text, record = await answer(run.router, ask(QUESTION, Task.SIMPLE))
+        primary = stall.primaries[0]
+        winner = next(endpoint for endpoint in MODELS if endpoint != primary)
+        assert record.outcome is Outcome.OK and record.endpoint == winner
+        assert record.decision.chosen == winner
+        assert record.decision.reason.startswith("hedged after ")
+        assert f": {winner} won" in record.decision.reason
+        # Served long before the stall would have ended.
+        assert record.ttft_s is not None and record.ttft_s < STALL_S / FAST / 2
+        # One whole answer, the winner's, byte for byte: nothing of the stalled attempt, nothing twice.
+        assert text == run.fleet.host("local").chat_answer(MODELS[winner], [QUESTION])
+        # The loser was cancelled: the emulator freed its slot (not only the router's bookkeeping).
+        await wait_until(lambda: busy(run, primary) == 0, timeout=STALL_S / FAST / 2, message="the loser's slot freed")
+        assert counters_are_zero(run.router)
+        hedged = run.router.snapshot().hedging
+        assert hedged is not None and (hedged.sent, hedged.won, hedged.cancelled, hedged.denied) == (1, 1, 1, 0)
+
+
+async def test_the_first_first_token_wins_even_when_it_is_the_stalled_one() -> None:
+    # The hedge's endpoint is slower still: the primary answers first and the hedge is cancelled.
+    async with routed(hedging=hedging(), timeouts=PATIENT) as run:
+        await warm(run)
+        stall = StallWhereRouted(run.fleet.host("local"), Fault(stall_s=STALL_S / 5))
+        run.router.subscribe(stall)
+        primary = "coder@local"
+        run.router.subscribe(
+            lambda event: run.fleet.host("local").set_fault(MODELS["reasoner@local"], Fault(stall_s=STALL_S))
+            if isinstance(event, Decision) and event.chosen == primary and not event.reason.startswith("hedged")
+            else None
+        )
+        text, record = await answer(run.router, ask(QUESTION, Task.SIMPLE))
+        assert stall.primaries[0] == primary
+        assert record.outcome is Outcome.OK and record.endpoint == primary
+        assert f": {primary} won" in record.decision.reason
+        assert text == run.fleet.host("local").chat_answer(MODELS[primary], [QUESTION])
+        await wait_until(lambda: busy(run, "reasoner@local") == 0, timeout=STALL_S / FAST, message="the hedge's slot freed")
+        hedged = run.router.snapshot().hedging
+        assert hedged is not None and (hedged.sent, hedged.won, hedged.cancelled) == (1, 0, 1)
+
+
+async def test_the_budget_caps_hedges() -> None:
+    # Each request earns half a hedge, the bucket holds one: after the two warm-up requests it is
+    # full, so the first late request is hedged, the second finds 0.5 and is not, the third finds 1.0.
+    async with routed(hedging=hedging(ratio=0.5, burst=1), timeouts=PATIENT) as run:
+        await warm(run)
+        run.router.subscribe(StallWhereRouted(run.fleet.host("local"), Fault(stall_s=STALL_S / 5)))
+        records = [(await answer(run.router, ask(QUESTION, Task.SIMPLE)))[1] for _ in range(3)]
+        assert [record.outcome for record in records] == [Outcome.OK] * 3
+        assert [record.decision.reason.startswith("hedged") for record in records] == [True, False, True]
+        hedged = run.router.snapshot().hedging
+        assert hedged is not None and (hedged.sent, hedged.denied) == (2, 1)
+        assert hedged.budget == 0.0
+
+
+async def test_the_switch_turns_hedging_off_and_is_recorded() -> None:
+    async with routed(hedging=hedging(), timeouts=PATIENT) as run:
+        await warm(run)
+        stall = StallWhereRouted(run.fleet.host("local"), Fault(stall_s=STALL_S / 5))
+        run.router.subscribe(stall)
+        action = run.router.controls.set_hedging(False, source="console")
+        assert (action.action, action.target, action.old, action.new) == ("set_hedging", "hedging", "on", "off")
+        assert action in [event for event in run.events if isinstance(event, OperatorAction)]
+        assert "hedging.enabled" in run.router.controls.differs_from_config()
+        _, record = await answer(run.router, ask(QUESTION, Task.SIMPLE))
+        assert record.outcome is Outcome.OK and record.endpoint == stall.primaries[0]
+        assert record.ttft_s is not None and record.ttft_s >= STALL_S / 5 / FAST  # it waited out the stall
+        snapshot = run.router.snapshot()
+        assert snapshot.hedging is not None and not snapshot.hedging.enabled and snapshot.hedging.sent == 0
+        run.router.controls.revert_to_config()
+        assert run.router.snapshot().hedging.enabled  # type: ignore[union-attr]  # set above
+        _, record = await answer(run.router, ask(QUESTION, Task.SIMPLE))
+        assert record.decision.reason.startswith("hedged")
+
+
+async def test_a_hedge_never_happens_after_the_first_token() -> None:
+    # The first token comes at once, then the answer streams slowly for far longer than the hedge delay.
+    async with routed(hedging=hedging(), timeouts=PATIENT) as run:
+        await warm(run)
+        successes = {endpoint.id: endpoint.successes for endpoint in run.router.snapshot().endpoints}
+        run.router.subscribe(StallWhereRouted(run.fleet.host("local"), Fault(slow_factor=20.0)))
+        text, record = await answer(run.router, ask(QUESTION, Task.SIMPLE, options={"num_predict": 60}))
+        assert record.outcome is Outcome.OK and not record.decision.reason.startswith("hedged")
+        assert record.ttft_s is not None and record.ttft_s < HEDGE_AFTER_S / FAST
+        assert record.total_s > 2 * HEDGE_AFTER_S / FAST
+        assert record.endpoint is not None
+        assert text == run.fleet.host("local").chat_answer(MODELS[record.endpoint], [QUESTION], num_predict=60)
+        hedged = run.router.snapshot().hedging
+        assert hedged is not None and hedged.sent == 0
+        other = next(endpoint for endpoint in MODELS if endpoint != record.endpoint)
+        assert next(e for e in run.router.snapshot().endpoints if e.id == other).successes == successes[other]
+        assert busy(run, other) == 0
+
+
+async def test_by_default_a_request_is_hedged_once_it_is_later_than_its_endpoints_measured_p95() -> None:
+    async with routed(hedging=Hedging(ratio=1.0), timeouts=PATIENT) as run:
+        for _ in range(3):  # measured: each endpoint gets a p95 (whichever the policy picks)
+            await warm(run)
+        run.router.subscribe(StallWhereRouted(run.fleet.host("local"), Fault(stall_s=STALL_S)))
+        _, record = await answer(run.router, ask(QUESTION, Task.SIMPLE))
+        assert record.decision.reason.startswith("hedged after ")
+        assert record.ttft_s is not None and record.ttft_s < STALL_S / FAST / 2

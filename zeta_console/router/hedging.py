@@ -1,0 +1,72 @@
+"""Budgeted hedging before the first token ("The Tail at Scale").
+
+A streamed request whose first token is late against its endpoint's predicted p95 time to first
+token (or the configured `hedging.delay_s`) is sent to the next-best endpoint too; `run.py` races
+the two, keeps whichever answers first and cancels the other. This module holds what that race
+shares across requests: when a request counts as late, the token bucket that caps the extra
+requests, and the counts that `/metrics` and the console show.
+"""
+
+from __future__ import annotations
+
+from zeta_console.router.api import HedgingSnapshot
+from zeta_console.router.metrics import EndpointMetrics
+from zeta_console.settings import Hedging
+
+HEDGE_PERCENTILE = 0.95
+
+
+def predicted_p95_ttft_s(metrics: EndpointMetrics, now: float) -> float | None:
+    """The endpoint's predicted p95 time to first token; None until it has answered.
+
+    For now its recent measured p95 (the same window the console shows). One small function, so
+    a calibrated, per-request prediction can replace it. A hedged attempt that loses is cancelled
+    before its first token and leaves no sample, so an endpoint's stragglers, once hedged, stop
+    raising its own hedge delay."""
+    return metrics.ttft_percentile(HEDGE_PERCENTILE, now)
+
+
+class HedgeBudget:
+    """A token bucket: each request earns `ratio` of a hedge, at most `burst` are saved, a hedge
+    spends one. It starts empty, so hedges never exceed `ratio` of the requests seen."""
+
+    def __init__(self, ratio: float, burst: int) -> None:
+        self._ratio = ratio
+        self._burst = float(burst)
+        self.tokens = 0.0
+
+    def on_request(self) -> None:
+        self.tokens = min(self._burst, self.tokens + self._ratio)
+
+    def try_spend(self) -> bool:
+        if self.tokens < 1.0:
+            return False
+        self.tokens -= 1.0
+        return True
+
+
+class Hedger:
+    """When to hedge, the budget, and what happened (sent / won / cancelled / denied)."""
+
+    def __init__(self, config: Hedging) -> None:
+        self._config = config
+        self.budget = HedgeBudget(config.ratio, config.burst)
+        self.sent = 0  # hedges sent
+        self.won = 0  # ... whose first token came first (the hedge's endpoint answered the caller)
+        self.cancelled = 0  # attempts cancelled because the other attempt's first token came first
+        self.denied = 0  # late first tokens not hedged because the budget was spent
+
+    def delay_s(self, metrics: EndpointMetrics, now: float) -> float | None:
+        """How long an attempt on this endpoint may stay silent before it is hedged (None: never)."""
+        return self._config.delay_s if self._config.delay_s > 0 else predicted_p95_ttft_s(metrics, now)
+
+    def snapshot(self, enabled: bool) -> HedgingSnapshot:
+        return HedgingSnapshot(
+            enabled=enabled,
+            sent=self.sent,
+            won=self.won,
+            cancelled=self.cancelled,
+            denied=self.denied,
+            budget=self.budget.tokens,
+            ratio=self._config.ratio,
+        )
