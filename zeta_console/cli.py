@@ -17,10 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zeta_console import __version__
+from zeta_console.demo_kind import DEMO_EMULATED, DEMO_REAL
 from zeta_console.errors import UserError
 from zeta_console.settings import default_ollama_url
-
-DEMO_EMULATED, DEMO_REAL = "emulated", "real"  # args.demo: which fleet `--demo` / `--demo real` starts
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 from zeta_console.backends.types import BackendError
-from zeta_console.cli import DEMO_REAL
 from zeta_console.composition import build_router, open_journal
+from zeta_console.demo_kind import DEMO_REAL
 from zeta_console.errors import UserError
 from zeta_console.router.api import Decision, ErrorKind, RequestRecord
 from zeta_console.router.errors import AttemptsFailed, RejectedError

@@ -11,8 +11,9 @@ import psutil
 import pytest
 
 from tests.test_cli import parser_exit
-from zeta_console.cli import DEMO_EMULATED, DEMO_REAL, main, parse
+from zeta_console.cli import main, parse
 from zeta_console.demo import EMBEDDER_HOST, REAL_TIERS, open_demo
+from zeta_console.demo_kind import DEMO_EMULATED, DEMO_REAL
 
 pytestmark = pytest.mark.usefixtures("isolated_xdg", "tiny_model")  # the model fetched once, not inside a test's timing
 

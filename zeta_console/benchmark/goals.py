@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from zeta_console.benchmark.results import ContenderRun
 from zeta_console.benchmark.scenarios import Scenario
-from zeta_console.benchmark.summary import ALL_TASKS, conversation_summary, summaries_by_task, traffic_shift
+from zeta_console.benchmark.summary import ALL_TASKS, calibration, conversation_summary, summaries_by_task, traffic_shift
 from zeta_console.settings import Task
 from zeta_console.wording import counted
 
@@ -62,6 +62,40 @@ def real_overload_verdicts(runs: Sequence[ContenderRun]) -> list[Verdict]:
         _ratio_verdict("p95 TTFT <= 0.5x LiteLLM's best", ours, litellm, 0.5, "best LiteLLM"),
         _ratio_verdict("p95 TTFT <= 1.3x oracle", ours, by_name.get("oracle"), 1.3, "oracle"),
         Verdict("adaptive: zero lost requests", lost == [0] if lost else None, f"{lost[0]} lost" if lost else "needs adaptive"),
+    ]
+
+
+def completion_verdicts(runs: Sequence[ContenderRun]) -> list[Verdict]:
+    """Issue 15: over every task, adaptive's total and TTFT p95 near the oracle's and no worse than least_load's."""
+    summaries = {run.contender: summaries_by_task(run)[ALL_TASKS] for run in runs}
+
+    def p95(contender: str, field: str) -> float | None:
+        summary = summaries.get(contender)
+        return None if summary is None else getattr(summary, field)
+
+    ours_total, ours_ttft = p95(ADAPTIVE, "total_p95_s"), p95(ADAPTIVE, "ttft_p95_s")
+    return [
+        _ratio_verdict("total p95 <= 1.3x oracle", ours_total, p95("oracle", "total_p95_s"), 1.3, "oracle"),
+        _ratio_verdict("TTFT p95 <= 1.25x oracle", ours_ttft, p95("oracle", "ttft_p95_s"), 1.25, "oracle"),
+        _ratio_verdict("total p95 <= least_load", ours_total, p95("least_load", "total_p95_s"), 1.0, "least_load"),
+        _ratio_verdict("TTFT p95 <= least_load", ours_ttft, p95("least_load", "ttft_p95_s"), 1.0, "least_load"),
+    ]
+
+
+MAX_MEDIAN_ERROR = 0.25
+MAX_P90_ERROR = 1.0
+
+
+def calibration_verdicts(runs: Sequence[ContenderRun]) -> list[Verdict]:
+    """Issue 15: adaptive's TTFT predictions, median and p90 of |predicted - actual| / actual."""
+    run = next((run for run in runs if run.contender == ADAPTIVE), None)
+    c = calibration(run.results) if run is not None else None
+    if c is None or c.ttft_median is None or c.ttft_p90 is None:
+        return [Verdict("adaptive: TTFT predictions calibrated", None, "needs adaptive")]
+    measured = f"median {c.ttft_median:.0%}, p90 {c.ttft_p90:.0%} over {counted(c.requests, 'request')}"
+    return [
+        Verdict(f"adaptive: median TTFT error <= {MAX_MEDIAN_ERROR:.0%}", c.ttft_median <= MAX_MEDIAN_ERROR, measured),
+        Verdict(f"adaptive: p90 TTFT error <= {MAX_P90_ERROR:.0%}", c.ttft_p90 <= MAX_P90_ERROR, measured),
     ]
 
 
@@ -183,20 +217,29 @@ def conversation_verdicts(runs: Sequence[ContenderRun], hosts: Sequence[str]) ->
     return verdicts
 
 
+COMPLETION_SCENARIOS = ("overload", "replicas", "slowdown")
+CALIBRATION_SCENARIOS = ("steady", "overload", "replicas")
+
+
 def verdicts_for(scenario: Scenario, runs: Sequence[ContenderRun]) -> list[Verdict]:
     if scenario.conversations is not None:
         return conversation_verdicts(runs, [host.name for host in scenario.hosts])
+    verdicts: list[Verdict] = []
     if scenario.name == "overload":
-        return overload_verdicts(runs)
+        verdicts += overload_verdicts(runs)
     if scenario.name == "real-overload":
-        return real_overload_verdicts(runs)
+        verdicts += real_overload_verdicts(runs)
     if scenario.name == "failure":
-        return failure_verdicts(runs)
+        verdicts += failure_verdicts(runs)
     if scenario.name == "slowdown":
-        return slowdown_verdicts(runs, scenario)
+        verdicts += slowdown_verdicts(runs, scenario)
     if scenario.name == "straggler":
-        return straggler_verdicts(runs)
-    return []
+        verdicts += straggler_verdicts(runs)
+    if scenario.name in COMPLETION_SCENARIOS:
+        verdicts += completion_verdicts(runs)
+    if scenario.name in CALIBRATION_SCENARIOS:
+        verdicts += calibration_verdicts(runs)
+    return verdicts
 
 
 def render_verdicts(verdicts: Sequence[Verdict]) -> str:

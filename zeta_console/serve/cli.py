@@ -9,8 +9,8 @@ import signal
 import sys
 from collections.abc import Callable
 
-from zeta_console.cli import DEMO_EMULATED, DEMO_REAL
 from zeta_console.composition import build_router, open_journal
+from zeta_console.demo_kind import DEMO_EMULATED, DEMO_REAL
 from zeta_console.heap import settle_heap
 from zeta_console.serve.endpoint import Listener, open_listener, serve_on
 from zeta_console.settings import Settings

@@ -14,8 +14,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zeta_console.cli import DEMO_REAL
 from zeta_console.config import clear_overrides, load_settings, overrides_path, save_overrides
+from zeta_console.demo_kind import DEMO_REAL
 from zeta_console.heap import settle_heap
 from zeta_console.settings import LoadGenerator as LoadSettings
 from zeta_console.settings import Settings
