@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from zeta_console.router.api import Classification, EndpointStatus
+from zeta_console.router.api import Classification, EndpointStatus, Ranking
 from zeta_console.router.candidates import DecisionInput, EndpointState
 from zeta_console.router.policies import POLICIES, register_policy
 from zeta_console.router.policies.static import StaticPolicy
@@ -56,6 +56,9 @@ def decision_input(
     excluded: frozenset[str] = frozenset(),
     weights: Mapping[tuple[Task, str], float] | None = None,
     seed: int = 0,
+    ranking: Ranking = Ranking.COMPLETION,
+    expected_output: Mapping[str, float] | None = None,
+    max_output_tokens: int | None = None,
 ) -> DecisionInput:
     return DecisionInput(
         request_id="r1",
@@ -68,6 +71,9 @@ def decision_input(
         feedback_weights=weights or {},
         excluded=excluded,
         rng=random.Random(seed),
+        ranking=ranking,
+        expected_output_tokens=expected_output or {},
+        max_output_tokens=max_output_tokens,
     )
 
 

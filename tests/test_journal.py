@@ -7,13 +7,25 @@ import io
 import json
 import sqlite3
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from zeta_console import journal as journal_module
 from zeta_console.cli import main
-from zeta_console.journal import SCHEMA_VERSION, Journal, JournalError, default_journal_path
-from zeta_console.router.api import CandidateScore, Classification, Decision, ErrorKind, OperatorAction, Outcome, RequestRecord
+from zeta_console.journal import SCHEMA_VERSION, Journal, JournalError, JournalReader, default_journal_path
+from zeta_console.router.api import (
+    CandidateScore,
+    Classification,
+    Decision,
+    ErrorKind,
+    OperatorAction,
+    Outcome,
+    Prediction,
+    Ranking,
+    RequestRecord,
+)
 from zeta_console.settings import PolicyName, Settings, Task
 
 pytestmark = pytest.mark.usefixtures("isolated_xdg")
@@ -216,3 +228,52 @@ def test_history_follows_the_configured_path(argv: list[str], tmp_path: Path, ca
         journal.record(a_request(7))
     assert main(argv) == 0
     assert json.loads(capsys.readouterr().out)["request_id"] == "r7"
+
+
+def a_predicted_request(number: int, *, waited_s: float, ttft_s: float, total_s: float) -> RequestRecord:
+    record = a_request(number)
+    prediction = Prediction(ttft_s=0.3, completion_s=2.0, output_tokens=120.0, ranked_by=Ranking.COMPLETION, waited_s=waited_s)
+    return replace(record, decision=replace(record.decision, prediction=prediction), ttft_s=ttft_s, total_s=total_s)
+
+
+def test_the_prediction_and_the_actual_times_round_trip(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.sqlite3") as journal:
+        journal.record(a_predicted_request(1, waited_s=14.0, ttft_s=14.5, total_s=16.25))
+        journal.record(a_request(2, outcome=Outcome.ERROR))  # nothing predicted, no completion
+        journal.flush()
+        predicted, failed = journal.recent_requests(10)
+    assert (predicted.ranked_by, predicted.waited_s, predicted.predicted_ttft_s, predicted.predicted_completion_s) == (
+        "completion", 14.0, 0.3, 2.0
+    )
+    # Actual times count from the decision, as the prediction does: the 14 s in the queue are not the endpoint's.
+    assert (predicted.actual_ttft_s, predicted.actual_completion_s) == (0.5, 2.25)
+    assert predicted.decision["prediction"]["output_tokens"] == 120.0
+    assert (failed.predicted_ttft_s, failed.actual_ttft_s, failed.actual_completion_s) == (None, None, None)
+
+
+def _version_one_file(path: Path) -> None:
+    """A journal as schema version 1 wrote it (one request row), before predictions were recorded."""
+    with sqlite3.connect(path) as connection:
+        connection.executescript(f"{journal_module._SCHEMA} PRAGMA user_version = 1;")
+        connection.execute(
+            "INSERT INTO requests (request_id, started_at, decided_at, client, task, confidence, classifier_method,"
+            " classifier_reason, policy, reason, decision, fallbacks, total_s, outcome)"
+            " VALUES ('r1', 1.0, 1.0, 'loadgen', 'code', 0.9, 'rules', 'fence', 'adaptive', 'why', '{}', '[]', 1.5, 'ok')"
+        )
+
+
+def test_a_version_one_journal_is_read_as_it_is_and_migrated_by_the_writer(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite3"
+    _version_one_file(path)
+    reader = JournalReader(path)
+    (old,) = reader.recent_requests(5)
+    reader.close()
+    assert (old.request_id, old.predicted_ttft_s, old.actual_ttft_s) == ("r1", None, None)
+    with Journal(path) as journal:
+        journal.record(a_predicted_request(2, waited_s=0.0, ttft_s=0.25, total_s=1.5))
+        journal.flush()
+        old, new = journal.recent_requests(5)
+    assert old.predicted_ttft_s is None
+    assert (new.predicted_ttft_s, new.actual_ttft_s) == (0.3, 0.25)
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2

@@ -7,8 +7,8 @@ import pytest
 from tests.policy_fixtures import decision_input, endpoint, fleet
 from zeta_console.router.api import EndpointStatus
 from zeta_console.router.policies import POLICIES, PolicyResult, make_policy, register_policy
-from zeta_console.router.policies.adaptive import predict
 from zeta_console.router.policies.base import predicted_wait_s
+from zeta_console.router.policies.prediction import estimate
 from zeta_console.settings import Adaptive, Settings, Task, Thresholds
 
 SETTINGS = Settings()
@@ -244,7 +244,9 @@ def test_adaptive_reason_names_the_saturation_and_the_deciding_term() -> None:
     assert "reasoner@local saturated: queue 6 > 4" in result.reason
     assert excluded(result)["reasoner@local"] == "saturated: queue 6 > 4"
     coder = next(c for c in result.candidates if c.endpoint == "coder@local")
-    assert set(coder.terms) == {"wait_s", "load_s", "prefill_s", "tier_penalty_s", "feedback", "retry"}
+    assert set(coder.terms) == {
+        "wait_s", "load_s", "prefill_s", "overhead_s", "decode_s", "tier_penalty_s", "feedback", "retry", "ttft_s", "completion_s"
+    }  # fmt: skip
 
     cold = decide(
         "adaptive", (endpoint("coder", "h0", in_flight=1, queued=2), endpoint("coder", "h1", resident=False, load_s=4.0)), Task.CODE
@@ -384,7 +386,9 @@ def test_candidates_given_as_a_function_are_built_once_on_first_read() -> None:
 def test_lazily_built_candidates_keep_their_terms_in_order(policy: str) -> None:
     result = decide(policy, fleet(reasoner={"in_flight": 1, "queued": 6}), Task.COMPLEX_REASONING)
     names = {
-        "adaptive": ["wait_s", "load_s", "prefill_s", "tier_penalty_s", "feedback", "retry"],
+        "adaptive": [
+            "wait_s", "load_s", "prefill_s", "overhead_s", "decode_s", "tier_penalty_s", "feedback", "retry", "ttft_s", "completion_s"
+        ],  # fmt: skip
         "threshold": ["ttft_p95", "latency_p95", "queue", "error_rate"],
     }
     for c in result.candidates:
@@ -395,7 +399,7 @@ def test_predicted_wait_is_adaptives_wait_term_and_pools_the_endpoints_a_request
     busy = endpoint("coder", "a", slots=2, in_flight=2, queued=3, latency_ewma_s=4.0)
     other = endpoint("coder", "b", slots=1, in_flight=1, queued=0, latency_ewma_s=2.0)
     assert predicted_wait_s((busy,)) == 4 * 4.0 / 2  # 4 ahead beyond 2 slots, each slot freeing every 4 s
-    assert predict(busy, 100, False, 0, 1.0)[1][0] == predicted_wait_s((busy,))  # adaptive's inlined copy agrees
+    assert estimate(busy, 100, False, 0.0, 0.0)[0] == predicted_wait_s((busy,))  # adaptive's inlined copy agrees
     # Taking whichever frees first: 4 ahead beyond 3 slots, served at 2/4 + 1/2 = 1 request/s.
     assert predicted_wait_s((busy, other)) == 4.0
     assert predicted_wait_s((endpoint("coder", slots=4, in_flight=1),)) == 0.0  # a free slot: no wait

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zeta_console import __version__
+from zeta_console.demo_kind import DEMO_EMULATED, DEMO_REAL
 from zeta_console.errors import UserError
 from zeta_console.settings import default_ollama_url
 
@@ -26,6 +27,11 @@ class GlobalOption:
     flag: str
     help: str
     metavar: str | None = None  # None: a switch
+    # A switch that may be followed by one of these words (`--demo` or `--demo real`): the value is
+    # the word, or `plain` for the bare switch. Not argparse's nargs="?", which would also take the
+    # next word when it is something else (`--demo route ...`).
+    words: tuple[str, ...] = ()
+    plain: str = ""
 
     @property
     def dest(self) -> str:
@@ -34,7 +40,13 @@ class GlobalOption:
 
 GLOBAL_OPTIONS = (
     GlobalOption("--config", "configuration file (default: ./config.yaml, then the XDG config dir)", "PATH"),
-    GlobalOption("--demo", "run against a simulated Ollama fleet started in-process (instead of --config)"),
+    GlobalOption(
+        "--demo",
+        "run against a simulated Ollama fleet started in-process (instead of --config); `--demo real`: real llama.cpp "
+        "servers of a tiny model (needs the real extra)",
+        words=(DEMO_REAL,),
+        plain=DEMO_EMULATED,
+    ),
     GlobalOption("--listen", "also serve the Ollama-compatible endpoint (e.g. 127.0.0.1:11435)", "ADDR"),
     GlobalOption("--token", "bearer token required by the endpoint (needed for a non-loopback --listen)", "T"),
 )
@@ -175,8 +187,9 @@ COMMANDS = {
         ),
         Command(
             "bench",
-            help="replay a scenario against a fresh emulator fleet per policy",
-            description="Replay a scenario against a fresh emulator fleet per contender and compare them.",
+            help="replay a scenario against a fresh emulator (or real llama.cpp) fleet per policy",
+            description="Replay a scenario against a fresh emulator fleet (real llama.cpp servers for a `real: true` scenario) "
+            "per contender and compare them.",
             handler="zeta_console.benchmark.cli:run_bench_command",
             arguments=_bench_arguments,
         ),
@@ -201,11 +214,34 @@ def _add_global_options(parser: argparse.ArgumentParser, command: Command, defau
         used = option.dest in command.options
         help_text = (command.options.get(option.dest) or option.help) if used else argparse.SUPPRESS
         kind: dict[str, Any] = {"action": "store_true"} if option.metavar is None else {"metavar": option.metavar}
+        if option.words:  # given as `--demo=WORD` by _join_words
+            kind = {"choices": (option.plain, *option.words), "metavar": f"[{'|'.join(option.words)}]"}
         parser.add_argument(option.flag, help=help_text, default=default(option), **kind)
 
 
 def _unset(option: GlobalOption) -> Any:
-    return False if option.metavar is None else None
+    return False if option.metavar is None and not option.words else None
+
+
+def _join_words(argv: Sequence[str]) -> list[str]:
+    """`--demo real` -> `--demo=real`, a bare `--demo` -> `--demo=emulated`: argparse then sees one token."""
+    joined: list[str] = []
+    options = {option.flag: option for option in GLOBAL_OPTIONS if option.words}
+    index = 0
+    while index < len(argv):
+        token = argv[index]
+        option = options.get(token)
+        if token == "--":  # what follows is positional text, e.g. a prompt that reads "--demo"
+            return joined + list(argv[index:])
+        if option is not None and index + 1 < len(argv) and argv[index + 1] in option.words:
+            joined.append(f"{token}={argv[index + 1]}")
+            index += 1
+        elif option is not None:
+            joined.append(f"{token}={option.plain}")
+        else:
+            joined.append(token)
+        index += 1
+    return joined
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
@@ -230,7 +266,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
 
 def parse(argv: Sequence[str] | None = None) -> tuple[Command, argparse.Namespace]:
     parser, parsers = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_join_words(sys.argv[1:] if argv is None else argv))
     command = COMMANDS[args.command] if args.command else CONSOLE
     here = parsers.get(args.command, parser)
     for option in GLOBAL_OPTIONS:

@@ -11,6 +11,7 @@ from typing import Any
 
 from zeta_console.backends.types import BackendError
 from zeta_console.composition import build_router, open_journal
+from zeta_console.demo_kind import DEMO_REAL
 from zeta_console.errors import UserError
 from zeta_console.router.api import Decision, ErrorKind, RequestRecord
 from zeta_console.router.errors import AttemptsFailed, RejectedError
@@ -28,14 +29,14 @@ def run_route_command(args: argparse.Namespace) -> int:
 async def _route(args: argparse.Namespace) -> int:
     async with AsyncExitStack() as stack:
         if args.demo:
-            from zeta_console.demo import demo_fleet
+            from zeta_console.demo import open_demo, to_stderr
 
-            _, settings = await stack.enter_async_context(demo_fleet())
+            settings = (await stack.enter_async_context(open_demo(real=args.demo == DEMO_REAL, report=to_stderr))).settings
         else:
             from zeta_console.config import load_settings
 
             settings = load_settings(args.config)
-        router = await stack.enter_async_context(build_router(settings, journal=open_journal(stack, settings, demo=args.demo)))
+        router = await stack.enter_async_context(build_router(settings, journal=open_journal(stack, settings, demo=bool(args.demo))))
         if args.task == Task.EMBEDDING.value:
             return await _embed(router, args)
         return await _chat(router, args)

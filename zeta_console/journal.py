@@ -23,7 +23,7 @@ from zeta_console.errors import UserError
 from zeta_console.router.api import Decision, OperatorAction, RequestRecord, RouterEvent
 from zeta_console.settings import Settings
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _BATCH_LIMIT = 500
 
 _SCHEMA = """
@@ -62,10 +62,17 @@ CREATE TABLE operator_actions (
     source TEXT NOT NULL
 );
 """
+# Version 2: the prediction recorded with the decision and the actual times it predicted, both
+# counted from the decision's instant (`waited_s` after the request arrived).
+_CALIBRATION_COLUMNS = (
+    ("ranked_by", "TEXT"), ("waited_s", "REAL"), ("predicted_ttft_s", "REAL"), ("predicted_completion_s", "REAL"),
+    ("actual_ttft_s", "REAL"), ("actual_completion_s", "REAL"),
+)  # fmt: skip
+_MIGRATIONS = {1: "".join(f"ALTER TABLE requests ADD COLUMN {name} {kind};" for name, kind in _CALIBRATION_COLUMNS)}
 _REQUEST_COLUMNS = (
     "request_id", "started_at", "decided_at", "client", "task", "confidence", "classifier_method", "classifier_reason", "policy",
     "reason", "decision", "endpoint", "model", "fallbacks", "ttft_s", "total_s", "prompt_tokens", "output_tokens", "outcome",
-    "error_kind", "error", "prompt",
+    "error_kind", "error", "prompt", *(name for name, _ in _CALIBRATION_COLUMNS),
 )  # fmt: skip
 _ACTION_COLUMNS = ("at", "action", "target", "old", "new", "source")
 _INSERT_REQUEST = f"INSERT INTO requests ({', '.join(_REQUEST_COLUMNS)}) VALUES ({', '.join('?' * len(_REQUEST_COLUMNS))})"
@@ -104,6 +111,12 @@ class JournalRequest:
     error_kind: str | None
     error: str | None
     prompt: str | None
+    ranked_by: str | None = None  # the rest: None in rows written before schema version 2, and when nothing was predicted
+    waited_s: float | None = None
+    predicted_ttft_s: float | None = None
+    predicted_completion_s: float | None = None
+    actual_ttft_s: float | None = None
+    actual_completion_s: float | None = None
 
 
 def default_journal_path() -> Path:
@@ -122,14 +135,18 @@ class JournalReader:
         try:
             uri = f"{self.path.resolve().as_uri()}?mode=ro"
             self._connection = sqlite3.connect(uri, uri=True, timeout=5.0, check_same_thread=False)
-            self._has_tables = _schema_version(self._connection, self.path) == SCHEMA_VERSION
+            version = _schema_version(self._connection, self.path)
         except sqlite3.Error as error:
             raise JournalError(f"{self.path}: cannot read the journal: {error}") from None
+        self._has_tables = version > 0
+        # A reader cannot migrate (read-only): an older file's missing columns read as NULL.
+        missing = {name for name, _ in _CALIBRATION_COLUMNS} if version < 2 else set()
+        self._request_select = ", ".join("NULL" if column in missing else column for column in _REQUEST_COLUMNS)
         self._lock = threading.Lock()
 
     def recent_requests(self, n: int) -> list[JournalRequest]:
         """The last `n` requests, oldest first."""
-        rows = self._query(f"SELECT {', '.join(_REQUEST_COLUMNS)} FROM requests ORDER BY id DESC LIMIT ?", n)
+        rows = self._query(f"SELECT {self._request_select} FROM requests ORDER BY id DESC LIMIT ?", n)
         return [_request_from_row(row) for row in reversed(rows)]
 
     def recent_actions(self, n: int) -> list[OperatorAction]:
@@ -250,6 +267,7 @@ class Journal(JournalReader):
     def _request_row(self, record: RequestRecord) -> tuple[Any, ...]:
         decision = record.decision
         classification = decision.classification
+        prediction = decision.prediction
         return (
             record.request_id,
             record.started_at,
@@ -273,6 +291,12 @@ class Journal(JournalReader):
             record.error_kind.value if record.error_kind else None,
             record.error,
             record.prompt if self.store_prompts else None,
+            prediction.ranked_by.value if prediction else None,
+            prediction.waited_s if prediction else None,
+            prediction.ttft_s if prediction else None,
+            prediction.completion_s if prediction else None,
+            record.actual_ttft_s,
+            record.actual_completion_s,
         )
 
 
@@ -284,11 +308,15 @@ def _schema_version(connection: sqlite3.Connection, path: Path) -> int:
 
 
 def _prepare(connection: sqlite3.Connection, path: Path) -> None:
-    """Switch to WAL and create the schema if the file is new."""
+    """Switch to WAL, create the schema if the file is new, and bring an older one up to date."""
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=NORMAL")  # safe with WAL: a crash loses at most the last commits
-    if _schema_version(connection, path) == 0:
-        connection.executescript(f"BEGIN; {_SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+    version = _schema_version(connection, path)
+    if version == 0:
+        connection.executescript(f"BEGIN; {_SCHEMA} {_MIGRATIONS[1]} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+        return
+    for step in range(version, SCHEMA_VERSION):
+        connection.executescript(f"BEGIN; {_MIGRATIONS[step]} PRAGMA user_version = {step + 1}; COMMIT;")
 
 
 def _trim(connection: sqlite3.Connection, table: str, keep: int) -> None:

@@ -159,6 +159,9 @@ class Adaptive:
     half_life_s: float = 300.0  # decay of the feedback history
     min_weight: float = 0.5
     max_weight: float = 2.0
+    # A person reads ~300 words (~400 tokens) a minute: a stream decoding faster than this keeps ahead of its reader,
+    # so adaptive counts only the decode time beyond it when the caller reads a stream.
+    reading_s_per_token: float = 0.15
 
 
 @dataclass(frozen=True)

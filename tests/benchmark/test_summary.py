@@ -1,13 +1,15 @@
-"""Run aggregates: outcome counts, preferred-tier share, and the slowdown shift measure."""
+"""Run aggregates: outcome counts, preferred-tier share, the slowdown shift measure, and calibration."""
 
 from __future__ import annotations
 
 import dataclasses
 
-from zeta_console.benchmark.goals import straggler_verdicts
-from zeta_console.benchmark.report import hedging_table
-from zeta_console.benchmark.results import ContenderRun, Fate, RequestResult
-from zeta_console.benchmark.summary import summarize, traffic_shift
+import pytest
+
+from zeta_console.benchmark.goals import calibration_verdicts, straggler_verdicts
+from zeta_console.benchmark.report import calibration_table, hedging_table
+from zeta_console.benchmark.results import Calibration, ContenderRun, Fate, RequestResult
+from zeta_console.benchmark.summary import calibration, summarize, traffic_shift
 from zeta_console.settings import Task
 
 
@@ -38,6 +40,39 @@ def test_traffic_shift_counts_requests_until_moving_off_and_back() -> None:
     assert shift.share_during == 3 / 5
     assert shift.sent_elsewhere_before_return == 2
     assert shift.share_after == 1 / 3
+
+
+def predicted(index: int, predicted_ttft_s: float, actual_ttft_s: float, fate: Fate = Fate.OK) -> RequestResult:
+    return result(index, index, "coder@a", fate, calibration=Calibration(predicted_ttft_s, 2.0, actual_ttft_s, 2.5))
+
+
+def test_calibration_is_the_relative_error_of_the_answered_requests_predictions() -> None:
+    # TTFT errors 0 %, 10 %, 20 %, ..., 90 %: median 40 %, p90 80 % (nearest rank); completion 2.0 vs 2.5 is 20 %.
+    results = [predicted(i, 1.0 + i / 10, 1.0) for i in range(10)]
+    results.append(predicted(10, 9.0, 1.0, Fate.FAILED))  # a failed request's prediction is not judged
+    results.append(result(11, 11, "coder@a"))  # nor a request that carried none (LiteLLM's)
+    c = calibration(results)
+    assert c.requests == 10
+    assert (c.ttft_median, c.ttft_p90) == pytest.approx((0.4, 0.8))
+    assert (c.completion_median, c.completion_p90) == pytest.approx((0.2, 0.2))
+
+
+def run_of(contender: str, results: list[RequestResult]) -> ContenderRun:
+    return ContenderRun(contender, "steady", 30.0, 600.0, 20.0, 1.0, tuple(results))
+
+
+def test_bench_reports_calibration_per_contender_and_judges_adaptives() -> None:
+    good = run_of("adaptive", [predicted(i, 1.0 + (i % 3) / 10, 1.0) for i in range(10)])  # errors 0-20 %
+    litellm = run_of("litellm:latency", [result(i, i, "coder@a") for i in range(10)])
+    table = calibration_table([good, litellm])
+    assert table is not None
+    (row,) = [line for line in table.splitlines() if "adaptive" in line]
+    assert [cell.strip() for cell in row.strip("|").split("|")] == ["adaptive", "10", "10%", "20%", "20%", "20%"]
+    assert "litellm" not in table  # it predicts nothing
+    verdicts = calibration_verdicts([good, litellm])
+    assert [v.met for v in verdicts] == [True, True]
+    bad = run_of("adaptive", [predicted(i, 3.0, 1.0) for i in range(10)])  # 200 % off
+    assert [v.met for v in calibration_verdicts([bad])] == [False, False]
 
 
 def test_straggler_goals_compare_hedging_on_and_off_and_count_broken_answers() -> None:

@@ -140,7 +140,9 @@ async def test_a_slow_reasoner_loses_complex_traffic_to_the_coder_and_wins_it_ba
         text = f"question {next(questions)}: " + "prove, step by step, that there are infinitely many primes. " * 60
         return replace(ask(text, Task.COMPLEX_REASONING, think=False), **changes)
 
-    async with routed(adaptive=Adaptive(explore_rate=0.2)) as run:
+    # A short feedback half-life: the slow samples must age out of the reasoner's weight within the test (its
+    # TTFT is about twice the coder's here, so only the tier penalty keeps it first: a weight of 1.15 tips that).
+    async with routed(adaptive=Adaptive(explore_rate=0.2, half_life_s=60.0)) as run:
 
         async def route_some(count: int) -> list[RequestRecord]:
             records = [(await answer(run.router, request()))[1] for _ in range(count)]

@@ -27,6 +27,8 @@ from zeta_console.router.api import (
     HostResources,
     OperatorAction,
     Outcome,
+    Prediction,
+    Ranking,
     RequestRecord,
     RouterEvent,
     RouterSnapshot,
@@ -128,6 +130,10 @@ def events() -> list[RouterEvent]:
             request_id=f"r{index:04d}", at=at, classification=Classification(task, confidence, why, "rules"),
             policy=PolicyName("adaptive"), candidates=candidates(chosen), chosen=chosen, reason=reason,
             pins=MappingProxyType({"code": "coder"}), fallbacks=("reasoner@local",) if index == 6 else (), client=client,
+            prediction=Prediction(
+                ttft_s=0.18 + (index % 5) * 0.06, completion_s=1.1 + (index % 7) * 0.45, output_tokens=130.0,
+                ranked_by=Ranking.READER if client == "prompt" else Ranking.COMPLETION, waited_s=1.5 if index == 23 else 0.0,
+            ),
         )  # fmt: skip
         result.append(decision)
         if index < 22:

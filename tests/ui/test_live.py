@@ -275,7 +275,7 @@ async def test_load_generator_rate_from_the_controls() -> None:
         assert app.session.loadgen is not None and app.session.loadgen.rate_per_s == 40
         await pilot.press("escape")
         await settle(pilot, lambda: sum(e.client == "loadgen" for e in app.events) >= 5, message="load arrives")
-        assert app.screen.query_one(ConsoleHeader).simulated
+        assert app.screen.query_one(ConsoleHeader).fleet == "SIMULATED"
 
 
 async def test_a_registered_policy_is_offered_in_the_controls_and_the_palette() -> None:

@@ -72,8 +72,13 @@ class FinalTimings:
         return None
 
     @property
+    def evaluated_prompt_tokens(self) -> int:
+        """The prompt tokens the server had to read: those not reused from its prompt cache."""
+        return (self.prompt_tokens or 0) - (self.cached_prompt_tokens or 0)
+
+    @property
     def prefill_s_per_token(self) -> float | None:
-        evaluated = (self.prompt_tokens or 0) - (self.cached_prompt_tokens or 0)
+        evaluated = self.evaluated_prompt_tokens
         if evaluated > 0 and self.prefill_s is not None:
             return self.prefill_s / evaluated
         return None

@@ -115,14 +115,17 @@ async def warm_up(fleet: SimFleet, spec: FleetSpec) -> None:
 
 
 async def run_contender(name: str, scenario: Scenario, trace: Sequence[TraceRequest], time_scale: float) -> ContenderRun:
+    if scenario.real:
+        from zeta_console.benchmark.real_fleet import run_real_contender
+
+        return await run_real_contender(name, scenario, trace)
     spec = fleet_spec(scenario, time_scale)
     async with run_fleet(spec) as fleet:
         await warm_up(fleet, spec)
         settings = scaled_settings(bench_settings(scenario, fleet), time_scale)
         preferred = {task: route[0] for task, route in settings.routes.items()}
         if name in LITELLM_CONTENDERS:
-            urls = {host.name: host.url for host in settings.hosts}
-            return await _replay(LiteLLMContender(name, settings, urls), fleet, settings, scenario, trace, time_scale, preferred)
+            return await _replay(LiteLLMContender(name, settings), fleet, settings, scenario, trace, time_scale, preferred)
         policy = name.removesuffix(NO_HEDGE)
         settings = replace(settings, hedging=replace(settings.hedging, enabled=not name.endswith(NO_HEDGE)))
         baseline = baseline_factories(FleetTruth(fleet)).get(policy)

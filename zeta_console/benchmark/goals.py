@@ -1,4 +1,4 @@
-"""Issue 6's and issue 15's goals, checked against a scenario's runs and printed as plain verdicts."""
+"""Issue 6's, 13's (real fleet) and 15's goals, checked against a scenario's runs and printed as plain verdicts."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from zeta_console.benchmark.results import ContenderRun
 from zeta_console.benchmark.scenarios import Scenario
-from zeta_console.benchmark.summary import ALL_TASKS, conversation_summary, summaries_by_task, traffic_shift
+from zeta_console.benchmark.summary import ALL_TASKS, calibration, conversation_summary, summaries_by_task, traffic_shift
 from zeta_console.settings import Task
 from zeta_console.wording import counted
 
@@ -38,15 +38,64 @@ def _ratio_verdict(goal: str, ours: float | None, theirs: float | None, limit: f
     return Verdict(goal, ratio <= limit, f"adaptive {ours:.2f} s vs {versus} {theirs:.2f} s = {ratio:.2f}x (limit {limit:.2f}x)")
 
 
-def overload_verdicts(runs: Sequence[ContenderRun]) -> list[Verdict]:
-    task = Task.COMPLEX_REASONING.value
-    by_name = {run.contender: _ttft_p95(run, task) for run in runs}
-    ours = by_name.get(ADAPTIVE)
+def _reasoning_p95s(runs: Sequence[ContenderRun]) -> tuple[float | None, dict[str, float | None], float | None]:
+    """(adaptive's, every contender's, LiteLLM's best) complex-reasoning p95 TTFT."""
+    by_name = {run.contender: _ttft_p95(run, Task.COMPLEX_REASONING.value) for run in runs}
     litellm = [p95 for name, p95 in by_name.items() if name.startswith("litellm") and p95 is not None]
+    return by_name.get(ADAPTIVE), by_name, min(litellm) if litellm else None
+
+
+def overload_verdicts(runs: Sequence[ContenderRun]) -> list[Verdict]:
+    ours, by_name, litellm = _reasoning_p95s(runs)
     return [
         _ratio_verdict("p95 TTFT <= 1/3 of static", ours, by_name.get("static"), 1 / 3, "static"),
         _ratio_verdict("p95 TTFT <= 1.25x oracle", ours, by_name.get("oracle"), 1.25, "oracle"),
-        _ratio_verdict("p95 TTFT <= 0.8x LiteLLM's best", ours, min(litellm) if litellm else None, 0.8, "best LiteLLM"),
+        _ratio_verdict("p95 TTFT <= 0.8x LiteLLM's best", ours, litellm, 0.8, "best LiteLLM"),
+    ]
+
+
+def real_overload_verdicts(runs: Sequence[ContenderRun]) -> list[Verdict]:
+    """Issue 13's goals on real llama.cpp servers."""
+    ours, by_name, litellm = _reasoning_p95s(runs)
+    lost = [summaries_by_task(run)[ALL_TASKS].lost for run in runs if run.contender == ADAPTIVE]
+    return [
+        _ratio_verdict("p95 TTFT <= 0.5x LiteLLM's best", ours, litellm, 0.5, "best LiteLLM"),
+        _ratio_verdict("p95 TTFT <= 1.3x oracle", ours, by_name.get("oracle"), 1.3, "oracle"),
+        Verdict("adaptive: zero lost requests", lost == [0] if lost else None, f"{lost[0]} lost" if lost else "needs adaptive"),
+    ]
+
+
+def completion_verdicts(runs: Sequence[ContenderRun]) -> list[Verdict]:
+    """Issue 15: over every task, adaptive's total and TTFT p95 near the oracle's and no worse than least_load's."""
+    summaries = {run.contender: summaries_by_task(run)[ALL_TASKS] for run in runs}
+
+    def p95(contender: str, field: str) -> float | None:
+        summary = summaries.get(contender)
+        return None if summary is None else getattr(summary, field)
+
+    ours_total, ours_ttft = p95(ADAPTIVE, "total_p95_s"), p95(ADAPTIVE, "ttft_p95_s")
+    return [
+        _ratio_verdict("total p95 <= 1.3x oracle", ours_total, p95("oracle", "total_p95_s"), 1.3, "oracle"),
+        _ratio_verdict("TTFT p95 <= 1.25x oracle", ours_ttft, p95("oracle", "ttft_p95_s"), 1.25, "oracle"),
+        _ratio_verdict("total p95 <= least_load", ours_total, p95("least_load", "total_p95_s"), 1.0, "least_load"),
+        _ratio_verdict("TTFT p95 <= least_load", ours_ttft, p95("least_load", "ttft_p95_s"), 1.0, "least_load"),
+    ]
+
+
+MAX_MEDIAN_ERROR = 0.25
+MAX_P90_ERROR = 1.0
+
+
+def calibration_verdicts(runs: Sequence[ContenderRun]) -> list[Verdict]:
+    """Issue 15: adaptive's TTFT predictions, median and p90 of |predicted - actual| / actual."""
+    run = next((run for run in runs if run.contender == ADAPTIVE), None)
+    c = calibration(run.results) if run is not None else None
+    if c is None or c.ttft_median is None or c.ttft_p90 is None:
+        return [Verdict("adaptive: TTFT predictions calibrated", None, "needs adaptive")]
+    measured = f"median {c.ttft_median:.0%}, p90 {c.ttft_p90:.0%} over {counted(c.requests, 'request')}"
+    return [
+        Verdict(f"adaptive: median TTFT error <= {MAX_MEDIAN_ERROR:.0%}", c.ttft_median <= MAX_MEDIAN_ERROR, measured),
+        Verdict(f"adaptive: p90 TTFT error <= {MAX_P90_ERROR:.0%}", c.ttft_p90 <= MAX_P90_ERROR, measured),
     ]
 
 
@@ -168,18 +217,29 @@ def conversation_verdicts(runs: Sequence[ContenderRun], hosts: Sequence[str]) ->
     return verdicts
 
 
+COMPLETION_SCENARIOS = ("overload", "replicas", "slowdown")
+CALIBRATION_SCENARIOS = ("steady", "overload", "replicas")
+
+
 def verdicts_for(scenario: Scenario, runs: Sequence[ContenderRun]) -> list[Verdict]:
     if scenario.conversations is not None:
         return conversation_verdicts(runs, [host.name for host in scenario.hosts])
+    verdicts: list[Verdict] = []
     if scenario.name == "overload":
-        return overload_verdicts(runs)
+        verdicts += overload_verdicts(runs)
+    if scenario.name == "real-overload":
+        verdicts += real_overload_verdicts(runs)
     if scenario.name == "failure":
-        return failure_verdicts(runs)
+        verdicts += failure_verdicts(runs)
     if scenario.name == "slowdown":
-        return slowdown_verdicts(runs, scenario)
+        verdicts += slowdown_verdicts(runs, scenario)
     if scenario.name == "straggler":
-        return straggler_verdicts(runs)
-    return []
+        verdicts += straggler_verdicts(runs)
+    if scenario.name in COMPLETION_SCENARIOS:
+        verdicts += completion_verdicts(runs)
+    if scenario.name in CALIBRATION_SCENARIOS:
+        verdicts += calibration_verdicts(runs)
+    return verdicts
 
 
 def render_verdicts(verdicts: Sequence[Verdict]) -> str:

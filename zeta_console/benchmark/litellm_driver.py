@@ -1,7 +1,8 @@
 """LiteLLM's Router as a contender: same emulator, same trace, same load generator.
 
 Configured the way a LiteLLM user would mirror Zeta's route table: one model group per tier
-(`ollama_chat/<model>` deployments, one per host, `api_base` the emulator's URL), the
+(`ollama_chat/<model>` deployments, one per host, `api_base` the emulator's URL; for real
+llama.cpp servers, `openai/<model>` with `api_base` the server's /v1), the
 `latency-based-routing` or `least-busy` strategy choosing among a tier's replicas, and
 `fallbacks` from each task's preferred tier to the next ones in its route. A request that has
 not produced its headers within Zeta's own first-token allowance times out and falls back, so
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from zeta_console.benchmark.results import Fate
@@ -25,7 +26,7 @@ from zeta_console.benchmark.trace import TraceRequest
 from zeta_console.errors import UserError
 from zeta_console.router.requests import CHARS_PER_TOKEN
 from zeta_console.router.run import first_token_allowance_s
-from zeta_console.settings import Settings, Task
+from zeta_console.settings import HostConfig, ModelConfig, Settings, Task
 
 STRATEGIES = {"litellm:latency": "latency-based-routing", "litellm:least_busy": "least-busy"}
 
@@ -43,18 +44,14 @@ def _import_litellm() -> Any:
 
 
 class LiteLLMContender:
-    def __init__(self, name: str, settings: Settings, urls: Mapping[str, str]) -> None:
-        """`urls`: host name -> emulator URL; `settings` as the Zeta contenders get them (scaled)."""
+    def __init__(self, name: str, settings: Settings) -> None:
+        """`settings` as the Zeta contenders get them (scaled), hosts pointing at the servers."""
         litellm = _import_litellm()
         self.name = name
         self._routes = settings.routes
         model_list = [
-            {
-                "model_name": model.tier,
-                # LiteLLM's ollama_chat provider has no embeddings; its ollama one does.
-                "litellm_params": {"model": f"{_provider(model.capabilities)}/{model.model}", "api_base": urls[host]},
-                "model_info": {"id": f"{model.tier}@{host}"},
-            }
+            {"model_name": model.tier, "litellm_params": _deployment(model, settings.host(host)),
+             "model_info": {"id": f"{model.tier}@{host}"}}
             for model in settings.models
             for host in model.hosts
         ]
@@ -115,8 +112,13 @@ class LiteLLMContender:
         )
 
 
-def _provider(capabilities: frozenset[str]) -> str:
-    return "ollama" if "embedding" in capabilities else "ollama_chat"
+def _deployment(model: ModelConfig, host: HostConfig) -> dict[str, str]:
+    """LiteLLM's parameters for `model` on `host`: its OpenAI-compatible provider for an `api: openai`
+    host (the server's /v1), else Ollama's (`ollama_chat`, which has no embeddings; `ollama` has)."""
+    if host.api == "openai":
+        return {"model": f"openai/{model.model}", "api_base": f"{host.url}/v1", "api_key": "no-key"}
+    provider = "ollama" if "embedding" in model.capabilities else "ollama_chat"
+    return {"model": f"{provider}/{model.model}", "api_base": host.url}
 
 
 def _merge_fallbacks(entries: list[dict[str, list[str]]]) -> list[dict[str, list[str]]]:

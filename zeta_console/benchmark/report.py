@@ -9,7 +9,7 @@ from typing import Any
 import plotext
 
 from zeta_console.benchmark.results import ContenderRun
-from zeta_console.benchmark.summary import ALL_TASKS, Summary, conversation_summary, summaries_by_task, ttft_p95_over_time
+from zeta_console.benchmark.summary import ALL_TASKS, Summary, calibration, conversation_summary, summaries_by_task, ttft_p95_over_time
 
 CHART_MARKERS = ("x", "o", "+", "*", "#", "@", "%", "&", "=")
 _COLUMNS = (
@@ -68,6 +68,24 @@ def comparison_table(runs: Sequence[ContenderRun]) -> str:
     for row, run in zip(rows, runs, strict=True):
         row.append(_cell(run.loop_lag_p99_ms, "lag"))
     return format_table(header, rows)
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def calibration_table(runs: Sequence[ContenderRun]) -> str | None:
+    """Per contender that predicts (Zeta's): median and p90 of |predicted - actual| / actual, TTFT and completion."""
+    rows = []
+    for run in runs:
+        c = calibration(run.results)
+        if c.requests:
+            errors = (c.ttft_median, c.ttft_p90, c.completion_median, c.completion_p90)
+            rows.append([run.contender, str(c.requests), *(_share(error) for error in errors)])
+    if not rows:
+        return None
+    header = ["contender", "predicted", "TTFT error p50", "p90", "completion error p50", "p90"]
+    return "Calibration (|predicted - actual| / actual, both from the decision):\n\n" + format_table(header, rows)
 
 
 def conversation_table(runs: Sequence[ContenderRun], hosts: Sequence[str]) -> str:
@@ -132,6 +150,9 @@ def render_text(runs: Sequence[ContenderRun], extra_sections: Sequence[str] = ()
     scenario = runs[0].scenario if runs else "?"
     chart = f"```text\n{p95_chart(runs)}\n```"  # fenced: the output pastes into Markdown as it is
     parts = [f"## {scenario}: all contenders (latencies in scenario seconds)", comparison_table(runs), hedging_table(runs), chart]
+    calibrated = calibration_table(runs)
+    if calibrated:
+        parts.insert(2, calibrated)
     for run in runs:
         parts.append(f"### {run.contender} (time scale {run.time_scale:g}x, {run.wall_s:.1f} s wall)")
         parts.append(contender_table(run))
@@ -150,6 +171,7 @@ def run_to_json(run: ContenderRun) -> dict[str, Any]:
         "hedges_sent": run.hedges_sent,
         "hedges_won": run.hedges_won,
         "summary": {task: dataclasses.asdict(summary) for task, summary in summaries_by_task(run).items()},
+        "calibration": dataclasses.asdict(calibration(run.results)),
         "p95_ttft_over_time": [{"at_s": at, "p95_s": p95} for at, p95 in ttft_p95_over_time(run)],
         "requests": [dataclasses.asdict(result) for result in run.results],
     }

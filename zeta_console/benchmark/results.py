@@ -19,6 +19,24 @@ class Fate(StrEnum):
 
 
 @dataclass(frozen=True)
+class Calibration:
+    """Predicted and measured times of one request, both from the instant of its final decision."""
+
+    predicted_ttft_s: float
+    predicted_completion_s: float
+    actual_ttft_s: float | None
+    actual_completion_s: float | None
+
+    def scaled(self, factor: float) -> Calibration:
+        def times(value: float | None) -> float | None:
+            return value * factor if value is not None else None
+
+        return Calibration(
+            self.predicted_ttft_s * factor, self.predicted_completion_s * factor, times(self.actual_ttft_s), times(self.actual_completion_s)
+        )
+
+
+@dataclass(frozen=True)
 class RequestResult:
     index: int
     task: Task
@@ -31,6 +49,7 @@ class RequestResult:
     fallbacks: int = 0  # endpoints that failed before the first token and were replaced
     failed_after_first_token: bool = False
     error: str | None = None
+    calibration: Calibration | None = None  # predicted and actual times (Zeta's contenders only)
     conversation: int | None = None  # the chat this request is a turn of
     turn: int = 0
     answer_intact: bool | None = None  # the caller's text is exactly one host's whole answer (None: not checked)

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from zeta_console.benchmark.results import ContenderRun, Fate, RequestResult
+from zeta_console.benchmark.results import Calibration, ContenderRun, Fate, RequestResult
 from zeta_console.benchmark.stats import percentile
 from zeta_console.benchmark.trace import TraceRequest
 from zeta_console.settings import Task
@@ -36,6 +36,7 @@ class Served:
     fallbacks: int = 0
     failed_after_first_token: bool = False
     error: str | None = None
+    calibration: Calibration | None = None  # the router's prediction for the endpoint it chose, and what it measured
     reply: str = ""  # the answer's text (a conversation sends it back in its next turn)
     answer_intact: bool | None = None  # None: not checked
 
@@ -148,6 +149,7 @@ def _to_scenario_time(request: TraceRequest, served: Served, time_scale: float, 
         fallbacks=served.fallbacks,
         failed_after_first_token=served.failed_after_first_token,
         error=served.error,
+        calibration=served.calibration.scaled(time_scale) if served.calibration else None,
         conversation=request.conversation,
         turn=request.turn,
         answer_intact=served.answer_intact,

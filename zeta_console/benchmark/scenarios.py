@@ -55,6 +55,7 @@ class Scenario:
     sizes: Mapping[Task, TaskSizes]
     events: tuple[FaultEvent, ...]
     watch_tier: str | None  # the tier whose fault the slowdown/failure measurements follow
+    real: bool = False  # real llama.cpp servers of the tiny model, one per host, at 1x (benchmark/real_fleet.py)
     conversations: ConversationPlan | None = None  # multi-turn chats beside (or instead of) the traffic phases
 
 
@@ -134,6 +135,7 @@ def load_scenario(name_or_path: str) -> Scenario:
                 "sizes",
                 "events",
                 "watch_tier",
+                "real",
                 "conversations",
             }
         ),
@@ -145,6 +147,11 @@ def load_scenario(name_or_path: str) -> Scenario:
     watch_tier = top.raw("watch_tier")
     if watch_tier is not None and watch_tier not in tiers:
         raise top.error("watch_tier", f"{watch_tier!r} is not a tier of the fleet ({', '.join(sorted(tiers))})")
+    real = top.raw("real", False)
+    if not isinstance(real, bool):
+        raise top.error("real", f"expected true or false, got {real!r}")
+    if real:
+        _check_real(top, hosts)
     conversations = _conversations(top, duration_s) if top.has("conversations") else None
     return Scenario(
         name=path.stem,
@@ -152,16 +159,30 @@ def load_scenario(name_or_path: str) -> Scenario:
         source=str(path),
         duration_s=duration_s,
         seed=int(top.number("seed", default=1)),
-        time_scale=top.number("time_scale", default=10, positive=True),
-        quick_time_scale=top.number("quick_time_scale", default=40, positive=True),
+        time_scale=1.0 if real else top.number("time_scale", default=10, positive=True),
+        quick_time_scale=1.0 if real else top.number("quick_time_scale", default=40, positive=True),
         hosts=hosts,
         keep_alive_s=top.number("keep_alive_s") if top.has("keep_alive_s") else None,
         traffic=_traffic(top, duration_s, required=conversations is None),
         sizes=_sizes(top),
         events=events,
         watch_tier=watch_tier,
+        real=real,
         conversations=conversations,
     )
+
+
+def _check_real(top: _Reader, hosts: tuple[HostPlan, ...]) -> None:
+    """A real fleet runs in real time, one llama.cpp server (one tier, one slot) per host, with no emulator faults."""
+    for key in ("time_scale", "quick_time_scale", "keep_alive_s", "events"):
+        if top.has(key):
+            raise top.error(key, "a real fleet (real: true) runs at 1x on real servers: no time scale, keep-alive or emulator events")
+    for index, host in enumerate(hosts):
+        where = ("fleet", "hosts", index)
+        if len(host.tiers) != 1:
+            raise top.source.error((*where, "tiers"), f"a real host runs one llama.cpp server: one tier, got {len(host.tiers)}")
+        if host.speed != 1.0 or host.slots is not None:
+            raise top.source.error((*where, "speed" if host.speed != 1.0 else "slots"), "a real server runs at its own speed with one slot")
 
 
 def _task(reader: _Reader, key: str) -> Task:

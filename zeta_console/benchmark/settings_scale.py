@@ -35,6 +35,10 @@ def scaled_settings(settings: Settings, time_scale: float) -> Settings:
         retry=replace(settings.retry, min_per_s=settings.retry.min_per_s * time_scale),
         hedging=replace(settings.hedging, delay_s=settings.hedging.delay_s / time_scale),
         admission=replace(settings.admission, patience_s=settings.admission.patience_s / time_scale),
-        adaptive=replace(settings.adaptive, half_life_s=settings.adaptive.half_life_s / time_scale),
+        adaptive=replace(
+            settings.adaptive,
+            half_life_s=settings.adaptive.half_life_s / time_scale,
+            reading_s_per_token=settings.adaptive.reading_s_per_token / time_scale,
+        ),
         affinity=replace(settings.affinity, idle_ttl_s=settings.affinity.idle_ttl_s / time_scale),
     )

@@ -56,6 +56,31 @@ def summarize(results: Sequence[RequestResult], makespan_s: float) -> Summary:
     )
 
 
+@dataclass(frozen=True)
+class CalibrationSummary:
+    """How far the router's predictions were from what it then measured: |predicted - actual| / actual."""
+
+    requests: int  # answered requests that carried a prediction
+    ttft_median: float | None
+    ttft_p90: float | None
+    completion_median: float | None
+    completion_p90: float | None
+
+
+def relative_errors(pairs: Iterable[tuple[float, float | None]]) -> list[float]:
+    """|predicted - actual| / actual for each pair with a positive actual."""
+    return [abs(predicted - actual) / actual for predicted, actual in pairs if actual is not None and actual > 0]
+
+
+def calibration(results: Sequence[RequestResult]) -> CalibrationSummary:
+    predicted = [result.calibration for result in results if result.fate is Fate.OK and result.calibration is not None]
+    ttft = relative_errors((c.predicted_ttft_s, c.actual_ttft_s) for c in predicted)
+    completion = relative_errors((c.predicted_completion_s, c.actual_completion_s) for c in predicted)
+    return CalibrationSummary(
+        len(predicted), percentile(ttft, 50), percentile(ttft, 90), percentile(completion, 50), percentile(completion, 90)
+    )
+
+
 def makespan_s(run: ContenderRun) -> float:
     """From the start to the last answer (or the scenario's end, if later)."""
     ends = [result.at_s + result.total_s for result in run.results if result.total_s is not None]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from zeta_console.benchmark.results import Fate
+from zeta_console.benchmark.results import Calibration, Fate
 from zeta_console.benchmark.runner import Message, Served
 from zeta_console.benchmark.trace import TraceRequest
 from zeta_console.router.api import ErrorKind, Outcome, RequestRecord, RouterEvent
@@ -47,7 +47,13 @@ class ZetaContender:
                 await self._router.embed(EmbedRequest(input=messages[-1]["content"], client=client))
                 first_token_s = time.perf_counter() - started
             else:
-                chat = ChatRequest(messages=messages, task=request.task, options={"num_predict": request.output_tokens}, client=client)
+                chat = ChatRequest(
+                    messages=messages,
+                    task=request.task,
+                    options={"num_predict": request.output_tokens},
+                    client=client,
+                    stream=False,  # the bench's callers are programs that use the whole answer
+                )
                 async for delta in self._router.chat(chat):
                     if first_token_s is None and (delta.content or delta.thinking):
                         first_token_s = time.perf_counter() - started
@@ -67,8 +73,14 @@ class ZetaContender:
         if record is None:
             return Served(Fate.LOST, error="the router emitted no record")
         fallbacks = len(record.decision.fallbacks)
+        prediction = record.decision.prediction
+        calibration = None
+        if prediction is not None:
+            calibration = Calibration(prediction.ttft_s, prediction.completion_s, record.actual_ttft_s, record.actual_completion_s)
         if record.outcome is Outcome.OK:
-            return Served(Fate.OK, record.endpoint, first_token_s, total_s, fallbacks, reply=reply, answer_intact=intact)
+            return Served(
+                Fate.OK, record.endpoint, first_token_s, total_s, fallbacks, reply=reply, answer_intact=intact, calibration=calibration
+            )
         return Served(
             Fate.FAILED,
             record.endpoint,
@@ -77,4 +89,5 @@ class ZetaContender:
             fallbacks,
             failed_after_first_token=record.error_kind is ErrorKind.FAILED_MID_STREAM or first_token_s is not None,
             error=f"{record.outcome.value}: {record.error_kind.value if record.error_kind else ''} {record.error or ''}".strip(),
+            calibration=calibration,
         )

@@ -9,11 +9,17 @@ the demo knows the server is ready without polling it.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import ctypes
+import importlib.util
+import os
 import select
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -21,6 +27,7 @@ from types import TracebackType
 from zeta_console.errors import UserError
 
 READY_TIMEOUT_S = 60.0
+PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 @dataclass(frozen=True)
@@ -37,7 +44,8 @@ class LlamaServerOptions:
 
     def argv(self) -> list[str]:
         argv = [sys.executable, "-m", "zeta_console.realfleet.llama_server", "--model", str(self.model), "--alias", self.alias,
-                "--threads", str(self.threads), "--parallel", str(self.parallel), "--context", str(self.context), "--port", str(self.port)]
+                "--threads", str(self.threads), "--parallel", str(self.parallel), "--context", str(self.context), "--port", str(self.port),
+                "--parent", str(os.getpid())]
         return argv + (["--embedding"] if self.embedding else [])
 
 
@@ -57,6 +65,14 @@ class LlamaServer:
 
     def start(self, timeout_s: float = READY_TIMEOUT_S) -> str:
         """Start the server and return its URL once it answers."""
+        self.launch()
+        return self.wait_ready(timeout_s)
+
+    def launch(self) -> None:
+        """Start the process and return at once: several servers then load side by side, and
+        `stop()` reaches a process launched here even while another thread waits in `wait_ready`.
+        On Linux the server ends when the thread that launched it does (the parent-death signal
+        is per thread): launch from the main thread."""
         log = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
         try:
             self._process = subprocess.Popen(
@@ -65,6 +81,9 @@ class LlamaServer:
         finally:
             if self.log_path:
                 log.close()  # type: ignore[union-attr]  # the child holds its own descriptor
+
+    def wait_ready(self, timeout_s: float = READY_TIMEOUT_S) -> str:
+        """Block until the launched server prints its URL, and return it."""
         self.url = self._ready_url(timeout_s)
         return self.url
 
@@ -110,6 +129,25 @@ class LlamaServer:
         self.stop()
 
 
+async def start_together(servers: Iterable[LlamaServer], stack: AsyncExitStack) -> None:
+    """Launch every server here (in the main thread, see `launch`), each one's stop on `stack` first,
+    and wait until all are ready, loading side by side; the first failure is raised and `stack`
+    stops them all, even when the wait is cancelled."""
+    servers = list(servers)
+    for server in servers:
+        stack.callback(server.stop)
+        server.launch()
+    ready = await asyncio.gather(*(asyncio.to_thread(server.wait_ready) for server in servers), return_exceptions=True)
+    if failed := [outcome for outcome in ready if isinstance(outcome, BaseException)]:
+        raise failed[0]
+
+
+def require_xllamacpp(what: str) -> None:
+    """Refuse in one line, before anything starts, when llama.cpp's server is not installed."""
+    if importlib.util.find_spec("xllamacpp") is None:
+        raise UserError(f"{what} needs llama.cpp's server (xllamacpp), not installed: pip install 'zeta-console[real]'", exit_code=2)
+
+
 def _serve(arguments: argparse.Namespace) -> None:
     try:
         import xllamacpp
@@ -134,6 +172,15 @@ def _serve(arguments: argparse.Namespace) -> None:
     signal.sigwait({signal.SIGTERM, signal.SIGINT})
 
 
+def _end_with(parent: int) -> None:
+    """Linux: SIGTERM this server when its parent dies, even by SIGKILL or a closed terminal, so no
+    server outlives the console, test or benchmark that started it."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # it died before the signal was armed
+        raise SystemExit(0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m zeta_console.realfleet.llama_server", description=__doc__)
     parser.add_argument("--model", required=True)
@@ -143,8 +190,12 @@ def main() -> None:
     parser.add_argument("--context", type=int, default=2048)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--embedding", action="store_true")
+    parser.add_argument("--parent", type=int, help="stop when this process dies")
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})  # taken by sigwait, in every thread
-    _serve(parser.parse_args())
+    arguments = parser.parse_args()
+    if arguments.parent is not None:
+        _end_with(arguments.parent)
+    _serve(arguments)
 
 
 if __name__ == "__main__":

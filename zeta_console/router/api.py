@@ -61,6 +61,24 @@ class CandidateScore:
     excluded: str | None = None  # why it could not be chosen (drained, ejected, incapable, saturated, ...)
 
 
+class Ranking(StrEnum):
+    """What the caller waits for, which is what `adaptive` ranks endpoints by."""
+
+    COMPLETION = "completion"  # the whole answer: non-streaming calls, embeddings, programs
+    READER = "reader"  # a person reading a stream: TTFT plus the decode time slower than reading
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What the router predicted for the chosen endpoint when it decided, in seconds from that instant."""
+
+    ttft_s: float  # wait + cold load + prefill + first-token overhead
+    completion_s: float  # ttft_s + expected output tokens x the endpoint's seconds per token
+    output_tokens: float  # the expected output length it assumed (learned per task x tier, capped by num_predict)
+    ranked_by: Ranking
+    waited_s: float = 0.0  # how long the request had already waited (router queue, failed attempts) when this was decided
+
+
 @dataclass(frozen=True)
 class Decision:
     request_id: str
@@ -73,6 +91,7 @@ class Decision:
     pins: Mapping[str, str] = field(default_factory=dict)  # task (or "*") -> tier in force
     fallbacks: tuple[str, ...] = ()  # endpoints tried before `chosen` that failed pre-first-token
     client: str = "local"  # who asked: "prompt", "loadgen", "serve:127.0.0.1", "route", ...
+    prediction: Prediction | None = None  # for the chosen endpoint; None when nothing was chosen
 
 
 @dataclass(frozen=True)
@@ -92,6 +111,20 @@ class RequestRecord:
     error_kind: ErrorKind | None = None
     error: str | None = None
     prompt: str | None = None  # only when the journal is configured to store prompts
+
+    @property
+    def actual_ttft_s(self) -> float | None:
+        """The TTFT measured from the decision's instant: what `decision.prediction.ttft_s` predicted."""
+        waited = self.decision.prediction.waited_s if self.decision.prediction else 0.0
+        return None if self.ttft_s is None else max(0.0, self.ttft_s - waited)
+
+    @property
+    def actual_completion_s(self) -> float | None:
+        """The completion time from the decision's instant, for an answered request."""
+        if self.outcome is not Outcome.OK:
+            return None
+        waited = self.decision.prediction.waited_s if self.decision.prediction else 0.0
+        return max(0.0, self.total_s - waited)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from zeta_console.router.api import Classification, EndpointStatus
+from zeta_console.router.api import Classification, EndpointStatus, Ranking
 from zeta_console.settings import Task, Thresholds
 
 
@@ -40,6 +40,7 @@ class EndpointState:
     last_sample_age_s: float | None = None  # staleness of the telemetry (freshest probe or response); None = unknown, not stale
     latency_ewma_s: float | None = None  # peak-EWMA of total latency: the expected service time of a queued request
     status_reason: str = ""  # why the status is what it is (a MISSING endpoint's exclusion names it)
+    ttft_overhead_s: float | None = None  # the host's recent median of TTFT beyond load, prefill and the first step
     # The server's own counts (its gauges, plus what this router sent there since they were read) and the
     # slots it runs, when it has gauges and they are fresh; None: it has none (Ollama) or they are unknown
     # or stale, and policies count this router's own `in_flight` against `slots`.
@@ -72,4 +73,7 @@ class DecisionInput:
     feedback_weights: Mapping[tuple[Task, str], float] = field(default_factory=dict)  # (task, tier) -> multiplier, 1.0 = neutral
     excluded: frozenset[str] = frozenset()  # endpoints already tried for this request (failover)
     rng: random.Random = field(default_factory=random.Random)
+    ranking: Ranking = Ranking.COMPLETION  # what the caller waits for
+    expected_output_tokens: Mapping[str, float] = field(default_factory=dict)  # tier -> learned output length for this task
+    max_output_tokens: int | None = None  # the request's own cap (num_predict)
     session: SessionHint | None = None  # a conversation the router has seen: prefer its cache holder (adaptive)

@@ -6,6 +6,8 @@ divided by its success rate (a failure costs another try); its weight compares t
 its peers' for the same task. Weights stay neutral until a tier has some history, drift back to
 neutral as history ages without new samples, and are clamped to the operator's bounds.
 The router applies pins before weights, so the loop can never override a pin.
+It also learns the output length to expect per (task x tier), a decayed mean that the
+predictions of completion time use.
 
 Pure Python, O(1) per observation, no I/O, no threads: the caller owns the clock.
 """
@@ -27,6 +29,7 @@ MIN_SUCCESS_RATE = 0.05  # floor, so a tier that only failed has a finite cost
 UPDATE_EVERY_S = 1.0  # weights() recomputes at most this often
 
 Key = tuple[Task, str]
+_NONE: Mapping[str, float] = MappingProxyType({})
 
 
 @dataclass(frozen=True)
@@ -45,8 +48,10 @@ class _History:
     successes: float = 0.0
     timed: float = 0.0  # successes that brought a latency sample
     latency_sum: float = 0.0
+    counted: float = 0.0  # successes that reported their output length
+    output_sum: float = 0.0
 
-    def add(self, ok: bool, latency_s: float, at: float, half_life_s: float) -> None:
+    def add(self, ok: bool, latency_s: float, at: float, half_life_s: float, output_tokens: int | None = None) -> None:
         weight = 1.0
         if at >= self.at:
             decay = 0.5 ** ((at - self.at) / half_life_s)
@@ -54,6 +59,8 @@ class _History:
             self.successes *= decay
             self.timed *= decay
             self.latency_sum *= decay
+            self.counted *= decay
+            self.output_sum *= decay
             self.at = at
         else:  # a late report: decay the sample instead of the history
             weight = 0.5 ** ((self.at - at) / half_life_s)
@@ -62,6 +69,9 @@ class _History:
             self.successes += weight
             self.timed += weight
             self.latency_sum += weight * latency_s
+            if output_tokens is not None:
+                self.counted += weight
+                self.output_sum += weight * output_tokens
 
     def stats(self, now: float, half_life_s: float) -> TierStats:
         decay = 0.5 ** (max(0.0, now - self.at) / half_life_s)
@@ -77,14 +87,23 @@ class FeedbackLoop:
         self._max_weight = adaptive.max_weight
         self._history: dict[Key, _History] = {}
         self._weights: Mapping[Key, float] = MappingProxyType({})
+        self._outputs: dict[Task, dict[str, float]] = {}
         self._updated_at: float | None = None
 
-    def observe(self, task: Task, tier: str, *, ok: bool, ttft_s: float | None, latency_s: float, at: float) -> None:
+    def observe(
+        self, task: Task, tier: str, *, ok: bool, ttft_s: float | None, latency_s: float, at: float, output_tokens: int | None = None
+    ) -> None:
         """Record one finished request. Report busy (503) rejections as load, not here."""
         history = self._history.get((task, tier))
         if history is None:
             history = self._history[(task, tier)] = _History(at)
-        history.add(ok, ttft_s if ttft_s is not None else latency_s, at, self._half_life_s)
+        history.add(ok, ttft_s if ttft_s is not None else latency_s, at, self._half_life_s, output_tokens)
+        if ok and output_tokens is not None:
+            self._outputs.setdefault(task, {})[tier] = history.output_sum / history.counted
+
+    def expected_output_tokens(self, task: Task) -> Mapping[str, float]:
+        """tier -> the decayed mean output length of `task`'s answers from it (tiers never observed are absent)."""
+        return self._outputs.get(task, _NONE)
 
     def stats(self, task: Task, tier: str, now: float) -> TierStats | None:
         history = self._history.get((task, tier))

@@ -22,6 +22,8 @@ PERCENTILE_WINDOW_S = 300.0
 PERCENTILE_REFRESH_S = 0.25
 HISTORY_SAMPLES = 60  # sparkline length
 EWMA_TAU_S = 10.0
+OVERHEAD_SAMPLES = 32
+MIN_SIZE_SPREAD = 0.01  # sizes whose variance is under 1 % of their squared mean are too alike to draw a line through
 ERROR_HALF_LIFE_S = 60.0
 MIN_ERROR_SAMPLES = 5.0  # a rate over fewer (decayed) outcomes is taken over this many
 COLD_LOAD_MIN_S = 0.25  # load_duration below this is a warm model (it also includes queueing)
@@ -50,6 +52,43 @@ class Ewma:
             keep = math.exp(-max(0.0, now - self._at) / self._tau_s)
             self.value = self.value * keep + sample * (1.0 - keep)
         self._at = now
+
+
+class DecayedSlope:
+    """Seconds per token (e.g. of prefill) as the slope of a time-decayed least-squares line
+    y = fixed + slope * x over recent requests.
+
+    An average of per-request ratios would charge a fixed cost per request (scheduling, a late
+    timer) to the tokens of small requests and inflate the rate; the line keeps that cost out of the
+    slope (the first-token overhead picks it up). While the sizes seen are too alike to draw a line,
+    or the line slopes down (noise), it is the ratio of the decayed sums instead."""
+
+    __slots__ = ("_at", "_tau_s", "_w", "_x", "_xx", "_xy", "_y")
+
+    def __init__(self, *, tau_s: float = EWMA_TAU_S) -> None:
+        self._tau_s = tau_s
+        self._at = 0.0
+        self._w = self._x = self._y = self._xx = self._xy = 0.0
+
+    def observe(self, x: float, y: float, now: float) -> None:
+        keep = math.exp(-max(0.0, now - self._at) / self._tau_s)
+        self._at = now
+        self._w = self._w * keep + 1.0
+        self._x = self._x * keep + x
+        self._y = self._y * keep + y
+        self._xx = self._xx * keep + x * x
+        self._xy = self._xy * keep + x * y
+
+    @property
+    def value(self) -> float | None:
+        if self._x <= 0:
+            return None
+        spread = self._w * self._xx - self._x * self._x  # w^2 x the variance of the sizes
+        if spread > MIN_SIZE_SPREAD * self._x * self._x:
+            slope = (self._w * self._xy - self._x * self._y) / spread
+            if slope > 0:
+                return slope
+        return self._y / self._x
 
 
 class DecayedCount:
@@ -178,6 +217,12 @@ class MetricsView:
         return 1.0 / self.prefill_s_per_token if self.prefill_s_per_token else None
 
 
+def overhead_window(time_scale: float = 1.0) -> SampleWindow:
+    """Recent first-token overheads of one host. Small and noisy (the event loop's scheduling), so a median of
+    many, and per host: every endpoint's traffic keeps it fresh, and the noise is the same for all of them."""
+    return SampleWindow(size=OVERHEAD_SAMPLES, window_s=PERCENTILE_WINDOW_S / time_scale)
+
+
 class EndpointMetrics:
     """Per endpoint (host x model). Times are `time.monotonic()` seconds.
 
@@ -185,14 +230,16 @@ class EndpointMetrics:
     that against an emulator running N times faster the router forgets N times faster too.
     """
 
-    def __init__(self, time_scale: float = 1.0) -> None:
+    def __init__(self, time_scale: float = 1.0, host_overhead: SampleWindow | None = None) -> None:
+        """`host_overhead`: the window of first-token overheads shared by every endpoint of the host (`overhead_window`)."""
         tau_s = EWMA_TAU_S / time_scale
         half_life_s = ERROR_HALF_LIFE_S / time_scale
         self.ttft = Ewma(peak=True, tau_s=tau_s)
         self.latency = Ewma(peak=True, tau_s=tau_s)
         self.decode_tps = Ewma(tau_s=tau_s)
-        self.prefill_s_per_token = Ewma(tau_s=tau_s)
+        self.prefill_s_per_token = DecayedSlope(tau_s=tau_s)
         self.load_s = Ewma(tau_s=tau_s)
+        self._overhead_window = host_overhead if host_overhead is not None else overhead_window(time_scale)
         self._ttft_window = SampleWindow(window_s=PERCENTILE_WINDOW_S / time_scale)
         self._latency_window = SampleWindow(window_s=PERCENTILE_WINDOW_S / time_scale)
         self._ttft_history: deque[float] = deque(maxlen=HISTORY_SAMPLES)
@@ -212,7 +259,7 @@ class EndpointMetrics:
         self._ttft_history.append(ttft_s)
         self._last_sample_at = now
 
-    def observe_success(self, total_s: float, timings: FinalTimings | None, now: float) -> None:
+    def observe_success(self, total_s: float, timings: FinalTimings | None, now: float, ttft_s: float | None = None) -> None:
         self.successes += 1
         self._errors.add(True, now)
         self.latency.observe(total_s, now)
@@ -224,8 +271,20 @@ class EndpointMetrics:
         if (tps := timings.decode_tps) is not None:
             self.decode_tps.observe(tps, now)
             self._tps_history.append(tps)
-        if (per_token := timings.prefill_s_per_token) is not None:
-            self.prefill_s_per_token.observe(per_token, now)
+        prefill_s = timings.prefill_s
+        if not prefill_s and not timings.output_tokens and timings.total_s is not None:
+            # An embedding: Ollama reports no prefill time for it, but all of it past the load is prefill.
+            prefill_s = max(0.0, timings.total_s - (timings.load_s or 0.0))
+        evaluated = timings.evaluated_prompt_tokens
+        if prefill_s is not None and evaluated > 0:
+            self.prefill_s_per_token.observe(evaluated, prefill_s, now)
+            rate = self.prefill_s_per_token.value
+            if ttft_s is not None and rate is not None:
+                # Against the prefill the rate predicts, not the one reported: the fixed cost per request
+                # the slope leaves out lands here, so rate and overhead add up to the TTFT.
+                first_step = timings.decode_s / timings.output_tokens if timings.decode_s and timings.output_tokens else 0.0
+                predicted = evaluated * rate + (timings.load_s or 0.0) + first_step
+                self._overhead_window.add(max(0.0, ttft_s - predicted), now)
         if timings.load_s is not None and timings.load_s >= COLD_LOAD_MIN_S:
             self.load_s.observe(timings.load_s, now)
 
@@ -250,6 +309,11 @@ class EndpointMetrics:
 
     def ttft_percentile(self, fraction: float, now: float) -> float | None:
         return self._ttft_window.percentile(fraction, now)
+
+    def ttft_overhead_s(self, now: float) -> float | None:
+        """What a first token on this host takes beyond the reported load, prefill and first decode step
+        (network, scheduling): the recent median over the host's endpoints."""
+        return self._overhead_window.percentile(0.5, now)
 
     def latency_percentile(self, fraction: float, now: float) -> float | None:
         return self._latency_window.percentile(fraction, now)

@@ -11,6 +11,12 @@ from zeta_console.settings import Task
 CHARS_PER_TOKEN = 4  # rough estimate for deadlines and prefill prediction; the real count comes back in the final chunk
 
 
+def output_cap(options: Mapping[str, Any] | None) -> int | None:
+    """The request's own limit on output tokens (`num_predict`), if it sets a positive one."""
+    value = options.get("num_predict") if options else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
 @dataclass(frozen=True)
 class ChatRequest:
     messages: Sequence[Mapping[str, Any]]
@@ -23,6 +29,9 @@ class ChatRequest:
     tools: Sequence[Any] | None = None
     client: str = "local"
     interactive: bool = False  # the operator's own prompt: ahead of background load in the queue
+    # True: someone reads the answer as it streams (ranked by TTFT + decode slower than reading);
+    # False: the caller waits for the whole answer (ranked by predicted completion).
+    stream: bool = True
     session: str | None = None  # the caller's conversation (X-Zeta-Session); None: the opening messages name it
 
     def capabilities_needed(self) -> frozenset[str]:
@@ -62,6 +71,7 @@ class GenerateRequest:
     template: str | None = None
     client: str = "local"
     interactive: bool = False
+    stream: bool = True  # as ChatRequest.stream
     session: str | None = None  # the caller's conversation (X-Zeta-Session): a generate call has no other
 
     def capabilities_needed(self) -> frozenset[str]:

@@ -26,7 +26,7 @@ from zeta_console.router.events import Listeners
 from zeta_console.router.feedback import FeedbackLoop
 from zeta_console.router.health import CircuitBreakers, HealthMonitor
 from zeta_console.router.hedging import Hedger
-from zeta_console.router.metrics import EndpointMetrics, FleetTraffic
+from zeta_console.router.metrics import EndpointMetrics, FleetTraffic, overhead_window
 from zeta_console.router.policies import make_policy
 from zeta_console.router.requests import AnyRequest, ChatRequest, EmbedRequest, GenerateRequest
 from zeta_console.router.retry import RetryBudget
@@ -56,7 +56,8 @@ class ZetaDynamicRouter:
             sole_server_of=lambda endpoint: self.view.sole_server_of(endpoint), on_action=self._after_action,
         )
         self.slots = SlotTable({endpoint.id: endpoint.slots for endpoint in self.endpoints.values()})
-        self.metrics = {endpoint_id: EndpointMetrics(time_scale) for endpoint_id in self.endpoints}
+        overheads = {endpoint.host: overhead_window(time_scale) for endpoint in self.endpoints.values()}
+        self.metrics = {endpoint.id: EndpointMetrics(time_scale, overheads[endpoint.host]) for endpoint in self.endpoints.values()}
         host_urls = {host.name: host.url for host in settings.hosts}
         self.backends = Backends(settings.hosts, settings.timeouts)
         self.health = HealthMonitor(

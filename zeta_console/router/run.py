@@ -20,7 +20,17 @@ from typing import Any, Protocol, TypeVar
 from zeta_console.backends.registry import Backends
 from zeta_console.backends.types import BackendError, Delta, DeltaStream, Embeddings, FinalTimings, RawChunk, RawReply
 from zeta_console.router.affinity import SessionTable, session_key
-from zeta_console.router.api import Classification, Decision, EmbedResult, ErrorKind, Outcome, Relay, RelayEmbed, RequestRecord
+from zeta_console.router.api import (
+    Classification,
+    Decision,
+    EmbedResult,
+    ErrorKind,
+    Outcome,
+    Ranking,
+    Relay,
+    RelayEmbed,
+    RequestRecord,
+)
 from zeta_console.router.candidates import DecisionInput, EndpointState
 from zeta_console.router.classify import Classifier
 from zeta_console.router.controls import OperatorControls
@@ -33,7 +43,8 @@ from zeta_console.router.hedging import Hedger
 from zeta_console.router.metrics import EndpointMetrics, FleetTraffic
 from zeta_console.router.policies import PolicyResult
 from zeta_console.router.policies.base import predicted_wait_s, service_time_s
-from zeta_console.router.requests import AnyRequest, ChatRequest, EmbedRequest, StreamRequest
+from zeta_console.router.policies.prediction import prediction_for
+from zeta_console.router.requests import AnyRequest, ChatRequest, EmbedRequest, StreamRequest, output_cap
 from zeta_console.router.retry import RetryBudget, retryable
 from zeta_console.router.slots import SlotTable, Waiter
 from zeta_console.router.view import RouterView
@@ -77,6 +88,8 @@ class RequestState:
     deadline: float  # monotonic: started + total timeout
     prompt_tokens: int
     needs: frozenset[str]
+    ranking: Ranking  # what the caller waits for (embeddings and non-streaming calls: the whole answer)
+    max_output_tokens: int | None  # num_predict
     session: str | None  # router/affinity.py: None for requests that are not conversations
     classification: Classification | None = None
     target_tier: str | None = None  # the request's own pin
@@ -146,6 +159,8 @@ class RequestRun:
             deadline=now + context.settings.timeouts.total_s,
             prompt_tokens=request.estimated_prompt_tokens(),
             needs=request.capabilities_needed(),
+            ranking=Ranking.READER if not isinstance(request, EmbedRequest) and request.stream else Ranking.COMPLETION,
+            max_output_tokens=output_cap(request.options),
             session=session_key(request),
         )
 
@@ -250,6 +265,9 @@ class RequestRun:
             feedback_weights=ctx.feedback.weights(time.time()),
             excluded=frozenset(state.tried),
             rng=ctx.rng,
+            ranking=state.ranking,
+            expected_output_tokens=ctx.feedback.expected_output_tokens(task),
+            max_output_tokens=state.max_output_tokens,
             session=ctx.sessions.hint(state.session, state.prompt_tokens, now) if state.session else None,
         )
 
@@ -267,10 +285,10 @@ class RequestRun:
                 inp = self._decision_input(queued)
                 result = ctx.controls.policy.decide(inp)
                 if result.chosen is None:
-                    self._set_decision(result)
+                    self._set_decision(result, inp)
                     raise self._gave_up() if state.error is not None else RejectedError(result.reason)
                 if not result.wait and slots.has_room(result.chosen, waiter):
-                    self._set_decision(result)
+                    self._set_decision(result, inp)
                     alternatives = sum(1 for c in result.candidates if c.excluded is None and c.endpoint != result.chosen)
                     last_chance = not alternatives or len(state.tried) + 1 >= ctx.settings.retry.max_attempts
                     return ctx.endpoints[result.chosen], last_chance
@@ -306,14 +324,19 @@ class RequestRun:
             reason = f"shed: predicted wait {wait_s:.1f} s > patience {admission.patience_s:g} s (admission.patience_s)"
         else:
             return
-        self._set_decision(PolicyResult(None, result.candidates, reason))
+        self._set_decision(PolicyResult(None, result.candidates, reason), None)
         # By then the queue ahead of it has drained to within its patience, if nothing else arrives.
         retry_after_s = max(0.0, wait_s - admission.patience_s)
         raise RejectedError(f"server busy, please try again: {reason}", ErrorKind.BUSY, retry_after_s=retry_after_s)
 
-    def _set_decision(self, result: PolicyResult) -> None:
+    def _set_decision(self, result: PolicyResult, inp: DecisionInput | None) -> None:
+        """Record the decision, with the prediction for its chosen endpoint (whichever policy chose it)."""
         state, controls = self.state, self._ctx.controls
         assert state.classification is not None
+        prediction = None
+        if inp is not None and result.chosen is not None:
+            reading = self._ctx.settings.adaptive.reading_s_per_token
+            prediction = prediction_for(inp, result.chosen, reading, time.monotonic() - state.started)
         task = state.classification.task
         pins = dict(controls.state.pins)
         if state.target_tier:
@@ -329,6 +352,7 @@ class RequestRun:
             pins=pins,
             fallbacks=tuple(state.tried),
             client=state.request.client,
+            prediction=prediction,
         )
         self._ctx.listeners.emit(state.decision)
 
@@ -548,13 +572,15 @@ class RequestRun:
         now = time.monotonic()
         latency = now - attempt.started
         endpoint = attempt.endpoint
-        ctx.metrics[endpoint.id].observe_success(latency, state.timings, now)
+        ctx.metrics[endpoint.id].observe_success(latency, state.timings, now, attempt.ttft_s)
         ctx.breakers.on_success(endpoint.id, now)
         ctx.health.refresh_soon(endpoint.host)
-        ctx.feedback.observe(self._task(), endpoint.tier, ok=True, ttft_s=attempt.ttft_s, latency_s=latency, at=time.time())
+        output_tokens = state.timings.output_tokens if state.timings else None
+        ctx.feedback.observe(
+            self._task(), endpoint.tier, ok=True, ttft_s=attempt.ttft_s, latency_s=latency, at=time.time(), output_tokens=output_tokens
+        )
         if state.session is not None:  # its slot now holds the prompt and the answer
-            output_tokens = state.timings.output_tokens if state.timings and state.timings.output_tokens else 0
-            ctx.sessions.remember(state.session, endpoint.id, state.prompt_tokens + output_tokens, now)
+            ctx.sessions.remember(state.session, endpoint.id, state.prompt_tokens + (output_tokens or 0), now)
         state.outcome = Outcome.OK
         state.attempt = None
 

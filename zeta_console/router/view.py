@@ -131,6 +131,7 @@ class RouterView:
             last_sample_age_s=self._telemetry_age_s(endpoint, now),
             latency_ewma_s=metrics.latency.value,
             status_reason=status_reason,
+            ttft_overhead_s=metrics.ttft_overhead_s(now),
             server_running=server[0] if server else None,
             server_waiting=server[1] if server else None,
             server_slots=server[2] if server else None,

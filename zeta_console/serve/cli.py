@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable
 
 from zeta_console.composition import build_router, open_journal
+from zeta_console.demo_kind import DEMO_EMULATED, DEMO_REAL
 from zeta_console.heap import settle_heap
 from zeta_console.serve.endpoint import Listener, open_listener, serve_on
 from zeta_console.settings import Settings
@@ -31,14 +32,14 @@ async def _serve(args: argparse.Namespace, listener: Listener) -> int:
     with _StopSignals() as signals:
         async with contextlib.AsyncExitStack() as stack:
             settings = await _settings(args, stack)
-            journal = open_journal(stack, settings, demo=args.demo)  # closed last: writes the records of the requests cut below
+            journal = open_journal(stack, settings, demo=bool(args.demo))  # closed last: writes the records of the requests cut below
             router = await stack.enter_async_context(build_router(settings, journal=journal))
             access_log = None if args.no_access_log else _print_access_line
             endpoint = await serve_on(router, settings, listener, access_log)
             stack.push_async_callback(endpoint.stop)
             settle_heap()
             print(endpoint.url, flush=True)
-            simulated = " (simulated fleet)" if args.demo else ""
+            simulated = {DEMO_REAL: " (real llama.cpp demo fleet)", DEMO_EMULATED: " (simulated fleet)"}.get(args.demo, "")
             print(f"zeta-console serve: Ollama API at {endpoint.url}{simulated}; Ctrl-C to stop", file=sys.stderr, flush=True)
             await signals.first.wait()
             signals.when_repeated(endpoint.cut)
@@ -53,10 +54,9 @@ def _print_access_line(line: str) -> None:
 
 async def _settings(args: argparse.Namespace, stack: contextlib.AsyncExitStack) -> Settings:
     if args.demo:
-        from zeta_console.demo import demo_fleet
+        from zeta_console.demo import open_demo, to_stderr
 
-        _, settings = await stack.enter_async_context(demo_fleet())
-        return settings
+        return (await stack.enter_async_context(open_demo(real=args.demo == DEMO_REAL, report=to_stderr))).settings
     from zeta_console.config import load_settings
 
     return load_settings(args.config)

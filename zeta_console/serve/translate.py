@@ -146,7 +146,8 @@ class RequestTranslator:
             self._require(model, "tools", f"{asked} does not support tools")
         if any(message.get("images") for message in messages):
             self._require(model, "vision", f"{asked} does not support vision")
-        return Routable(ChatRequest(messages=messages, tools=tools or None, **common), asked, fields.get("stream", True), fields)
+        stream = fields.get("stream", True)
+        return Routable(ChatRequest(messages=messages, tools=tools or None, stream=bool(stream), **common), asked, stream, fields)
 
     def generate(self, body: bytes, client: str, session: str | None = None) -> Routable[GenerateRequest]:
         return self.generate_fields(decode_body(body, "api.GenerateRequest", GENERATE_SCHEMA), client, session)
@@ -169,6 +170,7 @@ class RequestTranslator:
             images=images or None,
             raw=fields.get("raw"),
             template=fields.get("template"),
+            stream=bool(fields.get("stream", True)),  # a client that does not stream waits for the whole answer
             **common,
         )
         return Routable(request, asked, fields.get("stream", True), fields)

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zeta_console.config import clear_overrides, load_settings, overrides_path, save_overrides
+from zeta_console.demo_kind import DEMO_REAL
 from zeta_console.heap import settle_heap
+from zeta_console.settings import LoadGenerator as LoadSettings
 from zeta_console.settings import Settings
 from zeta_console.ui.session import ConsoleSession, Serving
 
@@ -39,6 +41,7 @@ class OverridesFile:
 @dataclass(frozen=True)
 class ConsoleOptions:
     demo: bool = False
+    real_fleet: bool = False  # demo only (`--demo real`): real llama.cpp servers of a tiny model, not the emulator
     listener: Listener | None = None  # the endpoint's socket, bound before the console starts
     time_scale: float = 1.0  # demo only: emulated models run this many times faster
     load_generator: bool = False  # also outside --demo (benchmarks): traffic at load_generator.rate_per_s
@@ -53,7 +56,8 @@ def run_console_command(args: argparse.Namespace) -> int:
 
             listener = open_listener(args.listen, args.token)
             stack.callback(listener.close)
-        return asyncio.run(run_console(settings, ConsoleOptions(demo=args.demo, listener=listener)))
+        options = ConsoleOptions(demo=bool(args.demo), real_fleet=args.demo == DEMO_REAL, listener=listener)
+        return asyncio.run(run_console(settings, options))
 
 
 # Under load, requests in flight survive the young generations and full collections came every
@@ -75,6 +79,15 @@ async def run_console(settings: Settings, options: ConsoleOptions) -> int:
         return app.return_code or 0
 
 
+# Two one-thread servers of the tiny model answer about one chat a second between them: the emulated
+# demo's default traffic would only queue. An operator's own rate is kept.
+REAL_DEMO_LOAD = LoadSettings(rate_per_s=0.5)
+
+
+def _demo_load(operators: LoadSettings, real_fleet: bool) -> LoadSettings:
+    return REAL_DEMO_LOAD if real_fleet and operators == LoadSettings() else operators
+
+
 async def open_session(stack: AsyncExitStack, settings: Settings, options: ConsoleOptions) -> ConsoleSession:
     """Everything the console runs against; `stack` stops it all (router, fleet, load, endpoint)."""
     from zeta_console.composition import build_router, open_journal
@@ -82,17 +95,23 @@ async def open_session(stack: AsyncExitStack, settings: Settings, options: Conso
 
     extras: dict[str, Any] = {}
     loadgen: LoadGenerator | None = None
+    demo = None
     if options.demo:
-        from zeta_console.demo import demo_fleet
-        from zeta_console.ui.faults import SimulatedFaults
+        from zeta_console.demo import open_demo, to_stderr
 
         # The demo keeps the operator's console preferences but not their hosts or models.
-        base = replace(Settings(), ui=settings.ui, load_generator=settings.load_generator)
-        fleet, settings = await stack.enter_async_context(demo_fleet(time_scale=options.time_scale, base=base))
+        base = replace(Settings(), ui=settings.ui, load_generator=_demo_load(settings.load_generator, options.real_fleet))
+        fleet = open_demo(real=options.real_fleet, base=base, time_scale=options.time_scale, report=to_stderr)
+        demo = await stack.enter_async_context(fleet)
+        settings = demo.settings
     router = build_router(settings, journal=open_journal(stack, settings, demo=options.demo))
     stack.push_async_callback(router.stop)
-    if options.demo:
-        extras.update(simulated=True, faults=SimulatedFaults(fleet, router))
+    if demo is not None and demo.emulated:
+        from zeta_console.ui.faults import SimulatedFaults
+
+        extras.update(simulated=True, faults=SimulatedFaults(demo.fleet, router))
+    elif demo is not None:
+        extras.update(real_fleet=True)
     serving = Serving(options.listener.address.url()) if options.listener is not None else None
     if serving is not None:
         stack.callback(router.subscribe(serving.observe))

@@ -19,6 +19,9 @@ from zeta_console.rate_meter import RateMeter
 from zeta_console.router.api import RequestRecord, Router, RouterEvent
 from zeta_console.settings import Settings
 
+SIMULATED_BADGE = "SIMULATED"
+REAL_BADGE = "REAL · tiny models"
+
 
 class FaultKind(StrEnum):
     SLOW = "slow"  # latency x5
@@ -80,10 +83,16 @@ class ConsoleSession:
     clock: Callable[[], float] = time.time
     tz: tzinfo | None = None  # None = local time
     frozen: bool = False
-    simulated: bool = False
+    simulated: bool = False  # the emulated demo fleet
+    real_fleet: bool = False  # `--demo real`: real llama.cpp servers of a tiny model
     faults: FaultInjector | None = None
     loadgen: LoadControl | None = None
     store: SettingsStore | None = None
     start: Callable[[], Coroutine[Any, Any, None]] | None = None  # run by the app in a worker, so the first frame never waits
     looked_at: tuple[str, ...] = field(default_factory=tuple)  # Ollama URLs, for the "not reachable" banner
     serving: Serving | None = None  # --listen
+
+    @property
+    def fleet_badge(self) -> str:
+        """What the header says of a demo fleet ("" for the operator's own)."""
+        return REAL_BADGE if self.real_fleet else SIMULATED_BADGE if self.simulated else ""

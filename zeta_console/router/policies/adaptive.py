@@ -1,17 +1,20 @@
-"""`adaptive`: rank endpoints by predicted time to first token (completion for embeddings).
+"""`adaptive`: rank endpoints by the predicted time the caller waits for (policies/prediction.py).
 
-score = (wait_s + load_s + prefill_s) x feedback x retry + tier_penalty_s   (lower is better)
-  wait_s          work ahead beyond the free slots x expected service time / slots (`predicted_wait_s`,
-                  which admission also uses to shed a request that would wait past its patience); the
-                  work and the slots are the server's own where it reports them (llama.cpp, vLLM, SGLang)
-  load_s          cold-start time when the model is not resident (a busy warm endpoint can lose
-                  to an idle cold one: warm-first only while warm is idle)
-  prefill_s       prompt tokens x prefill rate (peak-EWMA TTFT when the rate is unknown), slowed by
-                  the requests sharing the endpoint's parallel slots
+score = (wait_s + load_s + prefill_s + decode_s) x feedback x retry + overhead_s + tier_penalty_s   (lower is better)
+  wait_s .. overhead_s  the predicted TTFT (prediction.py says how each is estimated; `predicted_wait_s`,
+                  which admission uses to shed a request that would wait past its patience, is wait_s;
+                  the work and the slots are the server's own where it reports them: llama.cpp, vLLM, SGLang);
+                  the overhead (mostly the host's network and scheduling, shared by its endpoints) is
+                  not weighted: scaled by different weights, a shared constant would make a difference
+                  between endpoints that is not there
+  decode_s        the decode time the caller notices: all of it for non-streaming calls and programs
+                  (expected output tokens x measured seconds per token), only what is slower than
+                  reading for a person reading a stream (`adaptive.reading_s_per_token`), 0 for embeddings
   feedback        the feedback loop's weight for (task, tier), 1.0 = neutral
   retry           1 / (1 - error rate): the expected number of tries
   tier_penalty_s  route rank x half the tier's TTFT threshold, so the preferred tier wins while
                   loads are similar
+The candidates also show each endpoint's predicted `ttft_s` and `completion_s` (not in the score).
 For a conversation the router has seen (`inp.session`), the endpoint holding its prefix in its
 prompt cache prefills only the uncached part, and it keeps the session unless its score exceeds
 the best other's by more than `affinity.margin` (policies/affinity.py: "affinity hit / miss / moved").
@@ -25,11 +28,10 @@ from __future__ import annotations
 import random
 from functools import partial
 
+from zeta_console.router.api import Ranking
 from zeta_console.router.candidates import DecisionInput, EndpointState
 from zeta_console.router.policies.affinity import holder_index, stick
 from zeta_console.router.policies.base import (
-    SEED_LOAD_S,
-    SEED_SERVICE_S,
     STALE_TELEMETRY_S,
     Candidates,
     PolicyResult,
@@ -37,17 +39,14 @@ from zeta_console.router.policies.base import (
     ScreenedPolicy,
     all_full,
     assemble,
-    capacity,
-    on_server,
     pick_lowest,
     queue_estimate,
     scored_candidate,
     seconds,
     server_notes,
-    service_time_s,
-    ttft_estimate,
     with_notes,
 )
+from zeta_console.router.policies.prediction import estimate, expected_output
 from zeta_console.settings import Settings
 
 TIER_PENALTY_PER_RANK = 0.5  # x the endpoint's TTFT threshold, per step down the route
@@ -55,33 +54,10 @@ P2C_ABOVE = 4  # replicas in a tier beyond which only two random ones are scored
 MAX_ERROR_RATE = 0.9  # caps the retry factor at 10
 NOT_SAMPLED = "not sampled (power of two choices)"
 SATURATED = "saturated: "
-TERMS = ("wait_s", "load_s", "prefill_s", "tier_penalty_s", "feedback", "retry")
-Terms = tuple[float, float, float, float, float, float]  # values in TERMS order
-_ADDITIVE = (0, 1, 2, 3)
-_FACTORS = (4, 5)
-
-
-def predict(e: EndpointState, prompt_tokens: int, embedding: bool, rank: int, weight: float) -> tuple[float, Terms]:
-    """An endpoint's score and its terms."""
-    slots = capacity(e)
-    service = service_time_s(e)
-    if service is None:
-        service = SEED_SERVICE_S
-    in_flight = on_server(e)
-    # predicted_wait_s((e,)) inlined: this runs for every candidate of every decision.
-    ahead = in_flight + e.queued + e.recent_fast_failures + 1 - slots
-    wait = ahead * service / slots if ahead > 0 else 0.0
-    load = (e.load_s if e.load_s is not None else SEED_LOAD_S) if e.resident is False else 0.0
-    if e.prefill_s_per_token is not None:  # noqa: SIM108 - as one expression it would nest two conditionals
-        base = prompt_tokens * e.prefill_s_per_token
-    else:
-        base = service if embedding else ttft_estimate(e)
-    sharing = in_flight if in_flight < slots else slots - 1  # requests running beside this one
-    prefill = base + base * sharing / slots
-    retry = 1.0 / (1.0 - (e.error_rate if e.error_rate < MAX_ERROR_RATE else MAX_ERROR_RATE))
-    penalty = rank * TIER_PENALTY_PER_RANK * e.thresholds.ttft_s
-    score = (wait + load + prefill) * weight * retry + penalty
-    return score, (wait, load, prefill, penalty, weight, retry)
+TERMS = ("wait_s", "load_s", "prefill_s", "overhead_s", "decode_s", "tier_penalty_s", "feedback", "retry")
+Terms = tuple[float, float, float, float, float, float, float, float, float]  # TERMS, then the whole expected decode
+_ADDITIVE = (0, 1, 2, 3, 4, 5)
+_FACTORS = (6, 7)
 
 
 def is_saturated(e: EndpointState) -> bool:
@@ -112,14 +88,17 @@ class AdaptivePolicy(ScreenedPolicy):
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         self._explore_rate = settings.adaptive.explore_rate
+        self._reading_s_per_token = settings.adaptive.reading_s_per_token
 
     def choose(self, inp: DecisionInput, s: Screen) -> PolicyResult:
         rng = inp.rng
         pool = _power_of_two(s.pool, s.tiers, s.rejected, rng) if len(s.pool) > P2C_ABOVE else s.pool
         task = inp.classification.task
         weights = inp.feedback_weights
-        factors = {t: (i, weights.get((task, t), 1.0)) for i, t in enumerate(s.tiers)}
+        factors = {t: (i, weights.get((task, t), 1.0), expected_output(inp, t)) for i, t in enumerate(s.tiers)}
         embedding = "embedding" in inp.needs
+        completion = embedding or inp.ranking is Ranking.COMPLETION
+        reading = 0.0 if completion else self._reading_s_per_token
         prompt_tokens = inp.prompt_tokens
         session = inp.session
         holder = holder_index(session, pool)
@@ -128,11 +107,14 @@ class AdaptivePolicy(ScreenedPolicy):
         open_: list[int] = []
         shut: list[int] = []
         for i, e in enumerate(pool):
-            rank, weight = factors[e.tier]
+            rank, weight, output = factors[e.tier]
             uncached = prompt_tokens - session.cached_tokens if i == holder and session is not None else prompt_tokens
-            score, t = predict(e, uncached, embedding, rank, weight)
-            scores.append(score)
-            terms.append(t)
+            wait, load, prefill, overhead, decode, full_decode = estimate(e, uncached, embedding, output, reading)
+            error_rate = e.error_rate
+            retry = 1.0 / (1.0 - (error_rate if error_rate < MAX_ERROR_RATE else MAX_ERROR_RATE))
+            penalty = rank * TIER_PENALTY_PER_RANK * e.thresholds.ttft_s
+            scores.append((wait + load + prefill + decode) * weight * retry + overhead + penalty)
+            terms.append((wait, load, prefill, overhead, decode, penalty, weight, retry, full_decode))
             (shut if is_saturated(e) else open_).append(i)
         gated = bool(open_ and shut)
         if gated:
@@ -150,8 +132,11 @@ class AdaptivePolicy(ScreenedPolicy):
 
         winner = pool[chosen]
         t = terms[chosen]
-        predicted = t[0] + t[1] + t[2]  # wait + load + prefill
-        parts = [f"{winner.id} predicted {'completion' if embedding else 'TTFT'} {seconds(predicted)} (score {scores[chosen]:.2f})"]
+        ttft = t[0] + t[1] + t[2] + t[3]
+        parts = [
+            f"{winner.id} predicted TTFT {seconds(ttft)}, completion {seconds(ttft + t[8])}"
+            f" (score {scores[chosen]:.2f}, by {'completion' if completion else 'TTFT + decode slower than reading'})"
+        ]
         if affinity is not None:
             parts.append(affinity.reason)
         if explore:
@@ -192,7 +177,11 @@ def _candidates(
 
 
 def _named(t: Terms) -> dict[str, float]:
-    return {"wait_s": t[0], "load_s": t[1], "prefill_s": t[2], "tier_penalty_s": t[3], "feedback": t[4], "retry": t[5]}
+    ttft = t[0] + t[1] + t[2] + t[3]
+    return {
+        "wait_s": t[0], "load_s": t[1], "prefill_s": t[2], "overhead_s": t[3], "decode_s": t[4], "tier_penalty_s": t[5],
+        "feedback": t[6], "retry": t[7], "ttft_s": ttft, "completion_s": ttft + t[8],
+    }  # fmt: skip
 
 
 def _runner_up(scores: list[float], open_: list[int], chosen: int) -> int | None:

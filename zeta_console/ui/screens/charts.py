@@ -1,18 +1,22 @@
-"""Latency over time per endpoint with threshold lines, and a TTFT histogram (textual-plotext)."""
+"""Latency over time per endpoint with threshold lines, a TTFT histogram, and predicted against
+actual TTFT per endpoint (textual-plotext)."""
 
 from __future__ import annotations
 
+import statistics
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.color import Color
-from textual.containers import Vertical
+from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
+from zeta_console.ui.eventlog import LogEntry
 from zeta_console.ui.history import HISTORY_S
 from zeta_console.ui.widgets.footer import ConsoleFooter
 
@@ -39,6 +43,26 @@ def legend(labels: list[str]) -> Content:
     return Content("  ").join(entries) if entries else Content("no data in this window yet")
 
 
+def calibration_points(entries: Iterable[LogEntry], since: float) -> dict[str, list[tuple[float, float]]]:
+    """endpoint -> (predicted, actual) TTFT of its finished requests since `since`, both from the decision."""
+    points: dict[str, list[tuple[float, float]]] = {}
+    for entry in entries:
+        decision, record = entry.decision, entry.record
+        if decision is None or record is None or decision.prediction is None or entry.at < since:
+            continue
+        actual = record.actual_ttft_s
+        if actual is not None and decision.chosen is not None:
+            points.setdefault(decision.chosen, []).append((decision.prediction.ttft_s, actual))
+    return points
+
+
+def calibration_label(endpoint: str, points: list[tuple[float, float]]) -> str:
+    """`coder@local: median error 12% (n 40)`: median of |predicted - actual| / actual."""
+    errors = [abs(predicted - actual) / actual for predicted, actual in points if actual > 0]
+    median = f"{statistics.median(errors):.0%}" if errors else "—"
+    return f"{endpoint}: median error {median} (n {len(points)})"
+
+
 DEFAULT_WINDOW_S = 120
 
 
@@ -48,7 +72,10 @@ class ChartsScreen(Screen[None]):
         Binding("plus,equals_sign", "window(1)", "Wider window", id="charts.wider"),
         Binding("minus", "window(-1)", "Narrower window", id="charts.narrower"),
     ]
-    HELP = "p95 latency and TTFT per endpoint over the window; dashed lines are the thresholds."
+    HELP = (
+        "p95 latency and TTFT per endpoint over the window; dashed lines are the thresholds. Predicted against actual TTFT:"
+        " one dot per request, on the diagonal when the prediction was right."
+    )
 
     app: ZetaConsole
 
@@ -61,8 +88,13 @@ class ChartsScreen(Screen[None]):
         with Vertical(id="charts"):
             yield Static(id="latency-legend", classes="legend")
             yield PlotextPlot(id="latency-plot")
-            yield Static(id="ttft-legend", classes="legend")
-            yield PlotextPlot(id="ttft-hist")
+            with Horizontal(id="charts-bottom"):
+                with Vertical():
+                    yield Static(id="ttft-legend", classes="legend")
+                    yield PlotextPlot(id="ttft-hist")
+                with Vertical():
+                    yield Static(id="calibration-legend", classes="legend")
+                    yield PlotextPlot(id="calibration-plot")
         yield ConsoleFooter()
 
     def on_mount(self) -> None:
@@ -133,3 +165,25 @@ class ChartsScreen(Screen[None]):
             plt.xlim(0, max(ttfts) * (1 + 1 / HISTOGRAM_BINS) or 1.0)
             plt.ylim(0, None)
         hist.refresh()
+        self._refresh_calibration(since)
+
+    def _refresh_calibration(self, since: float) -> None:
+        plot = self.query_one("#calibration-plot", PlotextPlot)
+        plt = plot.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.title("TTFT (s): actual by predicted")
+        plt.xlabel("predicted")
+        points = calibration_points(self.app.events, since)
+        labels = []
+        largest = 0.0
+        for index, (endpoint, pairs) in enumerate(sorted(points.items())):
+            plt.scatter([p for p, _ in pairs], [a for _, a in pairs], color=self._series_rgb(index), marker="dot")
+            labels.append(calibration_label(endpoint, pairs))
+            largest = max(largest, *(max(p, a) for p, a in pairs))
+        if largest > 0:  # the diagonal: where every dot would sit if every prediction were right
+            plt.plot([0, largest], [0, largest], color=self._rgb("foreground-muted"))
+            plt.xlim(0, largest)
+            plt.ylim(0, largest)
+        self.query_one("#calibration-legend", Static).update(legend(labels))
+        plot.refresh()

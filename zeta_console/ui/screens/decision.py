@@ -12,7 +12,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
-from zeta_console.router.api import ALL_TASKS, Decision, OperatorAction
+from zeta_console.router.api import ALL_TASKS, Decision, OperatorAction, Prediction, Ranking, RequestRecord
 from zeta_console.ui import format as fmt
 from zeta_console.ui.eventlog import LogEntry
 from zeta_console.ui.widgets.footer import ConsoleFooter
@@ -42,6 +42,8 @@ def decision_lines(entry: LogEntry, tz: tzinfo | None) -> list[Content]:
         _line("fallbacks", " → ".join(decision.fallbacks) if decision.fallbacks else "none"),
     ]
     record = entry.record
+    if decision.prediction is not None:
+        lines += prediction_lines(decision.prediction, record)
     if record is None:
         lines.append(_line("outcome", "still running"))
     else:
@@ -50,6 +52,40 @@ def decision_lines(entry: LogEntry, tz: tzinfo | None) -> list[Content]:
         lines.append(_line("outcome", outcome))
         if record.error:
             lines.append(_line("error", f"{record.error_kind.value if record.error_kind else ''} {record.error}".strip()))
+    return lines
+
+
+RANKED_BY = {Ranking.COMPLETION: "ranked by completion", Ranking.READER: "ranked by TTFT + decode slower than reading"}
+WAITED_NOTICE_S = 0.05  # a wait shorter than this is not worth a mention
+
+
+def _versus(actual: float | None, predicted: float) -> str:
+    """`0.35s (predicted +13%)`: the actual time and how far the prediction was from it."""
+    if actual is None:
+        return "—"
+    if actual <= 0:
+        return fmt.seconds(actual)
+    return f"{fmt.seconds(actual)} (predicted {(predicted - actual) / actual:+.0%})"
+
+
+def prediction_lines(prediction: Prediction, record: RequestRecord | None) -> list[Content]:
+    """Predicted against actual, both counted from the decision (a request that waited for a slot says so)."""
+    waited = f" · decided after {fmt.seconds(prediction.waited_s)} waiting" if prediction.waited_s >= WAITED_NOTICE_S else ""
+    lines = [
+        _line(
+            "predicted",
+            f"TTFT {fmt.seconds(prediction.ttft_s)} · completion {fmt.seconds(prediction.completion_s)}"
+            f" · ~{prediction.output_tokens:.0f} tokens out · {RANKED_BY[prediction.ranked_by]}{waited}",
+        )
+    ]
+    if record is not None:
+        lines.append(
+            _line(
+                "actual",
+                f"TTFT {_versus(record.actual_ttft_s, prediction.ttft_s)}"
+                f" · completion {_versus(record.actual_completion_s, prediction.completion_s)}",
+            )
+        )
     return lines
 
 

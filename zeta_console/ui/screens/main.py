@@ -80,7 +80,7 @@ class MainScreen(Screen[None]):
         yield ConsoleFooter()
 
     def on_mount(self) -> None:
-        self.query_one(ConsoleHeader).simulated = self.app.session.simulated
+        self.query_one(ConsoleHeader).fleet = self.app.session.fleet_badge
         self.query_one(PromptInput).focus()
         self.refresh_view()
         if not self.app.session.frozen:

@@ -54,13 +54,17 @@ class ConsoleHeader(Horizontal):
     """Summary line; `-stale` is set when the snapshot is older than STALE_AFTER_S."""
 
     paused: reactive[bool] = reactive(False, toggle_class="-paused")
-    simulated: reactive[bool] = reactive(False, toggle_class="-simulated")
+    fleet: reactive[str] = reactive("")  # a demo fleet's badge: SIMULATED, REAL · tiny models
+
+    def watch_fleet(self, badge: str) -> None:
+        self.set_class(bool(badge), "-demo-fleet")
+        set_text(self.query_one("#badge-fleet", Static), badge, layout=True)
 
     def compose(self) -> ComposeResult:
         yield Static("ZETA", id="title")
         yield Static(id="summary")
         yield Static(id="badge-serving", classes="badge")
-        yield Static("SIMULATED", id="badge-simulated", classes="badge")
+        yield Static(id="badge-fleet", classes="badge")
         yield Static("PAUSED", id="badge-paused", classes="badge")
         yield Static(id="age")
 

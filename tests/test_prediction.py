@@ -1,0 +1,143 @@
+"""Predicted TTFT and completion, ranking by what the caller waits for, and what the predictions learn from."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.policy_fixtures import decision_input, endpoint, fleet
+from zeta_console.backends.types import FinalTimings
+from zeta_console.router.api import Ranking
+from zeta_console.router.feedback import FeedbackLoop
+from zeta_console.router.metrics import EndpointMetrics, overhead_window
+from zeta_console.router.policies import make_policy
+from zeta_console.router.policies.prediction import SEED_OUTPUT_TOKENS, prediction_for
+from zeta_console.settings import Adaptive, Settings, Task
+
+NO_EXPLORE = Settings(adaptive=Adaptive(explore_rate=0.0))
+READING_S_PER_TOKEN = NO_EXPLORE.adaptive.reading_s_per_token
+
+
+def measured(tier: str, host: str, *, prefill_s_per_token: float, decode_tps: float, overhead_s: float = 0.01):  # type: ignore[no-untyped-def]
+    return endpoint(tier, host, prefill_s_per_token=prefill_s_per_token, decode_tps=decode_tps, ttft_overhead_s=overhead_s)
+
+
+def test_completion_is_ttft_plus_the_expected_output_at_the_measured_decode_rate() -> None:
+    reasoner = measured("reasoner", "local", prefill_s_per_token=0.002, decode_tps=40.0)
+    inp = decision_input((reasoner,), prompt_tokens=200, expected_output={"reasoner": 300.0})
+    prediction = prediction_for(inp, "reasoner@local", READING_S_PER_TOKEN, waited_s=1.5)
+    assert prediction is not None
+    ttft = 200 * 0.002 + 0.01 + 1 / 40  # prefill, the host's overhead, the first token's decode step
+    assert prediction.ttft_s == pytest.approx(ttft)
+    assert prediction.completion_s == pytest.approx(ttft + 300 / 40)
+    assert (prediction.output_tokens, prediction.ranked_by, prediction.waited_s) == (300.0, Ranking.COMPLETION, 1.5)
+
+
+def test_expected_output_is_capped_by_num_predict_and_seeded_when_never_seen() -> None:
+    reasoner = measured("reasoner", "local", prefill_s_per_token=0.002, decode_tps=40.0)
+    capped = prediction_for(
+        decision_input((reasoner,), expected_output={"reasoner": 300.0}, max_output_tokens=100), "reasoner@local", 0.15, 0.0
+    )
+    assert capped is not None and capped.output_tokens == 100.0
+    seeded = prediction_for(decision_input((reasoner,)), "reasoner@local", 0.15, 0.0)
+    assert seeded is not None and seeded.output_tokens == SEED_OUTPUT_TOKENS
+
+
+# Two reasoner replicas: "quick" answers its first token sooner but decodes slowly; "steady" the opposite.
+QUICK_FIRST = measured("reasoner", "quick", prefill_s_per_token=0.0005, decode_tps=10.0)
+STEADY = measured("reasoner", "steady", prefill_s_per_token=0.004, decode_tps=60.0)
+
+
+def choose(ranking: Ranking, *replicas, **kwargs) -> str | None:  # type: ignore[no-untyped-def]
+    inp = decision_input(
+        replicas, Task.COMPLEX_REASONING, route=("reasoner",), prompt_tokens=400, ranking=ranking,
+        expected_output={"reasoner": 400.0}, **kwargs,
+    )  # fmt: skip
+    return make_policy("adaptive", NO_EXPLORE).decide(inp).chosen
+
+
+def test_a_caller_waiting_for_the_whole_answer_gets_the_fast_decoder() -> None:
+    # TTFT 0.2 s vs 1.6 s, but 40 s vs 6.7 s of decoding: ranking by TTFT alone would pick "quick".
+    assert choose(Ranking.COMPLETION, QUICK_FIRST, STEADY) == "reasoner@steady"
+
+
+def test_a_reader_gets_the_quick_first_token_while_the_stream_stays_ahead_of_reading() -> None:
+    # 10 tokens/s is faster than reading (0.15 s a token): the reader never waits after the first token.
+    assert choose(Ranking.READER, QUICK_FIRST, STEADY) == "reasoner@quick"
+    # At 4 tokens/s the reader waits for text: the decode beyond reading time counts, and "steady" wins.
+    crawling = measured("reasoner", "quick", prefill_s_per_token=0.0005, decode_tps=4.0)
+    assert choose(Ranking.READER, crawling, STEADY) == "reasoner@steady"
+
+
+def test_the_decision_shows_every_term_and_both_predictions() -> None:
+    inp = decision_input((QUICK_FIRST, STEADY), route=("reasoner",), prompt_tokens=400, expected_output={"reasoner": 400.0})
+    result = make_policy("adaptive", NO_EXPLORE).decide(inp)
+    steady = next(c for c in result.candidates if c.endpoint == "reasoner@steady")
+    terms = steady.terms
+    assert terms["decode_s"] == pytest.approx(400 / 60)  # all of it counts for a caller waiting for the whole answer
+    assert terms["completion_s"] == pytest.approx(terms["ttft_s"] + 400 / 60)
+    assert terms["ttft_s"] == pytest.approx(terms["wait_s"] + terms["load_s"] + terms["prefill_s"] + terms["overhead_s"])
+    assert "predicted TTFT" in result.reason and "completion" in result.reason
+    assert "beat reasoner@quick" in result.reason and "on decode_s" in result.reason
+
+
+def test_embeddings_rank_by_completion_with_no_decode() -> None:
+    inp = decision_input(fleet(embedder={"prefill_s_per_token": 0.001, "decode_tps": 50.0}), Task.EMBEDDING, ranking=Ranking.READER)
+    prediction = prediction_for(inp, "embedder@local", READING_S_PER_TOKEN, 0.0)
+    assert prediction is not None
+    assert prediction.output_tokens == 0.0 and prediction.completion_s == prediction.ttft_s
+
+
+def test_expected_output_is_learned_per_task_and_tier_and_follows_recent_answers() -> None:
+    loop = FeedbackLoop(Settings(adaptive=Adaptive(half_life_s=60.0)))
+    assert loop.expected_output_tokens(Task.CODE) == {}
+    for at, tokens in ((0.0, 100), (1.0, 300)):
+        loop.observe(Task.CODE, "coder", ok=True, ttft_s=0.2, latency_s=2.0, at=at, output_tokens=tokens)
+    loop.observe(Task.CODE, "coder", ok=False, ttft_s=None, latency_s=0.1, at=1.5, output_tokens=None)  # a failure teaches nothing
+    assert loop.expected_output_tokens(Task.CODE)["coder"] == pytest.approx(200, rel=0.02)
+    assert "coder" not in loop.expected_output_tokens(Task.SIMPLE)
+    loop.observe(Task.CODE, "coder", ok=True, ttft_s=0.2, latency_s=2.0, at=600.0, output_tokens=50)  # ten half-lives later
+    assert loop.expected_output_tokens(Task.CODE)["coder"] == pytest.approx(50, rel=0.01)
+
+
+def test_the_first_token_overhead_is_what_load_prefill_and_the_first_step_leave_shared_by_the_host() -> None:
+    shared = overhead_window()
+    coder, reasoner = EndpointMetrics(host_overhead=shared), EndpointMetrics(host_overhead=shared)
+    # TTFT 0.40 s = 0.05 load + 0.30 prefill + 0.02 first step (2 s for 100 tokens) + 0.03 s overhead.
+    timings = FinalTimings(total_s=2.35, load_s=0.05, prompt_tokens=300, prefill_s=0.30, output_tokens=100, decode_s=2.0)
+    coder.observe_success(2.4, timings, now=1.0, ttft_s=0.40)
+    assert coder.prefill_s_per_token.value == pytest.approx(0.001)
+    assert reasoner.ttft_overhead_s(1.0) == pytest.approx(0.03)  # the host's, seen by its other endpoint
+
+
+def test_an_embedding_learns_its_prefill_rate_from_its_total_time() -> None:
+    metrics = EndpointMetrics()
+    # Ollama's /api/embed reports no prompt_eval_duration: all of the time past the load is prefill.
+    timings = FinalTimings(total_s=0.25, load_s=0.05, prompt_tokens=400, prefill_s=None, output_tokens=None, decode_s=None)
+    metrics.observe_success(0.26, timings, now=1.0, ttft_s=0.26)
+    assert metrics.prefill_s_per_token.value == pytest.approx(0.2 / 400)
+    assert metrics.ttft_overhead_s(1.0) == pytest.approx(0.01)
+
+
+def test_a_fixed_cost_per_request_does_not_inflate_the_prefill_rate_but_lands_in_the_overhead() -> None:
+    metrics = EndpointMetrics()
+    # 0.5 ms per token plus 10 ms of scheduling per request, on a 10-token and a 1,000-token prompt.
+    for now, tokens in ((1.0, 10), (1.1, 1000), (1.2, 10), (1.3, 1000)):
+        prefill = 0.010 + tokens * 0.0005
+        timings = FinalTimings(total_s=prefill + 1.0, load_s=0.0, prompt_tokens=tokens, prefill_s=prefill, output_tokens=50, decode_s=1.0)
+        metrics.observe_success(prefill + 1.0, timings, now=now, ttft_s=prefill + 0.02)  # + the first step
+    rate = metrics.prefill_s_per_token.value
+    assert rate is not None and rate < 0.0006  # an average of per-request rates would read ~0.0008
+    overhead = metrics.ttft_overhead_s(1.3)
+    assert overhead is not None
+    for tokens in (10, 1000):  # rate and overhead add up to the TTFT, small prompt or large
+        assert tokens * rate + 0.02 + overhead == pytest.approx(0.010 + tokens * 0.0005 + 0.02, abs=0.006)
+
+
+def test_the_prefill_rate_counts_only_the_prompt_tokens_the_server_evaluated() -> None:
+    metrics = EndpointMetrics()
+    # 300 prompt tokens, 200 of them from the server's prompt cache: 0.1 s for the 100 it read.
+    timings = FinalTimings(
+        total_s=1.2, load_s=0.0, prompt_tokens=300, prefill_s=0.1, output_tokens=40, decode_s=1.0, cached_prompt_tokens=200
+    )
+    metrics.observe_success(1.2, timings, now=1.0, ttft_s=0.15)
+    assert metrics.prefill_s_per_token.value == pytest.approx(0.001)

@@ -1,0 +1,82 @@
+"""What one endpoint would take for a request: TTFT, completion, and the part the caller waits for.
+
+  ttft_s        = wait_s + load_s + prefill_s + overhead_s
+  completion_s  = ttft_s + expected output tokens x the endpoint's measured seconds per token
+  waited-for    = ttft_s + decode_s, where decode_s is the decode time the caller notices:
+                  all of it when the caller waits for the whole answer (`Ranking.COMPLETION`:
+                  non-streaming calls, embeddings, programs), and for a person reading a stream
+                  (`Ranking.READER`) only what decoding takes beyond reading the same tokens.
+
+wait_s      work ahead beyond the free slots x expected service time / slots
+load_s      cold-start time when the model is not resident
+prefill_s   prompt tokens x prefill rate (peak-EWMA TTFT when the rate is unknown), slowed by the
+            requests sharing the endpoint's parallel slots
+overhead_s  the first token's own decode step (1 / decode rate) plus what a first token on the
+            host takes beyond the reported load, prefill and first step (network, scheduling): the
+            recent median over the host's endpoints, 0 until measured
+Expected output tokens are learned per task x tier (the feedback loop), capped by the request's
+own `num_predict`; never latency divided by output length.
+"""
+
+from __future__ import annotations
+
+from zeta_console.router.api import Prediction, Ranking
+from zeta_console.router.candidates import DecisionInput, EndpointState
+from zeta_console.router.policies.base import SEED_LOAD_S, SEED_SERVICE_S, capacity, on_server, service_time_s, ttft_estimate
+
+SEED_OUTPUT_TOKENS = 256.0  # expected output of a task x tier never observed
+# An endpoint never measured decodes a token in this share of its TTFT threshold: 20 tokens/s at the default
+# 2 s, conservative; from the threshold, so that it follows a time-scaled emulator as the thresholds do.
+SEED_TOKEN_PER_TTFT_THRESHOLD = 1 / 40
+
+# wait, load, prefill, overhead, decode counted, full decode: seconds
+Estimate = tuple[float, float, float, float, float, float]
+
+
+def estimate(e: EndpointState, prompt_tokens: int, embedding: bool, output_tokens: float, reading_s_per_token: float) -> Estimate:
+    """The endpoint's predicted times for a request. `reading_s_per_token` 0 counts all of the decode."""
+    slots = capacity(e)
+    service = service_time_s(e)
+    if service is None:
+        service = SEED_SERVICE_S
+    in_flight = on_server(e)
+    # predicted_wait_s((e,)) inlined: this runs for every candidate of every decision.
+    ahead = in_flight + e.queued + e.recent_fast_failures + 1 - slots
+    wait = ahead * service / slots if ahead > 0 else 0.0
+    load = (e.load_s if e.load_s is not None else SEED_LOAD_S) if e.resident is False else 0.0
+    tps = e.decode_tps
+    overhead = 0.0
+    if e.prefill_s_per_token is not None:
+        base = prompt_tokens * e.prefill_s_per_token
+        if e.ttft_overhead_s is not None:
+            overhead = e.ttft_overhead_s
+        if tps and not embedding:
+            overhead += 1.0 / tps  # the first token's own decode step
+    else:  # the TTFT estimate already holds the overhead
+        base = service if embedding else ttft_estimate(e)
+    sharing = in_flight if in_flight < slots else slots - 1  # requests running beside this one
+    prefill = base + base * sharing / slots
+    decode = output_tokens / tps if tps else output_tokens * e.thresholds.ttft_s * SEED_TOKEN_PER_TTFT_THRESHOLD
+    unread = decode - output_tokens * reading_s_per_token
+    return wait, load, prefill, overhead, (unread if unread > 0.0 else 0.0), decode
+
+
+def expected_output(inp: DecisionInput, tier: str) -> float:
+    """The output length to expect from `tier` for this request: learned, capped by num_predict; 0 for embeddings."""
+    if "embedding" in inp.needs:
+        return 0.0
+    learned = inp.expected_output_tokens.get(tier, SEED_OUTPUT_TOKENS)
+    cap = inp.max_output_tokens
+    return learned if cap is None or learned < cap else float(cap)
+
+
+def prediction_for(inp: DecisionInput, endpoint: str, reading_s_per_token: float, waited_s: float) -> Prediction | None:
+    """The prediction recorded with a decision, for its chosen `endpoint` (whichever policy chose it)."""
+    for e in inp.endpoints:
+        if e.id == endpoint:
+            output = expected_output(inp, e.tier)
+            reading = reading_s_per_token if inp.ranking is Ranking.READER else 0.0
+            wait, load, prefill, overhead, _, decode = estimate(e, inp.prompt_tokens, "embedding" in inp.needs, output, reading)
+            ttft = wait + load + prefill + overhead
+            return Prediction(ttft, ttft + decode, output, inp.ranking, waited_s)
+    return None
