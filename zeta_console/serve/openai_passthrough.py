@@ -62,7 +62,8 @@ def openai_headers(key: str, stream: bool) -> Headers:
 def _event_at(block: bytes, marker: bytes) -> tuple[int, int]:
     """The start and end of the event holding `marker` (which must be in the block)."""
     at = block.find(marker)
-    start = block.rfind(EVENT_END, 0, at) + len(EVENT_END) if block.rfind(EVENT_END, 0, at) >= 0 else 0
+    before = block.rfind(EVENT_END, 0, at)
+    start = before + len(EVENT_END) if before >= 0 else 0
     end = block.find(EVENT_END, at)
     return start, (end + len(EVENT_END) if end >= 0 else len(block))
 
