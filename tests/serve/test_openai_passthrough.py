@@ -152,3 +152,16 @@ async def test_a_dead_server_fails_over_before_the_first_byte(llama_servers: Lla
         headers, chat = await _streamed(http, "/v1/chat/completions", CHAT)
     assert (headers["x-zeta-endpoint"], headers["x-zeta-fallbacks"]) == (f"coder@{busy_at}", f"coder@{idle}")
     assert chat.endswith(b"data: [DONE]\n\n") and json.loads(chat.split(b"\n\n")[0][len(b"data: ") :])["model"] == ASKED
+
+
+async def test_an_upstream_refusal_is_an_openai_error_with_llama_cpps_message(
+    llama_servers: LlamaServers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    too_long = {**CHAT, "messages": [{"role": "user", "content": "word " * 6000}]}  # beyond the server's context
+    async with relayed({"llama": llama_servers.shared("coder")}, monkeypatch) as stack, httpx.AsyncClient(
+        base_url=stack.url, timeout=120
+    ) as http:
+        reply = await http.post("/v1/chat/completions", json=too_long)
+    assert reply.status_code == 400, reply.text
+    error = reply.json()["error"]
+    assert "context" in error["message"] and error["type"] == "invalid_request_error"
