@@ -131,13 +131,18 @@ class _Reading:
         if timings is not None:
             self.timings = timings
 
-    def chat_delta(self, chunk: Any) -> Delta | None:
+    def _choice(self, chunk: Any) -> Any | None:
+        """The chunk's first choice, its usage, timings and finish reason noted; None when it has none."""
         self.note(chunk)
         if not chunk.choices:
             return None
         choice = chunk.choices[0]
         self.done_reason = choice.finish_reason or self.done_reason
-        delta = choice.delta
+        return choice
+
+    def chat_delta(self, chunk: Any) -> Delta | None:
+        choice = self._choice(chunk)
+        delta = choice.delta if choice is not None else None
         if delta is None:
             return None
         for call in delta.tool_calls or ():
@@ -151,12 +156,8 @@ class _Reading:
         return Delta(content, thinking) if content or thinking else None
 
     def completion_delta(self, chunk: Any) -> Delta | None:
-        self.note(chunk)
-        if not chunk.choices:
-            return None
-        choice = chunk.choices[0]
-        self.done_reason = choice.finish_reason or self.done_reason
-        return Delta(choice.text) if choice.text else None
+        choice = self._choice(chunk)
+        return Delta(choice.text) if choice is not None and choice.text else None
 
     def final(self, mid_stream: bool) -> Delta:
         if self.done_reason is None:  # EOF without a finish reason: the server died or cut the stream
