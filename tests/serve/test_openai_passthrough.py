@@ -12,13 +12,14 @@ from dataclasses import dataclass, replace
 import httpx
 import pytest
 
+from tests.backends.scripted_openai import Events, Reply, ScriptedServer, Status
 from tests.helpers import wait_until
 from tests.llama_fleet import LlamaServers
 from tests.serve.test_passthrough import Recorder
 from zeta_console.realfleet.llama_server import LlamaServer
 from zeta_console.router.router import ZetaDynamicRouter
 from zeta_console.serve.endpoint import start_endpoint
-from zeta_console.settings import HostConfig, ModelConfig, PolicyName, Settings, Task
+from zeta_console.settings import HostConfig, ModelConfig, PolicyName, Settings, Task, Telemetry
 
 ASKED = "zeta:auto"
 KEY_ENV, KEY = "ZETA_TEST_LLAMA_KEY", "sk-test-relay"
@@ -165,3 +166,34 @@ async def test_an_upstream_refusal_is_an_openai_error_with_llama_cpps_message(
     assert reply.status_code == 400, reply.text
     error = reply.json()["error"]
     assert "context" in error["message"] and error["type"] == "invalid_request_error"
+
+
+SEED = 2  # the router's tie-break between the two equal replicas tries the failing host first
+
+
+class _AnyGetListsCoder(dict[str, Reply | list[Reply]]):
+    """The scripted server's replies: its scripted `coder` stream, no llama.cpp `/props`, and for any
+    other GET (health, model list) a model list naming `coder`, so the router counts the host as up and serving it."""
+
+    def __missing__(self, key: str) -> Reply:
+        if key == "/props":
+            return Status(404, {"error": {"code": 404, "message": "File Not Found", "type": "not_found_error"}})
+        return Status(200, {"object": "list", "data": [{"id": "coder", "object": "model", "owned_by": "llamacpp"}]})
+
+
+async def test_an_error_event_before_any_byte_fails_over(llama_servers: LlamaServers, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(KEY_ENV, KEY)
+    failing = ScriptedServer(_AnyGetListsCoder(coder=Events([{"error": {"message": "slot crashed", "type": "server_error"}}])))
+    real = llama_servers.shared("coder")
+    async with failing:
+        settings = fleet_settings({"failing": failing.url, "real": real.url})  # static: the first host is preferred
+        settings = replace(settings, hosts=tuple(replace(host, telemetry=Telemetry.NONE) for host in settings.hosts))  # equal loads
+        async with ZetaDynamicRouter(settings, health_poll_s=3600, seed=SEED) as router, httpx.AsyncClient(timeout=60) as http:
+            endpoint = await start_endpoint(router, settings, "127.0.0.1:0")
+            try:
+                headers, chat = await _streamed(http, f"{endpoint.url}/v1/chat/completions", CHAT)
+            finally:
+                await endpoint.stop()
+    assert [request.get("model") for request in failing.requests if request] == ["coder"]  # tried first
+    assert (headers["x-zeta-endpoint"], headers["x-zeta-fallbacks"]) == ("coder@real", "coder@failing")
+    assert b"slot crashed" not in chat and chat.endswith(b"data: [DONE]\n\n")

@@ -114,10 +114,10 @@ class OpenAIStreamRelay:
             if response.status != 200:
                 raise BackendError(kind_for_status(response.status), error_text(await response.aread()), response.status)
             async for block in line_blocks(response.aiter_stream(), EVENT_END):
-                error: BackendError | None = None
+                error: str | None = None
                 if ERROR_EVENT in block:
                     start, end = _event_at(block, ERROR_EVENT)
-                    error = BackendError(ErrorKind.FAILED_MID_STREAM, error_text(block[start + len(b"data: ") : end].strip()))
+                    error = error_text(block[start + len(b"data: ") : end].strip())
                     block = block[:start]
                 if FINISH in block:
                     found = _FINISH_REASON.search(block)
@@ -133,8 +133,8 @@ class OpenAIStreamRelay:
                 if block or last:
                     yield RawChunk(block, (final or final_timings(None, None, done_reason)) if last else None)
                     mid_stream = True
-                if error is not None:
-                    raise error
+                if error is not None:  # before any byte went out, another endpoint may still answer
+                    raise BackendError(ErrorKind.FAILED_MID_STREAM if mid_stream else ErrorKind.SERVER_ERROR, error)
         except BackendError:
             raise
         except Exception as error:
