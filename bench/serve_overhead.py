@@ -117,7 +117,8 @@ async def closed_loop(http: httpx.AsyncClient, target: Target, concurrency: int,
     async def worker() -> None:
         nonlocal done
         while loop.time() < deadline:
-            done += await post(http, target)
+            answered = await post(http, target)  # not `done += await ...`: that reads `done` before the await
+            done += answered
 
     started = loop.time()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -148,25 +149,33 @@ def cpu_s(process: psutil.Process) -> float:
     return total
 
 
+def client() -> httpx.AsyncClient:
+    """A fresh client per run: httpcore walks every pooled connection on each request, so a pool
+    grown by a fast run (hundreds of connections at 400 req/s) would make the load generator, not
+    the server, the bottleneck of the runs after it."""
+    return httpx.AsyncClient(limits=httpx.Limits(max_connections=512, max_keepalive_connections=512), timeout=30)
+
+
 async def measure(targets: list[Target], args: argparse.Namespace) -> list[Run]:
-    limits = httpx.Limits(max_connections=512, max_keepalive_connections=512)
     runs: list[Run] = []
-    async with httpx.AsyncClient(limits=limits, timeout=30) as http:
-        for target in targets:
+    for target in targets:
+        async with client() as http:
             await asyncio.gather(*(post(http, target) for _ in range(WARM_UP_REQUESTS // 10)))
             for _ in range(WARM_UP_REQUESTS):
                 await post(http, target)
-        for rate in args.rates:
-            for target in targets:
-                latencies, errors = await open_loop(http, target, rate, args.seconds)
-                await settled(target.process)
-                p50, p99 = percentile(latencies, 0.5) * 1e3, percentile(latencies, 0.99) * 1e3
-                runs.append(Run(target.name, rate, len(latencies) + errors, errors, p50, p99, len(latencies) / args.seconds))
+    for rate in args.rates:
         for target in targets:
+            async with client() as http:
+                latencies, errors = await open_loop(http, target, rate, args.seconds)
+            await settled(target.process)
+            p50, p99 = percentile(latencies, 0.5) * 1e3, percentile(latencies, 0.99) * 1e3
+            runs.append(Run(target.name, rate, len(latencies) + errors, errors, p50, p99, len(latencies) / args.seconds))
+    for target in targets:
+        async with client() as http:
             cpu_before = cpu_s(target.process)
             done, per_s = await closed_loop(http, target, args.concurrency, args.seconds)
             cpu_ms = (cpu_s(target.process) - cpu_before) / max(1, done) * 1e3
-            runs.append(Run(target.name, None, done, 0, float("nan"), float("nan"), per_s, cpu_ms))
+        runs.append(Run(target.name, None, done, 0, float("nan"), float("nan"), per_s, cpu_ms))
     return runs
 
 
