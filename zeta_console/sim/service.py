@@ -31,10 +31,11 @@ class JsonReply:
 
 @dataclass(frozen=True)
 class StreamReply:
-    """NDJSON: the first line is ready before any header is sent (so early errors keep their status)."""
+    """NDJSON (or SSE on /v1): the first line is ready before any header is sent (so early errors keep their status)."""
 
     first_line: bytes
     rest: AsyncIterator[bytes]
+    content_type: bytes = b"application/x-ndjson"
 
 
 Reply = JsonReply | StreamReply
@@ -94,7 +95,10 @@ class HostService:
         contents (`think` not set): what a caller must get, once and unspliced."""
         profile = self.profile(model)
         completion = plan_completion(
-            profile.name, "\n".join(contents), seed=self.seed, thinking_tokens=profile.thinking_tokens if profile.can_think else 0,
+            profile.name,
+            "\n".join(contents),
+            seed=self.seed,
+            thinking_tokens=profile.thinking_tokens if profile.can_think else 0,
             num_predict=num_predict,
         )
         return "".join(completion.content)
