@@ -95,10 +95,7 @@ class HostService:
         contents (`think` not set): what a caller must get, once and unspliced."""
         profile = self.profile(model)
         completion = plan_completion(
-            profile.name,
-            "\n".join(contents),
-            seed=self.seed,
-            thinking_tokens=profile.thinking_tokens if profile.can_think else 0,
+            profile.name, "\n".join(contents), seed=self.seed, thinking_tokens=profile.thinking_tokens if profile.can_think else 0,
             num_predict=num_predict,
         )
         return "".join(completion.content)
