@@ -37,7 +37,7 @@ def _events(text: str) -> list[str]:
 
 
 async def test_chat_with_the_sdk_matches_the_native_answer(sdk: openai.AsyncOpenAI, fleet: SimFleet) -> None:
-    reply = await sdk.chat.completions.create(model=CODER, messages=HELLO, max_tokens=5)  # type: ignore[arg-type]
+    reply = await sdk.chat.completions.create(model=CODER, messages=HELLO, max_tokens=5)
     assert reply.object == "chat.completion" and reply.model == CODER and reply.system_fingerprint == "fp_ollama"
     assert reply.id.startswith("chatcmpl-") and 0 <= int(reply.id.split("-")[1]) < 999
     choice = reply.choices[0]
@@ -74,7 +74,7 @@ async def test_streamed_chat_chunk_sequence_with_usage(fleet: SimFleet) -> None:
 
 
 async def test_streamed_chat_without_usage_has_no_usage_chunk(sdk: openai.AsyncOpenAI) -> None:
-    stream = await sdk.chat.completions.create(model=CODER, messages=HELLO, max_tokens=3, stream=True)  # type: ignore[arg-type]
+    stream = await sdk.chat.completions.create(model=CODER, messages=HELLO, max_tokens=3, stream=True)
     chunks = [chunk async for chunk in stream]
     assert [chunk.choices[0].finish_reason for chunk in chunks][-1] == "length"
     assert all(chunk.usage is None and chunk.choices for chunk in chunks)
@@ -97,7 +97,8 @@ async def test_completions_stream_carries_zeroed_usage_until_the_totals(fleet: S
         events = _events((await http.post("/v1/completions", json=body)).text)
         whole = (await http.post("/v1/completions", json=body | {"stream": False})).json()
     chunks = [json.loads(event.removeprefix("data: ")) for event in events[:-1]]
-    assert events[-1] == "data: [DONE]" and list(chunks[0]) == ["id", "object", "created", "choices", "model", "system_fingerprint", "usage"]
+    assert events[-1] == "data: [DONE]"
+    assert list(chunks[0]) == ["id", "object", "created", "choices", "model", "system_fingerprint", "usage"]
     assert all(chunk["usage"]["total_tokens"] == 0 for chunk in chunks[:-1])
     assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["completion_tokens"] == 3
     assert chunks[-2]["choices"][0]["finish_reason"] == "length"

@@ -144,8 +144,7 @@ class _Reply:
             async for line in native.rest:
                 yield self.chunks(json.loads(line))
         except MidStreamFailure:
-            # The native error line decodes as an empty response: one empty chunk, then the end.
-            yield _event(self._head("chat.completion.chunk" if self.chat else "text_completion") | {"choices": []})
+            return  # no error event: the stream just ends, without a finish reason or [DONE]
         finally:
             await native.rest.aclose()  # type: ignore[attr-defined]  # an async generator, typed as its iterator
 
