@@ -168,3 +168,12 @@ async def test_chat_stream_cancel_frees_the_slot() -> None:
                     assert host.state()["models"][CODER]["busy_slots"] == 1
                     break
         await wait_until(lambda: host.state()["models"][CODER]["busy_slots"] == 0, message="the slot to be freed")
+
+
+async def test_a_load_only_request_still_streams_when_asked(fleet: SimFleet) -> None:
+    """The native handler answers one object (nothing to generate); Ollama's writer streams it all the same."""
+    body = {"model": CODER, "messages": [{"role": "user", "content": ""}], "stream": True}
+    async with httpx.AsyncClient(base_url=fleet.host("local").url) as http:
+        response = await http.post("/v1/chat/completions", json=body)
+    assert response.headers["content-type"] == "text/event-stream" and response.text.endswith("data: [DONE]\n\n")
+    assert json.loads(_events(response.text)[0].removeprefix("data: "))["choices"][0]["finish_reason"] == "load"

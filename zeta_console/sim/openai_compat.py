@@ -149,11 +149,19 @@ class _Reply:
             await native.rest.aclose()  # type: ignore[attr-defined]  # an async generator, typed as its iterator
 
 
-async def _converted(reply: Reply, answer: _Reply) -> Reply:
-    if isinstance(reply, JsonReply):
-        return JsonReply(answer.whole(reply.payload))
-    first = answer.chunks(json.loads(reply.first_line))
-    return StreamReply(first, answer.events(reply), SSE_TYPE)
+async def _converted(reply: Reply, answer: _Reply, stream: bool) -> Reply:
+    """The native reply in OpenAI's shape: streamed when the client asked, even when the native
+    handler answered one object (a load-only request), as Ollama's writer streams whatever it is given."""
+    if isinstance(reply, StreamReply):
+        return StreamReply(answer.chunks(json.loads(reply.first_line)), answer.events(reply), SSE_TYPE)
+    if stream:
+        return StreamReply(answer.chunks(reply.payload), _nothing_more(), SSE_TYPE)
+    return JsonReply(answer.whole(reply.payload))
+
+
+async def _nothing_more() -> AsyncGenerator[bytes, None]:
+    return
+    yield
 
 
 class OpenAIRoutes:
@@ -175,7 +183,7 @@ class OpenAIRoutes:
         }
         request = parse_chat(self.service.spec, _native_body(native))
         answer = _Reply(True, request.asked_model, _include_usage(fields))
-        return await _converted(await self.service.complete(CHAT, request), answer)
+        return await _converted(await self.service.complete(CHAT, request), answer, request.stream)
 
     async def completion(self, body: bytes) -> Reply:
         fields = decode_body(body, "openai.CompletionRequest", COMPLETION_SCHEMA)
@@ -190,7 +198,7 @@ class OpenAIRoutes:
         }
         request = parse_generate(self.service.spec, _native_body(native))
         answer = _Reply(False, request.asked_model, _include_usage(fields))
-        return await _converted(await self.service.complete(GENERATE, request), answer)
+        return await _converted(await self.service.complete(GENERATE, request), answer, request.stream)
 
     async def embeddings(self, body: bytes) -> Reply:
         fields = decode_body(body, "openai.EmbedRequest", EMBEDDING_SCHEMA)
