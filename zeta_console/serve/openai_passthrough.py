@@ -89,10 +89,14 @@ def _event_at(block: bytes, at: int) -> tuple[int, int]:
     return start, (end + len(EVENT_END) if end >= 0 else len(block))
 
 
+def _final_of(parsed: Any, done_reason: str | None) -> FinalTimings:
+    """The statistics of an object holding `usage` (and llama.cpp's `timings`)."""
+    usage, timings = (parsed.get("usage"), parsed.get("timings")) if isinstance(parsed, dict) else (None, None)
+    return final_timings(SimpleNamespace(**usage) if isinstance(usage, dict) else None, timings, done_reason)
+
+
 def _usage_final(event: bytes, done_reason: str | None) -> FinalTimings:
-    parsed = json.loads(event[event.index(b"{") :])
-    usage = parsed.get("usage") if isinstance(parsed, dict) else None
-    return final_timings(SimpleNamespace(**usage) if isinstance(usage, dict) else None, parsed.get("timings"), done_reason)
+    return _final_of(json.loads(event[event.index(b"{") :]), done_reason)
 
 
 def _whole_final(body: bytes, started: float) -> FinalTimings:
@@ -101,7 +105,7 @@ def _whole_final(body: bytes, started: float) -> FinalTimings:
     choices = parsed.get("choices") if isinstance(parsed, dict) else None
     first = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
     reason = first.get("finish_reason")
-    final = _usage_final(body, reason if isinstance(reason, str) else None)
+    final = _final_of(parsed, reason if isinstance(reason, str) else None)
     return final if final.total_s is not None else replace(final, total_s=time.monotonic() - started)
 
 
