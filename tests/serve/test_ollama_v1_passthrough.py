@@ -63,7 +63,7 @@ def _events(recorder: Recorder) -> list[bytes]:
 
 async def test_a_whole_chat_is_ollamas_v1_object_renamed_with_no_ttft_recorded() -> None:
     body = {"model": ASKED, "messages": HELLO, "max_completion_tokens": 7}
-    async with recorded() as (served, recorder, records), httpx.AsyncClient(base_url=served.endpoint.url) as http:
+    async with recorded() as (served, recorder, records), httpx.AsyncClient(base_url=served.endpoint.url, timeout=30) as http:
         reply = await http.post("/v1/chat/completions", json=body)
         await wait_until(lambda: bool(records), message="the request's record")
         written = WHOLE_CHAT.findall(b"".join(recorder.written))
@@ -83,7 +83,7 @@ async def test_a_whole_chat_is_ollamas_v1_object_renamed_with_no_ttft_recorded()
 
 async def test_a_stream_is_ollamas_v1_events_renamed_without_the_usage_it_did_not_ask_for() -> None:
     stream = {**CHAT, "stream": True}
-    async with recorded() as (served, recorder, records), httpx.AsyncClient(base_url=served.endpoint.url) as http:
+    async with recorded() as (served, recorder, records), httpx.AsyncClient(base_url=served.endpoint.url, timeout=30) as http:
         plain = await http.post("/v1/chat/completions", json=stream)
         upstream_plain = _events(recorder)
         with_usage = await http.post("/v1/chat/completions", json={**stream, "stream_options": {"include_usage": True}})
@@ -100,7 +100,7 @@ async def test_a_stream_is_ollamas_v1_events_renamed_without_the_usage_it_did_no
 
 async def test_a_completion_stream_drops_the_zeroed_usages_ollama_writes_when_asked_for_usage() -> None:
     body = {"model": ASKED, "prompt": "def add(a, b):", "max_tokens": 5, "stream": True}
-    async with recorded() as (served, recorder, _), httpx.AsyncClient(base_url=served.endpoint.url) as http:
+    async with recorded() as (served, recorder, _), httpx.AsyncClient(base_url=served.endpoint.url, timeout=30) as http:
         plain = await http.post("/v1/completions", json=body)
         upstream = _events(recorder)
         whole = await http.post("/v1/completions", json={**body, "stream": False})
@@ -114,7 +114,7 @@ async def test_a_completion_stream_drops_the_zeroed_usages_ollama_writes_when_as
 
 
 async def test_an_embedding_is_ollamas_v1_reply_renamed() -> None:
-    async with recorded() as (served, recorder, _), httpx.AsyncClient(base_url=served.endpoint.url) as http:
+    async with recorded() as (served, recorder, _), httpx.AsyncClient(base_url=served.endpoint.url, timeout=30) as http:
         reply = await http.post("/v1/embeddings", json={"model": "qwen3-embedding:4b", "input": ["a cat", "a dog"]})
         written = bytes(recorder.written[-1])
         sent = _sent(recorder)
@@ -126,7 +126,7 @@ async def test_an_embedding_is_ollamas_v1_reply_renamed() -> None:
 async def test_a_whole_answer_waits_past_the_first_token_allowance() -> None:
     """No first token comes before a whole answer: only the total deadline bounds it."""
     timeouts = Timeouts(first_token_s=0.05, first_token_per_1k_prompt_tokens_s=0.0)
-    async with recorded(timeouts=timeouts) as (served, _, records), httpx.AsyncClient(base_url=served.endpoint.url) as http:
+    async with recorded(timeouts=timeouts) as (served, _, records), httpx.AsyncClient(base_url=served.endpoint.url, timeout=30) as http:
         served.fleet.host("local").set_fault(CODER, Fault(slow_factor=FAST * 0.2))  # ~0.2 s per token: well past 0.05 s
         reply = await http.post("/v1/chat/completions", json={**CHAT, "max_tokens": 3})
     assert reply.status_code == 200, reply.text
@@ -134,7 +134,7 @@ async def test_a_whole_answer_waits_past_the_first_token_allowance() -> None:
 
 
 async def test_a_whole_answer_fails_over_before_any_byte() -> None:
-    async with stack(TWO_HOSTS, policy="static") as served, httpx.AsyncClient(base_url=served.endpoint.url) as http:
+    async with stack(TWO_HOSTS, policy="static") as served, httpx.AsyncClient(base_url=served.endpoint.url, timeout=30) as http:
         a, b = served.fleet.host("a"), served.fleet.host("b")
         a.set_fault(CODER, Fault(error_rate=1.0))
         b.set_fault(CODER, Fault(stall_s=10_000))
@@ -155,7 +155,7 @@ def _in_flight(served: Stack, endpoint: str) -> int:
 
 
 async def test_a_client_leaving_a_whole_answer_frees_the_slot() -> None:
-    async with recorded() as (served, _, records), httpx.AsyncClient(base_url=served.endpoint.url) as http:
+    async with recorded() as (served, _, records), httpx.AsyncClient(base_url=served.endpoint.url, timeout=30) as http:
         host = served.fleet.host("local")
         host.set_fault(CODER, Fault(slow_factor=50))
         pending = asyncio.ensure_future(http.post("/v1/chat/completions", json={**CHAT, "max_tokens": 400}))
@@ -167,7 +167,7 @@ async def test_a_client_leaving_a_whole_answer_frees_the_slot() -> None:
 
 
 async def test_a_client_leaving_a_stream_frees_the_slot() -> None:
-    async with recorded() as (served, _, _), httpx.AsyncClient(base_url=served.endpoint.url) as http:
+    async with recorded() as (served, _, _), httpx.AsyncClient(base_url=served.endpoint.url, timeout=30) as http:
         host = served.fleet.host("local")
         host.set_fault(CODER, Fault(slow_factor=50))
         async with http.stream("POST", "/v1/chat/completions", json={**CHAT, "max_tokens": 400, "stream": True}) as response:
