@@ -131,6 +131,14 @@ async def test_host_down_is_seen_by_the_poll_and_recovers_by_itself() -> None:
         assert counters_are_zero(run.router)
 
 
+# The decision this test watches is won by a margin of simulated time: the reasoner's tier penalty (1 s) less
+# its longer prefill (0.9 s against the coder's 0.5 s), about 0.6 s. Divided by the time scale it must stay
+# well above what a loaded machine adds to a measured TTFT (up to ~100 ms seen), which FAST (12 ms) does not.
+# The requests ask for one token (streamed answers are ranked by TTFT alone) and the health poll is slow (its
+# rounds share the event loop with the requests), so the longer scale costs little and the samples stay clean.
+TTFT_SCALE = 5.0
+
+
 async def test_a_slow_reasoner_loses_complex_traffic_to_the_coder_and_wins_it_back() -> None:
     # A long prompt, so that time to first token is mostly prefill, which the slowdown stretches; a new
     # question each time, so that neither the slots' prompt caches nor session affinity serve a repeat.
@@ -138,11 +146,11 @@ async def test_a_slow_reasoner_loses_complex_traffic_to_the_coder_and_wins_it_ba
 
     def request(**changes: str) -> ChatRequest:
         text = f"question {next(questions)}: " + "prove, step by step, that there are infinitely many primes. " * 60
-        return replace(ask(text, Task.COMPLEX_REASONING, think=False), **changes)
+        return replace(ask(text, Task.COMPLEX_REASONING, think=False, options={"num_predict": 1}), **changes)
 
     # A short feedback half-life: the slow samples must age out of the reasoner's weight within the test (its
     # TTFT is about twice the coder's here, so only the tier penalty keeps it first: a weight of 1.15 tips that).
-    async with routed(adaptive=Adaptive(explore_rate=0.2, half_life_s=60.0)) as run:
+    async with routed(adaptive=Adaptive(explore_rate=0.2, half_life_s=60.0), time_scale=TTFT_SCALE, health_poll_s=30.0) as run:
 
         async def route_some(count: int) -> list[RequestRecord]:
             records = [(await answer(run.router, request()))[1] for _ in range(count)]
