@@ -27,7 +27,7 @@ from zeta_console.router.api import EndpointStatus, ErrorKind, Outcome
 from zeta_console.router.requests import EmbedRequest, GenerateRequest
 from zeta_console.router.router import ZetaDynamicRouter
 from zeta_console.serve.endpoint import start_endpoint
-from zeta_console.settings import HostConfig, ModelConfig, PolicyName, Settings, Task
+from zeta_console.settings import HostConfig, ModelConfig, PolicyName, Settings, Task, Telemetry
 from zeta_console.sim import default_fleet_spec, run_fleet
 from zeta_console.sim.profiles import EMBEDDER
 
@@ -193,3 +193,21 @@ async def test_one_fleet_mixes_an_emulated_ollama_host_and_real_llama_servers(ll
             finally:
                 await endpoint.stop()
             assert reply["done"] is True and reply["message"]["content"].strip() and reply["eval_count"] == 8
+
+
+async def test_a_card_names_what_the_host_is_even_with_telemetry_none(llama_servers: LlamaServers) -> None:
+    """`telemetry: none` reads no gauges, but the host still says what it is: the real llama.cpp server
+    is "llama.cpp" (its /v1/models), a configured kind names itself before any probe, and a server
+    that says nothing is "OpenAI-compatible"."""
+    coder = llama_servers.shared("coder")
+    models = (ModelConfig("coder", "coder", ("llama", "quiet", "unreachable"), CHAT),)
+    settings = llama_settings({"llama": coder.url, "quiet": coder.url, "unreachable": "http://127.0.0.1:9"}, models)
+    hosts = (
+        replace(settings.hosts[0], telemetry=Telemetry.NONE),
+        replace(settings.hosts[1], telemetry=Telemetry.VLLM),  # mislabelled on purpose: the configured kind is what it shows
+        replace(settings.hosts[2], telemetry=Telemetry.NONE),
+    )
+    async with build_router(replace(settings, hosts=hosts), health_poll_s=0.2, seed=1) as router:
+        await wait_until(lambda: router.health.hosts["llama"].reachable is True, timeout=10, message="llama probed")
+        servers = {endpoint.host: endpoint.server for endpoint in router.snapshot().endpoints}
+        assert servers == {"llama": "llama.cpp", "quiet": "vLLM", "unreachable": "OpenAI-compatible"}

@@ -90,7 +90,7 @@ def test_cards_of_openai_compatible_servers_show_their_kind_and_their_own_queue(
         dataclasses.replace(coder, id="coder@gpu2", host="gpu2", server="vLLM",
                             server_signals=QueueSignals(server="vLLM", running=5, waiting=0, kv_cache_usage=0.62)),
         dataclasses.replace(reasoner, host="gpu3", server="SGLang", server_signals=QueueSignals(server="SGLang")),
-        dataclasses.replace(embedder, host="studio", server="OpenAI", resident=None),
+        dataclasses.replace(embedder, host="studio", server="OpenAI-compatible", resident=None),
     )  # fmt: skip
     router.state = dataclasses.replace(SNAPSHOT, endpoints=real)
     assert snap_compare(app, terminal_size=(160, 40))

@@ -285,9 +285,9 @@ class HealthMonitor:
         return None if installed is None else canonical(model) in installed
 
     def server_kind(self, host: str) -> str:
-        """What the host runs, as people call it: what its gauges name ("llama.cpp"), else its kind ("Ollama")."""
+        """What the host runs, as people call it: what its gauges name ("llama.cpp"), else what its backend knows of it."""
         signals = self.hosts[host].signals
-        return signals.server if signals is not None and signals.server else self._backends.label(host)
+        return signals.server if signals is not None and signals.server else self._backends[host].server_label()
 
     def missing_reason(self, host: str, model: str) -> str:
         """The advice for a configured model the host does not have."""
