@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zeta_console.config import clear_overrides, load_settings, overrides_path, save_overrides
+from zeta_console.config import clear_overrides, load_settings, overrides_path, save_overrides, warn_unset_keys
 from zeta_console.demo_kind import DEMO_REAL
 from zeta_console.heap import settle_heap
 from zeta_console.settings import LoadGenerator as LoadSettings
@@ -50,6 +50,7 @@ class ConsoleOptions:
 
 def run_console_command(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)  # ConfigError: one line, exit 2, terminal untouched
+    warn_unset_keys(settings)  # seen once the console ends; the host's card says it meanwhile
     with ExitStack() as stack:
         listener = None
         if args.listen:  # a bad, unsafe or busy address: one line, exit 2, terminal untouched
