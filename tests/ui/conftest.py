@@ -7,6 +7,7 @@ from collections.abc import Callable
 from textual.pilot import Pilot
 
 from tests.helpers import wait_until
+from tests.ui.terminal import tmux_server  # noqa: F401  (the fixture, for the terminal tests)
 
 
 async def settle(pilot: Pilot[None], predicate: Callable[[], bool], timeout: float = 10.0, message: str = "condition") -> None:

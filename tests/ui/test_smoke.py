@@ -4,25 +4,17 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import wait_until_sync
-
-BINARY = Path(sys.executable).with_name("zeta-console")
-CHECKOUT = Path(__file__).resolve().parents[2]  # the code under test, whoever started the tmux server
-
-
-def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], check=True, capture_output=True, text=True).stdout
+from tests.ui.terminal import BINARY, CHECKOUT, tmux
 
 
 @pytest.fixture
-def demo_console(tmp_path: Path) -> Iterator[str]:
+def demo_console(tmp_path: Path, tmux_server: None) -> Iterator[str]:
     session = f"zeta-smoke-{os.getpid()}"
     (tmp_path / "config.yaml").write_text("load_generator:\n  rate_per_s: 0\n")
     env = f"PYTHONPATH={CHECKOUT} XDG_CONFIG_HOME={tmp_path}/cfg XDG_STATE_HOME={tmp_path}/state"
@@ -30,7 +22,7 @@ def demo_console(tmp_path: Path) -> Iterator[str]:
     try:
         yield session
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], check=False)
+        tmux("kill-session", "-t", session, check=False)
 
 
 def screen(session: str) -> str:

@@ -5,20 +5,20 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
 
-from tests.ui.test_smoke import BINARY, CHECKOUT, screen, tmux, wait_for_screen
+from tests.ui.terminal import BINARY, CHECKOUT, tmux
+from tests.ui.test_smoke import screen, wait_for_screen
 
 SPARK_BARS = "▂▃▄▅▆▇█"  # an empty sparkline is a row of ▁
 
 
 @pytest.fixture
-def real_console(tmp_path: Path, tiny_model: Path) -> Iterator[str]:
+def real_console(tmp_path: Path, tiny_model: Path, tmux_server: None) -> Iterator[str]:
     session = f"zeta-smoke-real-{os.getpid()}"
     (tmp_path / "config.yaml").write_text("load_generator:\n  rate_per_s: 0\n")
     env = f"PYTHONPATH={CHECKOUT} XDG_CONFIG_HOME={tmp_path}/cfg XDG_STATE_HOME={tmp_path}/state"
@@ -28,7 +28,7 @@ def real_console(tmp_path: Path, tiny_model: Path) -> Iterator[str]:
     try:
         yield session
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], check=False)
+        tmux("kill-session", "-t", session, check=False)
 
 
 def llama_servers_of(session: str) -> list[psutil.Process]:

@@ -2,15 +2,13 @@
 when its parent left both signals ignored (nohup, some supervisors: exec keeps SIG_IGN), which used to
 leave a console whose terminal was gone running headless, deaf to SIGTERM until SIGKILL.
 
-The terminals live on a tmux server of this module's own, kept up by a placeholder session, so other
-tests' sessions and the default server's exit when its last session ends cannot race these."""
+The terminals live on the tests' own tmux server (tests/ui/terminal.py)."""
 
 from __future__ import annotations
 
 import itertools
 import os
 import signal
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -18,24 +16,10 @@ import psutil
 import pytest
 
 from tests.helpers import wait_until_sync
-from tests.ui.test_smoke import BINARY, CHECKOUT
+from tests.ui.terminal import BINARY, CHECKOUT, tmux
 
 IGNORED_BY_PARENT = "trap '' HUP TERM; "
-SOCKET = f"zeta-signals-{os.getpid()}"
 _names = itertools.count()
-
-
-def tmux(*args: str, check: bool = True) -> str:
-    return subprocess.run(["tmux", "-L", SOCKET, *args], check=check, capture_output=True, text=True).stdout
-
-
-@pytest.fixture(scope="module", autouse=True)
-def tmux_server() -> Iterator[None]:
-    tmux("new-session", "-d", "-s", "keeper", "cat")
-    try:
-        yield
-    finally:
-        tmux("kill-server", check=False)
 
 
 class Console:
@@ -77,9 +61,18 @@ class Console:
         return True
 
     def exit_status(self) -> str:
-        """The pane's exit status (tmux may mark the pane dead at the pty's end, before it has reaped the process)."""
+        """The console's exit status. tmux may mark the pane dead at the pty's end and then leave the process
+        unreaped (tmux 3.3a, now and then): the zombie's own record, /proc/PID/stat's last field, says it."""
         def status() -> str:
-            return tmux("display-message", "-p", "-t", self.session, "#{?pane_dead,#{pane_dead_status},}").strip()
+            told = tmux("display-message", "-p", "-t", self.session, "#{?pane_dead,#{pane_dead_status},}").strip()
+            if told:
+                return told
+            try:
+                fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except FileNotFoundError:  # reaped between the two reads: tmux has it now
+                return tmux("display-message", "-p", "-t", self.session, "#{pane_dead_status}").strip()
+            wait_status = int(fields[-1])
+            return str(os.waitstatus_to_exitcode(wait_status)) if self.process.status() == psutil.STATUS_ZOMBIE else ""
 
         wait_until_sync(lambda: status() != "", timeout=5, message="the pane's exit status")
         return status()
@@ -91,7 +84,7 @@ class Console:
 
 
 @pytest.fixture
-def console(tmp_path: Path) -> Iterator[Callable[[str], Console]]:
+def console(tmp_path: Path, tmux_server: None) -> Iterator[Callable[[str], Console]]:
     started: list[Console] = []
 
     def start(demo: str) -> Console:
