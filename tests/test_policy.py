@@ -179,8 +179,8 @@ ADAPTIVE_CASES = [
         "coder@local",
     ),
     (
-        "idle reasoner keeps complex work though it is slower",
-        fleet(reasoner={"ttft_ewma_s": 1.2}, coder={"ttft_ewma_s": 0.3}),
+        "idle reasoner keeps complex work though it is slower",  # 0.3 s of TTFT x (1 + first_token_weight) < the tier penalty
+        fleet(reasoner={"ttft_ewma_s": 0.6}, coder={"ttft_ewma_s": 0.3}),
         Task.COMPLEX_REASONING,
         "reasoner@local",
     ),

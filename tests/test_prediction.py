@@ -155,18 +155,18 @@ ANSWERS = {"coder": 100.0, "reasoner": 300.0}
 
 def test_a_whole_answer_caller_is_not_kept_waiting_for_a_busy_endpoint_that_would_finish_a_little_sooner() -> None:
     # Completion alone: coder 4.0 wait + 0.2 prefill + 1.25 decode + 1.0 tier penalty = 6.5 s against the reasoner's 7.7 s.
-    # With the first token weighed once more: 6.5 + 4.2 against 7.7 + 0.2: the reasoner starts now and finishes ~1 s later.
+    # With the first token weighed twice more: 6.5 + 8.4 against 7.7 + 0.5: the reasoner starts now and finishes ~1 s later.
     inp = decision_input((BUSY_CODER, IDLE_REASONER), prompt_tokens=200, expected_output=ANSWERS)
     result = make_policy("adaptive", NO_EXPLORE).decide(inp)
     assert result.chosen == "reasoner@local"
     coder = next(c for c in result.candidates if c.endpoint == "coder@local")
     weight = NO_EXPLORE.adaptive.first_token_weight
     assert coder.terms["first_token_s"] == pytest.approx(weight * coder.terms["ttft_s"])
-    assert "first token x 1" in result.reason and "beat coder@local" in result.reason and "on wait_s" in result.reason
+    assert f"first token x {weight:g}" in result.reason and "beat coder@local" in result.reason and "on wait_s" in result.reason
 
 
 def test_the_first_token_weight_does_not_undo_ranking_by_completion() -> None:
-    # With a short wait the coder's much shorter answer still wins: 1 s of wait against 7.5 s of thinking.
+    # With a short wait the coder's much shorter answer still wins: 3 x 1.2 s of TTFT against 7.5 s of thinking.
     coder = endpoint("coder", "local", prefill_s_per_token=0.001, decode_tps=80.0, ttft_overhead_s=0.01, in_flight=1, latency_ewma_s=1.0)
     inp = decision_input((coder, IDLE_REASONER), prompt_tokens=200, expected_output=ANSWERS)
     assert make_policy("adaptive", NO_EXPLORE).decide(inp).chosen == "coder@local"

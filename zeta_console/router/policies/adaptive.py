@@ -10,14 +10,14 @@ score = (wait_s + load_s + prefill_s + decode_s) x feedback x retry + overhead_s
   decode_s        the decode time the caller notices: all of it for non-streaming calls and programs
                   (expected output tokens x measured seconds per token), only what is slower than
                   reading for a person reading a stream (`adaptive.reading_s_per_token`), 0 for embeddings
-  first_token_s   for a caller waiting for the whole answer (not embeddings): `adaptive.first_token_weight` x the predicted
-                  TTFT, so that completion is what it ranks by while a later first token still costs: an endpoint
-                  that answers a little later but starts much sooner wins, and waiting for a busy fast endpoint
-                  pays for the wait twice (the wait is also the most uncertain part of the prediction)
+  first_token_s   for a caller waiting for the whole answer (not embeddings): `adaptive.first_token_weight` (2.0)
+                  x the predicted TTFT, so that a later first token still costs: an endpoint that answers a
+                  little later but starts much sooner wins, and waiting for a busy fast endpoint pays for the
+                  wait 1 + weight times (the wait is also the least certain part of the prediction)
   feedback        the feedback loop's weight for (task, tier), 1.0 = neutral
   retry           1 / (1 - error rate): the expected number of tries
-  tier_penalty_s  route rank x half the tier's TTFT threshold (x (1 + first_token_weight): it is TTFT
-                  seconds, weighed as TTFT is), so the preferred tier wins while loads are similar
+  tier_penalty_s  route rank x half the tier's TTFT threshold, so the preferred tier wins while
+                  loads are similar
 The candidates also show each endpoint's predicted `ttft_s` and `completion_s` (not in the score).
 For a conversation the router has seen (`inp.session`), the endpoint holding its prefix in its
 prompt cache prefills only the uncached part, and it keeps the session unless its score exceeds
@@ -60,7 +60,7 @@ NOT_SAMPLED = "not sampled (power of two choices)"
 SATURATED = "saturated: "
 TERMS = ("wait_s", "load_s", "prefill_s", "overhead_s", "decode_s", "first_token_s", "tier_penalty_s", "feedback", "retry")
 Terms = tuple[float, float, float, float, float, float, float, float, float, float]  # TERMS, then the whole expected decode
-_ADDITIVE = (0, 1, 2, 3, 4, 5, 6)
+_ADDITIVE = (0, 1, 2, 3, 4, 6)  # first_token_s is weight x the TTFT terms: the deciding term is the one of those
 _FACTORS = (7, 8)
 
 
@@ -118,7 +118,7 @@ class AdaptivePolicy(ScreenedPolicy):
             wait, load, prefill, overhead, decode, full_decode = estimate(e, uncached, embedding, output, reading)
             error_rate = e.error_rate
             retry = 1.0 / (1.0 - (error_rate if error_rate < MAX_ERROR_RATE else MAX_ERROR_RATE))
-            penalty = rank * TIER_PENALTY_PER_RANK * e.thresholds.ttft_s * (1.0 + first_token_weight)
+            penalty = rank * TIER_PENALTY_PER_RANK * e.thresholds.ttft_s
             first_token = first_token_weight * (wait + load + prefill + overhead)
             scores.append((wait + load + prefill + decode) * weight * retry + overhead + first_token + penalty)
             terms.append((wait, load, prefill, overhead, decode, first_token, penalty, weight, retry, full_decode))
