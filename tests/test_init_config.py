@@ -12,7 +12,7 @@ import pytest
 from tests.router.routing import FAST, other_models_spec
 from zeta_console.cli import main
 from zeta_console.config import load_settings
-from zeta_console.init_config import FoundModel, Survey, default_path, guess_tiers, host_names, propose, write_config
+from zeta_console.init_config import FoundHost, FoundModel, Survey, default_path, guess_tiers, host_names, propose, write_config
 from zeta_console.router.api import EndpointStatus
 from zeta_console.router.requests import ChatRequest
 from zeta_console.router.router import ZetaDynamicRouter
@@ -82,7 +82,8 @@ def test_an_unreachable_host_is_one_line(isolated_xdg: Path, capsys: pytest.Capt
     path = isolated_xdg / "config.yaml"
     assert main(["init", "--host", "127.0.0.1:9", str(path)]) == 1
     assert capsys.readouterr().err.strip() == (
-        "zeta-console: cannot read the models of Ollama at http://127.0.0.1:9 (connection refused): start `ollama serve` or give --host URL"
+        "zeta-console: cannot read the models of a server at http://127.0.0.1:9 (connection refused): neither /api/tags (Ollama) nor "
+        "/v1/models (OpenAI-compatible) answered; start `ollama serve` or the model server, or give --host URL"
     )
     assert not path.exists()
 
@@ -92,7 +93,7 @@ def _model(name: str, *capabilities: str, size: float = 8.0, hosts: tuple[str, .
 
 
 def _tiers(*models: FoundModel) -> dict[str, str]:
-    return {tier.tier: tier.model for tier in guess_tiers(Survey((("local", "http://127.0.0.1:11434"),), models))}
+    return {tier.tier: tier.model for tier in guess_tiers(Survey((FoundHost("local", "http://127.0.0.1:11434"),), models))}
 
 
 def test_the_tiers_guessed_from_what_models_can_do_and_their_sizes() -> None:
@@ -108,7 +109,7 @@ def test_the_tiers_guessed_from_what_models_can_do_and_their_sizes() -> None:
         "reasoner": "qwen3:4b", "coder": "llama3.3:70b", "embedder": "nomic-embed-text",
     }
     # one chat model: a single tier; no embedding model: the embedder names one to pull
-    only = guess_tiers(Survey((("local", "http://127.0.0.1:11434"),), (_model("llama3.2:3b", "completion", size=3.2),)))
+    only = guess_tiers(Survey((FoundHost("local", "http://127.0.0.1:11434"),), (_model("llama3.2:3b", "completion", size=3.2),)))
     assert [(t.tier, t.model) for t in only] == [("coder", "llama3.2:3b"), ("embedder", "nomic-embed-text")]
     assert only[1].why == "no embedding model installed: `ollama pull nomic-embed-text`"
 

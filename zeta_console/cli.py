@@ -101,7 +101,9 @@ def _history_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _init_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", nargs="?", metavar="PATH", help="file to write (default: the XDG config dir's config.yaml)")
-    parser.add_argument("--host", action="append", metavar="URL", help="an Ollama host to read (repeatable; default OLLAMA_HOST or local)")
+    parser.add_argument(
+        "--host", action="append", metavar="URL", help="a host to read, Ollama or OpenAI-compatible (repeatable; default: OLLAMA_HOST)"
+    )
     parser.add_argument("--force", action="store_true", help="overwrite PATH if it exists")
 
 

@@ -119,6 +119,14 @@ def clear_overrides() -> None:
     overrides_path().unlink(missing_ok=True)
 
 
+def warn_unset_keys(settings: Settings) -> None:
+    """One line per host whose key variable is not set (its name only: a value is never printed)."""
+    for host in settings.hosts:
+        if (variable := host.unset_key_variable) is not None:
+            print(f"zeta-console: warning: host {host.name}: api_key_env {variable} is not set: its requests go without a key "
+                  "(fine for a server started without one; one that wants it answers 401)", file=sys.stderr)
+
+
 def run_check_config_command(args: argparse.Namespace) -> int:
     """`zeta-console check-config [PATH]`: validate without running; every mistake found is one line."""
     path: str | None = args.config
@@ -128,6 +136,7 @@ def run_check_config_command(args: argparse.Namespace) -> int:
         for each in error.errors:
             print(f"zeta-console: {each}", file=sys.stderr)
         return error.exit_code
+    warn_unset_keys(settings)
     used_overrides = path is None and overrides_path().is_file()
     layered = f" + {overrides_path()}" if used_overrides else ""
     counts = f"{counted(len(settings.hosts), 'host')}, {counted(len(settings.models), 'model')}"

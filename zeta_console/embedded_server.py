@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 from uvicorn.server import ServerState
 
 from zeta_console.settings import ConnectionLimits
@@ -157,8 +157,40 @@ class BusyRefusal(asyncio.Protocol):
             self._refusal.close()
 
 
+class HeadWithFirstBody(asyncio.Transport):
+    """One response's view of its connection: the head goes out with the first body part, so a whole
+    reply is one send, not two (sends are the dearest calls on a proxied request). ASGI lets a server
+    hold the head until the first body message; uvicorn writes it at once. A HEAD request's reply
+    has no body write: its head is not held. A `100 Continue` (written before the response starts)
+    is not held either."""
+
+    def __init__(self, transport: asyncio.Transport, cycle: RequestResponseCycle) -> None:
+        super().__init__()
+        self._transport, self._cycle = transport, cycle
+        self._head: bytes | None = None
+        self._holding = cycle.scope["method"] != "HEAD"
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if self._head is not None:
+            data, self._head = self._head + data, None
+        elif self._holding and self._cycle.response_started:
+            self._holding, self._head = False, bytes(data)
+            return
+        self._transport.write(data)
+
+    def close(self) -> None:
+        if self._head is not None:
+            self._transport.write(self._head)
+            self._head = None
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+
 class GuardedHttpProtocol(HttpToolsProtocol):
-    """httptools' protocol with a deadline and a size cap on each request head."""
+    """httptools' protocol with a deadline and a size cap on each request head, and each reply's head
+    sent with its body (`HeadWithFirstBody`)."""
 
     def __init__(
         self,
@@ -231,6 +263,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._guard.stalled.pop(self, None)
         self._stop_head_deadline()
         super().on_headers_complete()
+        if self.cycle is not None and self.cycle.transport is self.transport:  # a new request's cycle (not an upgrade)
+            self.cycle.transport = HeadWithFirstBody(self.transport, self.cycle)
 
     def on_message_complete(self) -> None:
         super().on_message_complete()

@@ -33,9 +33,10 @@ async def _route(args: argparse.Namespace) -> int:
 
             settings = (await stack.enter_async_context(open_demo(real=args.demo == DEMO_REAL, report=to_stderr))).settings
         else:
-            from zeta_console.config import load_settings
+            from zeta_console.config import load_settings, warn_unset_keys
 
             settings = load_settings(args.config)
+            warn_unset_keys(settings)
         router = await stack.enter_async_context(build_router(settings, journal=open_journal(stack, settings, demo=bool(args.demo))))
         if args.task == Task.EMBEDDING.value:
             return await _embed(router, args)

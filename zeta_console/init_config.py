@@ -1,6 +1,11 @@
 """`zeta-console init`: write a configuration from the models the hosts actually serve.
 
-Each host's /api/tags says what it has pulled and /api/show what each model can do. Tiers are
+Each host is first asked what it is: Ollama answers /api/tags; an OpenAI-compatible server answers
+/v1/models (`api: openai`), and its gauges' kind is found as the router would read them
+(`owned_by`, llama.cpp's /props or /slots, vLLM's and SGLang's /metrics names; else `none`).
+An Ollama host's /api/tags says what it has pulled and /api/show what each model can do; an
+OpenAI-compatible host's /v1/models lists its ids (llama.cpp's /props adds tools, vision and its
+slot count). Tiers are
 guessed from that: an embedding model is the embedder; a thinking model (else the largest chat
 model) is the reasoner; a coder-named model (else the chat model nearest a mid size) is the
 coder. The file is shown before it is written, checked as `check-config` would check it, and an
@@ -20,16 +25,21 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
-from zeta_console.backends.ollama import OllamaBackend
+import httpx
+
+from zeta_console.backends import telemetry
+from zeta_console.backends.clients import describe_transport_error
+from zeta_console.backends.registry import backend_factory
 from zeta_console.backends.types import BackendError
 from zeta_console.config import CONFIG_FILE, config_dir, load_settings
 from zeta_console.errors import UserError
 from zeta_console.ollama_api.names import canonical_name
 from zeta_console.ollama_api.sizes import parameter_count
 from zeta_console.router.health import is_local
-from zeta_console.settings import CAPABILITIES, HostConfig, Settings, Task, default_ollama_url, ollama_url
+from zeta_console.settings import CAPABILITIES, HostConfig, Settings, Task, Telemetry, default_ollama_url, ollama_url
 
 MID_SIZE_B = 8.0  # billions of parameters: a chat model near this is quick enough for simple and code work
 SUGGESTED_EMBEDDER = "nomic-embed-text"  # written, as a model to pull, when no host has an embedding model
@@ -65,8 +75,24 @@ class Tier:
 
 
 @dataclass(frozen=True)
+class FoundHost:
+    name: str
+    url: str
+    api: str = "ollama"
+    telemetry: str | None = None  # api: openai only: the kind of gauges found (llamacpp, vllm, sglang, none)
+    slots: int | None = None  # llama.cpp's /props total_slots: the requests it runs at once
+
+    def slots_comment(self) -> str:
+        if self.slots is not None:
+            return "the server's --parallel (/props total_slots)"
+        if self.api == "ollama":
+            return "raise to the server's OLLAMA_NUM_PARALLEL"
+        return "raise to the requests the server runs at once (vLLM --max-num-seqs)"
+
+
+@dataclass(frozen=True)
 class Survey:
-    hosts: tuple[tuple[str, str], ...]  # (name, url)
+    hosts: tuple[FoundHost, ...]
     models: tuple[FoundModel, ...]
 
 
@@ -94,29 +120,76 @@ def billions(parameter_size: str | None, count: int | None) -> float | None:
     return count / 1e9 if count else None
 
 
+async def identify(name: str, url: str) -> FoundHost:
+    """What answers at `url`: Ollama (/api/tags), else an OpenAI-compatible server (/v1/models) and
+    the kind of its gauges. UserError when it is neither or does not answer."""
+    async with httpx.AsyncClient(base_url=url, timeout=httpx.Timeout(telemetry.READ_TIMEOUT_S * 2)) as client:
+        failure = "no answer"
+
+        async def get(path: str) -> httpx.Response | None:
+            nonlocal failure
+            try:
+                response = await client.get(path)
+            except httpx.HTTPError as error:
+                failure = describe_transport_error(error)
+                return None
+            failure = f"{path}: HTTP {response.status_code}"
+            return response if response.is_success else None
+
+        tags = _json(await get("/api/tags"))
+        if isinstance(tags, dict) and isinstance(tags.get("models"), list):
+            return FoundHost(name, url)
+        models = _json(await get("/v1/models"))
+        if not (isinstance(models, dict) and isinstance(models.get("data"), list)):
+            raise UserError(f"cannot read the models of a server at {url} ({failure}): neither /api/tags (Ollama) nor "
+                            "/v1/models (OpenAI-compatible) answered; start `ollama serve` or the model server, or give --host URL")
+        slots = telemetry.total_slots(_json(await get("/props")))
+        kind = telemetry.kind_from_models(models)
+        if kind is None and (slots is not None or isinstance(_json(await get("/slots")), list)):
+            kind = "llamacpp"
+        if kind is None:
+            metrics = await get("/metrics")
+            kind = telemetry.kind_from_metrics(metrics.text) if metrics is not None else None
+        return FoundHost(name, url, "openai", kind or Telemetry.NONE.value, slots if kind == "llamacpp" else None)
+
+
+def _json(response: httpx.Response | None) -> Any:
+    try:
+        return response.json() if response is not None else None
+    except ValueError:
+        return None
+
+
 async def survey(urls: Sequence[str], settings: Settings | None = None) -> Survey:
-    """Every model on every host, with what /api/show says it can do. UserError when a host cannot be read."""
+    """Every model on every host, with what the host says it can do. UserError when a host cannot be read."""
     timeouts = (settings or Settings()).timeouts
-    names = host_names(urls)
+    hosts = [await identify(name, url) for name, url in zip(host_names(urls), urls, strict=True)]
     models: dict[str, FoundModel] = {}  # canonical name -> the model, with every host that has it
-    for name, url in zip(names, urls, strict=True):
-        backend = OllamaBackend(HostConfig(name, url), timeouts)
+    for host in hosts:
+        backend = backend_factory(host.api)(HostConfig(host.name, host.url, api=host.api), timeouts)
         try:
             for model in await backend.installed():
                 key = canonical_name(model.name)
                 if key in models:
-                    models[key] = replace(models[key], hosts=(*models[key].hosts, name))
+                    models[key] = replace(models[key], hosts=(*models[key].hosts, host.name))
                     continue
                 facts = await backend.show(model.name)
                 size = facts.parameter_size or model.parameter_size
-                capabilities = facts.capabilities or _capabilities_from_name(model.name)
-                models[key] = FoundModel(model.name, (name,), capabilities & CAPABILITIES, size, billions(size, facts.parameter_count))
+                capabilities = _capabilities(host, model.name, facts.capabilities)
+                models[key] = FoundModel(model.name, (host.name,), capabilities & CAPABILITIES, size, billions(size, facts.parameter_count))
         except BackendError as error:
-            advice = "start `ollama serve` or give --host URL"
-            raise UserError(f"cannot read the models of Ollama at {url} ({error.message}): {advice}") from None
+            kind, advice = ("Ollama", "start `ollama serve`") if host.api == "ollama" else ("the server", "check that it runs")
+            raise UserError(f"cannot read the models of {kind} at {host.url} ({error.message}): {advice} or give --host URL") from None
         finally:
             await backend.aclose()
-    return Survey(tuple(zip(names, urls, strict=True)), tuple(models.values()))
+    return Survey(tuple(hosts), tuple(models.values()))
+
+
+def _capabilities(host: FoundHost, name: str, reported: frozenset[str] | None) -> frozenset[str]:
+    """Ollama's /api/show says all; an OpenAI-compatible server at most adds tools and vision (llama.cpp)."""
+    if host.api == "ollama":
+        return reported or _capabilities_from_name(name)
+    return _capabilities_from_name(name) | (reported or frozenset())
 
 
 def _capabilities_from_name(name: str) -> frozenset[str]:
@@ -138,7 +211,8 @@ def _nearest_mid_size(models: Sequence[FoundModel]) -> FoundModel:
 
 def guess_tiers(survey: Survey) -> list[Tier]:
     """The coder, embedder and reasoner tiers the installed models suggest (no coder or no reasoner
-    with a single chat model; with no embedding model the embedder names one to pull)."""
+    with a single chat model; with no embedding model the embedder names one to pull on the first
+    Ollama host, and there is none without one)."""
     found = survey.models
     chat = [model for model in found if "completion" in model.capabilities]
     embedders = [model for model in found if "embedding" in model.capabilities and model not in chat]
@@ -156,12 +230,12 @@ def guess_tiers(survey: Survey) -> list[Tier]:
         coders = [model for model in rest if CODER_NAME.search(model.name)]
         coder = _largest(coders) if coders else _nearest_mid_size(rest)
         tiers.append(_tier("coder", coder, "code model" if coders else "mid-size chat model"))
+    ollama_hosts = [host.name for host in survey.hosts if host.api == "ollama"]
     if embedders:
         tiers.append(_tier("embedder", _largest(embedders), "embedding model"))
-    else:
-        first_host = survey.hosts[0][0]
+    elif ollama_hosts:  # one to pull; an OpenAI-compatible server serves what it was started with, so none is named there
         why = f"no embedding model installed: `ollama pull {SUGGESTED_EMBEDDER}`"
-        tiers.append(Tier("embedder", SUGGESTED_EMBEDDER, (first_host,), frozenset({"embedding"}), why))
+        tiers.append(Tier("embedder", SUGGESTED_EMBEDDER, (ollama_hosts[0],), frozenset({"embedding"}), why))
     return sorted(tiers, key=lambda tier: tier.tier)
 
 
@@ -175,22 +249,26 @@ def render(found: Survey, tiers: Sequence[Tier]) -> str:
     names = {tier.tier for tier in tiers}
     used = {canonical_name(tier.model) for tier in tiers}
     lines = [
-        "# Written by `zeta-console init` from the models the hosts serve (/api/tags, /api/show).",
+        "# Written by `zeta-console init` from the models the hosts serve (/api/tags and /api/show, or /v1/models).",
         "# The tiers are guesses: check them. Settings not written here keep their defaults",
         "# (the shipped config.yaml documents every key). Check: zeta-console check-config PATH",
         "hosts:",
     ]
-    for name, url in found.hosts:
-        lines += [f"  - name: {q(name)}", f"    url: {q(url)}"]
+    for host in found.hosts:
+        lines += [f"  - name: {q(host.name)}", f"    url: {q(host.url)}"]
+        if host.api != "ollama":
+            lines += [f"    api: {host.api}", f"    telemetry: {host.telemetry}    # where its own queue figures come from"]
+    by_name = {host.name: host for host in found.hosts}
     lines.append("models:")
     for tier in tiers:
+        first = by_name[tier.hosts[0]]
         lines += [
             f"  # {tier.why}",
             f"  - tier: {tier.tier}",
             f"    model: {q(tier.model)}",
             f"    hosts: [{', '.join(q(host) for host in tier.hosts)}]",
             f"    capabilities: [{', '.join(sorted(tier.capabilities))}]",
-            "    slots: 1    # raise to the server's OLLAMA_NUM_PARALLEL",
+            f"    slots: {first.slots or 1}    # {first.slots_comment()}",
         ]
     lines.append("routes:")
     for task, wanted in ROUTES.items():

@@ -85,6 +85,13 @@ class HostConfig:
     api_key_env: str | None = None  # the environment variable holding the host's API key (never the key itself)
     telemetry: Telemetry = Telemetry.AUTO
 
+    @property
+    def unset_key_variable(self) -> str | None:
+        """`api_key_env` when that variable is unset or empty: the host is then sent no key. A warning,
+        not an error: a local server started without --api-key ignores the key, and one that wants it
+        says 401, so the other hosts keep working."""
+        return self.api_key_env if self.api_key_env and not os.environ.get(self.api_key_env) else None
+
 
 @dataclass(frozen=True)
 class Thresholds:

@@ -18,7 +18,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.helpers import wait_until
-from tests.llama_fleet import LlamaServers
+from tests.llama_fleet import LlamaServers, filled
 from tests.router.routing import answer, ask
 from zeta_console.backends.types import BackendError
 from zeta_console.composition import build_router
@@ -27,7 +27,7 @@ from zeta_console.router.api import EndpointStatus, ErrorKind, Outcome
 from zeta_console.router.requests import EmbedRequest, GenerateRequest
 from zeta_console.router.router import ZetaDynamicRouter
 from zeta_console.serve.endpoint import start_endpoint
-from zeta_console.settings import HostConfig, ModelConfig, PolicyName, Settings, Task
+from zeta_console.settings import HostConfig, ModelConfig, PolicyName, Settings, Task, Telemetry
 from zeta_console.sim import default_fleet_spec, run_fleet
 from zeta_console.sim.profiles import EMBEDDER
 
@@ -193,3 +193,61 @@ async def test_one_fleet_mixes_an_emulated_ollama_host_and_real_llama_servers(ll
             finally:
                 await endpoint.stop()
             assert reply["done"] is True and reply["message"]["content"].strip() and reply["eval_count"] == 8
+
+
+async def test_a_card_names_what_the_host_is_even_with_telemetry_none(llama_servers: LlamaServers) -> None:
+    """`telemetry: none` reads no gauges, but the host still says what it is: the real llama.cpp server
+    is "llama.cpp" (its /v1/models), a configured kind names itself before any probe, and a server
+    that says nothing is "OpenAI-compatible"."""
+    coder = llama_servers.shared("coder")
+    models = (ModelConfig("coder", "coder", ("llama", "quiet", "unreachable"), CHAT),)
+    settings = llama_settings({"llama": coder.url, "quiet": coder.url, "unreachable": "http://127.0.0.1:9"}, models)
+    hosts = (
+        replace(settings.hosts[0], telemetry=Telemetry.NONE),
+        replace(settings.hosts[1], telemetry=Telemetry.VLLM),  # mislabelled on purpose: the configured kind is what it shows
+        replace(settings.hosts[2], telemetry=Telemetry.NONE),
+    )
+    async with build_router(replace(settings, hosts=hosts), health_poll_s=0.2, seed=1) as router:
+        await wait_until(lambda: router.health.hosts["llama"].reachable is True, timeout=10, message="llama probed")
+        servers = {endpoint.host: endpoint.server for endpoint in router.snapshot().endpoints}
+        assert servers == {"llama": "llama.cpp", "quiet": "vLLM", "unreachable": "OpenAI-compatible"}
+
+
+def server_samples(text: str) -> dict[str, dict[str, float]]:
+    """serve's /metrics: the zeta_endpoint_server_* samples, by name, then by endpoint."""
+    found: dict[str, dict[str, float]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name.startswith("zeta_endpoint_server_"):
+                assert sample.labels["server"] in ("llama.cpp",), sample
+                found.setdefault(sample.name, {})[sample.labels["endpoint"]] = sample.value
+    return found
+
+
+async def test_serve_exports_the_servers_own_gauges_and_leaves_unknown_ones_absent(llama_servers: LlamaServers) -> None:
+    """A real llama.cpp server with one slot and three requests of other clients: serve's /metrics
+    says 1 running, 2 waiting, 1 slot for its endpoint (the router reads them from the server), no KV
+    use (llama.cpp has no such gauge), and nothing at all for the emulated Ollama host (no gauges)."""
+    busy = llama_servers.own("busy", parallel=1)
+    async with run_fleet(default_fleet_spec(time_scale=50.0)) as fleet:
+        embedder = ModelConfig("embedder", EMBEDDER.name, ("local",), frozenset({"embedding"}))
+        settings = llama_settings({"llama": busy.url}, (ModelConfig("coder", "busy", ("llama",), CHAT), embedder))
+        settings = replace(settings, hosts=(*settings.hosts, HostConfig("local", fleet.host("local").url)))
+        async with router_over(settings) as router:
+            endpoint = await start_endpoint(router, settings, "127.0.0.1:0", None, None)
+            try:
+                async with httpx.AsyncClient(timeout=10) as client, filled(busy.url, 3):
+                    seen: list[dict[str, dict[str, float]]] = []
+
+                    async def one_running_two_waiting() -> bool:
+                        seen.append(server_samples((await client.get(f"{endpoint.url}/metrics")).text))
+                        return seen[-1].get("zeta_endpoint_server_waiting") == {"coder@llama": 2}
+
+                    await wait_until(one_running_two_waiting, timeout=30, interval=0.1, message=f"2 waiting (scraped {seen[-2:]})")
+            finally:
+                await endpoint.stop()
+    assert seen[-1] == {
+        "zeta_endpoint_server_running": {"coder@llama": 1},
+        "zeta_endpoint_server_waiting": {"coder@llama": 2},
+        "zeta_endpoint_server_slots": {"coder@llama": 1},
+    }

@@ -14,6 +14,7 @@ from tests.ui.conftest import settle
 from tests.ui.frozen import SNAPSHOT, T0, FrozenRouter, events, frozen_app
 from zeta_console.backends.types import QueueSignals
 from zeta_console.router.api import EndpointStatus
+from zeta_console.ui.app import ZetaConsole
 from zeta_console.ui.session import Serving
 
 Compare = Callable[..., bool]
@@ -77,9 +78,9 @@ def test_banner_when_no_ollama_answers(snap_compare: Compare, monkeypatch: pytes
     assert snap_compare(app, terminal_size=(120, 40))
 
 
-def test_cards_of_openai_compatible_servers_show_their_kind_and_their_own_queue(snap_compare: Compare) -> None:
+def openai_compatible_cards_app() -> ZetaConsole:
     """llama.cpp with one slot taken and two requests deferred, vLLM (no slot count, KV use), a
-    server whose gauges could not be read, and one with none (LM Studio: the card says OpenAI)."""
+    server whose gauges could not be read, and one with none (LM Studio: the card says OpenAI-compatible)."""
     app = frozen_app(simulated=False)
     router = app.session.router
     assert isinstance(router, FrozenRouter)
@@ -90,10 +91,21 @@ def test_cards_of_openai_compatible_servers_show_their_kind_and_their_own_queue(
         dataclasses.replace(coder, id="coder@gpu2", host="gpu2", server="vLLM",
                             server_signals=QueueSignals(server="vLLM", running=5, waiting=0, kv_cache_usage=0.62)),
         dataclasses.replace(reasoner, host="gpu3", server="SGLang", server_signals=QueueSignals(server="SGLang")),
-        dataclasses.replace(embedder, host="studio", server="OpenAI", resident=None),
+        dataclasses.replace(embedder, host="studio", server="OpenAI-compatible", resident=None),
     )  # fmt: skip
     router.state = dataclasses.replace(SNAPSHOT, endpoints=real)
-    assert snap_compare(app, terminal_size=(160, 40))
+    return app
+
+
+def test_cards_of_openai_compatible_servers_show_their_kind_and_their_own_queue(snap_compare: Compare) -> None:
+    assert snap_compare(openai_compatible_cards_app(), terminal_size=(160, 40))
+
+
+@pytest.mark.parametrize("size", [(100, 30), (72, 24)], ids=lambda size: f"{size[0]}x{size[1]}")
+def test_compact_cards_show_the_servers_own_queue_when_it_fits(snap_compare: Compare, size: tuple[int, int]) -> None:
+    """One line per card: "srv 1/1 busy · 2 waiting" after the console's own figures at 100 columns;
+    at 72 it does not fit and is left out whole, never cut."""
+    assert snap_compare(openai_compatible_cards_app(), terminal_size=size)
 
 
 # Every theme the console offers (its own, Textual's built-ins: F8 and the palette's "Change theme"

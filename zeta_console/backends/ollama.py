@@ -248,6 +248,9 @@ class OllamaBackend:
         """Capabilities reported by /api/show; None when the server does not report them."""
         return (await self.show(model)).capabilities
 
+    def server_label(self) -> str:
+        return "Ollama"
+
     def missing_advice(self, model: str) -> str:
         return f"`ollama pull {model}`, edit the config or run `zeta-console init`"
 

@@ -47,8 +47,9 @@ from zeta_console.settings import HostConfig, Timeouts
 
 PLACEHOLDER_KEY = "no-key"  # the client refuses an empty key; servers without auth ignore it
 MODELS_FRESH_S = 1.0  # one health round reads /v1/models once for version(), loaded() and installed()
-# /v1/models `owned_by` -> the server's name (backends-api.md §3-§6); anything else is "openai-compatible"
+# /v1/models `owned_by` -> the server's name (backends-api.md §3-§6); anything else is UNKNOWN_SERVER
 SERVER_NAMES: Mapping[str, str] = {**telemetry.LABELS, "library": "Ollama /v1"}
+UNKNOWN_SERVER = "OpenAI-compatible"
 # Ollama options with an OpenAI request field of the same meaning; the rest (num_ctx, num_gpu, ...)
 # are load-time settings of Ollama's runner and have no per-request equivalent.
 OPTION_FIELDS: Mapping[str, str] = {
@@ -282,6 +283,16 @@ def _image_part(image: bytes | str) -> dict[str, Any]:
     return {"type": "image_url", "image_url": {"url": f"data:image/{kind};base64,{data}"}}
 
 
+def _entries_of(models: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [entry for entry in models.get("data") or [] if isinstance(entry, Mapping)]
+
+
+def _server_name(entries: Sequence[Mapping[str, Any]]) -> str:
+    """The server, named by what owns its models ("llama.cpp", "Ollama /v1"), else UNKNOWN_SERVER."""
+    names = sorted({SERVER_NAMES.get(str(entry.get("owned_by", "")), UNKNOWN_SERVER) for entry in entries})
+    return " / ".join(names) or UNKNOWN_SERVER
+
+
 class OpenAIBackend:
     """One OpenAI-compatible host. Holds one `AsyncOpenAI` per event loop (a client must not cross loops)."""
 
@@ -413,13 +424,17 @@ class OpenAIBackend:
         return reply
 
     async def _entries(self) -> list[Mapping[str, Any]]:
-        return [entry for entry in (await self._model_list()).get("data") or [] if isinstance(entry, Mapping)]
+        return _entries_of(await self._model_list())
 
     async def version(self) -> str:
         """The liveness probe: GET /v1/models, the server named by what owns its models."""
-        owners = {str(entry.get("owned_by", "")) for entry in await self._entries()}
-        names = sorted({SERVER_NAMES.get(owner, "openai-compatible") for owner in owners})
-        return " / ".join(names) or "openai-compatible"
+        return _server_name(await self._entries())
+
+    def server_label(self) -> str:
+        """The kind its `telemetry` names or found, else what owns the models of the last /v1/models read."""
+        if (label := telemetry.LABELS.get(self._telemetry.kind or "")) is not None:
+            return label
+        return _server_name(_entries_of(self._models[1])) if self._models is not None else UNKNOWN_SERVER
 
     async def loaded(self) -> tuple[ResidentModel, ...]:
         """The models the server answers to now: every /v1/models entry, except those llama.cpp's

@@ -70,6 +70,11 @@ class Backend(Protocol):
         """What the server says the model can do; None when it does not say."""
         ...
 
+    def server_label(self) -> str:
+        """What the host runs, as people call it ("Ollama", "llama.cpp"), from its configuration and
+        what it has answered so far; a generic name while that says nothing more."""
+        ...
+
     def missing_advice(self, model: str) -> str:
         """What the operator can do when the host does not have `model` (shown with the MISSING status)."""
         ...

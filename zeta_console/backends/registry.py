@@ -19,10 +19,6 @@ BACKENDS: dict[str, str] = {
     "openai": "zeta_console.backends.openai:OpenAIBackend",
 }
 
-# How a kind of host is named to people (the console's cards) until its server's gauges say more
-# ("llama.cpp", "vLLM", `QueueSignals.server`); a kind without an entry shows its `api` name.
-LABELS: dict[str, str] = {"ollama": "Ollama", "openai": "OpenAI"}
-
 
 def backend_factory(api: str) -> BackendFactory:
     """The constructor of the backend kind `api` (a name the configuration has already checked)."""
@@ -36,14 +32,9 @@ class Backends:
     def __init__(self, hosts: Iterable[HostConfig], timeouts: Timeouts) -> None:
         hosts = tuple(hosts)
         self._by_host = {host.name: backend_factory(host.api)(host, timeouts) for host in hosts}
-        self._labels = {host.name: LABELS.get(host.api, host.api) for host in hosts}
 
     def __getitem__(self, host: str) -> Backend:
         return self._by_host[host]
-
-    def label(self, host: str) -> str:
-        """The kind of server `host` is, as people call it ("Ollama", "OpenAI")."""
-        return self._labels[host]
 
     async def aclose(self) -> None:
         for backend in self._by_host.values():

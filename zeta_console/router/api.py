@@ -182,7 +182,7 @@ class EndpointSnapshot:
     ttft_history: tuple[float, ...]  # bounded, oldest first, for sparklines
     latency_history: tuple[float, ...]
     tps_history: tuple[float, ...]
-    server: str = ""  # what the host runs, as people call it: "Ollama", "llama.cpp", "vLLM", "SGLang", "OpenAI"
+    server: str = ""  # what the host runs, as people call it: "Ollama", "llama.cpp", "vLLM", "SGLang", "OpenAI-compatible"
     # The server's own gauges as last read, while recent (None: it has none, or the reading is stale);
     # figures it did not give, or a read that failed, are None.
     server_signals: QueueSignals | None = None

@@ -170,10 +170,13 @@ class HealthMonitor:
         interval_s: float,
         on_round: Callable[[], None],
         own_in_flight: Callable[[str], int] = lambda host: 0,
+        notes: Mapping[str, str] | None = None,
     ) -> None:
         """`own_in_flight(host)`: this router's requests in flight on a host, noted with each reading of
-        its gauges so that readers can add what the router sent since (the gauges lag by a round)."""
+        its gauges so that readers can add what the router sent since (the gauges lag by a round).
+        `notes`: per host, what its configuration lacks, added to its reason whatever the probe finds."""
         self._backends = backends
+        self._notes = notes or {}
         self._own_in_flight = own_in_flight
         self._local = {name for name, url in host_urls.items() if is_local(url)}
         self.interval_s = interval_s
@@ -241,18 +244,22 @@ class HealthMonitor:
                 rows = await backend.loaded()
         except (BackendError, TimeoutError) as error:
             host.reachable = False
-            host.reason = error.message if isinstance(error, BackendError) else "health probe timed out"
+            host.reason = self._noted(name, error.message if isinstance(error, BackendError) else "health probe timed out")
             host.resident = {}
             host.installed = None
             self._note_signals(name, _unknown(host.signals))
         else:
             host.reachable = True
-            host.reason = host.version
+            host.reason = self._noted(name, host.version)
             host.resident = {row.model: row for row in rows}
             if read_installed:
                 host.installed = await self._read_installed(name)
             self._note_signals(name, await self._read_signals(name))
         host.probed_at = time.monotonic()
+
+    def _noted(self, name: str, reason: str) -> str:
+        note = self._notes.get(name)
+        return f"{reason} · {note}" if note else reason
 
     async def _read_signals(self, name: str) -> QueueSignals | None:
         """The server's own gauges; a read that fails or hangs is unknown (never idle)."""
@@ -285,9 +292,9 @@ class HealthMonitor:
         return None if installed is None else canonical(model) in installed
 
     def server_kind(self, host: str) -> str:
-        """What the host runs, as people call it: what its gauges name ("llama.cpp"), else its kind ("Ollama")."""
+        """What the host runs, as people call it: what its gauges name ("llama.cpp"), else what its backend knows of it."""
         signals = self.hosts[host].signals
-        return signals.server if signals is not None and signals.server else self._backends.label(host)
+        return signals.server if signals is not None and signals.server else self._backends[host].server_label()
 
     def missing_reason(self, host: str, model: str) -> str:
         """The advice for a configured model the host does not have."""

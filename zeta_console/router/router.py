@@ -60,8 +60,10 @@ class ZetaDynamicRouter:
         self.metrics = {endpoint.id: EndpointMetrics(time_scale, overheads[endpoint.host]) for endpoint in self.endpoints.values()}
         host_urls = {host.name: host.url for host in settings.hosts}
         self.backends = Backends(settings.hosts, settings.timeouts)
+        unset_keys = {host.name: f"no key: {variable} is not set" for host in settings.hosts if (variable := host.unset_key_variable)}
         self.health = HealthMonitor(
-            self.backends, host_urls, health_poll_s, on_round=self._after_health_round, own_in_flight=self._host_in_flight
+            self.backends, host_urls, health_poll_s, on_round=self._after_health_round, own_in_flight=self._host_in_flight,
+            notes=unset_keys,
         )
         self.traffic = FleetTraffic()
         self.hedger = Hedger(settings.hedging)

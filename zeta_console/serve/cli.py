@@ -57,9 +57,11 @@ async def _settings(args: argparse.Namespace, stack: contextlib.AsyncExitStack) 
         from zeta_console.demo import open_demo, to_stderr
 
         return (await stack.enter_async_context(open_demo(real=args.demo == DEMO_REAL, report=to_stderr))).settings
-    from zeta_console.config import load_settings
+    from zeta_console.config import load_settings, warn_unset_keys
 
-    return load_settings(args.config)
+    settings = load_settings(args.config)
+    warn_unset_keys(settings)
+    return settings
 
 
 class _StopSignals:

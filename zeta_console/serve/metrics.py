@@ -75,8 +75,34 @@ class _SnapshotCollector(Collector):
         policy = GaugeMetricFamily("zeta_router_policy", "1 for the routing policy in force", labels=["policy"])
         policy.add_metric([snapshot.policy], 1.0)
         yield from (in_flight, queued, slots, breaker, status, resident, error_rate, policy)
+        yield from _server_metrics(snapshot, labels)
         if snapshot.hedging is not None:
             yield from _hedging_metrics(snapshot.hedging)
+
+
+# The server's own gauges as the router last read them (llama.cpp, vLLM, SGLang): QueueSignals field -> (name, help)
+SERVER_GAUGES = {
+    "running": ("zeta_endpoint_server_running", "Requests the endpoint's server says it is processing"),
+    "waiting": ("zeta_endpoint_server_waiting", "Requests the endpoint's server says are queued or deferred"),
+    "slots": ("zeta_endpoint_server_slots", "Requests the endpoint's server runs at once, as it reports"),
+    "kv_cache_usage": ("zeta_endpoint_server_kv_cache_usage_ratio", "The endpoint's server's KV cache use, 0..1"),
+}
+
+
+def _server_metrics(snapshot: RouterSnapshot, labels: list[str]) -> Iterable[Metric]:
+    """Per endpoint, what its server last said of its own load, labelled with the kind of server.
+    A figure it does not report, could not be read or is stale has no sample: absent, never 0."""
+    families = {field: GaugeMetricFamily(name, text, labels=[*labels, "server"]) for field, (name, text) in SERVER_GAUGES.items()}
+    for endpoint in snapshot.endpoints:
+        signals = endpoint.server_signals
+        if signals is None:
+            continue
+        values = [endpoint.id, endpoint.tier, endpoint.model, endpoint.host, signals.server or endpoint.server]
+        for field, family in families.items():
+            value = getattr(signals, field)
+            if value is not None:
+                family.add_metric(values, float(value))
+    return families.values()
 
 
 def _hedging_metrics(hedging: HedgingSnapshot) -> Iterable[Metric]:

@@ -20,7 +20,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from typing import Any, TypeVar
 
 import httpcore
-from pydantic_core import to_json
+from pydantic_core import from_json, to_json
 
 from zeta_console.backends.clients import describe_transport_error
 from zeta_console.backends.ollama import map_error
@@ -109,7 +109,7 @@ def _final_of(block: bytes) -> FinalTimings | None:
     last = block[block.rfind(b"\n", 0, len(block) - 1) + 1 :]
     if DONE not in last:
         return None
-    parsed = json.loads(last)
+    parsed = from_json(last)
     return final_timings(parsed) if isinstance(parsed, dict) and parsed.get("done") is True else None
 
 
@@ -300,8 +300,9 @@ class OllamaRawWire:
         return b""
 
     def add(self, piece: RawChunk) -> None:
-        for line in piece.data.splitlines():
-            parsed = json.loads(line)
+        # The block's lines parsed as one JSON array: one call, not one per line (a line break can
+        # only end a line: JSON strings escape theirs); pydantic's parser is twice as fast as json's.
+        for parsed in from_json(b"[%b]" % piece.data.rstrip(b"\n").replace(b"\n", b",")):
             text = (parsed.get("message") or {}) if self._chat else parsed
             self._content.append(text.get("content" if self._chat else "response") or "")
             self._thinking.append(text.get("thinking") or "")

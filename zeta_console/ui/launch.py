@@ -14,12 +14,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zeta_console.config import clear_overrides, load_settings, overrides_path, save_overrides
+from zeta_console.config import clear_overrides, load_settings, overrides_path, save_overrides, warn_unset_keys
 from zeta_console.demo_kind import DEMO_REAL
 from zeta_console.heap import settle_heap
 from zeta_console.settings import LoadGenerator as LoadSettings
 from zeta_console.settings import Settings
 from zeta_console.ui.session import ConsoleSession, Serving
+from zeta_console.ui.stop_signals import StopOnSignals
 
 if TYPE_CHECKING:
     from zeta_console.serve.endpoint import Listener
@@ -49,6 +50,7 @@ class ConsoleOptions:
 
 def run_console_command(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)  # ConfigError: one line, exit 2, terminal untouched
+    warn_unset_keys(settings)  # seen once the console ends; the host's card says it meanwhile
     with ExitStack() as stack:
         listener = None
         if args.listen:  # a bad, unsafe or busy address: one line, exit 2, terminal untouched
@@ -71,12 +73,30 @@ async def run_console(settings: Settings, options: ConsoleOptions) -> int:
     """The exit status: Textual prints an unhandled error's traceback and sets return_code 1."""
     from zeta_console.ui.app import ZetaConsole
 
-    async with AsyncExitStack() as stack:
-        session = await open_session(stack, settings, options)
-        settle_heap(young_threshold=GC_YOUNG_THRESHOLD)
-        app = ZetaConsole(session)
-        await app.run_async()
-        return app.return_code or 0
+    app: ZetaConsole | None = None
+    starting = asyncio.current_task()
+    stopped_by: int | None = None  # the exit status a stop signal asked for
+
+    def stop(status: int) -> None:
+        nonlocal stopped_by
+        stopped_by = status
+        if app is not None:
+            app.exit(return_code=status)
+        elif starting is not None:  # still starting (a real demo loads its models): unwind what started
+            starting.cancel()
+
+    with StopOnSignals(stop):
+        try:
+            async with AsyncExitStack() as stack:
+                session = await open_session(stack, settings, options)
+                settle_heap(young_threshold=GC_YOUNG_THRESHOLD)
+                app = ZetaConsole(session)
+                await app.run_async()
+                return app.return_code or 0
+        except asyncio.CancelledError:
+            if stopped_by is None:
+                raise
+            return stopped_by
 
 
 # Two one-thread servers of the tiny model answer about one chat a second between them: the emulated

@@ -99,6 +99,27 @@ def last_line(endpoint: EndpointSnapshot, now: float) -> str:
     return " · ".join(part for part in (server_queue_text(endpoint), residency_text(endpoint, now)) if part)
 
 
+def compact_line(endpoint: EndpointSnapshot, thresholds: Thresholds, errors: Content) -> Content:
+    return Content.assemble(
+        Content.styled("● ", f"$status-{endpoint.status.value}"),
+        (f"{endpoint.tier:<9}", "bold"),
+        Content.styled(f"{'+'.join(endpoint.states):<8} ", f"$status-{endpoint.status.value}"),
+        "TTFT ",
+        (fmt.seconds(endpoint.ttft_p95_s), latency_style(endpoint.ttft_p95_s, thresholds.ttft_s)),
+        " tot ",
+        (fmt.seconds(endpoint.latency_p95_s), latency_style(endpoint.latency_p95_s, thresholds.latency_s)),
+        f" {load_text(endpoint)} ",
+        errors,
+    )
+
+
+def with_room_for(line: Content, extra: str, width: int) -> Content:
+    """`line` then ` · extra` when all of it fits in `width` cells: never a cut-off figure."""
+    if not extra or line.cell_length + 3 + len(extra) > width:
+        return line
+    return line + Content.styled(f" · {extra}", "$foreground-muted")
+
+
 def subtitle(endpoint: EndpointSnapshot) -> str:
     return f"{endpoint.host} · {endpoint.server}" if endpoint.server else endpoint.host
 
@@ -111,10 +132,13 @@ class EndpointCard(Vertical):
         self.endpoint_id = endpoint.id
         self.border_title = f"{endpoint.tier} · {endpoint.model}"
         self._subtitle = self.border_subtitle = subtitle(endpoint)
-        self._first = (endpoint, thresholds, now)
+        self._shown = (endpoint, thresholds, now)
 
     def on_mount(self) -> None:
-        self.show(*self._first)  # filled before the first frame
+        self.show(*self._shown)  # filled before the first frame
+
+    def on_resize(self) -> None:
+        self.show(*self._shown)  # the compact line's server figures come and go with the width
 
     def compose(self) -> ComposeResult:
         yield Static(id="compact-line")
@@ -135,6 +159,7 @@ class EndpointCard(Vertical):
         yield Static(id="residency")
 
     def show(self, endpoint: EndpointSnapshot, thresholds: Thresholds, now: float) -> None:
+        self._shown = (endpoint, thresholds, now)
         for status in EndpointStatus:
             self.set_class(status is endpoint.status, f"-{status.value}")
         label = subtitle(endpoint)
@@ -156,17 +181,7 @@ class EndpointCard(Vertical):
             "load": f"{fmt.rate(endpoint.decode_tps, ' tok/s')} · {load_text(endpoint)}",
             "throughput": Content.assemble(errors, f" · {endpoint.successes} ok / {endpoint.errors} failed"),
             "residency": last_line(endpoint, now),
-            "compact-line": Content.assemble(
-                Content.styled("● ", f"$status-{endpoint.status.value}"),
-                (f"{endpoint.tier:<9}", "bold"),
-                Content.styled(f"{'+'.join(endpoint.states):<8} ", f"$status-{endpoint.status.value}"),
-                "TTFT ",
-                (fmt.seconds(endpoint.ttft_p95_s), latency_style(endpoint.ttft_p95_s, thresholds.ttft_s)),
-                " tot ",
-                (fmt.seconds(endpoint.latency_p95_s), latency_style(endpoint.latency_p95_s, thresholds.latency_s)),
-                f" {load_text(endpoint)} ",
-                errors,
-            ),
+            "compact-line": with_room_for(compact_line(endpoint, thresholds, errors), server_queue_text(endpoint), self.content_size.width),
         }
         for widget_id, content in texts.items():
             set_text(self.query_one(f"#{widget_id}", Static), content)
