@@ -141,3 +141,42 @@ def test_the_prefill_rate_counts_only_the_prompt_tokens_the_server_evaluated() -
     )
     metrics.observe_success(1.2, timings, now=1.0, ttft_s=0.15)
     assert metrics.prefill_s_per_token.value == pytest.approx(0.001)
+
+
+# The first token still costs a caller who waits for the whole answer (`first_token_s`).
+# A reasoning query: the coder (its second choice) decodes fast but has two requests ahead of it (wait 4 s);
+# the idle reasoner starts at once but thinks through 300 tokens at 40 tokens/s (7.5 s).
+BUSY_CODER = endpoint(
+    "coder", "local", prefill_s_per_token=0.001, decode_tps=80.0, ttft_overhead_s=0.01, in_flight=1, queued=1, latency_ewma_s=2.0
+)
+IDLE_REASONER = measured("reasoner", "local", prefill_s_per_token=0.001, decode_tps=40.0)
+ANSWERS = {"coder": 100.0, "reasoner": 300.0}
+
+
+def test_a_whole_answer_caller_is_not_kept_waiting_for_a_busy_endpoint_that_would_finish_a_little_sooner() -> None:
+    # Completion alone: coder 4.0 wait + 0.2 prefill + 1.25 decode + 1.0 tier penalty = 6.5 s against the reasoner's 7.7 s.
+    # With the first token weighed twice more: 6.5 + 8.4 against 7.7 + 0.5: the reasoner starts now and finishes ~1 s later.
+    inp = decision_input((BUSY_CODER, IDLE_REASONER), prompt_tokens=200, expected_output=ANSWERS)
+    result = make_policy("adaptive", NO_EXPLORE).decide(inp)
+    assert result.chosen == "reasoner@local"
+    coder = next(c for c in result.candidates if c.endpoint == "coder@local")
+    weight = NO_EXPLORE.adaptive.first_token_weight
+    assert coder.terms["first_token_s"] == pytest.approx(weight * coder.terms["ttft_s"])
+    assert f"first token x {weight:g}" in result.reason and "beat coder@local" in result.reason and "on wait_s" in result.reason
+
+
+def test_the_first_token_weight_does_not_undo_ranking_by_completion() -> None:
+    # With a short wait the coder's much shorter answer still wins: 3 x 1.2 s of TTFT against 7.5 s of thinking.
+    coder = endpoint("coder", "local", prefill_s_per_token=0.001, decode_tps=80.0, ttft_overhead_s=0.01, in_flight=1, latency_ewma_s=1.0)
+    inp = decision_input((coder, IDLE_REASONER), prompt_tokens=200, expected_output=ANSWERS)
+    assert make_policy("adaptive", NO_EXPLORE).decide(inp).chosen == "coder@local"
+
+
+def test_a_reader_and_an_embedding_carry_no_first_token_term() -> None:
+    # A reader's score already counts the whole TTFT; an embedding's completion is its TTFT.
+    reader = make_policy("adaptive", NO_EXPLORE).decide(
+        decision_input((BUSY_CODER, IDLE_REASONER), prompt_tokens=200, expected_output=ANSWERS, ranking=Ranking.READER)
+    )
+    embedding = make_policy("adaptive", NO_EXPLORE).decide(decision_input(fleet(), Task.EMBEDDING))
+    for result in (reader, embedding):
+        assert all(c.terms["first_token_s"] == 0.0 for c in result.candidates if c.excluded is None)

@@ -169,6 +169,10 @@ class Adaptive:
     # A person reads ~300 words (~400 tokens) a minute: a stream decoding faster than this keeps ahead of its reader,
     # so adaptive counts only the decode time beyond it when the caller reads a stream.
     reading_s_per_token: float = 0.15
+    # A caller waiting for the whole answer is ranked by completion + this x TTFT: a later first token still costs
+    # (waiting for a busy endpoint is the least certain part of a prediction, and holds the caller with nothing).
+    # 2.0 measured best of 0 / 0.5 / 1 / 2 in overload, replicas and slowdown (docs/BENCHMARKS.md).
+    first_token_weight: float = 2.0
 
 
 @dataclass(frozen=True)

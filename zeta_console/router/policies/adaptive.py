@@ -1,6 +1,6 @@
 """`adaptive`: rank endpoints by the predicted time the caller waits for (policies/prediction.py).
 
-score = (wait_s + load_s + prefill_s + decode_s) x feedback x retry + overhead_s + tier_penalty_s   (lower is better)
+score = (wait_s + load_s + prefill_s + decode_s) x feedback x retry + overhead_s + first_token_s + tier_penalty_s   (lower is better)
   wait_s .. overhead_s  the predicted TTFT (prediction.py says how each is estimated; `predicted_wait_s`,
                   which admission uses to shed a request that would wait past its patience, is wait_s;
                   the work and the slots are the server's own where it reports them: llama.cpp, vLLM, SGLang);
@@ -10,6 +10,10 @@ score = (wait_s + load_s + prefill_s + decode_s) x feedback x retry + overhead_s
   decode_s        the decode time the caller notices: all of it for non-streaming calls and programs
                   (expected output tokens x measured seconds per token), only what is slower than
                   reading for a person reading a stream (`adaptive.reading_s_per_token`), 0 for embeddings
+  first_token_s   for a caller waiting for the whole answer (not embeddings): `adaptive.first_token_weight` (2.0)
+                  x the predicted TTFT, so that a later first token still costs: an endpoint that answers a
+                  little later but starts much sooner wins, and waiting for a busy fast endpoint pays for the
+                  wait 1 + weight times (the wait is also the least certain part of the prediction)
   feedback        the feedback loop's weight for (task, tier), 1.0 = neutral
   retry           1 / (1 - error rate): the expected number of tries
   tier_penalty_s  route rank x half the tier's TTFT threshold, so the preferred tier wins while
@@ -54,10 +58,10 @@ P2C_ABOVE = 4  # replicas in a tier beyond which only two random ones are scored
 MAX_ERROR_RATE = 0.9  # caps the retry factor at 10
 NOT_SAMPLED = "not sampled (power of two choices)"
 SATURATED = "saturated: "
-TERMS = ("wait_s", "load_s", "prefill_s", "overhead_s", "decode_s", "tier_penalty_s", "feedback", "retry")
-Terms = tuple[float, float, float, float, float, float, float, float, float]  # TERMS, then the whole expected decode
-_ADDITIVE = (0, 1, 2, 3, 4, 5)
-_FACTORS = (6, 7)
+TERMS = ("wait_s", "load_s", "prefill_s", "overhead_s", "decode_s", "first_token_s", "tier_penalty_s", "feedback", "retry")
+Terms = tuple[float, float, float, float, float, float, float, float, float, float]  # TERMS, then the whole expected decode
+_ADDITIVE = (0, 1, 2, 3, 4, 6)  # first_token_s is weight x the TTFT terms: the deciding term is the one of those
+_FACTORS = (7, 8)
 
 
 def is_saturated(e: EndpointState) -> bool:
@@ -89,6 +93,7 @@ class AdaptivePolicy(ScreenedPolicy):
         super().__init__(settings)
         self._explore_rate = settings.adaptive.explore_rate
         self._reading_s_per_token = settings.adaptive.reading_s_per_token
+        self._first_token_weight = settings.adaptive.first_token_weight
 
     def choose(self, inp: DecisionInput, s: Screen) -> PolicyResult:
         rng = inp.rng
@@ -99,6 +104,7 @@ class AdaptivePolicy(ScreenedPolicy):
         embedding = "embedding" in inp.needs
         completion = embedding or inp.ranking is Ranking.COMPLETION
         reading = 0.0 if completion else self._reading_s_per_token
+        first_token_weight = self._first_token_weight if completion and not embedding else 0.0
         prompt_tokens = inp.prompt_tokens
         session = inp.session
         holder = holder_index(session, pool)
@@ -113,8 +119,9 @@ class AdaptivePolicy(ScreenedPolicy):
             error_rate = e.error_rate
             retry = 1.0 / (1.0 - (error_rate if error_rate < MAX_ERROR_RATE else MAX_ERROR_RATE))
             penalty = rank * TIER_PENALTY_PER_RANK * e.thresholds.ttft_s
-            scores.append((wait + load + prefill + decode) * weight * retry + overhead + penalty)
-            terms.append((wait, load, prefill, overhead, decode, penalty, weight, retry, full_decode))
+            first_token = first_token_weight * (wait + load + prefill + overhead)
+            scores.append((wait + load + prefill + decode) * weight * retry + overhead + first_token + penalty)
+            terms.append((wait, load, prefill, overhead, decode, first_token, penalty, weight, retry, full_decode))
             (shut if is_saturated(e) else open_).append(i)
         gated = bool(open_ and shut)
         if gated:
@@ -134,8 +141,8 @@ class AdaptivePolicy(ScreenedPolicy):
         t = terms[chosen]
         ttft = t[0] + t[1] + t[2] + t[3]
         parts = [
-            f"{winner.id} predicted TTFT {seconds(ttft)}, completion {seconds(ttft + t[8])}"
-            f" (score {scores[chosen]:.2f}, by {'completion' if completion else 'TTFT + decode slower than reading'})"
+            f"{winner.id} predicted TTFT {seconds(ttft)}, completion {seconds(ttft + t[9])}"
+            f" (score {scores[chosen]:.2f}, by {_ranked_by(completion, first_token_weight)})"
         ]
         if affinity is not None:
             parts.append(affinity.reason)
@@ -155,6 +162,12 @@ class AdaptivePolicy(ScreenedPolicy):
         cached = (holder, session.cached_tokens) if holder is not None and session is not None else None
         candidates = partial(_candidates, inp.endpoints, s.rejected, pool, scores, terms, excluded, cached)
         return PolicyResult(winner.id, candidates, with_notes("; ".join(part for part in parts if part), s), wait)
+
+
+def _ranked_by(completion: bool, first_token_weight: float) -> str:
+    if not completion:
+        return "TTFT + decode slower than reading"
+    return f"completion + first token x {first_token_weight:g}" if first_token_weight else "completion"
 
 
 def _candidates(
@@ -179,8 +192,8 @@ def _candidates(
 def _named(t: Terms) -> dict[str, float]:
     ttft = t[0] + t[1] + t[2] + t[3]
     return {
-        "wait_s": t[0], "load_s": t[1], "prefill_s": t[2], "overhead_s": t[3], "decode_s": t[4], "tier_penalty_s": t[5],
-        "feedback": t[6], "retry": t[7], "ttft_s": ttft, "completion_s": ttft + t[8],
+        "wait_s": t[0], "load_s": t[1], "prefill_s": t[2], "overhead_s": t[3], "decode_s": t[4], "first_token_s": t[5],
+        "tier_penalty_s": t[6], "feedback": t[7], "retry": t[8], "ttft_s": ttft, "completion_s": ttft + t[9],
     }  # fmt: skip
 
 
