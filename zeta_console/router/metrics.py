@@ -12,6 +12,7 @@ import math
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
+from statistics import NormalDist
 
 from zeta_console.backends.types import FinalTimings
 from zeta_console.rate_meter import RateMeter
@@ -27,6 +28,9 @@ MIN_SIZE_SPREAD = 0.01  # sizes whose variance is under 1 % of their squared mea
 ERROR_HALF_LIFE_S = 60.0
 MIN_ERROR_SAMPLES = 5.0  # a rate over fewer (decayed) outcomes is taken over this many
 COLD_LOAD_MIN_S = 0.25  # load_duration below this is a warm model (it also includes queueing)
+MIN_PREDICTION_SAMPLES = 20  # first tokens checked against their predictions before their spread is trusted
+MIN_PREDICTED_S = 1e-3  # a prediction or a TTFT below this is taken as this (their ratio is logged)
+_Z_P90 = NormalDist().inv_cdf(0.9)
 
 
 class Ewma:
@@ -177,15 +181,23 @@ class SampleWindow:
 
     def percentile(self, fraction: float, now: float) -> float | None:
         """Nearest-rank percentile."""
+        ordered = self._ordered(now)
+        if not ordered:
+            return None
+        rank = max(0, math.ceil(fraction * len(ordered)) - 1)
+        return ordered[rank]
+
+    def count(self, now: float) -> int:
+        """The samples inside the window (as of the last refresh)."""
+        return len(self._ordered(now))
+
+    def _ordered(self, now: float) -> list[float]:
         if now - self._sorted_at > PERCENTILE_REFRESH_S or (self._changed and not self._sorted):
             oldest = now - self._window_s
             self._sorted = sorted(value for at, value in self._samples if at >= oldest)
             self._sorted_at = now
             self._changed = False
-        if not self._sorted:
-            return None
-        rank = max(0, math.ceil(fraction * len(self._sorted)) - 1)
-        return self._sorted[rank]
+        return self._sorted
 
 
 @dataclass(frozen=True)
@@ -241,6 +253,7 @@ class EndpointMetrics:
         self.load_s = Ewma(tau_s=tau_s)
         self._overhead_window = host_overhead if host_overhead is not None else overhead_window(time_scale)
         self._ttft_window = SampleWindow(window_s=PERCENTILE_WINDOW_S / time_scale)
+        self._ttft_error = SampleWindow(window_s=PERCENTILE_WINDOW_S / time_scale)  # log(actual / predicted TTFT)
         self._latency_window = SampleWindow(window_s=PERCENTILE_WINDOW_S / time_scale)
         self._ttft_history: deque[float] = deque(maxlen=HISTORY_SAMPLES)
         self._latency_history: deque[float] = deque(maxlen=HISTORY_SAMPLES)
@@ -252,12 +265,29 @@ class EndpointMetrics:
         self._last_sample_at: float | None = None
         self.last_answer_at: float | None = None  # the model was resident then
 
-    def observe_first_token(self, ttft_s: float, now: float) -> None:
+    def observe_first_token(self, ttft_s: float, now: float, predicted_s: float | None = None) -> None:
+        """A first token after `ttft_s`; `predicted_s`: what the decision predicted for it."""
         self.last_answer_at = now
+        self._observe_ttft(ttft_s, now, predicted_s)
+
+    def observe_censored_first_token(self, at_least_s: float, now: float, predicted_s: float | None, prompt_tokens: int) -> None:
+        """An attempt cancelled after `at_least_s` without a first token, because another attempt's came first
+        (hedging): its TTFT was at least that. Taken as that TTFT, and the prefill it implies (beyond the
+        host's overhead and a first decode step), so that an endpoint's stalls steer the policies whether or
+        not a hedge hid them from the caller: a lost attempt would otherwise leave no sample at all."""
+        self._observe_ttft(at_least_s, now, predicted_s)
+        if prompt_tokens > 0:
+            tps = self.decode_tps.value
+            beyond = (self.ttft_overhead_s(now) or 0.0) + (1.0 / tps if tps else 0.0)
+            self.prefill_s_per_token.observe(prompt_tokens, max(0.0, at_least_s - beyond), now)
+
+    def _observe_ttft(self, ttft_s: float, now: float, predicted_s: float | None) -> None:
         self.ttft.observe(ttft_s, now)
         self._ttft_window.add(ttft_s, now)
         self._ttft_history.append(ttft_s)
         self._last_sample_at = now
+        if predicted_s is not None:
+            self._ttft_error.add(math.log(max(ttft_s, MIN_PREDICTED_S) / max(predicted_s, MIN_PREDICTED_S)), now)
 
     def observe_success(self, total_s: float, timings: FinalTimings | None, now: float, ttft_s: float | None = None) -> None:
         self.successes += 1
@@ -309,6 +339,19 @@ class EndpointMetrics:
 
     def ttft_percentile(self, fraction: float, now: float) -> float | None:
         return self._ttft_window.percentile(fraction, now)
+
+    def ttft_error_factor(self, fraction: float, now: float) -> float | None:
+        """How many times its own predicted TTFT a first token on this endpoint takes, at percentile `fraction`
+        of recent first tokens; None until MIN_PREDICTION_SAMPLES were checked. Read from the median and p90 of
+        log(actual / predicted) as a normal spread rather than counted at `fraction`, so that stragglers (any
+        share under 10 %) do not widen it: the bound is the normal requests' tail, and stragglers pass it."""
+        window = self._ttft_error
+        if window.count(now) < MIN_PREDICTION_SAMPLES:
+            return None
+        median = window.percentile(0.5, now)
+        p90 = window.percentile(0.9, now)
+        assert median is not None and p90 is not None  # counted above
+        return math.exp(median + NormalDist().inv_cdf(fraction) * (p90 - median) / _Z_P90)
 
     def ttft_overhead_s(self, now: float) -> float | None:
         """What a first token on this host takes beyond the reported load, prefill and first decode step
