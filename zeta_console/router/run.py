@@ -483,21 +483,21 @@ class RequestRun:
         racing.clear()
 
     def _hedge(self, primary: Attempt) -> Attempt | None:
-        """A hedge of `primary` on the next-best endpoint, if a slot of it is free now, by the signals the
-        policies read (the server's own count where it reports one) and by this router's, and the budget allows."""
+        """A hedge of `primary` on the best other endpoint with a free slot now, by the signals the policies
+        read (the server's own count where it reports one) and by this router's, if the budget allows."""
         ctx = self._ctx
         inp = self._decision_input(ctx.slots.queued)
-        inp = replace(inp, excluded=inp.excluded | {primary.endpoint.id})
+        full = {e.id for e in inp.endpoints if not (has_free_slot(e) and ctx.slots.has_room(e.id))}
+        inp = replace(inp, excluded=inp.excluded | full | {primary.endpoint.id})
         result = ctx.controls.policy.decide(inp)
-        chosen = next((e for e in inp.endpoints if e.id == result.chosen), None)
-        if chosen is None or result.wait or not has_free_slot(chosen) or not ctx.slots.has_room(chosen.id):
+        if result.chosen is None or result.wait:
             return None  # nowhere to hedge to without queueing: a queued hedge would not start sooner
         if not ctx.hedger.budget.try_spend():
             ctx.hedger.denied += 1
             return None
         ctx.hedger.sent += 1
-        prediction = prediction_for(inp, chosen.id, ctx.settings.adaptive.reading_s_per_token, time.monotonic() - self.state.started)
-        return self._dispatch(ctx.endpoints[chosen.id], prediction.ttft_s if prediction else None)
+        prediction = prediction_for(inp, result.chosen, ctx.settings.adaptive.reading_s_per_token, time.monotonic() - self.state.started)
+        return self._dispatch(ctx.endpoints[result.chosen], prediction.ttft_s if prediction else None)
 
     def _hedge_resolved(self, winner: Attempt, primary: Attempt, hedged_at: float, losers: Mapping[asyncio.Task[Any], Attempt]) -> None:
         """Count the race's outcome, record how long each loser had waited in vain, and say it in the request's
