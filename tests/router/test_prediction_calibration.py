@@ -8,11 +8,13 @@ import random
 import statistics
 from dataclasses import dataclass
 
+import pytest
+
 from tests.policy_fixtures import decision_input, endpoint
 from zeta_console.backends.types import FinalTimings
 from zeta_console.router.metrics import EndpointMetrics
 from zeta_console.router.policies.prediction import prediction_for
-from zeta_console.settings import Task
+from zeta_console.settings import Task, Thresholds
 
 JITTER = 0.1
 
@@ -41,7 +43,9 @@ def play(metrics: EndpointMetrics, truth: Truth, rng: random.Random, now: float)
     prefill = tokens * truth.prefill_s_per_token * jitter + rng.uniform(0, truth.server_lag_s)
     decode = truth.output_tokens * truth.step_s * jitter
     ttft = prefill + truth.step_s * jitter + truth.fixed_s + rng.uniform(0, truth.lag_s)
-    timings = FinalTimings(total_s=prefill + decode, load_s=0.0, prompt_tokens=tokens, prefill_s=prefill, output_tokens=100, decode_s=decode)
+    timings = FinalTimings(
+        total_s=prefill + decode, load_s=0.0, prompt_tokens=tokens, prefill_s=prefill, output_tokens=100, decode_s=decode
+    )
     metrics.observe_first_token(ttft, now)
     metrics.observe_success(ttft + decode, timings, now, ttft_s=ttft)
 
@@ -95,3 +99,12 @@ def test_the_prefill_rate_still_follows_a_model_that_slows_within_a_few_requests
         play(metrics, slowed, rng, index * 0.3)
     rate = metrics.prefill_s_per_token.value
     assert rate is not None and rate > 3 * fast.prefill_s_per_token
+
+
+def test_a_never_measured_embedder_is_seeded_from_its_ttft_threshold_like_any_endpoint() -> None:
+    # At 10x the thresholds are scaled (2 s -> 0.2 s); the 10 s service seed was not, so a fleet's first
+    # embedding (~10 ms) was predicted at 10 s.
+    embedder = endpoint("embedder", ttft_ewma_s=None, latency_ewma_s=None, thresholds=Thresholds(ttft_s=0.2))
+    prediction = prediction_for(decision_input((embedder,), Task.EMBEDDING, prompt_tokens=80), embedder.id, 0.0, waited_s=0.0)
+    assert prediction is not None
+    assert prediction.ttft_s == pytest.approx(0.2)
