@@ -34,7 +34,7 @@ MIN_ERROR_SAMPLES = 5.0  # a rate over fewer (decayed) outcomes is taken over th
 COLD_LOAD_MIN_S = 0.25  # load_duration below this is a warm model (it also includes queueing)
 MIN_PREDICTION_SAMPLES = 20  # first tokens checked against their predictions before their spread is trusted
 MIN_PREDICTED_S = 1e-3  # a prediction or a TTFT below this is taken as this (their ratio is logged)
-_Z_P90 = NormalDist().inv_cdf(0.9)
+_Z_P75 = NormalDist().inv_cdf(0.75)
 
 
 class Ewma:
@@ -272,6 +272,13 @@ def overhead_window(time_scale: float = 1.0) -> SampleWindow:
     return SampleWindow(size=OVERHEAD_SAMPLES, window_s=PERCENTILE_WINDOW_S / time_scale)
 
 
+def prediction_error_window(time_scale: float = 1.0) -> SampleWindow:
+    """Recent log(actual / predicted TTFT) of one tier. Per tier, not per endpoint: the same model on several hosts
+    errs alike, and a straggling host's own slow first tokens (and the over-predictions that follow them) are then
+    a small share of the samples instead of a tenth of its own, which would widen its spread past its stragglers."""
+    return SampleWindow(window_s=PERCENTILE_WINDOW_S / time_scale)
+
+
 class EndpointMetrics:
     """Per endpoint (host x model). Times are `time.monotonic()` seconds.
 
@@ -279,8 +286,9 @@ class EndpointMetrics:
     that against an emulator running N times faster the router forgets N times faster too.
     """
 
-    def __init__(self, time_scale: float = 1.0, host_overhead: SampleWindow | None = None) -> None:
-        """`host_overhead`: the window of first-token overheads shared by every endpoint of the host (`overhead_window`)."""
+    def __init__(self, time_scale: float = 1.0, host_overhead: SampleWindow | None = None, tier_error: SampleWindow | None = None) -> None:
+        """`host_overhead`: the window of first-token overheads shared by every endpoint of the host (`overhead_window`);
+        `tier_error`: the window of TTFT prediction errors shared by every endpoint of the tier (`prediction_error_window`)."""
         tau_s = EWMA_TAU_S / time_scale
         half_life_s = ERROR_HALF_LIFE_S / time_scale
         self.ttft = Ewma(peak=True, tau_s=tau_s)
@@ -290,7 +298,7 @@ class EndpointMetrics:
         self.load_s = Ewma(tau_s=tau_s)
         self._overhead_window = host_overhead if host_overhead is not None else overhead_window(time_scale)
         self._ttft_window = SampleWindow(window_s=PERCENTILE_WINDOW_S / time_scale)
-        self._ttft_error = SampleWindow(window_s=PERCENTILE_WINDOW_S / time_scale)  # log(actual / predicted TTFT)
+        self._ttft_error = tier_error if tier_error is not None else prediction_error_window(time_scale)
         self._latency_window = SampleWindow(window_s=PERCENTILE_WINDOW_S / time_scale)
         self._ttft_history: deque[float] = deque(maxlen=HISTORY_SAMPLES)
         self._latency_history: deque[float] = deque(maxlen=HISTORY_SAMPLES)
@@ -378,17 +386,17 @@ class EndpointMetrics:
         return self._ttft_window.percentile(fraction, now)
 
     def ttft_error_factor(self, fraction: float, now: float) -> float | None:
-        """How many times its own predicted TTFT a first token on this endpoint takes, at percentile `fraction`
-        of recent first tokens; None until MIN_PREDICTION_SAMPLES were checked. Read from the median and p90 of
-        log(actual / predicted) as a normal spread rather than counted at `fraction`, so that stragglers (any
-        share under 10 %) do not widen it: the bound is the normal requests' tail, and stragglers pass it."""
+        """How many times its own predicted TTFT a first token on this endpoint's tier takes, at percentile `fraction`
+        of recent first tokens; None until MIN_PREDICTION_SAMPLES were checked. Read from the median and p75 of
+        log(actual / predicted) as a normal spread rather than counted at `fraction`, so that stragglers (any share
+        under a quarter) do not widen it: the bound is the normal requests' tail, and stragglers pass it."""
         window = self._ttft_error
         if window.count(now) < MIN_PREDICTION_SAMPLES:
             return None
         median = window.percentile(0.5, now)
-        p90 = window.percentile(0.9, now)
-        assert median is not None and p90 is not None  # counted above
-        return math.exp(median + NormalDist().inv_cdf(fraction) * (p90 - median) / _Z_P90)
+        p75 = window.percentile(0.75, now)
+        assert median is not None and p75 is not None  # counted above
+        return math.exp(median + NormalDist().inv_cdf(fraction) * (p75 - median) / _Z_P75)
 
     def ttft_overhead_s(self, now: float) -> float | None:
         """What a first token on this host takes beyond the reported load, prefill and first decode step
