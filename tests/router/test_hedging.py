@@ -255,3 +255,22 @@ async def test_a_hedged_away_straggler_still_counts_against_its_endpoint() -> No
         assert before[primary].prefill_tps is not None and after.prefill_tps is not None
         assert after.prefill_tps < before[primary].prefill_tps / 2  # its prompt's prefill took at least that long
         assert after.successes == before[primary].successes  # a lower bound on its TTFT, not an answer
+
+
+async def test_a_late_request_with_nowhere_to_hedge_to_is_hedged_once_a_slot_frees() -> None:
+    # The only other endpoint is busy when the primary turns late, so a hedge there would queue; it is
+    # sent when that slot frees, long before the stall ends.
+    async with routed(hedging=hedging(), timeouts=PATIENT) as run:
+        await warm(run)
+        occupier = asyncio.create_task(answer(run.router, ask(QUESTION, Task.SIMPLE, target="reasoner", options={"num_predict": 1000})))
+        await wait_until(lambda: run.router.slots.in_flight["reasoner@local"] == run.router.slots.slots["reasoner@local"], timeout=5)
+        stall = StallWhereRouted(run.fleet.host("local"), Fault(stall_s=3 * STALL_S))
+        run.router.subscribe(stall)
+        _, record = await answer(run.router, ask(QUESTION, Task.SIMPLE))
+        _, occupied = await occupier
+        assert stall.primaries[:1] == ["coder@local"]
+        assert record.outcome is Outcome.OK and record.endpoint == "reasoner@local"
+        assert record.decision.reason.startswith("hedged after ")
+        assert record.ttft_s is not None and occupied.ttft_s is not None
+        assert record.ttft_s > occupied.total_s - occupied.ttft_s  # it waited for the occupier to finish ...
+        assert record.ttft_s < 3 * STALL_S / FAST / 2  # ... not for the stall to end

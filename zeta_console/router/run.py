@@ -75,6 +75,8 @@ StreamOpener = Callable[[Endpoint], Awaitable[AsyncGenerator[P, None]]]
 
 LAST_ATTEMPT_GRACE = 2.0  # the last attempt gets this many times the first-token allowance
 LOAD_ALLOWANCE_FACTOR = 3.0
+HEDGE_RECHECK_FRACTION = 0.25  # a late attempt with nowhere to hedge to looks again after this share of its hedge delay
+HEDGE_RECHECK_MIN_S = 0.001
 
 
 @dataclass
@@ -442,10 +444,17 @@ class RequestRun:
                 # if it won, abort the first (Ollama drops a load whose client went away).
                 delay += self._load_allowance_s(primary.endpoint)
                 done, _ = await asyncio.wait(racing, timeout=max(0.0, primary.started + delay - time.monotonic()))
-                hedge = None if done else self._hedge(primary)
-                if hedge is not None:
-                    hedged_at = time.monotonic() - primary.started
-                    racing[loop.create_task(self._until_first(hedge, start, last_chance))] = hedge
+                while not done:
+                    target = self._hedge_target(primary)
+                    if target is not None:
+                        hedge = self._hedge(target)
+                        if hedge is not None:
+                            hedged_at = time.monotonic() - primary.started
+                            racing[loop.create_task(self._until_first(hedge, start, last_chance))] = hedge
+                        break
+                    # Nowhere to hedge to without queueing (a queued hedge would not start sooner): look again
+                    # shortly, while the primary stays silent; a straggler outlasts the next slot to free.
+                    done, _ = await asyncio.wait(racing, timeout=max(delay * HEDGE_RECHECK_FRACTION, HEDGE_RECHECK_MIN_S))
             failure: BaseException | None = None
             while racing:
                 done, _ = await asyncio.wait(racing, return_when=asyncio.FIRST_COMPLETED)
@@ -482,22 +491,26 @@ class RequestRun:
                 self.state.attempt = None
         racing.clear()
 
-    def _hedge(self, primary: Attempt) -> Attempt | None:
-        """A hedge of `primary` on the best other endpoint with a free slot now, by the signals the policies
-        read (the server's own count where it reports one) and by this router's, if the budget allows."""
+    def _hedge_target(self, primary: Attempt) -> tuple[DecisionInput, str] | None:
+        """The best other endpoint for `primary`'s request that has a free slot now, by the signals the policies
+        read (the server's own count where it reports one) and by this router's slot table; None: none has."""
         ctx = self._ctx
         inp = self._decision_input(ctx.slots.queued)
         full = {e.id for e in inp.endpoints if not (has_free_slot(e) and ctx.slots.has_room(e.id))}
         inp = replace(inp, excluded=inp.excluded | full | {primary.endpoint.id})
         result = ctx.controls.policy.decide(inp)
-        if result.chosen is None or result.wait:
-            return None  # nowhere to hedge to without queueing: a queued hedge would not start sooner
+        return None if result.chosen is None or result.wait else (inp, result.chosen)
+
+    def _hedge(self, target: tuple[DecisionInput, str]) -> Attempt | None:
+        """A hedge on `target` (from `_hedge_target`, no await since), if the budget allows."""
+        ctx = self._ctx
         if not ctx.hedger.budget.try_spend():
             ctx.hedger.denied += 1
             return None
         ctx.hedger.sent += 1
-        prediction = prediction_for(inp, result.chosen, ctx.settings.adaptive.reading_s_per_token, time.monotonic() - self.state.started)
-        return self._dispatch(ctx.endpoints[result.chosen], prediction.ttft_s if prediction else None)
+        inp, endpoint = target
+        prediction = prediction_for(inp, endpoint, ctx.settings.adaptive.reading_s_per_token, time.monotonic() - self.state.started)
+        return self._dispatch(ctx.endpoints[endpoint], prediction.ttft_s if prediction else None)
 
     def _hedge_resolved(self, winner: Attempt, primary: Attempt, hedged_at: float, losers: Mapping[asyncio.Task[Any], Attempt]) -> None:
         """Count the race's outcome, record how long each loser had waited in vain, and say it in the request's
