@@ -49,6 +49,8 @@ BAD_CONFIGS = [
         'bad.yaml:2: hedging.delay_s: expected a duration >= 0 (seconds, or e.g. "500ms", "2s", "5m"), got -1',
     ),
     ("hedging:\n  enabled: sometimes\n", 'bad.yaml:2: hedging.enabled: expected true or false, got "sometimes"'),
+    ("hedging:\n  percentile: 1\n", "bad.yaml:2: hedging.percentile: expected at most 0.999, got 1"),
+    ("hedging:\n  percentile: 0.2\n", "bad.yaml:2: hedging.percentile: expected a number >= 0.5, got 0.2"),
     ("journal:\n  store_prompts: maybe\n", 'bad.yaml:2: journal.store_prompts: expected true or false, got "maybe"'),
     ("journal:\n  path: ''\n", 'bad.yaml:2: journal.path: expected a non-empty string, got ""'),
     ("\n\npolicy: fastest\n", 'bad.yaml:3: policy: unknown policy "fastest" (expected one of: static, threshold, least_load, adaptive)'),

@@ -59,7 +59,8 @@ _RANGES: Mapping[str, _Range] = {
     "first_token_weight": _Range(0, 100, low_included=True),  # 0: rank whole-answer callers by completion alone
     "refresh_hz": _Range(0, 60, low_included=False),
     "first_token_per_1k_prompt_tokens_s": _Range(0, _DAY_S, low_included=True),
-    "delay_s": _Range(0, _DAY_S, low_included=True),  # hedging: 0 means "the endpoint's predicted p95 TTFT"
+    "delay_s": _Range(0, _DAY_S, low_included=True),  # hedging: 0 means "the request's predicted TTFT at `percentile`"
+    "percentile": _Range(0.5, 0.999, low_included=True),  # hedging: 1 would never be late
 }
 _THRESHOLD_TYPES: Mapping[str, type] = typing.get_type_hints(Thresholds)
 

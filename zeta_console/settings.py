@@ -133,13 +133,17 @@ class RetryBudget:
 
 @dataclass(frozen=True)
 class Hedging:
-    # Before its first token, a streamed request that is late against its endpoint's predicted p95
-    # time to first token (or `delay_s`, when set) is sent to the next-best endpoint too; the first
-    # first token wins and the other attempt is cancelled. A token bucket caps the extra requests.
+    # Before its first token, a streamed request that is late against its own predicted TTFT at
+    # `percentile` (its prediction times the endpoint's measured prediction error; or `delay_s`, when
+    # set) is sent to the next-best endpoint too; the first first token wins and the other attempt is
+    # cancelled. A token bucket caps the extra requests.
     enabled: bool = True  # where the console's live switch starts
     ratio: float = 0.05  # hedges may add at most this share of requests (each request earns the bucket this much) ...
     burst: int = 5  # ... and the bucket holds at most this many hedges
-    delay_s: float = 0.0  # 0: hedge after the endpoint's predicted p95 TTFT; else after this fixed delay
+    delay_s: float = 0.0  # 0: hedge after the request's predicted TTFT at `percentile`; else after this fixed delay
+    # Where "late" starts for normal requests: their predicted TTFT's percentile. High, so that the budget goes
+    # to stragglers rather than to the normal tail (a hedge of a request that is merely slow seldom wins).
+    percentile: float = 0.99
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,14 @@ attempt whatever the policy prefers, and the hedge goes to the other endpoint.""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass, field
 
 from tests.helpers import wait_until
 from tests.router.routing import FAST, Routed, answer, ask, counters_are_zero, routed
 from zeta_console.router.api import Decision, OperatorAction, Outcome, RouterEvent
+from zeta_console.router.metrics import MIN_PREDICTION_SAMPLES
 from zeta_console.settings import Hedging, Task, Timeouts
 from zeta_console.sim import Fault, SimHost
 
@@ -155,7 +158,7 @@ async def test_a_hedge_never_happens_after_the_first_token() -> None:
         assert busy(run, other) == 0
 
 
-async def test_by_default_a_request_is_hedged_once_it_is_later_than_its_endpoints_measured_p95() -> None:
+async def test_until_its_predictions_are_checked_a_request_is_hedged_once_later_than_its_endpoints_measured_p95() -> None:
     async with routed(hedging=Hedging(ratio=1.0), timeouts=PATIENT) as run:
         for _ in range(3):  # measured: each endpoint gets a p95 (whichever the policy picks)
             await warm(run)
@@ -163,3 +166,111 @@ async def test_by_default_a_request_is_hedged_once_it_is_later_than_its_endpoint
         _, record = await answer(run.router, ask(QUESTION, Task.SIMPLE))
         assert record.decision.reason.startswith("hedged after ")
         assert record.ttft_s is not None and record.ttft_s < STALL_S / FAST / 2
+
+
+# The default trigger, measured: each request's own predicted TTFT times its endpoint's measured
+# prediction error. Slower models than elsewhere in this file, so that prefill, not the event
+# loop's noise, makes the TTFTs.
+MEASURED = 5.0
+LONG_PROMPT_WORDS = 600  # ~1,500 tokens: ~0.2 s of prefill on the coder at this scale, ~0.4 s on the reasoner
+SHORT_PROMPT_WORDS = 10
+
+
+def prompt(words: int, tag: str) -> str:
+    """A prompt of about `words` words that no slot's prompt cache holds (each starts with its own tag)."""
+    return " ".join(f"{tag}w{i}" for i in range(words))
+
+
+async def calibrate(run: Routed, words: int) -> None:
+    """Enough first tokens on each endpoint (one request at a time on each), of prompts of `words` to 1.4 x
+    `words` words, to measure its prediction error."""
+
+    async def on(tier: str) -> None:
+        for i in range(MIN_PREDICTION_SAMPLES + 2):
+            request = ask(prompt(words + i * words // 50, f"{tier}{i}"), Task.SIMPLE, target=tier, options={"num_predict": 2})
+            _, record = await answer(run.router, request)
+            assert record.outcome is Outcome.OK
+
+    await asyncio.gather(on("coder"), on("reasoner"))
+
+
+def measured_p95(run: Routed, endpoint: str) -> float:
+    p95 = run.router.metrics[endpoint].ttft_percentile(0.95, time.monotonic())
+    assert p95 is not None
+    return p95
+
+
+async def test_a_long_prompt_slow_only_as_its_own_prediction_says_is_not_hedged() -> None:
+    # The endpoints have only answered short prompts: a long one takes far longer than their measured
+    # p95 (the old trigger would hedge it), but no longer than predicted for its size.
+    async with routed(hedging=Hedging(ratio=1.0), timeouts=PATIENT, time_scale=MEASURED) as run:
+        await calibrate(run, SHORT_PROMPT_WORDS * 5)
+        p95 = {endpoint: measured_p95(run, endpoint) for endpoint in MODELS}
+        _, record = await answer(run.router, ask(prompt(LONG_PROMPT_WORDS, "long"), Task.SIMPLE, options={"num_predict": 2}))
+        assert record.outcome is Outcome.OK and record.endpoint is not None
+        assert record.ttft_s is not None and record.ttft_s > 2 * p95[record.endpoint]
+        assert not record.decision.reason.startswith("hedged")
+        hedged = run.router.snapshot().hedging
+        assert hedged is not None and hedged.sent == 0
+
+
+async def test_a_short_prompt_later_than_its_own_prediction_allows_is_hedged() -> None:
+    # The endpoints have answered long prompts: a short one stalled for half their measured p95 is
+    # still early by that p95 (the old trigger would wait it out), but far later than its own prediction.
+    async with routed(hedging=Hedging(ratio=1.0), timeouts=PATIENT, time_scale=MEASURED) as run:
+        await calibrate(run, LONG_PROMPT_WORDS)
+        stalls: dict[str, float] = {}
+
+        def stall_for_half_the_p95(event: RouterEvent) -> None:
+            if isinstance(event, Decision) and event.chosen is not None and not event.reason.startswith("hedged"):
+                stalls[event.chosen] = measured_p95(run, event.chosen) / 2
+                run.fleet.host("local").set_fault(MODELS[event.chosen], Fault(stall_s=stalls[event.chosen] * MEASURED))
+
+        run.router.subscribe(stall_for_half_the_p95)
+        text, record = await answer(run.router, ask(prompt(SHORT_PROMPT_WORDS, "short"), Task.SIMPLE, options={"num_predict": 2}))
+        ((primary, stall_s),) = stalls.items()
+        assert record.decision.reason.startswith("hedged after ")
+        assert record.outcome is Outcome.OK and record.endpoint != primary  # the hedge answered before the stall ended
+        assert record.endpoint is not None and record.ttft_s is not None and record.ttft_s < stall_s
+        assert text == run.fleet.host("local").chat_answer(MODELS[record.endpoint], [prompt(SHORT_PROMPT_WORDS, "short")], num_predict=2)
+
+
+async def test_a_hedged_away_straggler_still_counts_against_its_endpoint() -> None:
+    # The stalled attempt loses and is cancelled before its first token, but it waited as long as the
+    # caller did: that censored wait reaches its endpoint's TTFT and prefill rate, which the policies read,
+    # as the stall would have had it been waited out. Hedged late enough that the wait dwarfs a cold start.
+    async with routed(hedging=Hedging(ratio=1.0, delay_s=STALL_S / 2), timeouts=PATIENT) as run:
+        await warm(run)
+        before = {endpoint.id: endpoint for endpoint in run.router.snapshot().endpoints}
+        stall = StallWhereRouted(run.fleet.host("local"), Fault(stall_s=3 * STALL_S))
+        run.router.subscribe(stall)
+        _, record = await answer(run.router, ask(QUESTION, Task.SIMPLE))
+        primary = stall.primaries[0]
+        assert record.decision.reason.startswith("hedged") and record.endpoint != primary
+        assert record.ttft_s is not None
+        after = next(endpoint for endpoint in run.router.snapshot().endpoints if endpoint.id == primary)
+        assert before[primary].ttft_ewma_s is not None and before[primary].ttft_ewma_s < record.ttft_s / 2
+        assert after.ttft_ewma_s is not None and after.ttft_ewma_s >= record.ttft_s * 0.9  # it waited from dispatch to the winner's token
+        assert after.ttft_history[-1] == after.ttft_ewma_s
+        assert before[primary].prefill_tps is not None and after.prefill_tps is not None
+        assert after.prefill_tps < before[primary].prefill_tps / 2  # its prompt's prefill took at least that long
+        assert after.successes == before[primary].successes  # a lower bound on its TTFT, not an answer
+
+
+async def test_a_late_request_with_nowhere_to_hedge_to_is_hedged_once_a_slot_frees() -> None:
+    # The only other endpoint is busy when the primary turns late, so a hedge there would queue; it is
+    # sent when that slot frees, long before the stall ends.
+    async with routed(hedging=hedging(), timeouts=PATIENT) as run:
+        await warm(run)
+        occupier = asyncio.create_task(answer(run.router, ask(QUESTION, Task.SIMPLE, target="reasoner", options={"num_predict": 1000})))
+        await wait_until(lambda: run.router.slots.in_flight["reasoner@local"] == run.router.slots.slots["reasoner@local"], timeout=5)
+        stall = StallWhereRouted(run.fleet.host("local"), Fault(stall_s=3 * STALL_S))
+        run.router.subscribe(stall)
+        _, record = await answer(run.router, ask(QUESTION, Task.SIMPLE))
+        _, occupied = await occupier
+        assert stall.primaries[:1] == ["coder@local"]
+        assert record.outcome is Outcome.OK and record.endpoint == "reasoner@local"
+        assert record.decision.reason.startswith("hedged after ")
+        assert record.ttft_s is not None and occupied.ttft_s is not None
+        assert record.ttft_s > occupied.total_s - occupied.ttft_s  # it waited for the occupier to finish ...
+        assert record.ttft_s < 3 * STALL_S / FAST / 2  # ... not for the stall to end

@@ -1,10 +1,10 @@
 """Budgeted hedging before the first token ("The Tail at Scale").
 
-A streamed request whose first token is late against its endpoint's predicted p95 time to first
-token (or the configured `hedging.delay_s`) is sent to the next-best endpoint too; `run.py` races
-the two, keeps whichever answers first and cancels the other. This module holds what that race
-shares across requests: when a request counts as late, the token bucket that caps the extra
-requests, and the counts that `/metrics` and the console show.
+A streamed request whose first token is late against its own predicted p99 (`hedging.percentile`)
+time to first token (or the configured `hedging.delay_s`) is sent to the next-best endpoint too;
+`run.py` races the two, keeps whichever answers first and cancels the other. This module holds what
+that race shares across requests: when a request counts as late, the token bucket that caps the
+extra requests, and the counts that `/metrics` and the console show.
 """
 
 from __future__ import annotations
@@ -13,17 +13,20 @@ from zeta_console.router.api import HedgingSnapshot
 from zeta_console.router.metrics import EndpointMetrics
 from zeta_console.settings import Hedging
 
-HEDGE_PERCENTILE = 0.95
+UNCALIBRATED_PERCENTILE = 0.95
 
 
-def predicted_p95_ttft_s(metrics: EndpointMetrics, now: float) -> float | None:
-    """The endpoint's predicted p95 time to first token; None until it has answered.
-
-    For now its recent measured p95 (the same window the console shows). One small function, so
-    a calibrated, per-request prediction can replace it. A hedged attempt that loses is cancelled
-    before its first token and leaves no sample, so an endpoint's stragglers, once hedged, stop
-    raising its own hedge delay."""
-    return metrics.ttft_percentile(HEDGE_PERCENTILE, now)
+def late_after_s(metrics: EndpointMetrics, predicted_ttft_s: float | None, percentile: float, now: float) -> float | None:
+    """When a request's first token on this endpoint is late: the request's own predicted TTFT (its prompt,
+    the endpoint's queue and rates) times the endpoint's measured prediction error at `percentile`
+    (`EndpointMetrics.ttft_error_factor`), so that normal requests, short or long, queued or not, rarely
+    pass it and stragglers do. Until the endpoint's predictions have been checked (or without a
+    prediction), its measured p95 TTFT; None until it has answered."""
+    if predicted_ttft_s is not None:
+        factor = metrics.ttft_error_factor(percentile, now)
+        if factor is not None:
+            return predicted_ttft_s * factor
+    return metrics.ttft_percentile(UNCALIBRATED_PERCENTILE, now)
 
 
 class HedgeBudget:
@@ -56,9 +59,11 @@ class Hedger:
         self.cancelled = 0  # attempts cancelled because the other attempt's first token came first
         self.denied = 0  # late first tokens not hedged because the budget was spent
 
-    def delay_s(self, metrics: EndpointMetrics, now: float) -> float | None:
-        """How long an attempt on this endpoint may stay silent before it is hedged (None: never)."""
-        return self._config.delay_s if self._config.delay_s > 0 else predicted_p95_ttft_s(metrics, now)
+    def delay_s(self, metrics: EndpointMetrics, predicted_ttft_s: float | None, now: float) -> float | None:
+        """How long an attempt on this endpoint, predicted to answer in `predicted_ttft_s`, may stay silent
+        before it is hedged (None: never)."""
+        config = self._config
+        return config.delay_s if config.delay_s > 0 else late_after_s(metrics, predicted_ttft_s, config.percentile, now)
 
     def snapshot(self, enabled: bool) -> HedgingSnapshot:
         return HedgingSnapshot(

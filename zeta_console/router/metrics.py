@@ -12,6 +12,7 @@ import math
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
+from statistics import NormalDist
 
 from zeta_console.backends.types import FinalTimings
 from zeta_console.rate_meter import RateMeter
@@ -23,10 +24,17 @@ PERCENTILE_REFRESH_S = 0.25
 HISTORY_SAMPLES = 60  # sparkline length
 EWMA_TAU_S = 10.0
 OVERHEAD_SAMPLES = 32
+# The prefill rate's memory, in requests: a slope through a few noisy points (10 ms of scheduling on a 5 ms
+# prefill) wanders by 2-4x, so the steady line keeps ~8 requests however sparse the traffic.
+PREFILL_MEMORY_REQUESTS = 8
+PREFILL_CHANGE_FACTOR = 1.5  # the recent line departs from the steady one by more than this: the rate has changed
 MIN_SIZE_SPREAD = 0.01  # sizes whose variance is under 1 % of their squared mean are too alike to draw a line through
 ERROR_HALF_LIFE_S = 60.0
 MIN_ERROR_SAMPLES = 5.0  # a rate over fewer (decayed) outcomes is taken over this many
 COLD_LOAD_MIN_S = 0.25  # load_duration below this is a warm model (it also includes queueing)
+MIN_PREDICTION_SAMPLES = 20  # first tokens checked against their predictions before their spread is trusted
+MIN_PREDICTED_S = 1e-3  # a prediction or a TTFT below this is taken as this (their ratio is logged)
+_Z_P75 = NormalDist().inv_cdf(0.75)
 
 
 class Ewma:
@@ -61,23 +69,31 @@ class DecayedSlope:
     An average of per-request ratios would charge a fixed cost per request (scheduling, a late
     timer) to the tokens of small requests and inflate the rate; the line keeps that cost out of the
     slope (the first-token overhead picks it up). While the sizes seen are too alike to draw a line,
-    or the line slopes down (noise), it is the ratio of the decayed sums instead."""
+    or the line slopes down (noise), it is the ratio of the decayed sums instead.
 
-    __slots__ = ("_at", "_tau_s", "_w", "_x", "_xx", "_xy", "_y")
+    With `memory_samples` N each new sample also weighs the older ones by 1 - 1/N, so the line keeps
+    about N samples at any traffic: time alone would leave a sparse endpoint one or two points."""
 
-    def __init__(self, *, tau_s: float = EWMA_TAU_S) -> None:
+    __slots__ = ("_at", "_sample_keep", "_tau_s", "_w", "_x", "_xx", "_xy", "_y")
+
+    def __init__(self, *, tau_s: float = EWMA_TAU_S, memory_samples: float | None = None) -> None:
         self._tau_s = tau_s
+        self._sample_keep = 1.0 - 1.0 / memory_samples if memory_samples else 1.0
         self._at = 0.0
         self._w = self._x = self._y = self._xx = self._xy = 0.0
 
     def observe(self, x: float, y: float, now: float) -> None:
-        keep = math.exp(-max(0.0, now - self._at) / self._tau_s)
+        keep = math.exp(-max(0.0, now - self._at) / self._tau_s) * self._sample_keep
         self._at = now
         self._w = self._w * keep + 1.0
         self._x = self._x * keep + x
         self._y = self._y * keep + y
         self._xx = self._xx * keep + x * x
         self._xy = self._xy * keep + x * y
+
+    def restart_from(self, other: DecayedSlope) -> None:
+        """Forget this line's history for `other`'s."""
+        self._at, self._w, self._x, self._y, self._xx, self._xy = other._at, other._w, other._x, other._y, other._xx, other._xy
 
     @property
     def value(self) -> float | None:
@@ -89,6 +105,31 @@ class DecayedSlope:
             if slope > 0:
                 return slope
         return self._y / self._x
+
+
+class PrefillRate:
+    """Seconds per prompt token: a steady line over the last ~`PREFILL_MEMORY_REQUESTS` requests (forgotten
+    over `tau_s` too), restarted from the recent line (the last `recent_tau_s`, as the rate used to be kept)
+    whenever that departs from it by more than `PREFILL_CHANGE_FACTOR` either way: a model slowed or
+    recovered shows there within a request, and one sample then counts as much as it always did, while the
+    noise of a few points on small, quick prefills stays out of the steady estimate."""
+
+    __slots__ = ("_recent", "_steady")
+
+    def __init__(self, *, tau_s: float, recent_tau_s: float) -> None:
+        self._steady = DecayedSlope(tau_s=tau_s, memory_samples=PREFILL_MEMORY_REQUESTS)
+        self._recent = DecayedSlope(tau_s=recent_tau_s)
+
+    def observe(self, x: float, y: float, now: float) -> None:
+        self._steady.observe(x, y, now)
+        self._recent.observe(x, y, now)
+        steady, recent = self._steady.value, self._recent.value
+        if steady is not None and recent is not None and not steady / PREFILL_CHANGE_FACTOR <= recent <= steady * PREFILL_CHANGE_FACTOR:
+            self._steady.restart_from(self._recent)  # a change: what came before it no longer describes the model
+
+    @property
+    def value(self) -> float | None:
+        return self._steady.value
 
 
 class DecayedCount:
@@ -177,15 +218,23 @@ class SampleWindow:
 
     def percentile(self, fraction: float, now: float) -> float | None:
         """Nearest-rank percentile."""
+        ordered = self._ordered(now)
+        if not ordered:
+            return None
+        rank = max(0, math.ceil(fraction * len(ordered)) - 1)
+        return ordered[rank]
+
+    def count(self, now: float) -> int:
+        """The samples inside the window (as of the last refresh)."""
+        return len(self._ordered(now))
+
+    def _ordered(self, now: float) -> list[float]:
         if now - self._sorted_at > PERCENTILE_REFRESH_S or (self._changed and not self._sorted):
             oldest = now - self._window_s
             self._sorted = sorted(value for at, value in self._samples if at >= oldest)
             self._sorted_at = now
             self._changed = False
-        if not self._sorted:
-            return None
-        rank = max(0, math.ceil(fraction * len(self._sorted)) - 1)
-        return self._sorted[rank]
+        return self._sorted
 
 
 @dataclass(frozen=True)
@@ -223,6 +272,13 @@ def overhead_window(time_scale: float = 1.0) -> SampleWindow:
     return SampleWindow(size=OVERHEAD_SAMPLES, window_s=PERCENTILE_WINDOW_S / time_scale)
 
 
+def prediction_error_window(time_scale: float = 1.0) -> SampleWindow:
+    """Recent log(actual / predicted TTFT) of one tier. Per tier, not per endpoint: the same model on several hosts
+    errs alike, and a straggling host's own slow first tokens (and the over-predictions that follow them) are then
+    a small share of the samples instead of a tenth of its own, which would widen its spread past its stragglers."""
+    return SampleWindow(window_s=PERCENTILE_WINDOW_S / time_scale)
+
+
 class EndpointMetrics:
     """Per endpoint (host x model). Times are `time.monotonic()` seconds.
 
@@ -230,17 +286,19 @@ class EndpointMetrics:
     that against an emulator running N times faster the router forgets N times faster too.
     """
 
-    def __init__(self, time_scale: float = 1.0, host_overhead: SampleWindow | None = None) -> None:
-        """`host_overhead`: the window of first-token overheads shared by every endpoint of the host (`overhead_window`)."""
+    def __init__(self, time_scale: float = 1.0, host_overhead: SampleWindow | None = None, tier_error: SampleWindow | None = None) -> None:
+        """`host_overhead`: the window of first-token overheads shared by every endpoint of the host (`overhead_window`);
+        `tier_error`: the window of TTFT prediction errors shared by every endpoint of the tier (`prediction_error_window`)."""
         tau_s = EWMA_TAU_S / time_scale
         half_life_s = ERROR_HALF_LIFE_S / time_scale
         self.ttft = Ewma(peak=True, tau_s=tau_s)
         self.latency = Ewma(peak=True, tau_s=tau_s)
         self.decode_tps = Ewma(tau_s=tau_s)
-        self.prefill_s_per_token = DecayedSlope(tau_s=tau_s)
+        self.prefill_s_per_token = PrefillRate(tau_s=PERCENTILE_WINDOW_S / time_scale, recent_tau_s=tau_s)
         self.load_s = Ewma(tau_s=tau_s)
         self._overhead_window = host_overhead if host_overhead is not None else overhead_window(time_scale)
         self._ttft_window = SampleWindow(window_s=PERCENTILE_WINDOW_S / time_scale)
+        self._ttft_error = tier_error if tier_error is not None else prediction_error_window(time_scale)
         self._latency_window = SampleWindow(window_s=PERCENTILE_WINDOW_S / time_scale)
         self._ttft_history: deque[float] = deque(maxlen=HISTORY_SAMPLES)
         self._latency_history: deque[float] = deque(maxlen=HISTORY_SAMPLES)
@@ -252,12 +310,29 @@ class EndpointMetrics:
         self._last_sample_at: float | None = None
         self.last_answer_at: float | None = None  # the model was resident then
 
-    def observe_first_token(self, ttft_s: float, now: float) -> None:
+    def observe_first_token(self, ttft_s: float, now: float, predicted_s: float | None = None) -> None:
+        """A first token after `ttft_s`; `predicted_s`: what the decision predicted for it."""
         self.last_answer_at = now
+        self._observe_ttft(ttft_s, now, predicted_s)
+
+    def observe_censored_first_token(self, at_least_s: float, now: float, predicted_s: float | None, prompt_tokens: int) -> None:
+        """An attempt cancelled after `at_least_s` without a first token, because another attempt's came first
+        (hedging): its TTFT was at least that. Taken as that TTFT, and the prefill it implies (beyond the
+        host's overhead and a first decode step), so that an endpoint's stalls steer the policies whether or
+        not a hedge hid them from the caller: a lost attempt would otherwise leave no sample at all."""
+        self._observe_ttft(at_least_s, now, predicted_s)
+        if prompt_tokens > 0:
+            tps = self.decode_tps.value
+            beyond = (self.ttft_overhead_s(now) or 0.0) + (1.0 / tps if tps else 0.0)
+            self.prefill_s_per_token.observe(prompt_tokens, max(0.0, at_least_s - beyond), now)
+
+    def _observe_ttft(self, ttft_s: float, now: float, predicted_s: float | None) -> None:
         self.ttft.observe(ttft_s, now)
         self._ttft_window.add(ttft_s, now)
         self._ttft_history.append(ttft_s)
         self._last_sample_at = now
+        if predicted_s is not None:
+            self._ttft_error.add(math.log(max(ttft_s, MIN_PREDICTED_S) / max(predicted_s, MIN_PREDICTED_S)), now)
 
     def observe_success(self, total_s: float, timings: FinalTimings | None, now: float, ttft_s: float | None = None) -> None:
         self.successes += 1
@@ -309,6 +384,19 @@ class EndpointMetrics:
 
     def ttft_percentile(self, fraction: float, now: float) -> float | None:
         return self._ttft_window.percentile(fraction, now)
+
+    def ttft_error_factor(self, fraction: float, now: float) -> float | None:
+        """How many times its own predicted TTFT a first token on this endpoint's tier takes, at percentile `fraction`
+        of recent first tokens; None until MIN_PREDICTION_SAMPLES were checked. Read from the median and p75 of
+        log(actual / predicted) as a normal spread rather than counted at `fraction`, so that stragglers (any share
+        under a quarter) do not widen it: the bound is the normal requests' tail, and stragglers pass it."""
+        window = self._ttft_error
+        if window.count(now) < MIN_PREDICTION_SAMPLES:
+            return None
+        median = window.percentile(0.5, now)
+        p75 = window.percentile(0.75, now)
+        assert median is not None and p75 is not None  # counted above
+        return math.exp(median + NormalDist().inv_cdf(fraction) * (p75 - median) / _Z_P75)
 
     def ttft_overhead_s(self, now: float) -> float | None:
         """What a first token on this host takes beyond the reported load, prefill and first decode step

@@ -26,7 +26,7 @@ from zeta_console.router.events import Listeners
 from zeta_console.router.feedback import FeedbackLoop
 from zeta_console.router.health import CircuitBreakers, HealthMonitor
 from zeta_console.router.hedging import Hedger
-from zeta_console.router.metrics import EndpointMetrics, FleetTraffic, overhead_window
+from zeta_console.router.metrics import EndpointMetrics, FleetTraffic, overhead_window, prediction_error_window
 from zeta_console.router.policies import make_policy
 from zeta_console.router.requests import AnyRequest, ChatRequest, EmbedRequest, GenerateRequest
 from zeta_console.router.retry import RetryBudget
@@ -57,7 +57,8 @@ class ZetaDynamicRouter:
         )
         self.slots = SlotTable({endpoint.id: endpoint.slots for endpoint in self.endpoints.values()})
         overheads = {endpoint.host: overhead_window(time_scale) for endpoint in self.endpoints.values()}
-        self.metrics = {endpoint.id: EndpointMetrics(time_scale, overheads[endpoint.host]) for endpoint in self.endpoints.values()}
+        errors = {endpoint.tier: prediction_error_window(time_scale) for endpoint in self.endpoints.values()}
+        self.metrics = {e.id: EndpointMetrics(time_scale, overheads[e.host], errors[e.tier]) for e in self.endpoints.values()}
         host_urls = {host.name: host.url for host in settings.hosts}
         self.backends = Backends(settings.hosts, settings.timeouts)
         unset_keys = {host.name: f"no key: {variable} is not set" for host in settings.hosts if (variable := host.unset_key_variable)}

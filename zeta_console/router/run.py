@@ -42,7 +42,7 @@ from zeta_console.router.health import FAILURE_KINDS, CircuitBreakers, HealthMon
 from zeta_console.router.hedging import Hedger
 from zeta_console.router.metrics import EndpointMetrics, FleetTraffic
 from zeta_console.router.policies import PolicyResult
-from zeta_console.router.policies.base import predicted_wait_s, service_time_s
+from zeta_console.router.policies.base import has_free_slot, predicted_wait_s, service_time_s
 from zeta_console.router.policies.prediction import prediction_for
 from zeta_console.router.requests import AnyRequest, ChatRequest, EmbedRequest, StreamRequest, output_cap
 from zeta_console.router.retry import RetryBudget, retryable
@@ -75,6 +75,8 @@ StreamOpener = Callable[[Endpoint], Awaitable[AsyncGenerator[P, None]]]
 
 LAST_ATTEMPT_GRACE = 2.0  # the last attempt gets this many times the first-token allowance
 LOAD_ALLOWANCE_FACTOR = 3.0
+HEDGE_RECHECK_FRACTION = 0.25  # a late attempt with nowhere to hedge to looks again after this share of its hedge delay
+HEDGE_RECHECK_MIN_S = 0.001
 
 
 @dataclass
@@ -109,6 +111,7 @@ class Attempt:
     started: float  # monotonic
     probe: bool  # the endpoint's half-open probe
     slot: ExitStack  # holds the endpoint's slot until closed
+    predicted_ttft_s: float | None  # the decision's prediction for it
     ttft_s: float | None = None
 
 
@@ -377,7 +380,8 @@ class RequestRun:
         state = self.state
         while True:
             endpoint, last_chance = await self._admit()
-            attempt = state.attempt = self._dispatch(endpoint)
+            prediction = state.decision.prediction if state.decision else None
+            attempt = state.attempt = self._dispatch(endpoint, prediction.ttft_s if prediction else None)
             try:
                 try:
                     if discard is None:
@@ -398,13 +402,13 @@ class RequestRun:
             finally:
                 attempt.slot.close()
 
-    def _dispatch(self, endpoint: Endpoint) -> Attempt:
+    def _dispatch(self, endpoint: Endpoint, predicted_ttft_s: float | None) -> Attempt:
         """Occupy a slot of `endpoint` (the caller checked it has room) and start an attempt there."""
         ctx = self._ctx
         slot = ExitStack()
         slot.enter_context(ctx.slots.occupying(endpoint.id))
         now = time.monotonic()
-        return Attempt(endpoint, now, ctx.breakers.on_dispatch(endpoint.id, now), slot)
+        return Attempt(endpoint, now, ctx.breakers.on_dispatch(endpoint.id, now), slot, predicted_ttft_s)
 
     async def _until_first(
         self, attempt: Attempt, start: Callable[[Endpoint], Awaitable[Answer]], last_chance: bool, whole: bool = False
@@ -434,23 +438,35 @@ class RequestRun:
         last_chance: bool,
     ) -> tuple[Attempt, Answer]:
         """The first answer of `primary`, or of a hedge sent to the next-best endpoint when
-        `primary` stays silent past its endpoint's hedge delay (switch on, budget and a free slot
-        allowing). The first first answer wins; the other attempt is cancelled, its slot freed and
-        any answer it had already opened discarded, so the caller gets exactly one answer."""
+        `primary` stays silent past its hedge delay (switch on, budget and a free slot allowing).
+        The first first answer wins; the other attempt is cancelled, its slot freed, any answer it
+        had already opened discarded (the caller gets exactly one answer) and its wait recorded
+        as a censored first token (`EndpointMetrics.observe_censored_first_token`)."""
         ctx, loop = self._ctx, asyncio.get_running_loop()
         racing: dict[asyncio.Task[Answer], Attempt] = {loop.create_task(self._until_first(primary, start, last_chance)): primary}
         hedged_at: float | None = None
         try:
-            delay = ctx.hedger.delay_s(ctx.metrics[primary.endpoint.id], time.monotonic()) if ctx.controls.state.hedging else None
+            delay = (
+                ctx.hedger.delay_s(ctx.metrics[primary.endpoint.id], primary.predicted_ttft_s, time.monotonic())
+                if ctx.controls.state.hedging
+                else None
+            )
             if delay is not None:
                 # A model that may be loading is not late: a hedge would start a second cold load and,
                 # if it won, abort the first (Ollama drops a load whose client went away).
                 delay += self._load_allowance_s(primary.endpoint)
                 done, _ = await asyncio.wait(racing, timeout=max(0.0, primary.started + delay - time.monotonic()))
-                hedge = None if done else self._hedge(primary)
-                if hedge is not None:
-                    hedged_at = time.monotonic() - primary.started
-                    racing[loop.create_task(self._until_first(hedge, start, last_chance))] = hedge
+                while not done:
+                    target = self._hedge_target(primary)
+                    if target is not None:
+                        hedge = self._hedge(target)
+                        if hedge is not None:
+                            hedged_at = time.monotonic() - primary.started
+                            racing[loop.create_task(self._until_first(hedge, start, last_chance))] = hedge
+                        break
+                    # Nowhere to hedge to without queueing (a queued hedge would not start sooner): look again
+                    # shortly, while the primary stays silent; a straggler outlasts the next slot to free.
+                    done, _ = await asyncio.wait(racing, timeout=max(delay * HEDGE_RECHECK_FRACTION, HEDGE_RECHECK_MIN_S))
             failure: BaseException | None = None
             while racing:
                 done, _ = await asyncio.wait(racing, return_when=asyncio.FIRST_COMPLETED)
@@ -462,7 +478,7 @@ class RequestRun:
                     else:
                         answer = task.result()
                         if hedged_at is not None:
-                            self._hedge_resolved(attempt, primary, hedged_at, cancelled=len(racing))
+                            self._hedge_resolved(attempt, primary, hedged_at, losers=racing)
                         self.state.attempt = attempt
                         return attempt, answer
             assert failure is not None
@@ -487,24 +503,40 @@ class RequestRun:
                 self.state.attempt = None
         racing.clear()
 
-    def _hedge(self, primary: Attempt) -> Attempt | None:
-        """A hedge of `primary` on the next-best endpoint that has a free slot now, if the budget allows."""
+    def _hedge_target(self, primary: Attempt) -> tuple[DecisionInput, str] | None:
+        """The best other endpoint for `primary`'s request that has a free slot now, by the signals the policies
+        read (the server's own count where it reports one) and by this router's slot table; None: none has."""
         ctx = self._ctx
         inp = self._decision_input(ctx.slots.queued)
-        result = ctx.controls.policy.decide(replace(inp, excluded=inp.excluded | {primary.endpoint.id}))
-        if result.chosen is None or result.wait or not ctx.slots.has_room(result.chosen):
-            return None  # nowhere to hedge to without queueing: a queued hedge would not start sooner
+        full = {e.id for e in inp.endpoints if not (has_free_slot(e) and ctx.slots.has_room(e.id))}
+        inp = replace(inp, excluded=inp.excluded | full | {primary.endpoint.id})
+        result = ctx.controls.policy.decide(inp)
+        return None if result.chosen is None or result.wait else (inp, result.chosen)
+
+    def _hedge(self, target: tuple[DecisionInput, str]) -> Attempt | None:
+        """A hedge on `target` (from `_hedge_target`, no await since), if the budget allows."""
+        ctx = self._ctx
         if not ctx.hedger.budget.try_spend():
             ctx.hedger.denied += 1
             return None
         ctx.hedger.sent += 1
-        return self._dispatch(ctx.endpoints[result.chosen])
+        inp, endpoint = target
+        prediction = prediction_for(inp, endpoint, ctx.settings.adaptive.reading_s_per_token, time.monotonic() - self.state.started)
+        return self._dispatch(ctx.endpoints[endpoint], prediction.ttft_s if prediction else None)
 
-    def _hedge_resolved(self, winner: Attempt, primary: Attempt, hedged_at: float, cancelled: int) -> None:
-        """Count the race's outcome and say it in the request's decision: "hedged after 1.2 s: coder@b won"."""
-        state, hedger = self.state, self._ctx.hedger
+    def _hedge_resolved(self, winner: Attempt, primary: Attempt, hedged_at: float, losers: Mapping[asyncio.Task[Any], Attempt]) -> None:
+        """Count the race's outcome, record how long each loser had waited in vain, and say it in the request's
+        decision: "hedged after 1.2 s: coder@b won"."""
+        state, ctx = self.state, self._ctx
+        hedger = ctx.hedger
         hedger.won += winner is not primary
-        hedger.cancelled += cancelled
+        hedger.cancelled += len(losers)
+        now = time.monotonic()
+        for task, loser in losers.items():
+            if not task.done():  # still silent: its first token would have come later than now
+                ctx.metrics[loser.endpoint.id].observe_censored_first_token(
+                    now - loser.started, now, loser.predicted_ttft_s, state.prompt_tokens
+                )
         if state.decision is None:
             return
         reason = f"hedged after {hedged_at:.1f} s: {winner.endpoint.id} won; {state.decision.reason}"
@@ -577,7 +609,7 @@ class RequestRun:
         now = time.monotonic()
         attempt.ttft_s = now - attempt.started
         self.state.ttft_s = now - self.state.started
-        self._ctx.metrics[attempt.endpoint.id].observe_first_token(attempt.ttft_s, now)
+        self._ctx.metrics[attempt.endpoint.id].observe_first_token(attempt.ttft_s, now, attempt.predicted_ttft_s)
 
     def _attempt_succeeded(self, attempt: Attempt) -> None:
         state, ctx = self.state, self._ctx

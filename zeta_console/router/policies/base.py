@@ -247,6 +247,11 @@ def outstanding(e: EndpointState) -> int:
     return on_server(e) + e.queued + e.recent_fast_failures
 
 
+def has_free_slot(e: EndpointState) -> bool:
+    """A request sent now starts at once: the work ahead of it (`outstanding`) leaves a slot, so its predicted wait is 0."""
+    return outstanding(e) < capacity(e)
+
+
 def server_count(e: EndpointState) -> str:
     """The server's own count, for a reason: "server 1/1 busy, 2 waiting"; "" when it reports none."""
     if e.server_running is None:

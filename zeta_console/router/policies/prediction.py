@@ -9,7 +9,8 @@
 
 wait_s      work ahead beyond the free slots x expected service time / slots
 load_s      cold-start time when the model is not resident
-prefill_s   prompt tokens x prefill rate (peak-EWMA TTFT when the rate is unknown), slowed by the
+prefill_s   prompt tokens x prefill rate (when the rate is unknown: the peak-EWMA TTFT, an embedding's service
+            time; the TTFT threshold when never measured, embeddings too), slowed by the
             requests sharing the endpoint's parallel slots
 overhead_s  the first token's own decode step (1 / decode rate) plus what a first token on the
             host takes beyond the reported load, prefill and first step (network, scheduling): the
@@ -36,9 +37,8 @@ Estimate = tuple[float, float, float, float, float, float]
 def estimate(e: EndpointState, prompt_tokens: int, embedding: bool, output_tokens: float, reading_s_per_token: float) -> Estimate:
     """The endpoint's predicted times for a request. `reading_s_per_token` 0 counts all of the decode."""
     slots = capacity(e)
-    service = service_time_s(e)
-    if service is None:
-        service = SEED_SERVICE_S
+    measured = service_time_s(e)
+    service = measured if measured is not None else SEED_SERVICE_S
     in_flight = on_server(e)
     # predicted_wait_s((e,)) inlined: this runs for every candidate of every decision.
     ahead = in_flight + e.queued + e.recent_fast_failures + 1 - slots
@@ -52,8 +52,8 @@ def estimate(e: EndpointState, prompt_tokens: int, embedding: bool, output_token
             overhead = e.ttft_overhead_s
         if tps and not embedding:
             overhead += 1.0 / tps  # the first token's own decode step
-    else:  # the TTFT estimate already holds the overhead
-        base = service if embedding else ttft_estimate(e)
+    else:  # the estimate already holds the overhead; an embedding's whole answer is its first token
+        base = measured if embedding and measured is not None else ttft_estimate(e)
     sharing = in_flight if in_flight < slots else slots - 1  # requests running beside this one
     prefill = base + base * sharing / slots
     decode = output_tokens / tps if tps else output_tokens * e.thresholds.ttft_s * SEED_TOKEN_PER_TTFT_THRESHOLD
