@@ -2,19 +2,20 @@
 
     python bench/serve_overhead.py [--seconds 10] [--rates 50,200,400] [--closed-only] [--concurrency 16] [--litellm PATH] [--json OUT]
 
-Processes on this machine: the emulated fleet with zero-latency models, `serve` (router +
-endpoint) in front of it, LiteLLM's proxy in front of it too (when found), and this load
-generator. Each rate is an open loop: arrivals are paced on a fixed schedule whatever the replies
-do, and a request's latency runs from its scheduled start to the end of its reply (so a stalled
-proxy cannot hide its queue). The request is a non-streaming chat pinned to the coder model:
-Ollama's `/api/chat` to the emulator and to serve, OpenAI's `/v1/chat/completions` to serve
-(when it has that route) and to LiteLLM (whose `ollama_chat/` provider calls the emulator's
-`/api/chat`). The added latency is a target's p50/p99 minus the emulator's, measured in the same
-round. Maximum req/s is a closed loop with `--concurrency` requests always outstanding. CPU per
-request is the server process's CPU time (user + system, its children included) over the closed
-loop divided by the requests it answered: on a small shared machine it is much steadier than the
-latencies. Goal at 200 req/s: serve adds p50 <= 1 ms, p99 <= 5 ms, CPU <= 0.8 ms per request, and
-at most 1/5 of LiteLLM's added latency.
+Processes on this machine: the emulated fleet with zero-latency models, `serve` (router + endpoint)
+in front of it, LiteLLM's proxy in front of it too (when found), and this load generator. Each rate
+is an open loop: arrivals are paced on a fixed schedule whatever the replies do, and a request's
+latency runs from its scheduled start to the end of its reply (so a stalled proxy cannot hide its
+queue). The request is a non-streaming chat pinned to the coder model: Ollama's `/api/chat` to the
+emulator and to serve, OpenAI's `/v1/chat/completions` to serve (when it has that route; serve
+relays it to the emulator's own `/v1`, whose rewriting into and out of the native handler is in the
+added latency too, as it is on a real Ollama) and to LiteLLM (whose `ollama_chat/` provider calls
+the emulator's `/api/chat`). The added latency is a target's p50/p99 minus the emulator's, measured
+in the same round. Maximum req/s is a closed loop with `--concurrency` requests always outstanding.
+CPU per request is the server process's CPU time (user + system, its children included) over the
+closed loop divided by the requests it answered: on a small shared machine it is much steadier than
+the latencies. Goal at 200 req/s: serve adds p50 <= 1 ms, p99 <= 5 ms, CPU <= 0.8 ms per request,
+and at most 1/5 of LiteLLM's added latency.
 
 LiteLLM's proxy is not a dependency (`litellm[proxy]` pins rich 13, which changes Textual's
 rendering): give its `litellm` command with `--litellm`, or make a venv of its own, e.g.

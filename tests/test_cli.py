@@ -3,7 +3,6 @@ a subcommand refuses the ones it does not use, every error is one line with its 
 
 from __future__ import annotations
 
-import functools
 import os
 import socket
 import subprocess
@@ -13,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from zeta_console import demo
 from zeta_console.cli import COMMANDS, main
 
 pytestmark = pytest.mark.usefixtures("isolated_xdg")
@@ -71,10 +69,7 @@ def test_config_before_check_config_is_the_file_checked(capsys: pytest.CaptureFi
     assert positional.startswith("zeta-console: bad.yaml:1: policy: unknown policy")
 
 
-def test_demo_before_route_routes_on_the_demo_fleet(
-    ollama_away: int, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setattr(demo, "demo_fleet", functools.partial(demo.demo_fleet, time_scale=50.0))
+def test_demo_before_route_routes_on_the_demo_fleet(ollama_away: int, fast_demo: None, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--demo", "route", "write a python function that reverses a list"]) == 0
     assert capsys.readouterr().err.startswith("→ coder@local (qwen2.5-coder:7b) [code]: ")
 

@@ -18,7 +18,7 @@ def traffic(
     """`count` requests on `tier`, one every `every_s`; returns the time after the last."""
     at = start
     for _ in range(count):
-        loop.observe(TASK, tier, ok=ok, ttft_s=ttft_s if ok else None, latency_s=ttft_s * 5, at=at)
+        loop.observe(TASK, tier, ok=ok, ttft_s=ttft_s if ok else None, at=at)
         at += every_s
     return at
 
@@ -29,8 +29,8 @@ def test_no_history_means_no_weights() -> None:
 
 def test_little_data_stays_near_neutral() -> None:
     loop = FeedbackLoop(SETTINGS)
-    loop.observe(TASK, "coder", ok=False, ttft_s=None, latency_s=0.1, at=0.0)
-    loop.observe(TASK, "reasoner", ok=True, ttft_s=1.0, latency_s=5.0, at=0.0)
+    loop.observe(TASK, "coder", ok=False, ttft_s=None, at=0.0)
+    loop.observe(TASK, "reasoner", ok=True, ttft_s=1.0, at=0.0)
     weights = loop.update(0.0)
     assert weights[(TASK, "coder")] == pytest.approx(1.0, abs=0.35)
     assert weights[(TASK, "coder")] > 1.0 > weights[(TASK, "reasoner")]
@@ -65,8 +65,8 @@ def test_statistics_decay_with_the_half_life() -> None:
 
 def test_a_late_report_counts_less_and_does_not_rewind_time() -> None:
     loop = FeedbackLoop(SETTINGS)
-    loop.observe(TASK, "coder", ok=True, ttft_s=1.0, latency_s=1.0, at=HALF_LIFE)
-    loop.observe(TASK, "coder", ok=False, ttft_s=None, latency_s=1.0, at=0.0)
+    loop.observe(TASK, "coder", ok=True, ttft_s=1.0, at=HALF_LIFE)
+    loop.observe(TASK, "coder", ok=False, ttft_s=None, at=0.0)
     stats = loop.stats(TASK, "coder", now=HALF_LIFE)
     assert stats is not None
     assert stats.samples == pytest.approx(1.5)
@@ -111,3 +111,14 @@ def test_weights_are_recomputed_periodically_not_on_every_call() -> None:
     traffic(loop, "coder", start=20.0, count=20, ok=False)
     assert loop.weights(20.0 + UPDATE_EVERY_S / 2) is first
     assert (TASK, "coder") in loop.weights(20.0 + UPDATE_EVERY_S)
+
+
+def test_a_success_without_a_ttft_counts_for_the_success_rate_only() -> None:
+    """An answer relayed whole (an unstreamed /v1 chat) has no TTFT: its total time must not pass for one."""
+    loop = FeedbackLoop(SETTINGS)
+    loop.observe(TASK, "coder", ok=True, ttft_s=0.5, at=0.0)
+    loop.observe(TASK, "coder", ok=True, ttft_s=None, at=0.0)
+    loop.observe(TASK, "coder", ok=False, ttft_s=None, at=0.0)
+    stats = loop.stats(TASK, "coder", 0.0)
+    assert stats is not None and stats.samples == 3
+    assert stats.mean_latency_s == 0.5 and stats.success_rate == pytest.approx(2 / 3)

@@ -91,11 +91,11 @@ def test_expected_output_is_learned_per_task_and_tier_and_follows_recent_answers
     loop = FeedbackLoop(Settings(adaptive=Adaptive(half_life_s=60.0)))
     assert loop.expected_output_tokens(Task.CODE) == {}
     for at, tokens in ((0.0, 100), (1.0, 300)):
-        loop.observe(Task.CODE, "coder", ok=True, ttft_s=0.2, latency_s=2.0, at=at, output_tokens=tokens)
-    loop.observe(Task.CODE, "coder", ok=False, ttft_s=None, latency_s=0.1, at=1.5, output_tokens=None)  # a failure teaches nothing
+        loop.observe(Task.CODE, "coder", ok=True, ttft_s=0.2, at=at, output_tokens=tokens)
+    loop.observe(Task.CODE, "coder", ok=False, ttft_s=None, at=1.5, output_tokens=None)  # a failure teaches nothing
     assert loop.expected_output_tokens(Task.CODE)["coder"] == pytest.approx(200, rel=0.02)
     assert "coder" not in loop.expected_output_tokens(Task.SIMPLE)
-    loop.observe(Task.CODE, "coder", ok=True, ttft_s=0.2, latency_s=2.0, at=600.0, output_tokens=50)  # ten half-lives later
+    loop.observe(Task.CODE, "coder", ok=True, ttft_s=0.2, at=600.0, output_tokens=50)  # ten half-lives later
     assert loop.expected_output_tokens(Task.CODE)["coder"] == pytest.approx(50, rel=0.01)
 
 

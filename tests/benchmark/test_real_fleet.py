@@ -16,8 +16,10 @@ from tests.helpers import wait_until_sync
 from tests.llama_fleet import LlamaServers
 from zeta_console.benchmark.goals import verdicts_for
 from zeta_console.benchmark.real_fleet import ServersTruth, run_real_contender
+from zeta_console.benchmark.report import conversation_table
 from zeta_console.benchmark.results import ContenderRun, Fate, RequestResult
 from zeta_console.benchmark.scenarios import load_scenario
+from zeta_console.benchmark.summary import conversation_summary
 from zeta_console.benchmark.trace import generate_trace
 from zeta_console.settings import Task
 
@@ -77,6 +79,9 @@ def test_the_oracle_reads_a_busy_slot_from_the_server(llama_servers: LlamaServer
         assert busy_ttft > idle_ttft + 1.0  # hundreds of tokens left to decode on the busy one
         idle.stop()
         assert truth.predicted_ttft_s("idle", "idle", 20) is None  # a stopped server cannot answer
+    # The long answer is still decoding, and llama-server lets it finish on SIGTERM: stop() would wait out its
+    # 10 s grace. The answer was only there to fill the slot.
+    busy.kill()
 
 
 @pytest.mark.parametrize("contender", ["oracle", "litellm:least_busy"])
@@ -111,3 +116,53 @@ def test_the_real_overload_goals_compare_adaptive_with_litellms_best_and_the_ora
     ]
     runs[0] = run_of("adaptive", [1.0, 2.1, None])
     assert [verdict.met for verdict in verdicts_for(load_scenario("real-overload"), runs)] == [False, False, False]
+
+
+CHATS = """\
+description: two chats over two real replicas
+real: true
+duration_s: 8
+seed: 2
+fleet:
+  hosts:
+    - {name: a, tiers: [coder]}
+    - {name: b, tiers: [coder]}
+traffic: []
+conversations:
+  count: 2
+  end_s: 1
+  turns: [2, 2]
+  system_tokens: [80, 80]
+  question_tokens: [5, 10]
+  output_tokens: [4, 4]
+  think_s: [0, 0]
+"""
+
+
+def test_the_shipped_real_conversations_run_over_two_replicas_and_report_without_the_emulated_goals() -> None:
+    scenario = load_scenario("real-conversations")
+    assert scenario.real and scenario.conversations is not None
+    assert [host.tiers for host in scenario.hosts] == [("coder",), ("coder",)]
+    assert verdicts_for(scenario, [run_of("adaptive", [1.0])]) == []  # issue 15's goals are for the emulated chats
+
+
+@pytest.mark.parametrize("contender", ["adaptive", "litellm:least_busy"])
+def test_a_short_real_conversation_run_reports_the_prompt_tokens_the_servers_reused(tmp_path: Path, contender: str) -> None:
+    scenario = load_scenario(write(tmp_path, CHATS))
+    trace = generate_trace(scenario.traffic, scenario.seed, scenario.sizes, scenario.conversations)
+    run = asyncio.run(run_real_contender(contender, scenario, trace))
+    assert [result.fate for result in run.results] == [Fate.OK] * 4, [result.error for result in run.results]
+    served = {(result.conversation, result.turn): result for result in run.results}
+    for chat in (0, 1):
+        first, second = served[chat, 0], served[chat, 1]
+        assert first.prompt_tokens is not None and first.prompt_tokens > 80  # llama.cpp's count, the template's tokens too
+        assert first.cached_prompt_tokens is not None and first.cached_prompt_tokens < 10
+        assert second.cached_prompt_tokens is not None
+        if second.host == first.host:  # the server reused the chat so far: its system prompt at least
+            assert second.cached_prompt_tokens > 80
+    if contender == "adaptive":
+        assert all(served[chat, 1].host == served[chat, 0].host for chat in (0, 1))
+    summary = conversation_summary(run, ["a", "b"])
+    assert summary is not None and summary.prompt_tokens == sum(result.prompt_tokens or 0 for result in run.results)
+    assert summary.cached_prompt_tokens == sum(result.cached_prompt_tokens or 0 for result in run.results)
+    assert "prompt tokens cached" in conversation_table([run], ["a", "b"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import socket
 from dataclasses import replace
@@ -11,16 +10,9 @@ from pathlib import Path
 import pytest
 
 from tests.router.routing import other_models_spec
-from zeta_console import demo
 from zeta_console.cli import main
 from zeta_console.journal import default_journal_path
 from zeta_console.sim import Fault, SimFleet, default_fleet_spec, run_fleet_in_thread
-
-
-@pytest.fixture
-def fast_demo(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`--demo` with the emulated models 50 times faster than real ones."""
-    monkeypatch.setattr(demo, "demo_fleet", functools.partial(demo.demo_fleet, time_scale=50.0))
 
 
 def _closed_port() -> int:

@@ -134,31 +134,32 @@ def stream_through_sigterm(process: subprocess.Popen[str], url: str, fleet: SimF
     return received
 
 
-def test_sigterm_lets_a_stream_finish_within_the_grace(tmp_path: Path) -> None:
+def drain_with_grace(tmp_path: Path, grace: str) -> tuple[list[dict[str, object]], str, list[str]]:
+    """Serve with `grace`, SIGTERM it mid-stream; return the stream's lines, the server's stderr and the
+    journalled outcomes, once it exited 0."""
     with (
         run_fleet_in_thread(replace(default_fleet_spec(), time_scale=TIME_SCALE)) as fleet,
-        serve_process(tmp_path, fleet, "20s") as (process, url),
+        serve_process(tmp_path, fleet, grace) as (process, url),
     ):
         received = stream_through_sigterm(process, url, fleet)
         assert process.wait(timeout=30) == 0
         errors = process.stderr.read() if process.stderr else ""
+    return received, errors, [record.outcome for record in JournalReader(tmp_path / "journal.sqlite3").recent_requests(10)]
+
+
+def test_sigterm_lets_a_stream_finish_within_the_grace(tmp_path: Path) -> None:
+    received, errors, outcomes = drain_with_grace(tmp_path, "20s")
     assert received[-1]["done"] is True and len(received) > 20  # streamed for seconds, past the old 2 s cut
     assert "Traceback" not in errors and "stopping" in errors
-    assert [record.outcome for record in JournalReader(tmp_path / "journal.sqlite3").recent_requests(10)] == ["ok", "ok"]
+    assert outcomes == ["ok", "ok"]
 
 
 def test_sigterm_with_a_short_grace_ends_the_stream_with_an_error_line_and_journals_it(tmp_path: Path) -> None:
-    with (
-        run_fleet_in_thread(replace(default_fleet_spec(), time_scale=TIME_SCALE)) as fleet,
-        serve_process(tmp_path, fleet, "300ms") as (process, url),
-    ):
-        received = stream_through_sigterm(process, url, fleet)
-        assert process.wait(timeout=30) == 0
-        errors = process.stderr.read() if process.stderr else ""
+    received, errors, outcomes = drain_with_grace(tmp_path, "300ms")
     assert received[-1] == {"error": "server shutting down"}
     assert not any(line.get("done") for line in received)
     assert "Traceback" not in errors
-    assert [record.outcome for record in JournalReader(tmp_path / "journal.sqlite3").recent_requests(10)] == ["ok", "cancelled"]
+    assert outcomes == ["ok", "cancelled"]
 
 
 def test_a_second_signal_cuts_the_drain_short(tmp_path: Path) -> None:

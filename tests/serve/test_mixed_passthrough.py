@@ -1,6 +1,7 @@
 """A fleet of both dialects (an Ollama emulator host and a real llama.cpp `api: openai` host): each
 Ollama-dialect request is relayed as bytes when routed to the Ollama host and translated when routed
-to the llama.cpp host, the choice made per endpoint, failover included."""
+to the llama.cpp host, and each OpenAI-dialect request is relayed as bytes from either (Ollama serves
+`/v1` too), the choice made per endpoint, failover included."""
 
 from __future__ import annotations
 
@@ -106,18 +107,32 @@ def _in_flight(router: ZetaDynamicRouter, endpoint: str) -> int:
     return next(e.in_flight for e in router.snapshot().endpoints if e.id == endpoint)
 
 
-async def test_an_openai_stream_is_relayed_from_llama_cpp_and_translated_from_ollama(llama_servers: LlamaServers) -> None:
+async def test_an_openai_stream_is_relayed_from_llama_cpp_and_from_ollamas_own_v1(llama_servers: LlamaServers) -> None:
     body = {"model": ASKED, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 8, "stream": True}
     async with mixed(llama_servers.shared(CODER)) as stack, httpx.AsyncClient(base_url=stack.url, timeout=120) as http:
         stack.router.controls.drain("coder@llama")
-        translated = await http.post("/v1/chat/completions", json=body)
+        from_ollama = await http.post("/v1/chat/completions", json=body)
         emulator_wrote = b"".join(stack.emulator.written)
         stack.router.controls.undrain("coder@llama")
         stack.router.controls.drain("coder@a")
         relayed = await http.post("/v1/chat/completions", json=body)
         llama_wrote = bytes(stack.llama.written[-1])
-    assert translated.headers["x-zeta-endpoint"] == "coder@a" and b'"done":true' in emulator_wrote  # Ollama's NDJSON upstream ...
-    assert translated.content.count(b"data: [DONE]\n\n") == 1 and translated.content.endswith(b"data: [DONE]\n\n")  # ... SSE out
+    assert from_ollama.headers["x-zeta-endpoint"] == "coder@a" and b"POST /v1/chat/completions " in b"".join(stack.emulator.sent)
+    assert b'"done":true' not in emulator_wrote and b'"system_fingerprint":"fp_ollama"' in from_ollama.content  # Ollama's /v1 SSE
+    first = from_ollama.content.split(b"\n\n", 1)[0] + b"\n\n"
+    assert first.replace(f'"model":"{ASKED}"'.encode(), f'"model":"{CODER}"'.encode()) in emulator_wrote
+    assert from_ollama.content.count(b"data: [DONE]\n\n") == 1 and from_ollama.content.endswith(b"data: [DONE]\n\n")
     assert relayed.headers["x-zeta-endpoint"] == "coder@llama"
     first = relayed.content.split(b"\n\n", 1)[0] + b"\n\n"
     assert first.replace(f'"model":"{ASKED}"'.encode(), f'"model":"{CODER}"'.encode()) in llama_wrote  # llama.cpp's own event
+
+
+async def test_a_whole_openai_answer_fails_over_from_ollama_to_llama_cpp_as_bytes(llama_servers: LlamaServers) -> None:
+    body = {"model": ASKED, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 8}
+    async with mixed(llama_servers.shared(CODER)) as stack, httpx.AsyncClient(base_url=stack.url, timeout=120) as http:
+        stack.fleet.host("a").set_fault(CODER, Fault(error_rate=1.0))  # the static policy's first choice answers 500
+        reply = await http.post("/v1/chat/completions", json=body)
+        llama_wrote = bytes(stack.llama.written[-1])
+    assert reply.status_code == 200, reply.text
+    assert (reply.headers["x-zeta-endpoint"], reply.headers["x-zeta-fallbacks"]) == ("coder@llama", "coder@a")
+    assert llama_wrote.endswith(reply.content.replace(f'"model":"{ASKED}"'.encode(), f'"model":"{CODER}"'.encode()))

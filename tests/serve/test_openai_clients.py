@@ -76,6 +76,22 @@ async def test_sync_chat_without_streaming_has_the_answer_usage_and_decision_hea
     assert reply.usage is not None and reply.usage.completion_tokens > 0
 
 
+async def test_both_sdks_get_ollamas_own_v1_answers_relayed(client: openai.AsyncOpenAI, served: Served) -> None:
+    """An Ollama host serves /v1 itself: serve relays its answers (its fingerprint, its short ids), renamed."""
+
+    def ask_whole() -> openai.types.chat.ChatCompletion:
+        return sync_client(served).chat.completions.create(model="zeta:code", messages=HELLO, max_tokens=5)
+
+    whole = await asyncio.to_thread(ask_whole)
+    stream = await client.chat.completions.create(model="zeta:code", messages=HELLO, stream=True, max_tokens=5)
+    async with stream:
+        chunks = [chunk async for chunk in stream]
+    for answer in (whole, *chunks):
+        assert answer.system_fingerprint == "fp_ollama" and answer.model == "zeta:code"
+        assert 0 <= int(answer.id.split("-")[1]) < 999  # Ollama's chatcmpl-<0..998>
+    assert whole.usage is not None and whole.usage.completion_tokens == 5 and chunks[-1].choices[0].finish_reason == "length"
+
+
 async def test_sync_chat_streams(served: Served) -> None:
     def ask() -> list[str]:
         stream = sync_client(served).chat.completions.create(model="zeta:simple", messages=HELLO, stream=True)

@@ -92,8 +92,19 @@ async def test_a_new_conversation_forgets_the_context() -> None:
         assert app.conversation.messages == []
 
 
+async def hold_the_reasoner(app: ZetaConsole) -> None:
+    """Load the emulated reasoner, then slow it 100x: an answer then thinks for minutes (longer than every
+    wait of a test put together), so it is still running whatever the machine's load delays the test's steps."""
+    url = app.session.settings.hosts[0].url
+    async with httpx.AsyncClient(base_url=url) as client:
+        (await client.post("/api/generate", json={"model": "qwen3:14b"}, timeout=30.0)).raise_for_status()
+        (await client.post("/sim/fault", json={"model": "qwen3:14b", "slow_factor": 100.0})).raise_for_status()
+
+
 async def test_a_new_conversation_cancels_the_running_answer() -> None:
-    async with live_console(time_scale=6.0) as (app, pilot):  # slow enough to type while it thinks
+    async with live_console(time_scale=6.0) as (app, pilot):
+        await hold_the_reasoner(app)  # at full speed its answer ended in ~2 s: a loaded machine typed "too soon" too late
+        app.session.router.controls.pin("coder", "simple")  # the warm reasoner would otherwise win the cold coder's traffic
         app.send_prompt("/reason prove that there are infinitely many primes, step by step")
         await settle(pilot, lambda: bool(turns(app)) and bool(turns(app)[0].thinking_text), timeout=20, message="thinking")
         type_burst(app, "too soon\r")  # refused while the answer runs, but kept in the input

@@ -5,11 +5,13 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.pilot import Pilot
 from textual.widgets import Button, Checkbox, DataTable, Input, Label, Select, Static
 
 from tests.ui.conftest import settle
@@ -48,6 +50,16 @@ def reason_at(table: DecisionTable, row: int) -> str:
 def router_of(app: ZetaConsole) -> FrozenRouter:
     assert isinstance(app.session.router, FrozenRouter)
     return app.session.router
+
+
+@asynccontextmanager
+async def controls_open(app: ZetaConsole, size: tuple[int, int] = (160, 48)) -> AsyncIterator[tuple[Pilot[None], ControlsScreen]]:
+    """The frozen console with its controls screen opened by F2."""
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("f2")
+        screen = app.screen
+        assert isinstance(screen, ControlsScreen)
+        yield pilot, screen
 
 
 @pytest.mark.parametrize("key", ["f1", "question_mark"])
@@ -139,10 +151,7 @@ async def test_filter_narrows_the_log() -> None:
 async def test_controls_apply_policy_threshold_pin_and_drain() -> None:
     app = frozen_app()
     router = router_of(app)
-    async with app.run_test(size=(160, 48)) as pilot:
-        await pilot.press("f2")
-        screen = app.screen
-        assert isinstance(screen, ControlsScreen)
+    async with controls_open(app) as (pilot, screen):
         screen.query_one("#policy", Select).value = "least_load"
         await settle(pilot, lambda: router.state.policy == "least_load", message="policy applied")
 
@@ -191,10 +200,7 @@ async def test_controls_apply_policy_threshold_pin_and_drain() -> None:
 async def test_the_hedging_switch_applies_shows_its_counts_and_follows_the_palette() -> None:
     app = frozen_app()
     router = router_of(app)
-    async with app.run_test(size=(160, 48)) as pilot:
-        await pilot.press("f2")
-        screen = app.screen
-        assert isinstance(screen, ControlsScreen)
+    async with controls_open(app) as (pilot, screen):
         switch = screen.query_one("#hedging", Checkbox)
         assert switch.value
         assert str(screen.query_one("#hedging-note", Static).content) == (
@@ -214,11 +220,10 @@ async def test_the_hedging_switch_applies_shows_its_counts_and_follows_the_palet
 
 async def test_thresholds_start_in_the_global_scope() -> None:
     app = frozen_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("f2")
-        assert app.screen.query_one("#threshold-scope", Select).value == ALL_TIERS
-        assert str(app.screen.query_one("#threshold-scope-note", Static).content) == "global: every tier"
-        assert app.screen.query_one("#threshold-ttft_s", Input).value == "1.0"  # the snapshot's global value
+    async with controls_open(app, size=(80, 24)) as (_, screen):
+        assert screen.query_one("#threshold-scope", Select).value == ALL_TIERS
+        assert str(screen.query_one("#threshold-scope-note", Static).content) == "global: every tier"
+        assert screen.query_one("#threshold-ttft_s", Input).value == "1.0"  # the snapshot's global value
 
 
 def test_scope_note_names_tiers_that_keep_their_own_thresholds() -> None:

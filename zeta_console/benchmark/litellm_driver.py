@@ -20,6 +20,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from zeta_console.backends.openai_usage import count
 from zeta_console.benchmark.results import Fate
 from zeta_console.benchmark.runner import Message, Served
 from zeta_console.benchmark.trace import TraceRequest
@@ -59,6 +60,9 @@ class LiteLLMContender:
             {route[0]: list(route[1:])} for task, route in settings.routes.items() if len(route) > 1 and task is not Task.EMBEDDING
         ]
         self._timeouts = settings.timeouts
+        # OpenAI-compatible servers report usage at a stream's end when asked (llama.cpp: with the cached prompt tokens);
+        # LiteLLM's Ollama provider takes no stream_options.
+        self._usage = {"stream_options": {"include_usage": True}} if all(host.api == "openai" for host in settings.hosts) else {}
         self._router = litellm.Router(
             model_list=model_list,
             routing_strategy=STRATEGIES[name],
@@ -74,6 +78,7 @@ class LiteLLMContender:
         started = time.perf_counter()
         first_token_s: float | None = None
         reply: list[str] = []
+        usage: Any = None
         try:
             if request.task is Task.EMBEDDING:
                 response = await self._router.aembedding(model=tier, input=[messages[-1]["content"]])
@@ -86,11 +91,13 @@ class LiteLLMContender:
                     stream=True,
                     max_tokens=request.output_tokens,
                     stream_timeout=first_token_allowance_s(self._timeouts, context_tokens),
+                    **self._usage,
                 )
                 async for chunk in response:
                     if first_token_s is None and _has_content(chunk):
                         first_token_s = time.perf_counter() - started
                     reply.append(_content(chunk))
+                    usage = getattr(chunk, "usage", None) or usage
         except Exception as error:  # noqa: BLE001 - LiteLLM raises many exception types of its own; all are a failed request here
             return Served(
                 Fate.FAILED,
@@ -109,6 +116,8 @@ class LiteLLMContender:
             # LiteLLM does not report its retries; a different tier means at least one fallback.
             fallbacks=int(served_tier is not None and served_tier != tier),
             reply="".join(reply),
+            prompt_tokens=count(getattr(usage, "prompt_tokens", None)),
+            cached_prompt_tokens=count(getattr(getattr(usage, "prompt_tokens_details", None), "cached_tokens", None)),
         )
 
 

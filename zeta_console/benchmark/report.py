@@ -89,13 +89,14 @@ def calibration_table(runs: Sequence[ContenderRun]) -> str | None:
 
 
 def conversation_table(runs: Sequence[ContenderRun], hosts: Sequence[str]) -> str:
-    """Per contender: how often a chat's next turn went back to the host caching it, TTFT, load per host."""
+    """Per contender: how often a chat's next turn went back to the host caching it, TTFT, load per host, and
+    (where the servers count them: llama.cpp) the prompt tokens they reused from their caches."""
+    summaries = [(run, summary) for run in runs if (summary := conversation_summary(run, hosts)) is not None]
+    cached = any(summary.cached_prompt_tokens is not None for _, summary in summaries)
     header = ["contender", "turns", "on cache host", "ttft p50", "p90", *(f"turns on {host}" for host in hosts), "busiest / mean"]
+    header += ["prompt tokens cached"] if cached else []
     rows = []
-    for run in runs:
-        summary = conversation_summary(run, hosts)
-        if summary is None:
-            continue
+    for run, summary in summaries:
         hit = f"{summary.on_cache_host:.1%} of {summary.later_turns}" if summary.on_cache_host is not None else "-"
         rows.append(
             [
@@ -106,9 +107,17 @@ def conversation_table(runs: Sequence[ContenderRun], hosts: Sequence[str]) -> st
                 _cell(summary.ttft_p90_s, "ttft"),
                 *(str(summary.host_turns[host]) for host in hosts),
                 _cell(summary.busiest_over_mean, "ratio"),
+                *([_cached_cell(summary.cached_prompt_tokens, summary.prompt_tokens)] if cached else []),
             ]
         )
     return format_table(header, rows)
+
+
+def _cached_cell(cached: int | None, prompt: int | None) -> str:
+    """Prompt tokens the servers reused from their caches, of all they were sent: `41.2k of 52.0k (79%)`."""
+    if cached is None or not prompt:
+        return "-"
+    return f"{cached / 1000:.1f}k of {prompt / 1000:.1f}k ({cached / prompt:.0%})"
 
 
 def hedging_table(runs: Sequence[ContenderRun]) -> str:

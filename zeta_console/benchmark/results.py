@@ -53,6 +53,8 @@ class RequestResult:
     conversation: int | None = None  # the chat this request is a turn of
     turn: int = 0
     answer_intact: bool | None = None  # the caller's text is exactly one host's whole answer (None: not checked)
+    prompt_tokens: int | None = None  # as the server counted them (None: it did not say)
+    cached_prompt_tokens: int | None = None  # of those, reused from the server's prompt cache (None: it did not say)
 
     @property
     def tier(self) -> str | None:

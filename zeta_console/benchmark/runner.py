@@ -39,6 +39,8 @@ class Served:
     calibration: Calibration | None = None  # the router's prediction for the endpoint it chose, and what it measured
     reply: str = ""  # the answer's text (a conversation sends it back in its next turn)
     answer_intact: bool | None = None  # None: not checked
+    prompt_tokens: int | None = None  # as the server counted them (None: it did not say)
+    cached_prompt_tokens: int | None = None  # of those, reused from its prompt cache (llama.cpp's cache_n)
 
 
 Message = Mapping[str, str]
@@ -153,4 +155,6 @@ def _to_scenario_time(request: TraceRequest, served: Served, time_scale: float, 
         conversation=request.conversation,
         turn=request.turn,
         answer_intact=served.answer_intact,
+        prompt_tokens=served.prompt_tokens,
+        cached_prompt_tokens=served.cached_prompt_tokens,
     )

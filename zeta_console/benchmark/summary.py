@@ -150,6 +150,8 @@ class Conversations:
     ttft_p90_s: float | None
     host_turns: Mapping[str, int]  # answered turns per host: the load
     busiest_over_mean: float | None  # the busiest host's turns over the mean over hosts that serve chats
+    prompt_tokens: int | None = None  # over the answered turns whose server counted them (None: no server did) ...
+    cached_prompt_tokens: int | None = None  # ... and of those, what the servers reused from their prompt caches
 
 
 def conversation_summary(run: ContenderRun, hosts: Sequence[str]) -> Conversations | None:
@@ -172,6 +174,7 @@ def conversation_summary(run: ContenderRun, hosts: Sequence[str]) -> Conversatio
     host_turns = {host: loads.get(host, 0) for host in hosts}
     mean = sum(host_turns.values()) / len(host_turns) if host_turns else 0.0
     ttfts = [result.ttft_s for result in answered if result.ttft_s is not None]
+    counted = [result for result in answered if result.prompt_tokens is not None and result.cached_prompt_tokens is not None]
     return Conversations(
         turns=len(turns),
         later_turns=later,
@@ -180,4 +183,6 @@ def conversation_summary(run: ContenderRun, hosts: Sequence[str]) -> Conversatio
         ttft_p90_s=percentile(ttfts, 90),
         host_turns=host_turns,
         busiest_over_mean=max(host_turns.values()) / mean if mean > 0 else None,
+        prompt_tokens=sum(result.prompt_tokens or 0 for result in counted) if counted else None,
+        cached_prompt_tokens=sum(result.cached_prompt_tokens or 0 for result in counted) if counted else None,
     )

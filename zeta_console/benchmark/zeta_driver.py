@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
+from zeta_console.backends.types import FinalTimings
 from zeta_console.benchmark.results import Calibration, Fate
 from zeta_console.benchmark.runner import Message, Served
 from zeta_console.benchmark.trace import TraceRequest
@@ -42,6 +44,7 @@ class ZetaContender:
         started = time.perf_counter()
         first_token_s: float | None = None
         reply: list[str] = []
+        final: FinalTimings | None = None  # the server's counts, on the last delta of an answer
         try:
             if request.task is Task.EMBEDDING:
                 await self._router.embed(EmbedRequest(input=messages[-1]["content"], client=client))
@@ -58,6 +61,7 @@ class ZetaContender:
                     if first_token_s is None and (delta.content or delta.thinking):
                         first_token_s = time.perf_counter() - started
                     reply.append(delta.content)
+                    final = delta.final or final
         except Exception:  # noqa: BLE001 - the router's record says what went wrong
             pass
         total_s = time.perf_counter() - started
@@ -66,7 +70,10 @@ class ZetaContender:
         intact = None
         if self._expected is not None and request.task is not Task.EMBEDDING and record is not None and record.endpoint:
             intact = text == self._expected(record.endpoint, [message["content"] for message in messages], request.output_tokens)
-        return self._served(record, first_token_s, total_s, text, intact)
+        served = self._served(record, first_token_s, total_s, text, intact)
+        if final is None:
+            return served
+        return replace(served, prompt_tokens=final.prompt_tokens, cached_prompt_tokens=final.cached_prompt_tokens)
 
     @staticmethod
     def _served(record: RequestRecord | None, first_token_s: float | None, total_s: float, reply: str, intact: bool | None) -> Served:

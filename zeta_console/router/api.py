@@ -290,21 +290,26 @@ class Upstream(Protocol):
 class Relay(Protocol):
     """The caller's relay of a chat or generate in its client's dialect (serve's pass-through).
 
-    The router calls `open` for an endpoint whose host speaks `api`; any other endpoint is reached
-    through its backend and each delta written in the client's dialect by a fresh `translator()`
-    (one per attempt: a translator may keep state across its stream)."""
+    The router calls `open` for an endpoint whose host speaks one of `apis`; any other endpoint is
+    reached through its backend and each delta written in the client's dialect by a fresh
+    `translator()` (one per attempt: a translator may keep state across its stream). A `whole`
+    relay's `open` yields the whole answer as one piece (the client asked for no stream): it has no
+    first token, so the router waits for it up to the total deadline, records no TTFT and sends
+    no hedge."""
 
     @property
-    def api(self) -> str: ...  # the dialect relayed, as a host's `api` names it
+    def apis(self) -> frozenset[str]: ...  # the hosts relayed to, as a host's `api` names its kind
+    @property
+    def whole(self) -> bool: ...
     def open(self, upstream: Upstream) -> Awaitable[AsyncGenerator[RawChunk, None]]: ...
     def translator(self) -> Callable[[Delta], RawChunk]: ...
 
 
 class RelayEmbed(Protocol):
-    """The caller's relay of an embedding: `send` for a host speaking `api`, `translated` otherwise."""
+    """The caller's relay of an embedding: `send` for a host speaking one of `apis`, `translated` otherwise."""
 
     @property
-    def api(self) -> str: ...
+    def apis(self) -> frozenset[str]: ...
     def send(self, upstream: Upstream) -> Awaitable[RawReply]: ...
     def translated(self, answer: Embeddings) -> RawReply: ...
 

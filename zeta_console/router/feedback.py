@@ -36,7 +36,7 @@ _NONE: Mapping[str, float] = MappingProxyType({})
 class TierStats:
     samples: float  # decayed count of observations
     success_rate: float  # 0..1
-    mean_latency_s: float | None  # over successes; TTFT when known, total latency otherwise
+    mean_latency_s: float | None  # TTFT over the successes that had one (an answer relayed whole has none)
 
 
 @dataclass(slots=True)
@@ -51,7 +51,7 @@ class _History:
     counted: float = 0.0  # successes that reported their output length
     output_sum: float = 0.0
 
-    def add(self, ok: bool, latency_s: float, at: float, half_life_s: float, output_tokens: int | None = None) -> None:
+    def add(self, ok: bool, latency_s: float | None, at: float, half_life_s: float, output_tokens: int | None = None) -> None:
         weight = 1.0
         if at >= self.at:
             decay = 0.5 ** ((at - self.at) / half_life_s)
@@ -67,8 +67,9 @@ class _History:
         self.samples += weight
         if ok:
             self.successes += weight
-            self.timed += weight
-            self.latency_sum += weight * latency_s
+            if latency_s is not None:
+                self.timed += weight
+                self.latency_sum += weight * latency_s
             if output_tokens is not None:
                 self.counted += weight
                 self.output_sum += weight * output_tokens
@@ -91,13 +92,15 @@ class FeedbackLoop:
         self._updated_at: float | None = None
 
     def observe(
-        self, task: Task, tier: str, *, ok: bool, ttft_s: float | None, latency_s: float, at: float, output_tokens: int | None = None
+        self, task: Task, tier: str, *, ok: bool, ttft_s: float | None, at: float, output_tokens: int | None = None
     ) -> None:
-        """Record one finished request. Report busy (503) rejections as load, not here."""
+        """Record one finished request. Report busy (503) rejections as load, not here. A success
+        without a TTFT (an answer relayed whole) counts for the success rate only: its total time is
+        not comparable with the TTFTs the tier's mean is made of."""
         history = self._history.get((task, tier))
         if history is None:
             history = self._history[(task, tier)] = _History(at)
-        history.add(ok, ttft_s if ttft_s is not None else latency_s, at, self._half_life_s, output_tokens)
+        history.add(ok, ttft_s, at, self._half_life_s, output_tokens)
         if ok and output_tokens is not None:
             self._outputs.setdefault(task, {})[tier] = history.output_sum / history.counted
 

@@ -155,7 +155,7 @@ class ZetaDynamicRouter:
 
     def relay(self, request: ChatRequest | GenerateRequest, relay: Relay) -> RoutedStream[RawChunk]:
         run = self._run(request)
-        return RoutedStream(run, run.relay_opener(relay))
+        return RoutedStream(run, run.relay_opener(relay), relay.whole)
 
     async def relay_embed(self, request: EmbedRequest, relay: RelayEmbed) -> RelayedReply:
         run = self._run(request)

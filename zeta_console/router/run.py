@@ -166,8 +166,9 @@ class RequestRun:
 
     # -- the two ways a request runs ---------------------------------------------------------
 
-    async def stream(self, open_stream: StreamOpener[P]) -> AsyncGenerator[P, None]:
+    async def stream(self, open_stream: StreamOpener[P], whole: bool = False) -> AsyncGenerator[P, None]:
         """Try endpoints until one produces a first token; then relay its chunks to the end.
+        `whole`: each opened stream is the whole answer in one piece (see `Relay`).
 
         One generator for the whole request (no nesting): every extra layer costs on every chunk."""
         state = self.state
@@ -188,7 +189,8 @@ class RequestRun:
 
         with self._recorded():
             await self._classify()
-            async with self._first_answer(start, discard=lambda answer: answer[0].aclose()) as (attempt, (upstream, chunk)):
+            discard = None if whole else lambda answer: answer[0].aclose()
+            async with self._first_answer(start, discard, whole) as (attempt, (upstream, chunk)):
                 idle = IdleTimer(loop, idle_s, _loop_deadline(loop, state.deadline))
                 try:
                     while chunk.final is None:
@@ -360,13 +362,17 @@ class RequestRun:
 
     @asynccontextmanager
     async def _first_answer(
-        self, start: Callable[[Endpoint], Awaitable[Answer]], discard: Callable[[Answer], Awaitable[None]] | None = None
+        self,
+        start: Callable[[Endpoint], Awaitable[Answer]],
+        discard: Callable[[Answer], Awaitable[None]] | None = None,
+        whole: bool = False,
     ) -> AsyncIterator[tuple[Attempt, Answer]]:
         """Admit, occupy a slot and `start` the request there, failing over until it answers.
 
         With `discard` (how to drop an answer that lost), a late first answer is hedged: see `_race`.
         Inside the block the winner's slot is still held and the first answer (the first chunk of a
         stream, or a whole embedding) has arrived; failover is over: whatever fails now is the caller's.
+        A `whole` answer (a chat answered unstreamed) is awaited up to the total deadline and is no first token.
         """
         state = self.state
         while True:
@@ -375,7 +381,7 @@ class RequestRun:
             try:
                 try:
                     if discard is None:
-                        answer = await self._until_first(attempt, start, last_chance)
+                        answer = await self._until_first(attempt, start, last_chance, whole)
                     else:
                         attempt, answer = await self._race(attempt, start, discard, last_chance)
                 except BackendError as error:  # every failed attempt is already recorded
@@ -385,7 +391,8 @@ class RequestRun:
                     if final is error:
                         raise
                     raise final from error
-                self._first_token(attempt)
+                if not whole:
+                    self._first_token(attempt)
                 yield attempt, answer
                 return
             finally:
@@ -399,17 +406,22 @@ class RequestRun:
         now = time.monotonic()
         return Attempt(endpoint, now, ctx.breakers.on_dispatch(endpoint.id, now), slot)
 
-    async def _until_first(self, attempt: Attempt, start: Callable[[Endpoint], Awaitable[Answer]], last_chance: bool) -> Answer:
-        """`start` on the attempt's endpoint within the first-token allowance; a failure is recorded, then raised."""
+    async def _until_first(
+        self, attempt: Attempt, start: Callable[[Endpoint], Awaitable[Answer]], last_chance: bool, whole: bool = False
+    ) -> Answer:
+        """`start` on the attempt's endpoint within the first-token allowance (a `whole` answer: the
+        total deadline); a failure is recorded, then raised."""
         ctx, loop = self._ctx, asyncio.get_running_loop()
         allowance = first_token_allowance_s(ctx.settings.timeouts, self.state.prompt_tokens) * (LAST_ATTEMPT_GRACE if last_chance else 1.0)
         allowance += self._load_allowance_s(attempt.endpoint)
+        deadline = _loop_deadline(loop, self.state.deadline)
         try:
             try:
-                async with asyncio.timeout_at(min(loop.time() + allowance, _loop_deadline(loop, self.state.deadline))):
+                async with asyncio.timeout_at(deadline if whole else min(loop.time() + allowance, deadline)):
                     return await start(attempt.endpoint)
             except TimeoutError:
-                raise BackendError(ErrorKind.TIMED_OUT, f"no first token within {allowance:.1f} s") from None
+                missed = "no answer before the total deadline" if whole else f"no first token within {allowance:.1f} s"
+                raise BackendError(ErrorKind.TIMED_OUT, missed) from None
         except BackendError as error:
             self._attempt_failed(attempt, error)
             raise
@@ -544,7 +556,7 @@ class RequestRun:
         """The caller's relay for endpoints speaking its dialect, the backend translated for the others."""
 
         async def open_stream(endpoint: Endpoint) -> AsyncGenerator[RawChunk, None]:
-            if self._speaks(endpoint, relay.api):
+            if self._speaks(endpoint, relay.apis):
                 return await relay.open(endpoint)
             return _translated(await self.open_backend_stream(endpoint), relay.translator())
 
@@ -552,14 +564,14 @@ class RequestRun:
 
     def relay_sender(self, relay: RelayEmbed) -> Callable[[Endpoint], Awaitable[RawReply]]:
         async def send(endpoint: Endpoint) -> RawReply:
-            if self._speaks(endpoint, relay.api):
+            if self._speaks(endpoint, relay.apis):
                 return await relay.send(endpoint)
             return relay.translated(await self.send_backend_embed(endpoint))
 
         return send
 
-    def _speaks(self, endpoint: Endpoint, api: str) -> bool:
-        return self._ctx.settings.host(endpoint.host).api == api
+    def _speaks(self, endpoint: Endpoint, apis: frozenset[str]) -> bool:
+        return self._ctx.settings.host(endpoint.host).api in apis
 
     def _first_token(self, attempt: Attempt) -> None:
         now = time.monotonic()
@@ -577,7 +589,7 @@ class RequestRun:
         ctx.health.refresh_soon(endpoint.host)
         output_tokens = state.timings.output_tokens if state.timings else None
         ctx.feedback.observe(
-            self._task(), endpoint.tier, ok=True, ttft_s=attempt.ttft_s, latency_s=latency, at=time.time(), output_tokens=output_tokens
+            self._task(), endpoint.tier, ok=True, ttft_s=attempt.ttft_s, at=time.time(), output_tokens=output_tokens
         )
         if state.session is not None:  # its slot now holds the prompt and the answer
             ctx.sessions.remember(state.session, endpoint.id, state.prompt_tokens + (output_tokens or 0), now)
@@ -591,9 +603,7 @@ class RequestRun:
         ctx.metrics[endpoint.id].observe_error(error.kind, now - attempt.started, now)
         if error.kind in FAILURE_KINDS:
             ctx.breakers.on_failure(endpoint.id, error.kind, now)
-            ctx.feedback.observe(
-                self._task(), endpoint.tier, ok=False, ttft_s=attempt.ttft_s, latency_s=now - attempt.started, at=time.time()
-            )
+            ctx.feedback.observe(self._task(), endpoint.tier, ok=False, ttft_s=attempt.ttft_s, at=time.time())
         else:
             ctx.breakers.on_abandoned(endpoint.id, attempt.probe)
         state.tried[endpoint.id] = error

@@ -13,9 +13,9 @@ from zeta_console.router.run import P, RequestRun, StreamOpener
 class RoutedStream(Generic[P]):
     """The answer to one routed chat/generate: iterate it, or `aclose()` it to cancel."""
 
-    def __init__(self, run: RequestRun, open_stream: StreamOpener[P]) -> None:
+    def __init__(self, run: RequestRun, open_stream: StreamOpener[P], whole: bool = False) -> None:
         self._run = run
-        self._chunks: AsyncGenerator[P, None] = run.stream(open_stream)
+        self._chunks: AsyncGenerator[P, None] = run.stream(open_stream, whole)
         self._started = False
 
     @property

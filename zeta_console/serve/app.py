@@ -31,8 +31,8 @@ from zeta_console.serve.access_log import CLIENT_CLOSED_REQUEST, AccessLog, Exch
 from zeta_console.serve.catalogue import Catalogue
 from zeta_console.serve.envelope import OPENAI, envelope_for
 from zeta_console.serve.metrics import ServeMetrics
-from zeta_console.serve.openai_dialect import OpenAITranslator, OpenAIWire, embeddings_reply, model_object, models_list, the_model
-from zeta_console.serve.openai_passthrough import OpenAIEmbedRelay, OpenAIRawWire, OpenAIStreamRelay
+from zeta_console.serve.openai_dialect import OpenAITranslator, embeddings_reply, model_object, models_list, the_model
+from zeta_console.serve.openai_passthrough import OpenAIEmbedRelay, OpenAIHosts, OpenAIRawWire, OpenAIRelay
 from zeta_console.serve.passthrough import OllamaPassThrough, OllamaRawWire
 from zeta_console.serve.relay import Result, Wire, embed_response, legacy_embedding_reply, relayed_reply, stream_response
 from zeta_console.serve.replies import Shape, header_safe
@@ -56,9 +56,10 @@ def client_mark(request: Request) -> str:
 class Frontend:
     """Request handlers of both dialects, bound to one router and one catalogue.
 
-    Ollama-dialect inference routed to an Ollama host is relayed as bytes (`passthrough.py`); routed
-    to a host of another dialect, and every `/v1` request, it goes through the backends' neutral
-    deltas and is written back in the client's dialect (the router chooses per endpoint)."""
+    Ollama-dialect inference routed to an Ollama host, and `/v1` inference routed to any host serving
+    OpenAI's `/v1` (Ollama's own, llama.cpp, vLLM), is relayed as bytes (`passthrough.py`,
+    `openai_passthrough.py`); routed to a host of another dialect it goes through the backends'
+    neutral deltas and is written back in the client's dialect (the router chooses per endpoint)."""
 
     def __init__(self, router: Router, settings: Settings) -> None:
         self.router = router
@@ -69,8 +70,10 @@ class Frontend:
         self.hosts = ", ".join(f"{host.name} ({host.url})" for host in settings.hosts)
         self.started_at = time.time()
         self.passthrough = OllamaPassThrough(settings.timeouts)
-        # OpenAI hosts' keys, by URL, read once as the backends read them.
-        self.keys = {host.url: os.environ.get(host.api_key_env, "") for host in settings.hosts if host.api_key_env}
+        self.openai_hosts = OpenAIHosts(
+            keys={host.url: os.environ.get(host.api_key_env, "") for host in settings.hosts if host.api_key_env},
+            ollama=frozenset(host.url for host in settings.hosts if host.api == "ollama"),
+        )
 
     async def aclose(self) -> None:
         await self.passthrough.aclose()
@@ -122,32 +125,27 @@ class Frontend:
 
     async def openai_chat(self, request: Request) -> ASGIApp:
         routable, include_usage = self.openai.chat(await request.body(), client_mark(request), request.headers.get(SESSION_HEADER))
-        if routable.stream:
-            return self._openai_relayed(request, routable, include_usage, chat=True)
-        wire = OpenAIWire(routable.asked_model, chat=True, include_usage=include_usage)
-        return self._routed(request, routable, lambda: self.router.chat(routable.request), wire)
+        return self._openai_relayed(request, routable, include_usage, chat=True)
 
     async def openai_completion(self, request: Request) -> ASGIApp:
         routable, include_usage = self.openai.completion(await request.body(), client_mark(request), request.headers.get(SESSION_HEADER))
-        if routable.stream:
-            return self._openai_relayed(request, routable, include_usage, chat=False)
-        wire = OpenAIWire(routable.asked_model, chat=False, include_usage=include_usage)
-        return self._routed(request, routable, lambda: self.router.generate(routable.request), wire)
+        return self._openai_relayed(request, routable, include_usage, chat=False)
 
     def _openai_relayed(
         self, request: Request, routable: Routable[ChatRequest] | Routable[GenerateRequest], include_usage: bool, chat: bool
     ) -> ASGIApp:
-        """A streamed `/v1` answer: relayed as bytes from an OpenAI host, translated from any other."""
+        """A `/v1` answer, streamed or whole: relayed as bytes from a host serving OpenAI's `/v1`, translated from any other."""
         routed_request = routable.request
-        relay = OpenAIStreamRelay(
-            self.passthrough, self.keys, routable.fields, routable.asked_model, chat=chat, include_usage=include_usage
+        relay = OpenAIRelay(
+            self.passthrough, self.openai_hosts, routable.fields, routable.asked_model,
+            chat=chat, stream=routable.stream, include_usage=include_usage,
         )
         return self._routed(request, routable, lambda: self.router.relay(routed_request, relay), OpenAIRawWire())
 
     async def openai_embeddings(self, request: Request) -> ASGIApp:
         routable, as_base64 = self.openai.embedding(await request.body(), client_mark(request))
         reply = functools.partial(embeddings_reply, asked_model=routable.asked_model, as_base64=as_base64)
-        relay = OpenAIEmbedRelay(self.passthrough, self.keys, routable.fields, reply)
+        relay = OpenAIEmbedRelay(self.passthrough, self.openai_hosts, routable.fields, reply)
         relayed = self._embedding(request, routable, lambda: self.router.relay_embed(routable.request, relay))
         return embed_response(relayed, relayed_reply, OPENAI)
 

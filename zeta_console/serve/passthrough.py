@@ -13,10 +13,11 @@ line's leading `{"model":"<endpoint model>"` becomes the name the client asked f
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
-from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from typing import Any, TypeVar
 
 import httpcore
 from pydantic_core import to_json
@@ -41,11 +42,13 @@ from zeta_console.serve.upstream_sockets import GatheringBackend
 from zeta_console.settings import Timeouts
 
 NS = 1e-9
-HEADERS = [(b"Content-Type", b"application/json"), (b"Accept", b"application/x-ndjson")]
+Headers = list[tuple[bytes, bytes]]
+HEADERS: Headers = [(b"Content-Type", b"application/json"), (b"Accept", b"application/x-ndjson")]
 ERROR_LINE = b'{"error"'
 DONE = b'"done":true'
 _EMBED_STATS = re.compile(rb'"(total_duration|load_duration|prompt_eval_count)":(\d+)')
 PATHS = {Shape.CHAT: "/api/chat", Shape.GENERATE: "/api/generate"}
+Piece = TypeVar("Piece")
 
 
 def model_prefix(model: str) -> bytes:
@@ -146,7 +149,7 @@ class OllamaPassThrough:
         """How the router reaches one endpoint for this embedding."""
         return _EmbedRelay(self, path, fields, asked_model)
 
-    async def open(self, url: str, body: bytes, headers: list[tuple[bytes, bytes]] = HEADERS) -> httpcore.Response:
+    async def open(self, url: str, body: bytes, headers: Headers) -> httpcore.Response:
         """The upstream's response to a POST, its body not read yet (httpx's transport layer)."""
         if self._pool is None:
             self._pool = httpcore.AsyncConnectionPool(max_connections=None, network_backend=GatheringBackend())
@@ -158,32 +161,23 @@ class OllamaPassThrough:
         request = httpcore.Request(b"POST", url, headers=sent, content=body, extensions=self._extensions)
         return await self._pool.handle_async_request(request)
 
-    async def whole(self, url: str, body: bytes, headers: list[tuple[bytes, bytes]] = HEADERS) -> tuple[int, bytes]:
-        try:
-            response = await self.open(url, body, headers)
-            try:
-                return response.status, await response.aread()
-            finally:
-                await response.aclose()
-        except Exception as error:
-            raise transport_error(error, mid_stream=False) from error
-
-    async def lines(self, url: str, body: bytes, old: bytes, new: bytes) -> RawStream:
-        """The upstream reply as blocks of complete lines, renamed; no I/O until the first is awaited.
-        Closing it closes the connection, which makes Ollama stop generating and free the slot."""
+    async def exchange(
+        self, url: str, body: bytes, headers: Headers, read: Callable[[httpcore.Response], AsyncGenerator[Piece, None]]
+    ) -> AsyncGenerator[Piece, None]:
+        """POST `body` and yield what `read` makes of a 200 reply as it comes; no I/O until the first is
+        awaited. Another status is a `BackendError` with the body's message, a transport failure one in
+        the router's terms (failed mid-stream once a piece went out). Closing it closes the
+        connection, which makes the server stop generating and free the slot."""
         mid_stream = False
         response: httpcore.Response | None = None
         try:
-            response = await self.open(url, body)
+            response = await self.open(url, body, headers)
             if response.status != 200:
                 raise BackendError(kind_for_status(response.status), error_text(await response.aread()), response.status)
-            async for block in line_blocks(response.aiter_stream()):
-                answer, error = _split(renamed(block, old, new))
-                if answer is not None:
-                    yield answer
+            async with contextlib.aclosing(read(response)) as pieces:
+                async for piece in pieces:
+                    yield piece
                     mid_stream = True
-                if error is not None:
-                    raise error
         except BackendError:
             raise
         except Exception as error:
@@ -192,9 +186,28 @@ class OllamaPassThrough:
             if response is not None:
                 await response.aclose()
 
+    async def whole(self, url: str, body: bytes, headers: Headers) -> bytes:
+        """The body of a 200 reply (`exchange`'s errors otherwise)."""
+        async with contextlib.aclosing(self.exchange(url, body, headers, _body)) as replies:
+            return await anext(replies)
+
+    def lines(self, url: str, body: bytes, old: bytes, new: bytes) -> RawStream:
+        """The upstream reply as blocks of complete lines, renamed (`exchange`)."""
+
+        async def read(response: httpcore.Response) -> RawStream:
+            async for block in line_blocks(response.aiter_stream()):
+                answer, error = _split(renamed(block, old, new))
+                if answer is not None:
+                    yield answer
+                if error is not None:
+                    raise error
+
+        return self.exchange(url, body, HEADERS, read)
+
 
 class _ChatRelay:
-    api = "ollama"
+    apis = frozenset({"ollama"})
+    whole = False  # upstream always streams: the first line is the first token
 
     def __init__(self, carrier: OllamaPassThrough, shape: Shape, fields: Mapping[str, Any], asked_model: str) -> None:
         self._carrier, self._path, self._fields = carrier, PATHS[shape], fields
@@ -211,21 +224,23 @@ class _ChatRelay:
 
 
 class _EmbedRelay:
-    api = "ollama"
+    apis = frozenset({"ollama"})
 
     def __init__(self, carrier: OllamaPassThrough, path: str, fields: Mapping[str, Any], asked_model: str) -> None:
         self._carrier, self._path, self._fields = carrier, path, fields
         self._asked_model, self._new = asked_model, model_prefix(asked_model)
 
     async def send(self, upstream: Upstream) -> RawReply:
-        status, body = await self._carrier.whole(upstream.url + self._path, body_for(self._fields, upstream.model, stream=None))
-        if status != 200:
-            raise BackendError(kind_for_status(status), error_text(body), status)
+        body = await self._carrier.whole(upstream.url + self._path, body_for(self._fields, upstream.model, stream=None), HEADERS)
         stats = {name.decode(): int(value) for name, value in _EMBED_STATS.findall(body)}
         return RawReply(renamed(body, model_prefix(upstream.model), self._new), final_timings(stats))
 
     def translated(self, answer: Embeddings) -> RawReply:
         return RawReply(embed_json(answer, self._asked_model), answer.timings)
+
+
+async def _body(response: httpcore.Response) -> AsyncGenerator[bytes, None]:
+    yield await response.aread()
 
 
 async def line_blocks(stream: AsyncIterator[bytes], separator: bytes = b"\n") -> AsyncIterator[bytes]:

@@ -1,4 +1,4 @@
-"""The emulated host's HTTP surface: Ollama's routes (gin-style 404/405) plus /sim/* control."""
+"""The emulated host's HTTP surface: Ollama's routes, its OpenAI-compatible /v1 routes (gin-style 404/405) plus /sim/* control."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from zeta_console.ollama_api.errors import ApiError
+from zeta_console.sim.openai_compat import OpenAIRoutes, error_payload
 from zeta_console.sim.parsing import parse_chat, parse_embed, parse_embeddings, parse_generate, parse_show
 from zeta_console.sim.responses import JSON_TYPE, ConnectionCutter, InferenceEndpoint
 from zeta_console.sim.service import OLLAMA_VERSION, HostService, JsonReply, Reply
@@ -69,6 +70,20 @@ def ollama_routes(service: HostService, cut_connection: ConnectionCutter) -> lis
     def inference(path: str, make_reply: Callable[[bytes], Awaitable[Reply]]) -> Route:
         return Route(path, InferenceEndpoint(make_reply, cut_connection), methods=["POST"])
 
+    openai = OpenAIRoutes(service)
+
+    def openai_inference(path: str, make_reply: Callable[[bytes], Awaitable[Reply]]) -> Route:
+        return Route(path, InferenceEndpoint(make_reply, cut_connection, error_payload), methods=["POST"])
+
+    async def openai_models(request: Request) -> Response:
+        return OllamaJSON(openai.models())
+
+    async def openai_model(request: Request) -> Response:
+        try:
+            return OllamaJSON(openai.model(request.path_params["model"]))
+        except ApiError as error:
+            return OllamaJSON(error_payload(error.status, error.message), status_code=error.status)
+
     return [
         Route("/", _is_running, methods=["GET", "HEAD"]),
         Route("/api/version", _version, methods=["GET", "HEAD"]),
@@ -79,6 +94,11 @@ def ollama_routes(service: HostService, cut_connection: ConnectionCutter) -> lis
         inference("/api/generate", generate),
         inference("/api/embed", embed),
         inference("/api/embeddings", embeddings),
+        openai_inference("/v1/chat/completions", openai.chat),
+        openai_inference("/v1/completions", openai.completion),
+        openai_inference("/v1/embeddings", openai.embeddings),
+        Route("/v1/models", openai_models, methods=["GET"]),
+        Route("/v1/models/{model:path}", openai_model, methods=["GET"]),
     ]
 
 

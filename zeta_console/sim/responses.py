@@ -16,11 +16,15 @@ from zeta_console.sim.service import JsonReply, Reply, StreamReply
 from zeta_console.sim.wire import encode, ndjson_line
 
 JSON_TYPE = b"application/json; charset=utf-8"
-NDJSON_TYPE = b"application/x-ndjson"
 DROP_GRACE_S = 1.0  # after cutting a socket, the disconnect notice cancels us well within this
 
 ConnectionCutter = Callable[[Scope], None]
 ReplyMaker = Callable[[bytes], Awaitable[Reply]]
+ErrorPayload = Callable[[int, str], dict[str, Any]]
+
+
+def ollama_error(status: int, message: str) -> dict[str, Any]:
+    return {"error": message}
 
 
 async def read_body(receive: Receive) -> bytes:
@@ -45,7 +49,7 @@ async def send_json(send: Send, status: int, payload: dict[str, Any]) -> None:
 
 
 async def _send_stream(send: Send, reply: StreamReply) -> None:
-    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", NDJSON_TYPE)]})
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", reply.content_type)]})
     await send({"type": "http.response.body", "body": reply.first_line, "more_body": True})
     async with contextlib.aclosing(reply.rest):  # type: ignore[type-var]  # an async generator, typed as its iterator
         try:
@@ -81,11 +85,13 @@ async def _cancel_on_disconnect(work: Awaitable[None], receive: Receive) -> None
 
 
 class InferenceEndpoint:
-    """An ASGI app for chat/generate/embed: `make_reply(body)` does the work; errors map to Ollama's."""
+    """An ASGI app for chat/generate/embed: `make_reply(body)` does the work; errors map to Ollama's
+    (`{"error": message}`, or the route's own envelope)."""
 
-    def __init__(self, make_reply: ReplyMaker, cut_connection: ConnectionCutter) -> None:
+    def __init__(self, make_reply: ReplyMaker, cut_connection: ConnectionCutter, error: ErrorPayload = ollama_error) -> None:
         self._make_reply = make_reply
         self._cut_connection = cut_connection
+        self._error = error
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = await read_body(receive)
@@ -99,7 +105,7 @@ class InferenceEndpoint:
             else:
                 await _send_stream(send, reply)
         except ApiError as error:
-            await send_json(send, error.status, {"error": error.message})
+            await send_json(send, error.status, self._error(error.status, error.message))
         except DropConnection:
             self._cut_connection(scope)
             await asyncio.sleep(DROP_GRACE_S)

@@ -31,10 +31,11 @@ class JsonReply:
 
 @dataclass(frozen=True)
 class StreamReply:
-    """NDJSON: the first line is ready before any header is sent (so early errors keep their status)."""
+    """NDJSON (or SSE on /v1): the first line is ready before any header is sent (so early errors keep their status)."""
 
     first_line: bytes
     rest: AsyncIterator[bytes]
+    content_type: bytes = b"application/x-ndjson"
 
 
 Reply = JsonReply | StreamReply
