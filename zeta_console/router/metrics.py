@@ -23,10 +23,6 @@ PERCENTILE_REFRESH_S = 0.25
 HISTORY_SAMPLES = 60  # sparkline length
 EWMA_TAU_S = 10.0
 OVERHEAD_SAMPLES = 32
-# The prefill rate's memory, in requests: a slope through a few noisy points (10 ms of scheduling on a 5 ms
-# prefill) wanders by 2-4x, so it keeps ~8 requests however sparse the traffic, and still follows a real
-# change (a slowed model) within a few; time forgets it too, over the percentile window.
-PREFILL_MEMORY_REQUESTS = 8
 MIN_SIZE_SPREAD = 0.01  # sizes whose variance is under 1 % of their squared mean are too alike to draw a line through
 ERROR_HALF_LIFE_S = 60.0
 MIN_ERROR_SAMPLES = 5.0  # a rate over fewer (decayed) outcomes is taken over this many
@@ -65,21 +61,17 @@ class DecayedSlope:
     An average of per-request ratios would charge a fixed cost per request (scheduling, a late
     timer) to the tokens of small requests and inflate the rate; the line keeps that cost out of the
     slope (the first-token overhead picks it up). While the sizes seen are too alike to draw a line,
-    or the line slopes down (noise), it is the ratio of the decayed sums instead.
+    or the line slopes down (noise), it is the ratio of the decayed sums instead."""
 
-    With `memory_samples` N each new sample also weighs the older ones by 1 - 1/N, so the line keeps
-    about N samples at any traffic: time alone would leave a sparse endpoint one or two points."""
+    __slots__ = ("_at", "_tau_s", "_w", "_x", "_xx", "_xy", "_y")
 
-    __slots__ = ("_at", "_sample_keep", "_tau_s", "_w", "_x", "_xx", "_xy", "_y")
-
-    def __init__(self, *, tau_s: float = EWMA_TAU_S, memory_samples: float | None = None) -> None:
+    def __init__(self, *, tau_s: float = EWMA_TAU_S) -> None:
         self._tau_s = tau_s
-        self._sample_keep = 1.0 - 1.0 / memory_samples if memory_samples else 1.0
         self._at = 0.0
         self._w = self._x = self._y = self._xx = self._xy = 0.0
 
     def observe(self, x: float, y: float, now: float) -> None:
-        keep = math.exp(-max(0.0, now - self._at) / self._tau_s) * self._sample_keep
+        keep = math.exp(-max(0.0, now - self._at) / self._tau_s)
         self._at = now
         self._w = self._w * keep + 1.0
         self._x = self._x * keep + x
@@ -245,7 +237,7 @@ class EndpointMetrics:
         self.ttft = Ewma(peak=True, tau_s=tau_s)
         self.latency = Ewma(peak=True, tau_s=tau_s)
         self.decode_tps = Ewma(tau_s=tau_s)
-        self.prefill_s_per_token = DecayedSlope(tau_s=PERCENTILE_WINDOW_S / time_scale, memory_samples=PREFILL_MEMORY_REQUESTS)
+        self.prefill_s_per_token = DecayedSlope(tau_s=tau_s)
         self.load_s = Ewma(tau_s=tau_s)
         self._overhead_window = host_overhead if host_overhead is not None else overhead_window(time_scale)
         self._ttft_window = SampleWindow(window_s=PERCENTILE_WINDOW_S / time_scale)
