@@ -24,10 +24,6 @@ PERCENTILE_REFRESH_S = 0.25
 HISTORY_SAMPLES = 60  # sparkline length
 EWMA_TAU_S = 10.0
 OVERHEAD_SAMPLES = 32
-# The prefill rate's memory, in requests: a slope through a few noisy points (10 ms of scheduling on a 5 ms
-# prefill) wanders by 2-4x, so the steady line keeps ~8 requests however sparse the traffic.
-PREFILL_MEMORY_REQUESTS = 8
-PREFILL_CHANGE_FACTOR = 1.5  # the recent line departs from the steady one by more than this: the rate has changed
 MIN_SIZE_SPREAD = 0.01  # sizes whose variance is under 1 % of their squared mean are too alike to draw a line through
 ERROR_HALF_LIFE_S = 60.0
 MIN_ERROR_SAMPLES = 5.0  # a rate over fewer (decayed) outcomes is taken over this many
@@ -69,31 +65,23 @@ class DecayedSlope:
     An average of per-request ratios would charge a fixed cost per request (scheduling, a late
     timer) to the tokens of small requests and inflate the rate; the line keeps that cost out of the
     slope (the first-token overhead picks it up). While the sizes seen are too alike to draw a line,
-    or the line slopes down (noise), it is the ratio of the decayed sums instead.
+    or the line slopes down (noise), it is the ratio of the decayed sums instead."""
 
-    With `memory_samples` N each new sample also weighs the older ones by 1 - 1/N, so the line keeps
-    about N samples at any traffic: time alone would leave a sparse endpoint one or two points."""
+    __slots__ = ("_at", "_tau_s", "_w", "_x", "_xx", "_xy", "_y")
 
-    __slots__ = ("_at", "_sample_keep", "_tau_s", "_w", "_x", "_xx", "_xy", "_y")
-
-    def __init__(self, *, tau_s: float = EWMA_TAU_S, memory_samples: float | None = None) -> None:
+    def __init__(self, *, tau_s: float = EWMA_TAU_S) -> None:
         self._tau_s = tau_s
-        self._sample_keep = 1.0 - 1.0 / memory_samples if memory_samples else 1.0
         self._at = 0.0
         self._w = self._x = self._y = self._xx = self._xy = 0.0
 
     def observe(self, x: float, y: float, now: float) -> None:
-        keep = math.exp(-max(0.0, now - self._at) / self._tau_s) * self._sample_keep
+        keep = math.exp(-max(0.0, now - self._at) / self._tau_s)
         self._at = now
         self._w = self._w * keep + 1.0
         self._x = self._x * keep + x
         self._y = self._y * keep + y
         self._xx = self._xx * keep + x * x
         self._xy = self._xy * keep + x * y
-
-    def restart_from(self, other: DecayedSlope) -> None:
-        """Forget this line's history for `other`'s."""
-        self._at, self._w, self._x, self._y, self._xx, self._xy = other._at, other._w, other._x, other._y, other._xx, other._xy
 
     @property
     def value(self) -> float | None:
@@ -105,31 +93,6 @@ class DecayedSlope:
             if slope > 0:
                 return slope
         return self._y / self._x
-
-
-class PrefillRate:
-    """Seconds per prompt token: a steady line over the last ~`PREFILL_MEMORY_REQUESTS` requests (forgotten
-    over `tau_s` too), restarted from the recent line (the last `recent_tau_s`, as the rate used to be kept)
-    whenever that departs from it by more than `PREFILL_CHANGE_FACTOR` either way: a model slowed or
-    recovered shows there within a request, and one sample then counts as much as it always did, while the
-    noise of a few points on small, quick prefills stays out of the steady estimate."""
-
-    __slots__ = ("_recent", "_steady")
-
-    def __init__(self, *, tau_s: float, recent_tau_s: float) -> None:
-        self._steady = DecayedSlope(tau_s=tau_s, memory_samples=PREFILL_MEMORY_REQUESTS)
-        self._recent = DecayedSlope(tau_s=recent_tau_s)
-
-    def observe(self, x: float, y: float, now: float) -> None:
-        self._steady.observe(x, y, now)
-        self._recent.observe(x, y, now)
-        steady, recent = self._steady.value, self._recent.value
-        if steady is not None and recent is not None and not steady / PREFILL_CHANGE_FACTOR <= recent <= steady * PREFILL_CHANGE_FACTOR:
-            self._steady.restart_from(self._recent)  # a change: what came before it no longer describes the model
-
-    @property
-    def value(self) -> float | None:
-        return self._steady.value
 
 
 class DecayedCount:
@@ -294,7 +257,7 @@ class EndpointMetrics:
         self.ttft = Ewma(peak=True, tau_s=tau_s)
         self.latency = Ewma(peak=True, tau_s=tau_s)
         self.decode_tps = Ewma(tau_s=tau_s)
-        self.prefill_s_per_token = PrefillRate(tau_s=PERCENTILE_WINDOW_S / time_scale, recent_tau_s=tau_s)
+        self.prefill_s_per_token = DecayedSlope(tau_s=tau_s)
         self.load_s = Ewma(tau_s=tau_s)
         self._overhead_window = host_overhead if host_overhead is not None else overhead_window(time_scale)
         self._ttft_window = SampleWindow(window_s=PERCENTILE_WINDOW_S / time_scale)
