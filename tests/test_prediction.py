@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from tests.policy_fixtures import decision_input, endpoint, fleet
@@ -180,3 +182,43 @@ def test_a_reader_and_an_embedding_carry_no_first_token_term() -> None:
     embedding = make_policy("adaptive", NO_EXPLORE).decide(decision_input(fleet(), Task.EMBEDDING))
     for result in (reader, embedding):
         assert all(c.terms["first_token_s"] == 0.0 for c in result.candidates if c.excluded is None)
+
+
+# The slowdown scenario's first two minutes: the coder has answered (measured, busy with one request), the
+# preferred reasoner never has, so its TTFT is the threshold seed and its decode the conservative seed rate.
+BUSY_CODER = endpoint(
+    "coder", in_flight=1, ttft_ewma_s=0.2, latency_ewma_s=1.5, prefill_s_per_token=0.001, decode_tps=40.0, ttft_overhead_s=0.01
+)
+NEVER_MEASURED_REASONER = endpoint("reasoner", ttft_ewma_s=None, latency_ewma_s=None)
+
+
+def decide_reasoning(*endpoints):  # type: ignore[no-untyped-def]
+    inp = decision_input(endpoints, Task.COMPLEX_REASONING, route=("reasoner", "coder"), expected_output={"coder": 256.0})
+    return make_policy("adaptive", NO_EXPLORE).decide(inp)
+
+
+def test_an_idle_endpoint_never_measured_is_measured_before_its_seeds_lose_it_every_request() -> None:
+    result = decide_reasoning(BUSY_CODER, NEVER_MEASURED_REASONER)
+    assert result.chosen == "reasoner@local" and not result.wait
+    assert "measure: reasoner@local never measured and idle" in result.reason and "best by score was coder@local" in result.reason
+    reasoner, coder = (next(c for c in result.candidates if c.endpoint == e) for e in ("reasoner@local", "coder@local"))
+    assert reasoner.score > coder.score  # the score still says what the seeds predict: every term stays in the decision
+
+
+def test_once_measured_or_while_busy_cold_or_failing_the_score_decides() -> None:
+    measured_reasoner = endpoint("reasoner", ttft_ewma_s=0.3, latency_ewma_s=20.0, prefill_s_per_token=0.001, decode_tps=10.0)
+    for reasoner in (
+        measured_reasoner,
+        replace(NEVER_MEASURED_REASONER, in_flight=1),  # its first request is still running: one at a time
+        replace(NEVER_MEASURED_REASONER, resident=False),  # measuring it would make the caller pay for a model load
+        replace(NEVER_MEASURED_REASONER, error_rate=0.5),
+    ):
+        result = decide_reasoning(BUSY_CODER, reasoner)
+        assert result.chosen == "coder@local", reasoner
+        assert "measure:" not in result.reason
+
+
+def test_nothing_is_measured_first_while_no_endpoint_has_been_measured() -> None:
+    fresh_coder = endpoint("coder", ttft_ewma_s=None, latency_ewma_s=None)
+    result = decide_reasoning(fresh_coder, NEVER_MEASURED_REASONER)
+    assert "measure:" not in result.reason

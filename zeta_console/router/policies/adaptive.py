@@ -25,6 +25,9 @@ the best other's by more than `affinity.margin` (policies/affinity.py: "affinity
 Saturated endpoints (queue over threshold, stale telemetry) are excluded unless all are; tiers
 with many replicas are sampled two at a time (power of two choices); with probability
 `explore_rate` a random eligible endpoint is taken so recovered ones get measured again.
+An endpoint never measured (no TTFT or latency sample) is scored on seeds that guess, so while it is
+idle and not known cold, and another endpoint of the pool has been measured, it takes the request
+instead of the best score ("measure: ..."), once at a time, until its first answer replaces the seeds.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from zeta_console.router.policies.base import (
     ScreenedPolicy,
     all_full,
     assemble,
+    on_server,
     pick_lowest,
     queue_estimate,
     scored_candidate,
@@ -133,9 +137,10 @@ class AdaptivePolicy(ScreenedPolicy):
         affinity = stick(session, pool, holder, best, scores, open_, excluded, s.rejected) if session is not None else None
         if affinity is not None:
             best = affinity.chosen
-        # exploring would cost a held session its cache
-        explore = len(open_) > 1 and not (affinity is not None and affinity.hit) and rng.random() < self._explore_rate
-        chosen = rng.choice(open_) if explore else best
+        held = affinity is not None and affinity.hit  # measuring or exploring would cost a held session its cache
+        unmeasured = None if held else _unmeasured(pool, open_, scores)
+        explore = unmeasured is None and len(open_) > 1 and not held and rng.random() < self._explore_rate
+        chosen = unmeasured if unmeasured is not None else rng.choice(open_) if explore else best
 
         winner = pool[chosen]
         t = terms[chosen]
@@ -146,6 +151,8 @@ class AdaptivePolicy(ScreenedPolicy):
         ]
         if affinity is not None:
             parts.append(affinity.reason)
+        if unmeasured is not None and unmeasured != best:
+            parts.append(f"measure: {winner.id} never measured and idle, tried before its seeds decide; best by score was {pool[best].id}")
         if explore:
             parts.append(f"explore: random pick at rate {self._explore_rate:.0%}, best by score was {pool[best].id}")
         beaten = _runner_up(scores, open_, chosen)
@@ -162,6 +169,35 @@ class AdaptivePolicy(ScreenedPolicy):
         cached = (holder, session.cached_tokens) if holder is not None and session is not None else None
         candidates = partial(_candidates, inp.endpoints, s.rejected, pool, scores, terms, excluded, cached)
         return PolicyResult(winner.id, candidates, with_notes("; ".join(part for part in parts if part), s), wait)
+
+
+def never_measured(e: EndpointState) -> bool:
+    """No answer from the endpoint has been timed yet: its predictions are seeds."""
+    return (
+        e.ttft_ewma_s is None and e.latency_ewma_s is None and e.latency_p95_s is None and e.prefill_s_per_token is None and e.decode_tps is None
+    )
+
+
+def _unmeasured(pool: list[EndpointState], open_: list[int], scores: list[float]) -> int | None:
+    """The best-scored open endpoint never measured, idle, not known cold and not failing, while another of
+    the pool has been measured: its seeds (a TTFT threshold, a conservative decode rate) guess, and a
+    preferred tier left on them can lose every request to a busy measured one until a random pick finds it."""
+    if all(never_measured(e) for e in pool):
+        return None
+    found = None
+    for i in open_:
+        e = pool[i]
+        if (
+            never_measured(e)
+            and on_server(e) == 0
+            and e.queued == 0
+            and e.resident is not False
+            and e.error_rate == 0.0
+            and e.recent_fast_failures == 0
+            and (found is None or scores[i] < scores[found])
+        ):
+            found = i
+    return found
 
 
 def _ranked_by(completion: bool, first_token_weight: float) -> str:
