@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from tests.policy_fixtures import decision_input, endpoint, fleet
@@ -281,6 +283,15 @@ def test_adaptive_exploration_never_leaves_a_pin() -> None:
     for seed in range(50):
         result = policy.decide(decision_input(fleet(replicas=2), Task.COMPLEX_REASONING, pinned_tier="coder", seed=seed))
         assert result.chosen in {"coder@h0", "coder@h1"}
+
+
+def test_adaptive_never_explores_a_cold_endpoint() -> None:
+    # A random pick onto a model that is not loaded makes its caller wait for the load (replicas: 5.3 s of TTFT).
+    policy = make_policy("adaptive", Settings(adaptive=Adaptive(explore_rate=1.0)))
+    endpoints = fleet(replicas=2, reasoner={"resident": True})
+    endpoints = tuple(replace(e, resident=False) if e.id == "reasoner@h1" else e for e in endpoints)
+    chosen = {policy.decide(decision_input(endpoints, Task.COMPLEX_REASONING, seed=seed)).chosen for seed in range(200)}
+    assert chosen == {"reasoner@h0", "coder@h0", "coder@h1"}
 
 
 def test_adaptive_samples_two_replicas_when_a_tier_has_many() -> None:
