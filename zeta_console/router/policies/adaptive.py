@@ -176,22 +176,20 @@ class AdaptivePolicy(ScreenedPolicy):
 
 def never_measured(e: EndpointState) -> bool:
     """No answer from the endpoint has been timed yet: its predictions are seeds."""
-    return (
-        e.ttft_ewma_s is None and e.latency_ewma_s is None and e.latency_p95_s is None and e.prefill_s_per_token is None and e.decode_tps is None
-    )
+    timed = (e.ttft_ewma_s, e.latency_ewma_s, e.latency_p95_s, e.prefill_s_per_token, e.decode_tps)
+    return all(value is None for value in timed)
 
 
 def _unmeasured(pool: list[EndpointState], open_: list[int], scores: list[float]) -> int | None:
     """The best-scored open endpoint never measured, idle, not known cold and not failing, while another of
     the pool has been measured: its seeds (a TTFT threshold, a conservative decode rate) guess, and a
     preferred tier left on them can lose every request to a busy measured one until a random pick finds it."""
-    if all(never_measured(e) for e in pool):
-        return None
     found = None
     for i in open_:
         e = pool[i]
         if (
-            never_measured(e)
+            e.ttft_ewma_s is None  # the cheap test first: this runs for every decision
+            and never_measured(e)
             and on_server(e) == 0
             and e.queued == 0
             and e.resident is not False
@@ -200,6 +198,8 @@ def _unmeasured(pool: list[EndpointState], open_: list[int], scores: list[float]
             and (found is None or scores[i] < scores[found])
         ):
             found = i
+    if found is None or all(never_measured(e) for e in pool):
+        return None
     return found
 
 
