@@ -26,15 +26,18 @@ from zeta_console.settings import Admission, HostConfig, Settings, Task
 from zeta_console.sim import Fault, FleetSpec, HostSpec, SimFleet, default_fleet_spec, run_fleet
 
 NO_HEDGE = ":no_hedge"  # a Zeta contender with hedging switched off, e.g. "adaptive:no_hedge"
+# A Zeta contender whose callers stream to a reader (`Ranking.READER`), e.g. "adaptive:streamed": the same
+# trace and fleet, ranked by the first token (and decode slower than reading) instead of the whole answer.
+STREAMED = ":streamed"
 DRAIN_FACTOR = 1.0  # after the last arrival, wait up to this many scenario durations for answers
 MIN_HEALTH_POLL_S = 0.05
 
 
 def known_contenders() -> tuple[str, ...]:
     """Every registered policy (read when asked, so a policy registered at import is one), the
-    bench-only baselines, each of them with hedging off too, and the LiteLLM strategies."""
+    bench-only baselines, each of them with hedging off too and with streaming callers, and the LiteLLM strategies."""
     zeta = (*policy_names(), *BASELINES)
-    return (*zeta, *(f"{name}{NO_HEDGE}" for name in zeta), *LITELLM_CONTENDERS)
+    return (*zeta, *(f"{name}{suffix}" for suffix in (NO_HEDGE, STREAMED) for name in zeta), *LITELLM_CONTENDERS)
 
 
 def fleet_spec(scenario: Scenario, time_scale: float) -> FleetSpec:
@@ -126,7 +129,7 @@ async def run_contender(name: str, scenario: Scenario, trace: Sequence[TraceRequ
         preferred = {task: route[0] for task, route in settings.routes.items()}
         if name in LITELLM_CONTENDERS:
             return await _replay(LiteLLMContender(name, settings), fleet, settings, scenario, trace, time_scale, preferred)
-        policy = name.removesuffix(NO_HEDGE)
+        policy = name.removesuffix(NO_HEDGE).removesuffix(STREAMED)
         settings = replace(settings, hedging=replace(settings.hedging, enabled=not name.endswith(NO_HEDGE)))
         baseline = baseline_factories(FleetTruth(fleet)).get(policy)
         router = build_router(
@@ -136,7 +139,7 @@ async def run_contender(name: str, scenario: Scenario, trace: Sequence[TraceRequ
             time_scale=time_scale,
         )
         async with router:
-            contender = ZetaContender(name, router, expected_answers(fleet, settings))
+            contender = ZetaContender(name, router, expected_answers(fleet, settings), streamed=name.endswith(STREAMED))
             run = await _replay(contender, fleet, settings, scenario, trace, time_scale, preferred)
             hedging = router.snapshot().hedging
             if hedging is None or not settings.hedging.enabled:

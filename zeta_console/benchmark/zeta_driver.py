@@ -26,10 +26,13 @@ ExpectedAnswer = Callable[[str, list[str], int], str]
 
 
 class ZetaContender:
-    def __init__(self, name: str, router: ZetaDynamicRouter, expected: ExpectedAnswer | None = None) -> None:
+    def __init__(self, name: str, router: ZetaDynamicRouter, expected: ExpectedAnswer | None = None, *, streamed: bool = False) -> None:
         """With `expected`, every streamed answer is checked byte for byte: the caller's text must be
-        exactly the serving host's whole answer (nothing duplicated, nothing spliced from another)."""
+        exactly the serving host's whole answer (nothing duplicated, nothing spliced from another).
+        `streamed`: the callers read a stream (the router ranks by what a reader waits for), not programs
+        that use the whole answer."""
         self.name = name
+        self._streamed = streamed
         self._router = router
         self._expected = expected
         self._records: dict[str, RequestRecord] = {}
@@ -55,7 +58,7 @@ class ZetaContender:
                     task=request.task,
                     options={"num_predict": request.output_tokens},
                     client=client,
-                    stream=False,  # the bench's callers are programs that use the whole answer
+                    stream=self._streamed,  # by default the bench's callers are programs that use the whole answer
                 )
                 async for delta in self._router.chat(chat):
                     if first_token_s is None and (delta.content or delta.thinking):
