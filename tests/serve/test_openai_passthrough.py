@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -17,6 +18,7 @@ from tests.helpers import wait_until
 from tests.llama_fleet import LlamaServers
 from tests.serve.test_passthrough import Recorder
 from zeta_console.realfleet.llama_server import LlamaServer
+from zeta_console.router.api import RequestRecord
 from zeta_console.router.router import ZetaDynamicRouter
 from zeta_console.serve.endpoint import start_endpoint
 from zeta_console.settings import HostConfig, ModelConfig, PolicyName, Settings, Task, Telemetry
@@ -106,6 +108,29 @@ def _by_request(events: list[bytes]) -> list[list[bytes]]:
         if event == b"data: [DONE]\n\n":
             answers.append([])
     return answers[:-1]
+
+
+async def test_the_ttft_of_a_relayed_stream_is_llama_cpps_first_token_not_its_role_chunk(
+    llama_servers: LlamaServers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """llama.cpp writes its role-only chunk with the first token, after the prompt is evaluated: the
+    TTFT the router records is at least llama.cpp's own prompt time."""
+    records: list[RequestRecord] = []
+    prompt = f"{uuid.uuid4()} " + "word " * 120  # not in llama.cpp's prompt cache: ~180 tokens to evaluate
+    body = {**CHAT, "messages": [{"role": "user", "content": prompt}], "max_tokens": 2, "stream_options": {"include_usage": True}}
+    async with relayed({"llama": llama_servers.shared("coder")}, monkeypatch) as stack, httpx.AsyncClient(
+        base_url=stack.url, timeout=120
+    ) as http:
+        unsubscribe = stack.router.subscribe(lambda event: records.append(event) if isinstance(event, RequestRecord) else None)
+        _, chat = await _streamed(http, "/v1/chat/completions", body)
+        await wait_until(lambda: bool(records), message="the request's record")
+        unsubscribe()
+    chunks = [json.loads(event[len(b"data: ") :]) for event in EVENT.findall(chat) if event != b"data: [DONE]\n\n"]
+    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": None}  # llama.cpp's role-only first chunk
+    timings = next(chunk["timings"] for chunk in chunks if "timings" in chunk)
+    assert timings["prompt_n"] > 100
+    (record,) = records
+    assert record.ttft_s is not None and record.ttft_s >= timings["prompt_ms"] / 1000
 
 
 async def test_an_embedding_is_llama_cpps_reply_renamed(llama_servers: LlamaServers, monkeypatch: pytest.MonkeyPatch) -> None:
