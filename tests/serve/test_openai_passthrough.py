@@ -3,6 +3,7 @@ bytes llama.cpp wrote (the model's name aside), and are still routed, failed ove
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import uuid
@@ -145,19 +146,29 @@ async def test_an_embedding_is_llama_cpps_reply_renamed(llama_servers: LlamaServ
 
 
 async def test_a_client_that_disconnects_frees_the_llama_cpp_slot(llama_servers: LlamaServers, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The router closes the upstream connection before it lets go of the slot, so llama.cpp may free its
+    # slot first: the end of the request is its record, not the slot's freeing (nor the time that took).
     server = llama_servers.own("coder")
+    ended = asyncio.Event()
     async with relayed({"llama": server}, monkeypatch) as stack, httpx.AsyncClient(base_url=stack.url, timeout=120) as http:
+        stack.router.subscribe(lambda event: ended.set() if isinstance(event, RequestRecord) else None)
         long = {**CHAT, "max_tokens": 400, "ignore_eos": True}
         async with http.stream("POST", "/v1/chat/completions", json=long) as response:
             async for _ in response.aiter_raw():
-                assert _processing(server)
+                assert await _processing(http, server)
                 break
-        await wait_until(lambda: not _processing(server), timeout=20, message="llama.cpp to free the slot")
+        await asyncio.wait_for(ended.wait(), timeout=20)
         assert _in_flight(stack.router) == 0
+        await wait_until(lambda: _idle(http, server), timeout=20, message="llama.cpp to free the slot")
 
 
-def _processing(server: LlamaServer) -> bool:
-    return any(slot["is_processing"] for slot in httpx.get(f"{server.url}/slots", timeout=5).json())
+async def _processing(http: httpx.AsyncClient, server: LlamaServer) -> bool:
+    """Whether llama.cpp is generating (asked without blocking the loop serve and the router run in)."""
+    return any(slot["is_processing"] for slot in (await http.get(f"{server.url}/slots", timeout=5)).json())
+
+
+async def _idle(http: httpx.AsyncClient, server: LlamaServer) -> bool:
+    return not await _processing(http, server)
 
 
 def _in_flight(router: ZetaDynamicRouter) -> int:
