@@ -25,7 +25,7 @@ the best other's by more than `affinity.margin` (policies/affinity.py: "affinity
 Saturated endpoints (queue over threshold, stale telemetry) are excluded unless all are; tiers
 with many replicas are sampled two at a time (power of two choices); with probability
 `explore_rate` a random eligible endpoint not known cold is taken so recovered ones get measured again.
-An endpoint never measured (no TTFT or latency sample) is scored on seeds that guess, so while it is
+An endpoint never measured (no TTFT, latency, prefill or decode sample) is scored on seeds that guess, so while it is
 idle and not known cold, and another endpoint of the pool has been measured, it takes the request
 instead of the best score ("measure: ..."), once at a time, until its first answer replaces the seeds.
 """
@@ -139,7 +139,7 @@ class AdaptivePolicy(ScreenedPolicy):
             best = affinity.chosen
         held = affinity is not None and affinity.hit  # measuring or exploring would cost a held session its cache
         unmeasured = None if held else _unmeasured(pool, open_, scores)
-        explore = unmeasured is None and len(open_) > 1 and not held and rng.random() < self._explore_rate
+        explore = unmeasured is None and not held and len(open_) > 1 and rng.random() < self._explore_rate
         if explore:  # never a cold endpoint: the caller would pay for a model load to measure it
             warm = [i for i in open_ if pool[i].resident is not False]
             explore = len(warm) > 1
