@@ -15,6 +15,7 @@ import pytest
 from tests.helpers import wait_until
 from tests.router.routing import FAST, Routed, answer, ask, counters_are_zero, routed
 from zeta_console.router.api import Decision, OperatorAction, Outcome, RouterEvent
+from zeta_console.router.hedging import HedgeBudget
 from zeta_console.router.metrics import MIN_PREDICTION_SAMPLES
 from zeta_console.settings import Hedging, Task, Timeouts
 from zeta_console.sim import Fault, SimHost
@@ -305,3 +306,18 @@ async def test_a_late_request_is_hedged_the_moment_a_slot_frees_not_on_a_timer()
         assert text == run.fleet.host("local").chat_answer(MODELS["reasoner@local"], [QUESTION])
         hedged = run.router.snapshot().hedging
         assert hedged is not None and (hedged.sent, hedged.won, hedged.cancelled) == (1, 1, 1)
+
+
+def test_by_default_a_quiet_stretch_saves_enough_for_a_cluster_of_stragglers() -> None:
+    # Late requests come in clusters (a straggling host, a burst of traffic); the bucket still starts
+    # empty and earns `ratio` per request, so hedges never exceed that share of the requests.
+    defaults = Hedging()
+    budget = HedgeBudget(defaults.ratio, defaults.burst)
+    for _ in range(400):
+        budget.on_request()
+    assert [budget.try_spend() for _ in range(12)] == [True] * 12
+    sent = 12
+    for requests in range(1, 2001):
+        budget.on_request()
+        sent += budget.try_spend()
+        assert sent <= defaults.ratio * (400 + requests) + 1e-9
