@@ -50,3 +50,11 @@ def size(value: int | None) -> str:
 
 def clock(timestamp: float, tz: tzinfo | None) -> str:
     return datetime.fromtimestamp(timestamp, tz).strftime("%H:%M:%S")
+
+
+WAITED_NOTICE_S = 0.05  # a wait shorter than this is not worth a mention
+
+
+def waited(waited_s: float) -> str:
+    """"4.66s" for a request decided after waiting that long for a slot, "" for a wait not worth a mention."""
+    return seconds(waited_s) if waited_s >= WAITED_NOTICE_S else ""

@@ -56,7 +56,6 @@ def decision_lines(entry: LogEntry, tz: tzinfo | None) -> list[Content]:
 
 
 RANKED_BY = {Ranking.COMPLETION: "ranked by completion", Ranking.READER: "ranked by TTFT + decode slower than reading"}
-WAITED_NOTICE_S = 0.05  # a wait shorter than this is not worth a mention
 
 
 def _versus(actual: float | None, predicted: float) -> str:
@@ -70,7 +69,8 @@ def _versus(actual: float | None, predicted: float) -> str:
 
 def prediction_lines(prediction: Prediction, record: RequestRecord | None) -> list[Content]:
     """Predicted against actual, both counted from the decision (a request that waited for a slot says so)."""
-    waited = f" · decided after {fmt.seconds(prediction.waited_s)} waiting" if prediction.waited_s >= WAITED_NOTICE_S else ""
+    wait = fmt.waited(prediction.waited_s)
+    waited = f" · decided after {wait} waiting" if wait else ""
     lines = [
         _line(
             "predicted",

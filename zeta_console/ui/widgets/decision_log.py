@@ -84,10 +84,18 @@ def row_cells(entry: LogEntry, tz: tzinfo | None, layout: ColumnLayout) -> list[
         "outcome": Text(entry.outcome),
         "ttft": Text(fmt.seconds(entry.ttft_s) if entry.ttft_s is not None else ""),
         "total": Text(fmt.seconds(entry.total_s) if entry.total_s is not None else ""),
-        # the endpoint column already names the winner the reason starts with
-        "reason": Text(entry.reason.removeprefix(f"{entry.endpoint} "), overflow="ellipsis", no_wrap=True),
+        "reason": Text(_reason(entry), overflow="ellipsis", no_wrap=True),
     }
     return [cells[key] for key, _, _ in layout.columns]
+
+
+def _reason(entry: LogEntry) -> str:
+    # the endpoint column already names the winner the reason starts with; the TTFT column counts from arrival,
+    # the prediction from the decision, so a wait before the decision is said first
+    reason = entry.reason.removeprefix(f"{entry.endpoint} ")
+    prediction = entry.decision.prediction if entry.decision is not None else None
+    wait = fmt.waited(prediction.waited_s) if prediction is not None else ""
+    return f"decided after {wait} waiting: {reason}" if wait else reason
 
 
 def duration_order(text: str, descending: bool = False) -> tuple[bool, float]:
