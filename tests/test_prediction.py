@@ -118,6 +118,16 @@ def test_an_embedding_learns_its_prefill_rate_from_its_total_time() -> None:
     assert metrics.ttft_overhead_s(1.0) == pytest.approx(0.01)
 
 
+def test_a_cold_load_is_not_the_service_time_that_requests_queued_behind_it_wait_for() -> None:
+    """The demo's cold start: an embedding that waited 9 s for its model made the four queued behind it predict a
+    36 s wait, and admission shed them, though each took milliseconds once the model was in memory."""
+    metrics = EndpointMetrics()
+    cold = FinalTimings(total_s=9.15, load_s=9.1, prompt_tokens=400, prefill_s=None, output_tokens=None, decode_s=None)
+    metrics.observe_success(9.15, cold, now=1.0, ttft_s=9.15)
+    assert metrics.latency.value == pytest.approx(0.05)
+    assert metrics.latency_percentile(0.95, 1.0) == pytest.approx(9.15)  # what the caller waited: the card and thresholds
+
+
 def test_a_fixed_cost_per_request_does_not_inflate_the_prefill_rate_but_lands_in_the_overhead() -> None:
     metrics = EndpointMetrics()
     # 0.5 ms per token plus 10 ms of scheduling per request, on a 10-token and a 1,000-token prompt.

@@ -16,9 +16,11 @@ import httpx
 from tests.helpers import wait_until
 from tests.llama_fleet import LlamaServers
 from tests.serve.test_passthrough import ASK, ASKED, CODER, CODER_PROFILE, FAST, Recorder, renamed
+from zeta_console.backends.registry import BACKENDS
 from zeta_console.realfleet.llama_server import LlamaServer
 from zeta_console.router.router import ZetaDynamicRouter
 from zeta_console.serve.endpoint import start_endpoint
+from zeta_console.serve.openai_passthrough import APIS, OpenAIRelay
 from zeta_console.settings import HostConfig, ModelConfig, PolicyName, Settings, Task
 from zeta_console.sim import Fault, FleetSpec, HostSpec, SimFleet, run_fleet
 
@@ -139,3 +141,8 @@ async def test_a_whole_openai_answer_fails_over_from_ollama_to_llama_cpp_as_byte
     assert reply.status_code == 200, reply.text
     assert (reply.headers["x-zeta-endpoint"], reply.headers["x-zeta-fallbacks"]) == ("coder@llama", "coder@a")
     assert llama_wrote.endswith(reply.content.replace(f'"model":"{ASKED}"'.encode(), f'"model":"{CODER}"'.encode()))
+
+
+def test_every_kind_of_host_speaks_openais_v1_so_the_openai_relay_needs_no_translator() -> None:
+    """`OpenAIRelay` has no translator: a new kind of host that does not serve `/v1` would need one."""
+    assert OpenAIRelay.translator is None and set(BACKENDS) <= APIS

@@ -3,8 +3,10 @@ bytes llama.cpp wrote (the model's name aside), and are still routed, failed ove
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -17,6 +19,7 @@ from tests.helpers import wait_until
 from tests.llama_fleet import LlamaServers
 from tests.serve.test_passthrough import Recorder
 from zeta_console.realfleet.llama_server import LlamaServer
+from zeta_console.router.api import RequestRecord
 from zeta_console.router.router import ZetaDynamicRouter
 from zeta_console.serve.endpoint import start_endpoint
 from zeta_console.settings import HostConfig, ModelConfig, PolicyName, Settings, Task, Telemetry
@@ -108,6 +111,29 @@ def _by_request(events: list[bytes]) -> list[list[bytes]]:
     return answers[:-1]
 
 
+async def test_the_ttft_of_a_relayed_stream_is_llama_cpps_first_token_not_its_role_chunk(
+    llama_servers: LlamaServers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """llama.cpp writes its role-only chunk with the first token, after the prompt is evaluated: the
+    TTFT the router records is at least llama.cpp's own prompt time."""
+    records: list[RequestRecord] = []
+    prompt = f"{uuid.uuid4()} " + "word " * 120  # not in llama.cpp's prompt cache: ~180 tokens to evaluate
+    body = {**CHAT, "messages": [{"role": "user", "content": prompt}], "max_tokens": 2, "stream_options": {"include_usage": True}}
+    async with relayed({"llama": llama_servers.shared("coder")}, monkeypatch) as stack, httpx.AsyncClient(
+        base_url=stack.url, timeout=120
+    ) as http:
+        unsubscribe = stack.router.subscribe(lambda event: records.append(event) if isinstance(event, RequestRecord) else None)
+        _, chat = await _streamed(http, "/v1/chat/completions", body)
+        await wait_until(lambda: bool(records), message="the request's record")
+        unsubscribe()
+    chunks = [json.loads(event[len(b"data: ") :]) for event in EVENT.findall(chat) if event != b"data: [DONE]\n\n"]
+    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": None}  # llama.cpp's role-only first chunk
+    timings = next(chunk["timings"] for chunk in chunks if "timings" in chunk)
+    assert timings["prompt_n"] > 100
+    (record,) = records
+    assert record.ttft_s is not None and record.ttft_s >= timings["prompt_ms"] / 1000
+
+
 async def test_an_embedding_is_llama_cpps_reply_renamed(llama_servers: LlamaServers, monkeypatch: pytest.MonkeyPatch) -> None:
     servers = {"llama": llama_servers.shared("coder"), "embed": llama_servers.shared("embedder", embedding=True)}
     async with relayed(servers, monkeypatch) as stack, httpx.AsyncClient(base_url=stack.url, timeout=120) as http:
@@ -120,19 +146,29 @@ async def test_an_embedding_is_llama_cpps_reply_renamed(llama_servers: LlamaServ
 
 
 async def test_a_client_that_disconnects_frees_the_llama_cpp_slot(llama_servers: LlamaServers, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The router closes the upstream connection before it lets go of the slot, so llama.cpp may free its
+    # slot first: the end of the request is its record, not the slot's freeing (nor the time that took).
     server = llama_servers.own("coder")
+    ended = asyncio.Event()
     async with relayed({"llama": server}, monkeypatch) as stack, httpx.AsyncClient(base_url=stack.url, timeout=120) as http:
+        stack.router.subscribe(lambda event: ended.set() if isinstance(event, RequestRecord) else None)
         long = {**CHAT, "max_tokens": 400, "ignore_eos": True}
         async with http.stream("POST", "/v1/chat/completions", json=long) as response:
             async for _ in response.aiter_raw():
-                assert _processing(server)
+                assert await _processing(http, server)
                 break
-        await wait_until(lambda: not _processing(server), timeout=20, message="llama.cpp to free the slot")
+        await asyncio.wait_for(ended.wait(), timeout=20)
         assert _in_flight(stack.router) == 0
+        await wait_until(lambda: _idle(http, server), timeout=20, message="llama.cpp to free the slot")
 
 
-def _processing(server: LlamaServer) -> bool:
-    return any(slot["is_processing"] for slot in httpx.get(f"{server.url}/slots", timeout=5).json())
+async def _processing(http: httpx.AsyncClient, server: LlamaServer) -> bool:
+    """Whether llama.cpp is generating (asked without blocking the loop serve and the router run in)."""
+    return any(slot["is_processing"] for slot in (await http.get(f"{server.url}/slots", timeout=5)).json())
+
+
+async def _idle(http: httpx.AsyncClient, server: LlamaServer) -> bool:
+    return not await _processing(http, server)
 
 
 def _in_flight(router: ZetaDynamicRouter) -> int:

@@ -64,8 +64,8 @@ async def test_streamed_chat_chunk_sequence_with_usage(fleet: SimFleet) -> None:
     assert events[-1] == "data: [DONE]"
     chunks = [json.loads(event.removeprefix("data: ")) for event in events[:-1]]
     assert len({chunk["id"] for chunk in chunks}) == 1 and len({chunk["created"] for chunk in chunks}) == 1
-    assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
-    assert all("role" not in chunk["choices"][0]["delta"] for chunk in chunks[1:-2])
+    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}  # the role alone, then the text
+    assert all("role" not in chunk["choices"][0]["delta"] and chunk["choices"][0]["delta"]["content"] for chunk in chunks[1:-2])
     assert all("usage" not in chunk for chunk in chunks[:-1])  # omitted, not null
     assert chunks[-2]["choices"] == [{"index": 0, "delta": {}, "finish_reason": "length"}]
     assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["completion_tokens"] == 3

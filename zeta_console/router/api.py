@@ -292,7 +292,8 @@ class Relay(Protocol):
 
     The router calls `open` for an endpoint whose host speaks one of `apis`; any other endpoint is
     reached through its backend and each delta written in the client's dialect by a fresh
-    `translator()` (one per attempt: a translator may keep state across its stream). A `whole`
+    `translator()` (one per attempt: a translator may keep state across its stream). A relay whose
+    `apis` name every kind of host has no `translator` (None): `open` reaches every endpoint. A `whole`
     relay's `open` yields the whole answer as one piece (the client asked for no stream): it has no
     first token, so the router waits for it up to the total deadline, records no TTFT and sends
     no hedge."""
@@ -302,16 +303,19 @@ class Relay(Protocol):
     @property
     def whole(self) -> bool: ...
     def open(self, upstream: Upstream) -> Awaitable[AsyncGenerator[RawChunk, None]]: ...
-    def translator(self) -> Callable[[Delta], RawChunk]: ...
+    @property
+    def translator(self) -> Callable[[], Callable[[Delta], RawChunk]] | None: ...
 
 
 class RelayEmbed(Protocol):
-    """The caller's relay of an embedding: `send` for a host speaking one of `apis`, `translated` otherwise."""
+    """The caller's relay of an embedding: `send` for a host speaking one of `apis`, `translated` otherwise
+    (None when `apis` name every kind of host: `send` reaches every endpoint)."""
 
     @property
     def apis(self) -> frozenset[str]: ...
     def send(self, upstream: Upstream) -> Awaitable[RawReply]: ...
-    def translated(self, answer: Embeddings) -> RawReply: ...
+    @property
+    def translated(self) -> Callable[[Embeddings], RawReply] | None: ...
 
 
 class Router(Protocol):

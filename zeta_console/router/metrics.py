@@ -297,7 +297,9 @@ class EndpointMetrics:
     def observe_success(self, total_s: float, timings: FinalTimings | None, now: float, ttft_s: float | None = None) -> None:
         self.successes += 1
         self._errors.add(True, now)
-        self.latency.observe(total_s, now)
+        cold_load_s = timings.load_s if timings is not None and timings.load_s is not None and timings.load_s >= COLD_LOAD_MIN_S else 0.0
+        # the service time a queued request waits for: the model it finds is loaded, so a cold load is left out
+        self.latency.observe(max(0.0, total_s - cold_load_s), now)
         self._latency_window.add(total_s, now)
         self._latency_history.append(total_s)
         self._last_sample_at = now

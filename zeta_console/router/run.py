@@ -594,17 +594,19 @@ class RequestRun:
         """The caller's relay for endpoints speaking its dialect, the backend translated for the others."""
 
         async def open_stream(endpoint: Endpoint) -> AsyncGenerator[RawChunk, None]:
-            if self._speaks(endpoint, relay.apis):
+            translator = relay.translator
+            if translator is None or self._speaks(endpoint, relay.apis):
                 return await relay.open(endpoint)
-            return _translated(await self.open_backend_stream(endpoint), relay.translator())
+            return _translated(await self.open_backend_stream(endpoint), translator())
 
         return open_stream
 
     def relay_sender(self, relay: RelayEmbed) -> Callable[[Endpoint], Awaitable[RawReply]]:
         async def send(endpoint: Endpoint) -> RawReply:
-            if self._speaks(endpoint, relay.apis):
+            translated = relay.translated
+            if translated is None or self._speaks(endpoint, relay.apis):
                 return await relay.send(endpoint)
-            return relay.translated(await self.send_backend_embed(endpoint))
+            return translated(await self.send_backend_embed(endpoint))
 
         return send
 

@@ -8,7 +8,6 @@ Ollama's model-management routes answer that models are managed on the hosts.
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -31,7 +30,7 @@ from zeta_console.serve.access_log import CLIENT_CLOSED_REQUEST, AccessLog, Exch
 from zeta_console.serve.catalogue import Catalogue
 from zeta_console.serve.envelope import OPENAI, envelope_for
 from zeta_console.serve.metrics import ServeMetrics
-from zeta_console.serve.openai_dialect import OpenAITranslator, embeddings_reply, model_object, models_list, the_model
+from zeta_console.serve.openai_dialect import OpenAITranslator, model_object, models_list, the_model
 from zeta_console.serve.openai_passthrough import OpenAIEmbedRelay, OpenAIHosts, OpenAIRawWire, OpenAIRelay
 from zeta_console.serve.passthrough import OllamaPassThrough, OllamaRawWire
 from zeta_console.serve.relay import Result, Wire, embed_response, legacy_embedding_reply, relayed_reply, stream_response
@@ -143,9 +142,8 @@ class Frontend:
         return self._routed(request, routable, lambda: self.router.relay(routed_request, relay), OpenAIRawWire())
 
     async def openai_embeddings(self, request: Request) -> ASGIApp:
-        routable, as_base64 = self.openai.embedding(await request.body(), client_mark(request))
-        reply = functools.partial(embeddings_reply, asked_model=routable.asked_model, as_base64=as_base64)
-        relay = OpenAIEmbedRelay(self.passthrough, self.openai_hosts, routable.fields, reply)
+        routable = self.openai.embedding(await request.body(), client_mark(request))
+        relay = OpenAIEmbedRelay(self.passthrough, self.openai_hosts, routable.fields)
         relayed = self._embedding(request, routable, lambda: self.router.relay_embed(routable.request, relay))
         return embed_response(relayed, relayed_reply, OPENAI)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from types import SimpleNamespace
 from typing import Any
@@ -31,8 +31,6 @@ from pydantic_core import to_json
 from zeta_console.backends.openai_usage import final_timings
 from zeta_console.backends.types import (
     BackendError,
-    Delta,
-    Embeddings,
     ErrorKind,
     FinalTimings,
     RawChunk,
@@ -41,7 +39,6 @@ from zeta_console.backends.types import (
 )
 from zeta_console.router.api import Upstream
 from zeta_console.serve.envelope import OPENAI
-from zeta_console.serve.openai_dialect import OpenAIWire
 from zeta_console.serve.passthrough import Headers, OllamaPassThrough, error_text, line_blocks
 
 EVENT_END = b"\n\n"
@@ -110,10 +107,11 @@ def _whole_final(body: bytes, started: float) -> FinalTimings:
 
 
 class OpenAIRelay:
-    """One `/v1/chat/completions` or `/v1/completions`, streamed or not: relayed to the hosts that speak
-    OpenAI's `/v1`, translated by a fresh `OpenAIWire` for any other."""
+    """One `/v1/chat/completions` or `/v1/completions`, streamed or not, relayed: every kind of host speaks
+    OpenAI's `/v1`, so none is translated."""
 
     apis = APIS
+    translator = None
 
     def __init__(
         self, carrier: OllamaPassThrough, hosts: OpenAIHosts, fields: Mapping[str, Any], asked_model: str, *,
@@ -141,19 +139,6 @@ class OpenAIRelay:
         sent["stream"] = True
         sent["stream_options"] = {**(self._fields.get("stream_options") or {}), "include_usage": True}
         return self._carrier.exchange(url + self._path, to_json(sent), headers, lambda response: self._events(response, old))
-
-    def translator(self) -> Callable[[Delta], RawChunk]:
-        wire = OpenAIWire(self._asked_model, chat=self._chat, include_usage=self._include_usage)
-
-        def translate(delta: Delta) -> RawChunk:
-            data = wire.chunk(delta)
-            return RawChunk(data + wire.end(), delta.final) if delta.final is not None else RawChunk(data)
-
-        def aggregate(delta: Delta) -> RawChunk:
-            wire.add(delta)
-            return RawChunk(wire.reply(), delta.final) if delta.final is not None else RawChunk(b"")
-
-        return aggregate if self.whole else translate
 
     async def _events(self, response: httpcore.Response, old: bytes) -> RawStream:
         """The upstream's SSE events in blocks of whole events, renamed; the block with `[DONE]` is
@@ -187,7 +172,7 @@ class OpenAIRelay:
 
 class OpenAIRawWire:
     """Relayed SSE events go to the client as they came (the upstream's own `[DONE]` included); an
-    unstreamed answer is the one object relayed (or translated) whole."""
+    unstreamed answer is the one object relayed whole."""
 
     envelope = OPENAI
 
@@ -208,14 +193,13 @@ class OpenAIRawWire:
 
 
 class OpenAIEmbedRelay:
-    """One `/v1/embeddings`: relayed to the hosts that speak OpenAI's `/v1`, rebuilt from vectors for any other."""
+    """One `/v1/embeddings`, relayed: every kind of host speaks OpenAI's `/v1`, so none is translated."""
 
     apis = APIS
+    translated = None
 
-    def __init__(
-        self, carrier: OllamaPassThrough, hosts: OpenAIHosts, fields: Mapping[str, Any], reply: Callable[[Embeddings], bytes]
-    ) -> None:
-        self._carrier, self._hosts, self._fields, self._reply = carrier, hosts, fields, reply
+    def __init__(self, carrier: OllamaPassThrough, hosts: OpenAIHosts, fields: Mapping[str, Any]) -> None:
+        self._carrier, self._hosts, self._fields = carrier, hosts, fields
         self._new = model_field(str(fields.get("model", "")))
 
     async def send(self, upstream: Upstream) -> RawReply:
@@ -225,6 +209,3 @@ class OpenAIEmbedRelay:
         tokens = _PROMPT_TOKENS.search(body)
         timings = FinalTimings(time.monotonic() - started, None, int(tokens.group(1)) if tokens else None, None, None, None)
         return RawReply(body.replace(model_field(upstream.model), self._new), timings)
-
-    def translated(self, answer: Embeddings) -> RawReply:
-        return RawReply(self._reply(answer), answer.timings)

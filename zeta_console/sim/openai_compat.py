@@ -5,7 +5,8 @@ handler runs unchanged, and its reply (one object or NDJSON lines) is rewritten 
 
 What Ollama's `/v1` does and this does too: only `max_tokens` limits the output
 (`max_completion_tokens` is ignored), `temperature` and `top_p` are 1.0 when absent, reasoning comes
-back as `reasoning`, ids are `chatcmpl-<0..998>` / `cmpl-<0..998>`, `system_fingerprint` is
+back as `reasoning`, a stream's first chunk is the role alone (`"content":""`, written with the first
+text), ids are `chatcmpl-<0..998>` / `cmpl-<0..998>`, `system_fingerprint` is
 `fp_ollama`, usage has no details (and is omitted from other chat chunks, zeroed on every
 completion chunk), errors are `{"error":{"message","type","param":null,"code":null}}` with the native
 status, `/v1/models` lists `data: null` when no model is installed. A failure after the stream has
@@ -113,12 +114,13 @@ class _Reply:
             deltas.append({"content": message.get("content", "")})
         if done and deltas == [{"content": ""}]:
             deltas = []
-        events = []
-        for delta in deltas:
-            if not self._started:
-                delta = {"role": "assistant", "content": ""} | delta
-                self._started = True
-            events.append(_event(self._head("chat.completion.chunk") | {"choices": [{"index": 0, "delta": delta, "finish_reason": None}]}))
+        if deltas and not self._started:  # the role alone first, then the text (backends-api.md §1.3, §3)
+            deltas.insert(0, {"role": "assistant", "content": ""})
+            self._started = True
+        events = [
+            _event(self._head("chat.completion.chunk") | {"choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
+            for delta in deltas
+        ]
         if done:
             finish = {"index": 0, "delta": {}, "finish_reason": _finish_reason(native)}
             events.append(_event(self._head("chat.completion.chunk") | {"choices": [finish]}))

@@ -30,8 +30,10 @@ ALREADY_TRIED = "already tried"
 DRAINED = "drained"
 LATER_IN_ROUTE = "later in route"
 
-SEED_SERVICE_S = 10.0  # conservative service time of an endpoint with no latency history
-SEED_LOAD_S = 10.0  # conservative cold-start time of an endpoint never seen loading
+# An endpoint never measured is seeded from its tier's TTFT threshold, as its prefill and decode are
+# (prediction.py), so that the seeds follow a time-scaled emulator as the thresholds do.
+SEED_SERVICE_PER_TTFT_THRESHOLD = 5.0  # how long it holds a slot: 10 s at the default 2 s, conservative
+SEED_LOAD_PER_TTFT_THRESHOLD = 1.5  # its cold start: 3 s at 2 s (the emulated models load in 2-5 s)
 STALE_TELEMETRY_S = 30.0  # an endpoint silent for longer counts as saturated (adaptive)
 
 _BROKEN = (EndpointStatus.EJECTED, EndpointStatus.DOWN)
@@ -269,17 +271,25 @@ def service_time_s(e: EndpointState) -> float | None:
     return e.latency_ewma_s if e.latency_ewma_s is not None else e.latency_p95_s
 
 
-def predicted_wait_s(endpoints: Iterable[EndpointState], unmeasured_s: float = SEED_SERVICE_S) -> float:
+def seed_service_s(e: EndpointState) -> float:
+    return e.thresholds.ttft_s * SEED_SERVICE_PER_TTFT_THRESHOLD
+
+
+def seed_load_s(e: EndpointState) -> float:
+    return e.thresholds.ttft_s * SEED_LOAD_PER_TTFT_THRESHOLD
+
+
+def predicted_wait_s(endpoints: Iterable[EndpointState]) -> float:
     """How long a new request waits for a slot on whichever of `endpoints` frees first: the work
     ahead of it beyond their slots (`outstanding`), served at their combined rate (slots per
-    service time each; `unmeasured_s` stands in for an endpoint never measured)."""
+    service time each; the seed for an endpoint never measured)."""
     ahead = 1
     per_s = 0.0
     for e in endpoints:
         slots = capacity(e)
         service = service_time_s(e)
         ahead += outstanding(e) - slots
-        per_s += slots / (service if service is not None else unmeasured_s)
+        per_s += slots / (service if service is not None else seed_service_s(e))
     return ahead / per_s if ahead > 0 and per_s > 0 else 0.0
 
 

@@ -7,8 +7,8 @@
                   non-streaming calls, embeddings, programs), and for a person reading a stream
                   (`Ranking.READER`) only what decoding takes beyond reading the same tokens.
 
-wait_s      work ahead beyond the free slots x expected service time / slots
-load_s      cold-start time when the model is not resident
+wait_s      work ahead beyond the free slots x expected service time / slots (5 TTFT thresholds when never measured)
+load_s      cold-start time when the model is not resident (1.5 TTFT thresholds when never seen loading)
 prefill_s   prompt tokens x prefill rate (when the rate is unknown: the peak-EWMA TTFT, an embedding's service
             time; the TTFT threshold when never measured, embeddings too), slowed by the
             requests sharing the endpoint's parallel slots
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from zeta_console.router.api import Prediction, Ranking
 from zeta_console.router.candidates import DecisionInput, EndpointState
-from zeta_console.router.policies.base import SEED_LOAD_S, SEED_SERVICE_S, capacity, on_server, service_time_s, ttft_estimate
+from zeta_console.router.policies.base import capacity, on_server, seed_load_s, seed_service_s, service_time_s, ttft_estimate
 
 SEED_OUTPUT_TOKENS = 256.0  # expected output of a task x tier never observed
 # An endpoint never measured decodes a token in this share of its TTFT threshold: 20 tokens/s at the default
@@ -38,12 +38,12 @@ def estimate(e: EndpointState, prompt_tokens: int, embedding: bool, output_token
     """The endpoint's predicted times for a request. `reading_s_per_token` 0 counts all of the decode."""
     slots = capacity(e)
     measured = service_time_s(e)
-    service = measured if measured is not None else SEED_SERVICE_S
+    service = measured if measured is not None else seed_service_s(e)
     in_flight = on_server(e)
     # predicted_wait_s((e,)) inlined: this runs for every candidate of every decision.
     ahead = in_flight + e.queued + e.recent_fast_failures + 1 - slots
     wait = ahead * service / slots if ahead > 0 else 0.0
-    load = (e.load_s if e.load_s is not None else SEED_LOAD_S) if e.resident is False else 0.0
+    load = (e.load_s if e.load_s is not None else seed_load_s(e)) if e.resident is False else 0.0
     tps = e.decode_tps
     overhead = 0.0
     if e.prefill_s_per_token is not None:
