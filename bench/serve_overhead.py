@@ -1,6 +1,7 @@
 """Added latency of `serve`, and of LiteLLM's proxy: the same request to the emulator directly and through each.
 
     python bench/serve_overhead.py [--seconds 10] [--rates 50,200,400] [--closed-only] [--concurrency 16] [--litellm PATH] [--json OUT]
+                                   [--against CHECKOUT] [--rounds N]
 
 Processes on this machine: the emulated fleet with zero-latency models, `serve` (router + endpoint)
 in front of it, LiteLLM's proxy in front of it too (when found), and this load generator. Each rate
@@ -14,7 +15,11 @@ the emulator's `/api/chat`). The added latency is a target's p50/p99 minus the e
 in the same round. Maximum req/s is a closed loop with `--concurrency` requests always outstanding.
 CPU per request is the server process's CPU time (user + system, its children included) over the
 closed loop divided by the requests it answered: on a small shared machine it is much steadier than
-the latencies. Goal at 200 req/s: serve adds p50 <= 1 ms, p99 <= 5 ms, CPU <= 0.8 ms per request,
+the latencies. `--against` runs a second `serve` from another checkout (e.g. a worktree of main) beside
+this one, against the same emulator, as targets of its own ("base serve", "base serve /v1"): a change
+and its baseline measured in the same run. `--rounds N` splits each closed loop into N slices and
+alternates the targets slice by slice, so a machine whose load drifts weighs on every target alike.
+Goal at 200 req/s: serve adds p50 <= 1 ms, p99 <= 5 ms, CPU <= 0.8 ms per request,
 and at most 1/5 of LiteLLM's added latency.
 
 LiteLLM's proxy is not a dependency (`litellm[proxy]` pins rich 13, which changes Textual's
@@ -110,7 +115,8 @@ async def open_loop(http: httpx.AsyncClient, target: Target, rate: float, second
     return latencies, errors
 
 
-async def closed_loop(http: httpx.AsyncClient, target: Target, concurrency: int, seconds: float) -> tuple[int, float]:
+async def closed_loop(http: httpx.AsyncClient, target: Target, concurrency: int, seconds: float) -> int:
+    """Requests answered in `seconds` with `concurrency` always outstanding."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     done = 0
@@ -121,9 +127,8 @@ async def closed_loop(http: httpx.AsyncClient, target: Target, concurrency: int,
             answered = await post(http, target)  # not `done += await ...`: that reads `done` before the await
             done += answered
 
-    started = loop.time()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return done, done / (loop.time() - started)
+    return done
 
 
 async def settled(process: psutil.Process, limit_s: float = 60.0) -> None:
@@ -171,12 +176,16 @@ async def measure(targets: list[Target], args: argparse.Namespace) -> list[Run]:
             await settled(target.process)
             p50, p99 = percentile(latencies, 0.5) * 1e3, percentile(latencies, 0.99) * 1e3
             runs.append(Run(target.name, rate, len(latencies) + errors, errors, p50, p99, len(latencies) / args.seconds))
-    for target in targets:
-        async with client() as http:
-            cpu_before = cpu_s(target.process)
-            done, per_s = await closed_loop(http, target, args.concurrency, args.seconds)
-            cpu_ms = (cpu_s(target.process) - cpu_before) / max(1, done) * 1e3
-        runs.append(Run(target.name, None, done, 0, float("nan"), float("nan"), per_s, cpu_ms))
+    answered = dict.fromkeys((target.name for target in targets), 0)
+    cpu = dict.fromkeys(answered, 0.0)
+    for _ in range(args.rounds):
+        for target in targets:
+            async with client() as http:
+                cpu_before = cpu_s(target.process)
+                answered[target.name] += await closed_loop(http, target, args.concurrency, args.seconds / args.rounds)
+                cpu[target.name] += cpu_s(target.process) - cpu_before
+    for name, done in answered.items():
+        runs.append(Run(name, None, done, 0, float("nan"), float("nan"), done / args.seconds, cpu[name] / max(1, done) * 1e3))
     return runs
 
 
@@ -253,10 +262,14 @@ async def run_proxy(upstream: str) -> None:
         await asyncio.Event().wait()
 
 
-def spawn(*role: str) -> tuple[subprocess.Popen[str], str]:
-    process = subprocess.Popen(
-        [sys.executable, __file__, "--role", *role], stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parent.parent
-    )
+THIS_CHECKOUT = Path(__file__).resolve().parent.parent
+
+
+def spawn(*role: str, checkout: Path = THIS_CHECKOUT) -> tuple[subprocess.Popen[str], str]:
+    """One of this bench's server roles, run from `checkout`'s code (its own bench script and package)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(checkout), os.environ.get("PYTHONPATH"))))}
+    command = [sys.executable, str(checkout / "bench" / "serve_overhead.py"), "--role", *role]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=checkout, env=env)
     assert process.stdout is not None
     return process, process.stdout.readline().strip()
 
@@ -319,6 +332,8 @@ def main() -> int:
     parser.add_argument("--litellm", metavar="PATH", help="LiteLLM's `litellm` command (litellm[proxy] in a venv of its own)")
     parser.add_argument("--no-litellm", action="store_true", help="leave LiteLLM's proxy out")
     parser.add_argument("--json", metavar="OUT")
+    parser.add_argument("--against", metavar="CHECKOUT", type=Path, help="also measure the serve of this checkout (the baseline)")
+    parser.add_argument("--rounds", type=int, default=1, help="closed loop: alternate the targets in this many slices")
     parser.add_argument("--role", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.role:
@@ -337,6 +352,12 @@ def main() -> int:
             targets.append(Target("serve /v1", f"{proxy}/v1/chat/completions", OPENAI_BODY, psutil.Process(proxy_process.pid)))
         else:
             print("serve has no /v1/chat/completions here: its OpenAI route is left out")
+        if args.against is not None:
+            base_process, base = spawn("proxy", direct, checkout=args.against.resolve())
+            processes.insert(0, base_process)
+            targets.append(Target("base serve", f"{base}/api/chat", OLLAMA_BODY, psutil.Process(base_process.pid)))
+            if serves_openai(base):
+                targets.append(Target("base serve /v1", f"{base}/v1/chat/completions", OPENAI_BODY, psutil.Process(base_process.pid)))
         litellm = None if args.no_litellm else find_litellm(args.litellm)
         if litellm is not None:
             litellm_process, litellm_url = spawn_litellm(litellm, direct, workdir)

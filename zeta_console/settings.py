@@ -139,7 +139,7 @@ class Hedging:
     # cancelled. A token bucket caps the extra requests.
     enabled: bool = True  # where the console's live switch starts
     ratio: float = 0.05  # hedges may add at most this share of requests (each request earns the bucket this much) ...
-    burst: int = 5  # ... and the bucket holds at most this many hedges
+    burst: int = 20  # ... and the bucket holds at most this many hedges
     delay_s: float = 0.0  # 0: hedge after the request's predicted TTFT at `percentile`; else after this fixed delay
     # Where "late" starts for normal requests: their predicted TTFT's percentile. High, so that the budget goes
     # to stragglers rather than to the normal tail (a hedge of a request that is merely slow seldom wins).

@@ -278,16 +278,13 @@ class EndpointMetrics:
         self.last_answer_at = now
         self._observe_ttft(ttft_s, now, predicted_s)
 
-    def observe_censored_first_token(self, at_least_s: float, now: float, predicted_s: float | None, prompt_tokens: int) -> None:
+    def observe_censored_first_token(self, at_least_s: float, now: float, predicted_s: float | None) -> None:
         """An attempt cancelled after `at_least_s` without a first token, because another attempt's came first
-        (hedging): its TTFT was at least that. Taken as that TTFT, and the prefill it implies (beyond the
-        host's overhead and a first decode step), so that an endpoint's stalls steer the policies whether or
-        not a hedge hid them from the caller: a lost attempt would otherwise leave no sample at all."""
+        (hedging): its TTFT was at least that. It goes to the TTFT statistics and the prediction error (the p95
+        and p99 stay honest, and so does the tier's error spread), not to the prefill rate: the hedge already
+        cut the caller's wait, and a one-off stall read as a rate makes the endpoint look several times slower
+        for every request after it, which then queue for the other replicas and make the fleet's tail."""
         self._observe_ttft(at_least_s, now, predicted_s)
-        if prompt_tokens > 0:
-            tps = self.decode_tps.value
-            beyond = (self.ttft_overhead_s(now) or 0.0) + (1.0 / tps if tps else 0.0)
-            self.prefill_s_per_token.observe(prompt_tokens, max(0.0, at_least_s - beyond), now)
 
     def _observe_ttft(self, ttft_s: float, now: float, predicted_s: float | None) -> None:
         self.ttft.observe(ttft_s, now)

@@ -182,11 +182,14 @@ class ZetaDynamicRouter:
         self.slots.wake_all()
 
     def _after_health_round(self) -> None:
-        """Let queued requests re-decide when an endpoint became available (host back, ejection over)."""
+        """Let queued requests re-decide when an endpoint became available (host back, ejection over), and
+        late requests look for a hedge again (the servers' own slot counts were re-read)."""
         availability = self.view.available(time.monotonic())
         if availability != self._availability:
             self._availability = availability
             self.slots.wake_all()
+        else:
+            self.slots.changed()
         self._read_capabilities_soon()
 
     # -- read side -------------------------------------------------------------------------

@@ -75,8 +75,6 @@ StreamOpener = Callable[[Endpoint], Awaitable[AsyncGenerator[P, None]]]
 
 LAST_ATTEMPT_GRACE = 2.0  # the last attempt gets this many times the first-token allowance
 LOAD_ALLOWANCE_FACTOR = 3.0
-HEDGE_RECHECK_FRACTION = 0.25  # a late attempt with nowhere to hedge to looks again after this share of its hedge delay
-HEDGE_RECHECK_MIN_S = 0.001
 
 
 @dataclass
@@ -464,9 +462,9 @@ class RequestRun:
                             hedged_at = time.monotonic() - primary.started
                             racing[loop.create_task(self._until_first(hedge, start, last_chance))] = hedge
                         break
-                    # Nowhere to hedge to without queueing (a queued hedge would not start sooner): look again
-                    # shortly, while the primary stays silent; a straggler outlasts the next slot to free.
-                    done, _ = await asyncio.wait(racing, timeout=max(delay * HEDGE_RECHECK_FRACTION, HEDGE_RECHECK_MIN_S))
+                    # Nowhere to hedge to without queueing (a queued hedge would not start sooner): look again when
+                    # room may have appeared, while the primary stays silent; a straggler outlasts the next slot to free.
+                    done = await self._until_change(racing)
             failure: BaseException | None = None
             while racing:
                 done, _ = await asyncio.wait(racing, return_when=asyncio.FIRST_COMPLETED)
@@ -485,6 +483,16 @@ class RequestRun:
             raise failure
         finally:
             await self._cancel(racing, discard)
+
+    async def _until_change(self, racing: Mapping[asyncio.Task[Answer], Attempt]) -> set[asyncio.Task[Answer]]:
+        """Wait until an attempt ends or an endpoint may have gained room (`SlotTable.next_change`); the attempts done."""
+        change = self._ctx.slots.next_change()
+        waits: list[asyncio.Future[Any]] = [*racing, change]
+        try:
+            done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            change.cancel()
+        return {task for task in racing if task in done}
 
     async def _cancel(self, racing: dict[asyncio.Task[Answer], Attempt], discard: Callable[[Answer], Awaitable[None]]) -> None:
         """Cancel the attempts still racing: close what they opened, free their slots, no verdict on their endpoints."""
@@ -534,9 +542,7 @@ class RequestRun:
         now = time.monotonic()
         for task, loser in losers.items():
             if not task.done():  # still silent: its first token would have come later than now
-                ctx.metrics[loser.endpoint.id].observe_censored_first_token(
-                    now - loser.started, now, loser.predicted_ttft_s, state.prompt_tokens
-                )
+                ctx.metrics[loser.endpoint.id].observe_censored_first_token(now - loser.started, now, loser.predicted_ttft_s)
         if state.decision is None:
             return
         reason = f"hedged after {hedged_at:.1f} s: {winner.endpoint.id} won; {state.decision.reason}"

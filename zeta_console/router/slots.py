@@ -7,7 +7,8 @@ goes to whichever endpoint frees first, if the policy agrees). Interactive waite
 then arrival order; a reserved slot cannot be taken by a newcomer (no barging).
 
 `in_flight` changes only in `occupying`, `queued` only in `waiting`: both context managers,
-decremented in `finally`, clamped at zero.
+decremented in `finally`, clamped at zero. `next_change` is for whoever needs a free slot without
+queueing for it (a hedge): it resolves when room may have appeared.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class SlotTable:
         self._releases = 0
         self._pump_scheduled = False
         self.wanted = dict.fromkeys(slots, 0)  # sleeping waiters that may take each endpoint
+        self._watchers: list[asyncio.Future[None]] = []  # from `next_change`
 
     def has_room(self, endpoint: str, waiter: Waiter | None = None) -> bool:
         if waiter is not None and waiter.reservation == endpoint:
@@ -71,6 +73,7 @@ class SlotTable:
             self.in_flight[endpoint] = max(0, self.in_flight[endpoint] - 1)
             self._releases += 1
             self._schedule_pump()
+            self.changed()
 
     @contextmanager
     def waiting(self, waiter: Waiter) -> Iterator[Waiter]:
@@ -109,12 +112,29 @@ class SlotTable:
             for waiter in line.values():
                 if waiter.wake is not None and not waiter.wake.done():
                     waiter.wake.set_result(None)
+        self.changed()
+
+    def next_change(self) -> asyncio.Future[None]:
+        """Resolved at the next moment an endpoint may have gained room: a slot released or a reservation
+        dropped here, `wake_all`, or `changed` (the servers' own counts re-read). Cancel it when no longer needed."""
+        future = asyncio.get_running_loop().create_future()
+        self._watchers.append(future)
+        return future
+
+    def changed(self) -> None:
+        """Resolve the futures of `next_change`. Called after the queue's pump was scheduled, so that the
+        queue's waiters get a freed slot first (no barging)."""
+        watchers, self._watchers = self._watchers, []
+        for future in watchers:
+            if not future.done():
+                future.set_result(None)
 
     def _drop_reservation(self, waiter: Waiter) -> None:
         if waiter.reservation is not None:
             self._reserved[waiter.reservation] = max(0, self._reserved[waiter.reservation] - 1)
             waiter.reservation = None
             self._schedule_pump()
+            self.changed()
 
     def _schedule_pump(self) -> None:
         if not self._pump_scheduled and (self._lines[0] or self._lines[1]):

@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from types import SimpleNamespace
 from typing import Any
 
-import httpcore
+import httpcore2
 from pydantic_core import to_json
 
 from zeta_console.backends.openai_usage import final_timings
@@ -131,7 +131,7 @@ class OpenAIRelay:
         if self.whole:
             started = time.monotonic()
 
-            async def read_whole(response: httpcore.Response) -> RawStream:
+            async def read_whole(response: httpcore2.Response) -> RawStream:
                 body = await response.aread()
                 yield RawChunk(body.replace(old, self._new), _whole_final(body, started))
 
@@ -140,7 +140,7 @@ class OpenAIRelay:
         sent["stream_options"] = {**(self._fields.get("stream_options") or {}), "include_usage": True}
         return self._carrier.exchange(url + self._path, to_json(sent), headers, lambda response: self._events(response, old))
 
-    async def _events(self, response: httpcore.Response, old: bytes) -> RawStream:
+    async def _events(self, response: httpcore2.Response, old: bytes) -> RawStream:
         """The upstream's SSE events in blocks of whole events, renamed; the block with `[DONE]` is
         the final piece."""
         relayed, done_reason, final = False, None, None

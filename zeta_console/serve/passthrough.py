@@ -2,8 +2,8 @@
 
 When the client and the host speak the same dialect, converting every chunk into objects and back
 costs most of the proxy's CPU. Here the router still decides, admits, fails over and records (the
-request runs through `router.relay` / `router.relay_embed`), but the bytes go over httpcore,
-httpx's transport layer, directly (not the `ollama` client: this is serve's byte path only) and
+request runs through `router.relay` / `router.relay_embed`), but the bytes go over httpcore2,
+httpx2's transport layer, directly (not the `ollama` client: this is serve's byte path only) and
 come back as they were written. What is read of them is only what routing needs: where each NDJSON line ends
 (the first line is the first token), the `done` line's statistics, an `{"error": ...}` line. The
 one change is the model's name: the body sent upstream names the endpoint's model, and each reply
@@ -19,7 +19,7 @@ import re
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from typing import Any, TypeVar
 
-import httpcore
+import httpcore2
 from pydantic_core import from_json, to_json
 
 from zeta_console.backends.clients import describe_transport_error
@@ -114,16 +114,16 @@ def _final_of(block: bytes) -> FinalTimings | None:
 
 
 def transport_error(error: Exception, mid_stream: bool) -> BackendError:
-    """A failure of httpcore (httpx's transport layer) in the router's terms, as the backend maps httpx's."""
-    if isinstance(error, httpcore.TimeoutException):
+    """A failure of httpcore2 (httpx2's transport layer) in the router's terms, as the backend maps httpx's."""
+    if isinstance(error, httpcore2.TimeoutException):
         return BackendError(ErrorKind.TIMED_OUT, f"{type(error).__name__}: {error}".rstrip(": "))
-    if isinstance(error, (httpcore.NetworkError, httpcore.ProtocolError)):
+    if isinstance(error, (httpcore2.NetworkError, httpcore2.ProtocolError)):
         return BackendError(ErrorKind.FAILED_MID_STREAM if mid_stream else ErrorKind.UNAVAILABLE, describe_transport_error(error))
     return map_error(error, mid_stream=mid_stream)
 
 
 class OllamaPassThrough:
-    """Carries requests to Ollama hosts as bytes: one httpcore connection pool per app, on
+    """Carries requests to Ollama hosts as bytes: one httpcore2 connection pool per app, on
     `upstream_sockets.GatheringBackend` (one send per request, a cheap idle check)."""
 
     def __init__(self, timeouts: Timeouts) -> None:
@@ -132,7 +132,7 @@ class OllamaPassThrough:
         self._extensions = {
             "timeout": {"connect": timeouts.connect_s, "read": timeouts.total_s, "write": timeouts.connect_s, "pool": timeouts.total_s}
         }
-        self._pool: httpcore.AsyncConnectionPool | None = None
+        self._pool: httpcore2.AsyncConnectionPool | None = None
         self._hosts: dict[str, bytes] = {}
 
     async def aclose(self) -> None:
@@ -149,27 +149,27 @@ class OllamaPassThrough:
         """How the router reaches one endpoint for this embedding."""
         return _EmbedRelay(self, path, fields, asked_model)
 
-    async def open(self, url: str, body: bytes, headers: Headers) -> httpcore.Response:
-        """The upstream's response to a POST, its body not read yet (httpx's transport layer)."""
+    async def open(self, url: str, body: bytes, headers: Headers) -> httpcore2.Response:
+        """The upstream's response to a POST, its body not read yet (httpx2's transport layer)."""
         if self._pool is None:
-            self._pool = httpcore.AsyncConnectionPool(max_connections=None, network_backend=GatheringBackend())
+            self._pool = httpcore2.AsyncConnectionPool(max_connections=None, network_backend=GatheringBackend())
         host = self._hosts.get(url)
         if host is None:
-            parsed = httpcore.URL(url)
+            parsed = httpcore2.URL(url)
             host = self._hosts[url] = parsed.host if parsed.port is None else b"%b:%d" % (parsed.host, parsed.port)
         sent = [(b"Host", host), *headers, (b"Content-Length", b"%d" % len(body))]
-        request = httpcore.Request(b"POST", url, headers=sent, content=body, extensions=self._extensions)
+        request = httpcore2.Request(b"POST", url, headers=sent, content=body, extensions=self._extensions)
         return await self._pool.handle_async_request(request)
 
     async def exchange(
-        self, url: str, body: bytes, headers: Headers, read: Callable[[httpcore.Response], AsyncGenerator[Piece, None]]
+        self, url: str, body: bytes, headers: Headers, read: Callable[[httpcore2.Response], AsyncGenerator[Piece, None]]
     ) -> AsyncGenerator[Piece, None]:
         """POST `body` and yield what `read` makes of a 200 reply as it comes; no I/O until the first is
         awaited. Another status is a `BackendError` with the body's message, a transport failure one in
         the router's terms (failed mid-stream once a piece went out). Closing it closes the
         connection, which makes the server stop generating and free the slot."""
         mid_stream = False
-        response: httpcore.Response | None = None
+        response: httpcore2.Response | None = None
         try:
             response = await self.open(url, body, headers)
             if response.status != 200:
@@ -194,7 +194,7 @@ class OllamaPassThrough:
     def lines(self, url: str, body: bytes, old: bytes, new: bytes) -> RawStream:
         """The upstream reply as blocks of complete lines, renamed (`exchange`)."""
 
-        async def read(response: httpcore.Response) -> RawStream:
+        async def read(response: httpcore2.Response) -> RawStream:
             async for block in line_blocks(response.aiter_stream()):
                 answer, error = _split(renamed(block, old, new))
                 if answer is not None:
@@ -239,7 +239,7 @@ class _EmbedRelay:
         return RawReply(embed_json(answer, self._asked_model), answer.timings)
 
 
-async def _body(response: httpcore.Response) -> AsyncGenerator[bytes, None]:
+async def _body(response: httpcore2.Response) -> AsyncGenerator[bytes, None]:
     yield await response.aread()
 
 

@@ -1,11 +1,10 @@
-"""The pass-through's connections: an httpcore network backend on asyncio's own transports.
+"""The pass-through's connections: an httpcore2 network backend on asyncio's own transports.
 
-httpcore (httpx's transport layer) writes a request's head and body in two socket sends, and on
-every request and release it asks each pooled connection whether its socket is readable, which
-its default backend answers through anyio with a poll per connection. Here writes are gathered
-until the connection reads (one send per request: sends are the dearest calls on the path), and
-"readable" is whether data or the end of the stream has already arrived, which asyncio's
-transport tells us as it happens.
+httpcore2 (httpx2's transport layer) writes a request's head and body in two socket sends, and
+before it reuses an idle connection it asks whether its socket is readable, which its default
+backend answers through anyio with a poll. Here writes are gathered until the connection reads
+(one send per request: sends are the dearest calls on the path), and "readable" is whether data
+or the end of the stream has already arrived, which asyncio's transport tells us as it happens.
 """
 
 from __future__ import annotations
@@ -16,11 +15,11 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
-import httpcore
+import httpcore2
 
 
 class _Connection(asyncio.Protocol):
-    """What arrives on one connection, until httpcore reads it."""
+    """What arrives on one connection, until httpcore2 reads it."""
 
     def __init__(self) -> None:
         self.received: deque[bytes] = deque()
@@ -52,7 +51,7 @@ class _Connection(asyncio.Protocol):
             self.waiter.set_result(None)
 
 
-class GatheringStream(httpcore.AsyncNetworkStream):
+class GatheringStream(httpcore2.AsyncNetworkStream):
     """One connection: writes wait for the next read and go out in one send."""
 
     def __init__(self, transport: asyncio.Transport, connection: _Connection) -> None:
@@ -67,14 +66,14 @@ class GatheringStream(httpcore.AsyncNetworkStream):
         while not connection.received:
             if connection.ended:
                 if connection.error is not None:
-                    raise httpcore.ReadError(str(connection.error) or type(connection.error).__name__) from connection.error
+                    raise httpcore2.ReadError(str(connection.error) or type(connection.error).__name__) from connection.error
                 return b""
             connection.waiter = asyncio.get_running_loop().create_future()
             try:
                 async with asyncio.timeout(timeout):
                     await connection.waiter
             except TimeoutError:
-                raise httpcore.ReadTimeout(f"no data within {timeout} s") from None
+                raise httpcore2.ReadTimeout(f"no data within {timeout} s") from None
             finally:
                 connection.waiter = None
         data = connection.received.popleft()
@@ -89,7 +88,7 @@ class GatheringStream(httpcore.AsyncNetworkStream):
 
     def _flush(self) -> None:
         if self._transport.is_closing():
-            raise httpcore.WriteError("the connection is closed")
+            raise httpcore2.WriteError("the connection is closed")
         self._transport.write(b"".join(self._unsent))
         self._unsent.clear()
 
@@ -104,7 +103,7 @@ class GatheringStream(httpcore.AsyncNetworkStream):
         return None
 
 
-class GatheringBackend(httpcore.AsyncNetworkBackend):
+class GatheringBackend(httpcore2.AsyncNetworkBackend):
     """Plain TCP connections (asyncio sets TCP_NODELAY on them) as `GatheringStream`s."""
 
     async def connect_tcp(
@@ -114,7 +113,7 @@ class GatheringBackend(httpcore.AsyncNetworkBackend):
         timeout: float | None = None,
         local_address: str | None = None,
         socket_options: Iterable[tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
+    ) -> httpcore2.AsyncNetworkStream:
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(timeout):
@@ -122,9 +121,9 @@ class GatheringBackend(httpcore.AsyncNetworkBackend):
                     _Connection, host, port, family=socket.AF_UNSPEC, local_addr=(local_address, 0) if local_address else None
                 )
         except TimeoutError:
-            raise httpcore.ConnectTimeout(f"no connection within {timeout} s") from None
+            raise httpcore2.ConnectTimeout(f"no connection within {timeout} s") from None
         except OSError as error:
-            raise httpcore.ConnectError(str(error)) from error
+            raise httpcore2.ConnectError(str(error)) from error
         assert isinstance(transport, asyncio.Transport)
         return GatheringStream(transport, connection)
 
