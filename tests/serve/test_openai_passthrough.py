@@ -101,6 +101,24 @@ async def test_a_stream_is_llama_cpps_bytes_renamed_without_the_usage_chunk_it_d
     assert sent.count(b'"stream_options":{"include_usage":true}') == 3
 
 
+async def test_a_chat_stream_starts_with_the_role_when_llama_cpp_wrote_none(
+    llama_servers: LlamaServers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """llama.cpp writes no role-only chunk when its first token is the first bytes of an emoji (greedy
+    sampling makes that token certain): serve puts the role into the first delta, as OpenAI's streams have it."""
+    emoji_first = {**CHAT, "messages": [{"role": "user", "content": "Write only the emoji 🌱"}], "temperature": 0}
+    async with relayed({"llama": llama_servers.shared("coder")}, monkeypatch) as stack, httpx.AsyncClient(
+        base_url=stack.url, timeout=120
+    ) as http:
+        _, chat = await _streamed(http, "/v1/chat/completions", emoji_first)
+        written_events = [event for connection in stack.recorders["llama"].written for event in EVENT.findall(bytes(connection))]
+    upstream = [event for event in _by_request(written_events)[0] if b'"usage":{' not in event]
+    written, served = [json.loads(event[6:]) for event in upstream[:-1]], [json.loads(event[6:]) for event in EVENT.findall(chat)[:-1]]
+    assert written[0]["choices"][0]["delta"] == {"content": "🌱"} and "role" not in str(written)  # llama.cpp's, roleless
+    assert served[0]["choices"][0]["delta"] == {"role": "assistant", "content": "🌱"}
+    assert chat.endswith(b"data: [DONE]\n\n") and EVENT.findall(chat)[1:] == [renamed(event) for event in upstream[1:]]
+
+
 def _by_request(events: list[bytes]) -> list[list[bytes]]:
     """The events of each answer, in order: each ends with `[DONE]`."""
     answers: list[list[bytes]] = [[]]

@@ -13,6 +13,11 @@ Ollama then writes on every completion chunk), the finish reason, an `{"error": 
 `data: [DONE]`. Unstreamed, upstream answers unstreamed too: the one object is relayed renamed, and
 its `usage` (and llama.cpp's `timings`) with the time it took are the final statistics; it has no
 first token (a `whole` relay, `router.api.Relay`).
+
+One field is added: a streamed chat's first delta carries `"role":"assistant"` as OpenAI's
+streams always do (clients take the role from it). llama.cpp writes its role-only chunk for its first
+token, but when that token ends mid-character (the first bytes of an emoji) it writes nothing for it
+and never writes the role; the relay then puts the role into the first delta it relays.
 """
 
 from __future__ import annotations
@@ -47,6 +52,9 @@ USAGE = b'"usage":{'
 ZERO_USAGE = b',"usage":{"prompt_tokens":0,"completion_tokens":0,"total_tokens":0}'  # Ollama's, on every completion chunk
 ERROR_EVENT = b'data: {"error"'
 FINISH = b'"finish_reason":"'
+DELTA = b'"delta":{'
+ROLE = b'"role":'  # a key: inside a JSON string its quotes would be escaped
+ASSISTANT = b'"role":"assistant"'
 _FINISH_REASON = re.compile(rb'"finish_reason":"([^"]+)"')
 _PROMPT_TOKENS = re.compile(rb'"prompt_tokens":(\d+)')
 APIS = frozenset({"openai", "ollama"})  # the kinds of host that serve OpenAI's /v1
@@ -90,6 +98,18 @@ def _final_of(parsed: Any, done_reason: str | None) -> FinalTimings:
     """The statistics of an object holding `usage` (and llama.cpp's `timings`)."""
     usage, timings = (parsed.get("usage"), parsed.get("timings")) if isinstance(parsed, dict) else (None, None)
     return final_timings(SimpleNamespace(**usage) if isinstance(usage, dict) else None, timings, done_reason)
+
+
+def _with_role(block: bytes) -> bytes | None:
+    """The block with the role on its first delta (added when missing), or None when it holds no delta."""
+    at = block.find(DELTA)
+    if at < 0:
+        return None
+    start, end = _event_at(block, at)
+    if ROLE in block[start:end]:
+        return block
+    inside = at + len(DELTA)
+    return block[:inside] + ASSISTANT + (b"" if block[inside : inside + 1] == b"}" else b",") + block[inside:]
 
 
 def _usage_final(event: bytes, done_reason: str | None) -> FinalTimings:
@@ -143,7 +163,7 @@ class OpenAIRelay:
     async def _events(self, response: httpcore2.Response, old: bytes) -> RawStream:
         """The upstream's SSE events in blocks of whole events, renamed; the block with `[DONE]` is
         the final piece."""
-        relayed, done_reason, final = False, None, None
+        relayed, done_reason, final, role_due = False, None, None, self._chat
         async for block in line_blocks(response.aiter_stream(), EVENT_END):
             error: str | None = None
             if ERROR_EVENT in block:
@@ -160,6 +180,8 @@ class OpenAIRelay:
                 final = _usage_final(block[start:end], done_reason)
                 if not self._include_usage:
                     block = block[:start] + block[end:]
+            if role_due and (with_role := _with_role(block)) is not None:
+                block, role_due = with_role, False
             last = DONE_EVENT in block
             if old in block:
                 block = block.replace(old, self._new)
