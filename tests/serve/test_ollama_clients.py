@@ -12,6 +12,7 @@ import pytest
 
 from tests.helpers import wait_until
 from tests.serve.conftest import Served
+from zeta_console.router.api import Outcome, RequestRecord
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -46,11 +47,20 @@ async def test_a_conversation_with_tools_and_tool_results_is_routed_as_plain_dat
         {"role": "assistant", "content": "", "tool_calls": [{"function": {"name": "weather", "arguments": {"city": "Oslo"}}}]},
         {"role": "tool", "content": "sunny", "tool_name": "weather"},
     ]
-    async with ollama.AsyncClient(host=served.url) as client:
-        reply = await client.chat(model="zeta:code", messages=asked, tools=[weather], think=False)
+    # The reply can reach the client before the router records the request: wait for its record.
+    records: asyncio.Queue[RequestRecord] = asyncio.Queue()
+    unsubscribe = served.router.subscribe(lambda event: records.put_nowait(event) if isinstance(event, RequestRecord) else None)
+    try:
+        async with ollama.AsyncClient(host=served.url) as client:
+            reply = await client.chat(model="zeta:code", messages=asked, tools=[weather], think=False)
+        record = await asyncio.wait_for(records.get(), timeout=10)
+    finally:
+        unsubscribe()
     assert reply.done and reply.message.content
-    routed = served.router.snapshot()  # the request reached the coder (it has the tools capability)
-    assert any(endpoint.tier == "coder" and endpoint.successes for endpoint in routed.endpoints)
+    assert record.outcome is Outcome.OK
+    # routed to a model that takes tools (the code route's coder, or the reasoner when explored or measured)
+    chosen = next(endpoint for endpoint in served.router.snapshot().endpoints if endpoint.id == record.endpoint)
+    assert "tools" in chosen.capabilities
 
 
 async def test_sync_chat_streams(served: Served) -> None:
