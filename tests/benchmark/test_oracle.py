@@ -8,13 +8,11 @@ run's deadline. A tiny, time-scaled run: a few seconds of wall time.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
-from zeta_console.benchmark.contenders import DRAIN_FACTOR, run_contender
+from tests.benchmark.replay import replay
+from zeta_console.benchmark.contenders import DRAIN_FACTOR
 from zeta_console.benchmark.results import ContenderRun, Fate
-from zeta_console.benchmark.scenarios import load_scenario
-from zeta_console.benchmark.trace import generate_trace
 
 TRIVIAL = """\
 description: the reasoner is 10x slower from the start; the coder idles
@@ -43,19 +41,7 @@ def mean_wait_s(run: ContenderRun) -> float:
 
 
 def test_oracle_never_loses_on_a_trivial_scenario(tmp_path: Path) -> None:
-    path = tmp_path / "trivial.yaml"
-    path.write_text(TRIVIAL)
-    scenario = load_scenario(str(path))
-    trace = generate_trace(scenario.traffic, scenario.seed, scenario.sizes)
-    assert len(trace) >= 5
-
-    async def run_all() -> dict[str, ContenderRun]:
-        return {
-            name: await run_contender(name, scenario, trace, scenario.time_scale)
-            for name in ("oracle", "static", "round_robin", "adaptive")
-        }
-
-    runs = asyncio.run(run_all())
+    runs = replay(tmp_path, TRIVIAL, ("oracle", "static", "round_robin", "adaptive"), min_requests=5)
     wait = {name: mean_wait_s(run) for name, run in runs.items()}
     assert all(r.fate is Fate.OK for r in runs["oracle"].results), "the oracle answers every request"
     for name, value in wait.items():

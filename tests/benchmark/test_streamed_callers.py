@@ -8,13 +8,11 @@ A tiny, time-scaled run: a few seconds of wall time.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
-from zeta_console.benchmark.contenders import known_contenders, run_contender
+from tests.benchmark.replay import replay
+from zeta_console.benchmark.contenders import known_contenders
 from zeta_console.benchmark.results import ContenderRun, Fate
-from zeta_console.benchmark.scenarios import load_scenario
-from zeta_console.benchmark.trace import generate_trace
 
 IDLE_PAIR = """\
 description: complex reasoning one at a time, well apart
@@ -37,18 +35,8 @@ def on_reasoner(run: ContenderRun) -> float:
 
 def test_streamed_callers_are_ranked_as_readers_and_whole_answer_callers_by_completion(tmp_path: Path) -> None:
     assert "adaptive:streamed" in known_contenders()
-    path = tmp_path / "idle_pair.yaml"
-    path.write_text(IDLE_PAIR)
-    scenario = load_scenario(str(path))
-    trace = generate_trace(scenario.traffic, scenario.seed, scenario.sizes)
-    assert len(trace) >= 5
-
-    async def run_both() -> tuple[ContenderRun, ContenderRun]:
-        whole = await run_contender("adaptive", scenario, trace, scenario.time_scale)
-        streamed = await run_contender("adaptive:streamed", scenario, trace, scenario.time_scale)
-        return whole, streamed
-
-    whole, streamed = asyncio.run(run_both())
+    runs = replay(tmp_path, IDLE_PAIR, ("adaptive", "adaptive:streamed"), min_requests=5)
+    whole, streamed = runs["adaptive"], runs["adaptive:streamed"]
     assert streamed.contender == "adaptive:streamed"
     # Poisson gaps sometimes find the reasoner still answering; a reader then starts on the coder.
     routed = f"streamed {[r.tier for r in streamed.results]}, whole {[r.tier for r in whole.results]}"
