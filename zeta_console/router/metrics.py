@@ -322,8 +322,8 @@ class EndpointMetrics:
                 first_step = timings.decode_s / timings.output_tokens if timings.decode_s and timings.output_tokens else 0.0
                 predicted = evaluated * rate + (timings.load_s or 0.0) + first_step
                 self._overhead_window.add(max(0.0, ttft_s - predicted), now)
-        if timings.load_s is not None and timings.load_s >= COLD_LOAD_MIN_S:
-            self.load_s.observe(timings.load_s, now)
+        if cold_load_s:
+            self.load_s.observe(cold_load_s, now)
 
     def observe_error(self, kind: ErrorKind, elapsed_s: float, now: float) -> None:
         self._errors_by_kind[kind.value] = self._errors_by_kind.get(kind.value, 0) + 1
