@@ -27,7 +27,9 @@ from zeta_console.settings import HostConfig, ModelConfig, PolicyName, Settings,
 ASKED = "zeta:auto"
 KEY_ENV, KEY = "ZETA_TEST_LLAMA_KEY", "sk-test-relay"
 EVENT = re.compile(rb"data: [^\n]*\n\n")
-CHAT = {"model": ASKED, "messages": [{"role": "user", "content": "Say hello"}], "max_tokens": 8, "stream": True}
+# Greedy, so that llama.cpp's first token is a word and its stream starts with a role-only chunk: a sampled
+# first token may be part of an emoji, which the relay gives the role it lacks (the test after the next).
+CHAT = {"model": ASKED, "messages": [{"role": "user", "content": "Say hello"}], "max_tokens": 8, "stream": True, "temperature": 0}
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,7 @@ async def test_a_stream_is_llama_cpps_bytes_renamed_without_the_usage_chunk_it_d
     usage = [event for event in events if b'"usage":{' in event]
     assert headers["x-zeta-endpoint"] == "coder@llama" and len(usage) == 3  # asked for upstream every time
     upstream_chat, upstream_usage, upstream_completion = _by_request(events)
+    assert b'"delta":{"role":"assistant"' in upstream_chat[0]
     assert chat == renamed(b"".join(event for event in upstream_chat if event not in usage))
     assert with_usage == renamed(b"".join(upstream_usage)) and b'"usage":{' in with_usage
     assert completion == renamed(b"".join(event for event in upstream_completion if event not in usage))
