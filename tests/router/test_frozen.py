@@ -1,4 +1,5 @@
-"""The hot path's frozen dataclasses (router/frozen.py) are the instances their own constructors would make."""
+"""The hot path's frozen dataclasses (router/frozen.py: states, decision inputs, decisions, records) are the instances
+their own constructors would make."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 
 from tests.router.routing import answer, ask, routed
 from zeta_console.router.api import Decision, RequestRecord
-from zeta_console.router.candidates import EndpointState
+from zeta_console.router.candidates import DecisionInput, EndpointState
 from zeta_console.settings import Task
 
 
@@ -27,6 +28,12 @@ async def test_states_decisions_and_records_equal_what_their_constructors_build(
         _, record = await answer(run.router, ask("and another one", Task.CODE))
         now = time.monotonic()
         states = [run.router.view.endpoint_state(endpoint, 0, now) for endpoint in run.router.endpoints.values()]
+        pending = run.router._run(ask("a third one", Task.CODE))
+        pending.state.classification = record.decision.classification
+        decision_input = pending._decision_input(run.router.slots.queued)
+
+    assert isinstance(decision_input, DecisionInput)
+    assert rebuilt(decision_input) == decision_input
 
     for instance in (*states, record, record.decision):
         assert isinstance(instance, EndpointState | RequestRecord | Decision)

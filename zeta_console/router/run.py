@@ -258,7 +258,8 @@ class RequestRun:
         task = state.classification.task
         pinned = state.target_tier or ctx.controls.pin_for(task)
         now = time.monotonic()
-        return DecisionInput(
+        return frozen(
+            DecisionInput,
             request_id=state.request_id,
             classification=state.classification,
             route=(pinned,) if pinned else ctx.settings.routes.get(task, ()),
