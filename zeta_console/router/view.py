@@ -160,9 +160,11 @@ class RouterView:
     def _telemetry_age_s(self, endpoint: Endpoint, now: float) -> float | None:
         """Age of the freshest news about the endpoint: its last answer or its host's last good probe."""
         host = self._health.hosts[endpoint.host]
-        probe_age = now - host.probed_at if host.reachable and host.probed_at is not None else None
-        ages = [age for age in (self._metrics[endpoint.id].last_sample_age_s(now), probe_age) if age is not None]
-        return min(ages) if ages else None
+        answer_age = self._metrics[endpoint.id].last_sample_age_s(now)
+        if not host.reachable or host.probed_at is None:
+            return answer_age
+        probe_age = now - host.probed_at
+        return probe_age if answer_age is None or probe_age < answer_age else answer_age
 
     def _states(self, endpoint: Endpoint, now: float, over: str | None = None) -> Iterator[tuple[EndpointStatus, str]]:
         """Every state that applies, with its reason, most important first; lazy, so the status costs only its own checks.

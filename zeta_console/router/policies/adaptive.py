@@ -196,7 +196,7 @@ class AdaptivePolicy(ScreenedPolicy):
             parts.append(f"every endpoint saturated ({saturation(winner)}); least bad chosen")
         if wait:
             parts.append("every slot busy, waiting")
-        return with_notes("; ".join(part for part in parts if part), s)
+        return with_notes("; ".join([part for part in parts if part]), s)
 
 
 def never_measured(e: EndpointState) -> bool:

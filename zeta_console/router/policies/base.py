@@ -273,7 +273,7 @@ def server_count(e: EndpointState) -> str:
 
 def server_notes(*endpoints: EndpointState | None) -> str:
     """The servers' own counts behind a decision: "a@gpu1 server 1/1 busy, 2 waiting, b@gpu2 server 0/1 busy, 0 waiting"."""
-    return ", ".join(f"{e.id} {server_count(e)}" for e in endpoints if e is not None and e.server_running is not None)
+    return ", ".join([f"{e.id} {server_count(e)}" for e in endpoints if e is not None and e.server_running is not None])
 
 
 def service_time_s(e: EndpointState) -> float | None:
