@@ -40,7 +40,8 @@ UNUSABLE = (EndpointStatus.EJECTED, EndpointStatus.DOWN, EndpointStatus.DRAINED,
 
 def over_thresholds(metrics: EndpointMetrics, queued: int, thresholds: Thresholds, now: float) -> str:
     """Why the endpoint counts as degraded ("" when it does not)."""
-    return degraded_by(metrics.ttft_percentile(0.95, now), metrics.latency_percentile(0.95, now), queued, metrics.error_rate(now), thresholds)
+    ttft_p95_s, latency_p95_s = metrics.ttft_percentile(0.95, now), metrics.latency_percentile(0.95, now)
+    return degraded_by(ttft_p95_s, latency_p95_s, queued, metrics.error_rate(now), thresholds)
 
 
 def degraded_by(ttft_p95_s: float | None, latency_p95_s: float | None, queued: int, error_rate: float, thresholds: Thresholds) -> str:
