@@ -140,10 +140,10 @@ class OllamaPassThrough:
             await self._pool.aclose()
             self._pool = None
 
-    def stream(self, shape: Shape, fields: Mapping[str, Any], asked_model: str) -> Relay:
-        """How the router reaches one endpoint for this chat or generate. Upstream always streams:
-        the first line is the first token, whether the client asked for a stream or not."""
-        return _ChatRelay(self, shape, fields, asked_model)
+    def stream(self, shape: Shape, fields: Mapping[str, Any], asked_model: str, whole: bool) -> Relay:
+        """How the router reaches one endpoint for this chat or generate; `whole`: the client asked for
+        no stream, so upstream answers in one object too (no lines to cut, parse and merge)."""
+        return _ChatRelay(self, shape, fields, asked_model, whole)
 
     def send(self, path: str, fields: Mapping[str, Any], asked_model: str) -> RelayEmbed:
         """How the router reaches one endpoint for this embedding."""
@@ -207,15 +207,22 @@ class OllamaPassThrough:
 
 class _ChatRelay:
     apis = frozenset({"ollama"})
-    whole = False  # upstream always streams: the first line is the first token
 
-    def __init__(self, carrier: OllamaPassThrough, shape: Shape, fields: Mapping[str, Any], asked_model: str) -> None:
+    def __init__(self, carrier: OllamaPassThrough, shape: Shape, fields: Mapping[str, Any], asked_model: str, whole: bool) -> None:
         self._carrier, self._path, self._fields = carrier, PATHS[shape], fields
         self._shape, self._asked_model, self._new = shape, asked_model, model_prefix(asked_model)
+        self.whole = whole
 
     async def open(self, upstream: Upstream) -> RawStream:
-        body = body_for(self._fields, upstream.model, stream=True)
-        return self._carrier.lines(upstream.url + self._path, body, model_prefix(upstream.model), self._new)
+        url, old = upstream.url + self._path, model_prefix(upstream.model)
+        if not self.whole:
+            return self._carrier.lines(url, body_for(self._fields, upstream.model, stream=True), old, self._new)
+
+        async def read_whole(response: httpcore2.Response) -> RawStream:
+            body = await response.aread()
+            yield RawChunk(renamed(body, old, self._new), _final_of(body))  # not `done`: the router fails it
+
+        return self._carrier.exchange(url, body_for(self._fields, upstream.model, stream=False), HEADERS, read_whole)
 
     def translator(self) -> Callable[[Delta], RawChunk]:
         """An endpoint of another dialect: its deltas as the lines Ollama would have written."""
@@ -292,6 +299,7 @@ class OllamaRawWire:
         self._thinking: list[str] = []
         self._tool_calls: list[Any] = []
         self._last: dict[str, Any] = {}
+        self._whole: bytes | None = None
 
     def chunk(self, piece: RawChunk) -> bytes:
         return piece.data
@@ -300,6 +308,9 @@ class OllamaRawWire:
         return b""
 
     def add(self, piece: RawChunk) -> None:
+        if piece.final is not None and not self._last:  # the answer in one piece (a host asked for no stream): as it came
+            self._whole = piece.data
+            return
         # The block's lines parsed as one JSON array: one call, not one per line (a line break can
         # only end a line: JSON strings escape theirs); pydantic's parser is twice as fast as json's.
         for parsed in from_json(b"[%b]" % piece.data.rstrip(b"\n").replace(b"\n", b",")):
@@ -310,6 +321,8 @@ class OllamaRawWire:
             self._last = parsed
 
     def reply(self) -> bytes:
+        if self._whole is not None:
+            return self._whole
         last = self._last
         text: dict[str, Any] = dict(last.get("message") or {}) if self._chat else last
         text["content" if self._chat else "response"] = "".join(self._content)
