@@ -38,7 +38,7 @@ from zeta_console.backends.types import (
 from zeta_console.router.api import Relay, RelayEmbed, Upstream
 from zeta_console.serve.envelope import OLLAMA
 from zeta_console.serve.replies import Shape, embed_json, ndjson_line
-from zeta_console.serve.upstream_sockets import GatheringBackend
+from zeta_console.serve.upstream_sockets import KeptAlive
 from zeta_console.settings import Timeouts
 
 NS = 1e-9
@@ -123,8 +123,8 @@ def transport_error(error: Exception, mid_stream: bool) -> BackendError:
 
 
 class OllamaPassThrough:
-    """Carries requests to Ollama hosts as bytes: one httpcore2 connection pool per app, on
-    `upstream_sockets.GatheringBackend` (one send per request, a cheap idle check)."""
+    """Carries requests to Ollama hosts as bytes: one set of kept-alive httpcore2 connections per app
+    (`upstream_sockets.KeptAlive`: one send per request, a cheap idle check, no walk over the pool)."""
 
     def __init__(self, timeouts: Timeouts) -> None:
         # The router enforces first-token, idle and total deadlines itself; these are backstops, as
@@ -132,13 +132,11 @@ class OllamaPassThrough:
         self._extensions = {
             "timeout": {"connect": timeouts.connect_s, "read": timeouts.total_s, "write": timeouts.connect_s, "pool": timeouts.total_s}
         }
-        self._pool: httpcore2.AsyncConnectionPool | None = None
-        self._hosts: dict[str, bytes] = {}
+        self._pool = KeptAlive()
+        self._targets: dict[str, tuple[httpcore2.URL, bytes]] = {}
 
     async def aclose(self) -> None:
-        if self._pool is not None:
-            await self._pool.aclose()
-            self._pool = None
+        await self._pool.aclose()
 
     def stream(self, shape: Shape, fields: Mapping[str, Any], asked_model: str, whole: bool) -> Relay:
         """How the router reaches one endpoint for this chat or generate; `whole`: the client asked for
@@ -151,15 +149,13 @@ class OllamaPassThrough:
 
     async def open(self, url: str, body: bytes, headers: Headers) -> httpcore2.Response:
         """The upstream's response to a POST, its body not read yet (httpx2's transport layer)."""
-        if self._pool is None:
-            self._pool = httpcore2.AsyncConnectionPool(max_connections=None, network_backend=GatheringBackend())
-        host = self._hosts.get(url)
-        if host is None:
+        target = self._targets.get(url)
+        if target is None:  # parsed once per URL, not per request
             parsed = httpcore2.URL(url)
-            host = self._hosts[url] = parsed.host if parsed.port is None else b"%b:%d" % (parsed.host, parsed.port)
-        sent = [(b"Host", host), *headers, (b"Content-Length", b"%d" % len(body))]
-        request = httpcore2.Request(b"POST", url, headers=sent, content=body, extensions=self._extensions)
-        return await self._pool.handle_async_request(request)
+            target = self._targets[url] = (parsed, parsed.host if parsed.port is None else b"%b:%d" % (parsed.host, parsed.port))
+        sent = [(b"Host", target[1]), *headers, (b"Content-Length", b"%d" % len(body))]
+        request = httpcore2.Request(b"POST", target[0], headers=sent, content=body, extensions=self._extensions)
+        return await self._pool.send(request)
 
     async def exchange(
         self, url: str, body: bytes, headers: Headers, read: Callable[[httpcore2.Response], AsyncGenerator[Piece, None]]
