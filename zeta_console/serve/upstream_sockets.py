@@ -116,6 +116,9 @@ class GatheringBackend(httpcore2.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]] | None = None,
     ) -> httpcore2.AsyncNetworkStream:
+        return await self.connect(host, port, timeout, local_address)
+
+    async def connect(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None) -> GatheringStream:
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(timeout):
@@ -155,15 +158,13 @@ class KeptAlive:
             await connection.aclose()
         else:
             timeout = request.extensions.get("timeout", {}).get("connect")
-            stream = await self._backend.connect_tcp(origin.host.decode("ascii"), origin.port, timeout)
-            assert isinstance(stream, GatheringStream)
+            stream = await self._backend.connect(origin.host.decode("ascii"), origin.port, timeout)
             connection = httpcore2.AsyncHTTP11Connection(origin, stream)
         response = await connection.handle_async_request(request)  # on failure the connection closes itself
         body = response.stream
         assert isinstance(body, AsyncIterable)
-        return httpcore2.Response(
-            status=response.status, headers=response.headers, content=_GivenBack(body, connection, stream, idle), extensions=response.extensions
-        )
+        given_back = _GivenBack(body, connection, stream, idle)
+        return httpcore2.Response(status=response.status, headers=response.headers, content=given_back, extensions=response.extensions)
 
     async def aclose(self) -> None:
         """Close the idle connections (those in use close with their responses)."""
