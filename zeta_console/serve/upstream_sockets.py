@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
 import httpcore2
@@ -105,46 +105,28 @@ class GatheringStream(httpcore2.AsyncNetworkStream):
         return None
 
 
-class GatheringBackend(httpcore2.AsyncNetworkBackend):
-    """Plain TCP connections (asyncio sets TCP_NODELAY on them) as `GatheringStream`s."""
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]] | None = None,
-    ) -> httpcore2.AsyncNetworkStream:
-        return await self.connect(host, port, timeout, local_address)
-
-    async def connect(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None) -> GatheringStream:
-        loop = asyncio.get_running_loop()
-        try:
-            async with asyncio.timeout(timeout):
-                transport, connection = await loop.create_connection(
-                    _Connection, host, port, family=socket.AF_UNSPEC, local_addr=(local_address, 0) if local_address else None
-                )
-        except TimeoutError:
-            raise httpcore2.ConnectTimeout(f"no connection within {timeout} s") from None
-        except OSError as error:
-            raise httpcore2.ConnectError(str(error)) from error
-        assert isinstance(transport, asyncio.Transport)
-        return GatheringStream(transport, connection)
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
+async def connect(host: str, port: int, timeout: float | None) -> GatheringStream:
+    """A plain TCP connection (asyncio sets TCP_NODELAY on it) as a `GatheringStream`."""
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout(timeout):
+            transport, connection = await loop.create_connection(_Connection, host, port, family=socket.AF_UNSPEC)
+    except TimeoutError:
+        raise httpcore2.ConnectTimeout(f"no connection within {timeout} s") from None
+    except OSError as error:
+        raise httpcore2.ConnectError(str(error)) from error
+    assert isinstance(transport, asyncio.Transport)
+    return GatheringStream(transport, connection)
 
 
 class KeptAlive:
-    """httpcore2 HTTP/1.1 connections (`AsyncHTTP11Connection`) on `GatheringBackend`, kept open between
+    """httpcore2 HTTP/1.1 connections (`AsyncHTTP11Connection`) on `GatheringStream`s, kept open between
     requests: a request takes its origin's most recently idle connection, unless the host has closed it
     meanwhile, else opens one; closing its response puts the connection back when it stayed open (read
     to its end, kept alive). Unbounded, as httpcore2's pool was here: the router bounds the requests in
     flight per endpoint."""
 
     def __init__(self) -> None:
-        self._backend = GatheringBackend()
         self._idle: dict[tuple[bytes, int], list[tuple[httpcore2.AsyncHTTP11Connection, GatheringStream]]] = {}
 
     async def send(self, request: httpcore2.Request) -> httpcore2.Response:
@@ -158,7 +140,7 @@ class KeptAlive:
             await connection.aclose()
         else:
             timeout = request.extensions.get("timeout", {}).get("connect")
-            stream = await self._backend.connect(origin.host.decode("ascii"), origin.port, timeout)
+            stream = await connect(origin.host.decode("ascii"), origin.port, timeout)
             connection = httpcore2.AsyncHTTP11Connection(origin, stream)
         response = await connection.handle_async_request(request)  # on failure the connection closes itself
         body = response.stream
