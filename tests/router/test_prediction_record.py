@@ -23,10 +23,13 @@ async def test_a_request_that_waited_for_a_slot_is_predicted_from_its_decision_a
                 dispatched.set()
 
         router.subscribe(on_event)
-        # The coder has one slot: a long answer holds it while the short request waits in the router's queue.
-        long = asyncio.create_task(answer(router, ask("a long one " * 50, Task.CODE, options={"num_predict": 300}, client="long")))
+        # The coder has one slot: a long answer holds it while the short request waits in the router's queue. Both
+        # are pinned to it: the code route has the reasoner too, which may measure them (idle, never measured).
+        long_one = ask("a long one " * 50, Task.CODE, target="coder", options={"num_predict": 300}, client="long")
+        long = asyncio.create_task(answer(router, long_one))
         await dispatched.wait()
-        _, record = await answer(router, ask("short " * 50, Task.CODE, options={"num_predict": 20}, stream=False, client="short"))
+        short = ask("short " * 50, Task.CODE, target="coder", options={"num_predict": 20}, stream=False, client="short")
+        _, record = await answer(router, short)
         await long
 
         prediction = record.decision.prediction
