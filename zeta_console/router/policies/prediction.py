@@ -12,6 +12,7 @@ load_s      cold-start time when the model is not resident (1.5 TTFT thresholds 
 prefill_s   prompt tokens x prefill rate (when the rate is unknown: the peak-EWMA TTFT, an embedding's service
             time; the TTFT threshold when never measured, embeddings too), slowed by the
             requests sharing the endpoint's parallel slots
+turn        how much later each request queued behind this one starts: service time / slots
 overhead_s  the first token's own decode step (1 / decode rate) plus what a first token on the
             host takes beyond the reported load, prefill and first step (network, scheduling): the
             recent median over the host's endpoints, 0 until measured
@@ -30,8 +31,8 @@ SEED_OUTPUT_TOKENS = 256.0  # expected output of a task x tier never observed
 # 2 s, conservative; from the threshold, so that it follows a time-scaled emulator as the thresholds do.
 SEED_TOKEN_PER_TTFT_THRESHOLD = 1 / 40
 
-# wait, load, prefill, overhead, decode counted, full decode: seconds
-Estimate = tuple[float, float, float, float, float, float]
+# wait, load, prefill, overhead, decode counted, full decode, turn (service time / slots): seconds
+Estimate = tuple[float, float, float, float, float, float, float]
 
 
 def estimate(e: EndpointState, prompt_tokens: int, embedding: bool, output_tokens: float, reading_s_per_token: float) -> Estimate:
@@ -58,7 +59,7 @@ def estimate(e: EndpointState, prompt_tokens: int, embedding: bool, output_token
     prefill = base + base * sharing / slots
     decode = output_tokens / tps if tps else output_tokens * e.thresholds.ttft_s * SEED_TOKEN_PER_TTFT_THRESHOLD
     unread = decode - output_tokens * reading_s_per_token
-    return wait, load, prefill, overhead, (unread if unread > 0.0 else 0.0), decode
+    return wait, load, prefill, overhead, (unread if unread > 0.0 else 0.0), decode, service / slots
 
 
 def expected_output(inp: DecisionInput, tier: str) -> float:
@@ -76,7 +77,7 @@ def prediction_for(inp: DecisionInput, endpoint: str, reading_s_per_token: float
         if e.id == endpoint:
             output = expected_output(inp, e.tier)
             reading = reading_s_per_token if inp.ranking is Ranking.READER else 0.0
-            wait, load, prefill, overhead, _, decode = estimate(e, inp.prompt_tokens, "embedding" in inp.needs, output, reading)
+            wait, load, prefill, overhead, _, decode, _ = estimate(e, inp.prompt_tokens, "embedding" in inp.needs, output, reading)
             ttft = wait + load + prefill + overhead
             return Prediction(ttft, ttft + decode, output, inp.ranking, waited_s)
     return None
