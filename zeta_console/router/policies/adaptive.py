@@ -1,6 +1,7 @@
 """`adaptive`: rank endpoints by the predicted time the caller waits for (policies/prediction.py).
 
-score = (wait_s + load_s + prefill_s + decode_s) x feedback x retry + overhead_s + first_token_s + tier_penalty_s   (lower is better)
+score = (wait_s + load_s + prefill_s + decode_s) x feedback x retry + overhead_s + first_token_s + tier_penalty_s + behind_s
+  (lower is better)
   wait_s .. overhead_s  the predicted TTFT (prediction.py says how each is estimated; `predicted_wait_s`,
                   which admission uses to shed a request that would wait past its patience, is wait_s;
                   the work and the slots are the server's own where it reports them: llama.cpp, vLLM, SGLang);
@@ -18,6 +19,10 @@ score = (wait_s + load_s + prefill_s + decode_s) x feedback x retry + overhead_s
   retry           1 / (1 - error rate): the expected number of tries
   tier_penalty_s  route rank x half the tier's TTFT threshold, so the preferred tier wins while
                   loads are similar
+  behind_s        what the choice costs the requests after it: each request expected to queue behind this one at
+                  the endpoint starts one turn (service time / slots) later. Expected behind it: the router's waiters
+                  after this one that chose the endpoint first, and the endpoint's recent dispatch rate x this
+                  request's wait there (later arrivals find it running and may go elsewhere); x `adaptive.behind_weight`
 The candidates also show each endpoint's predicted `ttft_s` and `completion_s` (not in the score).
 For a conversation the router has seen (`inp.session`), the endpoint holding its prefix in its
 prompt cache prefills only the uncached part, and it keeps the session unless its score exceeds

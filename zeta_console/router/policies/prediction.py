@@ -12,10 +12,10 @@ load_s      cold-start time when the model is not resident (1.5 TTFT thresholds 
 prefill_s   prompt tokens x prefill rate (when the rate is unknown: the peak-EWMA TTFT, an embedding's service
             time; the TTFT threshold when never measured, embeddings too), slowed by the
             requests sharing the endpoint's parallel slots
-turn        how much later each request queued behind this one starts: service time / slots
 overhead_s  the first token's own decode step (1 / decode rate) plus what a first token on the
             host takes beyond the reported load, prefill and first step (network, scheduling): the
             recent median over the host's endpoints, 0 until measured
+turn        how much later each request queued behind this one starts: service time / slots (adaptive's behind_s)
 Expected output tokens are learned per task x tier (the feedback loop), capped by the request's
 own `num_predict`; never latency divided by output length.
 """
