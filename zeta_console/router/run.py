@@ -303,7 +303,7 @@ class RequestRun:
                 # a busy endpoint over a free one: wait for that one.
                 eligible = (
                     [c.endpoint for c in sorted(result.candidates, key=lambda c: c.score) if c.excluded is None]
-                    if result.wait or slots.in_flight[result.chosen] < slots.slots[result.chosen]
+                    if result.wait or slots.reserved_for_another(result.chosen, waiter)
                     else [result.chosen]
                 )
                 if waiter is None:
