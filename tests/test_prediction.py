@@ -184,36 +184,6 @@ def test_the_first_token_weight_does_not_undo_ranking_by_completion() -> None:
     assert make_policy("adaptive", NO_EXPLORE).decide(inp).chosen == "coder@local"
 
 
-# What a choice costs the requests after it (`behind_s`). The state above where the busy coder wins (1 s of wait
-# x 3 against the reasoner's 7.5 s of thinking), decided for a request at the head of the router's queue.
-CODER_ONE_AHEAD = endpoint(
-    "coder", "local", prefill_s_per_token=0.001, decode_tps=80.0, ttft_overhead_s=0.01, in_flight=1, latency_ewma_s=1.0
-)
-
-
-def test_a_busy_endpoint_costs_the_waiters_behind_its_turn_each() -> None:
-    # Three waiters after this one chose the coder first: taking the coder makes each start 1 s later (its service
-    # time / slots), 3 s in all, which outweighs the reasoner's longer answer; nobody waits behind the idle reasoner.
-    coder = replace(CODER_ONE_AHEAD, queued_behind=3)
-    result = make_policy("adaptive", NO_EXPLORE).decide(decision_input((coder, IDLE_REASONER), prompt_tokens=200, expected_output=ANSWERS))
-    assert result.chosen == "reasoner@local", result.reason
-    terms = {c.endpoint: c.terms for c in result.candidates if c.excluded is None}
-    assert terms["coder@local"]["behind_s"] == pytest.approx(3 * 1.0)
-    assert terms["reasoner@local"]["behind_s"] == 0.0
-    assert "beat coder@local" in result.reason and "on behind_s" in result.reason
-
-
-def test_requests_arriving_during_the_wait_queue_behind_it_and_the_weight_scales_them() -> None:
-    # No waiter behind yet, but requests arrive for the coder at 3 a second: about 3 of them during its 1 s wait.
-    coder = replace(CODER_ONE_AHEAD, dispatch_per_s=3.0)
-    inp = decision_input((coder, IDLE_REASONER), prompt_tokens=200, expected_output=ANSWERS)
-    assert make_policy("adaptive", NO_EXPLORE).decide(inp).chosen == "reasoner@local"
-    off = Settings(adaptive=Adaptive(explore_rate=0.0, behind_weight=0.0))
-    result = make_policy("adaptive", off).decide(inp)
-    assert result.chosen == "coder@local"  # not counted: the coder's shorter answer wins, as above
-    assert all(c.terms["behind_s"] == 0.0 for c in result.candidates if c.excluded is None)
-
-
 def test_a_reader_and_an_embedding_carry_no_first_token_term() -> None:
     # A reader's score already counts the whole TTFT; an embedding's completion is its TTFT.
     reader = make_policy("adaptive", NO_EXPLORE).decide(

@@ -177,10 +177,6 @@ class Adaptive:
     # (waiting for a busy endpoint is the least certain part of a prediction, and holds the caller with nothing).
     # 2.0 measured best of 0 / 0.5 / 1 / 2 in overload, replicas and slowdown (docs/BENCHMARKS.md).
     first_token_weight: float = 2.0
-    # What a choice costs the requests after it: each request expected to queue behind this one at an endpoint (the
-    # router's waiters after it that chose it first, and those expected to arrive while it waits) starts later by the
-    # endpoint's service time / slots; adaptive adds this weight x that delay to the score (0: not counted).
-    behind_weight: float = 1.0
 
 
 @dataclass(frozen=True)

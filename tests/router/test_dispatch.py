@@ -12,7 +12,7 @@ from tests.helpers import wait_until
 from tests.router.routing import answer, ask, counters_are_zero, routed
 from zeta_console.backends.types import BackendError
 from zeta_console.demo import zero_latency_fleet_spec
-from zeta_console.router.api import Decision, ErrorKind, Outcome, RequestRecord
+from zeta_console.router.api import Decision, ErrorKind, Outcome
 from zeta_console.router.errors import RejectedError
 from zeta_console.router.requests import EmbedRequest, GenerateRequest
 from zeta_console.settings import Admission, Task
@@ -41,29 +41,6 @@ async def test_a_queued_request_takes_whichever_endpoint_frees_first() -> None:
         assert second.decision.at > first.decision.at
         await on_coder.aclose()
         assert on_reasoner.record is not None and on_reasoner.record.outcome is Outcome.CANCELLED
-        assert counters_are_zero(router)
-
-
-async def test_a_waiting_request_is_decided_knowing_the_waiters_behind_it() -> None:
-    async with routed() as run:
-        router = run.router
-        held = router.chat(ask("hold the coder", Task.SIMPLE, target="coder"))
-        await held.__anext__()
-        first = asyncio.create_task(answer(router, ask("queued first", Task.SIMPLE, target="coder", options=SHORT)))
-        await wait_until(lambda: router.slots.total_queued() == 1, message="the first request queued")
-        second = asyncio.create_task(answer(router, ask("queued second", Task.SIMPLE, target="coder", options=SHORT)))
-        await wait_until(lambda: router.slots.total_queued() == 2, message="the second request queued")
-
-        await held.aclose()
-        (_, ahead), (_, last) = await asyncio.gather(first, second)
-
-        def behind_s(record: RequestRecord) -> float:
-            return next(c.terms["behind_s"] for c in record.decision.candidates if c.endpoint == "coder@local")
-
-        # Taken as the coder freed: the first still had the second behind it, whom its turn delays; nobody was
-        # behind the second, and the coder was free for it (no wait, so no arrival counted behind it either).
-        assert behind_s(ahead) > 0.0
-        assert behind_s(last) == 0.0
         assert counters_are_zero(router)
 
 

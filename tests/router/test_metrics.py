@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
-from zeta_console.router.metrics import DISPATCH_HALF_LIFE_S, ERROR_HALF_LIFE_S, MIN_ERROR_SAMPLES, EndpointMetrics, ErrorRate
+from zeta_console.router.metrics import ERROR_HALF_LIFE_S, MIN_ERROR_SAMPLES, ErrorRate
 
 
 def test_one_failure_is_not_a_100_percent_error_rate() -> None:
@@ -27,12 +25,3 @@ def test_with_enough_traffic_the_rate_is_the_plain_ratio() -> None:
     for index in range(40):
         rate.add(index % 4 != 0, now=100.0)
     assert abs(rate.value(100.0) - 0.25) < 1e-9
-
-
-def test_the_dispatch_rate_reads_a_steady_rate_and_fades_when_nothing_is_sent() -> None:
-    metrics = EndpointMetrics(time_scale=10.0)  # the half-life follows the time scale, as every time constant does
-    half_life_s = DISPATCH_HALF_LIFE_S / 10.0
-    for i in range(1, 401):  # 4 a second for 100 s, many half-lives
-        metrics.dispatched(i / 4)
-    assert metrics.dispatch_per_s(100.0) == pytest.approx(4.0, rel=0.1)
-    assert metrics.dispatch_per_s(100.0 + half_life_s) == pytest.approx(metrics.dispatch_per_s(100.0) / 2)

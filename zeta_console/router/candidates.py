@@ -24,7 +24,7 @@ class EndpointState:
     capabilities: frozenset[str]
     slots: int
     in_flight: int  # dispatched by this router and not finished
-    queued: int  # waiting in the router for this endpoint (for a request already waiting: those ahead of it)
+    queued: int  # waiting in the router for this endpoint
     status: EndpointStatus
     drained: bool
     thresholds: Thresholds  # effective (per-model override or global)
@@ -47,8 +47,6 @@ class EndpointState:
     server_running: int | None = None
     server_waiting: int | None = None
     server_slots: int | None = None
-    queued_behind: int = 0  # for a request waiting in the router: the waiters after it that chose this endpoint first
-    dispatch_per_s: float = 0.0  # requests recently sent here per second (decayed): those expected to queue behind one
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,6 @@ OVERHEAD_SAMPLES = 32
 MIN_SIZE_SPREAD = 0.01  # sizes whose variance is under 1 % of their squared mean are too alike to draw a line through
 ERROR_HALF_LIFE_S = 60.0
 MIN_ERROR_SAMPLES = 5.0  # a rate over fewer (decayed) outcomes is taken over this many
-DISPATCH_HALF_LIFE_S = 30.0  # the dispatch rate follows a burst within a minute
 COLD_LOAD_MIN_S = 0.25  # load_duration below this is a warm model (it also includes queueing)
 MIN_PREDICTION_SAMPLES = 20  # first tokens checked against their predictions before their spread is trusted
 MIN_PREDICTED_S = 1e-3  # a prediction or a TTFT below this is taken as this (their ratio is logged)
@@ -112,10 +111,6 @@ class DecayedCount:
 
     def value(self, now: float) -> float:
         return self._value * math.exp(-self._rate * max(0.0, now - self._at))
-
-    def per_s(self, now: float) -> float:
-        """Events per second: a steady rate r keeps the count at r / decay rate."""
-        return self.value(now) * self._rate
 
 
 class ErrorRate:
@@ -275,17 +270,8 @@ class EndpointMetrics:
         self._errors_by_kind: dict[str, int] = {}
         self._errors = ErrorRate(half_life_s)
         self._recent_fast_failures = DecayedCount(half_life_s)
-        self._dispatches = DecayedCount(DISPATCH_HALF_LIFE_S / time_scale)
         self._last_sample_at: float | None = None
         self.last_answer_at: float | None = None  # the model was resident then
-
-    def dispatched(self, now: float) -> None:
-        """A request was sent here (an attempt or a hedge took one of its slots)."""
-        self._dispatches.add(now)
-
-    def dispatch_per_s(self, now: float) -> float:
-        """Requests sent here per second, recently: the decayed count over the mean age it weighs."""
-        return self._dispatches.per_s(now)
 
     def observe_first_token(self, ttft_s: float, now: float, predicted_s: float | None = None) -> None:
         """A first token after `ttft_s`; `predicted_s`: what the decision predicted for it."""

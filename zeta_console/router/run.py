@@ -251,8 +251,7 @@ class RequestRun:
 
     # -- admit: decide, and wait in the queue while every eligible endpoint is full -------------
 
-    def _decision_input(self, queued: Mapping[str, int], behind: Mapping[str, int] | None = None) -> DecisionInput:
-        """`behind`: for a request waiting in the router's queue, the waiters after it per endpoint (None: a newcomer)."""
+    def _decision_input(self, queued: Mapping[str, int]) -> DecisionInput:
         state, ctx = self.state, self._ctx
         assert state.classification is not None
         task = state.classification.task
@@ -263,10 +262,7 @@ class RequestRun:
             classification=state.classification,
             route=(pinned,) if pinned else ctx.settings.routes.get(task, ()),
             pinned_tier=pinned,
-            endpoints=tuple(
-                ctx.view.endpoint_state(endpoint, queued[endpoint.id], now, behind[endpoint.id] if behind else 0)
-                for endpoint in ctx.endpoints.values()
-            ),
+            endpoints=tuple(ctx.view.endpoint_state(endpoint, queued[endpoint.id], now) for endpoint in ctx.endpoints.values()),
             prompt_tokens=state.prompt_tokens,
             needs=state.needs,
             feedback_weights=ctx.feedback.weights(time.time()),
@@ -288,7 +284,8 @@ class RequestRun:
         waiter: Waiter | None = None
         with ExitStack() as queue:
             while True:
-                inp = self._decision_input(*slots.queued_around(waiter)) if waiter is not None else self._decision_input(slots.queued)
+                queued = slots.queued_ahead(waiter) if waiter is not None else slots.queued
+                inp = self._decision_input(queued)
                 result = ctx.controls.policy.decide(inp)
                 if result.chosen is None:
                     self._set_decision(result, inp)
@@ -410,7 +407,6 @@ class RequestRun:
         slot = ExitStack()
         slot.enter_context(ctx.slots.occupying(endpoint.id))
         now = time.monotonic()
-        ctx.metrics[endpoint.id].dispatched(now)
         return Attempt(endpoint, now, ctx.breakers.on_dispatch(endpoint.id, now), slot, predicted_ttft_s)
 
     async def _until_first(

@@ -57,18 +57,14 @@ class SlotTable:
     def total_queued(self) -> int:
         return sum(self.queued.values())
 
-    def queued_around(self, waiter: Waiter) -> tuple[dict[str, int], dict[str, int]]:
-        """Per endpoint, the waiters that will be served before `waiter` (its real queue) and after it
-        (the requests its choice makes wait longer), each counted for its first choice."""
+    def queued_ahead(self, waiter: Waiter) -> dict[str, int]:
+        """Per endpoint, the waiters that will be served before `waiter`: its real queue."""
         ahead = dict.fromkeys(self.slots, 0)
-        behind = dict.fromkeys(self.slots, 0)
-        count = ahead
         for other in itertools.chain(self._lines[0].values(), self._lines[1].values()):
             if other is waiter:
-                count = behind
-            else:
-                count[other.attributed] += 1
-        return ahead, behind
+                break
+            ahead[other.attributed] += 1
+        return ahead
 
     @contextmanager
     def occupying(self, endpoint: str, waiter: Waiter | None = None) -> Iterator[None]:

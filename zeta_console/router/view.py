@@ -102,9 +102,8 @@ class RouterView:
         own_at = self._health.hosts[endpoint.host].own_at_signals
         return combined_queue(signals, own_at, self.host_in_flight(endpoint.host), endpoint.slots)
 
-    def endpoint_state(self, endpoint: Endpoint, queued: int, now: float, behind: int = 0) -> EndpointState:
-        """What a policy knows about one endpoint right now; `queued`: the requests ahead in the router's queue,
-        `behind`: those after the deciding request that chose this endpoint first."""
+    def endpoint_state(self, endpoint: Endpoint, queued: int, now: float) -> EndpointState:
+        """What a policy knows about one endpoint right now; `queued`: the requests ahead in the router's queue."""
         metrics = self._metrics[endpoint.id]
         status, status_reason = self.status(endpoint, now)
         server = self.server_queue(endpoint, now)
@@ -136,8 +135,6 @@ class RouterView:
             server_running=server[0] if server else None,
             server_waiting=server[1] if server else None,
             server_slots=server[2] if server else None,
-            queued_behind=behind,
-            dispatch_per_s=metrics.dispatch_per_s(now),
         )
 
     def is_resident(self, endpoint: Endpoint) -> bool | None:

@@ -1,7 +1,6 @@
 """`adaptive`: rank endpoints by the predicted time the caller waits for (policies/prediction.py).
 
-score = (wait_s + load_s + prefill_s + decode_s) x feedback x retry + overhead_s + first_token_s + tier_penalty_s + behind_s
-  (lower is better)
+score = (wait_s + load_s + prefill_s + decode_s) x feedback x retry + overhead_s + first_token_s + tier_penalty_s   (lower is better)
   wait_s .. overhead_s  the predicted TTFT (prediction.py says how each is estimated; `predicted_wait_s`,
                   which admission uses to shed a request that would wait past its patience, is wait_s;
                   the work and the slots are the server's own where it reports them: llama.cpp, vLLM, SGLang);
@@ -19,10 +18,6 @@ score = (wait_s + load_s + prefill_s + decode_s) x feedback x retry + overhead_s
   retry           1 / (1 - error rate): the expected number of tries
   tier_penalty_s  route rank x half the tier's TTFT threshold, so the preferred tier wins while
                   loads are similar
-  behind_s        what the choice costs the requests after it: each request expected to queue behind this one at
-                  the endpoint starts one turn (service time / slots) later. Expected behind it: the router's waiters
-                  after this one that chose the endpoint first, and the endpoint's recent dispatch rate x this
-                  request's wait there (later arrivals find it running and may go elsewhere); x `adaptive.behind_weight`
 The candidates also show each endpoint's predicted `ttft_s` and `completion_s` (not in the score).
 For a conversation the router has seen (`inp.session`), the endpoint holding its prefix in its
 prompt cache prefills only the uncached part, and it keeps the session unless its score exceeds
@@ -67,10 +62,10 @@ P2C_ABOVE = 4  # replicas in a tier beyond which only two random ones are scored
 MAX_ERROR_RATE = 0.9  # caps the retry factor at 10
 NOT_SAMPLED = "not sampled (power of two choices)"
 SATURATED = "saturated: "
-TERMS = ("wait_s", "load_s", "prefill_s", "overhead_s", "decode_s", "first_token_s", "tier_penalty_s", "behind_s", "feedback", "retry")
-Terms = tuple[float, float, float, float, float, float, float, float, float, float, float]  # TERMS, then the whole expected decode
-_ADDITIVE = (0, 1, 2, 3, 4, 6, 7)  # first_token_s is weight x the TTFT terms: the deciding term is the one of those
-_FACTORS = (8, 9)
+TERMS = ("wait_s", "load_s", "prefill_s", "overhead_s", "decode_s", "first_token_s", "tier_penalty_s", "feedback", "retry")
+Terms = tuple[float, float, float, float, float, float, float, float, float, float]  # TERMS, then the whole expected decode
+_ADDITIVE = (0, 1, 2, 3, 4, 6)  # first_token_s is weight x the TTFT terms: the deciding term is the one of those
+_FACTORS = (7, 8)
 
 
 def is_saturated(e: EndpointState) -> bool:
@@ -103,7 +98,6 @@ class AdaptivePolicy(ScreenedPolicy):
         self._explore_rate = settings.adaptive.explore_rate
         self._reading_s_per_token = settings.adaptive.reading_s_per_token
         self._first_token_weight = settings.adaptive.first_token_weight
-        self._behind_weight = settings.adaptive.behind_weight
 
     def choose(self, inp: DecisionInput, s: Screen) -> PolicyResult:
         rng = inp.rng
@@ -115,7 +109,6 @@ class AdaptivePolicy(ScreenedPolicy):
         completion = embedding or inp.ranking is Ranking.COMPLETION
         reading = 0.0 if completion else self._reading_s_per_token
         first_token_weight = self._first_token_weight if completion and not embedding else 0.0
-        behind_weight = self._behind_weight
         prompt_tokens = inp.prompt_tokens
         session = inp.session
         holder = holder_index(session, pool)
@@ -126,14 +119,13 @@ class AdaptivePolicy(ScreenedPolicy):
         for i, e in enumerate(pool):
             rank, weight, output = factors[e.tier]
             uncached = prompt_tokens - session.cached_tokens if i == holder and session is not None else prompt_tokens
-            wait, load, prefill, overhead, decode, full_decode, turn = estimate(e, uncached, embedding, output, reading)
+            wait, load, prefill, overhead, decode, full_decode = estimate(e, uncached, embedding, output, reading)
             error_rate = e.error_rate
             retry = 1.0 / (1.0 - (error_rate if error_rate < MAX_ERROR_RATE else MAX_ERROR_RATE))
             penalty = rank * TIER_PENALTY_PER_RANK * e.thresholds.ttft_s
             first_token = first_token_weight * (wait + load + prefill + overhead)
-            behind = behind_weight * (e.queued_behind + e.dispatch_per_s * wait) * turn
-            scores.append((wait + load + prefill + decode) * weight * retry + overhead + first_token + penalty + behind)
-            terms.append((wait, load, prefill, overhead, decode, first_token, penalty, behind, weight, retry, full_decode))
+            scores.append((wait + load + prefill + decode) * weight * retry + overhead + first_token + penalty)
+            terms.append((wait, load, prefill, overhead, decode, first_token, penalty, weight, retry, full_decode))
             (shut if is_saturated(e) else open_).append(i)
         gated = bool(open_ and shut)
         if gated:
@@ -157,7 +149,7 @@ class AdaptivePolicy(ScreenedPolicy):
         t = terms[chosen]
         ttft = t[0] + t[1] + t[2] + t[3]
         parts = [
-            f"{winner.id} predicted TTFT {seconds(ttft)}, completion {seconds(ttft + t[10])}"
+            f"{winner.id} predicted TTFT {seconds(ttft)}, completion {seconds(ttft + t[9])}"
             f" (score {scores[chosen]:.2f}, by {_ranked_by(completion, first_token_weight)})"
         ]
         if affinity is not None:
@@ -240,7 +232,7 @@ def _named(t: Terms) -> dict[str, float]:
     ttft = t[0] + t[1] + t[2] + t[3]
     return {
         "wait_s": t[0], "load_s": t[1], "prefill_s": t[2], "overhead_s": t[3], "decode_s": t[4], "first_token_s": t[5],
-        "tier_penalty_s": t[6], "behind_s": t[7], "feedback": t[8], "retry": t[9], "ttft_s": ttft, "completion_s": ttft + t[10],
+        "tier_penalty_s": t[6], "feedback": t[7], "retry": t[8], "ttft_s": ttft, "completion_s": ttft + t[9],
     }  # fmt: skip
 
 

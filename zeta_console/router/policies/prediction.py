@@ -15,7 +15,6 @@ prefill_s   prompt tokens x prefill rate (when the rate is unknown: the peak-EWM
 overhead_s  the first token's own decode step (1 / decode rate) plus what a first token on the
             host takes beyond the reported load, prefill and first step (network, scheduling): the
             recent median over the host's endpoints, 0 until measured
-turn        how much later each request queued behind this one starts: service time / slots (adaptive's behind_s)
 Expected output tokens are learned per task x tier (the feedback loop), capped by the request's
 own `num_predict`; never latency divided by output length.
 """
@@ -31,8 +30,8 @@ SEED_OUTPUT_TOKENS = 256.0  # expected output of a task x tier never observed
 # 2 s, conservative; from the threshold, so that it follows a time-scaled emulator as the thresholds do.
 SEED_TOKEN_PER_TTFT_THRESHOLD = 1 / 40
 
-# wait, load, prefill, overhead, decode counted, full decode, turn (service time / slots): seconds
-Estimate = tuple[float, float, float, float, float, float, float]
+# wait, load, prefill, overhead, decode counted, full decode: seconds
+Estimate = tuple[float, float, float, float, float, float]
 
 
 def estimate(e: EndpointState, prompt_tokens: int, embedding: bool, output_tokens: float, reading_s_per_token: float) -> Estimate:
@@ -59,7 +58,7 @@ def estimate(e: EndpointState, prompt_tokens: int, embedding: bool, output_token
     prefill = base + base * sharing / slots
     decode = output_tokens / tps if tps else output_tokens * e.thresholds.ttft_s * SEED_TOKEN_PER_TTFT_THRESHOLD
     unread = decode - output_tokens * reading_s_per_token
-    return wait, load, prefill, overhead, (unread if unread > 0.0 else 0.0), decode, service / slots
+    return wait, load, prefill, overhead, (unread if unread > 0.0 else 0.0), decode
 
 
 def expected_output(inp: DecisionInput, tier: str) -> float:
@@ -77,7 +76,7 @@ def prediction_for(inp: DecisionInput, endpoint: str, reading_s_per_token: float
         if e.id == endpoint:
             output = expected_output(inp, e.tier)
             reading = reading_s_per_token if inp.ranking is Ranking.READER else 0.0
-            wait, load, prefill, overhead, _, decode, _ = estimate(e, inp.prompt_tokens, "embedding" in inp.needs, output, reading)
+            wait, load, prefill, overhead, _, decode = estimate(e, inp.prompt_tokens, "embedding" in inp.needs, output, reading)
             ttft = wait + load + prefill + overhead
             return Prediction(ttft, ttft + decode, output, inp.ranking, waited_s)
     return None
