@@ -38,6 +38,7 @@ from zeta_console.router.endpoint import Endpoint
 from zeta_console.router.errors import RejectedError, gave_up
 from zeta_console.router.events import Listeners
 from zeta_console.router.feedback import FeedbackLoop
+from zeta_console.router.frozen import frozen
 from zeta_console.router.health import FAILURE_KINDS, CircuitBreakers, HealthMonitor
 from zeta_console.router.hedging import Hedger
 from zeta_console.router.metrics import EndpointMetrics, FleetTraffic
@@ -257,7 +258,8 @@ class RequestRun:
         task = state.classification.task
         pinned = state.target_tier or ctx.controls.pin_for(task)
         now = time.monotonic()
-        return DecisionInput(
+        return frozen(
+            DecisionInput,
             request_id=state.request_id,
             classification=state.classification,
             route=(pinned,) if pinned else ctx.settings.routes.get(task, ()),
@@ -345,7 +347,8 @@ class RequestRun:
         pins = dict(controls.state.pins)
         if state.target_tier:
             pins[task.value] = state.target_tier
-        state.decision = Decision(
+        state.decision = frozen(
+            Decision,
             request_id=state.request_id,
             at=time.time(),
             classification=state.classification,
@@ -686,7 +689,8 @@ class RequestRun:
         now = time.monotonic()
         endpoint = ctx.endpoints.get(state.decision.chosen) if state.decision and state.decision.chosen else None
         error = state.error if state.outcome in (Outcome.ERROR, Outcome.REJECTED) else None
-        state.record = RequestRecord(
+        state.record = frozen(
+            RequestRecord,
             request_id=state.request_id,
             decision=state.decision or self._undecided(),
             endpoint=endpoint.id if endpoint else None,
