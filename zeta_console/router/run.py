@@ -299,11 +299,12 @@ class RequestRun:
                     alternatives = sum(1 for c in result.candidates if c.excluded is None and c.endpoint != result.chosen)
                     last_chance = not alternatives or len(state.tried) + 1 >= ctx.settings.retry.max_attempts
                     return ctx.endpoints[result.chosen], last_chance
-                # All full: take whichever eligible endpoint frees first. Otherwise the policy preferred
+                # All full, or the free slot chosen is reserved for a waiter ahead (a decision does not see
+                # reservations): take whichever eligible endpoint frees first. Otherwise the policy preferred
                 # a busy endpoint over a free one: wait for that one.
                 eligible = (
                     [c.endpoint for c in sorted(result.candidates, key=lambda c: c.score) if c.excluded is None]
-                    if result.wait
+                    if result.wait or slots.reserved_for_another(result.chosen, waiter)
                     else [result.chosen]
                 )
                 if waiter is None:

@@ -49,6 +49,11 @@ class SlotTable:
             return True
         return self.in_flight[endpoint] + self._reserved[endpoint] < self.slots[endpoint]
 
+    def reserved_for_another(self, endpoint: str, waiter: Waiter | None = None) -> bool:
+        """`endpoint` has a slot free of requests that is reserved for a waiter other than `waiter`: a decision,
+        which counts in-flight requests only, saw it free."""
+        return not self.has_room(endpoint, waiter) and self.in_flight[endpoint] < self.slots[endpoint]
+
     def total_queued(self) -> int:
         return sum(self.queued.values())
 
