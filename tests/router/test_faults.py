@@ -151,8 +151,8 @@ async def test_a_slow_reasoner_loses_complex_traffic_to_the_coder_and_wins_it_ba
     # A short feedback half-life: the slow samples must age out of the reasoner's weight within the test (its
     # TTFT is about twice the coder's here, so only the tier penalty keeps it first: a weight of 1.15 tips that).
     # Hedging off: this test follows the ranking, and a slowed request hedged to the other tier is answered there.
-    no_hedge = Hedging(enabled=False)
-    async with routed(adaptive=Adaptive(explore_rate=0.2, half_life_s=60.0), time_scale=TTFT_SCALE, health_poll_s=30.0, hedging=no_hedge) as run:
+    adaptive = Adaptive(explore_rate=0.2, half_life_s=60.0)
+    async with routed(adaptive=adaptive, time_scale=TTFT_SCALE, health_poll_s=30.0, hedging=Hedging(enabled=False)) as run:
 
         async def route_some(count: int) -> list[RequestRecord]:
             records = [(await answer(run.router, request()))[1] for _ in range(count)]

@@ -537,7 +537,12 @@ class RequestRun:
         router's slot table. Without one: None, and the endpoints it may take when they free up, best first."""
         ctx = self._ctx
         slots = ctx.slots
-        inp = self._decision_input(slots.queued_ahead(waiter) if waiter is not None else slots.queued)
+        queued = slots.queued_ahead(waiter) if waiter is not None else dict(slots.queued)
+        if waiter is not None and waiter.reservation is not None:
+            # The line gave that slot to this request: the waiters ahead of it are bound elsewhere (woken for another
+            # slot, not yet gone), so counting them as its queue would decline the slot, which the next waiter takes.
+            queued[waiter.reservation] = 0
+        inp = self._decision_input(queued)
         elsewhere = inp.excluded | {primary.endpoint.id}
         full = {e.id for e in inp.endpoints if not (has_free_slot(e) and slots.has_room(e.id, waiter))}
         with_room = replace(inp, excluded=elsewhere | full)
