@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,11 @@ def main() -> None:
     pooled: dict[str, list[float]] = defaultdict(list)
     print("TTFT p50 / p95 / p99 (scenario seconds)")
     for path in args.files:
-        runs = {run["contender"]: first_tokens(run) for run in json.loads(path.read_text())["runs"]}
+        try:
+            runs = {run["contender"]: first_tokens(run) for run in json.loads(path.read_text())["runs"]}
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            print(f"{path}: not a readable `zeta-console bench --json` file: {error}", file=sys.stderr)
+            sys.exit(2)
         for name, samples in runs.items():
             pooled[name].extend(samples)
         print(line(path.name, runs, args.hedged, args.plain))
