@@ -138,7 +138,7 @@ class Hedging:
     # set) is sent to the next-best endpoint too; the first first token wins and the other attempt is
     # cancelled. A token bucket caps the extra requests.
     enabled: bool = True  # where the console's live switch starts
-    ratio: float = 0.05  # hedges may add at most this share of requests (each request earns the bucket this much) ...
+    ratio: float = 0.05  # hedges may add at most this share of requests past the 2 it starts with (each request earns this) ...
     burst: int = 20  # ... and the bucket holds at most this many hedges
     delay_s: float = 0.0  # 0: hedge after the request's predicted TTFT at `percentile`; else after this fixed delay
     # Where "late" starts for normal requests: their predicted TTFT's percentile. High, so that the budget goes

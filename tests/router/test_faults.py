@@ -14,7 +14,7 @@ from zeta_console.backends.types import BackendError
 from zeta_console.router.api import EndpointStatus, ErrorKind, Outcome, RequestRecord
 from zeta_console.router.metrics import ERROR_HALF_LIFE_S
 from zeta_console.router.requests import ChatRequest, EmbedRequest
-from zeta_console.settings import Adaptive, HostConfig, PolicyName, Settings, Task, Thresholds
+from zeta_console.settings import Adaptive, Hedging, HostConfig, PolicyName, Settings, Task, Thresholds
 from zeta_console.sim import Fault, FleetSpec, HostSpec, default_fleet_spec
 
 CODER_PROFILE, EMBEDDER_PROFILE, REASONER_PROFILE = default_fleet_spec().hosts[0].models
@@ -87,7 +87,7 @@ async def test_an_error_after_the_first_token_reaches_the_caller_unspliced() -> 
 
 
 async def test_a_stall_before_the_first_token_times_out_and_fails_over() -> None:
-    async with routed() as run:
+    async with routed(hedging=Hedging(enabled=False)) as run:  # the bucket starts with hedges: a hedge would answer first
         await answer(run.router, ask("hello", Task.SIMPLE))  # the coder loaded: no cold-start allowance
         run.fleet.host("local").set_fault(CODER, Fault(stall_s=120.0))  # 2.4 s here, 4x the first-token timeout
         _, record = await answer(run.router, ask("hello", Task.SIMPLE))
@@ -150,7 +150,9 @@ async def test_a_slow_reasoner_loses_complex_traffic_to_the_coder_and_wins_it_ba
 
     # A short feedback half-life: the slow samples must age out of the reasoner's weight within the test (its
     # TTFT is about twice the coder's here, so only the tier penalty keeps it first: a weight of 1.15 tips that).
-    async with routed(adaptive=Adaptive(explore_rate=0.2, half_life_s=60.0), time_scale=TTFT_SCALE, health_poll_s=30.0) as run:
+    # Hedging off: this test follows the ranking, and a slowed request hedged to the other tier is answered there.
+    adaptive = Adaptive(explore_rate=0.2, half_life_s=60.0)
+    async with routed(adaptive=adaptive, time_scale=TTFT_SCALE, health_poll_s=30.0, hedging=Hedging(enabled=False)) as run:
 
         async def route_some(count: int) -> list[RequestRecord]:
             records = [(await answer(run.router, request()))[1] for _ in range(count)]

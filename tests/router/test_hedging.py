@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 
 from tests.helpers import wait_until
 from tests.router.routing import FAST, Routed, answer, ask, counters_are_zero, routed
 from zeta_console.router.api import Decision, OperatorAction, Outcome, RouterEvent
-from zeta_console.router.hedging import HedgeBudget
-from zeta_console.router.metrics import MIN_PREDICTION_SAMPLES
+from zeta_console.router.hedging import START_HEDGES, UNCALIBRATED_FACTOR, HedgeBudget, late_after_s
+from zeta_console.router.metrics import MIN_PREDICTION_SAMPLES, EndpointMetrics
 from zeta_console.settings import Hedging, Task, Timeouts
 from zeta_console.sim import Fault, SimHost
 
@@ -161,7 +161,7 @@ async def test_a_hedge_never_happens_after_the_first_token() -> None:
         assert busy(run, other) == 0
 
 
-async def test_until_its_predictions_are_checked_a_request_is_hedged_once_later_than_its_endpoints_measured_p95() -> None:
+async def test_until_its_predictions_are_checked_a_stalled_request_is_hedged() -> None:
     async with routed(hedging=Hedging(ratio=1.0), timeouts=PATIENT) as run:
         for _ in range(3):  # measured: each endpoint gets a p95 (whichever the policy picks)
             await warm(run)
@@ -309,8 +309,8 @@ async def test_a_late_request_is_hedged_the_moment_a_slot_frees_not_on_a_timer()
 
 
 def test_by_default_a_quiet_stretch_saves_enough_for_a_cluster_of_stragglers() -> None:
-    # Late requests come in clusters (a straggling host, a burst of traffic); the bucket still starts
-    # empty and earns `ratio` per request, so hedges never exceed that share of the requests.
+    # Late requests come in clusters (a straggling host, a burst of traffic); the bucket starts with
+    # START_HEDGES and earns `ratio` per request, so hedges never exceed that share of the requests past those.
     defaults = Hedging()
     budget = HedgeBudget(defaults.ratio, defaults.burst)
     for _ in range(400):
@@ -320,4 +320,61 @@ def test_by_default_a_quiet_stretch_saves_enough_for_a_cluster_of_stragglers() -
     for requests in range(1, 2001):
         budget.on_request()
         sent += budget.try_spend()
-        assert sent <= defaults.ratio * (400 + requests) + 1e-9
+        assert sent <= START_HEDGES + defaults.ratio * (400 + requests) + 1e-9
+
+
+async def test_a_straggler_among_a_fresh_routers_first_requests_is_hedged_by_default() -> None:
+    # At 5 % a request earns a twentieth of a hedge: a bucket that started empty had earned none by the
+    # first stragglers (in `straggler`, stalls in the first minute went unhedged and set the p99).
+    async with routed(hedging=replace(Hedging(), delay_s=HEDGE_AFTER_S), timeouts=PATIENT) as run:
+        await warm(run)
+        stall = StallWhereRouted(run.fleet.host("local"), Fault(stall_s=STALL_S))
+        run.router.subscribe(stall)
+        _, record = await answer(run.router, ask(QUESTION, Task.SIMPLE))
+        assert record.decision.reason.startswith("hedged after ")
+        assert record.endpoint != stall.primaries[0]
+        assert record.ttft_s is not None and record.ttft_s < STALL_S / FAST / 2
+        hedged = run.router.snapshot().hedging
+        assert hedged is not None and (hedged.sent, hedged.won, hedged.denied) == (1, 1, 0)
+
+
+def test_before_the_predictions_are_checked_late_is_a_multiple_of_the_prediction_not_a_few_samples_p95() -> None:
+    # The p95 of an endpoint's first three first tokens is their maximum, which one normal request in four passes:
+    # in `straggler` that spent the first minute's budget on normal requests. Until the tier's predictions have been
+    # checked, a request is late only past UNCALIBRATED_FACTOR times its own prediction; a 10x straggler passes that.
+    metrics, now = EndpointMetrics(), 100.0
+    for ttft_s in (0.50, 0.52, 0.55):
+        metrics.observe_first_token(ttft_s, now, predicted_s=0.5)
+    assert metrics.ttft_error_factor(0.99, now) is None  # not checked yet
+    late = late_after_s(metrics, 0.5, 0.99, now)
+    assert late == pytest.approx(0.5 * UNCALIBRATED_FACTOR)
+    assert 2 * 0.5 < late < 10 * 0.5  # twice its prediction is not late; a straggler is
+    assert late_after_s(metrics, None, 0.99, now) == 0.55  # without a prediction: the endpoint's p95
+    assert late_after_s(EndpointMetrics(), 0.5, 0.99, now) is None  # never answered: no notion of late yet
+
+
+async def test_a_late_request_takes_the_next_free_slot_before_requests_that_queued_after_it() -> None:
+    # Every slot is busy when the primary turns late, and a later request already waits for one. The late request
+    # keeps its place in the line (it arrived first): the slot that frees goes to its hedge, whose first token frees
+    # the stalled slot for the later request. Before, the later request took it, and the stall held the caller
+    # through the queue (in `straggler`, the slowest requests of the hedged runs were stalls in bursts).
+    patient = Timeouts(first_token_s=20 * STALL_S, total_s=20 * STALL_S)
+    async with routed(hedging=hedging(), timeouts=patient) as run:
+        await warm(run)
+        host = run.fleet.host("local")
+        async with run.router.chat(ask(QUESTION, Task.SIMPLE, target="reasoner", options={"num_predict": 100_000})) as occupier:
+            await anext(occupier)  # the reasoner's only slot is held while the stream stays open
+            host.set_fault(MODELS["coder@local"], Fault(stall_s=10 * STALL_S))
+            first = asyncio.create_task(answer(run.router, ask(QUESTION, Task.SIMPLE)))
+            await wait_until(lambda: busy(run, "coder@local") == 1, timeout=5, message="the first request stalls on the coder")
+            host.clear_faults(MODELS["coder@local"])
+            second = asyncio.create_task(answer(run.router, ask("a later question", Task.SIMPLE)))
+            await wait_until(lambda: run.router.slots.total_queued() == 1, timeout=5, message="the later request queues")
+            await wait_until(lambda: run.router.slots.total_queued() == 2, timeout=5, message="the late request waits for a hedge")
+        (text, record), (_, later) = await first, await second
+        assert record.outcome is Outcome.OK and record.endpoint == "reasoner@local"
+        assert record.decision.reason.startswith("hedged after ")
+        assert record.ttft_s is not None and record.ttft_s < 10 * STALL_S / FAST / 2
+        assert text == host.chat_answer(MODELS["reasoner@local"], [QUESTION])
+        assert later.outcome is Outcome.OK and later.endpoint == "coder@local"  # on the slot the stalled attempt freed
+        await wait_until(lambda: busy(run, "coder@local") == 0, timeout=5, message="the stalled attempt's slot freed")

@@ -10,6 +10,7 @@ import httpx
 from tests.helpers import wait_until
 from tests.router.test_hedging import MODELS, StallWhereRouted
 from tests.serve.conftest import FAST, busy_slots, serving
+from zeta_console.router.hedging import START_HEDGES
 from zeta_console.settings import Hedging, Settings, Timeouts
 from zeta_console.sim import Fault
 
@@ -52,7 +53,8 @@ async def test_a_hedged_stream_reaches_the_client_once_and_metrics_count_it() ->
         for result, count in (("sent", 1), ("won", 1), ("cancelled", 1), ("denied", 0)):
             assert f'zeta_hedges_total{{result="{result}"}} {count:.1f}' in after
         assert metric(after, "zeta_hedge_budget_ratio") == 1.0
-        assert metric(after, "zeta_hedge_budget") == 2.0  # three requests earned one hedge each; one was spent
+        # it started with START_HEDGES, three requests earned one hedge each, one was spent
+        assert metric(after, "zeta_hedge_budget") == START_HEDGES + 2.0
         stack.router.controls.set_hedging(False)
         assert metric((await http.get("/metrics")).text, "zeta_hedging_enabled") == 0.0
         assert 'zeta_operator_actions_total{action="set_hedging",source="operator"} 1.0' in (await http.get("/metrics")).text

@@ -406,11 +406,11 @@ class RequestRun:
             finally:
                 attempt.slot.close()
 
-    def _dispatch(self, endpoint: Endpoint, predicted_ttft_s: float | None) -> Attempt:
-        """Occupy a slot of `endpoint` (the caller checked it has room) and start an attempt there."""
+    def _dispatch(self, endpoint: Endpoint, predicted_ttft_s: float | None, waiter: Waiter | None = None) -> Attempt:
+        """Occupy a slot of `endpoint` (the caller checked it has room, or `waiter` holds it) and start an attempt there."""
         ctx = self._ctx
         slot = ExitStack()
-        slot.enter_context(ctx.slots.occupying(endpoint.id))
+        slot.enter_context(ctx.slots.occupying(endpoint.id, waiter))
         now = time.monotonic()
         return Attempt(endpoint, now, ctx.breakers.on_dispatch(endpoint.id, now), slot, predicted_ttft_s)
 
@@ -460,17 +460,10 @@ class RequestRun:
                 # if it won, abort the first (Ollama drops a load whose client went away).
                 delay += self._load_allowance_s(primary.endpoint)
                 done, _ = await asyncio.wait(racing, timeout=max(0.0, primary.started + delay - time.monotonic()))
-                while not done:
-                    target = self._hedge_target(primary)
-                    if target is not None:
-                        hedge = self._hedge(target)
-                        if hedge is not None:
-                            hedged_at = time.monotonic() - primary.started
-                            racing[loop.create_task(self._until_first(hedge, start, last_chance))] = hedge
-                        break
-                    # Nowhere to hedge to without queueing (a queued hedge would not start sooner): look again when
-                    # room may have appeared, while the primary stays silent; a straggler outlasts the next slot to free.
-                    done = await self._until_change(racing)
+                hedge = None if done else await self._hedge_when_room(primary, racing)
+                if hedge is not None:
+                    hedged_at = time.monotonic() - primary.started
+                    racing[loop.create_task(self._until_first(hedge, start, last_chance))] = hedge
             failure: BaseException | None = None
             while racing:
                 done, _ = await asyncio.wait(racing, return_when=asyncio.FIRST_COMPLETED)
@@ -490,15 +483,42 @@ class RequestRun:
         finally:
             await self._cancel(racing, discard)
 
-    async def _until_change(self, racing: Mapping[asyncio.Task[Answer], Attempt]) -> set[asyncio.Task[Answer]]:
-        """Wait until an attempt ends or an endpoint may have gained room (`SlotTable.next_change`); the attempts done."""
-        change = self._ctx.slots.next_change()
-        waits: list[asyncio.Future[Any]] = [*racing, change]
+    async def _hedge_when_room(self, primary: Attempt, racing: Mapping[asyncio.Task[Answer], Attempt]) -> Attempt | None:
+        """Once `primary` is late: a hedge on the best other endpoint with a free slot. With none free, the request
+        waits for one in the line in its place by arrival, while the primary stays silent: the requests that queued
+        after it arrived come after it (else a stall holds its slot and its caller through a burst, while they are
+        served), those before it first (a hedge never takes a slot from a request ahead of it); it looks again
+        whenever room may have appeared. None: the primary answered or failed first, nowhere else to go, no budget."""
+        ctx, state = self._ctx, self.state
+        target, eligible = self._hedge_target(primary)
+        if target is not None:
+            return self._hedge(target)
+        if not eligible or not ctx.hedger.budget.can_spend():
+            return None
+        with ctx.slots.waiting(Waiter(interactive=state.request.interactive, attributed=eligible[0]), arrived=state.started) as waiter:
+            while True:
+                if await self._sleep_in_line(waiter, eligible, racing):
+                    return None
+                target, eligible = self._hedge_target(primary, waiter)
+                if target is not None:
+                    return self._hedge(target, waiter)
+                if not eligible:
+                    return None
+
+    async def _sleep_in_line(self, waiter: Waiter, eligible: Sequence[str], racing: Mapping[asyncio.Task[Answer], Attempt]) -> bool:
+        """Sleep in the line until a slot of `eligible` is reserved for `waiter`, an endpoint may have gained room
+        otherwise (`SlotTable.next_change`: the servers' own counts re-read), or an attempt ends (True)."""
+        slots = self._ctx.slots
+        sleeper = asyncio.ensure_future(slots.sleep(waiter, eligible))
+        change = slots.next_change()
         try:
+            waits: list[asyncio.Future[Any]] = [*racing, sleeper, change]
             done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
             change.cancel()
-        return {task for task in racing if task in done}
+            sleeper.cancel()
+            await asyncio.wait([sleeper])  # its bookkeeping undone before the next sleep
+        return any(task in done for task in racing)
 
     async def _cancel(self, racing: dict[asyncio.Task[Answer], Attempt], discard: Callable[[Answer], Awaitable[None]]) -> None:
         """Cancel the attempts still racing: close what they opened, free their slots, no verdict on their endpoints."""
@@ -517,17 +537,28 @@ class RequestRun:
                 self.state.attempt = None
         racing.clear()
 
-    def _hedge_target(self, primary: Attempt) -> tuple[DecisionInput, str] | None:
-        """The best other endpoint for `primary`'s request that has a free slot now, by the signals the policies
-        read (the server's own count where it reports one) and by this router's slot table; None: none has."""
+    def _hedge_target(self, primary: Attempt, waiter: Waiter | None = None) -> tuple[tuple[DecisionInput, str] | None, list[str]]:
+        """The best other endpoint for `primary`'s request that has a free slot now (or one reserved for `waiter`, its
+        place in the line), by the signals the policies read (the server's own count where it reports one) and by this
+        router's slot table. Without one: None, and the endpoints it may take when they free up, best first."""
         ctx = self._ctx
-        inp = self._decision_input(ctx.slots.queued)
-        full = {e.id for e in inp.endpoints if not (has_free_slot(e) and ctx.slots.has_room(e.id))}
-        inp = replace(inp, excluded=inp.excluded | full | {primary.endpoint.id})
-        result = ctx.controls.policy.decide(inp)
-        return None if result.chosen is None or result.wait else (inp, result.chosen)
+        slots = ctx.slots
+        queued = slots.queued_ahead(waiter) if waiter is not None else dict(slots.queued)
+        if waiter is not None and waiter.reservation is not None:
+            # The line gave that slot to this request: the waiters ahead of it are bound elsewhere (woken for another
+            # slot, not yet gone), so counting them as its queue would decline the slot, which the next waiter takes.
+            queued[waiter.reservation] = 0
+        inp = self._decision_input(queued)
+        elsewhere = inp.excluded | {primary.endpoint.id}
+        full = {e.id for e in inp.endpoints if not (has_free_slot(e) and slots.has_room(e.id, waiter))}
+        with_room = replace(inp, excluded=elsewhere | full)
+        result = ctx.controls.policy.decide(with_room)
+        if result.chosen is not None and not result.wait:
+            return (with_room, result.chosen), []
+        anywhere = ctx.controls.policy.decide(replace(inp, excluded=elsewhere))
+        return None, [c.endpoint for c in sorted(anywhere.candidates, key=lambda c: c.score) if c.excluded is None]
 
-    def _hedge(self, target: tuple[DecisionInput, str]) -> Attempt | None:
+    def _hedge(self, target: tuple[DecisionInput, str], waiter: Waiter | None = None) -> Attempt | None:
         """A hedge on `target` (from `_hedge_target`, no await since), if the budget allows."""
         ctx = self._ctx
         if not ctx.hedger.budget.try_spend():
@@ -536,7 +567,7 @@ class RequestRun:
         ctx.hedger.sent += 1
         inp, endpoint = target
         prediction = prediction_for(inp, endpoint, ctx.settings.adaptive.reading_s_per_token, time.monotonic() - self.state.started)
-        return self._dispatch(ctx.endpoints[endpoint], prediction.ttft_s if prediction else None)
+        return self._dispatch(ctx.endpoints[endpoint], prediction.ttft_s if prediction else None, waiter)
 
     def _hedge_resolved(self, winner: Attempt, primary: Attempt, hedged_at: float, losers: Mapping[asyncio.Task[Any], Attempt]) -> None:
         """Count the race's outcome, record how long each loser had waited in vain, and say it in the request's

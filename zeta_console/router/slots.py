@@ -7,14 +7,16 @@ goes to whichever endpoint frees first, if the policy agrees). Interactive waite
 then arrival order; a reserved slot cannot be taken by a newcomer (no barging).
 
 `in_flight` changes only in `occupying`, `queued` only in `waiting`: both context managers,
-decremented in `finally`, clamped at zero. `next_change` is for whoever needs a free slot without
-queueing for it (a hedge): it resolves when room may have appeared.
+decremented in `finally`, clamped at zero. `next_change` resolves when room may have appeared (for a
+hedge, which takes a free slot when there is one rather than queue). A late request's hedge that finds
+none waits in the line in its request's place by arrival (`waiting(..., arrived=...)`), not last.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,6 +31,7 @@ class Waiter:
     declined_at: int = -1  # release count when it last declined a reservation
     wake: asyncio.Future[None] | None = field(default=None, repr=False)
     seq: int = 0
+    since: float = 0.0  # its place in arrival order (time.monotonic())
 
 
 class SlotTable:
@@ -81,10 +84,18 @@ class SlotTable:
             self.changed()
 
     @contextmanager
-    def waiting(self, waiter: Waiter) -> Iterator[Waiter]:
-        """Stand in the queue until the block ends (dispatched, rejected, cancelled or timed out)."""
+    def waiting(self, waiter: Waiter, arrived: float | None = None) -> Iterator[Waiter]:
+        """Stand in the queue until the block ends (dispatched, rejected, cancelled or timed out): last, or with
+        `arrived` in the place of a request that arrived then (behind the waiters that queued before, ahead of those
+        that queued after)."""
         waiter.seq = next(self._seq)
-        self._lines[0 if waiter.interactive else 1][waiter.seq] = waiter
+        waiter.since = time.monotonic() if arrived is None else arrived
+        line = self._lines[0 if waiter.interactive else 1]
+        line[waiter.seq] = waiter
+        if arrived is not None:
+            in_order = sorted(line.values(), key=lambda other: other.since)
+            line.clear()
+            line.update((other.seq, other) for other in in_order)
         self.queued[waiter.attributed] += 1
         try:
             yield waiter
