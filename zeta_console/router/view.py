@@ -107,6 +107,7 @@ class RouterView:
         metrics = self._metrics[endpoint.id]
         status, status_reason = self.status(endpoint, now)
         server = self.server_queue(endpoint, now)
+        estimates = metrics.estimates(now)
         return EndpointState(
             id=endpoint.id,
             tier=endpoint.tier,
@@ -119,17 +120,18 @@ class RouterView:
             status=status,
             drained=endpoint.id in self._controls.state.drained,
             thresholds=self._controls.thresholds_for(endpoint.tier),
-            ttft_ewma_s=metrics.ttft.value,
+            ttft_ewma_s=estimates.ttft_s,
             ttft_p95_s=metrics.ttft_percentile(0.95, now),
             latency_p95_s=metrics.latency_percentile(0.95, now),
-            prefill_s_per_token=metrics.prefill_s_per_token.value,
-            decode_tps=metrics.decode_tps.value,
+            prefill_s_per_token=estimates.prefill_s_per_token,
+            decode_tps=estimates.decode_tps,
             load_s=metrics.load_s.value,
             resident=self.is_resident(endpoint),
             error_rate=metrics.error_rate(now),
             recent_fast_failures=metrics.recent_fast_failures(now),
             last_sample_age_s=self._telemetry_age_s(endpoint, now),
-            latency_ewma_s=metrics.latency.value,
+            latency_ewma_s=estimates.service_s,
+            estimates_relaxed_by=estimates.relaxed_by,
             status_reason=status_reason,
             ttft_overhead_s=metrics.ttft_overhead_s(now),
             server_running=server[0] if server else None,
