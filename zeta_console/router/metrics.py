@@ -91,7 +91,7 @@ class LongRunLevel:
         age = now - self._at
         if estimate is None or level is None or estimate <= 0.0 or level <= 0.0 or age <= 0.0:
             return estimate
-        return estimate * (level / estimate) ** (1.0 - math.exp(-age / self._relax_tau_s))
+        return estimate * math.pow(level / estimate, 1.0 - math.exp(-age / self._relax_tau_s))
 
 
 class DecayedSlope:
