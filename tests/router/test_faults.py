@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Iterator
 from dataclasses import replace
+from functools import partial
 
 import pytest
 
@@ -139,15 +141,15 @@ async def test_host_down_is_seen_by_the_poll_and_recovers_by_itself() -> None:
 TTFT_SCALE = 5.0
 
 
+def long_question(numbers: Iterator[int], target: str | None = None) -> ChatRequest:
+    """A long prompt, so that time to first token is mostly prefill, which a slowdown stretches; a new question each
+    time (the next of `numbers`), so that neither the slots' prompt caches nor session affinity serve a repeat."""
+    text = f"question {next(numbers)}: " + "prove, step by step, that there are infinitely many primes. " * 60
+    return ask(text, Task.COMPLEX_REASONING, think=False, options={"num_predict": 1}, target=target)
+
+
 async def test_a_slow_reasoner_loses_complex_traffic_to_the_coder_and_wins_it_back() -> None:
-    # A long prompt, so that time to first token is mostly prefill, which the slowdown stretches; a new
-    # question each time, so that neither the slots' prompt caches nor session affinity serve a repeat.
-    questions = itertools.count()
-
-    def request(**changes: str) -> ChatRequest:
-        text = f"question {next(questions)}: " + "prove, step by step, that there are infinitely many primes. " * 60
-        return replace(ask(text, Task.COMPLEX_REASONING, think=False, options={"num_predict": 1}), **changes)
-
+    request = partial(long_question, itertools.count())
     # A short feedback half-life: the slow samples must age out of the reasoner's weight within the test (its
     # TTFT is about twice the coder's here, so only the tier penalty keeps it first: a weight of 1.15 tips that).
     async with routed(adaptive=Adaptive(explore_rate=0.2, half_life_s=60.0), time_scale=TTFT_SCALE, health_poll_s=30.0) as run:
@@ -176,12 +178,7 @@ async def test_a_slow_reasoner_loses_complex_traffic_to_the_coder_and_wins_it_ba
 async def test_a_recovered_reasoner_wins_back_its_traffic_without_exploring() -> None:
     # No exploration and one request at a time: after the slowdown nothing sends the reasoner a request unless its
     # slowed estimates, which no answer refreshes, are read relaxed back towards their earlier level as they age.
-    questions = itertools.count()
-
-    def request(**changes: str) -> ChatRequest:
-        text = f"question {next(questions)}: " + "prove, step by step, that there are infinitely many primes. " * 60
-        return replace(ask(text, Task.COMPLEX_REASONING, think=False, options={"num_predict": 1}), **changes)
-
+    request = partial(long_question, itertools.count())
     scale = 10.0
     async with routed(adaptive=Adaptive(explore_rate=0.0, half_life_s=60.0), time_scale=scale, health_poll_s=30.0) as run:
         for _ in range(3):  # warm up: both tiers loaded and measured
