@@ -75,6 +75,16 @@ def llama_servers(_llama_session: LlamaServers) -> Iterator[LlamaServers]:
     _llama_session.stop_owned()
 
 
+async def slot_busy(url: str) -> bool:
+    """Whether the server is generating, by its `/slots` (asked without blocking the event loop the router runs in)."""
+    async with httpx.AsyncClient(timeout=5) as client:
+        return any(slot["is_processing"] for slot in (await client.get(f"{url}/slots")).json())
+
+
+async def slot_idle(url: str) -> bool:
+    return not await slot_busy(url)
+
+
 @asynccontextmanager
 async def filled(url: str, requests: int, max_tokens: int = 48) -> AsyncIterator[list[asyncio.Task[httpx.Response]]]:
     """`requests` chats sent straight to a llama.cpp server at once, each generating exactly

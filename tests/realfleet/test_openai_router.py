@@ -18,7 +18,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.helpers import wait_until
-from tests.llama_fleet import LlamaServers, filled
+from tests.llama_fleet import LlamaServers, filled, slot_busy, slot_idle
 from tests.router.routing import answer, ask
 from zeta_console.backends.types import BackendError
 from zeta_console.composition import build_router
@@ -59,12 +59,9 @@ async def router_over(settings: Settings) -> AsyncIterator[ZetaDynamicRouter]:
         yield router
 
 
-def slot_busy(server: LlamaServer) -> bool:
-    return any(slot["is_processing"] for slot in httpx.get(f"{server.url}/slots", timeout=5).json())
-
-
-def gauge(server: LlamaServer, name: str) -> float:
-    text = httpx.get(f"{server.url}/metrics", timeout=5).text
+async def gauge(server: LlamaServer, name: str) -> float:
+    async with httpx.AsyncClient(timeout=5) as client:
+        text = (await client.get(f"{server.url}/metrics")).text
     return next(s.value for family in text_string_to_metric_families(text) for s in family.samples if s.name == name)
 
 
@@ -110,10 +107,10 @@ async def test_cancelling_a_stream_frees_the_servers_slot(llama_servers: LlamaSe
         request = GenerateRequest(prompt=COUNTING, raw=True, task=Task.SIMPLE, options={"num_predict": 1500, "temperature": 0})
         async with router.generate(request) as stream:
             received = [await anext(stream) for _ in range(3)]
-            assert slot_busy(server)  # ~1500 tokens at ~50/s: it would run for half a minute
+            assert await slot_busy(server.url)  # ~1500 tokens at ~50/s: it would run for half a minute
         assert "".join(delta.content for delta in received).strip()
         # /slots is the only signal the server gives: poll it, bounded well below the generation's length.
-        await wait_until(lambda: not slot_busy(server), timeout=5, interval=0.05, message="the slot freed")
+        await wait_until(lambda: slot_idle(server.url), timeout=5, interval=0.05, message="the slot freed")
         assert stream.record is not None and stream.record.outcome is Outcome.CANCELLED
 
 
@@ -126,16 +123,20 @@ async def _hold_the_slot(server: LlamaServer) -> None:
                 pass
 
 
+async def _deferred(server: LlamaServer) -> bool:
+    return await gauge(server, "llamacpp:requests_deferred") >= 1
+
+
 async def test_a_server_killed_before_its_first_token_fails_over_within_the_tier(llama_servers: LlamaServers) -> None:
     victim, steady = llama_servers.own("coder"), llama_servers.shared("coder")
     models = (ModelConfig("coder", "coder", ("victim", "steady"), CHAT),)
     settings = llama_settings({"victim": victim.url, "steady": steady.url}, models, policy=PolicyName("static"))
     async with router_over(settings) as router:
         holder = asyncio.create_task(_hold_the_slot(victim))
-        await wait_until(lambda: slot_busy(victim), timeout=10, interval=0.05, message="the victim's slot taken")
+        await wait_until(lambda: slot_busy(victim.url), timeout=10, interval=0.05, message="the victim's slot taken")
         router.controls.drain("coder@steady")  # so the request goes to the victim and waits there for its slot
         routed = asyncio.create_task(answer(router, ask(STORY, Task.SIMPLE, options=SHORT)))
-        await wait_until(lambda: gauge(victim, "llamacpp:requests_deferred") >= 1, timeout=10, interval=0.05, message="deferred")
+        await wait_until(lambda: _deferred(victim), timeout=10, interval=0.05, message="deferred")
         router.controls.undrain("coder@steady")
         victim.kill()  # SIGKILL: a crash, with our request queued and no token sent
         text, record = await routed

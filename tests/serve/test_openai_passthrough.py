@@ -16,7 +16,7 @@ import pytest
 
 from tests.backends.scripted_openai import Events, Reply, ScriptedServer, Status
 from tests.helpers import wait_until
-from tests.llama_fleet import LlamaServers
+from tests.llama_fleet import LlamaServers, slot_busy, slot_idle
 from tests.serve.test_passthrough import Recorder
 from zeta_console.realfleet.llama_server import LlamaServer
 from zeta_console.router.api import RequestRecord
@@ -176,20 +176,11 @@ async def test_a_client_that_disconnects_frees_the_llama_cpp_slot(llama_servers:
         long = {**CHAT, "max_tokens": 400, "ignore_eos": True}
         async with http.stream("POST", "/v1/chat/completions", json=long) as response:
             async for _ in response.aiter_raw():
-                assert await _processing(http, server)
+                assert await slot_busy(server.url)
                 break
         await asyncio.wait_for(ended.wait(), timeout=20)
         assert _in_flight(stack.router) == 0
-        await wait_until(lambda: _idle(http, server), timeout=20, message="llama.cpp to free the slot")
-
-
-async def _processing(http: httpx.AsyncClient, server: LlamaServer) -> bool:
-    """Whether llama.cpp is generating (asked without blocking the loop serve and the router run in)."""
-    return any(slot["is_processing"] for slot in (await http.get(f"{server.url}/slots", timeout=5)).json())
-
-
-async def _idle(http: httpx.AsyncClient, server: LlamaServer) -> bool:
-    return not await _processing(http, server)
+        await wait_until(lambda: slot_idle(server.url), timeout=20, message="llama.cpp to free the slot")
 
 
 def _in_flight(router: ZetaDynamicRouter) -> int:
