@@ -239,11 +239,9 @@ class SampleWindow:
 class Estimates(NamedTuple):
     """An endpoint's estimates as the predictions read them (`EndpointMetrics.estimates`)."""
 
-    ttft_s: float | None  # peak-EWMA
-    service_s: float | None  # peak-EWMA of the latency past a cold load
     decode_tps: float | None
     prefill_s_per_token: float | None
-    relaxed_by: float  # the largest factor by which relaxing moved decode, prefill or service time; 1.0 = as measured
+    relaxed_by: float  # the larger factor by which relaxing moved the decode or prefill rate; 1.0 = as measured
 
 
 @dataclass(frozen=True)
@@ -307,8 +305,6 @@ class EndpointMetrics:
         self.load_s = Ewma(tau_s=tau_s)
         long_run_tau_s = LONG_RUN_TAU_S / time_scale
         relax_tau_s = RELAX_TAU_S / time_scale
-        self._ttft_level = LongRunLevel(tau_s=long_run_tau_s, relax_tau_s=relax_tau_s)
-        self._latency_level = LongRunLevel(tau_s=long_run_tau_s, relax_tau_s=relax_tau_s)
         self._decode_level = LongRunLevel(tau_s=long_run_tau_s, relax_tau_s=relax_tau_s)
         self._prefill_level = LongRunLevel(tau_s=long_run_tau_s, relax_tau_s=relax_tau_s)
         self._overhead_window = host_overhead if host_overhead is not None else overhead_window(time_scale)
@@ -340,7 +336,6 @@ class EndpointMetrics:
 
     def _observe_ttft(self, ttft_s: float, now: float, predicted_s: float | None) -> None:
         self.ttft.observe(ttft_s, now)
-        self._ttft_level.observe(ttft_s, now)
         self._ttft_window.add(ttft_s, now)
         self._ttft_history.append(ttft_s)
         self._last_sample_at = now
@@ -352,9 +347,7 @@ class EndpointMetrics:
         self._errors.add(True, now)
         cold_load_s = timings.load_s if timings is not None and timings.load_s is not None and timings.load_s >= COLD_LOAD_MIN_S else 0.0
         # the service time a queued request waits for: the model it finds is loaded, so a cold load is left out
-        service_s = max(0.0, total_s - cold_load_s)
-        self.latency.observe(service_s, now)
-        self._latency_level.observe(service_s, now)
+        self.latency.observe(max(0.0, total_s - cold_load_s), now)
         self._latency_window.add(total_s, now)
         self._latency_history.append(total_s)
         self._last_sample_at = now
@@ -397,18 +390,18 @@ class EndpointMetrics:
         return self._errors.value(now)
 
     def estimates(self, now: float) -> Estimates:
-        """What the predictions read: each estimate relaxed towards its long-run level as its last sample ages."""
+        """The rates the predictions read, each relaxed towards its long-run level as its last sample ages. Only the
+        rates: the peak-EWMAs (TTFT, service time) keep a busy endpoint's slow answers on purpose, and an idle
+        endpoint's prediction rests on its rates (its wait is 0)."""
         decode = self.decode_tps.value
         prefill = self.prefill_s_per_token.value
-        service = self.latency.value
         read_decode = self._decode_level.relaxed(decode, now)
         read_prefill = self._prefill_level.relaxed(prefill, now)
-        read_service = self._latency_level.relaxed(service, now)
         factor = 1.0
-        for read, measured in ((read_decode, decode), (read_prefill, prefill), (read_service, service)):
+        for read, measured in ((read_decode, decode), (read_prefill, prefill)):
             if read and measured:
                 factor = max(factor, read / measured, measured / read)
-        return Estimates(self._ttft_level.relaxed(self.ttft.value, now), read_service, read_decode, read_prefill, factor)
+        return Estimates(read_decode, read_prefill, factor)
 
     def recent_fast_failures(self, now: float) -> int:
         return round(self._recent_fast_failures.value(now))
