@@ -5,8 +5,9 @@
 Times `policy.decide()` alone (the router builds the DecisionInput once per request anyway)
 with time.perf_counter_ns around each call, after a warm-up. Inputs rotate over a mix of tasks,
 prompt sizes and load states so that no single branch is measured. Goal: p99 <= 20 us.
-Policies may build the per-candidate breakdown on first read of `candidates`; the router reads it
-once per dispatched attempt (for the Decision); "+ candidates", a second pass, times decide() plus that read.
+Policies may build the per-candidate breakdown and the reason on first read of `candidates` / `reason`; the
+router reads both once per dispatched attempt (for the Decision), not when a queued request decides again or a
+hedge looks for a target; "+ reason, candidates", a second pass, times decide() plus those reads.
 """
 
 from __future__ import annotations
@@ -83,7 +84,9 @@ def measure(policy_name: str, inputs: list[DecisionInput], decisions: int, warmu
     decide = make_policy(policy_name, Settings()).decide
 
     def decide_and_build(inp: DecisionInput) -> None:
-        decide(inp).candidates  # noqa: B018 - reading them builds them
+        result = decide(inp)
+        result.reason  # noqa: B018 - reading them builds them
+        result.candidates  # noqa: B018
 
     alone = timings(decide, inputs, decisions, warmup)
     with_candidates = timings(decide_and_build, inputs, decisions, warmup)
@@ -138,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(f"decision cost, {environment['endpoints']} endpoints, {args.decisions} decisions per policy, Python {environment['python']}")
     header = f"{'policy':<12}{'p50 us':>9}{'p99 us':>9}{'mean us':>9}{'max us':>9}  goal p99 <= {GOAL_P99_US:g} us"
-    print(f"{header}   + candidates p50 / p99 us")
+    print(f"{header}   + reason, candidates p50 / p99 us")
     for name, r in results.items():
         verdict = "ok" if r["p99_us"] <= GOAL_P99_US else "behind"
         full = f"{r['with_candidates_p50_us']:.1f} / {r['with_candidates_p99_us']:.1f}"

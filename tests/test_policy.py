@@ -394,6 +394,30 @@ def test_candidates_given_as_a_function_are_built_once_on_first_read() -> None:
     assert builds == [1]
 
 
+def test_a_reason_given_as_a_function_is_built_once_on_first_read() -> None:
+    builds: list[int] = []
+
+    def build() -> str:
+        builds.append(1)
+        return "lazy"
+
+    result = PolicyResult("coder@local", (), build)
+    assert builds == []
+    assert result.reason == "lazy" and result.reason == "lazy"
+    assert builds == [1]
+
+
+def test_adaptive_builds_its_reason_when_it_is_read_from_what_it_decided_then() -> None:
+    endpoints = fleet(reasoner={"in_flight": 1, "queued": 6})
+    inp = decision_input(endpoints, Task.COMPLEX_REASONING)
+    result = make_policy("adaptive", Settings()).decide(inp)
+    assert not isinstance(result._reason, str)  # not built while deciding
+    again = make_policy("adaptive", Settings()).decide(decision_input(endpoints, Task.COMPLEX_REASONING))
+    again.candidates  # noqa: B018 - reading the candidates first changes nothing
+    assert result.reason == again.reason
+    assert result.reason.startswith("coder@local predicted TTFT") and "reasoner@local saturated: queue 6 > 4" in result.reason
+
+
 @pytest.mark.parametrize("policy", ["adaptive", "threshold"])
 def test_lazily_built_candidates_keep_their_terms_in_order(policy: str) -> None:
     result = decide(policy, fleet(reasoner={"in_flight": 1, "queued": 6}), Task.COMPLEX_REASONING)

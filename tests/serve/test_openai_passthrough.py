@@ -155,6 +155,29 @@ async def test_the_ttft_of_a_relayed_stream_is_llama_cpps_first_token_not_its_ro
     assert record.ttft_s is not None and record.ttft_s >= timings["prompt_ms"] / 1000
 
 
+async def test_the_ttft_of_an_unstreamed_answer_is_its_time_less_llama_cpps_decode_time(
+    llama_servers: LlamaServers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An answer relayed whole has no first token to time: the router takes its time less the decode time
+    llama.cpp reports, which covers llama.cpp's prompt time and leaves its decoding out."""
+    records: list[RequestRecord] = []
+    prompt = f"{uuid.uuid4()} " + "word " * 120  # not in llama.cpp's prompt cache: ~180 tokens to evaluate
+    body = {**CHAT, "messages": [{"role": "user", "content": prompt}], "max_tokens": 8, "stream": False}
+    async with relayed({"llama": llama_servers.shared("coder")}, monkeypatch) as stack, httpx.AsyncClient(
+        base_url=stack.url, timeout=120
+    ) as http:
+        unsubscribe = stack.router.subscribe(lambda event: records.append(event) if isinstance(event, RequestRecord) else None)
+        reply = await http.post("/v1/chat/completions", json=body)
+        await wait_until(lambda: bool(records), message="the request's record")
+        unsubscribe()
+    assert reply.status_code == 200, reply.text
+    timings = reply.json()["timings"]
+    assert timings["prompt_n"] > 100 and timings["predicted_ms"] > 0
+    (record,) = records
+    assert record.ttft_s is not None
+    assert timings["prompt_ms"] / 1000 <= record.ttft_s <= record.total_s - timings["predicted_ms"] / 1000
+
+
 async def test_an_embedding_is_llama_cpps_reply_renamed(llama_servers: LlamaServers, monkeypatch: pytest.MonkeyPatch) -> None:
     servers = {"llama": llama_servers.shared("coder"), "embed": llama_servers.shared("embedder", embedding=True)}
     async with relayed(servers, monkeypatch) as stack, httpx.AsyncClient(base_url=stack.url, timeout=120) as http:

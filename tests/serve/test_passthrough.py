@@ -153,15 +153,17 @@ async def _streamed(http: httpx.AsyncClient, path: str, body: dict[str, object])
             yield part
 
 
-async def test_a_reply_without_streaming_is_built_from_the_relayed_lines_as_ollama_builds_it() -> None:
+async def test_a_reply_without_streaming_is_the_hosts_own_unstreamed_reply_with_the_asked_model_name() -> None:
+    """A client that does not stream gets the host's own unstreamed answer (upstream asked for no stream either:
+    no lines to cut, parse and merge), byte for byte but for the model's name."""
     async with recorded_stack() as (served, recorder), httpx.AsyncClient(base_url=served.endpoint.url) as http:
         reply = await http.post("/api/chat", json={**ASK, "stream": False})
-        lines = [json.loads(line) for line in recorder.lines()]
-    assert reply.status_code == 200
-    whole = reply.json()
-    assert whole == {**lines[-1], "model": ASKED, "message": {"role": "assistant", "content": "".join(
-        line["message"]["content"] for line in lines
-    )}}
+    sent, written = bytes(recorder.sent[-1]), bytes(recorder.written[-1])
+    assert b'"stream":false' in sent and b'"stream":true' not in sent
+    head, body = written.split(b"\r\n\r\n", 1)
+    assert b"content-length" in head.lower() and body.startswith(f'{{"model":"{CODER}",'.encode())
+    assert reply.status_code == 200 and reply.content == renamed(body, CODER, ASKED)
+    assert reply.json()["done"] is True and len(reply.json()["message"]["content"]) > 0
 
 
 async def test_an_embedding_is_relayed_with_the_asked_model_name() -> None:

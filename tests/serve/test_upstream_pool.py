@@ -1,4 +1,4 @@
-"""The pass-through's pool of upstream connections (httpcore2 on `upstream_sockets.GatheringBackend`)."""
+"""The pass-through's kept-alive upstream connections (`upstream_sockets.KeptAlive`)."""
 
 from __future__ import annotations
 

@@ -295,8 +295,8 @@ class Relay(Protocol):
     `translator()` (one per attempt: a translator may keep state across its stream). A relay whose
     `apis` name every kind of host has no `translator` (None): `open` reaches every endpoint. A `whole`
     relay's `open` yields the whole answer as one piece (the client asked for no stream): it has no
-    first token, so the router waits for it up to the total deadline, records no TTFT and sends
-    no hedge."""
+    first token, so the router waits for it up to the total deadline, sends no hedge, and takes the
+    TTFT as the time to the answer less the server's reported decode time (none without one)."""
 
     @property
     def apis(self) -> frozenset[str]: ...  # the hosts relayed to, as a host's `api` names its kind

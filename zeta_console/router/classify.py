@@ -44,6 +44,8 @@ class _Cues:
             found += [match.strip() for match in self.pattern.findall(lowered)]
         if has_cjk and self.cjk is not None:
             found += self.cjk.findall(lowered)
+        if len(found) < 2:  # most families find nothing in most prompts
+            return found
         return list(dict.fromkeys(found))  # distinct, in order of appearance
 
 

@@ -36,7 +36,7 @@ _NONE: Mapping[str, float] = MappingProxyType({})
 class TierStats:
     samples: float  # decayed count of observations
     success_rate: float  # 0..1
-    mean_latency_s: float | None  # TTFT over the successes that had one (an answer relayed whole has none)
+    mean_latency_s: float | None  # TTFT over the successes that had one (an answer relayed whole may have none)
 
 
 @dataclass(slots=True)
@@ -95,7 +95,7 @@ class FeedbackLoop:
         self, task: Task, tier: str, *, ok: bool, ttft_s: float | None, at: float, output_tokens: int | None = None
     ) -> None:
         """Record one finished request. Report busy (503) rejections as load, not here. A success
-        without a TTFT (an answer relayed whole) counts for the success rate only: its total time is
+        without a TTFT (an answer relayed whole, no decode time reported) counts for the success rate only: its total time is
         not comparable with the TTFTs the tier's mean is made of."""
         history = self._history.get((task, tier))
         if history is None:

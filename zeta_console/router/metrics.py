@@ -146,6 +146,8 @@ class DecayedCount:
         self._at = now
 
     def value(self, now: float) -> float:
+        if not self._value:  # nothing counted yet: read on every decision, for every endpoint
+            return 0.0
         return self._value * math.exp(-self._rate * max(0.0, now - self._at))
 
 
@@ -168,6 +170,8 @@ class ErrorRate:
 
     def value(self, now: float) -> float:
         bad = self._bad.value(now)
+        if not bad:
+            return 0.0
         total = self._ok.value(now) + bad
         return bad / (total if total > MIN_ERROR_SAMPLES else MIN_ERROR_SAMPLES)
 

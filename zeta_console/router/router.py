@@ -12,7 +12,6 @@ import asyncio
 import itertools
 import random
 import time
-import uuid
 from collections.abc import Callable, Sequence
 
 from zeta_console.backends.registry import Backends
@@ -92,6 +91,9 @@ class ZetaDynamicRouter:
             sessions=SessionTable(settings.affinity),
         )
         self._ids = itertools.count(1)
+        # 32 random bits after the count tell this router's requests from another run's (as uuid4's first 8 hex
+        # digits did); a generator seeded once from the OS, not a system call per request.
+        self._id_bits = random.Random().getrandbits
         self._availability: tuple[bool, ...] = ()
         self._background: set[asyncio.Task[None]] = set()
         self._capabilities_read: set[str] = set()  # endpoints whose /api/show answered since their host came up
@@ -166,7 +168,7 @@ class ZetaDynamicRouter:
         return RelayedReply(reply, decision)
 
     def _run(self, request: AnyRequest) -> RequestRun:
-        return RequestRun(self._runs, f"{next(self._ids):06d}-{uuid.uuid4().hex[:8]}", request)
+        return RequestRun(self._runs, f"{next(self._ids):06d}-{self._id_bits(32):08x}", request)
 
     async def _embed_for_classifier(self, texts: Sequence[str]) -> Sequence[Sequence[float]]:
         result = await self.embed(EmbedRequest(input=list(texts), client="classifier"))

@@ -38,6 +38,7 @@ from zeta_console.router.endpoint import Endpoint
 from zeta_console.router.errors import RejectedError, gave_up
 from zeta_console.router.events import Listeners
 from zeta_console.router.feedback import FeedbackLoop
+from zeta_console.router.frozen import frozen
 from zeta_console.router.health import FAILURE_KINDS, CircuitBreakers, HealthMonitor
 from zeta_console.router.hedging import Hedger
 from zeta_console.router.metrics import EndpointMetrics, FleetTraffic
@@ -192,6 +193,8 @@ class RequestRun:
             await self._classify()
             discard = None if whole else lambda answer: answer[0].aclose()
             async with self._first_answer(start, discard, whole) as (attempt, (upstream, chunk)):
+                if whole:
+                    self._whole_first_token(attempt, chunk.final)
                 idle = IdleTimer(loop, idle_s, _loop_deadline(loop, state.deadline))
                 try:
                     while chunk.final is None:
@@ -257,7 +260,8 @@ class RequestRun:
         task = state.classification.task
         pinned = state.target_tier or ctx.controls.pin_for(task)
         now = time.monotonic()
-        return DecisionInput(
+        return frozen(
+            DecisionInput,
             request_id=state.request_id,
             classification=state.classification,
             route=(pinned,) if pinned else ctx.settings.routes.get(task, ()),
@@ -344,7 +348,8 @@ class RequestRun:
         pins = dict(controls.state.pins)
         if state.target_tier:
             pins[task.value] = state.target_tier
-        state.decision = Decision(
+        state.decision = frozen(
+            Decision,
             request_id=state.request_id,
             at=time.time(),
             classification=state.classification,
@@ -613,11 +618,21 @@ class RequestRun:
     def _speaks(self, endpoint: Endpoint, apis: frozenset[str]) -> bool:
         return self._ctx.settings.host(endpoint.host).api in apis
 
-    def _first_token(self, attempt: Attempt) -> None:
+    def _first_token(self, attempt: Attempt, decoding_s: float = 0.0) -> None:
+        """The attempt's first token came `decoding_s` ago (0: now)."""
         now = time.monotonic()
-        attempt.ttft_s = now - attempt.started
-        self.state.ttft_s = now - self.state.started
+        attempt.ttft_s = max(0.0, now - attempt.started - decoding_s)
+        self.state.ttft_s = max(0.0, now - self.state.started - decoding_s)
         self._ctx.metrics[attempt.endpoint.id].observe_first_token(attempt.ttft_s, now, attempt.predicted_ttft_s)
+
+    def _whole_first_token(self, attempt: Attempt, final: FinalTimings | None) -> None:
+        """An answer that came whole has no first token to time; it came when the server began decoding,
+        the server's decode time before now. Without that figure, no TTFT. Not whole (a translated stream's
+        first chunk): now."""
+        if final is None:
+            self._first_token(attempt)
+        elif final.decode_s is not None:
+            self._first_token(attempt, final.decode_s)
 
     def _attempt_succeeded(self, attempt: Attempt) -> None:
         state, ctx = self.state, self._ctx
@@ -685,7 +700,8 @@ class RequestRun:
         now = time.monotonic()
         endpoint = ctx.endpoints.get(state.decision.chosen) if state.decision and state.decision.chosen else None
         error = state.error if state.outcome in (Outcome.ERROR, Outcome.REJECTED) else None
-        state.record = RequestRecord(
+        state.record = frozen(
+            RequestRecord,
             request_id=state.request_id,
             decision=state.decision or self._undecided(),
             endpoint=endpoint.id if endpoint else None,

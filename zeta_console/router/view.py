@@ -11,6 +11,7 @@ from zeta_console.router.api import EndpointSnapshot, EndpointStatus, RouterSnap
 from zeta_console.router.candidates import EndpointState
 from zeta_console.router.controls import OperatorControls, task_needs
 from zeta_console.router.endpoint import Endpoint
+from zeta_console.router.frozen import frozen
 from zeta_console.router.health import CircuitBreakers, HealthMonitor
 from zeta_console.router.hedging import Hedger
 from zeta_console.router.metrics import EndpointMetrics, FleetTraffic
@@ -39,15 +40,18 @@ UNUSABLE = (EndpointStatus.EJECTED, EndpointStatus.DOWN, EndpointStatus.DRAINED,
 
 def over_thresholds(metrics: EndpointMetrics, queued: int, thresholds: Thresholds, now: float) -> str:
     """Why the endpoint counts as degraded ("" when it does not)."""
-    ttft = metrics.ttft_percentile(0.95, now)
-    if ttft is not None and ttft > thresholds.ttft_s:
-        return f"TTFT p95 {ttft:.2f} s > {thresholds.ttft_s:g} s"
-    latency = metrics.latency_percentile(0.95, now)
-    if latency is not None and latency > thresholds.latency_s:
-        return f"latency p95 {latency:.1f} s > {thresholds.latency_s:g} s"
+    ttft_p95_s, latency_p95_s = metrics.ttft_percentile(0.95, now), metrics.latency_percentile(0.95, now)
+    return degraded_by(ttft_p95_s, latency_p95_s, queued, metrics.error_rate(now), thresholds)
+
+
+def degraded_by(ttft_p95_s: float | None, latency_p95_s: float | None, queued: int, error_rate: float, thresholds: Thresholds) -> str:
+    """`over_thresholds` from the figures read already."""
+    if ttft_p95_s is not None and ttft_p95_s > thresholds.ttft_s:
+        return f"TTFT p95 {ttft_p95_s:.2f} s > {thresholds.ttft_s:g} s"
+    if latency_p95_s is not None and latency_p95_s > thresholds.latency_s:
+        return f"latency p95 {latency_p95_s:.1f} s > {thresholds.latency_s:g} s"
     if queued > thresholds.queue:
         return f"queue {queued} > {thresholds.queue}"
-    error_rate = metrics.error_rate(now)
     if error_rate > thresholds.error_rate:
         return f"error rate {error_rate:.0%} > {thresholds.error_rate:.0%}"
     return ""
@@ -103,31 +107,39 @@ class RouterView:
         return combined_queue(signals, own_at, self.host_in_flight(endpoint.host), endpoint.slots)
 
     def endpoint_state(self, endpoint: Endpoint, queued: int, now: float) -> EndpointState:
-        """What a policy knows about one endpoint right now; `queued`: the requests ahead in the router's queue."""
-        metrics = self._metrics[endpoint.id]
-        status, status_reason = self.status(endpoint, now)
+        """What a policy knows about one endpoint right now; `queued`: the requests ahead in the router's queue.
+        Built for every endpoint on every decision: each figure is read once (the status reuses them)."""
+        endpoint_id = endpoint.id
+        metrics = self._metrics[endpoint_id]
+        thresholds = self._controls.thresholds_for(endpoint.tier)
+        ttft_p95_s = metrics.ttft_percentile(0.95, now)
+        latency_p95_s = metrics.latency_percentile(0.95, now)
+        error_rate = metrics.error_rate(now)
+        over = degraded_by(ttft_p95_s, latency_p95_s, self._slots.queued[endpoint_id], error_rate, thresholds)
+        status, status_reason = self.status(endpoint, now, over)
         server = self.server_queue(endpoint, now)
         estimates = metrics.estimates(now)
-        return EndpointState(
-            id=endpoint.id,
+        return frozen(
+            EndpointState,
+            id=endpoint_id,
             tier=endpoint.tier,
             model=endpoint.model,
             host=endpoint.host,
-            capabilities=self._capabilities[endpoint.id],
+            capabilities=self._capabilities[endpoint_id],
             slots=endpoint.slots,
-            in_flight=self._slots.in_flight[endpoint.id],
+            in_flight=self._slots.in_flight[endpoint_id],
             queued=queued,
             status=status,
-            drained=endpoint.id in self._controls.state.drained,
-            thresholds=self._controls.thresholds_for(endpoint.tier),
+            drained=endpoint_id in self._controls.state.drained,
+            thresholds=thresholds,
             ttft_ewma_s=metrics.ttft.value,
-            ttft_p95_s=metrics.ttft_percentile(0.95, now),
-            latency_p95_s=metrics.latency_percentile(0.95, now),
+            ttft_p95_s=ttft_p95_s,
+            latency_p95_s=latency_p95_s,
             prefill_s_per_token=estimates.prefill_s_per_token,
             decode_tps=estimates.decode_tps,
             load_s=metrics.load_s.value,
             resident=self.is_resident(endpoint),
-            error_rate=metrics.error_rate(now),
+            error_rate=error_rate,
             recent_fast_failures=metrics.recent_fast_failures(now),
             last_sample_age_s=self._telemetry_age_s(endpoint, now),
             latency_ewma_s=metrics.latency.value,
@@ -151,12 +163,15 @@ class RouterView:
     def _telemetry_age_s(self, endpoint: Endpoint, now: float) -> float | None:
         """Age of the freshest news about the endpoint: its last answer or its host's last good probe."""
         host = self._health.hosts[endpoint.host]
-        probe_age = now - host.probed_at if host.reachable and host.probed_at is not None else None
-        ages = [age for age in (self._metrics[endpoint.id].last_sample_age_s(now), probe_age) if age is not None]
-        return min(ages) if ages else None
+        answer_age = self._metrics[endpoint.id].last_sample_age_s(now)
+        if not host.reachable or host.probed_at is None:
+            return answer_age
+        probe_age = now - host.probed_at
+        return probe_age if answer_age is None or probe_age < answer_age else answer_age
 
-    def _states(self, endpoint: Endpoint, now: float) -> Iterator[tuple[EndpointStatus, str]]:
-        """Every state that applies, with its reason, most important first; lazy, so the status costs only its own checks."""
+    def _states(self, endpoint: Endpoint, now: float, over: str | None = None) -> Iterator[tuple[EndpointStatus, str]]:
+        """Every state that applies, with its reason, most important first; lazy, so the status costs only its own checks.
+        `over`: `over_thresholds` when the caller has it already."""
         if endpoint.id in self._controls.state.drained:
             yield EndpointStatus.DRAINED, "drained by the operator"
         if self._health.is_installed(endpoint.host, endpoint.model) is False:
@@ -166,18 +181,19 @@ class RouterView:
         host = self._health.hosts[endpoint.host]
         if host.reachable is False:
             yield EndpointStatus.DOWN, host.reason
-        over = over_thresholds(
-            self._metrics[endpoint.id], self._slots.queued[endpoint.id], self._controls.thresholds_for(endpoint.tier), now
-        )
+        if over is None:
+            over = over_thresholds(
+                self._metrics[endpoint.id], self._slots.queued[endpoint.id], self._controls.thresholds_for(endpoint.tier), now
+            )
         if over:
             yield EndpointStatus.DEGRADED, over
 
     def _up(self, endpoint: Endpoint) -> tuple[EndpointStatus, str]:
         return EndpointStatus.UP, self._breakers.state(endpoint.id).reason or self._health.hosts[endpoint.host].reason
 
-    def status(self, endpoint: Endpoint, now: float) -> tuple[EndpointStatus, str]:
-        """The state that matters most: drained > missing > ejected > down > degraded > up."""
-        return next(self._states(endpoint, now), None) or self._up(endpoint)
+    def status(self, endpoint: Endpoint, now: float, over: str | None = None) -> tuple[EndpointStatus, str]:
+        """The state that matters most: drained > missing > ejected > down > degraded > up (`over`: as `_states`)."""
+        return next(self._states(endpoint, now, over), None) or self._up(endpoint)
 
     def states(self, endpoint: Endpoint, now: float) -> tuple[tuple[EndpointStatus, str], ...]:
         return tuple(self._states(endpoint, now)) or (self._up(endpoint),)

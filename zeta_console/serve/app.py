@@ -114,7 +114,7 @@ class Frontend:
     def _ollama_inference(self, request: Request, routable: Routable[ChatRequest] | Routable[GenerateRequest]) -> ASGIApp:
         routed_request = routable.request
         shape = Shape.CHAT if isinstance(routed_request, ChatRequest) else Shape.GENERATE
-        relay = self.passthrough.stream(shape, routable.fields, routable.asked_model)
+        relay = self.passthrough.stream(shape, routable.fields, routable.asked_model, whole=not routable.stream)
         return self._routed(request, routable, lambda: self.router.relay(routed_request, relay), OllamaRawWire(shape))
 
     async def not_managed(self, request: Request) -> Response:

@@ -38,7 +38,7 @@ from zeta_console.backends.types import (
 from zeta_console.router.api import Relay, RelayEmbed, Upstream
 from zeta_console.serve.envelope import OLLAMA
 from zeta_console.serve.replies import Shape, embed_json, ndjson_line
-from zeta_console.serve.upstream_sockets import GatheringBackend
+from zeta_console.serve.upstream_sockets import KeptAlive
 from zeta_console.settings import Timeouts
 
 NS = 1e-9
@@ -123,8 +123,8 @@ def transport_error(error: Exception, mid_stream: bool) -> BackendError:
 
 
 class OllamaPassThrough:
-    """Carries requests to Ollama hosts as bytes: one httpcore2 connection pool per app, on
-    `upstream_sockets.GatheringBackend` (one send per request, a cheap idle check)."""
+    """Carries requests to Ollama hosts as bytes: one set of kept-alive httpcore2 connections per app
+    (`upstream_sockets.KeptAlive`: one send per request, a cheap idle check, no walk over the pool)."""
 
     def __init__(self, timeouts: Timeouts) -> None:
         # The router enforces first-token, idle and total deadlines itself; these are backstops, as
@@ -132,18 +132,16 @@ class OllamaPassThrough:
         self._extensions = {
             "timeout": {"connect": timeouts.connect_s, "read": timeouts.total_s, "write": timeouts.connect_s, "pool": timeouts.total_s}
         }
-        self._pool: httpcore2.AsyncConnectionPool | None = None
-        self._hosts: dict[str, bytes] = {}
+        self._pool = KeptAlive()
+        self._targets: dict[str, tuple[httpcore2.URL, bytes]] = {}
 
     async def aclose(self) -> None:
-        if self._pool is not None:
-            await self._pool.aclose()
-            self._pool = None
+        await self._pool.aclose()
 
-    def stream(self, shape: Shape, fields: Mapping[str, Any], asked_model: str) -> Relay:
-        """How the router reaches one endpoint for this chat or generate. Upstream always streams:
-        the first line is the first token, whether the client asked for a stream or not."""
-        return _ChatRelay(self, shape, fields, asked_model)
+    def stream(self, shape: Shape, fields: Mapping[str, Any], asked_model: str, whole: bool) -> Relay:
+        """How the router reaches one endpoint for this chat or generate; `whole`: the client asked for
+        no stream, so upstream answers in one object too (no lines to cut, parse and merge)."""
+        return _ChatRelay(self, shape, fields, asked_model, whole)
 
     def send(self, path: str, fields: Mapping[str, Any], asked_model: str) -> RelayEmbed:
         """How the router reaches one endpoint for this embedding."""
@@ -151,15 +149,13 @@ class OllamaPassThrough:
 
     async def open(self, url: str, body: bytes, headers: Headers) -> httpcore2.Response:
         """The upstream's response to a POST, its body not read yet (httpx2's transport layer)."""
-        if self._pool is None:
-            self._pool = httpcore2.AsyncConnectionPool(max_connections=None, network_backend=GatheringBackend())
-        host = self._hosts.get(url)
-        if host is None:
+        target = self._targets.get(url)
+        if target is None:  # parsed once per URL, not per request
             parsed = httpcore2.URL(url)
-            host = self._hosts[url] = parsed.host if parsed.port is None else b"%b:%d" % (parsed.host, parsed.port)
-        sent = [(b"Host", host), *headers, (b"Content-Length", b"%d" % len(body))]
-        request = httpcore2.Request(b"POST", url, headers=sent, content=body, extensions=self._extensions)
-        return await self._pool.handle_async_request(request)
+            target = self._targets[url] = (parsed, parsed.host if parsed.port is None else b"%b:%d" % (parsed.host, parsed.port))
+        sent = [(b"Host", target[1]), *headers, (b"Content-Length", b"%d" % len(body))]
+        request = httpcore2.Request(b"POST", target[0], headers=sent, content=body, extensions=self._extensions)
+        return await self._pool.send(request)
 
     async def exchange(
         self, url: str, body: bytes, headers: Headers, read: Callable[[httpcore2.Response], AsyncGenerator[Piece, None]]
@@ -207,15 +203,22 @@ class OllamaPassThrough:
 
 class _ChatRelay:
     apis = frozenset({"ollama"})
-    whole = False  # upstream always streams: the first line is the first token
 
-    def __init__(self, carrier: OllamaPassThrough, shape: Shape, fields: Mapping[str, Any], asked_model: str) -> None:
+    def __init__(self, carrier: OllamaPassThrough, shape: Shape, fields: Mapping[str, Any], asked_model: str, whole: bool) -> None:
         self._carrier, self._path, self._fields = carrier, PATHS[shape], fields
         self._shape, self._asked_model, self._new = shape, asked_model, model_prefix(asked_model)
+        self.whole = whole
 
     async def open(self, upstream: Upstream) -> RawStream:
-        body = body_for(self._fields, upstream.model, stream=True)
-        return self._carrier.lines(upstream.url + self._path, body, model_prefix(upstream.model), self._new)
+        url, old = upstream.url + self._path, model_prefix(upstream.model)
+        if not self.whole:
+            return self._carrier.lines(url, body_for(self._fields, upstream.model, stream=True), old, self._new)
+
+        async def read_whole(response: httpcore2.Response) -> RawStream:
+            body = await response.aread()
+            yield RawChunk(renamed(body, old, self._new), _final_of(body))  # not `done`: the router fails it
+
+        return self._carrier.exchange(url, body_for(self._fields, upstream.model, stream=False), HEADERS, read_whole)
 
     def translator(self) -> Callable[[Delta], RawChunk]:
         """An endpoint of another dialect: its deltas as the lines Ollama would have written."""
@@ -292,6 +295,7 @@ class OllamaRawWire:
         self._thinking: list[str] = []
         self._tool_calls: list[Any] = []
         self._last: dict[str, Any] = {}
+        self._whole: bytes | None = None
 
     def chunk(self, piece: RawChunk) -> bytes:
         return piece.data
@@ -300,6 +304,9 @@ class OllamaRawWire:
         return b""
 
     def add(self, piece: RawChunk) -> None:
+        if piece.final is not None and not self._last:  # the answer in one piece (a host asked for no stream): as it came
+            self._whole = piece.data
+            return
         # The block's lines parsed as one JSON array: one call, not one per line (a line break can
         # only end a line: JSON strings escape theirs); pydantic's parser is twice as fast as json's.
         for parsed in from_json(b"[%b]" % piece.data.rstrip(b"\n").replace(b"\n", b",")):
@@ -310,6 +317,8 @@ class OllamaRawWire:
             self._last = parsed
 
     def reply(self) -> bytes:
+        if self._whole is not None:
+            return self._whole
         last = self._last
         text: dict[str, Any] = dict(last.get("message") or {}) if self._chat else last
         text["content" if self._chat else "response"] = "".join(self._content)

@@ -1,10 +1,12 @@
-"""The pass-through's connections: an httpcore2 network backend on asyncio's own transports.
+"""The pass-through's connections: httpcore2's HTTP/1.1 connections on asyncio's own transports.
 
 httpcore2 (httpx2's transport layer) writes a request's head and body in two socket sends, and
 before it reuses an idle connection it asks whether its socket is readable, which its default
 backend answers through anyio with a poll. Here writes are gathered until the connection reads
 (one send per request: sends are the dearest calls on the path), and "readable" is whether data
 or the end of the stream has already arrived, which asyncio's transport tells us as it happens.
+The idle connections are kept per origin, newest first (`KeptAlive`): httpcore2's own pool walks
+every connection it holds, each through several method calls, twice per request.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
 import httpcore2
@@ -103,29 +105,79 @@ class GatheringStream(httpcore2.AsyncNetworkStream):
         return None
 
 
-class GatheringBackend(httpcore2.AsyncNetworkBackend):
-    """Plain TCP connections (asyncio sets TCP_NODELAY on them) as `GatheringStream`s."""
+async def connect(host: str, port: int, timeout: float | None) -> GatheringStream:
+    """A plain TCP connection (asyncio sets TCP_NODELAY on it) as a `GatheringStream`."""
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout(timeout):
+            transport, connection = await loop.create_connection(_Connection, host, port, family=socket.AF_UNSPEC)
+    except TimeoutError:
+        raise httpcore2.ConnectTimeout(f"no connection within {timeout} s") from None
+    except OSError as error:
+        raise httpcore2.ConnectError(str(error)) from error
+    assert isinstance(transport, asyncio.Transport)
+    return GatheringStream(transport, connection)
 
-    async def connect_tcp(
+
+class KeptAlive:
+    """httpcore2 HTTP/1.1 connections (`AsyncHTTP11Connection`) on `GatheringStream`s, kept open between
+    requests: a request takes its origin's most recently idle connection, unless the host has closed it
+    meanwhile, else opens one; closing its response puts the connection back when it stayed open (read
+    to its end, kept alive). Unbounded, as httpcore2's pool was here: the router bounds the requests in
+    flight per endpoint."""
+
+    def __init__(self) -> None:
+        self._idle: dict[tuple[bytes, int], list[tuple[httpcore2.AsyncHTTP11Connection, GatheringStream]]] = {}
+
+    async def send(self, request: httpcore2.Request) -> httpcore2.Response:
+        """`request`'s response, its body not read yet: close it (`aclose`) to give the connection back."""
+        origin = request.url.origin
+        idle = self._idle.setdefault((origin.host, origin.port), [])
+        while idle:
+            connection, stream = idle.pop()
+            if not stream.get_extra_info("is_readable"):  # an idle connection with something to read: the host closed it
+                break
+            await connection.aclose()
+        else:
+            timeout = request.extensions.get("timeout", {}).get("connect")
+            stream = await connect(origin.host.decode("ascii"), origin.port, timeout)
+            connection = httpcore2.AsyncHTTP11Connection(origin, stream)
+        response = await connection.handle_async_request(request)  # on failure the connection closes itself
+        body = response.stream
+        assert isinstance(body, AsyncIterable)
+        given_back = _GivenBack(body, connection, stream, idle)
+        return httpcore2.Response(status=response.status, headers=response.headers, content=given_back, extensions=response.extensions)
+
+    async def aclose(self) -> None:
+        """Close the idle connections (those in use close with their responses)."""
+        for idle in self._idle.values():
+            for connection, _ in idle:
+                await connection.aclose()
+        self._idle.clear()
+
+
+class _GivenBack:
+    """A response body that gives its connection back to the idle ones when closed, if it stays open."""
+
+    def __init__(
         self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]] | None = None,
-    ) -> httpcore2.AsyncNetworkStream:
-        loop = asyncio.get_running_loop()
-        try:
-            async with asyncio.timeout(timeout):
-                transport, connection = await loop.create_connection(
-                    _Connection, host, port, family=socket.AF_UNSPEC, local_addr=(local_address, 0) if local_address else None
-                )
-        except TimeoutError:
-            raise httpcore2.ConnectTimeout(f"no connection within {timeout} s") from None
-        except OSError as error:
-            raise httpcore2.ConnectError(str(error)) from error
-        assert isinstance(transport, asyncio.Transport)
-        return GatheringStream(transport, connection)
+        body: AsyncIterable[bytes],
+        connection: httpcore2.AsyncHTTP11Connection,
+        stream: GatheringStream,
+        idle: list[tuple[httpcore2.AsyncHTTP11Connection, GatheringStream]],
+    ) -> None:
+        self._body, self._connection, self._stream, self._idle = body, connection, stream, idle
+        self._closed = False
 
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._body.__aiter__()
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        closing = getattr(self._body, "aclose", None)
+        if closing is not None:
+            await closing()
+        if self._connection.is_idle():
+            self._idle.append((self._connection, self._stream))

@@ -37,7 +37,7 @@ from functools import partial
 
 from zeta_console.router.api import Ranking
 from zeta_console.router.candidates import DecisionInput, EndpointState
-from zeta_console.router.policies.affinity import holder_index, stick
+from zeta_console.router.policies.affinity import Stick, holder_index, stick
 from zeta_console.router.policies.base import (
     STALE_TELEMETRY_S,
     Candidates,
@@ -145,6 +145,34 @@ class AdaptivePolicy(ScreenedPolicy):
             explore = len(warm) > 1
         chosen = unmeasured if unmeasured is not None else rng.choice(warm) if explore else best
 
+        wait = all_full(s.pool)
+        cached = (holder, session.cached_tokens) if holder is not None and session is not None else None
+        candidates = partial(_candidates, inp.endpoints, s.rejected, pool, scores, terms, excluded, cached)
+        explained = partial(
+            self._reason, s, pool, scores, terms, open_, chosen, best, gated, excluded, affinity, unmeasured, explore, completion,
+            first_token_weight, wait,
+        )
+        return PolicyResult(pool[chosen].id, candidates, explained, wait)
+
+    def _reason(
+        self,
+        s: Screen,
+        pool: list[EndpointState],
+        scores: list[float],
+        terms: list[Terms],
+        open_: list[int],
+        chosen: int,
+        best: int,
+        gated: bool,
+        excluded: dict[int, str],
+        affinity: Stick | None,
+        unmeasured: int | None,
+        explore: bool,
+        completion: bool,
+        first_token_weight: float,
+        wait: bool,
+    ) -> str:
+        """The decision's reason, built when first read (the router reads it for the dispatched decision only)."""
         winner = pool[chosen]
         t = terms[chosen]
         ttft = t[0] + t[1] + t[2] + t[3]
@@ -167,12 +195,9 @@ class AdaptivePolicy(ScreenedPolicy):
             parts.extend(f"{pool[i].id} {why}" for i, why in excluded.items())
         elif is_saturated(winner):
             parts.append(f"every endpoint saturated ({saturation(winner)}); least bad chosen")
-        wait = all_full(s.pool)
         if wait:
             parts.append("every slot busy, waiting")
-        cached = (holder, session.cached_tokens) if holder is not None and session is not None else None
-        candidates = partial(_candidates, inp.endpoints, s.rejected, pool, scores, terms, excluded, cached)
-        return PolicyResult(winner.id, candidates, with_notes("; ".join(part for part in parts if part), s), wait)
+        return with_notes("; ".join([part for part in parts if part]), s)
 
 
 def never_measured(e: EndpointState) -> bool:

@@ -45,16 +45,19 @@ Candidates = tuple[CandidateScore, ...]
 
 
 class PolicyResult:
-    """What a policy decided. `candidates` may be given as a function that builds them: the
-    per-candidate breakdown is then built on first read (when the router records the Decision),
-    not while ranking, so a decision costs only what choosing needs."""
+    """What a policy decided. `candidates` and `reason` may be given as functions that build them:
+    they are then built on first read (when the router records the Decision of a dispatched request),
+    not while ranking, so a decision costs only what choosing needs (a request waiting in the queue
+    decides again on every wake and a hedge looks for a target, neither reads them)."""
 
-    __slots__ = ("_candidates", "chosen", "reason", "wait")
+    __slots__ = ("_candidates", "_reason", "chosen", "wait")
 
-    def __init__(self, chosen: str | None, candidates: Candidates | Callable[[], Candidates], reason: str, wait: bool = False) -> None:
+    def __init__(
+        self, chosen: str | None, candidates: Candidates | Callable[[], Candidates], reason: str | Callable[[], str], wait: bool = False
+    ) -> None:
         self.chosen = chosen  # endpoint id; None = nothing can take it now
         self._candidates = candidates
-        self.reason = reason  # one human line
+        self._reason = reason
         # True = every eligible endpoint is at its slot limit: hold the request and decide again when a
         # slot frees (late binding). `chosen` then names the endpoint the request would queue for.
         self.wait = wait
@@ -65,6 +68,13 @@ class PolicyResult:
         if not isinstance(self._candidates, tuple):
             self._candidates = self._candidates()
         return self._candidates
+
+    @property
+    def reason(self) -> str:
+        """One human line: why this endpoint."""
+        if not isinstance(self._reason, str):
+            self._reason = self._reason()
+        return self._reason
 
 
 class Policy(Protocol):
@@ -263,7 +273,7 @@ def server_count(e: EndpointState) -> str:
 
 def server_notes(*endpoints: EndpointState | None) -> str:
     """The servers' own counts behind a decision: "a@gpu1 server 1/1 busy, 2 waiting, b@gpu2 server 0/1 busy, 0 waiting"."""
-    return ", ".join(f"{e.id} {server_count(e)}" for e in endpoints if e is not None and e.server_running is not None)
+    return ", ".join([f"{e.id} {server_count(e)}" for e in endpoints if e is not None and e.server_running is not None])
 
 
 def service_time_s(e: EndpointState) -> float | None:
