@@ -2,7 +2,7 @@
 
 Everything forgets: EWMAs decay with time, percentiles come from a bounded ring of recent
 samples no older than a window, error rates and request rates are decayed counts (an error rate
-also forgets when no requests arrive), and an estimate that no answer refreshes relaxes back to its
+also forgets when no requests arrive), and a rate that no answer refreshes is read relaxed back to its
 long-run level (`LongRunLevel`). Nothing here
 counts in-flight or queued requests: the slot table is the one place that does.
 """

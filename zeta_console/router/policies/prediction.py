@@ -17,8 +17,8 @@ overhead_s  the first token's own decode step (1 / decode rate) plus what a firs
             recent median over the host's endpoints, 0 until measured
 Expected output tokens are learned per task x tier (the feedback loop), capped by the request's
 own `num_predict`; never latency divided by output length.
-The measured rates (service time, prefill, decode, TTFT) are read relaxed towards their long-run levels as their
-last sample ages (metrics.py `LongRunLevel`), so an endpoint left alone after a slowdown is tried again.
+The prefill and decode rates are read relaxed towards their long-run levels as their last sample ages
+(metrics.py `LongRunLevel`), so an endpoint left alone after a slowdown is tried again.
 """
 
 from __future__ import annotations
