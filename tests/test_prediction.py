@@ -82,6 +82,16 @@ def test_the_decision_shows_every_term_and_both_predictions() -> None:
     assert "beat reasoner@quick" in result.reason and "on decode_s" in result.reason
 
 
+def test_a_decision_on_estimates_relaxed_back_from_their_last_answer_says_so() -> None:
+    relaxed = replace(STEADY, estimates_relaxed_by=3.1)  # its last answers were slow, long ago
+    inp = decision_input((QUICK_FIRST, relaxed), route=("reasoner",), prompt_tokens=400, expected_output={"reasoner": 400.0})
+    result = make_policy("adaptive", NO_EXPLORE).decide(inp)
+    assert result.chosen == "reasoner@steady"
+    assert "reasoner@steady's speed estimates not refreshed lately, read 3.1x back towards their long-run level" in result.reason
+    fresh = make_policy("adaptive", NO_EXPLORE).decide(decision_input((QUICK_FIRST, STEADY), route=("reasoner",), prompt_tokens=400))
+    assert "not refreshed" not in fresh.reason
+
+
 def test_embeddings_rank_by_completion_with_no_decode() -> None:
     inp = decision_input(fleet(embedder={"prefill_s_per_token": 0.001, "decode_tps": 50.0}), Task.EMBEDDING, ranking=Ranking.READER)
     prediction = prediction_for(inp, "embedder@local", READING_S_PER_TOKEN, 0.0)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Iterator
 from dataclasses import replace
+from functools import partial
 
 import pytest
 
@@ -12,7 +14,7 @@ from tests.helpers import wait_until
 from tests.router.routing import FAST, answer, ask, best_scored, counters_are_zero, routed
 from zeta_console.backends.types import BackendError
 from zeta_console.router.api import EndpointStatus, ErrorKind, Outcome, RequestRecord
-from zeta_console.router.metrics import ERROR_HALF_LIFE_S
+from zeta_console.router.metrics import ERROR_HALF_LIFE_S, RELAX_TAU_S
 from zeta_console.router.requests import ChatRequest, EmbedRequest
 from zeta_console.settings import Adaptive, Hedging, HostConfig, PolicyName, Settings, Task, Thresholds
 from zeta_console.sim import Fault, FleetSpec, HostSpec, default_fleet_spec
@@ -139,15 +141,15 @@ async def test_host_down_is_seen_by_the_poll_and_recovers_by_itself() -> None:
 TTFT_SCALE = 5.0
 
 
+def long_question(numbers: Iterator[int], target: str | None = None) -> ChatRequest:
+    """A long prompt, so that time to first token is mostly prefill, which a slowdown stretches; a new question each
+    time (the next of `numbers`), so that neither the slots' prompt caches nor session affinity serve a repeat."""
+    text = f"question {next(numbers)}: " + "prove, step by step, that there are infinitely many primes. " * 60
+    return ask(text, Task.COMPLEX_REASONING, think=False, options={"num_predict": 1}, target=target)
+
+
 async def test_a_slow_reasoner_loses_complex_traffic_to_the_coder_and_wins_it_back() -> None:
-    # A long prompt, so that time to first token is mostly prefill, which the slowdown stretches; a new
-    # question each time, so that neither the slots' prompt caches nor session affinity serve a repeat.
-    questions = itertools.count()
-
-    def request(**changes: str) -> ChatRequest:
-        text = f"question {next(questions)}: " + "prove, step by step, that there are infinitely many primes. " * 60
-        return replace(ask(text, Task.COMPLEX_REASONING, think=False, options={"num_predict": 1}), **changes)
-
+    request = partial(long_question, itertools.count())
     # A short feedback half-life: the slow samples must age out of the reasoner's weight within the test (its
     # TTFT is about twice the coder's here, so only the tier penalty keeps it first: a weight of 1.15 tips that).
     # Hedging off: this test follows the ranking, and a slowed request hedged to the other tier is answered there.
@@ -173,6 +175,32 @@ async def test_a_slow_reasoner_loses_complex_traffic_to_the_coder_and_wins_it_ba
         run.fleet.host("local").clear_faults()
         recovered = await route_some(60)  # CI once saw it win back only at the 38th of 40
         assert [best_scored(r) for r in recovered[-5:]] == ["reasoner@local"] * 5, [r.endpoint for r in recovered]
+
+
+async def test_a_recovered_reasoner_wins_back_its_traffic_without_exploring() -> None:
+    # No exploration and one request at a time: after the slowdown nothing sends the reasoner a request unless its
+    # slowed estimates, which no answer refreshes, are read relaxed back towards their earlier level as they age.
+    request = partial(long_question, itertools.count())
+    scale = 10.0
+    async with routed(adaptive=Adaptive(explore_rate=0.0, half_life_s=60.0), time_scale=scale, health_poll_s=30.0) as run:
+        for _ in range(3):  # warm up: both tiers loaded and measured
+            await answer(run.router, request(target="coder"))
+            await answer(run.router, request(target="reasoner"))
+        _, before = await answer(run.router, request())
+        assert before.endpoint == "reasoner@local"
+
+        run.fleet.host("local").set_fault(REASONER, Fault(slow_factor=5.0))
+        slowed = [(await answer(run.router, request()))[1] for _ in range(4)]
+        assert any(r.endpoint == "coder@local" for r in slowed), [r.endpoint for r in slowed]
+
+        run.fleet.host("local").clear_faults()
+        deadline = time.monotonic() + 8 * RELAX_TAU_S / scale  # the reasoner's estimates are back within a few of these
+        back = None
+        while back is None and time.monotonic() < deadline:
+            _, record = await answer(run.router, request())
+            back = record if record.endpoint == "reasoner@local" else None
+        assert back is not None, "the recovered reasoner was never tried again"
+        assert "speed estimates not refreshed lately" in back.decision.reason
 
 
 async def test_a_host_going_down_fails_over_is_ejected_and_comes_back_through_a_probe() -> None:

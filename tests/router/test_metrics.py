@@ -1,8 +1,10 @@
-"""Error rates: forgotten with time, and never 100 % on the strength of one failure."""
+"""Error rates: forgotten with time, and never 100 % on the strength of one failure. Estimates no answer refreshes:
+read relaxed back towards their long-run level."""
 
 from __future__ import annotations
 
-from zeta_console.router.metrics import ERROR_HALF_LIFE_S, MIN_ERROR_SAMPLES, ErrorRate
+from zeta_console.backends.types import FinalTimings
+from zeta_console.router.metrics import ERROR_HALF_LIFE_S, MIN_ERROR_SAMPLES, RELAX_TAU_S, EndpointMetrics, ErrorRate
 
 
 def test_one_failure_is_not_a_100_percent_error_rate() -> None:
@@ -25,3 +27,47 @@ def test_with_enough_traffic_the_rate_is_the_plain_ratio() -> None:
     for index in range(40):
         rate.add(index % 4 != 0, now=100.0)
     assert abs(rate.value(100.0) - 0.25) < 1e-9
+
+
+def _answer(metrics: EndpointMetrics, now: float, *, slow: float = 1.0) -> None:
+    """One answer: 200 prompt tokens read in 0.1 s and 100 tokens decoded in 2 s, both `slow` times slower."""
+    timings = FinalTimings(total_s=2.1 * slow, load_s=None, prompt_tokens=200, prefill_s=0.1 * slow, output_tokens=100, decode_s=2.0 * slow)
+    metrics.observe_first_token(0.15 * slow, now)
+    metrics.observe_success(2.1 * slow, timings, now, ttft_s=0.15 * slow)
+
+
+def test_a_slowed_estimate_that_no_answer_refreshes_relaxes_back_to_its_earlier_level() -> None:
+    metrics = EndpointMetrics()
+    for second in range(0, 300, 5):  # five minutes at 50 tokens/s
+        _answer(metrics, float(second))
+    _answer(metrics, 300.0, slow=5.0)  # slowed 5x; the router then sends it nothing
+    slowed = metrics.estimates(300.0)
+    assert slowed.decode_tps is not None and slowed.decode_tps < 40.0  # the slow answer counts at once
+    assert slowed.relaxed_by == 1.0
+    later = metrics.estimates(300.0 + 4 * RELAX_TAU_S)
+    assert later.decode_tps is not None and later.decode_tps > 45.0  # back near 50, though nothing was measured since
+    assert later.prefill_s_per_token is not None and slowed.prefill_s_per_token is not None
+    assert later.prefill_s_per_token < 0.6 * slowed.prefill_s_per_token
+    assert metrics.latency.value == 10.5  # the service time (a peak-EWMA: a busy endpoint's slow answers count) is not relaxed
+    assert later.relaxed_by > 2.0
+    assert metrics.decode_tps.value == slowed.decode_tps  # the measurement itself is unchanged
+
+
+def test_a_real_slowdown_is_read_slow_again_by_the_answer_a_relaxed_estimate_draws() -> None:
+    metrics = EndpointMetrics()
+    for second in range(0, 300, 5):
+        _answer(metrics, float(second))
+    _answer(metrics, 300.0, slow=5.0)
+    _answer(metrics, 300.0 + 3 * RELAX_TAU_S, slow=5.0)  # tried again: still slow
+    again = metrics.estimates(300.0 + 3 * RELAX_TAU_S)
+    assert again.decode_tps is not None and again.decode_tps < 40.0
+    assert again.relaxed_by == 1.0  # relaxing starts over from the new answer
+
+
+def test_fresh_estimates_are_read_as_measured() -> None:
+    metrics = EndpointMetrics()
+    for second in range(0, 60, 1):
+        _answer(metrics, float(second), slow=1.0 + (second % 2))
+    read = metrics.estimates(59.0)
+    assert read.relaxed_by == 1.0
+    assert read.decode_tps == metrics.decode_tps.value and read.prefill_s_per_token == metrics.prefill_s_per_token.value

@@ -47,6 +47,9 @@ class EndpointState:
     server_running: int | None = None
     server_waiting: int | None = None
     server_slots: int | None = None
+    # The prefill and decode rates above are read relaxed towards their long-run levels as their last sample ages (metrics.py
+    # `LongRunLevel`): the largest factor that moved one of them, 1.0 while answers keep them fresh.
+    estimates_relaxed_by: float = 1.0
 
 
 @dataclass(frozen=True)

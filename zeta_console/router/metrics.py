@@ -2,7 +2,8 @@
 
 Everything forgets: EWMAs decay with time, percentiles come from a bounded ring of recent
 samples no older than a window, error rates and request rates are decayed counts (an error rate
-also forgets when no requests arrive). Nothing here
+also forgets when no requests arrive), and a rate that no answer refreshes is read relaxed back to its
+long-run level (`LongRunLevel`). Nothing here
 counts in-flight or queued requests: the slot table is the one place that does.
 """
 
@@ -13,6 +14,7 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from statistics import NormalDist
+from typing import NamedTuple
 
 from zeta_console.backends.types import FinalTimings
 from zeta_console.rate_meter import RateMeter
@@ -30,6 +32,8 @@ MIN_ERROR_SAMPLES = 5.0  # a rate over fewer (decayed) outcomes is taken over th
 COLD_LOAD_MIN_S = 0.25  # load_duration below this is a warm model (it also includes queueing)
 MIN_PREDICTION_SAMPLES = 20  # first tokens checked against their predictions before their spread is trusted
 MIN_PREDICTED_S = 1e-3  # a prediction or a TTFT below this is taken as this (their ratio is logged)
+LONG_RUN_TAU_S = 300.0  # the long-run level of an estimate: an EWMA this slow (the percentile window)
+RELAX_TAU_S = 2 * EWMA_TAU_S  # an estimate not refreshed for this long is read 63 % of the way back to its long-run level
 _Z_P75 = NormalDist().inv_cdf(0.75)
 
 
@@ -56,6 +60,38 @@ class Ewma:
             keep = math.exp(-max(0.0, now - self._at) / self._tau_s)
             self.value = self.value * keep + sample * (1.0 - keep)
         self._at = now
+
+
+class LongRunLevel:
+    """The long-run level of one estimate (a slow EWMA of its values), and the estimate read relaxed towards it.
+
+    An estimate is refreshed only by answers, and an endpoint routed around because its estimate reads slow sends
+    none: without this, an endpoint that was slow for a minute and recovered looks slow until a random pick or a
+    busy fleet sends it a request again. Read through `relaxed`, an estimate whose last sample is `age` old is
+    moved back towards the level it held before, geometrically (a rate and its inverse relax alike) by
+    1 - exp(-age / RELAX_TAU_S). A real slowdown is still routed around: the first slow answer sets the estimate,
+    and each request the relaxed estimate draws back measures it again (one probe per few RELAX_TAU_S, at a cost
+    the ranking weighs against waiting elsewhere). It changes nothing while answers keep the estimate fresh."""
+
+    __slots__ = ("_at", "_level", "_relax_tau_s")
+
+    def __init__(self, *, tau_s: float = LONG_RUN_TAU_S, relax_tau_s: float = RELAX_TAU_S) -> None:
+        self._level = Ewma(tau_s=tau_s)
+        self._relax_tau_s = relax_tau_s
+        self._at = 0.0
+
+    def observe(self, value: float, now: float) -> None:
+        """Call with every new value of the estimate, when its sample arrives."""
+        self._level.observe(value, now)
+        self._at = now
+
+    def relaxed(self, estimate: float | None, now: float) -> float | None:
+        """`estimate` (last set when this level was last observed) read as of `now`."""
+        level = self._level.value
+        age = now - self._at
+        if estimate is None or level is None or estimate <= 0.0 or level <= 0.0 or age <= 0.0:
+            return estimate
+        return estimate * math.pow(level / estimate, 1.0 - math.exp(-age / self._relax_tau_s))
 
 
 class DecayedSlope:
@@ -204,6 +240,14 @@ class SampleWindow:
         return self._sorted
 
 
+class Estimates(NamedTuple):
+    """An endpoint's estimates as the predictions read them (`EndpointMetrics.estimates`)."""
+
+    decode_tps: float | None
+    prefill_s_per_token: float | None
+    relaxed_by: float  # the larger factor by which relaxing moved the decode or prefill rate; 1.0 = as measured
+
+
 @dataclass(frozen=True)
 class MetricsView:
     """What the endpoint's metrics say right now (computed on demand)."""
@@ -263,6 +307,10 @@ class EndpointMetrics:
         self.decode_tps = Ewma(tau_s=tau_s)
         self.prefill_s_per_token = DecayedSlope(tau_s=tau_s)
         self.load_s = Ewma(tau_s=tau_s)
+        long_run_tau_s = LONG_RUN_TAU_S / time_scale
+        relax_tau_s = RELAX_TAU_S / time_scale
+        self._decode_level = LongRunLevel(tau_s=long_run_tau_s, relax_tau_s=relax_tau_s)
+        self._prefill_level = LongRunLevel(tau_s=long_run_tau_s, relax_tau_s=relax_tau_s)
         self._overhead_window = host_overhead if host_overhead is not None else overhead_window(time_scale)
         self._ttft_window = SampleWindow(window_s=PERCENTILE_WINDOW_S / time_scale)
         self._ttft_error = tier_error if tier_error is not None else prediction_error_window(time_scale)
@@ -311,6 +359,7 @@ class EndpointMetrics:
             return
         if (tps := timings.decode_tps) is not None:
             self.decode_tps.observe(tps, now)
+            self._decode_level.observe(tps, now)
             self._tps_history.append(tps)
         prefill_s = timings.prefill_s
         if not prefill_s and not timings.output_tokens and timings.total_s is not None:
@@ -320,6 +369,8 @@ class EndpointMetrics:
         if prefill_s is not None and evaluated > 0:
             self.prefill_s_per_token.observe(evaluated, prefill_s, now)
             rate = self.prefill_s_per_token.value
+            if rate is not None:
+                self._prefill_level.observe(rate, now)
             if ttft_s is not None and rate is not None:
                 # Against the prefill the rate predicts, not the one reported: the fixed cost per request
                 # the slope leaves out lands here, so rate and overhead add up to the TTFT.
@@ -341,6 +392,20 @@ class EndpointMetrics:
 
     def error_rate(self, now: float) -> float:
         return self._errors.value(now)
+
+    def estimates(self, now: float) -> Estimates:
+        """The rates the predictions read, each relaxed towards its long-run level as its last sample ages. Only the
+        rates: the peak-EWMAs (TTFT, service time) keep a busy endpoint's slow answers on purpose, and an idle
+        endpoint's prediction rests on its rates (its wait is 0)."""
+        decode = self.decode_tps.value
+        prefill = self.prefill_s_per_token.value
+        read_decode = self._decode_level.relaxed(decode, now)
+        read_prefill = self._prefill_level.relaxed(prefill, now)
+        factor = 1.0
+        for read, measured in ((read_decode, decode), (read_prefill, prefill)):
+            if read and measured:
+                factor = max(factor, read / measured, measured / read)
+        return Estimates(read_decode, read_prefill, factor)
 
     def recent_fast_failures(self, now: float) -> int:
         return round(self._recent_fast_failures.value(now))

@@ -118,6 +118,7 @@ class RouterView:
         over = degraded_by(ttft_p95_s, latency_p95_s, self._slots.queued[endpoint_id], error_rate, thresholds)
         status, status_reason = self.status(endpoint, now, over)
         server = self.server_queue(endpoint, now)
+        estimates = metrics.estimates(now)
         return frozen(
             EndpointState,
             id=endpoint_id,
@@ -134,14 +135,15 @@ class RouterView:
             ttft_ewma_s=metrics.ttft.value,
             ttft_p95_s=ttft_p95_s,
             latency_p95_s=latency_p95_s,
-            prefill_s_per_token=metrics.prefill_s_per_token.value,
-            decode_tps=metrics.decode_tps.value,
+            prefill_s_per_token=estimates.prefill_s_per_token,
+            decode_tps=estimates.decode_tps,
             load_s=metrics.load_s.value,
             resident=self.is_resident(endpoint),
             error_rate=error_rate,
             recent_fast_failures=metrics.recent_fast_failures(now),
             last_sample_age_s=self._telemetry_age_s(endpoint, now),
             latency_ewma_s=metrics.latency.value,
+            estimates_relaxed_by=estimates.relaxed_by,
             status_reason=status_reason,
             ttft_overhead_s=metrics.ttft_overhead_s(now),
             server_running=server[0] if server else None,

@@ -54,7 +54,7 @@ from zeta_console.router.policies.base import (
     server_notes,
     with_notes,
 )
-from zeta_console.router.policies.prediction import estimate, expected_output
+from zeta_console.router.policies.prediction import estimate, expected_output, relaxed_note
 from zeta_console.settings import Settings
 
 TIER_PENALTY_PER_RANK = 0.5  # x the endpoint's TTFT threshold, per step down the route
@@ -190,6 +190,7 @@ class AdaptivePolicy(ScreenedPolicy):
         if beaten is not None:
             parts.append(f"beat {pool[beaten].id} (score {scores[beaten]:.2f}) on {deciding_term(t, terms[beaten])}")
         parts.append(server_notes(winner, pool[beaten] if beaten is not None else None))
+        parts.append(relaxed_note(winner))
         if gated:
             parts.extend(f"{pool[i].id} {why}" for i, why in excluded.items())
         elif is_saturated(winner):

@@ -17,6 +17,8 @@ overhead_s  the first token's own decode step (1 / decode rate) plus what a firs
             recent median over the host's endpoints, 0 until measured
 Expected output tokens are learned per task x tier (the feedback loop), capped by the request's
 own `num_predict`; never latency divided by output length.
+The prefill and decode rates are read relaxed towards their long-run levels as their last sample ages
+(metrics.py `LongRunLevel`), so an endpoint left alone after a slowdown is tried again.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ SEED_OUTPUT_TOKENS = 256.0  # expected output of a task x tier never observed
 # An endpoint never measured decodes a token in this share of its TTFT threshold: 20 tokens/s at the default
 # 2 s, conservative; from the threshold, so that it follows a time-scaled emulator as the thresholds do.
 SEED_TOKEN_PER_TTFT_THRESHOLD = 1 / 40
+
+RELAXED_NOTE_FACTOR = 1.25  # a decision says so when relaxing moved its chosen endpoint's estimates by more
 
 # wait, load, prefill, overhead, decode counted, full decode: seconds
 Estimate = tuple[float, float, float, float, float, float]
@@ -80,3 +84,11 @@ def prediction_for(inp: DecisionInput, endpoint: str, reading_s_per_token: float
             ttft = wait + load + prefill + overhead
             return Prediction(ttft, ttft + decode, output, inp.ranking, waited_s)
     return None
+
+
+def relaxed_note(e: EndpointState) -> str:
+    """Why an endpoint whose last answers were slow (or fast) is predicted otherwise now; "" when that is not so."""
+    factor = e.estimates_relaxed_by
+    if factor < RELAXED_NOTE_FACTOR:
+        return ""
+    return f"{e.id}'s speed estimates not refreshed lately, read {factor:.1f}x back towards their long-run level"
