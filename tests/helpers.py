@@ -6,6 +6,9 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
+from zeta_console.router.api import Decision
+from zeta_console.router.router import ZetaDynamicRouter
+
 
 async def wait_until(
     predicate: Callable[[], bool | Awaitable[bool]],
@@ -33,3 +36,14 @@ def wait_until_sync(predicate: Callable[[], bool], timeout: float = 5.0, interva
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {message}")
         time.sleep(interval)
+
+
+def cancel_when_chosen(router: ZetaDynamicRouter, endpoint: str, task: asyncio.Future[object]) -> None:
+    """Cancel `task` (a client's request holding a slot) as soon as the router chooses `endpoint` for another:
+    that slot frees for the other request's failover then, not when some time-out ends `task`."""
+
+    def listen(event: object) -> None:
+        if isinstance(event, Decision) and event.chosen == endpoint:
+            task.cancel()
+
+    router.subscribe(listen)

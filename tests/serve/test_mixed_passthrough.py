@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 import httpx
 
-from tests.helpers import wait_until
+from tests.helpers import cancel_when_chosen, wait_until
 from tests.llama_fleet import LlamaServers
 from tests.serve.test_passthrough import ASK, ASKED, CODER, CODER_PROFILE, FAST, Recorder, renamed
 from zeta_console.backends.registry import BACKENDS
@@ -97,9 +97,9 @@ async def test_a_request_fails_over_before_the_first_byte_to_a_host_of_the_other
         emulated.clear_faults()
         stack.router.controls.undrain("coder@llama")
         server.kill()  # a crash: connection refused
+        cancel_when_chosen(stack.router, "coder@llama", busy)  # a's one slot frees for the failover
         headers, relayed = await _streamed(http, SHORT)
         emulator_lines = stack.emulator.lines()  # the stalled request's too, on its own connection
-        busy.cancel()
     assert (headers["x-zeta-endpoint"], headers["x-zeta-fallbacks"]) == ("coder@a", "coder@llama")
     assert b'"done":true' in relayed.splitlines()[-1]
     assert relayed in b"".join(renamed(line, CODER, ASKED) for line in emulator_lines)  # relayed as bytes after the failover

@@ -13,7 +13,7 @@ from dataclasses import replace
 
 import httpx
 
-from tests.helpers import wait_until
+from tests.helpers import cancel_when_chosen, wait_until
 from tests.serve.test_passthrough import CODER, FAST, ONE_HOST, TWO_HOSTS, Recorder, Stack, serving, settings_for, stack
 from zeta_console.router.api import RequestRecord, RouterEvent
 from zeta_console.settings import Timeouts
@@ -143,8 +143,8 @@ async def test_a_whole_answer_fails_over_before_any_byte() -> None:
         await wait_until(lambda: _in_flight(served, "coder@b") == 1, message="the stalled request to reach b")
         b.clear_faults()
         served.router.controls.undrain("coder@a")
+        cancel_when_chosen(served.router, "coder@a", busy)  # b's one slot frees for the failover
         reply = await http.post("/v1/chat/completions", json=CHAT)
-        busy.cancel()
     assert reply.status_code == 200 and (reply.headers["x-zeta-endpoint"], reply.headers["x-zeta-fallbacks"]) == ("coder@b", "coder@a")
     assert reply.json()["system_fingerprint"] == "fp_ollama" and reply.json()["model"] == ASKED
     assert "model runner" not in reply.text  # nothing of a's error

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.helpers import wait_until
+from tests.helpers import cancel_when_chosen, wait_until
 from zeta_console.composition import build_router
 from zeta_console.journal import Journal
 from zeta_console.router.api import ErrorKind, Outcome
@@ -190,8 +190,8 @@ async def test_a_failure_before_the_first_byte_fails_over_to_another_host() -> N
         await wait_until(lambda: _in_flight(served.router, "coder@b") == 1, message="the stalled request to reach b")
         b.clear_faults()
         served.router.controls.undrain("coder@a")
+        cancel_when_chosen(served.router, "coder@a", busy)  # b's one slot frees for the failover
         reply = await http.post("/api/chat", json=ASK)
-        busy.cancel()
     assert reply.status_code == 200 and b'"done":true' in reply.content.splitlines()[-1]
     assert (reply.headers["x-zeta-endpoint"], reply.headers["x-zeta-fallbacks"]) == ("coder@b", "coder@a")
 
