@@ -71,3 +71,21 @@ def test_fresh_estimates_are_read_as_measured() -> None:
     read = metrics.estimates(59.0)
     assert read.relaxed_by == 1.0
     assert read.decode_tps == metrics.decode_tps.value and read.prefill_s_per_token == metrics.prefill_s_per_token.value
+
+
+def test_a_censored_first_token_shorter_than_expected_of_it_changes_nothing() -> None:
+    # A hedge cancelled a few ms after it was sent: its TTFT was at least those few ms, which says nothing.
+    metrics = EndpointMetrics()
+    metrics.observe_censored_first_token(0.004, 100.0, predicted_s=0.5)
+    assert metrics.ttft.value is None and metrics.ttft_percentile(0.95, 100.0) is None
+    _answer(metrics, 101.0)
+    metrics.observe_censored_first_token(0.05, 102.0, predicted_s=0.01)  # later than predicted, below the estimate
+    assert metrics.ttft.value == 0.15 and metrics.view(102.0).ttft_history == (0.15,)
+
+
+def test_a_censored_first_token_later_than_expected_of_it_counts() -> None:
+    # A stalled attempt that lost its race: its TTFT was at least its wait, which is news.
+    metrics = EndpointMetrics()
+    _answer(metrics, 100.0)
+    metrics.observe_censored_first_token(3.0, 101.0, predicted_s=0.2)
+    assert metrics.ttft.value == 3.0 and metrics.ttft_percentile(0.95, 101.0) == 3.0

@@ -335,8 +335,14 @@ class EndpointMetrics:
         (hedging): its TTFT was at least that. It goes to the TTFT statistics and the prediction error (the p95
         and p99 stay honest, and so does the tier's error spread), not to the prefill rate: the hedge already
         cut the caller's wait, and a one-off stall read as a rate makes the endpoint look several times slower
-        for every request after it, which then queue for the other replicas and make the fleet's tail."""
-        self._observe_ttft(at_least_s, now, predicted_s)
+        for every request after it, which then queue for the other replicas and make the fleet's tail.
+        Only a wait longer than was expected of it says anything (its prediction, and the endpoint's TTFT estimate):
+        a shorter one is a lower bound below the estimate, which read as a sample is a fast first token that never
+        came (a hedge cancelled a few ms after it was sent made a never-measured endpoint's TTFT those few ms, and
+        `least_load` then sent it the next requests)."""
+        expected = max(predicted_s or 0.0, self.ttft.value or 0.0)
+        if expected > 0.0 and at_least_s > expected:
+            self._observe_ttft(at_least_s, now, predicted_s)
 
     def _observe_ttft(self, ttft_s: float, now: float, predicted_s: float | None) -> None:
         self.ttft.observe(ttft_s, now)
