@@ -18,6 +18,8 @@ score = (wait_s + load_s + prefill_s + decode_s) x feedback x retry + overhead_s
   retry           1 / (1 - error rate): the expected number of tries
   tier_penalty_s  route rank x half the tier's TTFT threshold, so the preferred tier wins while
                   loads are similar
+Congested (the best by that score has no free slot, another eligible endpoint has one): ranked by
+(wait_s + load_s + prefill_s) x feedback x retry + overhead_s alone, the predicted first token, rather than wait.
 The candidates also show each endpoint's predicted `ttft_s` and `completion_s` (not in the score).
 For a conversation the router has seen (`inp.session`), the endpoint holding its prefix in its
 prompt cache prefills only the uncached part, and it keeps the session unless its score exceeds
