@@ -21,10 +21,12 @@ import sys
 import time
 from collections.abc import Callable
 
-from zeta_console.router.api import Classification, EndpointStatus
-from zeta_console.router.candidates import DecisionInput, EndpointState
+from random_fleet import Spread, random_fleet  # bench/random_fleet.py, beside this script
+
+from zeta_console.router.api import Classification
+from zeta_console.router.candidates import DecisionInput
 from zeta_console.router.policies import POLICIES, make_policy
-from zeta_console.settings import DEFAULT_MODELS, DEFAULT_ROUTES, Settings, Task, Thresholds
+from zeta_console.settings import DEFAULT_MODELS, DEFAULT_ROUTES, Settings, Task
 
 REPLICAS = 4
 VARIANTS = 256  # distinct inputs cycled through during the run
@@ -32,40 +34,33 @@ GOAL_P99_US = 20.0
 TASKS = (Task.SIMPLE, Task.CODE, Task.COMPLEX_REASONING, Task.EMBEDDING)
 
 
-def random_endpoint(tier: str, capabilities: frozenset[str], host: str, rng: random.Random) -> EndpointState:
-    slots = rng.choice((1, 2, 4))
-    in_flight = rng.randint(0, slots)
-    return EndpointState(
-        id=f"{tier}@{host}",
-        tier=tier,
-        model=tier,
-        host=host,
-        capabilities=capabilities,
-        slots=slots,
-        in_flight=in_flight,
-        queued=rng.randint(0, 6) if in_flight == slots else 0,
-        status=rng.choices((EndpointStatus.UP, EndpointStatus.DEGRADED, EndpointStatus.EJECTED), (0.85, 0.1, 0.05))[0],
-        drained=rng.random() < 0.05,
-        thresholds=Thresholds(),
-        ttft_ewma_s=rng.uniform(0.1, 3.0) if rng.random() < 0.9 else None,
-        ttft_p95_s=rng.uniform(0.2, 4.0),
-        latency_p95_s=rng.uniform(1.0, 40.0),
-        latency_ewma_s=rng.uniform(1.0, 20.0),
-        prefill_s_per_token=rng.uniform(0.0002, 0.004) if rng.random() < 0.8 else None,
-        load_s=rng.uniform(2.0, 15.0),
-        resident=rng.random() < 0.8,
-        error_rate=rng.choice((0.0, 0.0, 0.0, 0.05, 0.3)),
-        recent_fast_failures=rng.choice((0, 0, 0, 0, 2)),
-        last_sample_age_s=rng.uniform(0.0, 40.0),
-    )
+# Fully measured endpoints with none of the server-reported counts, a queue only at a full endpoint.
+SPREAD = Spread(
+    slots=(1, 2, 4),
+    over_slots=0,
+    queued=(0, 1, 2, 3, 4, 5, 6),
+    queued_only_when_full=True,
+    status_weights=(0.85, 0.1, 0.0, 0.0, 0.05, 0.0),
+    drained=0.05,
+    ttft_thresholds_s=(2.0,),
+    measured=1.0,
+    ttft_p95=1.0,
+    latency_p95=1.0,
+    latency_ewma=1.0,
+    prefill=0.8,
+    decode=0.0,
+    load=1.0,
+    residency=(True, True, True, True, False),
+    error_rates=(0.0, 0.0, 0.0, 0.05, 0.3),
+    sample_age=1.0,
+    status_reasons=("",),
+    ttft_overhead=0.0,
+    server_reports=0.0,
+)
 
 
 def random_input(rng: random.Random) -> DecisionInput:
-    endpoints = tuple(
-        random_endpoint(model.tier, model.capabilities | ({"completion"} if model.tier != "embedder" else set()), f"h{i}", rng)
-        for model in DEFAULT_MODELS
-        for i in range(REPLICAS)
-    )
+    endpoints = random_fleet(REPLICAS, rng, SPREAD)
     task = rng.choice(TASKS)
     return DecisionInput(
         request_id="bench",
