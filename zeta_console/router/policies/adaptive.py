@@ -49,6 +49,7 @@ from zeta_console.router.policies.base import (
     on_server,
     pick_lowest,
     queue_estimate,
+    runner_up,
     scored_candidate,
     seconds,
     server_notes,
@@ -186,7 +187,7 @@ class AdaptivePolicy(ScreenedPolicy):
             parts.append(f"measure: {winner.id} never measured and idle, tried before its seeds decide; best by score was {pool[best].id}")
         if explore:
             parts.append(f"explore: random pick at rate {self._explore_rate:.0%}, best by score was {pool[best].id}")
-        beaten = _runner_up(scores, open_, chosen)
+        beaten = runner_up(scores, open_, chosen)
         if beaten is not None:
             parts.append(f"beat {pool[beaten].id} (score {scores[beaten]:.2f}) on {deciding_term(t, terms[beaten])}")
         parts.append(server_notes(winner, pool[beaten] if beaten is not None else None))
@@ -260,16 +261,6 @@ def _named(t: Terms) -> dict[str, float]:
         "wait_s": t[0], "load_s": t[1], "prefill_s": t[2], "overhead_s": t[3], "decode_s": t[4], "first_token_s": t[5],
         "tier_penalty_s": t[6], "feedback": t[7], "retry": t[8], "ttft_s": ttft, "completion_s": ttft + t[9],
     }  # fmt: skip
-
-
-def _runner_up(scores: list[float], open_: list[int], chosen: int) -> int | None:
-    """The open endpoint with the best score after the chosen one: what the winner beat."""
-    beaten = None
-    beaten_score = 0.0
-    for i in open_:
-        if i != chosen and (beaten is None or scores[i] < beaten_score):
-            beaten, beaten_score = i, scores[i]
-    return beaten
 
 
 def _power_of_two(pool: list[EndpointState], tiers: tuple[str, ...], rejected: dict[str, str], rng: random.Random) -> list[EndpointState]:
