@@ -33,6 +33,7 @@ instead of the best score ("measure: ..."), once at a time, until its first answ
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from functools import partial
 
 from zeta_console.router.api import Ranking
@@ -134,8 +135,8 @@ class AdaptivePolicy(ScreenedPolicy):
         else:
             open_ = list(range(len(pool)))
             best = pick_lowest(scores, rng)
-        excluded = {i: SATURATED + saturation(pool[i]) for i in shut} if gated else {}
-        affinity = stick(session, pool, holder, best, scores, open_, excluded, s.rejected) if session is not None else None
+        excluded = partial(_saturated_reasons, pool, shut if gated else [], {})
+        affinity = stick(session, pool, holder, best, scores, open_, excluded(), s.rejected) if session is not None else None
         if affinity is not None:
             best = affinity.chosen
         held = affinity is not None and affinity.hit  # measuring or exploring would cost a held session its cache
@@ -165,7 +166,7 @@ class AdaptivePolicy(ScreenedPolicy):
         chosen: int,
         best: int,
         gated: bool,
-        excluded: dict[int, str],
+        excluded: Callable[[], dict[int, str]],
         affinity: Stick | None,
         unmeasured: int | None,
         explore: bool,
@@ -193,12 +194,21 @@ class AdaptivePolicy(ScreenedPolicy):
         parts.append(server_notes(winner, pool[beaten] if beaten is not None else None))
         parts.append(relaxed_note(winner))
         if gated:
-            parts.extend(f"{pool[i].id} {why}" for i, why in excluded.items())
+            parts.extend(f"{pool[i].id} {why}" for i, why in excluded().items())
         elif is_saturated(winner):
             parts.append(f"every endpoint saturated ({saturation(winner)}); least bad chosen")
         if wait:
             parts.append("every slot busy, waiting")
         return with_notes("; ".join([part for part in parts if part]), s)
+
+
+def _saturated_reasons(pool: list[EndpointState], shut: list[int], reasons: dict[int, str]) -> dict[int, str]:
+    """Why each saturated endpoint (pool indices `shut`) is excluded, into `reasons` on the first call: a decision
+    builds them only when its reason or candidates are read, or a session's holder may have to move, and once."""
+    if len(reasons) < len(shut):
+        for i in shut:
+            reasons[i] = SATURATED + saturation(pool[i])
+    return reasons
 
 
 def never_measured(e: EndpointState) -> bool:
@@ -242,16 +252,17 @@ def _candidates(
     pool: list[EndpointState],
     scores: list[float],
     terms: list[Terms],
-    excluded: dict[int, str],
+    excluded: Callable[[], dict[int, str]],
     cached: tuple[int, int] | None,
 ) -> Candidates:
     """The fleet's candidates: the pool scored with its terms (`excluded`: the saturated ones, by pool
     index; `cached`: the session holder's pool index and the prompt tokens its cache serves)."""
-    scored = {e.id: scored_candidate(e, scores[i], _named(terms[i]), excluded.get(i)) for i, e in enumerate(pool)}
+    saturated = excluded()
+    scored = {e.id: scored_candidate(e, scores[i], _named(terms[i]), saturated.get(i)) for i, e in enumerate(pool)}
     if cached is not None:
         index, tokens = cached
         e = pool[index]
-        scored[e.id] = scored_candidate(e, scores[index], {**_named(terms[index]), "cached_tokens": float(tokens)}, excluded.get(index))
+        scored[e.id] = scored_candidate(e, scores[index], {**_named(terms[index]), "cached_tokens": float(tokens)}, saturated.get(index))
     return assemble(endpoints, scored, rejected)
 
 
