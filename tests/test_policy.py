@@ -418,6 +418,22 @@ def test_adaptive_builds_its_reason_when_it_is_read_from_what_it_decided_then() 
     assert result.reason.startswith("coder@local predicted TTFT") and "reasoner@local saturated: queue 6 > 4" in result.reason
 
 
+def test_adaptive_says_why_an_endpoint_is_saturated_only_when_its_reason_or_candidates_are_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from zeta_console.router.policies import adaptive
+
+    calls: list[str] = []
+    real = adaptive.saturation
+    monkeypatch.setattr(adaptive, "saturation", lambda e: calls.append(e.id) or real(e))
+    endpoints = fleet(reasoner={"in_flight": 1, "queued": 6})
+    result = make_policy("adaptive", Settings()).decide(decision_input(endpoints, Task.COMPLEX_REASONING))
+    assert result.chosen == "coder@local" and calls == []  # gated, and nothing said about it yet
+    assert "reasoner@local saturated: queue 6 > 4" in result.reason
+    assert {c.endpoint: c.excluded for c in result.candidates}["reasoner@local"] == "saturated: queue 6 > 4"
+    assert calls == ["reasoner@local"]  # once for both
+
+
 def test_least_load_builds_its_candidates_and_reason_when_they_are_read() -> None:
     endpoints = fleet(coder={"in_flight": 1, "slots": 2}, reasoner={"in_flight": 1, "queued": 2})
     result = make_policy("least_load", Settings()).decide(decision_input(endpoints, Task.CODE))
