@@ -84,9 +84,7 @@ def random_endpoint(tier: str, capabilities: frozenset[str], host: str, rng: ran
 def random_fleet(replicas: int, rng: random.Random, spread: Spread) -> tuple[EndpointState, ...]:
     """Every default model on `replicas` hosts (h0, h1, ...); the chat tiers also have the `completion` capability."""
     return tuple(
-        random_endpoint(
-            model.tier, model.capabilities | ({"completion"} if model.tier != "embedder" else set()), f"h{i}", rng, spread
-        )
+        random_endpoint(model.tier, model.capabilities | ({"completion"} if model.tier != "embedder" else set()), f"h{i}", rng, spread)
         for model in DEFAULT_MODELS
         for i in range(replicas)
     )
