@@ -45,20 +45,13 @@ class LeastLoadPolicy(ScreenedPolicy):
         tiers = s.tiers
         chosen = pick_lowest(scores, inp.rng, [tiers.index(e.tier) for e in pool])
         wait = all_full(pool)
-        candidates = partial(_candidates, inp.endpoints, s.rejected, pool, scores, loads, ttfts)
+        candidates = partial(_candidates, inp.endpoints, s, scores, loads, ttfts)
         return PolicyResult(pool[chosen].id, candidates, partial(_reason, s, scores, loads, ttfts, chosen, wait), wait)
 
 
-def _candidates(
-    endpoints: tuple[EndpointState, ...],
-    rejected: dict[str, str],
-    pool: list[EndpointState],
-    scores: list[float],
-    loads: list[float],
-    ttfts: list[float],
-) -> Candidates:
-    scored = {e.id: scored_candidate(e, scores[i], {"load": loads[i], "ttft_s": ttfts[i]}) for i, e in enumerate(pool)}
-    return assemble(endpoints, scored, rejected)
+def _candidates(endpoints: tuple[EndpointState, ...], s: Screen, scores: list[float], loads: list[float], ttfts: list[float]) -> Candidates:
+    scored = {e.id: scored_candidate(e, scores[i], {"load": loads[i], "ttft_s": ttfts[i]}) for i, e in enumerate(s.pool)}
+    return assemble(endpoints, scored, s.rejected)
 
 
 def _reason(s: Screen, scores: list[float], loads: list[float], ttfts: list[float], chosen: int, wait: bool) -> str:
