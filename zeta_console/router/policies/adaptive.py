@@ -136,7 +136,7 @@ class AdaptivePolicy(ScreenedPolicy):
             open_ = list(range(len(pool)))
             best = pick_lowest(scores, rng)
         excluded = partial(_saturated_reasons, pool, shut if gated else [], {})
-        affinity = stick(session, pool, holder, best, scores, open_, excluded(), s.rejected) if session is not None else None
+        affinity = stick(session, pool, holder, best, scores, open_, excluded, s.rejected) if session is not None else None
         if affinity is not None:
             best = affinity.chosen
         held = affinity is not None and affinity.hit  # measuring or exploring would cost a held session its cache
@@ -204,7 +204,7 @@ class AdaptivePolicy(ScreenedPolicy):
 
 def _saturated_reasons(pool: list[EndpointState], shut: list[int], reasons: dict[int, str]) -> dict[int, str]:
     """Why each saturated endpoint (pool indices `shut`) is excluded, into `reasons` on the first call: a decision
-    builds them only when its reason or candidates are read, or a session's holder may have to move, and once."""
+    builds them only when its reason or candidates are read, and once for both."""
     if len(reasons) < len(shut):
         for i in shut:
             reasons[i] = SATURATED + saturation(pool[i])

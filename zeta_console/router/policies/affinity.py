@@ -56,10 +56,11 @@ def stick(
     best: int,
     scores: Sequence[float],
     open_: Sequence[int],
-    saturated: Mapping[int, str],
+    saturated: Callable[[], Mapping[int, str]],
     rejected: Mapping[str, str],
 ) -> Stick:
-    """Whether the session stays on its holder, and why (`best`: the policy's choice without affinity)."""
+    """Whether the session stays on its holder, and why (`best`: the policy's choice without affinity; `open_`: the
+    pool indices not excluded as saturated, `saturated()`: why those are)."""
     if session.holder is None:
         return _place(session, pool, best, scores, open_)
     if holder is None:
@@ -70,8 +71,8 @@ def stick(
     def holds() -> str:
         return f"{pool[holder].id} holds ~{session.cached_tokens} tokens"
 
-    if holder in saturated:
-        return Stick(False, best, lambda: f"affinity moved: {holds()} but is {saturated[holder]}")
+    if holder not in open_:
+        return Stick(False, best, lambda: f"affinity moved: {holds()} but is {saturated()[holder]}")
     others = [i for i in open_ if i != holder]
     if not others:
         return Stick(True, holder, lambda: f"affinity hit: {holds()}, no other endpoint open")
