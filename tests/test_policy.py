@@ -434,6 +434,16 @@ def test_adaptive_says_why_an_endpoint_is_saturated_only_when_its_reason_or_cand
     assert calls == ["reasoner@local"]  # once for both
 
 
+def test_a_session_held_by_a_saturated_endpoint_moves_and_says_why() -> None:
+    from zeta_console.router.candidates import SessionHint
+
+    endpoints = fleet(replicas=2, coder={"in_flight": 1, "queued": 6})  # both coders saturated: the reasoner is open
+    held = replace(decision_input(endpoints, Task.CODE), session=SessionHint("s", "coder@h0", 900, 0.5))
+    result = make_policy("adaptive", NO_EXPLORE).decide(held)
+    assert result.chosen in ("reasoner@h0", "reasoner@h1")
+    assert "affinity moved: coder@h0 holds ~900 tokens but is saturated: queue 6 > 4" in result.reason
+
+
 def test_least_load_builds_its_candidates_and_reason_when_they_are_read() -> None:
     endpoints = fleet(coder={"in_flight": 1, "slots": 2}, reasoner={"in_flight": 1, "queued": 2})
     result = make_policy("least_load", Settings()).decide(decision_input(endpoints, Task.CODE))
