@@ -262,6 +262,7 @@ async def run_emulator() -> None:
 async def run_proxy(upstream: str) -> None:
     from zeta_console.heap import settle_heap
     from zeta_console.router.router import ZetaDynamicRouter
+    from zeta_console.serve.cli import GC_YOUNG_THRESHOLD
     from zeta_console.serve.endpoint import start_endpoint
     from zeta_console.settings import HostConfig, Settings
 
@@ -270,7 +271,7 @@ async def run_proxy(upstream: str) -> None:
     settings = replace(base, hosts=(HostConfig("local", upstream),), models=models)
     async with ZetaDynamicRouter(settings) as router:
         endpoint = await start_endpoint(router, settings, "127.0.0.1:0")
-        settle_heap()  # as `zeta-console serve` does
+        settle_heap(young_threshold=GC_YOUNG_THRESHOLD)  # as `zeta-console serve` does
         print(endpoint.url, flush=True)
         await asyncio.Event().wait()
 
