@@ -174,18 +174,18 @@ async def measure(targets: list[Target], args: argparse.Namespace) -> list[Run]:
             for _ in range(WARM_UP_REQUESTS):
                 await post(http, target)
     for rate in args.rates:
-        latencies = {target.name: [] for target in targets}
+        latencies: dict[str, list[float]] = {target.name: [] for target in targets}
         errors = dict.fromkeys(latencies, 0)
         for _ in range(args.rounds):
             for target in targets:
                 async with client() as http:
-                    answered, failed = await open_loop(http, target, rate, args.seconds / args.rounds)
+                    slice_latencies, slice_errors = await open_loop(http, target, rate, args.seconds / args.rounds)
                 await settled(target.process)
-                latencies[target.name] += answered
-                errors[target.name] += failed
-        for name, answered in latencies.items():
-            p50, p99 = percentile(answered, 0.5) * 1e3, percentile(answered, 0.99) * 1e3
-            runs.append(Run(name, rate, len(answered) + errors[name], errors[name], p50, p99, len(answered) / args.seconds))
+                latencies[target.name] += slice_latencies
+                errors[target.name] += slice_errors
+        for name, samples in latencies.items():
+            p50, p99 = percentile(samples, 0.5) * 1e3, percentile(samples, 0.99) * 1e3
+            runs.append(Run(name, rate, len(samples) + errors[name], errors[name], p50, p99, len(samples) / args.seconds))
     answered = dict.fromkeys((target.name for target in targets), 0)
     cpu = dict.fromkeys(answered, 0.0)
     for _ in range(args.rounds):
@@ -365,8 +365,8 @@ def main() -> int:
             Target("serve", f"{proxy}/api/chat", OLLAMA_BODY, psutil.Process(proxy_process.pid)),
         ]
         if serves_openai(proxy):
-            process = psutil.Process(proxy_process.pid)
-            targets.append(Target("serve /v1", f"{proxy}/v1/chat/completions", OPENAI_BODY, process, baseline=emulator_v1.name))
+            proxy_ps = psutil.Process(proxy_process.pid)
+            targets.append(Target("serve /v1", f"{proxy}/v1/chat/completions", OPENAI_BODY, proxy_ps, baseline=emulator_v1.name))
         else:
             print("serve has no /v1/chat/completions here: its OpenAI route is left out")
         if args.against is not None:
@@ -374,8 +374,8 @@ def main() -> int:
             processes.insert(0, base_process)
             targets.append(Target("base serve", f"{base}/api/chat", OLLAMA_BODY, psutil.Process(base_process.pid)))
             if serves_openai(base):
-                process = psutil.Process(base_process.pid)
-                targets.append(Target("base serve /v1", f"{base}/v1/chat/completions", OPENAI_BODY, process, baseline=emulator_v1.name))
+                base_ps = psutil.Process(base_process.pid)
+                targets.append(Target("base serve /v1", f"{base}/v1/chat/completions", OPENAI_BODY, base_ps, baseline=emulator_v1.name))
         litellm = None if args.no_litellm else find_litellm(args.litellm)
         if litellm is not None:
             litellm_process, litellm_url = spawn_litellm(litellm, direct, workdir)
