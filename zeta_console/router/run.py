@@ -38,7 +38,7 @@ from zeta_console.router.endpoint import Endpoint
 from zeta_console.router.errors import RejectedError, gave_up
 from zeta_console.router.events import Listeners
 from zeta_console.router.feedback import FeedbackLoop
-from zeta_console.router.frozen import frozen
+from zeta_console.router.frozen import fast_constructor
 from zeta_console.router.health import FAILURE_KINDS, CircuitBreakers, HealthMonitor
 from zeta_console.router.hedging import Hedger
 from zeta_console.router.metrics import EndpointMetrics, FleetTraffic
@@ -76,6 +76,10 @@ StreamOpener = Callable[[Endpoint], Awaitable[AsyncGenerator[P, None]]]
 
 LAST_ATTEMPT_GRACE = 2.0  # the last attempt gets this many times the first-token allowance
 LOAD_ALLOWANCE_FACTOR = 3.0
+# Built per request (router/frozen.py): keyword arguments only, every field given.
+_new_decision_input = fast_constructor(DecisionInput)
+_new_decision = fast_constructor(Decision)
+_new_record = fast_constructor(RequestRecord)
 
 
 @dataclass
@@ -260,8 +264,7 @@ class RequestRun:
         task = state.classification.task
         pinned = state.target_tier or ctx.controls.pin_for(task)
         now = time.monotonic()
-        return frozen(
-            DecisionInput,
+        return _new_decision_input(
             request_id=state.request_id,
             classification=state.classification,
             route=(pinned,) if pinned else ctx.settings.routes.get(task, ()),
@@ -349,8 +352,7 @@ class RequestRun:
         pins = dict(controls.state.pins)
         if state.target_tier:
             pins[task.value] = state.target_tier
-        state.decision = frozen(
-            Decision,
+        state.decision = _new_decision(
             request_id=state.request_id,
             at=time.time(),
             classification=state.classification,
@@ -732,8 +734,7 @@ class RequestRun:
         now = time.monotonic()
         endpoint = ctx.endpoints.get(state.decision.chosen) if state.decision and state.decision.chosen else None
         error = state.error if state.outcome in (Outcome.ERROR, Outcome.REJECTED) else None
-        state.record = frozen(
-            RequestRecord,
+        state.record = _new_record(
             request_id=state.request_id,
             decision=state.decision or self._undecided(),
             endpoint=endpoint.id if endpoint else None,
