@@ -20,62 +20,20 @@ import subprocess
 import sys
 from pathlib import Path
 
-from zeta_console.router.api import Classification, EndpointStatus, Ranking
-from zeta_console.router.candidates import DecisionInput, EndpointState, SessionHint
+from random_fleet import Spread, random_fleet  # bench/random_fleet.py, beside this script
+
+from zeta_console.router.api import Classification, Ranking
+from zeta_console.router.candidates import DecisionInput, SessionHint
 from zeta_console.router.policies import make_policy
-from zeta_console.settings import DEFAULT_MODELS, DEFAULT_ROUTES, Settings, Task, Thresholds
+from zeta_console.settings import DEFAULT_ROUTES, Settings, Task
 
 TASKS = (Task.SIMPLE, Task.CODE, Task.COMPLEX_REASONING, Task.EMBEDDING)
 THIS_CHECKOUT = Path(__file__).resolve().parent.parent
 
 
-def maybe(rng: random.Random, share: float, value: float) -> float | None:
-    return value if rng.random() < share else None
-
-
-def random_endpoint(tier: str, capabilities: frozenset[str], host: str, rng: random.Random) -> EndpointState:
-    slots = rng.choice((1, 1, 2, 4))
-    in_flight = rng.randint(0, slots + 1)
-    reported = rng.random() < 0.3
-    measured = rng.random() < 0.85
-    return EndpointState(
-        id=f"{tier}@{host}",
-        tier=tier,
-        model=tier,
-        host=host,
-        capabilities=capabilities,
-        slots=slots,
-        in_flight=in_flight,
-        queued=rng.choice((0, 0, 0, 1, 3, 6)),
-        status=rng.choices(tuple(EndpointStatus), (0.75, 0.1, 0.04, 0.03, 0.05, 0.03))[0],
-        drained=rng.random() < 0.04,
-        thresholds=Thresholds(ttft_s=rng.choice((1.0, 2.0, 0.2))),
-        ttft_ewma_s=maybe(rng, 0.9, rng.uniform(0.05, 3.0)) if measured else None,
-        ttft_p95_s=maybe(rng, 0.8, rng.uniform(0.2, 4.0)) if measured else None,
-        latency_p95_s=maybe(rng, 0.8, rng.uniform(1.0, 40.0)) if measured else None,
-        prefill_s_per_token=maybe(rng, 0.7, rng.uniform(0.0002, 0.004)) if measured else None,
-        decode_tps=maybe(rng, 0.8, rng.uniform(5.0, 120.0)) if measured else None,
-        load_s=maybe(rng, 0.6, rng.uniform(1.0, 15.0)),
-        resident=rng.choice((True, True, True, False, None)),
-        error_rate=rng.choice((0.0, 0.0, 0.0, 0.05, 0.3, 0.95)),
-        recent_fast_failures=rng.choice((0, 0, 0, 0, 2)),
-        last_sample_age_s=maybe(rng, 0.9, rng.uniform(0.0, 40.0)),
-        latency_ewma_s=maybe(rng, 0.8, rng.uniform(0.5, 20.0)) if measured else None,
-        status_reason=rng.choice(("", "not installed on h (it has x)")),
-        ttft_overhead_s=maybe(rng, 0.5, rng.uniform(0.0, 0.3)),
-        server_running=rng.randint(0, slots) if reported else None,
-        server_waiting=rng.randint(0, 3) if reported else None,
-        server_slots=rng.choice((None, slots, 2 * slots)) if reported else None,
-    )
-
-
 def random_input(rng: random.Random) -> DecisionInput:
     replicas = rng.choice((1, 2, 3, 4, 6))
-    endpoints = tuple(
-        random_endpoint(model.tier, model.capabilities | ({"completion"} if model.tier != "embedder" else set()), f"h{i}", rng)
-        for model in DEFAULT_MODELS
-        for i in range(replicas)
-    )
+    endpoints = random_fleet(replicas, rng, Spread())
     task = rng.choice(TASKS)
     ids = [e.id for e in endpoints]
     session = None

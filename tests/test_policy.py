@@ -418,7 +418,45 @@ def test_adaptive_builds_its_reason_when_it_is_read_from_what_it_decided_then() 
     assert result.reason.startswith("coder@local predicted TTFT") and "reasoner@local saturated: queue 6 > 4" in result.reason
 
 
-@pytest.mark.parametrize("policy", ["adaptive", "threshold"])
+def test_adaptive_says_why_an_endpoint_is_saturated_only_when_its_reason_or_candidates_are_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from zeta_console.router.policies import adaptive
+
+    calls: list[str] = []
+    real = adaptive.saturation
+    monkeypatch.setattr(adaptive, "saturation", lambda e: calls.append(e.id) or real(e))
+    endpoints = fleet(reasoner={"in_flight": 1, "queued": 6})
+    result = make_policy("adaptive", Settings()).decide(decision_input(endpoints, Task.COMPLEX_REASONING))
+    assert result.chosen == "coder@local" and calls == []  # gated, and nothing said about it yet
+    assert "reasoner@local saturated: queue 6 > 4" in result.reason
+    assert {c.endpoint: c.excluded for c in result.candidates}["reasoner@local"] == "saturated: queue 6 > 4"
+    assert calls == ["reasoner@local"]  # once for both
+
+
+def test_a_session_held_by_a_saturated_endpoint_moves_and_says_why() -> None:
+    from zeta_console.router.candidates import SessionHint
+
+    endpoints = fleet(replicas=2, coder={"in_flight": 1, "queued": 6})  # both coders saturated: the reasoner is open
+    held = replace(decision_input(endpoints, Task.CODE), session=SessionHint("s", "coder@h0", 900, 0.5))
+    result = make_policy("adaptive", NO_EXPLORE).decide(held)
+    assert result.chosen in ("reasoner@h0", "reasoner@h1")
+    assert "affinity moved: coder@h0 holds ~900 tokens but is saturated: queue 6 > 4" in result.reason
+
+
+def test_least_load_builds_its_candidates_and_reason_when_they_are_read() -> None:
+    endpoints = fleet(coder={"in_flight": 1, "slots": 2}, reasoner={"in_flight": 1, "queued": 2})
+    result = make_policy("least_load", Settings()).decide(decision_input(endpoints, Task.CODE))
+    assert not isinstance(result._candidates, tuple) and not isinstance(result._reason, str)  # not built while deciding
+    assert result.chosen == "coder@local"
+    assert result.reason == "coder@local least load: 1.00 per slot x TTFT 0.50 s = 0.50; next reasoner@local 2.00"
+    scores = {c.endpoint: (c.score, dict(c.terms), c.excluded) for c in result.candidates}
+    assert scores["coder@local"] == (0.5, {"load": 1.0, "ttft_s": 0.5}, None)
+    assert scores["reasoner@local"] == (2.0, {"load": 4.0, "ttft_s": 0.5}, None)
+    assert scores["embedder@local"][2] == "incapable"
+
+
+@pytest.mark.parametrize("policy", ["adaptive", "threshold", "least_load"])
 def test_lazily_built_candidates_keep_their_terms_in_order(policy: str) -> None:
     result = decide(policy, fleet(reasoner={"in_flight": 1, "queued": 6}), Task.COMPLEX_REASONING)
     names = {
@@ -427,6 +465,7 @@ def test_lazily_built_candidates_keep_their_terms_in_order(policy: str) -> None:
             "tier_penalty_s", "feedback", "retry", "ttft_s", "completion_s",
         ],  # fmt: skip
         "threshold": ["ttft_p95", "latency_p95", "queue", "error_rate"],
+        "least_load": ["load", "ttft_s"],
     }
     for c in result.candidates:
         assert list(c.terms) == ([] if c.score == float("inf") else names[policy]), c

@@ -4,7 +4,7 @@ their own constructors would make."""
 from __future__ import annotations
 
 import time
-from dataclasses import FrozenInstanceError, fields, replace
+from dataclasses import FrozenInstanceError, dataclass, fields, replace
 from typing import Any
 
 import pytest
@@ -12,6 +12,7 @@ import pytest
 from tests.router.routing import answer, ask, routed
 from zeta_console.router.api import Decision, RequestRecord
 from zeta_console.router.candidates import DecisionInput, EndpointState
+from zeta_console.router.frozen import fast_constructor
 from zeta_console.settings import Task
 
 
@@ -46,3 +47,49 @@ async def test_states_decisions_and_records_equal_what_their_constructors_build(
         with pytest.raises(FrozenInstanceError):
             setattr(instance, fields(instance)[0].name, None)
     assert record.decision.reason and record.decision.candidates
+
+
+@dataclass(frozen=True)
+class Pair:
+    left: int
+    right: str = "r"
+
+
+@dataclass
+class Mutable:
+    value: int
+
+
+@dataclass(frozen=True)
+class Checked:
+    value: int
+
+    def __post_init__(self) -> None:
+        assert self.value >= 0
+
+
+@dataclass(frozen=True, slots=True)
+class Slotted:
+    value: int
+
+
+class Plain:
+    pass
+
+
+def test_a_fast_constructor_builds_its_class_from_keywords_only() -> None:
+    new_pair = fast_constructor(Pair)
+    pair = new_pair(left=1, right="x")
+    assert type(pair) is Pair
+    assert pair == Pair(1, "x") and hash(pair) == hash(Pair(1, "x")) and repr(pair) == repr(Pair(1, "x"))
+    with pytest.raises(FrozenInstanceError):
+        pair.left = 2  # type: ignore[misc]  # the point: it is frozen
+    with pytest.raises(TypeError):
+        new_pair(1, "x")
+
+
+@pytest.mark.parametrize("cls", [Mutable, Checked, Slotted, Plain])
+def test_a_fast_constructor_refuses_a_class_its_builder_would_get_wrong(cls: type) -> None:
+    """Not frozen (the builder's instance would be), a `__post_init__` (it would not run), slots (no `__dict__`)."""
+    with pytest.raises(TypeError, match="is not a frozen dataclass without __post_init__ and slots"):
+        fast_constructor(cls)

@@ -91,6 +91,18 @@ async def test_stragglers_take_straggle_factor_times_as_long_to_prefill_and_the_
     assert straggler.message.content == normal.message.content == host.chat_answer(CODER.name, ["word " * 400], num_predict=5)
 
 
+async def test_a_host_says_which_chats_it_made_stragglers() -> None:
+    async with run_fleet(fleet_with(CODER)) as fleet:
+        host = fleet.host("local")
+        async with ollama.AsyncClient(host=host.url) as client:
+            await client.chat(model=CODER.name, messages=[{"role": "user", "content": "normal"}], options={"num_predict": 3})
+            host.set_fault(CODER.name, Fault(straggle_rate=1.0, straggle_factor=2.0))
+            chat = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "stalled"}]
+            await client.chat(model=CODER.name, messages=chat, options={"num_predict": 3})
+    assert host.straggled(["be brief", "stalled"])
+    assert not host.straggled(["normal"]) and not host.straggled(["stalled"])
+
+
 @pytest.mark.parametrize(
     ("fields", "problem"),
     [({"straggle_rate": 1.5}, "straggle_rate must be between 0 and 1"), ({"straggle_factor": 0.5}, "straggle_factor must be >= 1")],

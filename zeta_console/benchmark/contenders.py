@@ -176,6 +176,7 @@ async def _replay(
             time_scale=time_scale,
             drain_s=scenario.duration_s * DRAIN_FACTOR,
             preferred_tiers=preferred,
+            straggled=lambda contents: any(host.straggled(contents) for host in fleet.hosts.values()),
         )
     finally:
         faults.cancel()

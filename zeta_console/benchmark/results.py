@@ -55,6 +55,7 @@ class RequestResult:
     answer_intact: bool | None = None  # the caller's text is exactly one host's whole answer (None: not checked)
     prompt_tokens: int | None = None  # as the server counted them (None: it did not say)
     cached_prompt_tokens: int | None = None  # of those, reused from the server's prompt cache (None: it did not say)
+    stalled: bool | None = None  # an emulated host made it a straggler (`straggle_rate`; None: not known, a real fleet)
 
     @property
     def tier(self) -> str | None:

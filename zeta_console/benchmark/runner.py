@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -41,6 +41,7 @@ class Served:
     answer_intact: bool | None = None  # None: not checked
     prompt_tokens: int | None = None  # as the server counted them (None: it did not say)
     cached_prompt_tokens: int | None = None  # of those, reused from its prompt cache (llama.cpp's cache_n)
+    stalled: bool | None = None  # an emulated host made it a straggler (None: not known)
 
 
 Message = Mapping[str, str]
@@ -85,8 +86,10 @@ async def replay(
     time_scale: float,
     drain_s: float,
     preferred_tiers: Mapping[Task, str],
+    straggled: Callable[[list[str]], bool] | None = None,
 ) -> ContenderRun:
-    """Replay `trace` (scenario seconds) and wait up to `drain_s` scenario seconds after its end."""
+    """Replay `trace` (scenario seconds) and wait up to `drain_s` scenario seconds after its end. `straggled`: whether
+    a host made a chat of these message contents a straggler, noted on each request."""
     started = time.perf_counter()
     deadline = started + (duration_s + drain_s) / time_scale
     lags: list[float] = []
@@ -110,6 +113,8 @@ async def replay(
             served = await asyncio.wait_for(contender.serve(request, messages), timeout=max(0.0, deadline - time.perf_counter()))
         except TimeoutError:
             served = Served(Fate.LOST, error="no answer before the run's deadline")
+        if straggled is not None:
+            served = replace(served, stalled=straggled([message["content"] for message in messages]))
         if request.conversation is not None and served.fate is Fate.OK:  # a failed turn is not part of the context
             context.extend([*messages[len(context) :], {"role": "assistant", "content": served.reply}])
         answered[request.index].set_result(served)
@@ -157,4 +162,5 @@ def _to_scenario_time(request: TraceRequest, served: Served, time_scale: float, 
         answer_intact=served.answer_intact,
         prompt_tokens=served.prompt_tokens,
         cached_prompt_tokens=served.cached_prompt_tokens,
+        stalled=served.stalled,
     )

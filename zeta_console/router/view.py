@@ -11,7 +11,7 @@ from zeta_console.router.api import EndpointSnapshot, EndpointStatus, RouterSnap
 from zeta_console.router.candidates import EndpointState
 from zeta_console.router.controls import OperatorControls, task_needs
 from zeta_console.router.endpoint import Endpoint
-from zeta_console.router.frozen import frozen
+from zeta_console.router.frozen import fast_constructor
 from zeta_console.router.health import CircuitBreakers, HealthMonitor
 from zeta_console.router.hedging import Hedger
 from zeta_console.router.metrics import EndpointMetrics, FleetTraffic
@@ -35,6 +35,7 @@ def combined_queue(signals: QueueSignals, own_at_signals: int, own_now: int, con
     return running, total - running, slots
 
 
+_new_endpoint_state = fast_constructor(EndpointState)  # per endpoint per decision (router/frozen.py): keywords, every field
 UNUSABLE = (EndpointStatus.EJECTED, EndpointStatus.DOWN, EndpointStatus.DRAINED, EndpointStatus.MISSING)
 
 
@@ -119,8 +120,7 @@ class RouterView:
         status, status_reason = self.status(endpoint, now, over)
         server = self.server_queue(endpoint, now)
         estimates = metrics.estimates(now)
-        return frozen(
-            EndpointState,
+        return _new_endpoint_state(
             id=endpoint_id,
             tier=endpoint.tier,
             model=endpoint.model,
@@ -267,6 +267,7 @@ class RouterView:
             tps_history=view.tps_history,
             server=self._health.server_kind(endpoint.host),
             server_signals=self.fresh_signals(endpoint.host, now),
+            last_cold_load_s=view.last_cold_load_s,
         )
 
     def snapshot(self) -> RouterSnapshot:

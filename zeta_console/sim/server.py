@@ -169,6 +169,9 @@ class SimHost:
     def chat_answer(self, model: str, contents: list[str], *, num_predict: int | None = None) -> str:
         return self.service.chat_answer(model, contents, num_predict=num_predict)  # pure: no loop needed
 
+    def straggled(self, contents: list[str]) -> bool:
+        return self.service.straggled(contents)  # a set read: no loop needed
+
     def predict_ttft_s(self, model: str, prompt_tokens: int) -> float:
         """Wall-clock seconds a new request would wait for its first token (queue, load, slowdown)."""
         return self._on_loop(lambda: self.service.predict_ttft_s(model, prompt_tokens))

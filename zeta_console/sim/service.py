@@ -69,6 +69,7 @@ class HostService:
         self.faults = FaultBook(seed)
         self._jitter = Jitter(seed)
         self._installed_at = time.time()
+        self._straggled: set[str] = set()  # the prompts whose request this host made a straggler
 
     # -- control ------------------------------------------------------------------------------
 
@@ -99,6 +100,11 @@ class HostService:
             num_predict=num_predict,
         )
         return "".join(completion.content)
+
+    def straggled(self, contents: list[str]) -> bool:
+        """Whether a chat of these message contents was made a straggler here (`straggle_rate`): the bench
+        tells the tail that stragglers make from the one that queueing makes."""
+        return "\n".join(contents) in self._straggled
 
     def state(self, up: bool) -> dict[str, Any]:
         models = {}
@@ -202,7 +208,10 @@ class HostService:
             num_predict=request.num_predict,
             stop=request.stop,
         )
-        items = run_completion(self.engine, request, completion, pace, self.faults.for_request(request.profile.name))
+        faults = self.faults.for_request(request.profile.name)
+        if faults.prefill_factor > 1.0:
+            self._straggled.add(request.prompt)
+        items = run_completion(self.engine, request, completion, pace, faults)
         if not request.stream:
             return JsonReply(await self._aggregate(kind, request, items))
         lines = self._lines(kind, request, items)

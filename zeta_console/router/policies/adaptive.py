@@ -35,6 +35,7 @@ instead of the best score ("measure: ..."), once at a time, until its first answ
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from functools import partial
 
 from zeta_console.router.api import Ranking
@@ -52,6 +53,7 @@ from zeta_console.router.policies.base import (
     on_server,
     pick_lowest,
     queue_estimate,
+    runner_up,
     scored_candidate,
     seconds,
     server_notes,
@@ -140,7 +142,7 @@ class AdaptivePolicy(ScreenedPolicy):
         if congested is not None:
             scores = firsts
             best = open_[pick_lowest([scores[i] for i in open_], rng)]
-        excluded = {i: SATURATED + saturation(pool[i]) for i in shut} if gated else {}
+        excluded = partial(_saturated_reasons, pool, shut if gated else [], {})
         affinity = stick(session, pool, holder, best, scores, open_, excluded, s.rejected) if session is not None else None
         if affinity is not None:
             best = affinity.chosen
@@ -171,7 +173,7 @@ class AdaptivePolicy(ScreenedPolicy):
         chosen: int,
         best: int,
         gated: bool,
-        excluded: dict[int, str],
+        excluded: Callable[[], dict[int, str]],
         affinity: Stick | None,
         unmeasured: int | None,
         explore: bool,
@@ -196,13 +198,13 @@ class AdaptivePolicy(ScreenedPolicy):
             parts.append(f"measure: {winner.id} never measured and idle, tried before its seeds decide; best by score was {pool[best].id}")
         if explore:
             parts.append(f"explore: random pick at rate {self._explore_rate:.0%}, best by score was {pool[best].id}")
-        beaten = _runner_up(scores, open_, chosen)
+        beaten = runner_up(scores, open_, chosen)
         if beaten is not None:
             parts.append(f"beat {pool[beaten].id} (score {scores[beaten]:.2f}) on {deciding_term(t, terms[beaten])}")
         parts.append(server_notes(winner, pool[beaten] if beaten is not None else None))
         parts.append(relaxed_note(winner))
         if gated:
-            parts.extend(f"{pool[i].id} {why}" for i, why in excluded.items())
+            parts.extend(f"{pool[i].id} {why}" for i, why in excluded().items())
         elif is_saturated(winner):
             parts.append(f"every endpoint saturated ({saturation(winner)}); least bad chosen")
         if wait:
@@ -218,6 +220,15 @@ def _congested(pool: list[EndpointState], open_: list[int], best: int) -> int | 
     if has_free_slot(pool[best]) or not any(has_free_slot(pool[i]) for i in open_):
         return None
     return best
+
+
+def _saturated_reasons(pool: list[EndpointState], shut: list[int], reasons: dict[int, str]) -> dict[int, str]:
+    """Why each saturated endpoint (pool indices `shut`) is excluded, into `reasons` on the first call: a decision
+    builds them only when its reason or candidates are read, and once for both."""
+    if len(reasons) < len(shut):
+        for i in shut:
+            reasons[i] = SATURATED + saturation(pool[i])
+    return reasons
 
 
 def never_measured(e: EndpointState) -> bool:
@@ -261,16 +272,17 @@ def _candidates(
     pool: list[EndpointState],
     scores: list[float],
     terms: list[Terms],
-    excluded: dict[int, str],
+    excluded: Callable[[], dict[int, str]],
     cached: tuple[int, int] | None,
 ) -> Candidates:
     """The fleet's candidates: the pool scored with its terms (`excluded`: the saturated ones, by pool
     index; `cached`: the session holder's pool index and the prompt tokens its cache serves)."""
-    scored = {e.id: scored_candidate(e, scores[i], _named(terms[i]), excluded.get(i)) for i, e in enumerate(pool)}
+    saturated = excluded()
+    scored = {e.id: scored_candidate(e, scores[i], _named(terms[i]), saturated.get(i)) for i, e in enumerate(pool)}
     if cached is not None:
         index, tokens = cached
         e = pool[index]
-        scored[e.id] = scored_candidate(e, scores[index], {**_named(terms[index]), "cached_tokens": float(tokens)}, excluded.get(index))
+        scored[e.id] = scored_candidate(e, scores[index], {**_named(terms[index]), "cached_tokens": float(tokens)}, saturated.get(index))
     return assemble(endpoints, scored, rejected)
 
 
@@ -280,16 +292,6 @@ def _named(t: Terms) -> dict[str, float]:
         "wait_s": t[0], "load_s": t[1], "prefill_s": t[2], "overhead_s": t[3], "decode_s": t[4], "first_token_s": t[5],
         "tier_penalty_s": t[6], "feedback": t[7], "retry": t[8], "ttft_s": ttft, "completion_s": ttft + t[9],
     }  # fmt: skip
-
-
-def _runner_up(scores: list[float], open_: list[int], chosen: int) -> int | None:
-    """The open endpoint with the best score after the chosen one: what the winner beat."""
-    beaten = None
-    beaten_score = 0.0
-    for i in open_:
-        if i != chosen and (beaten is None or scores[i] < beaten_score):
-            beaten, beaten_score = i, scores[i]
-    return beaten
 
 
 def _power_of_two(pool: list[EndpointState], tiers: tuple[str, ...], rejected: dict[str, str], rng: random.Random) -> list[EndpointState]:

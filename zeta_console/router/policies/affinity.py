@@ -18,17 +18,25 @@ decision's reason:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 
 from zeta_console.router.candidates import EndpointState, SessionHint
 
 
-@dataclass(frozen=True, slots=True)
 class Stick:
-    hit: bool  # the holder takes the request (then no exploration: it would cost the cache)
-    chosen: int  # pool index: the holder on a hit, a new session's placement, else the policy's own best
-    reason: str
+    """What affinity decided; its phrase of the decision's reason is built when first read (adaptive reads it
+    only when the decision's own reason is read: not when a queued request decides again)."""
+
+    __slots__ = ("_reason", "chosen", "hit")
+
+    def __init__(self, hit: bool, chosen: int, reason: Callable[[], str]) -> None:
+        self.hit = hit  # the holder takes the request (then no exploration: it would cost the cache)
+        self.chosen = chosen  # pool index: the holder on a hit, a new session's placement, else the policy's own best
+        self._reason = reason
+
+    @property
+    def reason(self) -> str:
+        return self._reason()
 
 
 def holder_index(session: SessionHint | None, pool: Sequence[EndpointState]) -> int | None:
@@ -48,26 +56,34 @@ def stick(
     best: int,
     scores: Sequence[float],
     open_: Sequence[int],
-    saturated: Mapping[int, str],
+    saturated: Callable[[], Mapping[int, str]],
     rejected: Mapping[str, str],
 ) -> Stick:
-    """Whether the session stays on its holder, and why (`best`: the policy's choice without affinity)."""
+    """Whether the session stays on its holder, and why (`best`: the policy's choice without affinity; `open_`: the
+    pool indices not excluded as saturated, `saturated()`: why those are)."""
     if session.holder is None:
         return _place(session, pool, best, scores, open_)
     if holder is None:
-        why = rejected.get(session.holder, "unavailable")
-        return Stick(False, best, f"affinity moved: {session.holder} holds the session but cannot take it ({why})")
-    held = f"{pool[holder].id} holds ~{session.cached_tokens} tokens"
-    if holder in saturated:
-        return Stick(False, best, f"affinity moved: {held} but is {saturated[holder]}")
+        name = session.holder
+        why = rejected.get(name, "unavailable")
+        return Stick(False, best, lambda: f"affinity moved: {name} holds the session but cannot take it ({why})")
+
+    def holds() -> str:
+        return f"{pool[holder].id} holds ~{session.cached_tokens} tokens"
+
+    if holder not in open_:
+        return Stick(False, best, lambda: f"affinity moved: {holds()} but is {saturated()[holder]}")
     others = [i for i in open_ if i != holder]
     if not others:
-        return Stick(True, holder, f"affinity hit: {held}, no other endpoint open")
+        return Stick(True, holder, lambda: f"affinity hit: {holds()}, no other endpoint open")
     other = min(others, key=scores.__getitem__)
-    terms = f"score {scores[holder]:.2f} vs {pool[other].id} {scores[other]:.2f}, margin {session.margin:.0%}"
+
+    def terms() -> str:
+        return f"score {scores[holder]:.2f} vs {pool[other].id} {scores[other]:.2f}, margin {session.margin:.0%}"
+
     if scores[holder] <= scores[other] * (1.0 + session.margin):
-        return Stick(True, holder, f"affinity hit: {held}; {terms}")
-    return Stick(False, best, f"affinity moved: {held} but costs more than the margin allows; {terms}")
+        return Stick(True, holder, lambda: f"affinity hit: {holds()}; {terms()}")
+    return Stick(False, best, lambda: f"affinity moved: {holds()} but costs more than the margin allows; {terms()}")
 
 
 def _place(session: SessionHint, pool: Sequence[EndpointState], best: int, scores: Sequence[float], open_: Sequence[int]) -> Stick:
@@ -87,7 +103,11 @@ def _place(session: SessionHint, pool: Sequence[EndpointState], best: int, score
         return e.tier == tier and session.held.get(e.id, 0.0) <= crowd and cheap
 
     chosen = min((i for i in open_ if fits(i)), key=lambda i: (per_slot(i), scores[i]), default=best)
-    reason = f"affinity miss: {session.unheld}"
-    if chosen != best:
-        reason += f"; placed on {pool[chosen].id} ({per_slot(chosen):.2g} sessions per slot expected back, fewest within margin)"
+
+    def reason() -> str:
+        said = f"affinity miss: {session.unheld}"
+        if chosen == best:
+            return said
+        return f"{said}; placed on {pool[chosen].id} ({per_slot(chosen):.2g} sessions per slot expected back, fewest within margin)"
+
     return Stick(False, chosen, reason)

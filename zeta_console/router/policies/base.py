@@ -2,8 +2,8 @@
 
 Policies are pure and on the hot path of every request, so these helpers avoid per-call
 allocations where they can: excluded candidates are cached, reason strings are built only for
-the winner, and `adaptive` and `threshold` rank on bare numbers and build the candidates (with
-their terms) only when the result's `candidates` is first read.
+the winner, and `adaptive`, `threshold` and `least_load` rank on bare numbers and build the candidates
+(with their terms) only when the result's `candidates` is first read.
 """
 
 from __future__ import annotations
@@ -208,13 +208,14 @@ def assemble(
     return tuple([get(e.id) or excluded_candidate(e, rejected[e.id]) for e in endpoints])
 
 
-def runner_up(candidates: Iterable[CandidateScore], chosen: str) -> CandidateScore | None:
-    """The best-scored candidate other than the chosen one: what the winner beat."""
-    return min((c for c in candidates if c.endpoint != chosen and c.excluded is None), key=_score, default=None)
-
-
-def _score(candidate: CandidateScore) -> float:
-    return candidate.score
+def runner_up(scores: Sequence[float], indices: Iterable[int], chosen: int) -> int | None:
+    """Of `indices`, the one with the best score after the chosen one (the first of equals): what the winner beat."""
+    beaten = None
+    beaten_score = 0.0
+    for i in indices:
+        if i != chosen and (beaten is None or scores[i] < beaten_score):
+            beaten, beaten_score = i, scores[i]
+    return beaten
 
 
 def pick_lowest(scores: Sequence[float], rng: random.Random, ranks: Sequence[int] | None = None) -> int:

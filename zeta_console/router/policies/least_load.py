@@ -1,12 +1,16 @@
 """`least_load`: the lowest outstanding work per slot times response time, across every capable
 endpoint of the route: score = (in_flight + queued + fast failures + 1) / slots x TTFT, with the
 server's own running and waiting counts and slots in place of the router's where it reports them.
-Equal scores go to the tier earlier in the route."""
+Equal scores go to the tier earlier in the route. It ranks on bare numbers; the candidates and the
+reason are built when first read (base.PolicyResult), as adaptive's are."""
 
 from __future__ import annotations
 
-from zeta_console.router.candidates import DecisionInput
+from functools import partial
+
+from zeta_console.router.candidates import DecisionInput, EndpointState
 from zeta_console.router.policies.base import (
+    Candidates,
     PolicyResult,
     Screen,
     ScreenedPolicy,
@@ -28,24 +32,36 @@ class LeastLoadPolicy(ScreenedPolicy):
     name = "least_load"
 
     def choose(self, inp: DecisionInput, s: Screen) -> PolicyResult:
-        scores = []
-        scored = {}
-        for e in s.pool:
+        pool = s.pool
+        loads: list[float] = []
+        ttfts: list[float] = []
+        scores: list[float] = []
+        for e in pool:
             load = (outstanding(e) + 1) / capacity(e)
             ttft = ttft_estimate(e)
-            score = load * ttft
-            scores.append(score)
-            scored[e.id] = scored_candidate(e, score, {"load": load, "ttft_s": ttft})
-        ranks = [s.tiers.index(e.tier) for e in s.pool]
-        winner = s.pool[pick_lowest(scores, inp.rng, ranks)]
-        chosen = scored[winner.id]
-        terms = chosen.terms
-        reason = f"{chosen.endpoint} least load: {terms['load']:.2f} per slot x TTFT {seconds(terms['ttft_s'])} = {chosen.score:.2f}"
-        beaten = runner_up(scored.values(), chosen.endpoint)
-        wait = all_full(s.pool)
-        extra = [
-            f"next {beaten.endpoint} {beaten.score:.2f}" if beaten else "",
-            server_notes(winner, next((e for e in s.pool if beaten and e.id == beaten.endpoint), None)),
-            "every slot busy, waiting" if wait else "",
-        ]
-        return PolicyResult(chosen.endpoint, assemble(inp.endpoints, scored, s.rejected), with_notes(reason, s, *extra), wait)
+            loads.append(load)
+            ttfts.append(ttft)
+            scores.append(load * ttft)
+        tiers = s.tiers
+        chosen = pick_lowest(scores, inp.rng, [tiers.index(e.tier) for e in pool])
+        wait = all_full(pool)
+        candidates = partial(_candidates, inp.endpoints, s, scores, loads, ttfts)
+        return PolicyResult(pool[chosen].id, candidates, partial(_reason, s, scores, loads, ttfts, chosen, wait), wait)
+
+
+def _candidates(endpoints: tuple[EndpointState, ...], s: Screen, scores: list[float], loads: list[float], ttfts: list[float]) -> Candidates:
+    scored = {e.id: scored_candidate(e, scores[i], {"load": loads[i], "ttft_s": ttfts[i]}) for i, e in enumerate(s.pool)}
+    return assemble(endpoints, scored, s.rejected)
+
+
+def _reason(s: Screen, scores: list[float], loads: list[float], ttfts: list[float], chosen: int, wait: bool) -> str:
+    pool = s.pool
+    winner = pool[chosen]
+    reason = f"{winner.id} least load: {loads[chosen]:.2f} per slot x TTFT {seconds(ttfts[chosen])} = {scores[chosen]:.2f}"
+    beaten = runner_up(scores, range(len(pool)), chosen)
+    extra = [
+        f"next {pool[beaten].id} {scores[beaten]:.2f}" if beaten is not None else "",
+        server_notes(winner, pool[beaten] if beaten is not None else None),
+        "every slot busy, waiting" if wait else "",
+    ]
+    return with_notes(reason, s, *extra)
