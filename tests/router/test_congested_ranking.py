@@ -36,7 +36,8 @@ async def test_a_request_starts_on_the_idle_reasoner_rather_than_wait_for_the_bu
         # even after its predicted wait, than on the reasoner.
         async with router.chat(ask("hold the coder", Task.SIMPLE, target="coder", options={"num_predict": 100_000})) as occupier:
             await anext(occupier)
-            asked = asyncio.create_task(answer(router, ask("why is the sky blue?", Task.COMPLEX_REASONING, stream=False, client="reasoning")))
+            question = ask("why is the sky blue?", Task.COMPLEX_REASONING, stream=False, client="reasoning")
+            asked = asyncio.create_task(answer(router, question))
             # Dispatched while the coder is still held (before: it waited in the router's queue for the coder).
             await wait_until(lambda: decided.is_set() or router.slots.total_queued() > 0, message="dispatched or queued")
             dispatched_while_held = decided.is_set()
