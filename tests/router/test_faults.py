@@ -180,9 +180,14 @@ async def test_a_slow_reasoner_loses_complex_traffic_to_the_coder_and_wins_it_ba
 async def test_a_recovered_reasoner_wins_back_its_traffic_without_exploring() -> None:
     # No exploration and one request at a time: after the slowdown nothing sends the reasoner a request unless its
     # slowed estimates, which no answer refreshes, are read relaxed back towards their earlier level as they age.
+    # It wins back once they are within the reasoner's margin over the coder: at time scale 10 that margin (60 ms) is
+    # under what a loaded machine adds to a TTFT, and the win-back came after 4-6 of the 8 relaxation times allowed
+    # (load 4), or too late. TTFT_SCALE doubles it (~3 of 8 seen); hedging off: a slowed request hedged to the coder
+    # would be answered there.
     request = partial(long_question, itertools.count())
-    scale = 10.0
-    async with routed(adaptive=Adaptive(explore_rate=0.0, half_life_s=60.0), time_scale=scale, health_poll_s=30.0) as run:
+    scale = TTFT_SCALE
+    adaptive = Adaptive(explore_rate=0.0, half_life_s=60.0)
+    async with routed(adaptive=adaptive, time_scale=scale, health_poll_s=30.0, hedging=Hedging(enabled=False)) as run:
         for _ in range(3):  # warm up: both tiers loaded and measured
             await answer(run.router, request(target="coder"))
             await answer(run.router, request(target="reasoner"))
