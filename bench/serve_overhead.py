@@ -8,17 +8,20 @@ in front of it, LiteLLM's proxy in front of it too (when found), and this load g
 is an open loop: arrivals are paced on a fixed schedule whatever the replies do, and a request's
 latency runs from its scheduled start to the end of its reply (so a stalled proxy cannot hide its
 queue). The request is a non-streaming chat pinned to the coder model: Ollama's `/api/chat` to the
-emulator and to serve, OpenAI's `/v1/chat/completions` to serve (when it has that route; serve
-relays it to the emulator's own `/v1`, whose rewriting into and out of the native handler is in the
-added latency too, as it is on a real Ollama) and to LiteLLM (whose `ollama_chat/` provider calls
-the emulator's `/api/chat`). The added latency is a target's p50/p99 minus the emulator's, measured
-in the same round. Maximum req/s is a closed loop with `--concurrency` requests always outstanding.
-CPU per request is the server process's CPU time (user + system, its children included) over the
-closed loop divided by the requests it answered: on a small shared machine it is much steadier than
-the latencies. `--against` runs a second `serve` from another checkout (e.g. a worktree of main) beside
-this one, against the same emulator, as targets of its own ("base serve", "base serve /v1"): a change
-and its baseline measured in the same run. `--rounds N` splits each closed loop into N slices and
-alternates the targets slice by slice, so a machine whose load drifts weighs on every target alike.
+emulator and to serve, OpenAI's `/v1/chat/completions` to the emulator and to serve (when it has that
+route; serve relays it to the emulator's own `/v1`, which, like Ollama's, rewrites into and out of the
+native handler) and to LiteLLM (whose `ollama_chat/` provider calls the emulator's `/api/chat`). The
+added latency is a target's p50/p99 minus that of the emulator's route it relays to, measured in the
+same round: the emulator's `/v1/chat/completions` for serve's `/v1` (the emulator's rewriting is what a
+client pays without serve too), its `/api/chat` for the others. Maximum req/s is a closed loop with
+`--concurrency` requests always outstanding. CPU per request is the server process's CPU time (user +
+system, its children included) over the closed loop divided by the requests it answered: on a small
+shared machine it is much steadier than the latencies. `--against` runs a second `serve` from another
+checkout (e.g. a worktree of main) beside this one, against the same emulator, as targets of its own
+("base serve", "base serve /v1"): a change and its baseline measured in the same run. `--rounds N`
+splits each run (each rate's open loop, and the closed loop) into N slices and alternates the targets
+slice by slice, pooling each target's latencies, so a machine whose load drifts weighs on every target
+alike.
 Goal at 200 req/s: serve adds p50 <= 1 ms, p99 <= 5 ms, CPU <= 0.8 ms per request,
 and at most 1/5 of LiteLLM's added latency.
 
@@ -64,6 +67,7 @@ class Target:
     body: dict[str, Any]
     process: psutil.Process
     headers: dict[str, str] | None = None
+    baseline: str = "emulator"  # the direct target whose latency this one's "added" is measured against
 
 
 @dataclass(frozen=True)
@@ -170,12 +174,18 @@ async def measure(targets: list[Target], args: argparse.Namespace) -> list[Run]:
             for _ in range(WARM_UP_REQUESTS):
                 await post(http, target)
     for rate in args.rates:
-        for target in targets:
-            async with client() as http:
-                latencies, errors = await open_loop(http, target, rate, args.seconds)
-            await settled(target.process)
-            p50, p99 = percentile(latencies, 0.5) * 1e3, percentile(latencies, 0.99) * 1e3
-            runs.append(Run(target.name, rate, len(latencies) + errors, errors, p50, p99, len(latencies) / args.seconds))
+        latencies: dict[str, list[float]] = {target.name: [] for target in targets}
+        errors = dict.fromkeys(latencies, 0)
+        for _ in range(args.rounds):
+            for target in targets:
+                async with client() as http:
+                    slice_latencies, slice_errors = await open_loop(http, target, rate, args.seconds / args.rounds)
+                await settled(target.process)
+                latencies[target.name] += slice_latencies
+                errors[target.name] += slice_errors
+        for name, samples in latencies.items():
+            p50, p99 = percentile(samples, 0.5) * 1e3, percentile(samples, 0.99) * 1e3
+            runs.append(Run(name, rate, len(samples) + errors[name], errors[name], p50, p99, len(samples) / args.seconds))
     answered = dict.fromkeys((target.name for target in targets), 0)
     cpu = dict.fromkeys(answered, 0.0)
     for _ in range(args.rounds):
@@ -189,25 +199,28 @@ async def measure(targets: list[Target], args: argparse.Namespace) -> list[Run]:
     return runs
 
 
-def report(runs: list[Run], names: list[str], args: argparse.Namespace) -> dict[str, object]:
+def report(runs: list[Run], targets: list[Target], args: argparse.Namespace) -> dict[str, object]:
     load = os.getloadavg()
     print(
         f"serve overhead: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()},"
         f" {args.seconds:g} s per run, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at the end"
     )
-    print(f"{'rate':>6} {'target':>14} {'requests':>9} {'errors':>7} {'p50 ms':>8} {'p99 ms':>8} {'added p50':>10} {'added p99':>10}")
+    names = [target.name for target in targets]
+    direct = {target.name for target in targets if target.name.startswith("emulator")}
+    columns = f"{'rate':>6} {'target':>14} {'requests':>9} {'errors':>7} {'p50 ms':>8} {'p99 ms':>8}"
+    print(f"{columns} {'added p50':>10} {'added p99':>10}  against")
     added: dict[str, dict[str, dict[str, float]]] = {}
     for rate in args.rates:
         by_target = {run.target: run for run in runs if run.rate == rate}
-        direct = by_target["emulator"]
         added[f"{rate:g}"] = {}
-        for name in names:
-            run = by_target[name]
-            extra = {"p50_ms": run.p50_ms - direct.p50_ms, "p99_ms": run.p99_ms - direct.p99_ms}
-            if name != "emulator":
-                added[f"{rate:g}"][name] = extra
-            shown = f"{extra['p50_ms']:>10.2f} {extra['p99_ms']:>10.2f}" if name != "emulator" else ""
-            print(f"{rate:>6g} {name:>14} {run.requests:>9} {run.errors:>7} {run.p50_ms:>8.2f} {run.p99_ms:>8.2f} {shown}")
+        for target in targets:
+            run = by_target[target.name]
+            shown = ""
+            if target.name not in direct:
+                baseline = by_target[target.baseline]
+                extra = added[f"{rate:g}"][target.name] = {"p50_ms": run.p50_ms - baseline.p50_ms, "p99_ms": run.p99_ms - baseline.p99_ms}
+                shown = f"{extra['p50_ms']:>10.2f} {extra['p99_ms']:>10.2f}  {target.baseline}"
+            print(f"{rate:>6g} {target.name:>14} {run.requests:>9} {run.errors:>7} {run.p50_ms:>8.2f} {run.p99_ms:>8.2f} {shown}")
     maximum = {run.target: run.achieved_per_s for run in runs if run.rate is None}
     cpu = {run.target: run.server_cpu_ms_per_request for run in runs if run.rate is None}
     print(f"closed loop ({args.concurrency} outstanding), per target: maximum req/s, server CPU ms per request")
@@ -249,6 +262,7 @@ async def run_emulator() -> None:
 async def run_proxy(upstream: str) -> None:
     from zeta_console.heap import settle_heap
     from zeta_console.router.router import ZetaDynamicRouter
+    from zeta_console.serve.cli import GC_YOUNG_THRESHOLD
     from zeta_console.serve.endpoint import start_endpoint
     from zeta_console.settings import HostConfig, Settings
 
@@ -257,7 +271,7 @@ async def run_proxy(upstream: str) -> None:
     settings = replace(base, hosts=(HostConfig("local", upstream),), models=models)
     async with ZetaDynamicRouter(settings) as router:
         endpoint = await start_endpoint(router, settings, "127.0.0.1:0")
-        settle_heap()  # as `zeta-console serve` does
+        settle_heap(young_threshold=GC_YOUNG_THRESHOLD)  # as `zeta-console serve` does
         print(endpoint.url, flush=True)
         await asyncio.Event().wait()
 
@@ -344,12 +358,15 @@ def main() -> int:
     processes: list[subprocess.Popen[Any]] = [proxy_process, emulator]
     workdir = Path(tempfile.mkdtemp(prefix="serve-overhead-"))
     try:
+        emulator_v1 = Target("emulator /v1", f"{direct}/v1/chat/completions", OPENAI_BODY, psutil.Process(emulator.pid))
         targets = [
             Target("emulator", f"{direct}/api/chat", OLLAMA_BODY, psutil.Process(emulator.pid)),
+            emulator_v1,
             Target("serve", f"{proxy}/api/chat", OLLAMA_BODY, psutil.Process(proxy_process.pid)),
         ]
         if serves_openai(proxy):
-            targets.append(Target("serve /v1", f"{proxy}/v1/chat/completions", OPENAI_BODY, psutil.Process(proxy_process.pid)))
+            proxy_ps = psutil.Process(proxy_process.pid)
+            targets.append(Target("serve /v1", f"{proxy}/v1/chat/completions", OPENAI_BODY, proxy_ps, baseline=emulator_v1.name))
         else:
             print("serve has no /v1/chat/completions here: its OpenAI route is left out")
         if args.against is not None:
@@ -357,7 +374,8 @@ def main() -> int:
             processes.insert(0, base_process)
             targets.append(Target("base serve", f"{base}/api/chat", OLLAMA_BODY, psutil.Process(base_process.pid)))
             if serves_openai(base):
-                targets.append(Target("base serve /v1", f"{base}/v1/chat/completions", OPENAI_BODY, psutil.Process(base_process.pid)))
+                base_ps = psutil.Process(base_process.pid)
+                targets.append(Target("base serve /v1", f"{base}/v1/chat/completions", OPENAI_BODY, base_ps, baseline=emulator_v1.name))
         litellm = None if args.no_litellm else find_litellm(args.litellm)
         if litellm is not None:
             litellm_process, litellm_url = spawn_litellm(litellm, direct, workdir)
@@ -372,7 +390,7 @@ def main() -> int:
         if args.closed_only:
             args.rates = []
         runs = asyncio.run(measure(targets, args))
-        result = report(runs, [target.name for target in targets], args)
+        result = report(runs, targets, args)
         print(f"(took {time.perf_counter() - started:.0f} s)")
     finally:
         for process in processes:

@@ -137,7 +137,8 @@ def test_a_cold_load_is_not_the_service_time_that_requests_queued_behind_it_wait
     cold = FinalTimings(total_s=9.15, load_s=9.1, prompt_tokens=400, prefill_s=None, output_tokens=None, decode_s=None)
     metrics.observe_success(9.15, cold, now=1.0, ttft_s=9.15)
     assert metrics.latency.value == pytest.approx(0.05)
-    assert metrics.latency_percentile(0.95, 1.0) == pytest.approx(9.15)  # what the caller waited: the card and thresholds
+    # The card's and the thresholds' figure too: a load is not serving time (the caller's wait stays in its record).
+    assert metrics.latency_percentile(0.95, 1.0) == pytest.approx(0.05)
 
 
 def test_a_fixed_cost_per_request_does_not_inflate_the_prefill_rate_but_lands_in_the_overhead() -> None:
@@ -188,10 +189,29 @@ def test_a_whole_answer_caller_is_not_kept_waiting_for_a_busy_endpoint_that_woul
 
 
 def test_the_first_token_weight_does_not_undo_ranking_by_completion() -> None:
-    # With a short wait the coder's much shorter answer still wins: 3 x 1.2 s of TTFT against 7.5 s of thinking.
-    coder = endpoint("coder", "local", prefill_s_per_token=0.001, decode_tps=80.0, ttft_overhead_s=0.01, in_flight=1, latency_ewma_s=1.0)
+    # Both free: the coder's much shorter answer still wins: 3 x 1.2 s of TTFT (a slow prefill) against 7.5 s of thinking.
+    coder = endpoint("coder", "local", prefill_s_per_token=0.006, decode_tps=80.0, ttft_overhead_s=0.01)
     inp = decision_input((coder, IDLE_REASONER), prompt_tokens=200, expected_output=ANSWERS)
     assert make_policy("adaptive", NO_EXPLORE).decide(inp).chosen == "coder@local"
+
+
+def test_a_request_that_would_wait_for_the_endpoint_it_finishes_soonest_on_is_ranked_by_its_first_token() -> None:
+    # The coder busy for 1 s more: by completion + first token it still wins (5.92 against 8.21), and the request would
+    # wait for it while the reasoner could start it now. Congested so, it is ranked by TTFT: 0.24 s against 1.22 s.
+    coder = endpoint("coder", "local", prefill_s_per_token=0.001, decode_tps=80.0, ttft_overhead_s=0.01, in_flight=1, latency_ewma_s=1.0)
+    result = make_policy("adaptive", NO_EXPLORE).decide(decision_input((coder, IDLE_REASONER), prompt_tokens=200, expected_output=ANSWERS))
+    assert result.chosen == "reasoner@local" and not result.wait
+    assert "by TTFT" in result.reason and "congested: coder@local, best by completion + first token x 2, has no free slot" in result.reason
+    scores = {c.endpoint: c.score for c in result.candidates if c.excluded is None}
+    assert scores["reasoner@local"] == pytest.approx(0.235) and scores["coder@local"] == pytest.approx(1.0 + 0.2 + 0.01 + 1 / 80)
+
+
+def test_with_every_slot_busy_the_ranking_stays_by_completion() -> None:
+    # Nothing can start the request now: it waits for the endpoint it would finish soonest on, as before.
+    coder = endpoint("coder", "local", prefill_s_per_token=0.001, decode_tps=80.0, ttft_overhead_s=0.01, in_flight=1, latency_ewma_s=1.0)
+    reasoner = replace(IDLE_REASONER, in_flight=1)
+    result = make_policy("adaptive", NO_EXPLORE).decide(decision_input((coder, reasoner), prompt_tokens=200, expected_output=ANSWERS))
+    assert result.wait and result.chosen == "coder@local" and "congested" not in result.reason
 
 
 def test_a_reader_and_an_embedding_carry_no_first_token_term() -> None:
@@ -233,7 +253,7 @@ def test_once_measured_or_while_busy_cold_or_failing_the_score_decides() -> None
         replace(NEVER_MEASURED_REASONER, resident=False),  # measuring it would make the caller pay for a model load
         replace(NEVER_MEASURED_REASONER, error_rate=0.5),
     ):
-        result = decide_reasoning(BUSY_CODER, reasoner)
+        result = decide_reasoning(replace(BUSY_CODER, in_flight=0), reasoner)  # both free: no congestion ranking by TTFT
         assert result.chosen == "coder@local", reasoner
         assert "measure:" not in result.reason
 

@@ -18,6 +18,7 @@ import json
 import logging
 import resource
 import socket
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -162,18 +163,22 @@ class HeadWithFirstBody(asyncio.Transport):
     reply is one send, not two (sends are the dearest calls on a proxied request). ASGI lets a server
     hold the head until the first body message; uvicorn writes it at once. A HEAD request's reply
     has no body write: its head is not held. A `100 Continue` (written before the response starts)
-    is not held either."""
+    is not held either.
+
+    It knows its cycle by a weak reference: the cycle holds it as its transport, and a reference cycle
+    would leave each request's objects (the scope and all it reaches: the routed request, its record)
+    to the cyclic garbage collector instead of freeing them when the request ends."""
 
     def __init__(self, transport: asyncio.Transport, cycle: RequestResponseCycle) -> None:
         super().__init__()
-        self._transport, self._cycle = transport, cycle
+        self._transport, self._cycle = transport, weakref.ref(cycle)
         self._head: bytes | None = None
         self._holding = cycle.scope["method"] != "HEAD"
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         if self._head is not None:
             data, self._head = self._head + data, None
-        elif self._holding and self._cycle.response_started:
+        elif self._holding and (cycle := self._cycle()) is not None and cycle.response_started:
             self._holding, self._head = False, bytes(data)
             return
         self._transport.write(data)

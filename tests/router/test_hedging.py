@@ -17,7 +17,7 @@ from tests.router.routing import FAST, Routed, answer, ask, counters_are_zero, r
 from zeta_console.router.api import Decision, OperatorAction, Outcome, RouterEvent
 from zeta_console.router.hedging import START_HEDGES, UNCALIBRATED_FACTOR, HedgeBudget, late_after_s
 from zeta_console.router.metrics import MIN_PREDICTION_SAMPLES, EndpointMetrics
-from zeta_console.settings import Hedging, Task, Timeouts
+from zeta_console.settings import Hedging, PolicyName, Task, Timeouts
 from zeta_console.sim import Fault, SimHost
 
 MODELS = {"coder@local": "qwen2.5-coder:7b", "reasoner@local": "qwen3:14b"}
@@ -259,6 +259,34 @@ async def test_a_hedged_away_straggler_counts_in_its_endpoints_ttft_but_not_in_i
         assert after.ttft_history[-1] == after.ttft_ewma_s
         assert before[primary].prefill_tps is not None and after.prefill_tps == pytest.approx(before[primary].prefill_tps)
         assert after.successes == before[primary].successes  # a lower bound on its TTFT, not an answer
+
+
+async def test_a_hedge_cancelled_soon_after_it_was_sent_is_no_first_token_of_its_endpoint() -> None:
+    # The primary answers a little after its hedge was sent: the hedge waited a few ms, a lower bound far below
+    # anything expected of it. Read as a sample it made the hedge's endpoint's TTFT those few ms (in `overload` the
+    # never-measured reasoner's, and least_load then sent it the burst); the endpoint's TTFT must stay as it was.
+    async with routed(policy=PolicyName("least_load"), hedging=hedging(), timeouts=PATIENT) as run:
+        host = run.fleet.host("local")
+        for model in MODELS.values():  # first tokens of 20 hedge delays measured: more than the hedge will wait
+            host.set_fault(model, Fault(stall_s=20 * HEDGE_AFTER_S))
+        await warm(run)
+        primaries: list[str] = []
+
+        def late_primary_silent_hedge(event: RouterEvent) -> None:
+            if isinstance(event, Decision) and event.chosen is not None and not primaries:
+                primaries.append(event.chosen)
+                for endpoint, model in MODELS.items():  # the primary late, then first; the hedge silent
+                    host.set_fault(model, Fault(stall_s=10 * HEDGE_AFTER_S if endpoint == event.chosen else STALL_S))
+
+        run.router.subscribe(late_primary_silent_hedge)
+        before = {endpoint.id: endpoint for endpoint in run.router.snapshot().endpoints}
+        _, record = await answer(run.router, ask(QUESTION, Task.SIMPLE))
+        (primary,) = primaries
+        assert record.outcome is Outcome.OK and record.endpoint == primary
+        assert record.decision.reason.startswith("hedged after ") and f"{primary} won" in record.decision.reason
+        (other,) = (endpoint.id for endpoint in run.router.snapshot().endpoints if endpoint.id in MODELS and endpoint.id != primary)
+        after = next(endpoint for endpoint in run.router.snapshot().endpoints if endpoint.id == other)
+        assert after.ttft_history == before[other].ttft_history and after.ttft_ewma_s == before[other].ttft_ewma_s
 
 
 async def test_a_late_request_with_nowhere_to_hedge_to_is_hedged_once_a_slot_frees() -> None:

@@ -1,10 +1,20 @@
 """Error rates: forgotten with time, and never 100 % on the strength of one failure. Estimates no answer refreshes:
-read relaxed back towards their long-run level."""
+read relaxed back towards their long-run level. A cold load: kept out of the TTFT and latency figures, remembered."""
 
 from __future__ import annotations
 
+import pytest
+
 from zeta_console.backends.types import FinalTimings
-from zeta_console.router.metrics import ERROR_HALF_LIFE_S, MIN_ERROR_SAMPLES, RELAX_TAU_S, EndpointMetrics, ErrorRate
+from zeta_console.router.metrics import (
+    ERROR_HALF_LIFE_S,
+    MIN_ERROR_SAMPLES,
+    PERCENTILE_WINDOW_S,
+    RELAX_TAU_S,
+    EndpointMetrics,
+    ErrorRate,
+    cold_load_s,
+)
 
 
 def test_one_failure_is_not_a_100_percent_error_rate() -> None:
@@ -71,3 +81,39 @@ def test_fresh_estimates_are_read_as_measured() -> None:
     read = metrics.estimates(59.0)
     assert read.relaxed_by == 1.0
     assert read.decode_tps == metrics.decode_tps.value and read.prefill_s_per_token == metrics.prefill_s_per_token.value
+
+
+def test_a_cold_load_is_left_out_of_the_ttft_and_latency_figures_and_named_while_they_would_have_held_it() -> None:
+    metrics = EndpointMetrics()
+    timings = FinalTimings(total_s=9.0, load_s=8.0, prompt_tokens=200, prefill_s=0.1, output_tokens=20, decode_s=0.9)
+    metrics.observe_first_token(8.15, 100.0, predicted_s=3.0, load_s=cold_load_s(timings))
+    metrics.observe_success(9.0, timings, 100.0, ttft_s=8.15)
+    view = metrics.view(100.0)
+    assert view.ttft_p95_s == pytest.approx(0.15) and view.ttft_history == pytest.approx((0.15,))
+    assert view.latency_p95_s == pytest.approx(1.0) and view.latency_history == pytest.approx((1.0,))
+    assert view.load_s == 8.0 and view.last_cold_load_s == 8.0
+    assert metrics.view(100.0 + PERCENTILE_WINDOW_S + 1.0).last_cold_load_s is None
+
+
+def test_a_warm_model_s_load_duration_is_no_cold_load() -> None:
+    warm = FinalTimings(total_s=1.0, load_s=0.004, prompt_tokens=200, prefill_s=0.1, output_tokens=20, decode_s=0.9)
+    assert cold_load_s(warm) == 0.0
+    assert cold_load_s(None) == 0.0
+
+
+def test_a_censored_first_token_shorter_than_expected_of_it_changes_nothing() -> None:
+    # A hedge cancelled a few ms after it was sent: its TTFT was at least those few ms, which says nothing.
+    metrics = EndpointMetrics()
+    metrics.observe_censored_first_token(0.004, 100.0, predicted_s=0.5)
+    assert metrics.ttft.value is None and metrics.ttft_percentile(0.95, 100.0) is None
+    _answer(metrics, 101.0)
+    metrics.observe_censored_first_token(0.05, 102.0, predicted_s=0.01)  # later than predicted, below the estimate
+    assert metrics.ttft.value == 0.15 and metrics.view(102.0).ttft_history == (0.15,)
+
+
+def test_a_censored_first_token_later_than_expected_of_it_counts() -> None:
+    # A stalled attempt that lost its race: its TTFT was at least its wait, which is news.
+    metrics = EndpointMetrics()
+    _answer(metrics, 100.0)
+    metrics.observe_censored_first_token(3.0, 101.0, predicted_s=0.2)
+    assert metrics.ttft.value == 3.0 and metrics.ttft_percentile(0.95, 101.0) == 3.0

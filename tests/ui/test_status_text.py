@@ -31,3 +31,14 @@ def test_a_card_names_every_state_that_applies() -> None:
         status_reason="drained by the operator; ejected by the operator",
     )  # fmt: skip
     assert status_text(both).plain == "DRAINED + EJECTED drained by the operator; ejected by the operator"
+
+
+def test_a_card_beside_up_or_degraded_names_the_last_cold_load_its_latency_figures_leave_out() -> None:
+    up = dataclasses.replace(SNAPSHOT.endpoints[0], status_reason="ollama 0.32.15", last_cold_load_s=8.09)
+    assert status_text(up).plain == "UP ollama 0.32.15 · cold load 8.09s"
+    degraded = dataclasses.replace(
+        up, status=EndpointStatus.DEGRADED, states=(EndpointStatus.DEGRADED,), status_reason="TTFT p95 2.40 s > 2 s"
+    )
+    assert status_text(degraded).plain == "DEGRADED TTFT p95 2.40 s > 2 s · cold load 8.09s"
+    ejected = dataclasses.replace(up, status=EndpointStatus.EJECTED, states=(EndpointStatus.EJECTED,), status_reason="3 failures")
+    assert status_text(ejected).plain == "EJECTED 3 failures"  # what matters there is why it is out

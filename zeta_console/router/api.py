@@ -186,6 +186,9 @@ class EndpointSnapshot:
     # The server's own gauges as last read, while recent (None: it has none, or the reading is stale);
     # figures it did not give, or a read that failed, are None.
     server_signals: QueueSignals | None = None
+    # The last cold load (Ollama's load_duration), while it is inside the percentile window: the TTFT and latency
+    # figures leave loads out (a load is not serving time), so the card says that one happened.
+    last_cold_load_s: float | None = None
 
 
 @dataclass(frozen=True)

@@ -240,6 +240,13 @@ class SampleWindow:
         return self._sorted
 
 
+def cold_load_s(timings: FinalTimings | None) -> float:
+    """The model load a request paid, as its server reported it (Ollama's `load_duration`, which counts the wait
+    for the loads queued ahead of it too); 0 for a model that was loaded, and for servers that report none (llama.cpp)."""
+    load_s = timings.load_s if timings is not None else None
+    return load_s if load_s is not None and load_s >= COLD_LOAD_MIN_S else 0.0
+
+
 class Estimates(NamedTuple):
     """An endpoint's estimates as the predictions read them (`EndpointMetrics.estimates`)."""
 
@@ -262,6 +269,7 @@ class MetricsView:
     decode_tps: float | None
     prefill_s_per_token: float | None
     load_s: float | None
+    last_cold_load_s: float | None  # the last cold load, while it is inside the percentile window it was kept out of
     successes: int
     errors: int
     errors_by_kind: Mapping[str, int]
@@ -312,9 +320,10 @@ class EndpointMetrics:
         self._decode_level = LongRunLevel(tau_s=long_run_tau_s, relax_tau_s=relax_tau_s)
         self._prefill_level = LongRunLevel(tau_s=long_run_tau_s, relax_tau_s=relax_tau_s)
         self._overhead_window = host_overhead if host_overhead is not None else overhead_window(time_scale)
-        self._ttft_window = SampleWindow(window_s=PERCENTILE_WINDOW_S / time_scale)
+        self._window_s = PERCENTILE_WINDOW_S / time_scale
+        self._ttft_window = SampleWindow(window_s=self._window_s)
         self._ttft_error = tier_error if tier_error is not None else prediction_error_window(time_scale)
-        self._latency_window = SampleWindow(window_s=PERCENTILE_WINDOW_S / time_scale)
+        self._latency_window = SampleWindow(window_s=self._window_s)
         self._ttft_history: deque[float] = deque(maxlen=HISTORY_SAMPLES)
         self._latency_history: deque[float] = deque(maxlen=HISTORY_SAMPLES)
         self._tps_history: deque[float] = deque(maxlen=HISTORY_SAMPLES)
@@ -324,37 +333,62 @@ class EndpointMetrics:
         self._recent_fast_failures = DecayedCount(half_life_s)
         self._last_sample_at: float | None = None
         self.last_answer_at: float | None = None  # the model was resident then
+        self._last_cold_load: tuple[float, float] | None = None  # (when, seconds)
 
-    def observe_first_token(self, ttft_s: float, now: float, predicted_s: float | None = None) -> None:
-        """A first token after `ttft_s`; `predicted_s`: what the decision predicted for it."""
+    def answering(self, now: float) -> None:
+        """The endpoint answers: its model is resident."""
         self.last_answer_at = now
-        self._observe_ttft(ttft_s, now, predicted_s)
+
+    def observe_first_token(self, ttft_s: float, now: float, predicted_s: float | None = None, load_s: float = 0.0) -> None:
+        """A first token after `ttft_s`, `load_s` of which the server spent loading the model (`cold_load_s`);
+        `predicted_s`: what the decision predicted for it.
+
+        The TTFT statistics (EWMA, percentiles, history) take the time less the load: a load is not the endpoint's
+        serving time (the predictions add it apart while the model is not resident) and, counted in the p95 that
+        the health check compares with the threshold, it made every model read DEGRADED after its cold start.
+        The prediction error takes the whole time: the prediction counted the load when it expected one."""
+        self.last_answer_at = now
+        self._observe_ttft(max(0.0, ttft_s - load_s), now)
+        self._observe_prediction(ttft_s, now, predicted_s)
 
     def observe_censored_first_token(self, at_least_s: float, now: float, predicted_s: float | None) -> None:
         """An attempt cancelled after `at_least_s` without a first token, because another attempt's came first
         (hedging): its TTFT was at least that. It goes to the TTFT statistics and the prediction error (the p95
         and p99 stay honest, and so does the tier's error spread), not to the prefill rate: the hedge already
         cut the caller's wait, and a one-off stall read as a rate makes the endpoint look several times slower
-        for every request after it, which then queue for the other replicas and make the fleet's tail."""
-        self._observe_ttft(at_least_s, now, predicted_s)
+        for every request after it, which then queue for the other replicas and make the fleet's tail.
+        Only a wait longer than was expected of it says anything (its prediction, and the endpoint's TTFT estimate):
+        a shorter one is a lower bound below the estimate, which read as a sample is a fast first token that never
+        came (a hedge cancelled a few ms after it was sent made a never-measured endpoint's TTFT those few ms, and
+        `least_load` then sent it the next requests)."""
+        expected = max(predicted_s or 0.0, self.ttft.value or 0.0)
+        if expected > 0.0 and at_least_s > expected:
+            self._observe_ttft(at_least_s, now)
+            self._observe_prediction(at_least_s, now, predicted_s)
 
-    def _observe_ttft(self, ttft_s: float, now: float, predicted_s: float | None) -> None:
+    def _observe_ttft(self, ttft_s: float, now: float) -> None:
         self.ttft.observe(ttft_s, now)
         self._ttft_window.add(ttft_s, now)
         self._ttft_history.append(ttft_s)
         self._last_sample_at = now
+
+    def _observe_prediction(self, ttft_s: float, now: float, predicted_s: float | None) -> None:
         if predicted_s is not None:
             self._ttft_error.add(math.log(max(ttft_s, MIN_PREDICTED_S) / max(predicted_s, MIN_PREDICTED_S)), now)
 
     def observe_success(self, total_s: float, timings: FinalTimings | None, now: float, ttft_s: float | None = None) -> None:
         self.successes += 1
         self._errors.add(True, now)
-        cold_load_s = timings.load_s if timings is not None and timings.load_s is not None and timings.load_s >= COLD_LOAD_MIN_S else 0.0
-        # the service time a queued request waits for: the model it finds is loaded, so a cold load is left out
-        self.latency.observe(max(0.0, total_s - cold_load_s), now)
-        self._latency_window.add(total_s, now)
-        self._latency_history.append(total_s)
+        load_s = cold_load_s(timings)
+        # The service time, as for the TTFT: a queued request finds the model loaded, and a load is not slowness.
+        serving_s = max(0.0, total_s - load_s)
+        self.latency.observe(serving_s, now)
+        self._latency_window.add(serving_s, now)
+        self._latency_history.append(serving_s)
         self._last_sample_at = now
+        if load_s:
+            self.load_s.observe(load_s, now)
+            self._last_cold_load = (now, load_s)
         if timings is None:
             return
         if (tps := timings.decode_tps) is not None:
@@ -377,8 +411,6 @@ class EndpointMetrics:
                 first_step = timings.decode_s / timings.output_tokens if timings.decode_s and timings.output_tokens else 0.0
                 predicted = evaluated * rate + (timings.load_s or 0.0) + first_step
                 self._overhead_window.add(max(0.0, ttft_s - predicted), now)
-        if cold_load_s:
-            self.load_s.observe(cold_load_s, now)
 
     def observe_error(self, kind: ErrorKind, elapsed_s: float, now: float) -> None:
         self._errors_by_kind[kind.value] = self._errors_by_kind.get(kind.value, 0) + 1
@@ -434,6 +466,12 @@ class EndpointMetrics:
         (network, scheduling): the recent median over the host's endpoints."""
         return self._overhead_window.percentile(0.5, now)
 
+    def last_cold_load_s(self, now: float) -> float | None:
+        """The last cold load's duration, while it is inside the window of samples it was kept out of."""
+        if self._last_cold_load is None or now - self._last_cold_load[0] > self._window_s:
+            return None
+        return self._last_cold_load[1]
+
     def latency_percentile(self, fraction: float, now: float) -> float | None:
         return self._latency_window.percentile(fraction, now)
 
@@ -449,6 +487,7 @@ class EndpointMetrics:
             decode_tps=self.decode_tps.value,
             prefill_s_per_token=self.prefill_s_per_token.value,
             load_s=self.load_s.value,
+            last_cold_load_s=self.last_cold_load_s(now),
             successes=self.successes,
             errors=sum(self._errors_by_kind.values()),
             errors_by_kind=dict(self._errors_by_kind),

@@ -41,7 +41,7 @@ from zeta_console.router.feedback import FeedbackLoop
 from zeta_console.router.frozen import fast_constructor
 from zeta_console.router.health import FAILURE_KINDS, CircuitBreakers, HealthMonitor
 from zeta_console.router.hedging import Hedger
-from zeta_console.router.metrics import EndpointMetrics, FleetTraffic
+from zeta_console.router.metrics import EndpointMetrics, FleetTraffic, cold_load_s
 from zeta_console.router.policies import PolicyResult
 from zeta_console.router.policies.base import has_free_slot, predicted_wait_s, service_time_s
 from zeta_console.router.policies.prediction import prediction_for
@@ -115,6 +115,9 @@ class Attempt:
     probe: bool  # the endpoint's half-open probe
     slot: ExitStack  # holds the endpoint's slot until closed
     predicted_ttft_s: float | None  # the decision's prediction for it
+    # The model was not known resident when it started: it may have to be loaded first. Its first token is then
+    # observed when the attempt ends, with the final timings that report the load (`_observe_first_token_late`).
+    may_load: bool
     ttft_s: float | None = None
 
 
@@ -414,7 +417,8 @@ class RequestRun:
         slot = ExitStack()
         slot.enter_context(ctx.slots.occupying(endpoint.id, waiter))
         now = time.monotonic()
-        return Attempt(endpoint, now, ctx.breakers.on_dispatch(endpoint.id, now), slot, predicted_ttft_s)
+        may_load = ctx.view.is_resident(endpoint) is not True
+        return Attempt(endpoint, now, ctx.breakers.on_dispatch(endpoint.id, now), slot, predicted_ttft_s, may_load)
 
     async def _until_first(
         self, attempt: Attempt, start: Callable[[Endpoint], Awaitable[Answer]], last_chance: bool, whole: bool = False
@@ -423,7 +427,7 @@ class RequestRun:
         total deadline); a failure is recorded, then raised."""
         ctx, loop = self._ctx, asyncio.get_running_loop()
         allowance = first_token_allowance_s(ctx.settings.timeouts, self.state.prompt_tokens) * (LAST_ATTEMPT_GRACE if last_chance else 1.0)
-        allowance += self._load_allowance_s(attempt.endpoint)
+        allowance += self._load_allowance_s(attempt)
         deadline = _loop_deadline(loop, self.state.deadline)
         try:
             try:
@@ -460,7 +464,7 @@ class RequestRun:
             if delay is not None:
                 # A model that may be loading is not late: a hedge would start a second cold load and,
                 # if it won, abort the first (Ollama drops a load whose client went away).
-                delay += self._load_allowance_s(primary.endpoint)
+                delay += self._load_allowance_s(primary)
                 done, _ = await asyncio.wait(racing, timeout=max(0.0, primary.started + delay - time.monotonic()))
                 hedge = None if done else await self._hedge_when_room(primary, racing)
                 if hedge is not None:
@@ -588,15 +592,15 @@ class RequestRun:
         state.decision = replace(state.decision, chosen=winner.endpoint.id, reason=reason, at=time.time())
         self._ctx.listeners.emit(state.decision)
 
-    def _load_allowance_s(self, endpoint: Endpoint) -> float:
+    def _load_allowance_s(self, attempt: Attempt) -> float:
         """Extra time for the first token when the model may have to be loaded first.
 
         A cut-off load is wasted (Ollama aborts it when the client goes away), so a model that is
         not known to be resident gets a few times its usual load time, or the whole request
         deadline when it has never been seen loading."""
-        if self._ctx.view.is_resident(endpoint):
+        if not attempt.may_load:
             return 0.0
-        load_s = self._ctx.metrics[endpoint.id].load_s.value
+        load_s = self._ctx.metrics[attempt.endpoint.id].load_s.value
         return LOAD_ALLOWANCE_FACTOR * load_s if load_s is not None else self._ctx.settings.timeouts.total_s
 
     async def open_backend_stream(self, endpoint: Endpoint) -> DeltaStream:
@@ -657,7 +661,18 @@ class RequestRun:
         now = time.monotonic()
         attempt.ttft_s = max(0.0, now - attempt.started - decoding_s)
         self.state.ttft_s = max(0.0, now - self.state.started - decoding_s)
-        self._ctx.metrics[attempt.endpoint.id].observe_first_token(attempt.ttft_s, now, attempt.predicted_ttft_s)
+        metrics = self._ctx.metrics[attempt.endpoint.id]
+        if attempt.may_load:
+            metrics.answering(now)
+        else:
+            metrics.observe_first_token(attempt.ttft_s, now, attempt.predicted_ttft_s)
+
+    def _observe_first_token_late(self, attempt: Attempt, timings: FinalTimings | None, now: float) -> None:
+        """The first token of an attempt that may have loaded its model, as it ends: less the load its final
+        `timings` report, or whole when it ended without them (its load unknown)."""
+        if attempt.may_load and attempt.ttft_s is not None:
+            load_s = cold_load_s(timings)
+            self._ctx.metrics[attempt.endpoint.id].observe_first_token(attempt.ttft_s, now, attempt.predicted_ttft_s, load_s)
 
     def _whole_first_token(self, attempt: Attempt, final: FinalTimings | None) -> None:
         """An answer that came whole has no first token to time; it came when the server began decoding,
@@ -673,13 +688,14 @@ class RequestRun:
         now = time.monotonic()
         latency = now - attempt.started
         endpoint = attempt.endpoint
+        self._observe_first_token_late(attempt, state.timings, now)
         ctx.metrics[endpoint.id].observe_success(latency, state.timings, now, attempt.ttft_s)
         ctx.breakers.on_success(endpoint.id, now)
         ctx.health.refresh_soon(endpoint.host)
         output_tokens = state.timings.output_tokens if state.timings else None
-        ctx.feedback.observe(
-            self._task(), endpoint.tier, ok=True, ttft_s=attempt.ttft_s, at=time.time(), output_tokens=output_tokens
-        )
+        # The tier's cost is its serving time: a model load is predicted apart, when the model is not resident.
+        ttft_s = None if attempt.ttft_s is None else max(0.0, attempt.ttft_s - cold_load_s(state.timings))
+        ctx.feedback.observe(self._task(), endpoint.tier, ok=True, ttft_s=ttft_s, at=time.time(), output_tokens=output_tokens)
         if state.session is not None:  # its slot now holds the prompt and the answer
             ctx.sessions.remember(state.session, endpoint.id, state.prompt_tokens + (output_tokens or 0), now)
         state.outcome = Outcome.OK
@@ -689,6 +705,7 @@ class RequestRun:
         state, ctx = self.state, self._ctx
         now = time.monotonic()
         endpoint = attempt.endpoint
+        self._observe_first_token_late(attempt, None, now)
         ctx.metrics[endpoint.id].observe_error(error.kind, now - attempt.started, now)
         if error.kind in FAILURE_KINDS:
             ctx.breakers.on_failure(endpoint.id, error.kind, now)
@@ -728,10 +745,11 @@ class RequestRun:
         state, ctx = self.state, self._ctx
         if state.record is not None:
             return
+        now = time.monotonic()
         if state.attempt is not None:  # cancelled mid-attempt: no verdict on the endpoint
+            self._observe_first_token_late(state.attempt, None, now)
             ctx.breakers.on_abandoned(state.attempt.endpoint.id, state.attempt.probe)
             state.attempt = None
-        now = time.monotonic()
         endpoint = ctx.endpoints.get(state.decision.chosen) if state.decision and state.decision.chosen else None
         error = state.error if state.outcome in (Outcome.ERROR, Outcome.REJECTED) else None
         state.record = _new_record(

@@ -267,6 +267,7 @@ class RouterView:
             tps_history=view.tps_history,
             server=self._health.server_kind(endpoint.host),
             server_signals=self.fresh_signals(endpoint.host, now),
+            last_cold_load_s=view.last_cold_load_s,
         )
 
     def snapshot(self) -> RouterSnapshot:

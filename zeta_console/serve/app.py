@@ -227,25 +227,26 @@ def create_app(
     async def scrape(request: Request) -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    # Starlette tries the routes in order: the inference routes, the busy ones, first.
     handlers: dict[str, tuple[Callable[[Request], Awaitable[object]], list[str]]] = {
+        "/api/chat": (frontend.chat, ["POST"]),
+        "/v1/chat/completions": (frontend.openai_chat, ["POST"]),
+        "/api/generate": (frontend.generate, ["POST"]),
+        "/v1/completions": (frontend.openai_completion, ["POST"]),
+        "/api/embed": (frontend.embed, ["POST"]),
+        "/v1/embeddings": (frontend.openai_embeddings, ["POST"]),
+        "/api/embeddings": (frontend.embeddings, ["POST"]),
         "/": (frontend.liveness, ["GET", "HEAD"]),
         "/api/version": (frontend.version, ["GET", "HEAD"]),
         "/api/tags": (frontend.tags, ["GET", "HEAD"]),
         "/api/ps": (frontend.ps, ["GET"]),
         "/api/show": (frontend.show, ["POST"]),
-        "/api/chat": (frontend.chat, ["POST"]),
-        "/api/generate": (frontend.generate, ["POST"]),
-        "/api/embed": (frontend.embed, ["POST"]),
-        "/api/embeddings": (frontend.embeddings, ["POST"]),
         "/api/pull": (frontend.not_managed, ["POST"]),
         "/api/push": (frontend.not_managed, ["POST"]),
         "/api/create": (frontend.not_managed, ["POST"]),
         "/api/copy": (frontend.not_managed, ["POST"]),
         "/api/delete": (frontend.not_managed, ["DELETE"]),
         "/api/blobs/{digest}": (frontend.not_managed, ["HEAD", "POST"]),
-        "/v1/chat/completions": (frontend.openai_chat, ["POST"]),
-        "/v1/completions": (frontend.openai_completion, ["POST"]),
-        "/v1/embeddings": (frontend.openai_embeddings, ["POST"]),
         "/v1/models": (frontend.openai_models, ["GET"]),
         "/v1/models/{model:path}": (frontend.openai_model, ["GET"]),
         "/metrics": (scrape, ["GET"]),

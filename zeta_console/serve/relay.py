@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import json
 import math
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Protocol, TypeVar
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -148,30 +148,46 @@ def stream_response(
     return CancelOnDisconnect(respond)
 
 
+# The piece with `final` is the answer's last (`RawChunk`, `Delta`): the reply ends with it, and the
+# router's bookkeeping after it (the attempt's success, the record, metrics, feedback, the journal's
+# queue) runs once the client has the whole reply (`_finish`), not before it.
+
+
 async def _relay(send: Send, routed: RoutedPieces[Chunk], first: Chunk, wire: Wire[Chunk], headers: dict[str, str]) -> None:
     await send(_start(200, wire.envelope.stream_type, headers))
-    await send({"type": "http.response.body", "body": wire.chunk(first), "more_body": True})
+    pieces, piece = aiter(routed), first
     try:
-        async for piece in routed:
+        while piece.final is None:
             await send({"type": "http.response.body", "body": wire.chunk(piece), "more_body": True})
+            piece = await anext(pieces)
     except BackendError as error:
         await send({"type": "http.response.body", "body": wire.envelope.stream_error(error.message), "more_body": True})
-    else:
-        await send({"type": "http.response.body", "body": wire.end()})
+        await send({"type": "http.response.body", "body": b""})
         return
-    await send({"type": "http.response.body", "body": b""})
+    await send({"type": "http.response.body", "body": wire.chunk(piece) + wire.end()})
+    await _finish(pieces)
 
 
 async def _aggregate(send: Send, routed: RoutedPieces[Chunk], first: Chunk, wire: Wire[Chunk], headers: dict[str, str]) -> None:
-    wire.add(first)
+    pieces, piece = aiter(routed), first
+    wire.add(piece)
     try:
-        async for piece in routed:
+        while piece.final is None:
+            piece = await anext(pieces)
             wire.add(piece)
     except BackendError as error:
         await _send_failure(send, error, error.message, wire.envelope, _encoded(headers))
         return
     await send(_start(200, JSON, headers))
     await send({"type": "http.response.body", "body": wire.reply()})
+    await _finish(pieces)
+
+
+async def _finish(pieces: AsyncIterator[Chunk]) -> None:
+    """Let the router end the request it answered: nothing follows the final piece. This does not yield
+    to the loop (the upstream response is already closed), so the disconnect uvicorn's `receive()` reports
+    once a reply is complete cannot cancel it (`CancelOnDisconnect`)."""
+    await anext(pieces, None)
 
 
 class Answered(Protocol):

@@ -18,6 +18,8 @@ score = (wait_s + load_s + prefill_s + decode_s) x feedback x retry + overhead_s
   retry           1 / (1 - error rate): the expected number of tries
   tier_penalty_s  route rank x half the tier's TTFT threshold, so the preferred tier wins while
                   loads are similar
+Congested (the best by that score has no free slot, another eligible endpoint has one): ranked by
+(wait_s + load_s + prefill_s) x feedback x retry + overhead_s alone, the predicted first token, rather than wait.
 The candidates also show each endpoint's predicted `ttft_s` and `completion_s` (not in the score).
 For a conversation the router has seen (`inp.session`), the endpoint holding its prefix in its
 prompt cache prefills only the uncached part, and it keeps the session unless its score exceeds
@@ -47,6 +49,7 @@ from zeta_console.router.policies.base import (
     ScreenedPolicy,
     all_full,
     assemble,
+    has_free_slot,
     on_server,
     pick_lowest,
     queue_estimate,
@@ -115,6 +118,7 @@ class AdaptivePolicy(ScreenedPolicy):
         session = inp.session
         holder = holder_index(session, pool)
         scores: list[float] = []
+        firsts: list[float] = []  # the same, ranked by the first token alone (see `_congested`)
         terms: list[Terms] = []
         open_: list[int] = []
         shut: list[int] = []
@@ -127,14 +131,17 @@ class AdaptivePolicy(ScreenedPolicy):
             penalty = rank * TIER_PENALTY_PER_RANK * e.thresholds.ttft_s
             first_token = first_token_weight * (wait + load + prefill + overhead)
             scores.append((wait + load + prefill + decode) * weight * retry + overhead + first_token + penalty)
+            firsts.append((wait + load + prefill) * weight * retry + overhead)
             terms.append((wait, load, prefill, overhead, decode, first_token, penalty, weight, retry, full_decode))
             (shut if is_saturated(e) else open_).append(i)
         gated = bool(open_ and shut)
-        if gated:
-            best = open_[pick_lowest([scores[i] for i in open_], rng)]
-        else:
+        if not gated:
             open_ = list(range(len(pool)))
-            best = pick_lowest(scores, rng)
+        best = open_[pick_lowest([scores[i] for i in open_], rng)]
+        congested = _congested(pool, open_, best)
+        if congested is not None:
+            scores = firsts
+            best = open_[pick_lowest([scores[i] for i in open_], rng)]
         excluded = partial(_saturated_reasons, pool, shut if gated else [], {})
         affinity = stick(session, pool, holder, best, scores, open_, excluded, s.rejected) if session is not None else None
         if affinity is not None:
@@ -152,7 +159,7 @@ class AdaptivePolicy(ScreenedPolicy):
         candidates = partial(_candidates, inp.endpoints, s.rejected, pool, scores, terms, excluded, cached)
         explained = partial(
             self._reason, s, pool, scores, terms, open_, chosen, best, gated, excluded, affinity, unmeasured, explore, completion,
-            first_token_weight, wait,
+            first_token_weight, wait, congested,
         )
         return PolicyResult(pool[chosen].id, candidates, explained, wait)
 
@@ -173,6 +180,7 @@ class AdaptivePolicy(ScreenedPolicy):
         completion: bool,
         first_token_weight: float,
         wait: bool,
+        congested: int | None,
     ) -> str:
         """The decision's reason, built when first read (the router reads it for the dispatched decision only)."""
         winner = pool[chosen]
@@ -180,8 +188,10 @@ class AdaptivePolicy(ScreenedPolicy):
         ttft = t[0] + t[1] + t[2] + t[3]
         parts = [
             f"{winner.id} predicted TTFT {seconds(ttft)}, completion {seconds(ttft + t[9])}"
-            f" (score {scores[chosen]:.2f}, by {_ranked_by(completion, first_token_weight)})"
+            f" (score {scores[chosen]:.2f}, by {'TTFT' if congested is not None else _ranked_by(completion, first_token_weight)})"
         ]
+        if congested is not None:
+            parts.append(f"congested: {pool[congested].id}, best by {_ranked_by(completion, first_token_weight)}, has no free slot")
         if affinity is not None:
             parts.append(affinity.reason)
         if unmeasured is not None and unmeasured != best:
@@ -200,6 +210,16 @@ class AdaptivePolicy(ScreenedPolicy):
         if wait:
             parts.append("every slot busy, waiting")
         return with_notes("; ".join([part for part in parts if part]), s)
+
+
+def _congested(pool: list[EndpointState], open_: list[int], best: int) -> int | None:
+    """`best` when it has no free slot and another open endpoint has one, else None. The request would wait for the
+    endpoint that answers soonest while another could start it now: then it is ranked by its first token alone,
+    as it waits for nothing else until then (in `overload` the burst's requests waited for the busy coder while the
+    reasoner idled, 1.5x the first-token tail of a router ranking by TTFT alone)."""
+    if has_free_slot(pool[best]) or not any(has_free_slot(pool[i]) for i in open_):
+        return None
+    return best
 
 
 def _saturated_reasons(pool: list[EndpointState], shut: list[int], reasons: dict[int, str]) -> dict[int, str]:

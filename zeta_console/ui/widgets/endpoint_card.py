@@ -43,10 +43,13 @@ def state_label(state: EndpointStatus, endpoint: EndpointSnapshot) -> Content:
 
 
 def status_text(endpoint: EndpointSnapshot) -> Content:
-    """Every state that applies (DRAINED + EJECTED), then why."""
+    """Every state that applies (DRAINED + EJECTED), then why; beside UP or DEGRADED, a recent cold load, which the
+    latency figures leave out."""
     text = Content(" + ").join(state_label(state, endpoint) for state in endpoint.states)
     if endpoint.status_reason:
         text += Content(f" {endpoint.status_reason}")
+    if endpoint.last_cold_load_s is not None and endpoint.status in (EndpointStatus.UP, EndpointStatus.DEGRADED):
+        text += Content.styled(f" · cold load {fmt.seconds(endpoint.last_cold_load_s)}", "$foreground-muted")
     return text
 
 
