@@ -12,6 +12,7 @@ from textual.widgets import Button, Label, Static
 from textual.widgets._footer import FooterKey
 from textual_plotext import PlotextPlot
 
+from tests.ui.conftest import settle
 from tests.ui.frozen import ENDPOINTS, frozen_app
 from zeta_console.ui.app import ZetaConsole
 from zeta_console.ui.widgets.decision_log import REASON_MIN, DecisionLog
@@ -89,10 +90,8 @@ async def test_keys_hidden_at_a_narrow_width_come_back_when_it_widens() -> None:
         await pilot.pause()
         footer = app.screen.query_one(ConsoleFooter)
         assert not all(key.visible for key in footer.query_children(FooterKey))
-        await pilot.resize_terminal(240, 24)
-        await pilot.pause()
-        await pilot.pause()
-        assert all(key.visible for key in footer.query_children(FooterKey))
+        await pilot.resize_terminal(240, 24)  # the footer relays out some messages later: wait for that, not two pauses
+        await settle(pilot, lambda: all(key.visible for key in footer.query_children(FooterKey)), message="every key back")
 
 
 async def test_controls_at_80x24_keep_save_and_revert_in_view_and_endpoint_names_whole() -> None:

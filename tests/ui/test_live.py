@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import replace
 
+import httpx
 import ollama
 import pytest
 from textual.pilot import Pilot
@@ -90,8 +91,23 @@ async def test_prompt_is_answered_and_logged() -> None:
         assert prompt.text == "/embed a sentence to embed"  # history
 
 
+# Escape must land while the answer streams. Unslowed, the reasoner streams its whole answer in ~3 s of wall time after
+# its first thinking token, which a loaded machine's key handling once missed (no cancel mark: the answer had ended).
+# So it is warmed, then slowed (over the emulator's control API) until its answer lasts minutes: only Escape ends it
+# within the test. A token every ~0.4 s stays well inside the idle time-out (5 s here); hedging is off, as a hedge to
+# the coder would answer in its place.
+STREAM_FOR_MINUTES = 100.0
+
+
 async def test_escape_cancels_and_keeps_the_partial_answer() -> None:
     async with live_console(time_scale=6.0) as (app, pilot):
+        reasoner = next(model.model for model in app.session.settings.models if model.tier == "reasoner")
+        async with httpx.AsyncClient(base_url=app.session.settings.hosts[0].url) as emulator:
+            loaded = await emulator.post("/api/generate", json={"model": reasoner})  # no prompt: load only
+            assert loaded.json()["done_reason"] == "load"
+            slowed = await emulator.post("/sim/fault", json={"model": reasoner, "slow_factor": STREAM_FOR_MINUTES})
+            assert slowed.status_code == 200
+        app.session.router.controls.set_hedging(False)
         app.screen.query_one(PromptInput).text = "/reason prove that there are infinitely many primes, step by step"
         await pilot.press("enter")
         await settle(pilot, lambda: bool(app.screen.query_one(Transcript).turns), message="the turn")
@@ -188,13 +204,12 @@ async def test_tier_threshold_from_the_controls_changes_only_that_tier() -> None
         }
         assert router.snapshot().thresholds == app.session.settings.thresholds  # the global ones too
         changed = screen.query_one("#controls-changed", Static)
-        await settle(pilot, lambda: "reasoner.thresholds.ttft_s" in str(changed.content), timeout=1.0, message="marked as changed")
+        await settle(pilot, lambda: "reasoner.thresholds.ttft_s" in str(changed.content), message="marked as changed")  # the 5 Hz refresh
         await settle(
             pilot,
             lambda: any(
                 e.action is not None and e.action.target == "reasoner.thresholds.ttft_s" and e.action.new == "0.5" for e in app.events
             ),
-            timeout=1.0,
             message="logged as an operator action",
         )
         await choose_scope(app, pilot, "coder")
