@@ -118,7 +118,6 @@ class AdaptivePolicy(ScreenedPolicy):
         session = inp.session
         holder = holder_index(session, pool)
         scores: list[float] = []
-        firsts: list[float] = []  # the same, ranked by the first token alone (see `_congested`)
         terms: list[Terms] = []
         open_: list[int] = []
         shut: list[int] = []
@@ -131,16 +130,17 @@ class AdaptivePolicy(ScreenedPolicy):
             penalty = rank * TIER_PENALTY_PER_RANK * e.thresholds.ttft_s
             first_token = first_token_weight * (wait + load + prefill + overhead)
             scores.append((wait + load + prefill + decode) * weight * retry + overhead + first_token + penalty)
-            firsts.append((wait + load + prefill) * weight * retry + overhead)
             terms.append((wait, load, prefill, overhead, decode, first_token, penalty, weight, retry, full_decode))
             (shut if is_saturated(e) else open_).append(i)
         gated = bool(open_ and shut)
-        if not gated:
+        if gated:
+            best = open_[pick_lowest([scores[i] for i in open_], rng)]
+        else:
             open_ = list(range(len(pool)))
-        best = open_[pick_lowest([scores[i] for i in open_], rng)]
+            best = pick_lowest(scores, rng)
         congested = _congested(pool, open_, best)
-        if congested is not None:
-            scores = firsts
+        if congested is not None:  # ranked by the first token alone
+            scores = [(wait + load + prefill) * weight * retry + overhead for wait, load, prefill, overhead, *_, weight, retry, _ in terms]
             best = open_[pick_lowest([scores[i] for i in open_], rng)]
         excluded = partial(_saturated_reasons, pool, shut if gated else [], {})
         affinity = stick(session, pool, holder, best, scores, open_, excluded, s.rejected) if session is not None else None
