@@ -60,6 +60,9 @@ def _context_tokens(count: int) -> list[int]:
     return [(index * 7919) % 151643 for index in range(count)]
 
 
+STRAGGLED_KEPT = 4096  # a bench run makes a few dozen stragglers
+
+
 class HostService:
     def __init__(self, spec: HostSpec, time_scale: float, seed: int) -> None:
         self.spec = spec
@@ -69,7 +72,7 @@ class HostService:
         self.faults = FaultBook(seed)
         self._jitter = Jitter(seed)
         self._installed_at = time.time()
-        self._straggled: set[str] = set()  # the prompts whose request this host made a straggler
+        self._straggled: dict[str, None] = {}  # the prompts whose request this host made a straggler, oldest first
 
     # -- control ------------------------------------------------------------------------------
 
@@ -210,7 +213,9 @@ class HostService:
         )
         faults = self.faults.for_request(request.profile.name)
         if faults.prefill_factor > 1.0:
-            self._straggled.add(request.prompt)
+            self._straggled[request.prompt] = None
+            if len(self._straggled) > STRAGGLED_KEPT:  # a long-running emulator under a straggle fault
+                del self._straggled[next(iter(self._straggled))]
         items = run_completion(self.engine, request, completion, pace, faults)
         if not request.stream:
             return JsonReply(await self._aggregate(kind, request, items))
