@@ -195,22 +195,35 @@ def test_the_first_token_weight_does_not_undo_ranking_by_completion() -> None:
     assert make_policy("adaptive", NO_EXPLORE).decide(inp).chosen == "coder@local"
 
 
-def test_a_request_that_would_wait_for_the_endpoint_it_finishes_soonest_on_is_ranked_by_its_first_token() -> None:
-    # The coder busy for 1 s more: by completion + first token it still wins (5.92 against 8.21), and the request would
-    # wait for it while the reasoner could start it now. Congested so, it is ranked by TTFT: 0.24 s against 1.22 s.
-    coder = endpoint("coder", "local", prefill_s_per_token=0.001, decode_tps=80.0, ttft_overhead_s=0.01, in_flight=1, latency_ewma_s=1.0)
-    result = make_policy("adaptive", NO_EXPLORE).decide(decision_input((coder, IDLE_REASONER), prompt_tokens=200, expected_output=ANSWERS))
+# The coder busy for 1 s more, the idle reasoner crawling at 5 tokens/s through 300 (60 s, 15 s slower than reading them).
+CODER_BUSY_1_S = endpoint("coder", "local", prefill_s_per_token=0.001, decode_tps=80.0, ttft_overhead_s=0.01, in_flight=1, latency_ewma_s=1.0)
+CRAWLING_REASONER = measured("reasoner", "local", prefill_s_per_token=0.001, decode_tps=5.0)
+
+
+def test_a_streamed_request_that_would_wait_for_the_endpoint_it_ranks_first_is_ranked_by_its_first_token() -> None:
+    # For a reader the coder wins by TTFT + decode slower than reading (2.22 s against 15.41 s), and the request would
+    # wait for it while the reasoner could start it now. Congested so, it is ranked by TTFT: 0.41 s against 1.22 s.
+    inp = decision_input((CODER_BUSY_1_S, CRAWLING_REASONER), prompt_tokens=200, expected_output=ANSWERS, ranking=Ranking.READER)
+    result = make_policy("adaptive", NO_EXPLORE).decide(inp)
     assert result.chosen == "reasoner@local" and not result.wait
-    assert "by TTFT" in result.reason and "congested: coder@local, best by completion + first token x 2, has no free slot" in result.reason
+    assert "by TTFT" in result.reason and "congested: coder@local, best by TTFT + decode slower than reading, has no free slot" in result.reason
     scores = {c.endpoint: c.score for c in result.candidates if c.excluded is None}
-    assert scores["reasoner@local"] == pytest.approx(0.235) and scores["coder@local"] == pytest.approx(1.0 + 0.2 + 0.01 + 1 / 80)
+    assert scores["reasoner@local"] == pytest.approx(0.2 + 0.01 + 1 / 5) and scores["coder@local"] == pytest.approx(1.0 + 0.2 + 0.01 + 1 / 80)
 
 
-def test_with_every_slot_busy_the_ranking_stays_by_completion() -> None:
-    # Nothing can start the request now: it waits for the endpoint it would finish soonest on, as before.
-    coder = endpoint("coder", "local", prefill_s_per_token=0.001, decode_tps=80.0, ttft_overhead_s=0.01, in_flight=1, latency_ewma_s=1.0)
-    reasoner = replace(IDLE_REASONER, in_flight=1)
-    result = make_policy("adaptive", NO_EXPLORE).decide(decision_input((coder, reasoner), prompt_tokens=200, expected_output=ANSWERS))
+def test_a_whole_answer_caller_is_not_ranked_by_its_first_token_when_congested() -> None:
+    # It sees no first token: by completion + first token x 2 it waits for the coder (5.92 s against 61.5 s).
+    inp = decision_input((CODER_BUSY_1_S, CRAWLING_REASONER), prompt_tokens=200, expected_output=ANSWERS)
+    result = make_policy("adaptive", NO_EXPLORE).decide(inp)
+    assert result.chosen == "coder@local" and not result.wait
+    assert "by completion + first token x 2" in result.reason and "congested" not in result.reason
+
+
+def test_with_every_slot_busy_a_streamed_request_keeps_its_ranking() -> None:
+    # Nothing can start the streamed request now: it waits for the endpoint it ranks first, as before.
+    reasoner = replace(CRAWLING_REASONER, in_flight=1)
+    inp = decision_input((CODER_BUSY_1_S, reasoner), prompt_tokens=200, expected_output=ANSWERS, ranking=Ranking.READER)
+    result = make_policy("adaptive", NO_EXPLORE).decide(inp)
     assert result.wait and result.chosen == "coder@local" and "congested" not in result.reason
 
 

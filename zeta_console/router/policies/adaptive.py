@@ -18,8 +18,9 @@ score = (wait_s + load_s + prefill_s + decode_s) x feedback x retry + overhead_s
   retry           1 / (1 - error rate): the expected number of tries
   tier_penalty_s  route rank x half the tier's TTFT threshold, so the preferred tier wins while
                   loads are similar
-Congested (the best by that score has no free slot, another eligible endpoint has one): ranked by
-(wait_s + load_s + prefill_s) x feedback x retry + overhead_s alone, the predicted first token, rather than wait.
+Congested (a streamed request, whose reader starts at the first token; the best by that score has no free slot,
+another eligible endpoint has one): ranked by (wait_s + load_s + prefill_s) x feedback x retry + overhead_s alone,
+the predicted first token, rather than wait. A whole-answer caller keeps its ranking: it sees no first token.
 The candidates also show each endpoint's predicted `ttft_s` and `completion_s` (not in the score).
 For a conversation the router has seen (`inp.session`), the endpoint holding its prefix in its
 prompt cache prefills only the uncached part, and it keeps the session unless its score exceeds
@@ -138,7 +139,7 @@ class AdaptivePolicy(ScreenedPolicy):
         else:
             open_ = list(range(len(pool)))
             best = pick_lowest(scores, rng)
-        congested = _congested(pool, open_, best)
+        congested = None if completion else _congested(pool, open_, best)
         if congested is not None:  # ranked by the first token alone
             scores = [(wait + load + prefill) * weight * retry + overhead for wait, load, prefill, overhead, *_, weight, retry, _ in terms]
             best = open_[pick_lowest([scores[i] for i in open_], rng)]
@@ -213,10 +214,11 @@ class AdaptivePolicy(ScreenedPolicy):
 
 
 def _congested(pool: list[EndpointState], open_: list[int], best: int) -> int | None:
-    """`best` when it has no free slot and another open endpoint has one, else None. The request would wait for the
-    endpoint that answers soonest while another could start it now: then it is ranked by its first token alone,
-    as it waits for nothing else until then (in `overload` the burst's requests waited for the busy coder while the
-    reasoner idled, 1.5x the first-token tail of a router ranking by TTFT alone)."""
+    """`best` when it has no free slot and another open endpoint has one, else None. A streamed request would wait for
+    the endpoint that answers soonest while another could start it now: then it is ranked by its first token alone,
+    which is when its reader starts (in `overload` the burst's requests waited for the busy coder while the reasoner
+    idled, 1.5x the first-token tail of a router ranking by TTFT alone). A caller waiting for the whole answer is not:
+    it sees no first token, and the free endpoint's longer answer is its wait (BENCHMARKS.md, `streamrank`)."""
     if has_free_slot(pool[best]) or not any(has_free_slot(pool[i]) for i in open_):
         return None
     return best
