@@ -196,7 +196,9 @@ def test_the_first_token_weight_does_not_undo_ranking_by_completion() -> None:
 
 
 # The coder busy for 1 s more, the idle reasoner crawling at 5 tokens/s through 300 (60 s, 15 s slower than reading them).
-CODER_BUSY_1_S = endpoint("coder", "local", prefill_s_per_token=0.001, decode_tps=80.0, ttft_overhead_s=0.01, in_flight=1, latency_ewma_s=1.0)
+CODER_BUSY_1_S = endpoint(
+    "coder", "local", prefill_s_per_token=0.001, decode_tps=80.0, ttft_overhead_s=0.01, in_flight=1, latency_ewma_s=1.0
+)
 CRAWLING_REASONER = measured("reasoner", "local", prefill_s_per_token=0.001, decode_tps=5.0)
 
 
@@ -206,9 +208,11 @@ def test_a_streamed_request_that_would_wait_for_the_endpoint_it_ranks_first_is_r
     inp = decision_input((CODER_BUSY_1_S, CRAWLING_REASONER), prompt_tokens=200, expected_output=ANSWERS, ranking=Ranking.READER)
     result = make_policy("adaptive", NO_EXPLORE).decide(inp)
     assert result.chosen == "reasoner@local" and not result.wait
-    assert "by TTFT" in result.reason and "congested: coder@local, best by TTFT + decode slower than reading, has no free slot" in result.reason
+    assert "by TTFT" in result.reason
+    assert "congested: coder@local, best by TTFT + decode slower than reading, has no free slot" in result.reason
     scores = {c.endpoint: c.score for c in result.candidates if c.excluded is None}
-    assert scores["reasoner@local"] == pytest.approx(0.2 + 0.01 + 1 / 5) and scores["coder@local"] == pytest.approx(1.0 + 0.2 + 0.01 + 1 / 80)
+    assert scores["reasoner@local"] == pytest.approx(0.2 + 0.01 + 1 / 5)
+    assert scores["coder@local"] == pytest.approx(1.0 + 0.2 + 0.01 + 1 / 80)
 
 
 def test_a_whole_answer_caller_is_not_ranked_by_its_first_token_when_congested() -> None:
