@@ -14,6 +14,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
+import httpx
+
 from zeta_console.config import xdg_dir
 from zeta_console.settings import HostConfig, ModelConfig, Settings
 from zeta_console.sim import FleetSpec, HostSpec, SimFleet, default_fleet_spec, run_fleet, zero_latency_profile
@@ -57,6 +59,39 @@ def zero_latency_fleet_spec() -> FleetSpec:
         replace(host, models=tuple(zero_latency_profile(model.name, model.capabilities) for model in host.models)) for host in spec.hosts
     )
     return replace(spec, hosts=hosts)
+
+
+class DemoWarmUp:
+    """The emulated demo loads its models before its background traffic starts, as an operator preloads
+    Ollama's: a load-only request per model, the model named alone (`/api/generate`, `/api/embed` for an
+    embedder; ollama-api.md §1.3). Cold, the traffic's first requests queued behind three loads (~10 s, one
+    at a time), the cards read DEGRADED (queue 5 > 4) and the router shed some of them: the demo's first
+    seconds showed a broken fleet. The router sees the loads as the fleet shows them (`/api/ps`), and the
+    cards say which models the demo is loading (`loading`)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._loading = {f"{model.tier}@{host}" for model in settings.models for host in model.hosts}
+
+    def loading(self, endpoint_id: str) -> bool:
+        return endpoint_id in self._loading
+
+    async def run(self) -> None:
+        """Load every model on every host at once (the emulator, as Ollama, loads one at a time); a load that
+        fails leaves that model cold: its first request loads it, as it would have anyway."""
+        timeout = httpx.Timeout(self._settings.timeouts.total_s, connect=self._settings.timeouts.connect_s)
+        async with httpx.AsyncClient(timeout=timeout) as client:
+            loads = (self._load(client, model, host) for model in self._settings.models for host in model.hosts)
+            await asyncio.gather(*loads)
+
+    async def _load(self, client: httpx.AsyncClient, model: ModelConfig, host: str) -> None:
+        path = "/api/embed" if "embedding" in model.capabilities else "/api/generate"
+        try:
+            await client.post(self._settings.host(host).url + path, json={"model": model.model})
+        except httpx.HTTPError:
+            pass
+        finally:
+            self._loading.discard(f"{model.tier}@{host}")
 
 
 @dataclass(frozen=True)
