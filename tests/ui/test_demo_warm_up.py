@@ -40,16 +40,29 @@ async def test_the_demo_starts_its_traffic_on_loaded_models() -> None:
         assert records == []  # the warm-up is not routed traffic: no request of its own in the log or the rates
 
 
-class LoadingReasoner:
+class Loading:
+    def __init__(self, endpoint_id: str) -> None:
+        self.endpoint_id = endpoint_id
+
     def loading(self, endpoint_id: str) -> bool:
-        return endpoint_id == "reasoner@local"
+        return endpoint_id == self.endpoint_id
 
 
 async def test_a_card_says_the_demo_is_loading_its_model() -> None:
     app = frozen_app()
-    app.session.warm_up = LoadingReasoner()
+    app.session.warm_up = Loading("reasoner@local")
     async with app.run_test(size=(200, 50)) as pilot:
         await pilot.pause()
         residency = {card.endpoint_id: str(card.query_one("#residency", Static).render()) for card in app.screen.query(EndpointCard)}
         assert residency["reasoner@local"] == DEMO_LOADING
         assert DEMO_LOADING not in residency["coder@local"] and DEMO_LOADING not in residency["embedder@local"]
+
+
+async def test_a_compact_card_says_it_too_when_it_fits() -> None:
+    app = frozen_app()
+    app.session.warm_up = Loading("embedder@local")
+    async with app.run_test(size=(100, 30)) as pilot:  # one line per card, with room for it
+        await pilot.pause()
+        lines = {card.endpoint_id: str(card.query_one("#compact-line", Static).render()) for card in app.screen.query(EndpointCard)}
+        assert lines["embedder@local"].endswith(f" · {DEMO_LOADING}")
+        assert DEMO_LOADING not in lines["coder@local"] and DEMO_LOADING not in lines["reasoner@local"]

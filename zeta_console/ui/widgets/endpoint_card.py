@@ -182,6 +182,7 @@ class EndpointCard(Vertical):
             f"err {fmt.percent(endpoint.error_rate)}",
             "$latency-bad" if endpoint.error_rate > thresholds.error_rate else "",
         )
+        extra = DEMO_LOADING if demo_loading else server_queue_text(endpoint)  # on the compact line, when it fits
         texts: dict[str, Content | str] = {
             "status": status_text(endpoint),
             "ttft-stats": quantiles(endpoint.ttft_p50_s, endpoint.ttft_p95_s, thresholds.ttft_s),
@@ -190,7 +191,7 @@ class EndpointCard(Vertical):
             "load": f"{fmt.rate(endpoint.decode_tps, ' tok/s')} · {load_text(endpoint)}",
             "throughput": Content.assemble(errors, f" · {endpoint.successes} ok / {endpoint.errors} failed"),
             "residency": last_line(endpoint, now, demo_loading),
-            "compact-line": with_room_for(compact_line(endpoint, thresholds, errors), server_queue_text(endpoint), self.content_size.width),
+            "compact-line": with_room_for(compact_line(endpoint, thresholds, errors), extra, self.content_size.width),
         }
         for widget_id, content in texts.items():
             set_text(self.query_one(f"#{widget_id}", Static), content)
