@@ -177,19 +177,29 @@ class ErrorRate:
 
 
 class FleetTraffic:
-    """Fleet-wide counts: requests arriving per second, finished requests, and the share of them that failed."""
+    """Fleet-wide counts: requests arriving per second, finished requests, the share of them shed, and the share
+    of the others that failed.
+
+    A shed request (503, `RejectedError.shed`) is the router declining work it predicts it cannot serve in time,
+    not a failure of the fleet: counted as an error, the demo's first seconds (background requests shed while its
+    models loaded) read as a fleet failing 3-6 % of its requests while every card said 0 % failed. It has its own
+    rate, shown beside the error rate."""
 
     def __init__(self) -> None:
         self._arrivals = RateMeter()
         self._outcomes = ErrorRate()
+        self._shed = ErrorRate()
         self.finished = 0
 
     def arrived(self, now: float) -> None:
         self._arrivals.add(now)
 
-    def ended(self, outcome: Outcome, now: float) -> None:
+    def ended(self, outcome: Outcome, now: float, shed: bool = False) -> None:
         self.finished += 1
-        if outcome is not Outcome.CANCELLED:
+        if outcome is Outcome.CANCELLED:
+            return
+        self._shed.add(not shed, now)
+        if not shed:
             self._outcomes.add(outcome is Outcome.OK, now)
 
     def requests_per_s(self, now: float) -> float:
@@ -197,6 +207,9 @@ class FleetTraffic:
 
     def error_rate(self, now: float) -> float:
         return self._outcomes.value(now)
+
+    def shed_rate(self, now: float) -> float:
+        return self._shed.value(now)
 
 
 class SampleWindow:

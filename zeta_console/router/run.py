@@ -767,7 +767,7 @@ class RequestRun:
             error=error.message if error else None,
             prompt=state.request.prompt_text() if ctx.settings.journal.store_prompts else None,
         )
-        ctx.traffic.ended(state.outcome, now)
+        ctx.traffic.ended(state.outcome, now, shed=isinstance(error, RejectedError) and error.shed)
         ctx.listeners.emit(state.record)
 
     def _undecided(self) -> Decision:
