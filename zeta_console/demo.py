@@ -17,6 +17,7 @@ from typing import Protocol
 import httpx
 
 from zeta_console.config import xdg_dir
+from zeta_console.router.endpoint import Endpoint, configured_endpoints
 from zeta_console.settings import HostConfig, ModelConfig, Settings
 from zeta_console.sim import FleetSpec, HostSpec, SimFleet, default_fleet_spec, run_fleet, zero_latency_profile
 from zeta_console.sim.profiles import EMBEDDER
@@ -71,7 +72,8 @@ class DemoWarmUp:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._loading = {f"{model.tier}@{host}" for model in settings.models for host in model.hosts}
+        self._endpoints = configured_endpoints(settings)
+        self._loading = set(self._endpoints)
 
     def loading(self, endpoint_id: str) -> bool:
         return endpoint_id in self._loading
@@ -81,17 +83,16 @@ class DemoWarmUp:
         fails leaves that model cold: its first request loads it, as it would have anyway."""
         timeout = httpx.Timeout(self._settings.timeouts.total_s, connect=self._settings.timeouts.connect_s)
         async with httpx.AsyncClient(timeout=timeout) as client:
-            loads = (self._load(client, model, host) for model in self._settings.models for host in model.hosts)
-            await asyncio.gather(*loads)
+            await asyncio.gather(*(self._load(client, endpoint) for endpoint in self._endpoints.values()))
 
-    async def _load(self, client: httpx.AsyncClient, model: ModelConfig, host: str) -> None:
-        path = "/api/embed" if "embedding" in model.capabilities else "/api/generate"
+    async def _load(self, client: httpx.AsyncClient, endpoint: Endpoint) -> None:
+        embedder = "embedding" in self._settings.model(endpoint.tier).capabilities
         try:
-            await client.post(self._settings.host(host).url + path, json={"model": model.model})
+            await client.post(endpoint.url + ("/api/embed" if embedder else "/api/generate"), json={"model": endpoint.model})
         except httpx.HTTPError:
             pass
         finally:
-            self._loading.discard(f"{model.tier}@{host}")
+            self._loading.discard(endpoint.id)
 
 
 @dataclass(frozen=True)
