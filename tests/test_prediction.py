@@ -212,7 +212,7 @@ def test_the_wait_for_a_busy_endpoint_is_the_rest_of_the_answer_under_way_then_a
     for state, wait in (
         (coder, 0.3),
         (replace(coder, queued=2), 0.3 + 2 * 2.0),
-        (replace(coder, frees_in_s=None), 2.0),  # past its predicted end (or none predicted): a whole turn, as when it started
+        (replace(coder, frees_in_s=None), 2.0),  # nothing predicted when it ends: a whole turn
         (replace(coder, in_flight=0, frees_in_s=None), 0.0),
     ):
         assert estimate(state, 200, False, 100.0, 0.0)[0] == pytest.approx(wait), state

@@ -30,7 +30,7 @@ async def test_a_slot_reserved_for_a_woken_waiter_reads_free_to_a_decision_but_i
             assert not slots.reserved_for_another("coder")  # busy: a decision saw that too
 
 
-def test_an_endpoint_frees_when_the_first_of_its_occupants_is_predicted_to_end() -> None:
+def test_an_endpoint_frees_when_the_first_of_its_occupants_is_expected_to_end() -> None:
     slots = SlotTable({"coder": 2, "reasoner": 1})
     with ExitStack() as held:
         assert slots.frees_in_s("coder", now=10.0) is None  # nothing in flight
@@ -39,9 +39,9 @@ def test_an_endpoint_frees_when_the_first_of_its_occupants_is_predicted_to_end()
         held.enter_context(slots.occupying("coder", ends_at=11.5))
         held.enter_context(slots.occupying("reasoner"))  # dispatched with no prediction
         assert slots.frees_in_s("coder", now=10.0) == 1.5
-        assert slots.frees_in_s("coder", now=12.0) == 1.0  # one is past its predicted end: no telling when it ends
-        assert slots.frees_in_s("coder", now=14.0) is None  # both are
+        assert slots.frees_in_s("coder", now=11.75) == 0.25  # 0.25 s past its predicted end: as long again
+        assert slots.frees_in_s("coder", now=12.5) == 0.5  # the other ends first now: 1 s past against 0.5 s ahead
         assert slots.frees_in_s("reasoner", now=10.0) is None
         first.close()
-        assert slots.frees_in_s("coder", now=10.0) == 1.5  # the one that ended is forgotten
+        assert slots.frees_in_s("coder", now=12.5) == 1.0  # the one that ended is forgotten
     assert slots.frees_in_s("coder", now=10.0) is None

@@ -62,13 +62,15 @@ class SlotTable:
         return not self.has_room(endpoint, waiter) and self.in_flight[endpoint] < self.slots[endpoint]
 
     def frees_in_s(self, endpoint: str, now: float) -> float | None:
-        """How soon the first of `endpoint`'s occupants is predicted to end, seconds from `now`; None when none is
-        predicted to end later than now (nothing in flight, no prediction, or every one past its predicted end)."""
+        """How soon the first of `endpoint`'s occupants is expected to end, seconds from `now`: before its predicted end,
+        the rest; past it, as long again as it has overrun (when a late answer ends is not known, and the longer it
+        overruns the longer it is likely to take). None when none has a prediction (nothing in flight, say)."""
         soonest = None
         for end in self._ends[endpoint].values():
-            if end > now and (soonest is None or end < soonest):
-                soonest = end
-        return None if soonest is None else soonest - now
+            rest = end - now if end > now else now - end
+            if soonest is None or rest < soonest:
+                soonest = rest
+        return soonest
 
     def total_queued(self) -> int:
         return sum(self.queued.values())

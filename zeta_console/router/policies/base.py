@@ -294,7 +294,7 @@ def predicted_wait_s(endpoints: Iterable[EndpointState]) -> float:
     """How long a new request waits for a slot on whichever of `endpoints` frees first: the work
     ahead of it beyond their slots (`outstanding`), served at their combined rate (slots per
     service time each; the seed for an endpoint never measured), the first of it by the soonest
-    predicted end of a request under way (`frees_in_s`) where one is known: a request that has run
+    expected end of a request under way (`frees_in_s`) where one is known: a request that has run
     most of its answer leaves the rest of it to wait, not a whole turn."""
     ahead = 1
     per_s = 0.0

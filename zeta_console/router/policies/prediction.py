@@ -8,7 +8,7 @@
                   (`Ranking.READER`) only what decoding takes beyond reading the same tokens.
 
 wait_s      work ahead beyond the free slots x expected service time / slots (5 TTFT thresholds when never measured),
-            the first of it the rest of the answer under way that is predicted to end soonest (`frees_in_s`), when known
+            the first of it how soon the first answer under way is expected to end (`frees_in_s`), when known
 load_s      cold-start time when the model is not resident (1.5 TTFT thresholds when never seen loading)
 prefill_s   prompt tokens x prefill rate (when the rate is unknown: the peak-EWMA TTFT, an embedding's service
             time; the TTFT threshold when never measured, embeddings too), slowed by the
