@@ -8,6 +8,7 @@ import pytest
 
 from zeta_console.benchmark.scenarios import available_scenarios, load_scenario
 from zeta_console.config import ConfigError
+from zeta_console.errors import UserError
 from zeta_console.sim.faults import Fault
 
 VALID = """\
@@ -79,8 +80,9 @@ def test_broken_yaml_names_the_line(tmp_path: Path) -> None:
 
 
 def test_missing_scenario_lists_the_known_ones() -> None:
-    with pytest.raises(ConfigError, match="no such scenario .*overload"):
+    with pytest.raises(UserError, match="^no such scenario 'no-such-scenario' \\(known: .*overload") as raised:
         load_scenario("no-such-scenario")
+    assert raised.value.exit_code == 2
 
 
 def test_fault_arguments_are_checked_by_the_emulator(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from zeta_console.benchmark.trace import DEFAULT_SIZES, ConversationPlan, TaskSizes, TokenRange, TrafficPhase
+from zeta_console.errors import UserError
 from zeta_console.settings import Task
 from zeta_console.sim.faults import Fault
 from zeta_console.yaml_source import ConfigError, Keys, YamlSource, read_yaml
@@ -116,7 +117,7 @@ def load_scenario(name_or_path: str) -> Scenario:
     path = resolve_scenario_path(name_or_path)
     if not path.exists():
         known = ", ".join(available_scenarios())
-        raise ConfigError(str(path), None, "", f"no such scenario (known: {known})")
+        raise UserError(f"no such scenario {name_or_path!r} (known: {known}; or the path of a scenario file)", exit_code=2)
     source = read_yaml(path, syntax_label="not valid YAML")
     top = _Reader(
         source,
