@@ -21,7 +21,8 @@ checkout (e.g. a worktree of main) beside this one, against the same emulator, a
 ("base serve", "base serve /v1"): a change and its baseline measured in the same run. `--rounds N`
 splits each run (each rate's open loop, and the closed loop) into N slices and alternates the targets
 slice by slice, pooling each target's latencies, so a machine whose load drifts weighs on every target
-alike.
+alike; with `--against`, each serve's closed-loop CPU per request is also compared with its baseline's
+round by round (the quartiles of the per-round ratios: the drift between rounds cancels out).
 Goal at 200 req/s: serve adds p50 <= 1 ms, p99 <= 5 ms, CPU <= 0.8 ms per request,
 and at most 1/5 of LiteLLM's added latency.
 
@@ -39,6 +40,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -80,6 +82,7 @@ class Run:
     p99_ms: float
     achieved_per_s: float
     server_cpu_ms_per_request: float = float("nan")
+    cpu_ms_per_round: tuple[float, ...] = ()  # the closed loop's CPU per request in each of its `--rounds` slices
 
 
 def percentile(samples: list[float], fraction: float) -> float:
@@ -188,14 +191,19 @@ async def measure(targets: list[Target], args: argparse.Namespace) -> list[Run]:
             runs.append(Run(name, rate, len(samples) + errors[name], errors[name], p50, p99, len(samples) / args.seconds))
     answered = dict.fromkeys((target.name for target in targets), 0)
     cpu = dict.fromkeys(answered, 0.0)
+    per_round: dict[str, list[float]] = {name: [] for name in answered}
     for _ in range(args.rounds):
         for target in targets:
             async with client() as http:
                 cpu_before = cpu_s(target.process)
-                answered[target.name] += await closed_loop(http, target, args.concurrency, args.seconds / args.rounds)
-                cpu[target.name] += cpu_s(target.process) - cpu_before
+                done = await closed_loop(http, target, args.concurrency, args.seconds / args.rounds)
+                used = cpu_s(target.process) - cpu_before
+            answered[target.name] += done
+            cpu[target.name] += used
+            per_round[target.name].append(used / max(1, done) * 1e3)
     for name, done in answered.items():
-        runs.append(Run(name, None, done, 0, float("nan"), float("nan"), done / args.seconds, cpu[name] / max(1, done) * 1e3))
+        cpu_ms = cpu[name] / max(1, done) * 1e3
+        runs.append(Run(name, None, done, 0, float("nan"), float("nan"), done / args.seconds, cpu_ms, tuple(per_round[name])))
     return runs
 
 
@@ -226,6 +234,9 @@ def report(runs: list[Run], targets: list[Target], args: argparse.Namespace) -> 
     print(f"closed loop ({args.concurrency} outstanding), per target: maximum req/s, server CPU ms per request")
     for name in names:
         print(f"{'':>6} {name:>14} {maximum[name]:>9.0f} {cpu[name]:>9.3f}")
+    paired = paired_cpu_ratios(runs)
+    for name, (low, median, high) in paired.items():
+        print(f"CPU per request, {name} / base {name}, per round ({args.rounds}): median {median:.3f}, quartiles {low:.3f}-{high:.3f}")
     at_200 = added.get("200", {})
     for name in (name for name in names if name.startswith("serve")):
         if name not in at_200:
@@ -239,7 +250,25 @@ def report(runs: list[Run], targets: list[Target], args: argparse.Namespace) -> 
             share = at_200[name]["p50_ms"] / at_200["litellm"]["p50_ms"] if at_200["litellm"]["p50_ms"] > 0 else float("nan")
             verdict.append(f"{share:.2f} of LiteLLM's added p50 ({'ok' if share <= GOAL_SHARE_OF_LITELLM else 'NOT met'})")
         print(f"goal at 200 req/s for {name}: " + ", ".join(verdict))
-    return {"runs": [asdict(run) for run in runs], "added": added, "max_per_s": maximum, "server_cpu_ms_per_request": cpu, "load": load}
+    return {
+        "runs": [asdict(run) for run in runs], "added": added, "max_per_s": maximum, "server_cpu_ms_per_request": cpu,
+        "paired_cpu_ratio": paired, "load": load,
+    }  # fmt: skip
+
+
+def paired_cpu_ratios(runs: list[Run]) -> dict[str, tuple[float, float, float]]:
+    """Each serve target's closed-loop CPU per request over its baseline's (`--against`) in the same round, as the
+    quartiles of the per-round ratios: a round's two slices are seconds apart, so the machine's drift between rounds
+    (other processes, its speed) cancels out, which the pooled totals leave in."""
+    closed = {run.target: run.cpu_ms_per_round for run in runs if run.rate is None}
+    ratios: dict[str, tuple[float, float, float]] = {}
+    for name, rounds in closed.items():
+        base = closed.get(f"base {name}")
+        if not base or len(base) != len(rounds) or len(rounds) < 2:
+            continue
+        quartiles = statistics.quantiles([ours / theirs for ours, theirs in zip(rounds, base, strict=True) if theirs > 0], n=4)
+        ratios[name] = (quartiles[0], quartiles[1], quartiles[2])
+    return ratios
 
 
 # -- the two server processes --------------------------------------------------------------------

@@ -14,7 +14,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
+import httpx
+
 from zeta_console.config import xdg_dir
+from zeta_console.router.endpoint import Endpoint, configured_endpoints
 from zeta_console.settings import HostConfig, ModelConfig, Settings
 from zeta_console.sim import FleetSpec, HostSpec, SimFleet, default_fleet_spec, run_fleet, zero_latency_profile
 from zeta_console.sim.profiles import EMBEDDER
@@ -57,6 +60,39 @@ def zero_latency_fleet_spec() -> FleetSpec:
         replace(host, models=tuple(zero_latency_profile(model.name, model.capabilities) for model in host.models)) for host in spec.hosts
     )
     return replace(spec, hosts=hosts)
+
+
+class DemoWarmUp:
+    """The emulated demo loads its models before its background traffic starts, as an operator preloads
+    Ollama's: a load-only request per model, the model named alone (`/api/generate`, `/api/embed` for an
+    embedder; ollama-api.md §1.3). Cold, the traffic's first requests queued behind three loads (~10 s, one
+    at a time), the cards read DEGRADED (queue 5 > 4) and the router shed some of them: the demo's first
+    seconds showed a broken fleet. The router sees the loads as the fleet shows them (`/api/ps`), and the
+    cards say which models the demo is loading (`loading`)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._endpoints = configured_endpoints(settings)
+        self._loading = set(self._endpoints)
+
+    def loading(self, endpoint_id: str) -> bool:
+        return endpoint_id in self._loading
+
+    async def run(self) -> None:
+        """Load every model on every host at once (the emulator, as Ollama, loads one at a time); a load that
+        fails leaves that model cold: its first request loads it, as it would have anyway."""
+        timeout = httpx.Timeout(self._settings.timeouts.total_s, connect=self._settings.timeouts.connect_s)
+        async with httpx.AsyncClient(timeout=timeout) as client:
+            await asyncio.gather(*(self._load(client, endpoint) for endpoint in self._endpoints.values()))
+
+    async def _load(self, client: httpx.AsyncClient, endpoint: Endpoint) -> None:
+        embedder = "embedding" in self._settings.model(endpoint.tier).capabilities
+        try:
+            await client.post(endpoint.url + ("/api/embed" if embedder else "/api/generate"), json={"model": endpoint.model})
+        except httpx.HTTPError:
+            pass
+        finally:
+            self._loading.discard(endpoint.id)
 
 
 @dataclass(frozen=True)

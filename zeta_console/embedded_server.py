@@ -250,11 +250,13 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self._refused.drop(data)
             return
         if self._reading_head:
-            if self._head_deadline is None:
-                self._start_head_deadline()  # the next request on a kept-alive connection
             self._head_bytes += len(data)
         super().data_received(data)
-        if not self._reading_head or not self._head_bytes or not self.idle:
+        if not self._reading_head or not self._head_bytes:
+            return
+        if self._head_deadline is None:  # the next request on a kept-alive connection, its head not whole in this read
+            self._start_head_deadline()  # (armed after parsing, at the same moment: a head read whole needs no timer)
+        if not self.idle:
             return
         self._guard.stalled[self] = None  # kept in its place if it already was
         # Checked after parsing, so a read that completes a head is never refused; a head may

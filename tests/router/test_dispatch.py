@@ -111,6 +111,27 @@ async def test_past_the_queue_limit_background_requests_are_shed_and_the_operato
         assert counters_are_zero(router)
 
 
+async def test_a_shed_request_counts_in_the_fleets_shed_rate_and_a_refusal_that_is_not_load_as_an_error() -> None:
+    """A shed is the router declining work, not the fleet failing: counted as an error, the demo's sheds while its
+    models loaded read as a fleet failing 3-6 % of its requests, every card saying 0 % failed."""
+    async with routed(admission=Admission(max_queued=1)) as run:
+        router = run.router
+        held = router.chat(ask("hold the coder", Task.SIMPLE, target="coder"))
+        await held.__anext__()
+        waiting = asyncio.create_task(answer(router, ask("wait", Task.SIMPLE, target="coder")))
+        await wait_until(lambda: router.slots.total_queued() == 1, message="one request queued")
+        _, shed = await answer(router, ask("one too many", Task.SIMPLE, target="coder"))
+        assert shed.outcome is Outcome.REJECTED and shed.error_kind is ErrorKind.BUSY
+        snapshot = router.snapshot()
+        assert snapshot.shed_rate > 0.0 and snapshot.error_rate == 0.0
+
+        _, refused = await answer(router, ask("hello", Task.SIMPLE, target="no-such-tier"))
+        assert refused.outcome is Outcome.REJECTED and refused.error_kind is not ErrorKind.BUSY
+        assert router.snapshot().error_rate > 0.0
+        await held.aclose()
+        assert (await waiting)[1].outcome is Outcome.OK
+
+
 async def test_a_background_request_that_would_wait_past_its_patience_is_shed_at_once_and_the_operators_waits() -> None:
     async with routed(admission=Admission(patience_s=1.0)) as run:
         router = run.router

@@ -9,7 +9,7 @@ import re
 import ollama
 
 from zeta_console.backends.types import Delta, Embeddings, FinalTimings, ToolCall
-from zeta_console.serve.replies import OllamaWire, Shape, embed_json, ndjson_line
+from zeta_console.serve.replies import HEADER_VALUE_LIMIT, OllamaWire, Shape, embed_json, header_safe, ndjson_line
 
 FINAL = FinalTimings(total_s=1.25, load_s=0.000_123_456, prompt_tokens=12, prefill_s=0.2, output_tokens=3, decode_s=0.9, done_reason="stop")
 STATS = {
@@ -65,3 +65,10 @@ def test_an_embedding_reply_is_the_client_models_bytes() -> None:
     stats = {"total_duration": 500_000_000, "load_duration": 10_000_000, "prompt_eval_count": 4}
     expected = ollama.EmbedResponse(model="zeta:embed", **stats, embeddings=vectors)
     assert reply == expected.model_dump_json(exclude_none=True).encode()
+
+
+def test_a_header_value_keeps_printable_ascii_and_blanks_anything_else() -> None:
+    assert header_safe("pinned: code (qwen2.5-coder:7b) ~ 0.01 s") == "pinned: code (qwen2.5-coder:7b) ~ 0.01 s"
+    assert header_safe("tab\there\r\nnew line\x7fdel") == "tab here new line del"
+    assert header_safe("  caf\u00e9 \u4e2d\u6587 ok ") == "caf    ok"
+    assert header_safe("x" * (HEADER_VALUE_LIMIT + 10)) == "x" * HEADER_VALUE_LIMIT

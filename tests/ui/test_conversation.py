@@ -104,7 +104,9 @@ async def hold_the_reasoner(app: ZetaConsole) -> None:
 async def test_a_new_conversation_cancels_the_running_answer() -> None:
     async with live_console(time_scale=6.0) as (app, pilot):
         await hold_the_reasoner(app)  # at full speed its answer ended in ~2 s: a loaded machine typed "too soon" too late
-        app.session.router.controls.pin("coder", "simple")  # the warm reasoner would otherwise win the cold coder's traffic
+        # Each prompt to its tier, whatever the policy makes of the slowed reasoner and the demo's warm coder.
+        app.session.router.controls.pin("coder", "simple")
+        app.session.router.controls.pin("reasoner", "complex_reasoning")
         app.send_prompt("/reason prove that there are infinitely many primes, step by step")
         await settle(pilot, lambda: bool(turns(app)) and bool(turns(app)[0].thinking_text), timeout=20, message="thinking")
         type_burst(app, "too soon\r")  # refused while the answer runs, but kept in the input

@@ -108,6 +108,7 @@ async def test_escape_cancels_and_keeps_the_partial_answer() -> None:
             slowed = await emulator.post("/sim/fault", json={"model": reasoner, "slow_factor": STREAM_FOR_MINUTES})
             assert slowed.status_code == 200
         app.session.router.controls.set_hedging(False)
+        app.session.router.controls.pin("reasoner", "complex_reasoning")  # the demo's warm coder may win it otherwise
         app.screen.query_one(PromptInput).text = "/reason prove that there are infinitely many primes, step by step"
         await pilot.press("enter")
         await settle(pilot, lambda: bool(app.screen.query_one(Transcript).turns), message="the turn")

@@ -25,6 +25,12 @@ def test_the_compact_header_puts_traffic_before_the_pins() -> None:
     assert compact == "adaptive · 7.4/s · err 2.1% · 2 changed* · pins code→coder*"
 
 
+def test_the_header_says_the_shed_rate_beside_the_error_rate_while_requests_are_shed() -> None:
+    shedding = dataclasses.replace(SNAPSHOT, shed_rate=0.03)
+    assert summary_text(shedding, compact=False).plain.endswith(" · 7.4 req/s · err 2.1% · shed 3.0% · 2 changed*")
+    assert summary_text(shedding, compact=True).plain.startswith("adaptive · 7.4/s · err 2.1% · shed 3.0% · 2 changed*")
+
+
 def test_a_card_names_every_state_that_applies() -> None:
     both = dataclasses.replace(
         SNAPSHOT.endpoints[0], status=EndpointStatus.DRAINED, states=(EndpointStatus.DRAINED, EndpointStatus.EJECTED),

@@ -213,12 +213,13 @@ class RouterSnapshot:
     thresholds: Thresholds
     endpoints: tuple[EndpointSnapshot, ...]
     requests_per_s: float
-    error_rate: float
+    error_rate: float  # rolling, 0..1, of the requests not shed
     total_requests: int
     hosts: Mapping[str, HostResources]
     differs_from_config: frozenset[str]  # setting names the operator changed, e.g. {"policy", "thresholds.ttft_s"}
     installed: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # host -> models it has pulled (/api/tags), where known
     hedging: HedgingSnapshot | None = None
+    shed_rate: float = 0.0  # rolling, 0..1, of every request: refused for load (503); `error_rate` is of the others
 
 
 @dataclass(frozen=True)

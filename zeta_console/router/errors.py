@@ -14,6 +14,10 @@ class RejectedError(BackendError):
         super().__init__(kind, message)
         self.retry_after_s = retry_after_s
 
+    @property
+    def shed(self) -> bool:
+        return self.kind is ErrorKind.BUSY
+
 
 class AttemptsFailed(BackendError):
     """A request that failed on several endpoints: its message names each and why; its kind and

@@ -29,7 +29,7 @@ OVERHEAD_SAMPLES = 32
 MIN_SIZE_SPREAD = 0.01  # sizes whose variance is under 1 % of their squared mean are too alike to draw a line through
 ERROR_HALF_LIFE_S = 60.0
 MIN_ERROR_SAMPLES = 5.0  # a rate over fewer (decayed) outcomes is taken over this many
-COLD_LOAD_MIN_S = 0.25  # load_duration below this is a warm model (it also includes queueing)
+COLD_LOAD_MIN_S = 0.25  # load_duration below this is a warm model (it also includes queueing); divided by the time scale
 MIN_PREDICTION_SAMPLES = 20  # first tokens checked against their predictions before their spread is trusted
 MIN_PREDICTED_S = 1e-3  # a prediction or a TTFT below this is taken as this (their ratio is logged)
 LONG_RUN_TAU_S = 300.0  # the long-run level of an estimate: an EWMA this slow (the percentile window)
@@ -177,19 +177,29 @@ class ErrorRate:
 
 
 class FleetTraffic:
-    """Fleet-wide counts: requests arriving per second, finished requests, and the share of them that failed."""
+    """Fleet-wide counts: requests arriving per second, finished requests, the share of them shed, and the share
+    of the others that failed.
+
+    A shed request (503, `RejectedError.shed`) is the router declining work it predicts it cannot serve in time,
+    not a failure of the fleet: counted as an error, the demo's first seconds (background requests shed while its
+    models loaded) read as a fleet failing 3-6 % of its requests while every card said 0 % failed. It has its own
+    rate, shown beside the error rate."""
 
     def __init__(self) -> None:
         self._arrivals = RateMeter()
         self._outcomes = ErrorRate()
+        self._shed = ErrorRate()
         self.finished = 0
 
     def arrived(self, now: float) -> None:
         self._arrivals.add(now)
 
-    def ended(self, outcome: Outcome, now: float) -> None:
+    def ended(self, outcome: Outcome, now: float, shed: bool = False) -> None:
         self.finished += 1
-        if outcome is not Outcome.CANCELLED:
+        if outcome is Outcome.CANCELLED:
+            return
+        self._shed.add(not shed, now)
+        if not shed:
             self._outcomes.add(outcome is Outcome.OK, now)
 
     def requests_per_s(self, now: float) -> float:
@@ -197,6 +207,9 @@ class FleetTraffic:
 
     def error_rate(self, now: float) -> float:
         return self._outcomes.value(now)
+
+    def shed_rate(self, now: float) -> float:
+        return self._shed.value(now)
 
 
 class SampleWindow:
@@ -240,11 +253,12 @@ class SampleWindow:
         return self._sorted
 
 
-def cold_load_s(timings: FinalTimings | None) -> float:
+def cold_load_s(timings: FinalTimings | None, min_s: float = COLD_LOAD_MIN_S) -> float:
     """The model load a request paid, as its server reported it (Ollama's `load_duration`, which counts the wait
-    for the loads queued ahead of it too); 0 for a model that was loaded, and for servers that report none (llama.cpp)."""
+    for the loads queued ahead of it too); 0 for a model that was loaded (under `min_s`), and for servers that
+    report none (llama.cpp)."""
     load_s = timings.load_s if timings is not None else None
-    return load_s if load_s is not None and load_s >= COLD_LOAD_MIN_S else 0.0
+    return load_s if load_s is not None and load_s >= min_s else 0.0
 
 
 class Estimates(NamedTuple):
@@ -334,13 +348,19 @@ class EndpointMetrics:
         self._last_sample_at: float | None = None
         self.last_answer_at: float | None = None  # the model was resident then
         self._last_cold_load: tuple[float, float] | None = None  # (when, seconds)
+        # An emulator N times faster loads N times faster: at 10x the embedder's 2 s load (0.2 s) read as serving time.
+        self._cold_load_min_s = COLD_LOAD_MIN_S / time_scale
+
+    def cold_load(self, timings: FinalTimings | None) -> float:
+        """`cold_load_s` at this endpoint's time scale."""
+        return cold_load_s(timings, self._cold_load_min_s)
 
     def answering(self, now: float) -> None:
         """The endpoint answers: its model is resident."""
         self.last_answer_at = now
 
     def observe_first_token(self, ttft_s: float, now: float, predicted_s: float | None = None, load_s: float = 0.0) -> None:
-        """A first token after `ttft_s`, `load_s` of which the server spent loading the model (`cold_load_s`);
+        """A first token after `ttft_s`, `load_s` of which the server spent loading the model (`cold_load`);
         `predicted_s`: what the decision predicted for it.
 
         The TTFT statistics (EWMA, percentiles, history) take the time less the load: a load is not the endpoint's
@@ -379,7 +399,7 @@ class EndpointMetrics:
     def observe_success(self, total_s: float, timings: FinalTimings | None, now: float, ttft_s: float | None = None) -> None:
         self.successes += 1
         self._errors.add(True, now)
-        load_s = cold_load_s(timings)
+        load_s = self.cold_load(timings)
         # The service time, as for the TTFT: a queued request finds the model loaded, and a load is not slowness.
         serving_s = max(0.0, total_s - load_s)
         self.latency.observe(serving_s, now)

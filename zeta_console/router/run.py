@@ -42,7 +42,7 @@ from zeta_console.router.feedback import FeedbackLoop
 from zeta_console.router.frozen import fast_constructor
 from zeta_console.router.health import FAILURE_KINDS, CircuitBreakers, HealthMonitor
 from zeta_console.router.hedging import Hedger
-from zeta_console.router.metrics import EndpointMetrics, FleetTraffic, cold_load_s
+from zeta_console.router.metrics import EndpointMetrics, FleetTraffic
 from zeta_console.router.policies import PolicyResult
 from zeta_console.router.policies.base import has_free_slot, predicted_wait_s, service_time_s
 from zeta_console.router.policies.prediction import prediction_for
@@ -674,8 +674,8 @@ class RequestRun:
         """The first token of an attempt that may have loaded its model, as it ends: less the load its final
         `timings` report, or whole when it ended without them (its load unknown)."""
         if attempt.may_load and attempt.ttft_s is not None:
-            load_s = cold_load_s(timings)
-            self._ctx.metrics[attempt.endpoint.id].observe_first_token(attempt.ttft_s, now, attempt.predicted_ttft_s, load_s)
+            metrics = self._ctx.metrics[attempt.endpoint.id]
+            metrics.observe_first_token(attempt.ttft_s, now, attempt.predicted_ttft_s, metrics.cold_load(timings))
 
     def _whole_first_token(self, attempt: Attempt, final: FinalTimings | None) -> None:
         """An answer that came whole has no first token to time; it came when the server began decoding,
@@ -697,7 +697,7 @@ class RequestRun:
         ctx.health.refresh_soon(endpoint.host)
         output_tokens = state.timings.output_tokens if state.timings else None
         # The tier's cost is its serving time: a model load is predicted apart, when the model is not resident.
-        ttft_s = None if attempt.ttft_s is None else max(0.0, attempt.ttft_s - cold_load_s(state.timings))
+        ttft_s = None if attempt.ttft_s is None else max(0.0, attempt.ttft_s - ctx.metrics[endpoint.id].cold_load(state.timings))
         ctx.feedback.observe(self._task(), endpoint.tier, ok=True, ttft_s=ttft_s, at=time.time(), output_tokens=output_tokens)
         if state.session is not None:  # its slot now holds the prompt and the answer
             ctx.sessions.remember(state.session, endpoint.id, state.prompt_tokens + (output_tokens or 0), now)
@@ -770,7 +770,7 @@ class RequestRun:
             error=error.message if error else None,
             prompt=state.request.prompt_text() if ctx.settings.journal.store_prompts else None,
         )
-        ctx.traffic.ended(state.outcome, now)
+        ctx.traffic.ended(state.outcome, now, shed=isinstance(error, RejectedError) and error.shed)
         ctx.listeners.emit(state.record)
 
     def _undecided(self) -> Decision:

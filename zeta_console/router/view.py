@@ -282,6 +282,7 @@ class RouterView:
             endpoints=tuple(self.endpoint_snapshot(endpoint, now) for endpoint in self._endpoints.values()),
             requests_per_s=self._traffic.requests_per_s(now),
             error_rate=self._traffic.error_rate(now),
+            shed_rate=self._traffic.shed_rate(now),
             total_requests=self._traffic.finished,
             hosts={name: host.resources for name, host in self._health.hosts.items()},
             differs_from_config=self._controls.differs_from_config(),

@@ -11,6 +11,7 @@ import contextlib
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import lru_cache
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -47,8 +48,12 @@ SESSION_HEADER = "x-zeta-session"  # the caller's conversation: its turns go bac
 
 def client_mark(request: Request) -> str:
     """How the console names this caller: `serve:<peer>`, with the User-Agent product if any."""
-    peer = request.client.host if request.client else "unknown"
-    product = header_safe(request.headers.get("user-agent", "").split("/", 1)[0].split(" ", 1)[0])[:USER_AGENT_PRODUCT_LIMIT]
+    return _client_mark(request.headers.get("user-agent", ""), request.client.host if request.client else "unknown")
+
+
+@lru_cache(maxsize=1024)  # a client sends the same User-Agent from the same address on every request
+def _client_mark(user_agent: str, peer: str) -> str:
+    product = header_safe(user_agent.split("/", 1)[0].split(" ", 1)[0])[:USER_AGENT_PRODUCT_LIMIT]
     return f"serve:{product}@{peer}" if product else f"serve:{peer}"
 
 

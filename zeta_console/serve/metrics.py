@@ -8,6 +8,7 @@ router snapshot at scrape time, so they can never drift from what the console sh
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Generic, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -43,6 +44,25 @@ def reason_kind(decision: Decision) -> str:
     if decision.pins:
         return "pinned"
     return "routed"
+
+
+Metric_ = TypeVar("Metric_", Counter, Histogram)
+
+
+class Labelled(Generic[Metric_]):
+    """A labelled metric's children, each looked up once: prometheus' `labels()` checks, converts and
+    locks on every call, ~6 times per routed request. The values are bounded (they are labels), and
+    prometheus keeps every child anyway."""
+
+    def __init__(self, metric: Metric_) -> None:
+        self._metric: Metric_ = metric
+        self._children: dict[tuple[str, ...], Metric_] = {}
+
+    def __call__(self, *values: str) -> Metric_:
+        child = self._children.get(values)
+        if child is None:
+            child = self._children[values] = self._metric.labels(*values)
+        return child
 
 
 class _SnapshotCollector(Collector):
@@ -152,26 +172,29 @@ class ServeMetrics:
         self.operator_actions = Counter("zeta_operator_actions", "Operator actions", ["action", "source"], registry=self.registry)
         self.responses = Counter("zeta_serve_responses", "HTTP responses of the endpoint", ["path", "status"], registry=self.registry)
         self.registry.register(_SnapshotCollector(snapshot))
+        self._requests, self._errors = Labelled(self.requests), Labelled(self.errors)
+        self._ttft, self._latency, self._output_tokens = Labelled(self.ttft), Labelled(self.latency), Labelled(self.output_tokens)
+        self._decisions, self._responses = Labelled(self.decisions), Labelled(self.responses)
 
     def on_event(self, event: RouterEvent) -> None:
         if isinstance(event, RequestRecord):
             self._on_record(event)
         elif isinstance(event, Decision):
-            self.decisions.labels(event.policy, event.classification.task.value, reason_kind(event)).inc()
+            self._decisions(event.policy, event.classification.task.value, reason_kind(event)).inc()
         elif isinstance(event, OperatorAction):
             self.operator_actions.labels(event.action, event.source).inc()
 
     def _on_record(self, record: RequestRecord) -> None:
         endpoint = record.endpoint or NO_ENDPOINT
-        self.requests.labels(endpoint, record.outcome.value, client_kind(record.decision.client)).inc()
+        self._requests(endpoint, record.outcome.value, client_kind(record.decision.client)).inc()
         if record.error_kind is not None:
-            self.errors.labels(endpoint, record.error_kind.value).inc()
+            self._errors(endpoint, record.error_kind.value).inc()
         if record.ttft_s is not None:
-            self.ttft.labels(endpoint).observe(record.ttft_s)
+            self._ttft(endpoint).observe(record.ttft_s)
         if record.endpoint is not None:
-            self.latency.labels(endpoint).observe(record.total_s)
+            self._latency(endpoint).observe(record.total_s)
         if record.output_tokens:
-            self.output_tokens.labels(endpoint).inc(record.output_tokens)
+            self._output_tokens(endpoint).inc(record.output_tokens)
 
     def counting_responses(self, app: ASGIApp, known_paths: frozenset[str]) -> ASGIApp:
         """Wrap `app` to count every response by path (known routes only: bounded labels) and status."""
@@ -184,7 +207,7 @@ class ServeMetrics:
 
             async def counting_send(message: Message) -> None:
                 if message["type"] == "http.response.start":
-                    self.responses.labels(path, str(message["status"])).inc()
+                    self._responses(path, str(message["status"])).inc()
                 await send(message)
 
             await app(scope, receive, counting_send)

@@ -73,9 +73,7 @@ def failure_message(error: BackendError, decision: Decision | None, upstream_url
     return f"upstream {upstream_urls.get(endpoint, '?')} ({endpoint}): {error.message}"
 
 
-async def _send_failure(
-    send: Send, error: BackendError, message: str, envelope: Envelope, headers: list[tuple[bytes, bytes]] | None = None
-) -> None:
+async def _send_failure(send: Send, error: BackendError, message: str, envelope: Envelope, headers: Headers | None = None) -> None:
     """The error response; a 503 says when to retry, in whole seconds: the router's estimate when it
     shed the request, at least 1."""
     status = failure_status(error)
@@ -85,12 +83,11 @@ async def _send_failure(
     await send_json_error(send, status, message, headers, envelope)
 
 
-def _encoded(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
-    return [(name.lower().encode(), value.encode()) for name, value in headers.items()]
+Headers = list[tuple[bytes, bytes]]
 
 
-def _start(status: int, content_type: bytes, headers: dict[str, str]) -> dict[str, Any]:
-    return {"type": "http.response.start", "status": status, "headers": [(b"content-type", content_type), *_encoded(headers)]}
+def _start(status: int, content_type: bytes, headers: Headers) -> dict[str, Any]:
+    return {"type": "http.response.start", "status": status, "headers": [(b"content-type", content_type), *headers]}
 
 
 class CancelOnDisconnect:
@@ -137,7 +134,7 @@ def stream_response(
             except StopAsyncIteration:
                 await send_json_error(send, 502, "the model sent no reply", envelope=wire.envelope)
                 return
-            headers = decision_headers(routed.decision) if routed.decision else {}
+            headers = decision_headers(routed.decision) if routed.decision else []
             if stream:
                 await _relay(send, routed, first, wire, headers)
             else:
@@ -153,7 +150,7 @@ def stream_response(
 # queue) runs once the client has the whole reply (`_finish`), not before it.
 
 
-async def _relay(send: Send, routed: RoutedPieces[Chunk], first: Chunk, wire: Wire[Chunk], headers: dict[str, str]) -> None:
+async def _relay(send: Send, routed: RoutedPieces[Chunk], first: Chunk, wire: Wire[Chunk], headers: Headers) -> None:
     await send(_start(200, wire.envelope.stream_type, headers))
     pieces, piece = aiter(routed), first
     try:
@@ -168,7 +165,7 @@ async def _relay(send: Send, routed: RoutedPieces[Chunk], first: Chunk, wire: Wi
     await _finish(pieces)
 
 
-async def _aggregate(send: Send, routed: RoutedPieces[Chunk], first: Chunk, wire: Wire[Chunk], headers: dict[str, str]) -> None:
+async def _aggregate(send: Send, routed: RoutedPieces[Chunk], first: Chunk, wire: Wire[Chunk], headers: Headers) -> None:
     pieces, piece = aiter(routed), first
     wire.add(piece)
     try:
@@ -176,7 +173,7 @@ async def _aggregate(send: Send, routed: RoutedPieces[Chunk], first: Chunk, wire
             piece = await anext(pieces)
             wire.add(piece)
     except BackendError as error:
-        await _send_failure(send, error, error.message, wire.envelope, _encoded(headers))
+        await _send_failure(send, error, error.message, wire.envelope, headers)
         return
     await send(_start(200, JSON, headers))
     await send({"type": "http.response.body", "body": wire.reply()})

@@ -117,15 +117,18 @@ def embed_json(result: Embeddings, asked_model: str) -> bytes:
 
 def header_safe(text: str) -> str:
     """Header values must be visible ASCII on one line: anything else becomes a space."""
-    return _NOT_HEADER_SAFE.sub(" ", text).strip()[:HEADER_VALUE_LIMIT]
+    if not (text.isascii() and text.isprintable()):  # printable ASCII is exactly what a header value may hold
+        text = _NOT_HEADER_SAFE.sub(" ", text)
+    return text.strip()[:HEADER_VALUE_LIMIT]
 
 
-def decision_headers(decision: Decision) -> dict[str, str]:
+def decision_headers(decision: Decision) -> list[tuple[bytes, bytes]]:
+    """The `X-Zeta-*` headers, as ASGI header pairs (lower-case names, ASCII values)."""
     chosen = next((candidate for candidate in decision.candidates if candidate.endpoint == decision.chosen), None)
-    return {
-        "X-Zeta-Endpoint": header_safe(decision.chosen or ""),
-        "X-Zeta-Model": header_safe(chosen.model if chosen else ""),
-        "X-Zeta-Task": header_safe(decision.classification.task.value),
-        "X-Zeta-Reason": header_safe(decision.reason),
-        "X-Zeta-Fallbacks": header_safe(",".join(decision.fallbacks)),
-    }
+    return [
+        (b"x-zeta-endpoint", header_safe(decision.chosen or "").encode("ascii")),
+        (b"x-zeta-model", header_safe(chosen.model if chosen else "").encode("ascii")),
+        (b"x-zeta-task", header_safe(decision.classification.task.value).encode("ascii")),
+        (b"x-zeta-reason", header_safe(decision.reason).encode("ascii")),
+        (b"x-zeta-fallbacks", header_safe(",".join(decision.fallbacks)).encode("ascii")),
+    ]

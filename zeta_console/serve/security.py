@@ -13,7 +13,7 @@ import re
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 import psutil
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -102,6 +102,7 @@ def _this_machines_addresses() -> frozenset[str]:
     )
 
 
+@lru_cache(maxsize=256)  # a client sends the same Host each time: parsed (and the host name asked) once per value
 def host_header_allowed(value: str) -> bool:
     """Ollama's allowedHostsMiddleware: a loopback-bound server only answers to local names."""
     host = value.strip().lower()

@@ -145,8 +145,8 @@ class KeptAlive:
         response = await connection.handle_async_request(request)  # on failure the connection closes itself
         body = response.stream
         assert isinstance(body, AsyncIterable)
-        given_back = _GivenBack(body, connection, stream, idle)
-        return httpcore2.Response(status=response.status, headers=response.headers, content=given_back, extensions=response.extensions)
+        response.stream = _GivenBack(body, connection, stream, idle)  # not a new Response: its headers would be checked again
+        return response
 
     async def aclose(self) -> None:
         """Close the idle connections (those in use close with their responses)."""

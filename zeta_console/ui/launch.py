@@ -126,10 +126,13 @@ async def open_session(stack: AsyncExitStack, settings: Settings, options: Conso
         settings = demo.settings
     router = build_router(settings, journal=open_journal(stack, settings, demo=options.demo))
     stack.push_async_callback(router.stop)
+    warm_up = None
     if demo is not None and demo.emulated:
+        from zeta_console.demo import DemoWarmUp
         from zeta_console.ui.faults import SimulatedFaults
 
-        extras.update(simulated=True, faults=SimulatedFaults(demo.fleet, router))
+        warm_up = DemoWarmUp(settings)
+        extras.update(simulated=True, faults=SimulatedFaults(demo.fleet, router), warm_up=warm_up)
     elif demo is not None:
         extras.update(real_fleet=True)
     serving = Serving(options.listener.address.url()) if options.listener is not None else None
@@ -148,6 +151,8 @@ async def open_session(stack: AsyncExitStack, settings: Settings, options: Conso
             endpoint = await serve_on(router, settings, options.listener)
             stack.push_async_callback(endpoint.stop)
             serving.url = endpoint.url
+        if warm_up is not None:
+            await warm_up.run()
         if loadgen is not None:
             loadgen.start()
 

@@ -1,8 +1,8 @@
 """Everything the console runs against, gathered in one object built by `launch` (or a test).
 
 The console uses the router through `router.api.Router`: it observes it (snapshots, events),
-commands it (`router.controls`) and sends prompts (`chat`/`embed`). Demo mode adds fault injection and the load
-generator; frozen mode (snapshot tests, development) fixes the clock and turns timers off.
+commands it (`router.controls`) and sends prompts (`chat`/`embed`). Demo mode adds fault injection, the load
+generator and its models' warm-up; frozen mode (snapshot tests, development) fixes the clock and turns timers off.
 """
 
 from __future__ import annotations
@@ -43,6 +43,12 @@ class FaultInjector(Protocol):
 
     def targets(self) -> Sequence[str]: ...  # endpoint ids, "tier@host"
     async def inject(self, endpoint_id: str, fault: FaultKind) -> str: ...  # returns what was done, for the log
+
+
+class WarmUp(Protocol):
+    """Demo only: the models the demo is loading before its background traffic starts."""
+
+    def loading(self, endpoint_id: str) -> bool: ...
 
 
 class LoadControl(Protocol):
@@ -87,6 +93,7 @@ class ConsoleSession:
     real_fleet: bool = False  # `--demo real`: real llama.cpp servers of a tiny model
     faults: FaultInjector | None = None
     loadgen: LoadControl | None = None
+    warm_up: WarmUp | None = None
     store: SettingsStore | None = None
     start: Callable[[], Coroutine[Any, Any, None]] | None = None  # run by the app in a worker, so the first frame never waits
     looked_at: tuple[str, ...] = field(default_factory=tuple)  # Ollama URLs, for the "not reachable" banner

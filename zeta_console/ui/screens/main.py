@@ -115,12 +115,14 @@ class MainScreen(Screen[None]):
             set_text(banner_widget, banner, layout=True)
         cards = self.query_one("#cards", Grid)
         existing = {card.endpoint_id: card for card in cards.query_children(EndpointCard)}
+        warm_up = session.warm_up
+        loading = {e.id: warm_up is not None and warm_up.loading(e.id) for e in snapshot.endpoints}
         if list(existing) != [endpoint.id for endpoint in snapshot.endpoints]:
             cards.remove_children()
-            cards.mount_all(EndpointCard(endpoint, snapshot.thresholds, now) for endpoint in snapshot.endpoints)
+            cards.mount_all(EndpointCard(endpoint, snapshot.thresholds, now, loading[endpoint.id]) for endpoint in snapshot.endpoints)
             return
         for endpoint in snapshot.endpoints:
-            existing[endpoint.id].show(endpoint, snapshot.thresholds, now)
+            existing[endpoint.id].show(endpoint, snapshot.thresholds, now, loading[endpoint.id])
 
     def action_focus_log(self) -> None:
         self.query_one(DecisionTable).focus()

@@ -97,9 +97,14 @@ def server_queue_text(endpoint: EndpointSnapshot) -> str:
     return " · ".join(parts)
 
 
-def last_line(endpoint: EndpointSnapshot, now: float) -> str:
-    """The server's own queue, when it has one, before the residency."""
-    return " · ".join(part for part in (server_queue_text(endpoint), residency_text(endpoint, now)) if part)
+DEMO_LOADING = "loading (demo warm-up)"
+
+
+def last_line(endpoint: EndpointSnapshot, now: float, demo_loading: bool = False) -> str:
+    """The server's own queue, when it has one, before the residency (or that the demo is loading the model:
+    Ollama lists a model it is loading in /api/ps as it lists a loaded one)."""
+    residency = DEMO_LOADING if demo_loading else residency_text(endpoint, now)
+    return " · ".join(part for part in (server_queue_text(endpoint), residency) if part)
 
 
 def compact_line(endpoint: EndpointSnapshot, thresholds: Thresholds, errors: Content) -> Content:
@@ -130,12 +135,12 @@ def subtitle(endpoint: EndpointSnapshot) -> str:
 class EndpointCard(Vertical):
     """Renders one `EndpointSnapshot`; `-compact` (set by the screen) folds it to one line."""
 
-    def __init__(self, endpoint: EndpointSnapshot, thresholds: Thresholds, now: float, **kwargs: Any) -> None:
+    def __init__(self, endpoint: EndpointSnapshot, thresholds: Thresholds, now: float, demo_loading: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.endpoint_id = endpoint.id
         self.border_title = f"{endpoint.tier} · {endpoint.model}"
         self._subtitle = self.border_subtitle = subtitle(endpoint)
-        self._shown = (endpoint, thresholds, now)
+        self._shown = (endpoint, thresholds, now, demo_loading)
 
     def on_mount(self) -> None:
         self.show(*self._shown)  # filled before the first frame
@@ -161,8 +166,9 @@ class EndpointCard(Vertical):
         yield Static(id="throughput")
         yield Static(id="residency")
 
-    def show(self, endpoint: EndpointSnapshot, thresholds: Thresholds, now: float) -> None:
-        self._shown = (endpoint, thresholds, now)
+    def show(self, endpoint: EndpointSnapshot, thresholds: Thresholds, now: float, demo_loading: bool = False) -> None:
+        """`demo_loading`: the demo is loading the model before its traffic starts (`ConsoleSession.warm_up`)."""
+        self._shown = (endpoint, thresholds, now, demo_loading)
         for status in EndpointStatus:
             self.set_class(status is endpoint.status, f"-{status.value}")
         label = subtitle(endpoint)
@@ -176,6 +182,7 @@ class EndpointCard(Vertical):
             f"err {fmt.percent(endpoint.error_rate)}",
             "$latency-bad" if endpoint.error_rate > thresholds.error_rate else "",
         )
+        extra = DEMO_LOADING if demo_loading else server_queue_text(endpoint)  # on the compact line, when it fits
         texts: dict[str, Content | str] = {
             "status": status_text(endpoint),
             "ttft-stats": quantiles(endpoint.ttft_p50_s, endpoint.ttft_p95_s, thresholds.ttft_s),
@@ -183,8 +190,8 @@ class EndpointCard(Vertical):
             # decode speed beside the load, so the counts line fits a card at 110 columns (32 cells)
             "load": f"{fmt.rate(endpoint.decode_tps, ' tok/s')} · {load_text(endpoint)}",
             "throughput": Content.assemble(errors, f" · {endpoint.successes} ok / {endpoint.errors} failed"),
-            "residency": last_line(endpoint, now),
-            "compact-line": with_room_for(compact_line(endpoint, thresholds, errors), server_queue_text(endpoint), self.content_size.width),
+            "residency": last_line(endpoint, now, demo_loading),
+            "compact-line": with_room_for(compact_line(endpoint, thresholds, errors), extra, self.content_size.width),
         }
         for widget_id, content in texts.items():
             set_text(self.query_one(f"#{widget_id}", Static), content)

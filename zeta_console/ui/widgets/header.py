@@ -15,6 +15,7 @@ from zeta_console.ui.widgets.text import set_text
 
 STALE_AFTER_S = 3.0
 COMPACT_BELOW = 100  # columns: below this the summary drops its labels and puts traffic first
+SHOWN_SHED_RATE = 0.0005  # the shed rate is shown once it reads 0.1 % (as printed); none shed, nothing said
 
 
 def pins_text(pins: dict[str, str] | None) -> str:
@@ -24,9 +25,9 @@ def pins_text(pins: dict[str, str] | None) -> str:
 
 
 def summary_text(snapshot: RouterSnapshot, compact: bool) -> Content:
-    """`policy adaptive · pins code→coder* · 7.4 req/s · err 2.1% · 2 changed*`; compact, what
-    changes most comes first, so a cut at the right edge loses the pins, not the traffic:
-    `adaptive · 7.4/s · err 2.1% · 2 changed* · pins code→coder*`."""
+    """`policy adaptive · pins code→coder* · 7.4 req/s · err 2.1% · 2 changed*` (`err 2.1% · shed 3.0%` while
+    requests are shed); compact, what changes most comes first, so a cut at the right edge loses the pins, not
+    the traffic: `adaptive · 7.4/s · err 2.1% · 2 changed* · pins code→coder*`."""
     changed = snapshot.differs_from_config
     policy = Content.from_markup("[b]$policy[/b]" if compact else "policy [b]$policy[/b]", policy=snapshot.policy)
     if "policy" in changed:
@@ -35,7 +36,8 @@ def summary_text(snapshot: RouterSnapshot, compact: bool) -> Content:
     if any(name.startswith("pins") for name in changed):
         pins += Content.styled("*", "$warning")
     rate = f"{snapshot.requests_per_s:.1f}" + ("/s" if compact else " req/s")
-    traffic = Content(f"{rate} · err {fmt.percent(snapshot.error_rate)}")
+    shed = f" · shed {fmt.percent(snapshot.shed_rate)}" if snapshot.shed_rate >= SHOWN_SHED_RATE else ""
+    traffic = Content(f"{rate} · err {fmt.percent(snapshot.error_rate)}{shed}")
     marks = [Content.styled(f"{len(changed)} changed*", "$warning")] if changed else []
     parts = [policy, traffic, *marks, pins] if compact else [policy, pins, traffic, *marks]
     return Content(" · ").join(parts)
