@@ -294,6 +294,15 @@ def test_adaptive_never_explores_a_cold_endpoint() -> None:
     assert chosen == {"reasoner@h0", "coder@h0", "coder@h1"}
 
 
+def test_adaptive_never_explores_onto_a_busy_endpoint() -> None:
+    # The request would wait for that endpoint alone while the best one could start it now (the router waits for the
+    # endpoint a decision chose): in overload, a random pick onto the busy reasoner waited 5-10 s for its answer to end.
+    policy = make_policy("adaptive", Settings(adaptive=Adaptive(explore_rate=1.0)))
+    endpoints = fleet(replicas=2, reasoner={"in_flight": 1})
+    chosen = {policy.decide(decision_input(endpoints, Task.COMPLEX_REASONING, seed=seed)).chosen for seed in range(200)}
+    assert chosen == {"coder@h0", "coder@h1"}
+
+
 def test_adaptive_samples_two_replicas_when_a_tier_has_many() -> None:
     endpoints = tuple(endpoint("coder", f"h{i}") for i in range(6))
     result = decide("adaptive", endpoints, Task.CODE, route=("coder",))

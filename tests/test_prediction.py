@@ -12,7 +12,8 @@ from zeta_console.router.api import Ranking
 from zeta_console.router.feedback import FeedbackLoop
 from zeta_console.router.metrics import EndpointMetrics, overhead_window
 from zeta_console.router.policies import make_policy
-from zeta_console.router.policies.prediction import SEED_OUTPUT_TOKENS, prediction_for
+from zeta_console.router.policies.base import predicted_wait_s
+from zeta_console.router.policies.prediction import SEED_OUTPUT_TOKENS, estimate, prediction_for
 from zeta_console.settings import Adaptive, Settings, Task
 
 NO_EXPLORE = Settings(adaptive=Adaptive(explore_rate=0.0))
@@ -228,6 +229,42 @@ def test_with_every_slot_busy_a_streamed_request_keeps_its_ranking() -> None:
     reasoner = replace(CRAWLING_REASONER, in_flight=1)
     inp = decision_input((CODER_BUSY_1_S, reasoner), prompt_tokens=200, expected_output=ANSWERS, ranking=Ranking.READER)
     result = make_policy("adaptive", NO_EXPLORE).decide(inp)
+    assert result.wait and result.chosen == "coder@local" and "congested" not in result.reason
+
+
+def test_the_wait_for_a_busy_endpoint_is_the_rest_of_the_answer_under_way_then_a_whole_turn_per_request_ahead() -> None:
+    coder = endpoint("coder", "local", prefill_s_per_token=0.001, decode_tps=80.0, in_flight=1, latency_ewma_s=2.0, frees_in_s=0.3)
+    for state, wait in (
+        (coder, 0.3),
+        (replace(coder, queued=2), 0.3 + 2 * 2.0),
+        (replace(coder, frees_in_s=None), 2.0),  # nothing predicted when it ends: a whole turn
+        (replace(coder, in_flight=0, frees_in_s=None), 0.0),
+    ):
+        assert estimate(state, 200, False, 100.0, 0.0)[0] == pytest.approx(wait), state
+        assert predicted_wait_s((state,)) == pytest.approx(wait)  # admission's estimate agrees
+
+
+def test_a_whole_answer_request_waits_for_the_busy_coder_about_to_free_rather_than_think_on_the_idle_reasoner() -> None:
+    # The coder's answer under way ends in 5 ms: its next request's first token in 0.23 s and its answer ~1.3 s later,
+    # against the reasoner's 0.24 s and 7.5 s of thinking. Counting a whole turn of the coder's (2 s) as the wait instead,
+    # the reasoner won (by completion + first token x 2: 8.2 against 8.9) and held its one slot for 7.7 s.
+    coder = endpoint(
+        "coder", "local", prefill_s_per_token=0.001, decode_tps=80.0, ttft_overhead_s=0.01, in_flight=1, latency_ewma_s=2.0,
+        frees_in_s=0.005,
+    )  # fmt: skip
+    result = make_policy("adaptive", NO_EXPLORE).decide(decision_input((coder, IDLE_REASONER), prompt_tokens=200, expected_output=ANSWERS))
+    assert result.chosen == "coder@local", result.reason
+    waited = make_policy("adaptive", NO_EXPLORE).decide(
+        decision_input((replace(coder, frees_in_s=None), IDLE_REASONER), prompt_tokens=200, expected_output=ANSWERS)
+    )
+    assert waited.chosen == "reasoner@local"
+
+
+def test_with_every_slot_busy_the_ranking_stays_by_completion() -> None:
+    # Nothing can start the request now: it waits for the endpoint it would finish soonest on, as before.
+    coder = endpoint("coder", "local", prefill_s_per_token=0.001, decode_tps=80.0, ttft_overhead_s=0.01, in_flight=1, latency_ewma_s=1.0)
+    reasoner = replace(IDLE_REASONER, in_flight=1)
+    result = make_policy("adaptive", NO_EXPLORE).decide(decision_input((coder, reasoner), prompt_tokens=200, expected_output=ANSWERS))
     assert result.wait and result.chosen == "coder@local" and "congested" not in result.reason
 
 

@@ -8,6 +8,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import ollama
+
+from tests.helpers import wait_until
 from zeta_console.backends.types import BackendError
 from zeta_console.benchmark.settings_scale import scaled_settings
 from zeta_console.composition import build_router
@@ -16,12 +19,21 @@ from zeta_console.journal import Journal
 from zeta_console.router.api import RequestRecord, RouterEvent
 from zeta_console.router.requests import ChatRequest
 from zeta_console.router.router import ZetaDynamicRouter
-from zeta_console.settings import Breaker, Settings, Task
+from zeta_console.settings import Adaptive, Breaker, HostConfig, Settings, Task
 from zeta_console.sim import FleetSpec, HostSpec, default_fleet_spec, run_fleet
 from zeta_console.sim.profiles import CODER, EMBEDDER, REASONER
 
 FAST = 50.0  # the emulated models run this many times faster than real ones
 QUICK_BREAKER = Breaker(consecutive_failures=3)
+# Two hosts that both serve the coder ("a" also the embedder and the reasoner), routed with exploration off.
+TWO_CODERS = FleetSpec(hosts=(HostSpec(name="a", models=(CODER, EMBEDDER, REASONER)), HostSpec(name="b", models=(CODER,))))
+
+
+def two_coder_settings() -> dict[str, Any]:
+    """`routed`'s changes for TWO_CODERS: the coder on both hosts, every other tier on "a", no exploring."""
+    base = Settings()
+    models = tuple(replace(model, hosts=("a", "b") if model.tier == "coder" else ("a",)) for model in base.models)
+    return {"hosts": (HostConfig("a", ""), HostConfig("b", "")), "models": models, "adaptive": Adaptive(explore_rate=0.0)}
 
 
 @dataclass
@@ -60,6 +72,14 @@ async def routed(
         finally:
             if journal is not None:
                 journal.close()
+
+
+async def load_both_coders(run: Routed) -> None:
+    """Load the coder on both of TWO_CODERS' hosts, as on a fleet that has been up a while, until the router sees it."""
+    for host in ("a", "b"):
+        async with ollama.AsyncClient(host=run.fleet.host(host).url) as client:
+            await client.generate(model=CODER.name)
+    await wait_until(lambda: all(e.resident for e in run.router.snapshot().endpoints if e.tier == "coder"), message="both coders resident")
 
 
 def ask(text: str, task: Task | None = None, **fields: Any) -> ChatRequest:

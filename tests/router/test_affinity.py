@@ -5,28 +5,14 @@ that host cannot take it or costs more than the margin allows (moved); a new one
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
-import ollama
-
-from tests.helpers import wait_until
-from tests.router.routing import answer, routed
+from tests.router.routing import TWO_CODERS, answer, load_both_coders, routed, two_coder_settings
 from zeta_console.router.api import RequestRecord
 from zeta_console.router.requests import ChatRequest
-from zeta_console.settings import Adaptive, HostConfig, Settings, Task
-from zeta_console.sim import FleetSpec, HostSpec
-from zeta_console.sim.profiles import CODER, EMBEDDER, REASONER
+from zeta_console.settings import Task
+from zeta_console.sim.profiles import CODER
 
-TWO_CODERS = FleetSpec(hosts=(HostSpec(name="a", models=(CODER, EMBEDDER, REASONER)), HostSpec(name="b", models=(CODER,))))
 SYSTEM = {"role": "system", "content": "You review a long design document. " + "The cache keeps this part. " * 150}
-NO_EXPLORING = Adaptive(explore_rate=0.0)
-
-
-def two_coder_settings() -> dict[str, Any]:
-    base = Settings()
-    models = tuple(model if model.tier != "coder" else model.__class__(**{**model.__dict__, "hosts": ("a", "b")}) for model in base.models)
-    models = tuple(model if model.tier == "coder" else model.__class__(**{**model.__dict__, "hosts": ("a",)}) for model in models)
-    return {"hosts": (HostConfig("a", ""), HostConfig("b", "")), "models": models, "adaptive": NO_EXPLORING}
 
 
 def turn(history: list[Mapping[str, str]], question: str, output_tokens: int = 8) -> ChatRequest:
@@ -97,12 +83,7 @@ async def test_a_busy_holder_loses_the_session_when_waiting_costs_more_than_the_
 
 async def test_a_new_session_is_placed_on_the_host_holding_fewer_conversations() -> None:
     async with routed(TWO_CODERS, **two_coder_settings()) as run:
-        for host in ("a", "b"):  # both coders loaded, as on a fleet that has been up a while
-            async with ollama.AsyncClient(host=run.fleet.host(host).url) as client:
-                await client.generate(model=CODER.name)
-        await wait_until(
-            lambda: all(e.resident for e in run.router.snapshot().endpoints if e.tier == "coder"), message="both coders resident"
-        )
+        await load_both_coders(run)
         question = "chat four: first question"
         reply, first = await answer(run.router, turn([SYSTEM], question))
         history = [SYSTEM, {"role": "user", "content": question}, {"role": "assistant", "content": reply}]

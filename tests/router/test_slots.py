@@ -28,3 +28,20 @@ async def test_a_slot_reserved_for_a_woken_waiter_reads_free_to_a_decision_but_i
             assert slots.reserved_for_another("reasoner")
             assert not slots.reserved_for_another("reasoner", waiter)  # its own reservation
             assert not slots.reserved_for_another("coder")  # busy: a decision saw that too
+
+
+def test_an_endpoint_frees_when_the_first_of_its_occupants_is_expected_to_end() -> None:
+    slots = SlotTable({"coder": 2, "reasoner": 1})
+    with ExitStack() as held:
+        assert slots.frees_in_s("coder", now=10.0) is None  # nothing in flight
+        first = held.enter_context(ExitStack())
+        first.enter_context(slots.occupying("coder", ends_at=13.0))
+        held.enter_context(slots.occupying("coder", ends_at=11.5))
+        held.enter_context(slots.occupying("reasoner"))  # dispatched with no prediction
+        assert slots.frees_in_s("coder", now=10.0) == 1.5
+        assert slots.frees_in_s("coder", now=11.75) == 0.25  # 0.25 s past its predicted end: as long again
+        assert slots.frees_in_s("coder", now=12.5) == 0.5  # the other ends first now: 1 s past against 0.5 s ahead
+        assert slots.frees_in_s("reasoner", now=10.0) is None
+        first.close()
+        assert slots.frees_in_s("coder", now=12.5) == 1.0  # the one that ended is forgotten
+    assert slots.frees_in_s("coder", now=10.0) is None

@@ -39,6 +39,10 @@ class EndpointState:
     recent_fast_failures: int = 0  # failures that answered quicker than a real answer would (e.g. 503s)
     last_sample_age_s: float | None = None  # staleness of the telemetry (freshest probe or response); None = unknown, not stale
     latency_ewma_s: float | None = None  # peak-EWMA of total latency: the expected service time of a queued request
+    # How soon the first of this router's requests on it is expected to end (by its decision's predicted completion;
+    # one past it, as long again as it has overrun: `SlotTable.frees_in_s`), seconds from now: a request waiting for it
+    # waits that long for the first slot, not a whole service time. None: no request on it has a prediction.
+    frees_in_s: float | None = None
     status_reason: str = ""  # why the status is what it is (a MISSING endpoint's exclusion names it)
     ttft_overhead_s: float | None = None  # the host's recent median of TTFT beyond load, prefill and the first step
     # The server's own counts (its gauges, plus what this router sent there since they were read) and the

@@ -26,6 +26,7 @@ from zeta_console.router.api import (
     EmbedResult,
     ErrorKind,
     Outcome,
+    Prediction,
     Ranking,
     Relay,
     RelayEmbed,
@@ -390,7 +391,7 @@ class RequestRun:
         while True:
             endpoint, last_chance = await self._admit()
             prediction = state.decision.prediction if state.decision else None
-            attempt = state.attempt = self._dispatch(endpoint, prediction.ttft_s if prediction else None)
+            attempt = state.attempt = self._dispatch(endpoint, prediction)
             try:
                 try:
                     if discard is None:
@@ -411,13 +412,15 @@ class RequestRun:
             finally:
                 attempt.slot.close()
 
-    def _dispatch(self, endpoint: Endpoint, predicted_ttft_s: float | None, waiter: Waiter | None = None) -> Attempt:
-        """Occupy a slot of `endpoint` (the caller checked it has room, or `waiter` holds it) and start an attempt there."""
+    def _dispatch(self, endpoint: Endpoint, prediction: Prediction | None, waiter: Waiter | None = None) -> Attempt:
+        """Occupy a slot of `endpoint` (the caller checked it has room, or `waiter` holds it) and start an attempt there,
+        predicted (`prediction`, for this endpoint from now) to hold the slot until its completion."""
         ctx = self._ctx
-        slot = ExitStack()
-        slot.enter_context(ctx.slots.occupying(endpoint.id, waiter))
         now = time.monotonic()
+        slot = ExitStack()
+        slot.enter_context(ctx.slots.occupying(endpoint.id, waiter, now + prediction.completion_s if prediction else None))
         may_load = ctx.view.is_resident(endpoint) is not True
+        predicted_ttft_s = prediction.ttft_s if prediction else None
         return Attempt(endpoint, now, ctx.breakers.on_dispatch(endpoint.id, now), slot, predicted_ttft_s, may_load)
 
     async def _until_first(
@@ -573,7 +576,7 @@ class RequestRun:
         ctx.hedger.sent += 1
         inp, endpoint = target
         prediction = prediction_for(inp, endpoint, ctx.settings.adaptive.reading_s_per_token, time.monotonic() - self.state.started)
-        return self._dispatch(ctx.endpoints[endpoint], prediction.ttft_s if prediction else None, waiter)
+        return self._dispatch(ctx.endpoints[endpoint], prediction, waiter)
 
     def _hedge_resolved(self, winner: Attempt, primary: Attempt, hedged_at: float, losers: Mapping[asyncio.Task[Any], Attempt]) -> None:
         """Count the race's outcome, record how long each loser had waited in vain, and say it in the request's

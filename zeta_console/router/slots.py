@@ -7,9 +7,11 @@ goes to whichever endpoint frees first, if the policy agrees). Interactive waite
 then arrival order; a reserved slot cannot be taken by a newcomer (no barging).
 
 `in_flight` changes only in `occupying`, `queued` only in `waiting`: both context managers,
-decremented in `finally`, clamped at zero. `next_change` resolves when room may have appeared (for a
-hedge, which takes a free slot when there is one rather than queue). A late request's hedge that finds
-none waits in the line in its request's place by arrival (`waiting(..., arrived=...)`), not last.
+decremented in `finally`, clamped at zero. `occupying` also keeps when each occupant is predicted to end,
+so that a wait for a busy endpoint counts the rest of the answer under way (`frees_in_s`), not a whole one.
+`next_change` resolves when room may have appeared (for a hedge, which takes a free slot when there is one rather
+than queue). A late request's hedge that finds none waits in the line in its request's place by arrival
+(`waiting(..., arrived=...)`), not last.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ class SlotTable:
     def __init__(self, slots: Mapping[str, int]) -> None:
         self.slots = dict(slots)
         self.in_flight = dict.fromkeys(slots, 0)
+        self._ends: dict[str, dict[int, float]] = {endpoint: {} for endpoint in slots}  # occupant -> predicted end (monotonic)
+        self._occupants = itertools.count()
         self.queued = dict.fromkeys(slots, 0)
         self._reserved = dict.fromkeys(slots, 0)
         self._lines: tuple[dict[int, Waiter], dict[int, Waiter]] = ({}, {})  # interactive, background
@@ -57,6 +61,17 @@ class SlotTable:
         which counts in-flight requests only, saw it free."""
         return not self.has_room(endpoint, waiter) and self.in_flight[endpoint] < self.slots[endpoint]
 
+    def frees_in_s(self, endpoint: str, now: float) -> float | None:
+        """How soon the first of `endpoint`'s occupants is expected to end, seconds from `now`: before its predicted end,
+        the rest; past it, as long again as it has overrun (when a late answer ends is not known, and the longer it
+        overruns the longer it is likely to take). None when none has a prediction (nothing in flight, say)."""
+        soonest = None
+        for end in self._ends[endpoint].values():
+            rest = end - now if end > now else now - end
+            if soonest is None or rest < soonest:
+                soonest = rest
+        return soonest
+
     def total_queued(self) -> int:
         return sum(self.queued.values())
 
@@ -70,14 +85,19 @@ class SlotTable:
         return ahead
 
     @contextmanager
-    def occupying(self, endpoint: str, waiter: Waiter | None = None) -> Iterator[None]:
-        """Hold one slot of `endpoint` (check `has_room` first, with no await in between)."""
+    def occupying(self, endpoint: str, waiter: Waiter | None = None, ends_at: float | None = None) -> Iterator[None]:
+        """Hold one slot of `endpoint` (check `has_room` first, with no await in between); `ends_at`: when the
+        occupant is predicted to end (time.monotonic()), None when nothing predicted it."""
         if waiter is not None:
             self._drop_reservation(waiter)
         self.in_flight[endpoint] += 1
+        occupant = next(self._occupants)
+        if ends_at is not None:
+            self._ends[endpoint][occupant] = ends_at
         try:
             yield
         finally:
+            self._ends[endpoint].pop(occupant, None)
             self.in_flight[endpoint] = max(0, self.in_flight[endpoint] - 1)
             self._releases += 1
             self._schedule_pump()

@@ -143,6 +143,7 @@ class RouterView:
             recent_fast_failures=metrics.recent_fast_failures(now),
             last_sample_age_s=self._telemetry_age_s(endpoint, now),
             latency_ewma_s=metrics.latency.value,
+            frees_in_s=self._slots.frees_in_s(endpoint_id, now),
             estimates_relaxed_by=estimates.relaxed_by,
             status_reason=status_reason,
             ttft_overhead_s=metrics.ttft_overhead_s(now),

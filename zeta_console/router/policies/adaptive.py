@@ -27,7 +27,7 @@ prompt cache prefills only the uncached part, and it keeps the session unless it
 the best other's by more than `affinity.margin` (policies/affinity.py: "affinity hit / miss / moved").
 Saturated endpoints (queue over threshold, stale telemetry) are excluded unless all are; tiers
 with many replicas are sampled two at a time (power of two choices); with probability
-`explore_rate` a random eligible endpoint not known cold is taken so recovered ones get measured again.
+`explore_rate` a random eligible endpoint not known cold and with a free slot is taken so recovered ones get measured again.
 An endpoint never measured (no TTFT, latency, prefill or decode sample) is scored on seeds that guess, so while it is
 idle and not known cold, and another endpoint of the pool has been measured, it takes the request
 instead of the best score ("measure: ..."), once at a time, until its first answer replaces the seeds.
@@ -150,8 +150,9 @@ class AdaptivePolicy(ScreenedPolicy):
         held = affinity is not None and affinity.hit  # measuring or exploring would cost a held session its cache
         unmeasured = None if held else _unmeasured(pool, open_, scores)
         explore = unmeasured is None and not held and len(open_) > 1 and rng.random() < self._explore_rate
-        if explore:  # never a cold endpoint: the caller would pay for a model load to measure it
-            warm = [i for i in open_ if pool[i].resident is not False]
+        if explore:  # never a cold endpoint (its caller would pay for a model load to measure it), nor a busy one (it
+            # would wait for that endpoint alone while the best could start it now: in overload, 5-10 s for the reasoner)
+            warm = [i for i in open_ if pool[i].resident is not False and has_free_slot(pool[i])]
             explore = len(warm) > 1
         chosen = unmeasured if unmeasured is not None else rng.choice(warm) if explore else best
 

@@ -293,15 +293,23 @@ def seed_load_s(e: EndpointState) -> float:
 def predicted_wait_s(endpoints: Iterable[EndpointState]) -> float:
     """How long a new request waits for a slot on whichever of `endpoints` frees first: the work
     ahead of it beyond their slots (`outstanding`), served at their combined rate (slots per
-    service time each; the seed for an endpoint never measured)."""
+    service time each; the seed for an endpoint never measured), the first of it by the soonest
+    expected end of a request under way (`frees_in_s`) where one is known: a request that has run
+    most of its answer leaves the rest of it to wait, not a whole turn."""
     ahead = 1
     per_s = 0.0
+    first: float | None = None
     for e in endpoints:
         slots = capacity(e)
         service = service_time_s(e)
         ahead += outstanding(e) - slots
         per_s += slots / (service if service is not None else seed_service_s(e))
-    return ahead / per_s if ahead > 0 and per_s > 0 else 0.0
+        frees_in = e.frees_in_s
+        if frees_in is not None and (first is None or frees_in < first):
+            first = frees_in
+    if ahead <= 0 or per_s <= 0:
+        return 0.0
+    return ahead / per_s if first is None else (ahead - 1) / per_s + first
 
 
 def all_full(pool: Sequence[EndpointState]) -> bool:

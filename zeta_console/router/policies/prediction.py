@@ -7,7 +7,8 @@
                   non-streaming calls, embeddings, programs), and for a person reading a stream
                   (`Ranking.READER`) only what decoding takes beyond reading the same tokens.
 
-wait_s      work ahead beyond the free slots x expected service time / slots (5 TTFT thresholds when never measured)
+wait_s      work ahead beyond the free slots x expected service time / slots (5 TTFT thresholds when never measured),
+            the first of it how soon the first answer under way is expected to end (`frees_in_s`), when known
 load_s      cold-start time when the model is not resident (1.5 TTFT thresholds when never seen loading)
 prefill_s   prompt tokens x prefill rate (when the rate is unknown: the peak-EWMA TTFT, an embedding's service
             time; the TTFT threshold when never measured, embeddings too), slowed by the
@@ -46,7 +47,8 @@ def estimate(e: EndpointState, prompt_tokens: int, embedding: bool, output_token
     in_flight = on_server(e)
     # predicted_wait_s((e,)) inlined: this runs for every candidate of every decision.
     ahead = in_flight + e.queued + e.recent_fast_failures + 1 - slots
-    wait = ahead * service / slots if ahead > 0 else 0.0
+    frees_in = e.frees_in_s
+    wait = 0.0 if ahead <= 0 else ahead * service / slots if frees_in is None else (ahead - 1) * service / slots + frees_in
     load = (e.load_s if e.load_s is not None else seed_load_s(e)) if e.resident is False else 0.0
     tps = e.decode_tps
     overhead = 0.0
