@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.responses import JSONResponse
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+CLIENT_CLOSED_REQUEST = 499  # nginx's status for a client that left before its answer: only logs and metrics see it
 
 
 class OllamaJSONResponse(JSONResponse):
@@ -26,3 +29,8 @@ class ApiError(Exception):
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> OllamaJSONResponse:
     body: dict[str, Any] = {"error": message}
     return OllamaJSONResponse(body, status_code=status, headers=headers)
+
+
+async def client_gone(request: Request, error: Exception) -> Response:
+    """The handler for Starlette's ClientDisconnect: the client left mid-upload, nobody to answer, nothing to report."""
+    return Response(status_code=CLIENT_CLOSED_REQUEST)

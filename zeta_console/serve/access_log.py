@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from zeta_console.ollama_api.errors import CLIENT_CLOSED_REQUEST
 from zeta_console.router.api import Decision, RoutedAnswer, RoutedRelay
 from zeta_console.serve.relay import last_endpoint
 
-CLIENT_CLOSED_REQUEST = 499  # nginx's status for a client that left before its answer: only logs and metrics see it
 _EXCHANGE = "zeta.exchange"
 
 

@@ -23,11 +23,11 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
-from zeta_console.ollama_api.errors import ApiError, OllamaJSONResponse
+from zeta_console.ollama_api.errors import ApiError, OllamaJSONResponse, client_gone
 from zeta_console.router.api import Chunk, EmbedResult, RoutedPieces, Router
 from zeta_console.router.requests import ChatRequest, EmbedRequest, GenerateRequest
 from zeta_console.serve import listing
-from zeta_console.serve.access_log import CLIENT_CLOSED_REQUEST, AccessLog, Exchange
+from zeta_console.serve.access_log import AccessLog, Exchange
 from zeta_console.serve.catalogue import Catalogue
 from zeta_console.serve.envelope import OPENAI, envelope_for
 from zeta_console.serve.metrics import ServeMetrics
@@ -212,10 +212,6 @@ async def _body_too_large(request: Request, error: Exception) -> Response:
     return _error(request, 413, str(error))
 
 
-async def _client_gone(request: Request, error: Exception) -> Response:
-    return Response(status_code=CLIENT_CLOSED_REQUEST)  # the client left mid-upload: nobody to answer, nothing to report
-
-
 async def _unexpected(request: Request, error: Exception) -> Response:
     return _error(request, 500, f"internal error: {type(error).__name__}")
 
@@ -277,7 +273,7 @@ def create_app(
             HTTPException: _gin_status_text,
             ApiError: _api_error,
             BodyTooLarge: _body_too_large,
-            ClientDisconnect: _client_gone,
+            ClientDisconnect: client_gone,
             Exception: _unexpected,
         },
         lifespan=lifespan,

@@ -6,11 +6,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from zeta_console.ollama_api.errors import ApiError
+from zeta_console.ollama_api.errors import ApiError, client_gone
 from zeta_console.sim.openai_compat import OpenAIRoutes, error_payload
 from zeta_console.sim.parsing import parse_chat, parse_embed, parse_embeddings, parse_generate, parse_show
 from zeta_console.sim.responses import JSON_TYPE, ConnectionCutter, InferenceEndpoint
@@ -105,5 +105,5 @@ def ollama_routes(service: HostService, cut_connection: ConnectionCutter) -> lis
 def create_app(service: HostService, cut_connection: ConnectionCutter, control: Sequence[BaseRoute] = ()) -> Starlette:
     return Starlette(
         routes=[*ollama_routes(service, cut_connection), *control],
-        exception_handlers={404: _gin_text(404), 405: _gin_text(405)},
+        exception_handlers={404: _gin_text(404), 405: _gin_text(405), ClientDisconnect: client_gone},
     )
