@@ -47,10 +47,15 @@ async def test_a_busy_upstream_is_503_with_ollamas_text() -> None:
 
 
 async def test_a_request_shed_for_its_predicted_wait_is_503_with_retry_after() -> None:
-    async with serving(base=Settings(admission=Admission(patience_s=0.001))) as served, httpx.AsyncClient(base_url=served.url) as http:
-        assert (await http.post("/api/chat", json={**ASK, "stream": False})).status_code == 200  # the coder measured
+    # At the models' own speed and with a long answer: the held answer's predicted end (which a newcomer's wait counts
+    # the rest of) stays seconds away. At 20x it was tens of ms away, a newcomer could find it just overrun, a wait
+    # of ~0 under the patience, and wait for the held slot until its client timed out.
+    settings = Settings(admission=Admission(patience_s=0.001))
+    async with serving(time_scale=1.0, base=settings) as served, httpx.AsyncClient(base_url=served.url, timeout=30) as http:
+        long = {**ASK, "options": {"num_predict": 200}, "stream": False}
+        assert (await http.post("/api/chat", json=long)).status_code == 200  # the coder measured, its answers long
         held = served.router.chat(ChatRequest(messages=ASK["messages"], target="coder"))
-        await held.__anext__()  # its one slot taken: a newcomer would wait a whole answer
+        await held.__anext__()  # its one slot taken: a newcomer would wait the rest of a long answer
         try:
             response = await http.post("/api/chat", json={**ASK, "stream": False})
         finally:
