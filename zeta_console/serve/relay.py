@@ -73,6 +73,9 @@ def failure_message(error: BackendError, decision: Decision | None, upstream_url
     return f"upstream {upstream_urls.get(endpoint, '?')} ({endpoint}): {error.message}"
 
 
+Headers = list[tuple[bytes, bytes]]  # ASGI header pairs
+
+
 async def _send_failure(send: Send, error: BackendError, message: str, envelope: Envelope, headers: Headers | None = None) -> None:
     """The error response; a 503 says when to retry, in whole seconds: the router's estimate when it
     shed the request, at least 1."""
@@ -81,9 +84,6 @@ async def _send_failure(send: Send, error: BackendError, message: str, envelope:
         estimate_s = error.retry_after_s if isinstance(error, RejectedError) and error.retry_after_s is not None else 0.0
         headers = [*(headers or []), (b"retry-after", str(max(1, math.ceil(estimate_s))).encode())]
     await send_json_error(send, status, message, headers, envelope)
-
-
-Headers = list[tuple[bytes, bytes]]
 
 
 def _start(status: int, content_type: bytes, headers: Headers) -> dict[str, Any]:
