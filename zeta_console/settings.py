@@ -177,6 +177,11 @@ class Adaptive:
     # (waiting for a busy endpoint is the least certain part of a prediction, and holds the caller with nothing).
     # 2.0 measured best of 0 / 0.5 / 1 / 2 in overload, replicas and slowdown (docs/BENCHMARKS.md).
     first_token_weight: float = 2.0
+    # A streamed answer holds one of its endpoint's slots for its whole decode, though its reader does not wait for it:
+    # the requests arriving there meanwhile (its recent arrival rate) start later. A streamed request's score adds this
+    # x the wait it imposes, arrivals during its slot time per slot x half a turn of it: rate x slot time^2 / (2 x
+    # slots^2), M/G/1's residual wait (0: not counted; whole-answer callers count their decode already).
+    hold_weight: float = 1.0
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ EWMA_TAU_S = 10.0
 OVERHEAD_SAMPLES = 32
 MIN_SIZE_SPREAD = 0.01  # sizes whose variance is under 1 % of their squared mean are too alike to draw a line through
 ERROR_HALF_LIFE_S = 60.0
+DISPATCH_HALF_LIFE_S = 30.0  # an endpoint's arrival rate follows a burst within a minute
 MIN_ERROR_SAMPLES = 5.0  # a rate over fewer (decayed) outcomes is taken over this many
 COLD_LOAD_MIN_S = 0.25  # load_duration below this is a warm model (it also includes queueing); divided by the time scale
 MIN_PREDICTION_SAMPLES = 20  # first tokens checked against their predictions before their spread is trusted
@@ -149,6 +150,10 @@ class DecayedCount:
         if not self._value:  # nothing counted yet: read on every decision, for every endpoint
             return 0.0
         return self._value * math.exp(-self._rate * max(0.0, now - self._at))
+
+    def per_s(self, now: float) -> float:
+        """Events per second: a steady rate r keeps the count at r / decay rate."""
+        return self.value(now) * self._rate
 
 
 class ErrorRate:
@@ -345,6 +350,7 @@ class EndpointMetrics:
         self._errors_by_kind: dict[str, int] = {}
         self._errors = ErrorRate(half_life_s)
         self._recent_fast_failures = DecayedCount(half_life_s)
+        self._dispatches = DecayedCount(DISPATCH_HALF_LIFE_S / time_scale)
         self._last_sample_at: float | None = None
         self.last_answer_at: float | None = None  # the model was resident then
         self._last_cold_load: tuple[float, float] | None = None  # (when, seconds)
@@ -354,6 +360,14 @@ class EndpointMetrics:
     def cold_load(self, timings: FinalTimings | None) -> float:
         """`cold_load_s` at this endpoint's time scale."""
         return cold_load_s(timings, self._cold_load_min_s)
+
+    def dispatched(self, now: float) -> None:
+        """A request was sent here (an attempt or a hedge took one of its slots)."""
+        self._dispatches.add(now)
+
+    def arrivals_per_s(self, now: float) -> float:
+        """Requests sent here per second, recently (decayed): the endpoint's arrival rate."""
+        return self._dispatches.per_s(now)
 
     def answering(self, now: float) -> None:
         """The endpoint answers: its model is resident."""

@@ -419,6 +419,7 @@ class RequestRun:
         now = time.monotonic()
         slot = ExitStack()
         slot.enter_context(ctx.slots.occupying(endpoint.id, waiter, now + prediction.completion_s if prediction else None))
+        ctx.metrics[endpoint.id].dispatched(now)
         may_load = ctx.view.is_resident(endpoint) is not True
         predicted_ttft_s = prediction.ttft_s if prediction else None
         return Attempt(endpoint, now, ctx.breakers.on_dispatch(endpoint.id, now), slot, predicted_ttft_s, may_load)

@@ -150,6 +150,7 @@ class RouterView:
             server_running=server[0] if server else None,
             server_waiting=server[1] if server else None,
             server_slots=server[2] if server else None,
+            arrivals_per_s=metrics.arrivals_per_s(now),
         )
 
     def is_resident(self, endpoint: Endpoint) -> bool | None:

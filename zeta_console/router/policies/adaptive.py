@@ -50,6 +50,7 @@ from zeta_console.router.policies.base import (
     ScreenedPolicy,
     all_full,
     assemble,
+    capacity,
     has_free_slot,
     on_server,
     pick_lowest,
@@ -68,10 +69,10 @@ P2C_ABOVE = 4  # replicas in a tier beyond which only two random ones are scored
 MAX_ERROR_RATE = 0.9  # caps the retry factor at 10
 NOT_SAMPLED = "not sampled (power of two choices)"
 SATURATED = "saturated: "
-TERMS = ("wait_s", "load_s", "prefill_s", "overhead_s", "decode_s", "first_token_s", "tier_penalty_s", "feedback", "retry")
-Terms = tuple[float, float, float, float, float, float, float, float, float, float]  # TERMS, then the whole expected decode
-_ADDITIVE = (0, 1, 2, 3, 4, 6)  # first_token_s is weight x the TTFT terms: the deciding term is the one of those
-_FACTORS = (7, 8)
+TERMS = ("wait_s", "load_s", "prefill_s", "overhead_s", "decode_s", "first_token_s", "tier_penalty_s", "hold_s", "feedback", "retry")
+Terms = tuple[float, float, float, float, float, float, float, float, float, float, float]  # TERMS, then the whole expected decode
+_ADDITIVE = (0, 1, 2, 3, 4, 6, 7)  # first_token_s is weight x the TTFT terms: the deciding term is the one of those
+_FACTORS = (8, 9)
 
 
 def is_saturated(e: EndpointState) -> bool:
@@ -104,6 +105,7 @@ class AdaptivePolicy(ScreenedPolicy):
         self._explore_rate = settings.adaptive.explore_rate
         self._reading_s_per_token = settings.adaptive.reading_s_per_token
         self._first_token_weight = settings.adaptive.first_token_weight
+        self._hold_weight = settings.adaptive.hold_weight
 
     def choose(self, inp: DecisionInput, s: Screen) -> PolicyResult:
         rng = inp.rng
@@ -115,6 +117,7 @@ class AdaptivePolicy(ScreenedPolicy):
         completion = embedding or inp.ranking is Ranking.COMPLETION
         reading = 0.0 if completion else self._reading_s_per_token
         first_token_weight = self._first_token_weight if completion and not embedding else 0.0
+        hold_weight = 0.0 if completion else self._hold_weight
         prompt_tokens = inp.prompt_tokens
         session = inp.session
         holder = holder_index(session, pool)
@@ -130,8 +133,9 @@ class AdaptivePolicy(ScreenedPolicy):
             retry = 1.0 / (1.0 - (error_rate if error_rate < MAX_ERROR_RATE else MAX_ERROR_RATE))
             penalty = rank * TIER_PENALTY_PER_RANK * e.thresholds.ttft_s
             first_token = first_token_weight * (wait + load + prefill + overhead)
-            scores.append((wait + load + prefill + decode) * weight * retry + overhead + first_token + penalty)
-            terms.append((wait, load, prefill, overhead, decode, first_token, penalty, weight, retry, full_decode))
+            hold = hold_weight * hold_s(e, load + prefill + overhead + full_decode) if hold_weight else 0.0
+            scores.append((wait + load + prefill + decode) * weight * retry + overhead + first_token + penalty + hold)
+            terms.append((wait, load, prefill, overhead, decode, first_token, penalty, hold, weight, retry, full_decode))
             (shut if is_saturated(e) else open_).append(i)
         gated = bool(open_ and shut)
         if gated:
@@ -140,8 +144,11 @@ class AdaptivePolicy(ScreenedPolicy):
             open_ = list(range(len(pool)))
             best = pick_lowest(scores, rng)
         congested = None if completion else _congested(pool, open_, best)
-        if congested is not None:  # ranked by the first token alone
-            scores = [(wait + load + prefill) * weight * retry + overhead for wait, load, prefill, overhead, *_, weight, retry, _ in terms]
+        if congested is not None:  # ranked by the first token alone, and the wait the answer imposes on the next ones
+            scores = [
+                (wait + load + prefill) * weight * retry + overhead + hold
+                for wait, load, prefill, overhead, *_, hold, weight, retry, _ in terms
+            ]
             best = open_[pick_lowest([scores[i] for i in open_], rng)]
         excluded = partial(_saturated_reasons, pool, shut if gated else [], {})
         affinity = stick(session, pool, holder, best, scores, open_, excluded, s.rejected) if session is not None else None
@@ -189,7 +196,7 @@ class AdaptivePolicy(ScreenedPolicy):
         t = terms[chosen]
         ttft = t[0] + t[1] + t[2] + t[3]
         parts = [
-            f"{winner.id} predicted TTFT {seconds(ttft)}, completion {seconds(ttft + t[9])}"
+            f"{winner.id} predicted TTFT {seconds(ttft)}, completion {seconds(ttft + t[10])}"
             f" (score {scores[chosen]:.2f}, by {'TTFT' if congested is not None else _ranked_by(completion, first_token_weight)})"
         ]
         if congested is not None:
@@ -203,6 +210,9 @@ class AdaptivePolicy(ScreenedPolicy):
         beaten = runner_up(scores, open_, chosen)
         if beaten is not None:
             parts.append(f"beat {pool[beaten].id} (score {scores[beaten]:.2f}) on {deciding_term(t, terms[beaten])}")
+        held = [f"{pool[i].id} {terms[i][7]:.2f}" for i in (chosen, beaten) if i is not None and terms[i][7]]
+        if held:
+            parts.append(f"hold_s (the wait its answer's slot time imposes on the arrivals there): {', '.join(held)}")
         parts.append(server_notes(winner, pool[beaten] if beaten is not None else None))
         parts.append(relaxed_note(winner))
         if gated:
@@ -223,6 +233,15 @@ def _congested(pool: list[EndpointState], open_: list[int], best: int) -> int | 
     if has_free_slot(pool[best]) or not any(has_free_slot(pool[i]) for i in open_):
         return None
     return best
+
+
+def hold_s(e: EndpointState, slot_s: float) -> float:
+    """The wait an answer holding one of `e`'s slots for `slot_s` imposes on the requests arriving there meanwhile: its
+    recent arrivals during that time, per slot, each starting on average half of it later (M/G/1's residual wait, a
+    turn being slot_s / slots). An endpoint with few slots for its arrivals pays for a long answer; a streamed reader
+    does not wait for the decode, but the next request does (BENCHMARKS.md, `streamcost`)."""
+    turn = slot_s / capacity(e)
+    return e.arrivals_per_s * turn * turn / 2.0
 
 
 def _saturated_reasons(pool: list[EndpointState], shut: list[int], reasons: dict[int, str]) -> dict[int, str]:
@@ -293,7 +312,7 @@ def _named(t: Terms) -> dict[str, float]:
     ttft = t[0] + t[1] + t[2] + t[3]
     return {
         "wait_s": t[0], "load_s": t[1], "prefill_s": t[2], "overhead_s": t[3], "decode_s": t[4], "first_token_s": t[5],
-        "tier_penalty_s": t[6], "feedback": t[7], "retry": t[8], "ttft_s": ttft, "completion_s": ttft + t[9],
+        "tier_penalty_s": t[6], "hold_s": t[7], "feedback": t[8], "retry": t[9], "ttft_s": ttft, "completion_s": ttft + t[10],
     }  # fmt: skip
 
 
