@@ -248,7 +248,7 @@ def test_adaptive_reason_names_the_saturation_and_the_deciding_term() -> None:
     coder = next(c for c in result.candidates if c.endpoint == "coder@local")
     assert set(coder.terms) == {
         "wait_s", "load_s", "prefill_s", "overhead_s", "decode_s", "first_token_s",
-        "tier_penalty_s", "feedback", "retry", "ttft_s", "completion_s",
+        "tier_penalty_s", "hold_s", "feedback", "retry", "ttft_s", "completion_s",
     }  # fmt: skip
 
     cold = decide(
@@ -471,7 +471,7 @@ def test_lazily_built_candidates_keep_their_terms_in_order(policy: str) -> None:
     names = {
         "adaptive": [
             "wait_s", "load_s", "prefill_s", "overhead_s", "decode_s", "first_token_s",
-            "tier_penalty_s", "feedback", "retry", "ttft_s", "completion_s",
+            "tier_penalty_s", "hold_s", "feedback", "retry", "ttft_s", "completion_s",
         ],  # fmt: skip
         "threshold": ["ttft_p95", "latency_p95", "queue", "error_rate"],
         "least_load": ["load", "ttft_s"],

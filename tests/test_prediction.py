@@ -9,6 +9,7 @@ import pytest
 from tests.policy_fixtures import decision_input, endpoint, fleet
 from zeta_console.backends.types import FinalTimings
 from zeta_console.router.api import Ranking
+from zeta_console.router.candidates import EndpointState
 from zeta_console.router.feedback import FeedbackLoop
 from zeta_console.router.metrics import EndpointMetrics, overhead_window
 from zeta_console.router.policies import make_policy
@@ -222,6 +223,57 @@ def test_a_whole_answer_caller_is_not_ranked_by_its_first_token_when_congested()
     result = make_policy("adaptive", NO_EXPLORE).decide(inp)
     assert result.chosen == "coder@local" and not result.wait
     assert "by completion + first token x 2" in result.reason and "congested" not in result.reason
+
+
+# Overload's burst, both endpoints free: the reasoner answers 300 tokens in 7.5 s with its one slot, and reasoning
+# questions have been arriving there at one every 8 s; the coder answers 100 in 1.25 s.
+BUSY_STREAM = {"coder": 0.3, "reasoner": 0.125}
+
+
+def with_arrivals(*endpoints: EndpointState, rates: dict[str, float]) -> tuple[EndpointState, ...]:
+    return tuple(replace(e, arrivals_per_s=rates.get(e.tier, 0.0)) for e in endpoints)
+
+
+def test_a_streamed_reasoning_request_leaves_the_one_slot_reasoner_to_the_arrivals_behind_it() -> None:
+    # For a reader the reasoner's decode (faster than reading) costs nothing, and it is the preferred tier: 0.24 s
+    # against the coder's 0.22 s + 1 s tier penalty. Its 7.7 s answer holds the only slot from the ~1 request that arrives
+    # meanwhile, which starts ~3.9 s later on average: hold_s 0.125 x 7.7^2 / 2 = 3.7 s; the coder's 1.5 s answer 0.3 s.
+    coder = measured("coder", "local", prefill_s_per_token=0.001, decode_tps=80.0)
+    inp = decision_input(with_arrivals(coder, IDLE_REASONER, rates=BUSY_STREAM), prompt_tokens=200, expected_output=ANSWERS,
+                         ranking=Ranking.READER)  # fmt: skip
+    result = make_policy("adaptive", NO_EXPLORE).decide(inp)
+    assert result.chosen == "coder@local" and not result.wait, result.reason
+    holds = {c.endpoint: c.terms["hold_s"] for c in result.candidates if c.excluded is None}
+    reasoner_slot_s = 0.2 + 0.01 + 1 / 40 + 300 / 40  # prefill, overhead (with the first step), the whole decode
+    coder_slot_s = 0.2 + 0.01 + 1 / 80 + 100 / 80
+    assert holds["reasoner@local"] == pytest.approx(0.125 * reasoner_slot_s**2 / 2)
+    assert holds["coder@local"] == pytest.approx(0.3 * coder_slot_s**2 / 2)
+    assert "beat reasoner@local" in result.reason and "on hold_s" in result.reason
+    assert "hold_s (the wait its answer's slot time imposes on the arrivals there): coder@local 0.33, reasoner@local 3.74" in result.reason
+    # Nothing arriving, nothing held up: the preferred reasoner takes it, as before.
+    quiet = decision_input((coder, IDLE_REASONER), prompt_tokens=200, expected_output=ANSWERS, ranking=Ranking.READER)
+    assert make_policy("adaptive", NO_EXPLORE).decide(quiet).chosen == "reasoner@local"
+
+
+def test_the_slot_time_a_streamed_answer_takes_counts_when_congested_too() -> None:
+    # The coder busy for 1 s more: ranked by TTFT alone the idle reasoner starts it now (0.24 s against 1.22 s), and holds
+    # its one slot 7.7 s from the arrivals behind it; with that counted the request waits for the coder (1.55 s against 3.97).
+    inp = decision_input(with_arrivals(CODER_BUSY_1_S, IDLE_REASONER, rates=BUSY_STREAM), prompt_tokens=200,
+                         expected_output=ANSWERS, ranking=Ranking.READER)  # fmt: skip
+    result = make_policy("adaptive", NO_EXPLORE).decide(inp)
+    assert result.chosen == "coder@local", result.reason
+    assert "congested: coder@local" in result.reason and "beat reasoner@local (score 3.97) on hold_s" in result.reason
+
+
+def test_a_whole_answer_caller_carries_no_hold_term_and_decides_as_before() -> None:
+    # Its score counts the whole decode already; the arrival rates change nothing.
+    inp = decision_input(with_arrivals(CODER_BUSY_1_S, IDLE_REASONER, rates=BUSY_STREAM), prompt_tokens=200, expected_output=ANSWERS)
+    result = make_policy("adaptive", NO_EXPLORE).decide(inp)
+    before = make_policy("adaptive", NO_EXPLORE).decide(
+        decision_input((CODER_BUSY_1_S, IDLE_REASONER), prompt_tokens=200, expected_output=ANSWERS)
+    )
+    assert (result.chosen, result.reason) == (before.chosen, before.reason)
+    assert all(c.terms["hold_s"] == 0.0 for c in result.candidates if c.excluded is None)
 
 
 def test_with_every_slot_busy_a_streamed_request_keeps_its_ranking() -> None:

@@ -7,6 +7,7 @@ import pytest
 
 from zeta_console.backends.types import FinalTimings
 from zeta_console.router.metrics import (
+    DISPATCH_HALF_LIFE_S,
     ERROR_HALF_LIFE_S,
     MIN_ERROR_SAMPLES,
     PERCENTILE_WINDOW_S,
@@ -117,3 +118,13 @@ def test_a_censored_first_token_later_than_expected_of_it_counts() -> None:
     _answer(metrics, 100.0)
     metrics.observe_censored_first_token(3.0, 101.0, predicted_s=0.2)
     assert metrics.ttft.value == 3.0 and metrics.ttft_percentile(0.95, 101.0) == 3.0
+
+
+def test_an_endpoint_s_arrival_rate_reads_a_steady_stream_and_halves_per_half_life_once_it_stops() -> None:
+    metrics = EndpointMetrics(time_scale=10.0)  # the half-life follows the emulator's time scale
+    assert metrics.arrivals_per_s(0.0) == 0.0
+    for i in range(400):  # 2 requests a second for 200 s, many half-lives (3 s at 10x)
+        metrics.dispatched(i * 0.5)
+    last = 399 * 0.5
+    assert metrics.arrivals_per_s(last) == pytest.approx(2.0, rel=0.15)
+    assert metrics.arrivals_per_s(last + DISPATCH_HALF_LIFE_S / 10.0) == pytest.approx(metrics.arrivals_per_s(last) / 2)
