@@ -1,6 +1,7 @@
 """`adaptive`: rank endpoints by the predicted time the caller waits for (policies/prediction.py).
 
-score = (wait_s + load_s + prefill_s + decode_s) x feedback x retry + overhead_s + first_token_s + tier_penalty_s   (lower is better)
+score = (wait_s + load_s + prefill_s + decode_s) x feedback x retry + overhead_s + first_token_s + tier_penalty_s + hold_s
+                                                                                                   (lower is better)
   wait_s .. overhead_s  the predicted TTFT (prediction.py says how each is estimated; `predicted_wait_s`,
                   which admission uses to shed a request that would wait past its patience, is wait_s;
                   the work and the slots are the server's own where it reports them: llama.cpp, vLLM, SGLang);
@@ -18,9 +19,12 @@ score = (wait_s + load_s + prefill_s + decode_s) x feedback x retry + overhead_s
   retry           1 / (1 - error rate): the expected number of tries
   tier_penalty_s  route rank x half the tier's TTFT threshold, so the preferred tier wins while
                   loads are similar
+  hold_s          for a streamed request (its reader does not wait for the decode, the next request does):
+                  `adaptive.hold_weight` (1.0) x the wait its answer's slot time imposes on the requests arriving
+                  at the endpoint meanwhile: arrival rate x turn^2 / 2, turn = slot time / slots (`hold_s`)
 Congested (a streamed request, whose reader starts at the first token; the best by that score has no free slot,
-another eligible endpoint has one): ranked by (wait_s + load_s + prefill_s) x feedback x retry + overhead_s alone,
-the predicted first token, rather than wait. A whole-answer caller keeps its ranking: it sees no first token.
+another eligible endpoint has one): ranked by (wait_s + load_s + prefill_s) x feedback x retry + overhead_s + hold_s,
+the predicted first token and the wait it imposes, rather than wait. A whole-answer caller keeps its ranking: it sees no first token.
 The candidates also show each endpoint's predicted `ttft_s` and `completion_s` (not in the score).
 For a conversation the router has seen (`inp.session`), the endpoint holding its prefix in its
 prompt cache prefills only the uncached part, and it keeps the session unless its score exceeds
