@@ -25,6 +25,9 @@ The candidates also show each endpoint's predicted `ttft_s` and `completion_s` (
 For a conversation the router has seen (`inp.session`), the endpoint holding its prefix in its
 prompt cache prefills only the uncached part, and it keeps the session unless its score exceeds
 the best other's by more than `affinity.margin` (policies/affinity.py: "affinity hit / miss / moved").
+With `adaptive.tier_tolerance` above 1, the route's most preferred tier not saturated takes the request from a best
+on another tier while the time its caller waits for there is within that factor of the best's (before affinity;
+policies/tier_preference.py: "kept on / left preferred tier").
 Saturated endpoints (queue over threshold, stale telemetry) are excluded unless all are; tiers
 with many replicas are sampled two at a time (power of two choices); with probability
 `explore_rate` a random eligible endpoint not known cold and with a free slot is taken so recovered ones get measured again.
