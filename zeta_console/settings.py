@@ -182,6 +182,10 @@ class Adaptive:
     # x the wait it imposes, arrivals during its slot time per slot x half a turn of it: rate x slot time^2 / (2 x
     # slots^2), M/G/1's residual wait (0: not counted; whole-answer callers count their decode already).
     hold_weight: float = 1.0
+    # The operator's preference for a route's order over time alone: the route's most preferred tier (not saturated) keeps
+    # a request while the time its caller waits for there is at most this x the ranking's best's (on another tier).
+    # 1.0: time alone decides (policies/tier_preference.py).
+    tier_tolerance: float = 1.0
 
 
 @dataclass(frozen=True)
