@@ -19,7 +19,9 @@ REASONER_MODEL = "qwen3:14b"
 async def ask_while_the_coder_is_held(stream: bool) -> tuple[bool, RequestRecord]:
     """A reasoning question asked while the coder's one slot is held and the reasoner idles: whether it was dispatched
     while the coder was held, and its record (the coder released once it was dispatched or queued)."""
-    async with routed(adaptive=Adaptive(explore_rate=0.0), hedging=Hedging(enabled=False)) as run:
+    # hold_weight 0: the reasoner's long answer would hold its one slot from the requests after it, and the one answer it
+    # just gave reads as an arrival rate: priced (`hold_s`, tests/router/test_slot_hold.py), the request waits for the coder.
+    async with routed(adaptive=Adaptive(explore_rate=0.0, hold_weight=0.0), hedging=Hedging(enabled=False)) as run:
         router = run.router
         # Both measured: the coder on a 100-token answer (its turn, what a request queued for it waits, ~1.5 s),
         # the reasoner decoding at a tenth of its speed (a long answer expected from it, though its first token is quick;
