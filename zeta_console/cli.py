@@ -47,7 +47,7 @@ GLOBAL_OPTIONS = (
         words=(DEMO_REAL,),
         plain=DEMO_EMULATED,
     ),
-    GlobalOption("--listen", "also serve the Ollama-compatible endpoint (e.g. 127.0.0.1:11435)", "ADDR"),
+    GlobalOption("--listen", "also serve the fleet on Ollama's and OpenAI's APIs (e.g. 127.0.0.1:11435)", "ADDR"),
     GlobalOption("--token", "bearer token required by the endpoint (needed for a non-loopback --listen)", "T"),
 )
 
@@ -128,7 +128,7 @@ def _serve_arguments(parser: argparse.ArgumentParser) -> None:
 CONSOLE = Command(
     name="zeta-console",
     help="",
-    description="Terminal console and router for a fleet of local Ollama models.",
+    description="Terminal console and router for a fleet of local model servers: Ollama and OpenAI-compatible ones (llama.cpp, vLLM, ...).",
     handler="zeta_console.ui.launch:run_console_command",
     options=dict.fromkeys(option.dest for option in GLOBAL_OPTIONS),
 )
@@ -169,8 +169,8 @@ COMMANDS = {
         ),
         Command(
             "serve",
-            help="serve an Ollama-compatible endpoint through the router",
-            description="Serve Ollama's HTTP API through the router until Ctrl-C; the URL is printed on stdout.",
+            help="serve the fleet through the router on Ollama's and OpenAI's APIs",
+            description="Serve Ollama's API (/api/*) and OpenAI's (/v1/*) through the router until Ctrl-C; the URL is printed on stdout.",
             handler="zeta_console.serve.cli:run_serve_command",
             arguments=_serve_arguments,
             options={
@@ -182,8 +182,8 @@ COMMANDS = {
         ),
         Command(
             "init",
-            help="write a config from the models the Ollama hosts serve",
-            description="Write a configuration from the models the Ollama hosts serve: shown, checked, then written.",
+            help="write a config from the models the hosts serve",
+            description="Write a configuration from the models the hosts serve (Ollama, OpenAI-compatible): shown, checked, then written.",
             handler="zeta_console.init_config:run_init_command",
             arguments=_init_arguments,
         ),

@@ -84,6 +84,17 @@ async def test_the_footer_shows_help_and_no_key_cut_in_half(size: tuple[int, int
         assert set(re.split(r"\s{2,}", shown.strip())) <= whole, line  # every key whole
 
 
+@pytest.mark.parametrize("keys", [(), ("ctrl+l",)], ids=["prompt", "log"])
+async def test_at_80_columns_the_footer_keeps_the_keys_to_controls_and_charts_in_view(keys: tuple[str, ...]) -> None:
+    app = frozen_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press(*keys)
+        await pilot.pause()
+        await pilot.pause()
+        shown = screen_lines(app, 80)[-1].partition("▏")[0].split()
+        assert shown[:6] == ["f1", "Help", "f2", "Controls", "f3", "Charts"], shown
+
+
 async def test_keys_hidden_at_a_narrow_width_come_back_when_it_widens() -> None:
     app = frozen_app()
     async with app.run_test(size=(80, 24)) as pilot:

@@ -1,4 +1,4 @@
-"""`zeta-console serve`: the Ollama-compatible endpoint, headless, until Ctrl-C."""
+"""`zeta-console serve`: the fleet on Ollama's and OpenAI's APIs, headless, until Ctrl-C."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The footer: F1 Help always in view at the left; a key that would be cut at the right edge is hidden whole."""
+"""The footer: F1 Help always in view at the left, then the keys to the other screens (Controls, Charts) before the
+focused widget's own; a key that would be cut at the right edge is hidden whole."""
 
 from __future__ import annotations
 
@@ -7,14 +8,18 @@ from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
 HELP_ACTION = "help"  # F1 lists every key, so whatever does not fit is one key away
+# In Textual's order (the binding chain's) the prompt's keys, Fault and Export came before Controls and Charts, so at
+# 80-120 columns the keys to the operator's other screens were the ones hidden.
+LEADING_ACTIONS = (HELP_ACTION, "controls", "charts")
 
 
 class ConsoleFooter(Footer):
     def compose(self) -> ComposeResult:
-        for widget in super().compose():
+        widgets = list(super().compose())
+        for widget in widgets:
             if isinstance(widget, FooterKey) and widget.action == HELP_ACTION:
                 widget.add_class("-help")
-            yield widget
+        yield from sorted(widgets, key=_place)
 
     async def recompose(self) -> None:
         await super().recompose()
@@ -34,3 +39,9 @@ class ConsoleFooter(Footer):
 
     def _width(self, key: FooterKey) -> int:
         return key.get_content_width(self.size, self.size) + key.styles.gutter.width + key.styles.margin.width
+
+
+def _place(widget: object) -> int:
+    """A leading action's rank, the rest after them in Textual's order (the sort is stable)."""
+    action = widget.action if isinstance(widget, FooterKey) else None
+    return LEADING_ACTIONS.index(action) if action in LEADING_ACTIONS else len(LEADING_ACTIONS)
