@@ -39,7 +39,7 @@ class _Cues:
     cjk: re.Pattern[str] | None = None
 
     def find(self, lowered: str, words: Sequence[str], has_cjk: bool) -> list[str]:
-        # Most families find nothing in most prompts: no list is built for what found nothing.
+        # No list is built for words the family has none of, nor for a pattern that matched nothing.
         found = [word for word in words if word in self.words] if not self.words.isdisjoint(words) else []
         if self.pattern is not None and self.needs in lowered and (matches := self.pattern.findall(lowered)):
             found += [match.strip() for match in matches]
