@@ -57,6 +57,7 @@ _RANGES: Mapping[str, _Range] = {
     "max_weight": _Range(0, 100, low_included=False),
     "reading_s_per_token": _Range(0, 60, low_included=True),  # 0: a reader notices all of the decode
     "first_token_weight": _Range(0, 100, low_included=True),  # 0: rank whole-answer callers by completion alone
+    "tier_tolerance": _Range(1, 100, low_included=True),  # adaptive: 1 = time alone, no preference for the route's order
     "refresh_hz": _Range(0, 60, low_included=False),
     "first_token_per_1k_prompt_tokens_s": _Range(0, _DAY_S, low_included=True),
     "delay_s": _Range(0, _DAY_S, low_included=True),  # hedging: 0 means "the request's predicted TTFT at `percentile`"

@@ -177,6 +177,10 @@ class Adaptive:
     # (waiting for a busy endpoint is the least certain part of a prediction, and holds the caller with nothing).
     # 2.0 measured best of 0 / 0.5 / 1 / 2 in overload, replicas and slowdown (docs/BENCHMARKS.md).
     first_token_weight: float = 2.0
+    # The operator's preference for a route's order over time alone: the route's most preferred tier (not saturated) keeps
+    # a request while the time its caller waits for there is at most this x the ranking's best's (on another tier).
+    # 1.0: time alone decides (policies/tier_preference.py).
+    tier_tolerance: float = 1.0
 
 
 @dataclass(frozen=True)

@@ -29,15 +29,21 @@ NO_HEDGE = ":no_hedge"  # a Zeta contender with hedging switched off, e.g. "adap
 # A Zeta contender whose callers stream to a reader (`Ranking.READER`), e.g. "adaptive:streamed": the same
 # trace and fleet, ranked by the first token (and decode slower than reading) instead of the whole answer.
 STREAMED = ":streamed"
+# "adaptive:tiered": adaptive with the operator's tier preference on (`adaptive.tier_tolerance`), what the route's order
+# costs in time: the preferred tier keeps a request while it takes at most this factor of the best's time.
+TIERED = ":tiered"
+TIERED_TOLERANCE = 6.0
 DRAIN_FACTOR = 1.0  # after the last arrival, wait up to this many scenario durations for answers
 MIN_HEALTH_POLL_S = 0.05
 
 
 def known_contenders() -> tuple[str, ...]:
     """Every registered policy (read when asked, so a policy registered at import is one), the
-    bench-only baselines, each of them with hedging off too and with streaming callers, and the LiteLLM strategies."""
+    bench-only baselines, each of them with hedging off too and with streaming callers, adaptive with a tier preference,
+    and the LiteLLM strategies."""
     zeta = (*policy_names(), *BASELINES)
-    return (*zeta, *(f"{name}{suffix}" for suffix in (NO_HEDGE, STREAMED) for name in zeta), *LITELLM_CONTENDERS)
+    variants = (f"{name}{suffix}" for suffix in (NO_HEDGE, STREAMED) for name in zeta)
+    return (*zeta, *variants, f"adaptive{TIERED}", *LITELLM_CONTENDERS)
 
 
 def fleet_spec(scenario: Scenario, time_scale: float) -> FleetSpec:
@@ -129,8 +135,10 @@ async def run_contender(name: str, scenario: Scenario, trace: Sequence[TraceRequ
         preferred = {task: route[0] for task, route in settings.routes.items()}
         if name in LITELLM_CONTENDERS:
             return await _replay(LiteLLMContender(name, settings), fleet, settings, scenario, trace, time_scale, preferred)
-        policy = name.removesuffix(NO_HEDGE).removesuffix(STREAMED)
+        policy = name.removesuffix(NO_HEDGE).removesuffix(STREAMED).removesuffix(TIERED)
         settings = replace(settings, hedging=replace(settings.hedging, enabled=not name.endswith(NO_HEDGE)))
+        if name.endswith(TIERED):
+            settings = replace(settings, adaptive=replace(settings.adaptive, tier_tolerance=TIERED_TOLERANCE))
         baseline = baseline_factories(FleetTruth(fleet)).get(policy)
         router = build_router(
             settings,

@@ -25,6 +25,9 @@ The candidates also show each endpoint's predicted `ttft_s` and `completion_s` (
 For a conversation the router has seen (`inp.session`), the endpoint holding its prefix in its
 prompt cache prefills only the uncached part, and it keeps the session unless its score exceeds
 the best other's by more than `affinity.margin` (policies/affinity.py: "affinity hit / miss / moved").
+With `adaptive.tier_tolerance` above 1, the route's most preferred tier not saturated takes the request from a best
+on another tier while the time its caller waits for there is within that factor of the best's (before affinity;
+policies/tier_preference.py: "kept on / left preferred tier").
 Saturated endpoints (queue over threshold, stale telemetry) are excluded unless all are; tiers
 with many replicas are sampled two at a time (power of two choices); with probability
 `explore_rate` a random eligible endpoint not known cold and with a free slot is taken so recovered ones get measured again.
@@ -61,6 +64,7 @@ from zeta_console.router.policies.base import (
     with_notes,
 )
 from zeta_console.router.policies.prediction import estimate, expected_output, relaxed_note
+from zeta_console.router.policies.tier_preference import Preference, prefer_tier
 from zeta_console.settings import Settings
 
 TIER_PENALTY_PER_RANK = 0.5  # x the endpoint's TTFT threshold, per step down the route
@@ -104,6 +108,7 @@ class AdaptivePolicy(ScreenedPolicy):
         self._explore_rate = settings.adaptive.explore_rate
         self._reading_s_per_token = settings.adaptive.reading_s_per_token
         self._first_token_weight = settings.adaptive.first_token_weight
+        self._tier_tolerance = settings.adaptive.tier_tolerance
 
     def choose(self, inp: DecisionInput, s: Screen) -> PolicyResult:
         rng = inp.rng
@@ -143,6 +148,14 @@ class AdaptivePolicy(ScreenedPolicy):
         if congested is not None:  # ranked by the first token alone
             scores = [(wait + load + prefill) * weight * retry + overhead for wait, load, prefill, overhead, *_, weight, retry, _ in terms]
             best = open_[pick_lowest([scores[i] for i in open_], rng)]
+        preference = None
+        if self._tier_tolerance > 1.0:  # 1: the ranking alone (policies/tier_preference.py)
+            waited = [t[0] + t[1] + t[2] + t[3] + (t[9] if completion else t[4]) for t in terms]
+            unsaturated = open_ if gated or not shut else []
+            what = "completion" if completion else "TTFT + decode slower than reading"
+            preference = prefer_tier(self._tier_tolerance, s.tiers, pool, unsaturated, best, scores, waited, what, rng)
+            if preference is not None:
+                best = preference.chosen
         excluded = partial(_saturated_reasons, pool, shut if gated else [], {})
         affinity = stick(session, pool, holder, best, scores, open_, excluded, s.rejected) if session is not None else None
         if affinity is not None:
@@ -161,7 +174,7 @@ class AdaptivePolicy(ScreenedPolicy):
         candidates = partial(_candidates, inp.endpoints, s.rejected, pool, scores, terms, excluded, cached)
         explained = partial(
             self._reason, s, pool, scores, terms, open_, chosen, best, gated, excluded, affinity, unmeasured, explore, completion,
-            first_token_weight, wait, congested,
+            first_token_weight, wait, congested, preference,
         )
         return PolicyResult(pool[chosen].id, candidates, explained, wait)
 
@@ -183,6 +196,7 @@ class AdaptivePolicy(ScreenedPolicy):
         first_token_weight: float,
         wait: bool,
         congested: int | None,
+        preference: Preference | None,
     ) -> str:
         """The decision's reason, built when first read (the router reads it for the dispatched decision only)."""
         winner = pool[chosen]
@@ -194,13 +208,16 @@ class AdaptivePolicy(ScreenedPolicy):
         ]
         if congested is not None:
             parts.append(f"congested: {pool[congested].id}, best by {_ranked_by(completion, first_token_weight)}, has no free slot")
+        if preference is not None:
+            parts.append(preference.reason)
         if affinity is not None:
             parts.append(affinity.reason)
         if unmeasured is not None and unmeasured != best:
             parts.append(f"measure: {winner.id} never measured and idle, tried before its seeds decide; best by score was {pool[best].id}")
         if explore:
             parts.append(f"explore: random pick at rate {self._explore_rate:.0%}, best by score was {pool[best].id}")
-        beaten = runner_up(scores, open_, chosen)
+        kept = preference is not None and preference.kept and chosen == preference.preferred  # its phrase names what it passed over
+        beaten = None if kept else runner_up(scores, open_, chosen)
         if beaten is not None:
             parts.append(f"beat {pool[beaten].id} (score {scores[beaten]:.2f}) on {deciding_term(t, terms[beaten])}")
         parts.append(server_notes(winner, pool[beaten] if beaten is not None else None))
