@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import sqlite3
 import threading
+from collections.abc import Mapping
 from dataclasses import replace
+from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from zeta_console import journal as journal_module
 from zeta_console.cli import main
+from zeta_console.config import plain_data
 from zeta_console.journal import SCHEMA_VERSION, Journal, JournalError, JournalReader, default_journal_path
 from zeta_console.router.api import (
     CandidateScore,
@@ -99,6 +104,29 @@ def test_a_request_round_trips_with_its_decision(tmp_path: Path) -> None:
     assert stored.prompt is None  # prompts are stored only when configured
     assert stored.decision["candidates"][0]["terms"] == {"wait_s": 0.1, "prefill_s": 0.15}
     assert stored.decision["candidates"][1]["excluded"] == "ejected"
+
+
+def field_by_field(value: Any) -> Any:
+    """plain_data's rules, read from `dataclasses.fields` on every call (what it did before it kept each class's names)."""
+    if isinstance(value, StrEnum):
+        return value.value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {field.name: field_by_field(getattr(value, field.name)) for field in dataclasses.fields(value)}
+    if isinstance(value, frozenset):
+        return sorted(field_by_field(item) for item in value)
+    if isinstance(value, (tuple, list)):
+        return [field_by_field(item) for item in value]
+    if isinstance(value, Mapping):
+        return {str(field_by_field(key)): field_by_field(item) for key, item in value.items()}
+    return value
+
+
+def test_the_stored_decision_is_every_field_converted() -> None:
+    record = a_request(3, outcome=Outcome.ERROR)
+    predicted = replace(record.decision, pins={"code": "coder"}, prediction=Prediction(0.2, 1.4, 40.0, Ranking.READER, 0.5))
+    for value in (record, predicted, an_action(4), Settings(), {Task.CODE: frozenset({"b", "a"})}):
+        assert json.dumps(plain_data(value)) == json.dumps(field_by_field(value))
+    assert plain_data(predicted)["prediction"]["ranked_by"] == "reader"
 
 
 def test_prompts_are_stored_when_configured(tmp_path: Path) -> None:

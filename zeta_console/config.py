@@ -532,16 +532,27 @@ def _set_dotted(document: dict[str, Any], keys: list[str], value: Any) -> None:
         node[leaf] = value
 
 
+_AS_THEY_ARE = frozenset({str, int, float, bool, type(None)})  # exactly these types (not an enum of them): plain already
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}  # a dataclass's fields by class: `dataclasses.fields` builds them on every call
+
+
 def plain_data(value: Any) -> Any:
-    """Settings values and router records as plain data for YAML and JSON."""
+    """Settings values and router records as plain data for YAML and JSON.
+    The journal converts every request's Decision (its candidates and their terms), so each kind is told apart cheaply."""
+    kind = type(value)
+    if kind in _AS_THEY_ARE:
+        return value
     if isinstance(value, StrEnum):
         return value.value
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {field.name: plain_data(getattr(value, field.name)) for field in dataclasses.fields(value)}
+    names = _FIELD_NAMES.get(kind)
+    if names is None and dataclasses.is_dataclass(value) and not isinstance(value, type):
+        names = _FIELD_NAMES[kind] = tuple(field.name for field in dataclasses.fields(value))
+    if names is not None:
+        return {name: plain_data(getattr(value, name)) for name in names}
     if isinstance(value, frozenset):
         return sorted(plain_data(item) for item in value)
     if isinstance(value, (tuple, list)):
         return [plain_data(item) for item in value]
-    if isinstance(value, Mapping):
+    if kind is dict or isinstance(value, Mapping):
         return {str(plain_data(key)): plain_data(item) for key, item in value.items()}
     return value

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 
 from tests.router.routing import answer, ask, routed
+from zeta_console.router.affinity import SessionTable
 from zeta_console.router.api import Decision, RequestRecord
-from zeta_console.router.candidates import DecisionInput, EndpointState
+from zeta_console.router.candidates import DecisionInput, EndpointState, SessionHint
 from zeta_console.router.frozen import fast_constructor
-from zeta_console.settings import Task
+from zeta_console.settings import Affinity, Task
 
 
 def rebuilt(instance: Any) -> Any:
@@ -47,6 +48,22 @@ async def test_states_decisions_and_records_equal_what_their_constructors_build(
         with pytest.raises(FrozenInstanceError):
             setattr(instance, fields(instance)[0].name, None)
     assert record.decision.reason and record.decision.candidates
+
+
+def test_session_hints_equal_what_their_constructor_builds() -> None:
+    """Each of the hint's three cases: a new session, one held (its holder and cached tokens), one forgotten as idle."""
+    table = SessionTable(Affinity(idle_ttl_s=10.0))
+    table.remember("held", "coder@a", 300, now=100.0)
+    table.remember("stale", "coder@b", 40, now=0.0)
+    hints = [table.hint("new", 500, now=100.0), table.hint("held", 500, now=100.0), table.hint("stale", 500, now=100.0)]
+    assert [(hint.holder, hint.cached_tokens) for hint in hints] == [(None, 0), ("coder@a", 300), (None, 0)]
+    assert hints[2].unheld.startswith("forgotten: idle 100 s")
+    for hint in hints:
+        assert isinstance(hint, SessionHint)
+        twin = rebuilt(hint)
+        assert hint == twin and repr(hint) == repr(twin)
+        with pytest.raises(FrozenInstanceError):
+            hint.holder = None  # type: ignore[misc]  # the point: it is frozen
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,12 @@ from collections import Counter, OrderedDict
 from dataclasses import dataclass
 
 from zeta_console.router.candidates import SessionHint
+from zeta_console.router.frozen import fast_constructor
 from zeta_console.router.requests import AnyRequest, ChatRequest, GenerateRequest
 from zeta_console.settings import Affinity
 
 NEW_SESSION = "new session (or forgotten as least recently used)"
+_new_hint = fast_constructor(SessionHint)  # one per decision of a conversation (router/frozen.py): every field given
 
 
 def session_key(request: AnyRequest) -> str | None:
@@ -72,15 +74,15 @@ class SessionTable:
         margin = self._settings.margin
         holding = self._held.get(key)
         if holding is None:
-            return SessionHint(key, None, 0, margin, NEW_SESSION, self._expected_load())
+            return _new_hint(key=key, holder=None, cached_tokens=0, margin=margin, unheld=NEW_SESSION, held=self._expected_load())
         idle_s = now - holding.used_at
         if idle_s > self._settings.idle_ttl_s:
             self._forget(key)
             ttl = self._settings.idle_ttl_s
             why = f"forgotten: idle {idle_s:.0f} s > {ttl:g} s (affinity.idle_ttl_s)"
-            return SessionHint(key, None, 0, margin, why, self._expected_load())
+            return _new_hint(key=key, holder=None, cached_tokens=0, margin=margin, unheld=why, held=self._expected_load())
         cached = min(holding.tokens, prompt_tokens - 1) if prompt_tokens > 1 else 0
-        return SessionHint(key, holding.endpoint, max(0, cached), margin)
+        return _new_hint(key=key, holder=holding.endpoint, cached_tokens=max(0, cached), margin=margin, unheld="", held={})
 
     def _expected_load(self) -> dict[str, float]:
         """Per endpoint, the sessions expected to come back: every conversation, and each first turn

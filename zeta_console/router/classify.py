@@ -39,9 +39,10 @@ class _Cues:
     cjk: re.Pattern[str] | None = None
 
     def find(self, lowered: str, words: Sequence[str], has_cjk: bool) -> list[str]:
-        found = [word for word in words if word in self.words]
-        if self.pattern is not None and self.needs in lowered:
-            found += [match.strip() for match in self.pattern.findall(lowered)]
+        # No list is built for words the family has none of, nor for a pattern that matched nothing.
+        found = [word for word in words if word in self.words] if not self.words.isdisjoint(words) else []
+        if self.pattern is not None and self.needs in lowered and (matches := self.pattern.findall(lowered)):
+            found += [match.strip() for match in matches]
         if has_cjk and self.cjk is not None:
             found += self.cjk.findall(lowered)
         if len(found) < 2:  # most families find nothing in most prompts
@@ -192,8 +193,9 @@ def _score(lowered: str, tokens: Sequence[str], has_cjk: bool, families: tuple[_
     cues: list[str] = []
     for family in families:
         found = family.find(lowered, tokens, has_cjk)
-        score += family.weight * len(found)
-        cues += [_CUE_LABELS.get(cue, cue) for cue in found]
+        if found:
+            score += family.weight * len(found)
+            cues += [_CUE_LABELS.get(cue, cue) for cue in found]
     return score, cues
 
 

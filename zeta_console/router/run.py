@@ -48,7 +48,7 @@ from zeta_console.router.policies.base import has_free_slot, predicted_wait_s, s
 from zeta_console.router.policies.prediction import prediction_for
 from zeta_console.router.requests import AnyRequest, ChatRequest, EmbedRequest, StreamRequest, output_cap
 from zeta_console.router.retry import RetryBudget, retryable
-from zeta_console.router.slots import SlotTable, Waiter
+from zeta_console.router.slots import Occupancy, SlotTable, Waiter
 from zeta_console.router.view import RouterView
 from zeta_console.settings import Settings, Task, Timeouts
 from zeta_console.wording import counted
@@ -114,7 +114,7 @@ class Attempt:
     endpoint: Endpoint
     started: float  # monotonic
     probe: bool  # the endpoint's half-open probe
-    slot: ExitStack  # holds the endpoint's slot until closed
+    slot: Occupancy  # holds the endpoint's slot until closed
     predicted_ttft_s: float | None  # the decision's prediction for it
     # The model was not known resident when it started: it may have to be loaded first. Its first token is then
     # observed when the attempt ends, with the final timings that report the load (`_observe_first_token_late`).
@@ -417,8 +417,7 @@ class RequestRun:
         predicted (`prediction`, for this endpoint from now) to hold the slot until its completion."""
         ctx = self._ctx
         now = time.monotonic()
-        slot = ExitStack()
-        slot.enter_context(ctx.slots.occupying(endpoint.id, waiter, now + prediction.completion_s if prediction else None))
+        slot = ctx.slots.occupying(endpoint.id, waiter, now + prediction.completion_s if prediction else None)
         ctx.metrics[endpoint.id].dispatched(now)
         may_load = ctx.view.is_resident(endpoint) is not True
         predicted_ttft_s = prediction.ttft_s if prediction else None

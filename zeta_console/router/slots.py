@@ -6,8 +6,8 @@ could use frees up, the waiter is woken with a reservation on that slot and re-d
 goes to whichever endpoint frees first, if the policy agrees). Interactive waiters come first,
 then arrival order; a reserved slot cannot be taken by a newcomer (no barging).
 
-`in_flight` changes only in `occupying`, `queued` only in `waiting`: both context managers,
-decremented in `finally`, clamped at zero. `occupying` also keeps when each occupant is predicted to end,
+`in_flight` changes only in `occupying` (an `Occupancy`, closed once) and `queued` only in `waiting`: both
+context managers, decremented when they end, clamped at zero. `occupying` also keeps when each occupant is predicted to end,
 so that a wait for a busy endpoint counts the rest of the answer under way (`frees_in_s`), not a whole one.
 `next_change` resolves when room may have appeared (for a hedge, which takes a free slot when there is one rather
 than queue). A late request's hedge that finds none waits in the line in its request's place by arrival
@@ -34,6 +34,29 @@ class Waiter:
     wake: asyncio.Future[None] | None = field(default=None, repr=False)
     seq: int = 0
     since: float = 0.0  # its place in arrival order (time.monotonic())
+
+
+class Occupancy:
+    """One slot held (`SlotTable.occupying`) until `close()`, which frees it once however often it is called.
+    A plain object, not a generator's context manager: one is taken and freed per attempt."""
+
+    __slots__ = ("_endpoint", "_occupant", "_table")
+
+    def __init__(self, table: SlotTable, endpoint: str, occupant: int) -> None:
+        self._table: SlotTable | None = table
+        self._endpoint = endpoint
+        self._occupant = occupant
+
+    def close(self) -> None:
+        table, self._table = self._table, None
+        if table is not None:
+            table._release(self._endpoint, self._occupant)
+
+    def __enter__(self) -> Occupancy:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 class SlotTable:
@@ -84,24 +107,24 @@ class SlotTable:
             ahead[other.attributed] += 1
         return ahead
 
-    @contextmanager
-    def occupying(self, endpoint: str, waiter: Waiter | None = None, ends_at: float | None = None) -> Iterator[None]:
-        """Hold one slot of `endpoint` (check `has_room` first, with no await in between); `ends_at`: when the
-        occupant is predicted to end (time.monotonic()), None when nothing predicted it."""
+    def occupying(self, endpoint: str, waiter: Waiter | None = None, ends_at: float | None = None) -> Occupancy:
+        """Hold one slot of `endpoint` from now until the returned `Occupancy` is closed (or its `with` block ends);
+        check `has_room` first, with no await in between. `ends_at`: when the occupant is predicted to end
+        (time.monotonic()), None when nothing predicted it."""
         if waiter is not None:
             self._drop_reservation(waiter)
         self.in_flight[endpoint] += 1
         occupant = next(self._occupants)
         if ends_at is not None:
             self._ends[endpoint][occupant] = ends_at
-        try:
-            yield
-        finally:
-            self._ends[endpoint].pop(occupant, None)
-            self.in_flight[endpoint] = max(0, self.in_flight[endpoint] - 1)
-            self._releases += 1
-            self._schedule_pump()
-            self.changed()
+        return Occupancy(self, endpoint, occupant)
+
+    def _release(self, endpoint: str, occupant: int) -> None:
+        self._ends[endpoint].pop(occupant, None)
+        self.in_flight[endpoint] = max(0, self.in_flight[endpoint] - 1)
+        self._releases += 1
+        self._schedule_pump()
+        self.changed()
 
     @contextmanager
     def waiting(self, waiter: Waiter, arrived: float | None = None) -> Iterator[Waiter]:
