@@ -346,7 +346,7 @@ def decide_reasoning(*endpoints):  # type: ignore[no-untyped-def]
 def test_an_idle_endpoint_never_measured_is_measured_before_its_seeds_lose_it_every_request() -> None:
     result = decide_reasoning(BUSY_CODER, NEVER_MEASURED_REASONER)
     assert result.chosen == "reasoner@local" and not result.wait
-    assert "measure: reasoner@local never measured and idle" in result.reason and "best by score was coder@local" in result.reason
+    assert "measure: reasoner@local never measured and idle" in result.reason and "otherwise coder@local" in result.reason
     reasoner, coder = (next(c for c in result.candidates if c.endpoint == e) for e in ("reasoner@local", "coder@local"))
     assert reasoner.score > coder.score  # the score still says what the seeds predict: every term stays in the decision
 

@@ -224,9 +224,9 @@ class AdaptivePolicy(ScreenedPolicy):
         if affinity is not None:
             parts.append(affinity.reason)
         if unmeasured is not None and unmeasured != best:
-            parts.append(f"measure: {winner.id} never measured and idle, tried before its seeds decide; best by score was {pool[best].id}")
+            parts.append(f"measure: {winner.id} never measured and idle, tried before its seeds decide; otherwise {pool[best].id}")
         if explore:
-            parts.append(f"explore: random pick at rate {self._explore_rate:.0%}, best by score was {pool[best].id}")
+            parts.append(f"explore: random pick at rate {self._explore_rate:.0%}, otherwise {pool[best].id}")
         kept = preference is not None and preference.kept and chosen == preference.preferred  # its phrase names what it passed over
         beaten = None if kept else runner_up(scores, open_, chosen)
         if beaten is not None:
