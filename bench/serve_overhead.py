@@ -1,7 +1,7 @@
 """Added latency of `serve`, and of LiteLLM's proxy: the same request to the emulator directly and through each.
 
     python bench/serve_overhead.py [--seconds 10] [--rates 50,200,400] [--closed-only] [--concurrency 16] [--litellm PATH] [--json OUT]
-                                   [--against CHECKOUT] [--rounds N]
+                                   [--against CHECKOUT] [--rounds N] [--journal]
 
 Processes on this machine: the emulated fleet with zero-latency models, `serve` (router + endpoint)
 in front of it, LiteLLM's proxy in front of it too (when found), and this load generator. Each rate
@@ -23,6 +23,9 @@ splits each run (each rate's open loop, and the closed loop) into N slices and a
 slice by slice, pooling each target's latencies, so a machine whose load drifts weighs on every target
 alike; with `--against`, each serve's closed-loop CPU per request is also compared with its baseline's
 round by round (the quartiles of the per-round ratios: the drift between rounds cancels out).
+`--journal`: each serve journals every request to a temporary SQLite file, as `zeta-console serve` with a
+configuration does (its writer thread is in serve's process, so in its CPU); without it serve journals nothing,
+as `serve --demo` does. With `--against`, the baseline's bench must know the option too.
 Goal at 200 req/s: serve adds p50 <= 1 ms, p99 <= 5 ms, CPU <= 0.8 ms per request,
 and at most 1/5 of LiteLLM's added latency.
 
@@ -40,11 +43,13 @@ import json
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -53,6 +58,7 @@ import httpx
 import psutil
 
 WARM_UP_REQUESTS = 300
+JOURNALLED = "journalled"  # the proxy role's word for --journal, and its answer that it journals
 GOAL_P50_MS, GOAL_P99_MS, GOAL_CPU_MS, GOAL_SHARE_OF_LITELLM = 1.0, 5.0, 0.8, 0.2
 MODEL = "qwen2.5-coder:7b"
 PROMPT = [{"role": "user", "content": "hello"}]
@@ -288,9 +294,10 @@ async def run_emulator() -> None:
         await asyncio.Event().wait()
 
 
-async def run_proxy(upstream: str) -> None:
+async def run_proxy(upstream: str, journalled: bool) -> None:
+    from zeta_console.composition import build_router
     from zeta_console.heap import settle_heap
-    from zeta_console.router.router import ZetaDynamicRouter
+    from zeta_console.journal import Journal
     from zeta_console.serve.cli import GC_YOUNG_THRESHOLD
     from zeta_console.serve.endpoint import start_endpoint
     from zeta_console.settings import HostConfig, Settings
@@ -298,11 +305,18 @@ async def run_proxy(upstream: str) -> None:
     base = Settings()
     models = tuple(replace(model, slots=PARALLEL) for model in base.models)
     settings = replace(base, hosts=(HostConfig("local", upstream),), models=models)
-    async with ZetaDynamicRouter(settings) as router:
-        endpoint = await start_endpoint(router, settings, "127.0.0.1:0")
-        settle_heap(young_threshold=GC_YOUNG_THRESHOLD)  # as `zeta-console serve` does
-        print(endpoint.url, flush=True)
-        await asyncio.Event().wait()
+    stopped = asyncio.Event()  # on SIGTERM (the bench's end), so that the journal and its temporary directory are closed
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stopped.set)
+    with (
+        tempfile.TemporaryDirectory() as directory,
+        Journal(Path(directory) / "journal.sqlite3") if journalled else nullcontext() as journal,
+    ):
+        async with build_router(settings, journal=journal) as router:
+            endpoint = await start_endpoint(router, settings, "127.0.0.1:0")
+            settle_heap(young_threshold=GC_YOUNG_THRESHOLD)  # as `zeta-console serve` does
+            print(endpoint.url, JOURNALLED if journalled else "", flush=True)
+            await stopped.wait()
+            await endpoint.stop()
 
 
 THIS_CHECKOUT = Path(__file__).resolve().parent.parent
@@ -314,7 +328,11 @@ def spawn(*role: str, checkout: Path = THIS_CHECKOUT) -> tuple[subprocess.Popen[
     command = [sys.executable, str(checkout / "bench" / "serve_overhead.py"), "--role", *role]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=checkout, env=env)
     assert process.stdout is not None
-    return process, process.stdout.readline().strip()
+    url, _, mark = process.stdout.readline().strip().partition(" ")
+    if JOURNALLED in role and mark != JOURNALLED:
+        process.terminate()
+        raise SystemExit(f"{checkout}'s bench/serve_overhead.py cannot journal its serve: leave out --journal or --against")
+    return process, url
 
 
 def find_litellm(given: str | None) -> str | None:
@@ -377,13 +395,15 @@ def main() -> int:
     parser.add_argument("--json", metavar="OUT")
     parser.add_argument("--against", metavar="CHECKOUT", type=Path, help="also measure the serve of this checkout (the baseline)")
     parser.add_argument("--rounds", type=int, default=1, help="closed loop: alternate the targets in this many slices")
+    parser.add_argument("--journal", action="store_true", help="each serve journals every request, as a configured serve does")
     parser.add_argument("--role", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.role:
-        asyncio.run(run_emulator() if args.role[0] == "emulator" else run_proxy(args.role[1]))
+        asyncio.run(run_emulator() if args.role[0] == "emulator" else run_proxy(args.role[1], JOURNALLED in args.role[2:]))
         return 0
     emulator, direct = spawn("emulator")
-    proxy_process, proxy = spawn("proxy", direct)
+    proxy_role = ("proxy", direct, JOURNALLED) if args.journal else ("proxy", direct)
+    proxy_process, proxy = spawn(*proxy_role)
     processes: list[subprocess.Popen[Any]] = [proxy_process, emulator]
     workdir = Path(tempfile.mkdtemp(prefix="serve-overhead-"))
     try:
@@ -399,7 +419,7 @@ def main() -> int:
         else:
             print("serve has no /v1/chat/completions here: its OpenAI route is left out")
         if args.against is not None:
-            base_process, base = spawn("proxy", direct, checkout=args.against.resolve())
+            base_process, base = spawn(*proxy_role, checkout=args.against.resolve())
             processes.insert(0, base_process)
             targets.append(Target("base serve", f"{base}/api/chat", OLLAMA_BODY, psutil.Process(base_process.pid)))
             if serves_openai(base):
