@@ -98,9 +98,9 @@ async def test_at_80_columns_the_footer_keeps_the_keys_to_controls_and_charts_in
 async def test_keys_hidden_at_a_narrow_width_come_back_when_it_widens() -> None:
     app = frozen_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
         footer = app.screen.query_one(ConsoleFooter)
-        assert not all(key.visible for key in footer.query_children(FooterKey))
+        # the footer hides what does not fit after a refresh, some messages later: wait for that, not one pause
+        await settle(pilot, lambda: not all(key.visible for key in footer.query_children(FooterKey)), message="a key hidden")
         await pilot.resize_terminal(240, 24)  # the footer relays out some messages later: wait for that, not two pauses
         await settle(pilot, lambda: all(key.visible for key in footer.query_children(FooterKey)), message="every key back")
 
