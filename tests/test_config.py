@@ -169,11 +169,12 @@ def test_parse_duration(text: str, seconds: float | None) -> None:
 
 def test_overrides_layer_over_the_config_and_can_be_cleared(isolated_xdg: Path) -> None:
     Path("config.yaml").write_text("policy: static\nthresholds:\n  queue: 7\n")
-    path = save_overrides({"policy": PolicyName("least_load"), "thresholds.ttft_s": 1.5})
+    path = save_overrides({"policy": PolicyName("least_load"), "thresholds.ttft_s": 1.5, "adaptive.tier_tolerance": 3.0})
     assert path == overrides_path() == isolated_xdg / "config-home" / "zeta-console" / "overrides.yaml"
     layered = load_settings()
     assert layered.policy == PolicyName("least_load")
     assert layered.thresholds == Thresholds(ttft_s=1.5, queue=7)
+    assert layered.adaptive.tier_tolerance == 3.0  # as the Controls screen saves it
     assert load_settings(overrides=False).policy == PolicyName("static")
 
     save_overrides({"policy": None})  # None removes one override

@@ -2,7 +2,8 @@
 
 `config.py` applies them to each number in a configuration file; `threshold_value` applies the
 same rules to a threshold the operator changes while the router runs (the router's
-`set_threshold`, the console's Controls screen), so a value refused in the file is refused live.
+`set_threshold`, the console's Controls screen; `tier_tolerance_value` likewise), so a value refused
+in the file is refused live.
 
 A number field without an entry in _RANGES gets its kind's default range, so a new setting is
 bounded without code here; an entry only narrows or widens it. `*_s` fields are durations:
@@ -110,11 +111,20 @@ def threshold_value(name: str, value: Any) -> float | int:
     hint = _THRESHOLD_TYPES.get(name)
     if hint is None:
         raise ValueError(unknown("threshold", name, list(_THRESHOLD_TYPES)))
+    return _live_value("thresholds", name, hint, value)
+
+
+def tier_tolerance_value(value: Any) -> float:
+    """`adaptive.tier_tolerance` set live (the Controls screen), by the configuration file's rule; ValueError as above."""
+    return float(_live_value("adaptive", "tier_tolerance", float, value))
+
+
+def _live_value(section: str, name: str, hint: type, value: Any) -> float | int:
     given = _from_text(value.strip()) if isinstance(value, str) else value
     problem = number_problem(given, hint, name)
     number = number_value(given, hint, name)
     if problem is not None or number is None:
-        raise ValueError(f"thresholds.{name}: {problem}")
+        raise ValueError(f"{section}.{name}: {problem}")
     return number
 
 

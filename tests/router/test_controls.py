@@ -11,7 +11,7 @@ from zeta_console.router.api import EndpointStatus, OperatorAction
 from zeta_console.router.controls import OperatorControls
 from zeta_console.router.router import ZetaDynamicRouter
 from zeta_console.router.view import RouterView
-from zeta_console.settings import PolicyName, Settings, Task
+from zeta_console.settings import Adaptive, PolicyName, Settings, Task
 
 
 async def test_pin_drain_and_eject_apply_to_the_next_decision(tmp_path: Path) -> None:
@@ -142,3 +142,31 @@ def test_the_router_exposes_no_hooks_for_its_own_request_runs() -> None:
     assert OperatorControls not in ZetaDynamicRouter.__mro__
     router = ZetaDynamicRouter(Settings())
     assert isinstance(router.controls, OperatorControls) and isinstance(router.view, RouterView)
+
+
+async def test_the_tier_preference_is_set_live_checked_recorded_and_reverted() -> None:
+    async with routed(adaptive=Adaptive(explore_rate=0.0)) as run:
+        router = run.router
+        for tier in ("coder", "reasoner"):  # both measured: nothing is chosen to be measured below
+            await answer(router, ask("hello", Task.SIMPLE, target=tier))
+
+        async def reasoning_reason() -> str:
+            return (await answer(router, ask("Explain why the sky is blue", Task.COMPLEX_REASONING)))[1].decision.reason
+
+        assert "preferred tier" not in await reasoning_reason()  # the configured 1: time alone
+        with pytest.raises(ValueError, match=r"adaptive.tier_tolerance: expected a number >= 1, got 0.5"):
+            router.controls.set_tier_tolerance("0.5")
+        assert router.snapshot().tier_tolerance == 1.0 and router.snapshot().differs_from_config == frozenset()
+
+        action = router.controls.set_tier_tolerance("100", source="console")
+        assert (action.action, action.target, action.old, action.new) == ("set_tier_tolerance", "adaptive.tier_tolerance", "1.0", "100.0")
+        assert "kept on preferred tier reasoner" in await reasoning_reason()
+        router.controls.set_policy(PolicyName("adaptive"))  # a policy chosen again is built with the live value
+        assert "kept on preferred tier reasoner" in await reasoning_reason()
+        snapshot = router.snapshot()
+        assert snapshot.tier_tolerance == 100.0 and snapshot.differs_from_config == {"adaptive.tier_tolerance"}
+
+        undone = router.controls.revert_to_config()
+        assert [(action.action, action.new) for action in undone] == [("set_tier_tolerance", "1.0")]
+        assert "preferred tier" not in await reasoning_reason()
+        assert router.snapshot().tier_tolerance == 1.0

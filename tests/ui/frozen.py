@@ -14,7 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 from zeta_console.backends.types import Delta, FinalTimings
-from zeta_console.number_rules import threshold_value
+from zeta_console.number_rules import threshold_value, tier_tolerance_value
 from zeta_console.router.api import (
     ALL_TASKS,
     CandidateScore,
@@ -236,6 +236,11 @@ class FrozenRouter:
         assert self.state.hedging is not None
         old, new = ("on" if flag else "off" for flag in (self.state.hedging.enabled, enabled))
         return self._act("set_hedging", "hedging", old, new, hedging=dataclasses.replace(self.state.hedging, enabled=enabled))
+
+    def set_tier_tolerance(self, value: Any, source: str = "operator") -> OperatorAction:
+        number = tier_tolerance_value(value)
+        old = str(self.state.tier_tolerance)
+        return self._act("set_tier_tolerance", "adaptive.tier_tolerance", old, str(number), tier_tolerance=number)
 
     def revert_to_config(self, source: str = "operator") -> tuple[OperatorAction, ...]:
         self.state = SNAPSHOT

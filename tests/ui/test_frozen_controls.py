@@ -218,6 +218,28 @@ async def test_the_hedging_switch_applies_shows_its_counts_and_follows_the_palet
         assert switch.value and len(router.actions) == 2
 
 
+async def test_the_tier_preference_is_typed_checked_applied_and_follows_a_revert() -> None:
+    app = frozen_app()
+    router = router_of(app)
+    async with controls_open(app) as (pilot, screen):
+        field = screen.query_one("#tier-tolerance", Input)
+        note = screen.query_one("#tier-tolerance-note", Static)
+        assert field.value == "1"
+        field.value = "0.5"
+        await pilot.click(field)
+        await pilot.press("enter")
+        assert field.has_class("-invalid") and router.state.tier_tolerance == 1.0
+        assert str(note.content) == "adaptive.tier_tolerance: expected a number >= 1, got 0.5"
+        field.value = "4"
+        await pilot.press("enter")
+        assert router.state.tier_tolerance == 4.0 and not field.has_class("-invalid")
+        assert str(note.content) == "applied: 4.0"
+        changes = [(a.action, a.target, a.old, a.new) for a in router.actions]
+        assert changes == [("set_tier_tolerance", "adaptive.tier_tolerance", "1.0", "4.0")]
+        await pilot.press("ctrl+r")  # revert: the field shows the configured value at once
+        assert field.value == "1" and router.state.tier_tolerance == 1.0
+
+
 async def test_thresholds_start_in_the_global_scope() -> None:
     app = frozen_app()
     async with controls_open(app, size=(80, 24)) as (_, screen):
@@ -238,13 +260,16 @@ def test_settings_changes_are_overrides_keys_and_leave_runtime_state_out() -> No
         SNAPSHOT,
         differs_from_config=frozenset(
             {"policy", "thresholds.ttft_s", "coder.thresholds.queue", "pins.code", "drained.coder@local", "hedging.enabled"}
+            | {"adaptive.tier_tolerance"}
         ),
+        tier_tolerance=3.0,
     )
     assert settings_changes(snapshot, lambda tier: Thresholds(queue=9)) == {
         "policy": "adaptive",
         "thresholds.ttft_s": 1.0,
         "models.coder.thresholds.queue": 9,
         "hedging.enabled": True,
+        "adaptive.tier_tolerance": 3.0,
     }
 
 

@@ -130,7 +130,8 @@ class RequestRecord:
 @dataclass(frozen=True)
 class OperatorAction:
     at: float
-    action: str  # "set_policy", "set_threshold", "pin", "unpin", "drain", "undrain", "eject", "restore", "set_hedging"
+    action: str  # "set_policy", "set_threshold", "pin", "unpin", "drain", "undrain", "eject", "restore", "set_hedging",
+    # "set_tier_tolerance"
     target: str  # e.g. "thresholds.ttft_s", "reasoner", "coder@local", "complex_reasoning", "hedging"
     old: str
     new: str
@@ -220,6 +221,7 @@ class RouterSnapshot:
     installed: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # host -> models it has pulled (/api/tags), where known
     hedging: HedgingSnapshot | None = None
     shed_rate: float = 0.0  # rolling, 0..1, of every request: refused for load (503); `error_rate` is of the others
+    tier_tolerance: float = 1.0  # adaptive's preference for the route's order in force (1 = time alone)
 
 
 @dataclass(frozen=True)
@@ -246,6 +248,7 @@ class RouterControls(Protocol):
     def eject(self, endpoint: str, source: str = "operator") -> OperatorAction: ...
     def restore(self, endpoint: str, source: str = "operator") -> OperatorAction: ...
     def set_hedging(self, enabled: bool, source: str = "operator") -> OperatorAction: ...  # the live switch
+    def set_tier_tolerance(self, value: Any, source: str = "operator") -> OperatorAction: ...  # adaptive.tier_tolerance, live
     def revert_to_config(self, source: str = "operator") -> tuple[OperatorAction, ...]: ...
     def differs_from_config(self) -> frozenset[str]: ...
     def thresholds_for(self, tier: str) -> Thresholds: ...  # effective: config, then the operator's changes

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from zeta_console.number_rules import threshold_value
+from zeta_console.number_rules import threshold_value, tier_tolerance_value
 from zeta_console.router.api import ALL_TASKS, OperatorAction
 from zeta_console.router.health import CircuitBreakers
 from zeta_console.router.policies import Policy, policy_name
@@ -22,6 +22,7 @@ PolicyFactory = Callable[[PolicyName | str, Settings], Policy]
 
 THRESHOLD_NAMES = frozenset(item.name for item in fields(Thresholds))
 NOT_SET = ""
+TIER_TOLERANCE = "adaptive.tier_tolerance"
 
 
 def task_needs(task: Task) -> str:
@@ -36,6 +37,7 @@ class ControlState:
     pins: dict[str, str] = field(default_factory=dict)  # task value or "*" -> tier
     drained: set[str] = field(default_factory=set)
     hedging: bool = True  # hedge late first tokens (the live switch)
+    tier_tolerance: float = 1.0  # adaptive's preference for the route's order (1 = time alone)
 
 
 class OperatorControls:
@@ -51,7 +53,12 @@ class OperatorControls:
     ) -> None:
         """`sole_server_of(endpoint)`: a task whose route has no usable endpoint but this one (it may not be ejected)."""
         self.settings = settings
-        self.state = ControlState(policy=settings.policy, thresholds=settings.thresholds, hedging=settings.hedging.enabled)
+        self.state = ControlState(
+            policy=settings.policy,
+            thresholds=settings.thresholds,
+            hedging=settings.hedging.enabled,
+            tier_tolerance=settings.adaptive.tier_tolerance,
+        )
         self.breakers = breakers
         self.endpoint_ids = tuple(endpoint_ids)
         self._policy_factory = policy_factory
@@ -89,9 +96,22 @@ class OperatorControls:
 
     def set_policy(self, policy: PolicyName | str, source: str = "operator") -> OperatorAction:
         name = policy_name(policy)
-        self.policy = self._policy_factory(name, self.settings)
+        self.policy = self._policy_factory(name, self._policy_settings())
         old, self.state.policy = self.state.policy, name
         return self._record("set_policy", "policy", old, name, source)
+
+    def set_tier_tolerance(self, value: Any, source: str = "operator") -> OperatorAction:
+        """adaptive's preference for the route's order; the policy in force is rebuilt with it (policies keep no state)."""
+        number = tier_tolerance_value(value)
+        old, self.state.tier_tolerance = self.state.tier_tolerance, number
+        self.policy = self._policy_factory(self.state.policy, self._policy_settings())
+        return self._record("set_tier_tolerance", TIER_TOLERANCE, old, number, source)
+
+    def _policy_settings(self) -> Settings:
+        """The settings a policy is built from: the configuration's, with the operator's live changes."""
+        if self.state.tier_tolerance == self.settings.adaptive.tier_tolerance:
+            return self.settings
+        return replace(self.settings, adaptive=replace(self.settings.adaptive, tier_tolerance=self.state.tier_tolerance))
 
     def set_threshold(self, name: str, value: Any, tier: str | None = None, source: str = "operator") -> OperatorAction:
         number = threshold_value(name, value)
@@ -176,6 +196,8 @@ class OperatorControls:
         changed.update(f"ejected.{endpoint}" for endpoint in self.endpoint_ids if self.breakers.state(endpoint).manual)
         if self.state.hedging != self.settings.hedging.enabled:
             changed.add("hedging.enabled")
+        if self.state.tier_tolerance != self.settings.adaptive.tier_tolerance:
+            changed.add(TIER_TOLERANCE)
         return frozenset(changed)
 
     def revert_to_config(self, source: str = "operator") -> tuple[OperatorAction, ...]:
@@ -198,6 +220,8 @@ class OperatorControls:
         actions.extend(self.restore(endpoint, source) for endpoint in self.endpoint_ids if self.breakers.state(endpoint).manual)
         if self.state.hedging != self.settings.hedging.enabled:
             actions.append(self.set_hedging(self.settings.hedging.enabled, source))
+        if self.state.tier_tolerance != self.settings.adaptive.tier_tolerance:
+            actions.append(self.set_tier_tolerance(self.settings.adaptive.tier_tolerance, source))
         return tuple(actions)
 
 

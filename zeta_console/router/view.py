@@ -289,4 +289,5 @@ class RouterView:
             differs_from_config=self._controls.differs_from_config(),
             installed={name: tuple(host.installed.values()) for name, host in self._health.hosts.items() if host.installed is not None},
             hedging=self._hedger.snapshot(self._controls.state.hedging),
+            tier_tolerance=self._controls.state.tier_tolerance,
         )

@@ -1,4 +1,5 @@
-"""Operator controls: policy, hedging switch, thresholds (global or per tier), pins, drain/eject/restore, load rate, save/revert."""
+"""Operator controls: policy, hedging switch, tier preference, thresholds (global or per tier), pins, drain/eject/restore,
+load rate, save/revert."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
 
 ALL_TIERS = "*"
 TIER_THRESHOLD = ".thresholds."  # "coder.thresholds.ttft_s" in RouterSnapshot.differs_from_config
+TIER_TOLERANCE = "adaptive.tier_tolerance"
+TIER_TOLERANCE_HELP = "keep the preferred tier up to this × the best wait; 1 = off"
 
 THRESHOLD_HELP: dict[str, str] = {
     "ttft_s": "time to first token, seconds",
@@ -49,6 +52,8 @@ def settings_changes(snapshot: RouterSnapshot, thresholds_for: Callable[[str], T
             changes[name] = snapshot.policy
         elif name == "hedging.enabled" and snapshot.hedging is not None:
             changes[name] = snapshot.hedging.enabled
+        elif name == TIER_TOLERANCE:
+            changes[name] = snapshot.tier_tolerance
         elif name.startswith("thresholds."):
             changes[name] = getattr(snapshot.thresholds, name.removeprefix("thresholds."))
         elif tiered:
@@ -63,6 +68,13 @@ def hedging_note(hedging: HedgingSnapshot | None) -> str:
         f"{hedging.sent} sent, {hedging.won} won, {hedging.cancelled} cancelled, {hedging.denied} denied; "
         f"budget {hedging.budget:.1f}, ≤ {hedging.ratio:.0%} extra"
     )
+
+
+def show_outcome(field: Input, note: Static, message: str, *, error: bool) -> None:
+    """A typed value's outcome beside it: applied, or why not (the field marked invalid)."""
+    note.update(message)
+    note.set_class(error, "-error")
+    field.set_class(error, "-invalid")
 
 
 def pin_choices(settings: Settings, task: Task) -> list[tuple[str, str]]:
@@ -114,6 +126,10 @@ class ControlsScreen(ModalScreen[None]):
                         id="hedging",
                     )
                     yield Static(hedging_note(snapshot.hedging), id="hedging-note", classes="note")
+                with Horizontal(classes="control-row"):
+                    yield Label("tier preference", classes="control-label")
+                    yield Input(f"{snapshot.tier_tolerance:g}", id="tier-tolerance", compact=True)
+                    yield Static(TIER_TOLERANCE_HELP, id="tier-tolerance-note", classes="note")
                 yield Static("Thresholds (Enter applies)", classes="section")
                 with Horizontal(classes="control-row"):
                     yield Label("scope", classes="control-label")
@@ -174,11 +190,18 @@ class ControlsScreen(ModalScreen[None]):
         """Show changes made elsewhere (palette, revert): only values the router changed since the
         last look are pushed, so an edit still in flight is never overwritten."""
         hedging = snapshot.hedging is not None and snapshot.hedging.enabled
-        seen = {"policy": snapshot.policy, "hedging": hedging, **{f"pin-{task.value}": snapshot.pins.get(task.value) for task in Task}}
+        seen = {
+            "policy": snapshot.policy,
+            "hedging": hedging,
+            "tier-tolerance": f"{snapshot.tier_tolerance:g}",
+            **{f"pin-{task.value}": snapshot.pins.get(task.value) for task in Task},
+        }
         for widget_id, value in seen.items():
             if self._seen.get(widget_id, value) != value:
                 if widget_id == "hedging":
                     self.query_one("#hedging", Checkbox).value = hedging
+                elif widget_id == "tier-tolerance":
+                    self._show_tier_tolerance(f"{snapshot.tier_tolerance:g}")
                 else:
                     self.query_one(f"#{widget_id}", Select).value = Select.NULL if value is None else value
         self._seen = seen
@@ -197,6 +220,21 @@ class ControlsScreen(ModalScreen[None]):
         if hedging is not None and event.value != hedging.enabled:
             enabled = event.value
             self.app.command(lambda: router.controls.set_hedging(enabled, source="console"), "Hedging")
+
+    @on(Input.Submitted, "#tier-tolerance")
+    def _tier_tolerance(self, event: Input.Submitted) -> None:
+        note = self.query_one("#tier-tolerance-note", Static)
+        try:  # checked by the configuration file's rule for adaptive.tier_tolerance
+            action = self.app.session.router.controls.set_tier_tolerance(event.value, source="console")
+        except ValueError as error:
+            show_outcome(event.input, note, str(error), error=True)
+            return
+        show_outcome(event.input, note, f"applied: {action.new}", error=False)
+        self._seen["tier-tolerance"] = f"{float(action.new):g}"  # seen: a later change elsewhere (a revert) is pushed
+
+    def _show_tier_tolerance(self, value: str) -> None:
+        self.query_one("#tier-tolerance", Input).remove_class("-invalid").value = value
+        self.query_one("#tier-tolerance-note", Static).remove_class("-error").update(TIER_TOLERANCE_HELP)
 
     @on(Select.Changed, ".pin")
     def _pin(self, event: Select.Changed) -> None:
@@ -237,13 +275,9 @@ class ControlsScreen(ModalScreen[None]):
         try:  # the router checks the typed text by the rules of the config file's thresholds
             action = router.controls.set_threshold(name, event.value, tier=None if scope == ALL_TIERS else scope, source="console")
         except ValueError as error:
-            note.update(str(error))
-            note.add_class("-error")
-            event.input.add_class("-invalid")
+            show_outcome(event.input, note, str(error), error=True)
             return
-        note.update(f"applied: {action.new}")
-        note.remove_class("-error")
-        event.input.remove_class("-invalid")
+        show_outcome(event.input, note, f"applied: {action.new}", error=False)
         self.app.call_later(self.app.refresh_now)
 
     @on(Input.Submitted, "#loadgen-rate")
@@ -278,3 +312,4 @@ class ControlsScreen(ModalScreen[None]):
     def action_revert(self) -> None:
         self.app.revert_settings()
         self._show_thresholds()
+        self.refresh_view()  # the other controls follow the reverted values now, not at the next tick
