@@ -356,7 +356,7 @@ def _one_level(value: Any) -> Any:
     return plain_data(value)
 
 
-_DECISION_JSON = json.JSONEncoder(default=_one_level)
+_DECISION_JSON = json.JSONEncoder(default=_one_level, check_circular=False)  # a Decision is a tree
 
 
 def _request_from_row(row: tuple[Any, ...]) -> JournalRequest:
