@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -127,6 +128,49 @@ def test_the_stored_decision_is_every_field_converted() -> None:
     for value in (record, predicted, an_action(4), Settings(), {Task.CODE: frozenset({"b", "a"})}):
         assert json.dumps(plain_data(value)) == json.dumps(field_by_field(value))
     assert plain_data(predicted)["prediction"]["ranked_by"] == "reader"
+
+
+def test_the_decision_is_written_as_plain_data_would_write_it(tmp_path: Path) -> None:
+    record = a_request(3)
+    proxied = replace(record.decision, pins=MappingProxyType({"code": "coder"}), prediction=Prediction(0.2, 1.4, 40.0, Ranking.READER, 0.5))
+    decisions = (record.decision, proxied)
+    with Journal(tmp_path / "j.sqlite3") as journal:
+        for decision in decisions:
+            journal.record(replace(record, decision=decision))
+    with sqlite3.connect(tmp_path / "j.sqlite3") as connection:
+        stored = [text for (text,) in connection.execute("SELECT decision FROM requests ORDER BY id")]
+    assert stored == [json.dumps(field_by_field(decision)) for decision in decisions]
+
+
+def test_the_writer_gathers_for_its_window_and_a_flush_cuts_it_short(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.sqlite3", write_window_s=600.0) as journal:
+        for number in range(5):
+            journal.record(a_request(number))
+        assert JournalReader(tmp_path / "j.sqlite3").count_requests() == 0  # still gathering: nothing committed
+        assert journal.flush(timeout=10)
+        assert (journal.count_requests(), journal.batches_written) == (5, 1)
+        journal.record(a_request(5))
+        assert journal.flush(timeout=10)
+        assert (journal.count_requests(), journal.batches_written) == (6, 2)
+
+
+def test_close_cuts_the_window_short_and_writes_everything(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite3", write_window_s=600.0)
+    for number in range(3):
+        journal.record(a_request(number))
+    closing = threading.Thread(target=journal.close)
+    closing.start()
+    closing.join(timeout=10)
+    assert not closing.is_alive()
+    assert JournalReader(tmp_path / "j.sqlite3").count_requests() == 3
+
+
+def test_a_backlog_beyond_one_batch_is_written_without_waiting_again(tmp_path: Path) -> None:
+    with Journal(tmp_path / "j.sqlite3", write_window_s=600.0) as journal:
+        for number in range(1_200):
+            journal.record(a_request(number))
+        assert journal.flush(timeout=10)
+        assert (journal.count_requests(), journal.batches_written) == (1_200, 3)  # at most 500 events a transaction
 
 
 def test_prompts_are_stored_when_configured(tmp_path: Path) -> None:

@@ -2,11 +2,15 @@
 
 Callers never wait for the disk: `Journal.record` puts the event on a queue and one writer
 thread inserts in batches, one transaction per batch, and trims the oldest rows beyond the
-retention bound. `JournalReader` reads the file (`zeta-console history`, in history_command.py).
+retention bound. The writer gathers for up to `write_window_s` after the first event of a batch
+(a flush or close cuts the wait short), so under load it wakes and commits a few times a second,
+not once a request; a crash loses at most that window. `JournalReader` reads the file (`zeta-console history`, in history_command.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import logging
 import queue
@@ -25,6 +29,7 @@ from zeta_console.settings import Settings
 
 SCHEMA_VERSION = 2
 _BATCH_LIMIT = 500
+WRITE_WINDOW_S = 0.1
 
 _SCHEMA = """
 CREATE TABLE requests (
@@ -171,9 +176,13 @@ class JournalReader:
 class Journal(JournalReader):
     """Records requests and operator actions off the caller's path; reads like a JournalReader."""
 
-    def __init__(self, path: str | Path, *, retention_rows: int = 100_000, store_prompts: bool = False) -> None:
+    def __init__(
+        self, path: str | Path, *, retention_rows: int = 100_000, store_prompts: bool = False, write_window_s: float = WRITE_WINDOW_S,
+    ) -> None:
         self.retention_rows = retention_rows
         self.store_prompts = store_prompts
+        self.write_window_s = write_window_s
+        self.batches_written = 0
         self.write_errors = 0  # batches that could not be written (logged); the writer keeps going
         path = Path(path)
         try:
@@ -185,6 +194,9 @@ class Journal(JournalReader):
             raise JournalError(f"{path}: cannot open the journal: {error}") from None
         super().__init__(path)
         self._queue: queue.SimpleQueue[RequestRecord | OperatorAction | threading.Event | None] = queue.SimpleQueue()
+        # Set by flush() and close(): the writer stops gathering and writes now. A put onto the queue wakes
+        # the writer only while it waits for a batch's first event, not while it gathers the rest.
+        self._urgent = threading.Event()
         self._closed = False
         self._writer = threading.Thread(target=self._write_forever, name="zeta-journal-writer", daemon=True)
         self._writer.start()
@@ -210,6 +222,7 @@ class Journal(JournalReader):
             return True
         written = threading.Event()
         self._queue.put(written)  # the single writer reaches it only after all earlier events
+        self._urgent.set()
         return written.wait(timeout)
 
     def close(self) -> None:
@@ -217,6 +230,7 @@ class Journal(JournalReader):
         if not self._closed:
             self._closed = True
             self._queue.put(None)
+            self._urgent.set()
             self._writer.join()
             super().close()
 
@@ -242,11 +256,14 @@ class Journal(JournalReader):
 
     def _next_batch(self) -> list[RequestRecord | OperatorAction | threading.Event | None]:
         batch = [self._queue.get()]
+        self._urgent.wait(self.write_window_s)
+        self._urgent.clear()  # before draining: a flush queued after this point is drained now or sets it again
         while len(batch) < _BATCH_LIMIT:
             try:
                 batch.append(self._queue.get_nowait())
             except queue.Empty:
-                break
+                return batch
+        self._urgent.set()  # a backlog beyond one batch: the next is written without gathering
         return batch
 
     def _write_batch(self, connection: sqlite3.Connection, events: Sequence[RequestRecord | OperatorAction]) -> None:
@@ -260,6 +277,7 @@ class Journal(JournalReader):
                 connection.executemany(_INSERT_ACTION, actions)
                 for table in ("requests", "operator_actions"):
                     _trim(connection, table, self.retention_rows)
+            self.batches_written += 1
         except Exception:  # the writer must outlive any one bad batch, or flush() would wait forever
             self.write_errors += 1
             log.exception("journal: could not write %d events to %s", len(events), self.path)
@@ -279,7 +297,7 @@ class Journal(JournalReader):
             classification.reason,
             decision.policy,
             decision.reason,
-            json.dumps(plain_data(decision)),
+            _DECISION_JSON.encode(decision),
             record.endpoint,
             record.model,
             json.dumps(list(decision.fallbacks)),
@@ -323,6 +341,22 @@ def _trim(connection: sqlite3.Connection, table: str, keep: int) -> None:
     # Ids are contiguous (rowid = max + 1 on insert; rows are only ever deleted from the oldest
     # end), so this keeps exactly `keep` rows without counting them.
     connection.execute(f"DELETE FROM {table} WHERE id <= (SELECT max(id) FROM {table}) - ?", (keep,))
+
+
+@functools.cache
+def _field_names(kind: type) -> tuple[str, ...]:
+    return tuple(field.name for field in dataclasses.fields(kind))
+
+
+def _one_level(value: Any) -> Any:
+    """The encoder's hook for what it cannot write itself: a dataclass as a dict of its fields, unconverted
+    (the encoder, in C, recurses into them), anything else by `plain_data`; the text is `plain_data`'s."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {name: getattr(value, name) for name in _field_names(type(value))}
+    return plain_data(value)
+
+
+_DECISION_JSON = json.JSONEncoder(default=_one_level, check_circular=False)  # a Decision is a tree
 
 
 def _request_from_row(row: tuple[Any, ...]) -> JournalRequest:
