@@ -64,9 +64,9 @@ def estimate(e: EndpointState, prompt_tokens: int, embedding: bool, output_token
         base = measured if embedding and measured is not None else ttft_estimate(e)
     sharing = in_flight if in_flight < slots else slots - 1  # requests running beside this one
     prefill = base + base * sharing / slots
-    short = e.silent_s - (wait + load + prefill + overhead)
-    if short > 0.0:  # its last attempts were cut by hedges past their predictions: the first token comes no sooner
-        prefill += short
+    floor = e.silent_s
+    if floor and floor > wait + load + prefill + overhead:  # its last attempts were cut by hedges past their predictions
+        prefill = floor - wait - load - overhead
     decode = output_tokens / tps if tps else output_tokens * e.thresholds.ttft_s * SEED_TOKEN_PER_TTFT_THRESHOLD
     unread = decode - output_tokens * reading_s_per_token
     return wait, load, prefill, overhead, (unread if unread > 0.0 else 0.0), decode
