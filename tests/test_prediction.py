@@ -368,3 +368,21 @@ def test_nothing_is_measured_first_while_no_endpoint_has_been_measured() -> None
     fresh_coder = endpoint("coder", ttft_ewma_s=None, latency_ewma_s=None)
     result = decide_reasoning(fresh_coder, NEVER_MEASURED_REASONER)
     assert "measure:" not in result.reason
+
+
+def test_an_endpoint_whose_last_attempts_were_hedged_away_is_predicted_no_sooner_than_they_waited() -> None:
+    # The preferred reasoner's rates read fast (0.24 s, against the coder's 0.22 s + 1 s tier penalty), but its last two
+    # attempts were cut by hedges after 2 s with no first token: its TTFT is read at least that (the shortfall in
+    # prefill_s), and the coder takes the request.
+    coder = measured("coder", "local", prefill_s_per_token=0.001, decode_tps=80.0)
+    hedged_away = replace(IDLE_REASONER, silent_s=2.0, silent_attempts=2)
+    inp = decision_input((coder, hedged_away), prompt_tokens=200, expected_output=ANSWERS, ranking=Ranking.READER)
+    result = make_policy("adaptive", NO_EXPLORE).decide(inp)
+    assert result.chosen == "coder@local", result.reason
+    reasoner = next(c for c in result.candidates if c.endpoint == "reasoner@local")
+    assert reasoner.terms["ttft_s"] == pytest.approx(2.0) and reasoner.terms["prefill_s"] == pytest.approx(2.0 - 0.01 - 1 / 40)
+    assert "reasoner@local's last 2 attempts hedged away with no first token: its TTFT read at least 2.00 s" in result.reason
+    # A floor under what its rates predict anyway changes nothing and is not mentioned.
+    low = replace(IDLE_REASONER, silent_s=0.1, silent_attempts=2)
+    quiet = make_policy("adaptive", NO_EXPLORE).decide(replace(inp, endpoints=(coder, low)))
+    assert quiet.chosen == "reasoner@local" and "hedged away" not in quiet.reason

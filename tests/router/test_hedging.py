@@ -7,6 +7,7 @@ attempt whatever the policy prefers, and the hedge goes to the other endpoint.""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from dataclasses import dataclass, field, replace
 
@@ -17,7 +18,8 @@ from tests.router.routing import FAST, Routed, answer, ask, counters_are_zero, r
 from zeta_console.router.api import Decision, OperatorAction, Outcome, RouterEvent
 from zeta_console.router.hedging import START_HEDGES, UNCALIBRATED_FACTOR, HedgeBudget, late_after_s
 from zeta_console.router.metrics import MIN_PREDICTION_SAMPLES, EndpointMetrics
-from zeta_console.settings import Hedging, PolicyName, Task, Timeouts
+from zeta_console.router.requests import ChatRequest
+from zeta_console.settings import Adaptive, Hedging, PolicyName, Task, Timeouts
 from zeta_console.sim import Fault, SimHost
 
 MODELS = {"coder@local": "qwen2.5-coder:7b", "reasoner@local": "qwen3:14b"}
@@ -408,3 +410,34 @@ async def test_a_late_request_takes_the_next_free_slot_before_requests_that_queu
         assert text == host.chat_answer(MODELS["reasoner@local"], [QUESTION])
         assert later.outcome is Outcome.OK and later.endpoint == "coder@local"  # on the slot the stalled attempt freed
         await wait_until(lambda: busy(run, "coder@local") == 0, timeout=5, message="the stalled attempt's slot freed")
+
+
+async def test_an_endpoint_whose_attempts_are_hedged_away_in_a_row_is_predicted_no_sooner_than_it_kept_them_waiting() -> None:
+    # `slowdown`: the reasoner slows down and every streamed request sent to it is hedged to the coder before its first
+    # token, so no answer ever tells the router: its rates stay fast and it is chosen again for every request. After two
+    # attempts in a row cut past their predictions, the next request is predicted at least their wait there.
+    questions = (f"explain step by step why the sky is blue, take {n}" for n in itertools.count())
+
+    def reasoning() -> ChatRequest:
+        return ask(next(questions), Task.COMPLEX_REASONING)
+
+    # No slot-hold term: back-to-back requests make the one-slot reasoner's arrival rate, and its hold_s, high here. At
+    # 10x, not FAST: the floor decays over RELAX_TAU_S (time-scaled), at FAST within the coder's answers in between.
+    scale = 10.0
+    adaptive = Adaptive(explore_rate=0.0, hold_weight=0.0)
+    async with routed(time_scale=scale, hedging=hedging(), timeouts=PATIENT, adaptive=adaptive) as run:
+        await warm(run)
+        _, first = await answer(run.router, reasoning())
+        assert first.endpoint == "reasoner@local" and not first.decision.reason.startswith("hedged"), first.decision.reason
+        run.fleet.host("local").set_fault(MODELS["reasoner@local"], Fault(stall_s=STALL_S))
+        noted = "reasoner@local's last 2 attempts hedged away with no first token: its TTFT read at least"
+        records = []
+        while not records or noted not in records[-1].decision.reason:
+            assert len(records) < 10, [r.decision.reason for r in records]
+            records.append((await answer(run.router, reasoning()))[1])
+        *before, moved = records
+        assert sum(r.decision.reason.startswith("hedged after ") for r in before) == 2  # cut on the reasoner, then moved
+        assert all(r.endpoint == "coder@local" for r in records)
+        assert not moved.decision.reason.startswith("hedged")
+        reasoner = next(c for c in moved.decision.candidates if c.endpoint == "reasoner@local")
+        assert reasoner.terms["ttft_s"] >= HEDGE_AFTER_S / scale

@@ -3,6 +3,8 @@ read relaxed back towards their long-run level. A cold load: kept out of the TTF
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from zeta_console.backends.types import FinalTimings
@@ -128,3 +130,17 @@ def test_an_endpoint_s_arrival_rate_reads_a_steady_stream_and_halves_per_half_li
     last = 399 * 0.5
     assert metrics.arrivals_per_s(last) == pytest.approx(2.0, rel=0.15)
     assert metrics.arrivals_per_s(last + DISPATCH_HALF_LIFE_S / 10.0) == pytest.approx(metrics.arrivals_per_s(last) / 2)
+
+
+def test_attempts_hedged_away_in_a_row_floor_the_next_first_token_until_one_comes() -> None:
+    metrics = EndpointMetrics()
+    _answer(metrics, 100.0)
+    metrics.observe_censored_first_token(1.0, 101.0, predicted_s=0.2)
+    assert metrics.silent_s(101.0) == 0.0  # one cut attempt: a straggler as likely as a slow endpoint
+    metrics.observe_censored_first_token(0.05, 101.5, predicted_s=0.2)  # a hedge cut before its time says nothing
+    metrics.observe_censored_first_token(0.8, 102.0, predicted_s=0.2)
+    assert metrics.silent_attempts() == 2
+    assert metrics.silent_s(102.0) == 1.0  # the longest wait of the run
+    assert metrics.silent_s(102.0 + RELAX_TAU_S) == pytest.approx(1.0 / math.e)  # decays from the last cut
+    metrics.observe_first_token(0.15, 103.0)
+    assert metrics.silent_s(103.0) == 0.0 and metrics.silent_attempts() == 0

@@ -55,6 +55,10 @@ class EndpointState:
     # `LongRunLevel`): the largest factor that moved one of them, 1.0 while answers keep them fresh.
     estimates_relaxed_by: float = 1.0
     arrivals_per_s: float = 0.0  # requests this router sent here per second, recently (decayed; hedges included)
+    # The endpoint's last `silent_attempts` attempts were cut by hedges past their predictions with no first token since:
+    # its next first token is predicted no sooner than `silent_s` (`EndpointMetrics.silent_s`; 0: no such floor).
+    silent_s: float = 0.0
+    silent_attempts: int = 0
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ MIN_PREDICTION_SAMPLES = 20  # first tokens checked against their predictions be
 MIN_PREDICTED_S = 1e-3  # a prediction or a TTFT below this is taken as this (their ratio is logged)
 LONG_RUN_TAU_S = 300.0  # the long-run level of an estimate: an EWMA this slow (the percentile window)
 RELAX_TAU_S = 2 * EWMA_TAU_S  # an estimate not refreshed for this long is read 63 % of the way back to its long-run level
+SILENT_STREAK = 2  # attempts in a row cut by a hedge past their prediction before their wait bounds the next prediction
 _Z_P75 = NormalDist().inv_cdf(0.75)
 
 
@@ -356,6 +357,9 @@ class EndpointMetrics:
         self._last_cold_load: tuple[float, float] | None = None  # (when, seconds)
         # An emulator N times faster loads N times faster: at 10x the embedder's 2 s load (0.2 s) read as serving time.
         self._cold_load_min_s = COLD_LOAD_MIN_S / time_scale
+        self._relax_tau_s = relax_tau_s
+        self._silent_attempts = 0  # attempts in a row cut by a hedge past their prediction, no first token since
+        self._silent = (0.0, 0.0)  # (the longest of those waits, when the last was cut)
 
     def cold_load(self, timings: FinalTimings | None) -> float:
         """`cold_load_s` at this endpoint's time scale."""
@@ -382,6 +386,7 @@ class EndpointMetrics:
         the health check compares with the threshold, it made every model read DEGRADED after its cold start.
         The prediction error takes the whole time: the prediction counted the load when it expected one."""
         self.last_answer_at = now
+        self._silent_attempts = 0
         self._observe_ttft(max(0.0, ttft_s - load_s), now)
         self._observe_prediction(ttft_s, now, predicted_s)
 
@@ -394,7 +399,12 @@ class EndpointMetrics:
         Only a wait longer than was expected of it says anything (its prediction, and the endpoint's TTFT estimate):
         a shorter one is a lower bound below the estimate, which read as a sample is a fast first token that never
         came (a hedge cancelled a few ms after it was sent made a never-measured endpoint's TTFT those few ms, and
-        `least_load` then sent it the next requests)."""
+        `least_load` then sent it the next requests).
+        One past its own prediction also counts towards `silent_s`."""
+        if predicted_s is not None and at_least_s > predicted_s:
+            longest = self._silent[0] if self._silent_attempts else 0.0
+            self._silent_attempts += 1
+            self._silent = (max(longest, at_least_s), now)
         expected = max(predicted_s or 0.0, self.ttft.value or 0.0)
         if expected > 0.0 and at_least_s > expected:
             self._observe_ttft(at_least_s, now)
@@ -472,6 +482,23 @@ class EndpointMetrics:
             if read and measured:
                 factor = max(factor, read / measured, measured / read)
         return Estimates(read_decode, read_prefill, factor)
+
+    def silent_s(self, now: float) -> float:
+        """A floor under the endpoint's next first token: after SILENT_STREAK or more attempts in a row were cut by
+        a hedge past their predictions with no first token since, the longest of those waits, decaying by
+        exp(-age / RELAX_TAU_S) from the last; else 0. The rates learn only from answers, and a hedge that wins cancels
+        the slow attempt before it gives one: `slowdown`'s reasoner, 5x slower, was predicted at its old speed and
+        chosen for eight streamed requests in a row, each hedged away after 0.5-1.2 s. One cut attempt is not
+        enough (a one-off stall, `straggler`'s); the decay sends the endpoint a request again now and then, which
+        a recovered endpoint answers (and the floor is gone) and a slow one is cut from again (and it stays)."""
+        if self._silent_attempts < SILENT_STREAK:
+            return 0.0
+        longest, at = self._silent
+        return longest * math.exp(-(now - at) / self._relax_tau_s)
+
+    def silent_attempts(self) -> int:
+        """Attempts in a row cut by a hedge past their predictions, with no first token since."""
+        return self._silent_attempts
 
     def recent_fast_failures(self, now: float) -> int:
         return round(self._recent_fast_failures.value(now))

@@ -151,6 +151,8 @@ class RouterView:
             server_waiting=server[1] if server else None,
             server_slots=server[2] if server else None,
             arrivals_per_s=metrics.arrivals_per_s(now),
+            silent_s=metrics.silent_s(now),
+            silent_attempts=metrics.silent_attempts(),
         )
 
     def is_resident(self, endpoint: Endpoint) -> bool | None:

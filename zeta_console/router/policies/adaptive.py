@@ -68,7 +68,7 @@ from zeta_console.router.policies.base import (
     server_notes,
     with_notes,
 )
-from zeta_console.router.policies.prediction import estimate, expected_output, relaxed_note
+from zeta_console.router.policies.prediction import estimate, expected_output, relaxed_note, silent_note
 from zeta_console.router.policies.tier_preference import Preference, prefer_tier
 from zeta_console.settings import Settings
 
@@ -236,6 +236,7 @@ class AdaptivePolicy(ScreenedPolicy):
             parts.append(f"hold_s (the wait its answer's slot time imposes on the arrivals there): {', '.join(held)}")
         parts.append(server_notes(winner, pool[beaten] if beaten is not None else None))
         parts.append(relaxed_note(winner))
+        parts.extend(silent_note(pool[i], sum(terms[i][:4])) for i in (chosen, beaten) if i is not None)
         if gated:
             parts.extend(f"{pool[i].id} {why}" for i, why in excluded().items())
         elif is_saturated(winner):

@@ -20,6 +20,8 @@ Expected output tokens are learned per task x tier (the feedback loop), capped b
 own `num_predict`; never latency divided by output length.
 The prefill and decode rates are read relaxed towards their long-run levels as their last sample ages
 (metrics.py `LongRunLevel`), so an endpoint left alone after a slowdown is tried again.
+After two or more attempts in a row were cut by hedges past their predictions with no first token since, the TTFT is
+at least the longest of those waits, decaying (`EndpointState.silent_s`); what falls short of it is added to prefill_s.
 """
 
 from __future__ import annotations
@@ -62,6 +64,9 @@ def estimate(e: EndpointState, prompt_tokens: int, embedding: bool, output_token
         base = measured if embedding and measured is not None else ttft_estimate(e)
     sharing = in_flight if in_flight < slots else slots - 1  # requests running beside this one
     prefill = base + base * sharing / slots
+    floor = e.silent_s
+    if floor and floor > wait + load + prefill + overhead:  # its last attempts were cut by hedges past their predictions
+        prefill = floor - wait - load - overhead
     decode = output_tokens / tps if tps else output_tokens * e.thresholds.ttft_s * SEED_TOKEN_PER_TTFT_THRESHOLD
     unread = decode - output_tokens * reading_s_per_token
     return wait, load, prefill, overhead, (unread if unread > 0.0 else 0.0), decode
@@ -86,6 +91,14 @@ def prediction_for(inp: DecisionInput, endpoint: str, reading_s_per_token: float
             ttft = wait + load + prefill + overhead
             return Prediction(ttft, ttft + decode, output, inp.ranking, waited_s)
     return None
+
+
+def silent_note(e: EndpointState, ttft_s: float) -> str:
+    """Why an endpoint is predicted `ttft_s`, slower than its rates say: its last attempts were hedged away; "" when
+    that floor did not set its prediction."""
+    if not e.silent_s or e.silent_s < ttft_s - 1e-9:
+        return ""
+    return f"{e.id}'s last {e.silent_attempts} attempts hedged away with no first token: its TTFT read at least {e.silent_s:.2f} s"
 
 
 def relaxed_note(e: EndpointState) -> str:
