@@ -29,7 +29,7 @@ async def test_states_decisions_and_records_equal_what_their_constructors_build(
         await answer(run.router, ask("write a python function", Task.CODE))
         _, record = await answer(run.router, ask("and another one", Task.CODE))
         now = time.monotonic()
-        states = [run.router.view.endpoint_state(endpoint, 0, now) for endpoint in run.router.endpoints.values()]
+        states = [run.router.view.endpoint_state(endpoint, 0, now, arrivals=True) for endpoint in run.router.endpoints.values()]
         pending = run.router._run(ask("a third one", Task.CODE))
         pending.state.classification = record.decision.classification
         decision_input = pending._decision_input(run.router.slots.queued)

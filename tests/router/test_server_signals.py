@@ -68,7 +68,7 @@ async def test_gauges_that_cannot_be_read_are_unknown_not_idle_and_the_routers_o
             endpoint = router.endpoints["coder@gpu1"]
 
             def state() -> EndpointState:
-                return router.view.endpoint_state(endpoint, 0, time.monotonic())
+                return router.view.endpoint_state(endpoint, 0, time.monotonic(), arrivals=False)
 
             await wait_until(lambda: card(router, "coder@gpu1").server_signals is not None, message="a reading")
             assert card(router, "coder@gpu1").server_signals == QueueSignals(server="vLLM", running=5, waiting=5, kv_cache_usage=0.62)

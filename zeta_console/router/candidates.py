@@ -54,7 +54,9 @@ class EndpointState:
     # The prefill and decode rates above are read relaxed towards their long-run levels as their last sample ages (metrics.py
     # `LongRunLevel`): the largest factor that moved one of them, 1.0 while answers keep them fresh.
     estimates_relaxed_by: float = 1.0
-    arrivals_per_s: float = 0.0  # requests this router sent here per second, recently (decayed; hedges included)
+    # Requests this router sent here per second, recently (decayed; hedges included); read for a streamed request's
+    # decision only (`Ranking.READER`: adaptive's `hold_s`), 0.0 in the others'.
+    arrivals_per_s: float = 0.0
     # The endpoint's last `silent_attempts` attempts were cut by hedges past their predictions with no first token since:
     # its next first token is predicted no sooner than `silent_s` (`EndpointMetrics.silent_s`; 0: no such floor).
     silent_s: float = 0.0

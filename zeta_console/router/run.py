@@ -268,12 +268,13 @@ class RequestRun:
         task = state.classification.task
         pinned = state.target_tier or ctx.controls.pin_for(task)
         now = time.monotonic()
+        arrivals = state.ranking is Ranking.READER
         return _new_decision_input(
             request_id=state.request_id,
             classification=state.classification,
             route=(pinned,) if pinned else ctx.settings.routes.get(task, ()),
             pinned_tier=pinned,
-            endpoints=tuple(ctx.view.endpoint_state(endpoint, queued[endpoint.id], now) for endpoint in ctx.endpoints.values()),
+            endpoints=tuple(ctx.view.endpoint_state(endpoint, queued[endpoint.id], now, arrivals) for endpoint in ctx.endpoints.values()),
             prompt_tokens=state.prompt_tokens,
             needs=state.needs,
             feedback_weights=ctx.feedback.weights(time.time()),

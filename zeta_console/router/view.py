@@ -107,8 +107,9 @@ class RouterView:
         own_at = self._health.hosts[endpoint.host].own_at_signals
         return combined_queue(signals, own_at, self.host_in_flight(endpoint.host), endpoint.slots)
 
-    def endpoint_state(self, endpoint: Endpoint, queued: int, now: float) -> EndpointState:
-        """What a policy knows about one endpoint right now; `queued`: the requests ahead in the router's queue.
+    def endpoint_state(self, endpoint: Endpoint, queued: int, now: float, arrivals: bool) -> EndpointState:
+        """What a policy knows about one endpoint right now; `queued`: the requests ahead in the router's queue;
+        `arrivals`: read its arrival rate (only a streamed request's ranking does, `hold_s`), else 0.0.
         Built for every endpoint on every decision: each figure is read once (the status reuses them)."""
         endpoint_id = endpoint.id
         metrics = self._metrics[endpoint_id]
@@ -150,7 +151,7 @@ class RouterView:
             server_running=server[0] if server else None,
             server_waiting=server[1] if server else None,
             server_slots=server[2] if server else None,
-            arrivals_per_s=metrics.arrivals_per_s(now),
+            arrivals_per_s=metrics.arrivals_per_s(now) if arrivals else 0.0,
             silent_s=metrics.silent_s(now),
             silent_attempts=metrics.silent_attempts(),
         )

@@ -121,7 +121,7 @@ class AdaptivePolicy(ScreenedPolicy):
         pool = _power_of_two(s.pool, s.tiers, s.rejected, rng) if len(s.pool) > P2C_ABOVE else s.pool
         task = inp.classification.task
         weights = inp.feedback_weights
-        factors = {t: (i, weights.get((task, t), 1.0), expected_output(inp, t)) for i, t in enumerate(s.tiers)}
+        factors = {t: (i * TIER_PENALTY_PER_RANK, weights.get((task, t), 1.0), expected_output(inp, t)) for i, t in enumerate(s.tiers)}
         embedding = "embedding" in inp.needs
         completion = embedding or inp.ranking is Ranking.COMPLETION
         reading = 0.0 if completion else self._reading_s_per_token
@@ -135,22 +135,32 @@ class AdaptivePolicy(ScreenedPolicy):
         open_: list[int] = []
         shut: list[int] = []
         for i, e in enumerate(pool):
-            rank, weight, output = factors[e.tier]
+            rank_penalty, weight, output = factors[e.tier]
             uncached = prompt_tokens - session.cached_tokens if i == holder and session is not None else prompt_tokens
             wait, load, prefill, overhead, decode, full_decode = estimate(e, uncached, embedding, output, reading)
             error_rate = e.error_rate
-            retry = 1.0 / (1.0 - (error_rate if error_rate < MAX_ERROR_RATE else MAX_ERROR_RATE))
-            penalty = rank * TIER_PENALTY_PER_RANK * e.thresholds.ttft_s
+            retry = 1.0 / (1.0 - (error_rate if error_rate < MAX_ERROR_RATE else MAX_ERROR_RATE)) if error_rate else 1.0
+            thresholds = e.thresholds
+            penalty = rank_penalty * thresholds.ttft_s
             first_token = first_token_weight * (wait + load + prefill + overhead)
             hold = hold_weight * hold_s(e, load + prefill + overhead + full_decode) if hold_weight else 0.0
             scores.append((wait + load + prefill + decode) * weight * retry + overhead + first_token + penalty + hold)
             terms.append((wait, load, prefill, overhead, decode, first_token, penalty, hold, weight, retry, full_decode))
-            (shut if is_saturated(e) else open_).append(i)
+            # is_saturated(e) inlined (queue_estimate too): this runs for every candidate of every decision
+            waiting = e.server_waiting
+            if waiting is None:
+                waiting = e.in_flight - e.slots
+                if waiting < 0:
+                    waiting = 0
+            age = e.last_sample_age_s
+            saturated = e.queued + waiting > thresholds.queue or (age is not None and age > STALE_TELEMETRY_S)
+            (shut if saturated else open_).append(i)
         gated = bool(open_ and shut)
         if gated:
             best = open_[pick_lowest([scores[i] for i in open_], rng)]
         else:
-            open_ = list(range(len(pool)))
+            if shut:  # every endpoint saturated: all of them open (none saturated: open_ is all of them already)
+                open_ = list(range(len(pool)))
             best = pick_lowest(scores, rng)
         congested = None if completion else _congested(pool, open_, best)
         if congested is not None:  # ranked by the first token alone, and the wait the answer imposes on the next ones

@@ -36,9 +36,10 @@ SEED_SERVICE_PER_TTFT_THRESHOLD = 5.0  # how long it holds a slot: 10 s at the d
 SEED_LOAD_PER_TTFT_THRESHOLD = 1.5  # its cold start: 3 s at 2 s (the emulated models load in 2-5 s)
 STALE_TELEMETRY_S = 30.0  # an endpoint silent for longer counts as saturated (adaptive)
 
-_BROKEN = (EndpointStatus.EJECTED, EndpointStatus.DOWN)
 _DRAINED = EndpointStatus.DRAINED
 _MISSING = EndpointStatus.MISSING
+# Not in the pool; ejected and down ones only as a last resort.
+_SCREENED_OUT = frozenset((EndpointStatus.EJECTED, EndpointStatus.DOWN, _DRAINED, _MISSING))
 
 
 Candidates = tuple[CandidateScore, ...]
@@ -135,14 +136,14 @@ def screen(inp: DecisionInput, routes: Mapping[Task, tuple[str, ...]]) -> Screen
             rejected[e.id] = NOT_IN_ROUTE
         elif e.id in tried:
             rejected[e.id] = ALREADY_TRIED
+        elif not e.drained and status not in _SCREENED_OUT:  # the common case first, in two tests
+            reachable.append(e)
         elif e.drained or status == _DRAINED:
             rejected[e.id] = DRAINED
         elif status == _MISSING:
             rejected[e.id] = f"{_MISSING}: {e.status_reason}"
-        elif status in _BROKEN:
+        else:  # ejected or down
             broken.append(e)
-        else:
-            reachable.append(e)
     if reachable or not broken:
         for e in broken:
             rejected[e.id] = str(e.status)

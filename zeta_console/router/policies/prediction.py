@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from zeta_console.router.api import Prediction, Ranking
 from zeta_console.router.candidates import DecisionInput, EndpointState
-from zeta_console.router.policies.base import capacity, on_server, seed_load_s, seed_service_s, service_time_s, ttft_estimate
+from zeta_console.router.policies.base import seed_load_s, seed_service_s, ttft_estimate
 
 SEED_OUTPUT_TOKENS = 256.0  # expected output of a task x tier never observed
 # An endpoint never measured decodes a token in this share of its TTFT threshold: 20 tokens/s at the default
@@ -43,11 +43,14 @@ Estimate = tuple[float, float, float, float, float, float]
 
 def estimate(e: EndpointState, prompt_tokens: int, embedding: bool, output_tokens: float, reading_s_per_token: float) -> Estimate:
     """The endpoint's predicted times for a request. `reading_s_per_token` 0 counts all of the decode."""
-    slots = capacity(e)
-    measured = service_time_s(e)
+    # capacity, service_time_s, on_server and predicted_wait_s((e,)) inlined: this runs for every candidate of every decision.
+    slots = e.slots if e.server_slots is None else e.server_slots
+    if slots < 1:
+        slots = 1
+    measured = e.latency_ewma_s if e.latency_ewma_s is not None else e.latency_p95_s
     service = measured if measured is not None else seed_service_s(e)
-    in_flight = on_server(e)
-    # predicted_wait_s((e,)) inlined: this runs for every candidate of every decision.
+    running = e.server_running
+    in_flight = e.in_flight if running is None else running + (e.server_waiting or 0)
     ahead = in_flight + e.queued + e.recent_fast_failures + 1 - slots
     frees_in = e.frees_in_s
     wait = 0.0 if ahead <= 0 else ahead * service / slots if frees_in is None else (ahead - 1) * service / slots + frees_in
