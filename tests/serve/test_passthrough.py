@@ -166,6 +166,19 @@ async def test_a_reply_without_streaming_is_the_hosts_own_unstreamed_reply_with_
     assert reply.json()["done"] is True and len(reply.json()["message"]["content"]) > 0
 
 
+async def test_the_relay_sends_its_own_headers_only_and_keeps_its_connection_for_the_next_request() -> None:
+    """What goes upstream is the body and the relay's few headers: no client product (`User-Agent`), no compression
+    asked (the reply is relayed as its bytes came); consecutive requests share one kept-alive connection."""
+    async with recorded_stack() as (served, recorder), httpx.AsyncClient(base_url=served.endpoint.url) as http:
+        for _ in range(2):
+            assert (await http.post("/api/chat", json={**ASK, "stream": False})).status_code == 200
+    relayed = [bytes(sent) for sent in recorder.sent if sent.startswith(b"POST /api/chat ")]
+    assert len(relayed) == 1 and relayed[0].count(b"POST /api/chat ") == 2
+    heads = [head.lower() for head in re.findall(rb"POST /api/chat .*?\r\n\r\n", relayed[0], re.DOTALL)]
+    assert all(b"\r\ncontent-type: application/json\r\n" in head and b"\r\naccept: application/x-ndjson\r\n" in head for head in heads)
+    assert not any(b"\r\nuser-agent:" in head or b"\r\naccept-encoding:" in head or b"\r\ncookie:" in head for head in heads)
+
+
 async def test_an_embedding_is_relayed_with_the_asked_model_name() -> None:
     async with recorded_stack() as (served, _), httpx.AsyncClient(base_url=served.endpoint.url) as http:
         texts = ["a cat", "a dog"]
