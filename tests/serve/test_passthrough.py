@@ -235,6 +235,9 @@ async def test_a_failure_mid_stream_ends_with_its_error_line_and_nothing_spliced
 
 async def test_a_client_leaving_mid_stream_frees_the_emulators_slot() -> None:
     async with stack(ONE_HOST) as served, httpx.AsyncClient(base_url=served.endpoint.url) as http:
+        # The emulator's answer is ~50 tokens whatever num_predict asks (7 ms of decode at this time scale, over before
+        # the client reads its first line now and then): slowed 100x, it is still decoding when the client leaves.
+        served.fleet.host("local").set_fault("qwen2.5-coder:7b", Fault(slow_factor=100.0))
         long_answer = {**ASK, "options": {"num_predict": 5000}}
         async with http.stream("POST", "/api/chat", json=long_answer) as response:
             parts = response.aiter_raw()
