@@ -140,21 +140,12 @@ class AdaptivePolicy(ScreenedPolicy):
             wait, load, prefill, overhead, decode, full_decode = estimate(e, uncached, embedding, output, reading)
             error_rate = e.error_rate
             retry = 1.0 / (1.0 - (error_rate if error_rate < MAX_ERROR_RATE else MAX_ERROR_RATE)) if error_rate else 1.0
-            thresholds = e.thresholds
-            penalty = rank_penalty * thresholds.ttft_s
+            penalty = rank_penalty * e.thresholds.ttft_s
             first_token = first_token_weight * (wait + load + prefill + overhead)
             hold = hold_weight * hold_s(e, load + prefill + overhead + full_decode) if hold_weight else 0.0
             scores.append((wait + load + prefill + decode) * weight * retry + overhead + first_token + penalty + hold)
             terms.append((wait, load, prefill, overhead, decode, first_token, penalty, hold, weight, retry, full_decode))
-            # is_saturated(e) inlined (queue_estimate too): this runs for every candidate of every decision
-            waiting = e.server_waiting
-            if waiting is None:
-                waiting = e.in_flight - e.slots
-                if waiting < 0:
-                    waiting = 0
-            age = e.last_sample_age_s
-            saturated = e.queued + waiting > thresholds.queue or (age is not None and age > STALE_TELEMETRY_S)
-            (shut if saturated else open_).append(i)
+            (shut if is_saturated(e) else open_).append(i)
         gated = bool(open_ and shut)
         if gated:
             best = open_[pick_lowest([scores[i] for i in open_], rng)]
